@@ -1,0 +1,182 @@
+package keystore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The Redis layout shared by the admin (writer) and the sidecars (readers).
+// See doc.go for the whole protocol.
+const (
+	// RedisKeyPrefix prefixes one record per live key: sagate:key:<sha256 hex> → JSON Record.
+	RedisKeyPrefix = "sagate:key:"
+	// RedisEvents is the stream of change events (XADD … MAXLEN ~ N).
+	RedisEvents = "sagate:events"
+	// RedisEpoch is the marker the admin's full sync writes last. Missing: Redis is
+	// empty or half-filled, and a missing record means "cannot tell", not "unknown key".
+	RedisEpoch = "sagate:epoch"
+	// RedisLastUsed is a hash key_id → Unix milliseconds, written by sidecars, folded by the admin.
+	RedisLastUsed = "sagate:lastused"
+	// DefaultEventsMaxLen is the approximate length the events stream is trimmed to.
+	DefaultEventsMaxLen = 100000
+)
+
+// RedisKey returns the Redis key of the record for a key hash.
+func RedisKey(h KeyHash) string { return RedisKeyPrefix + h.String() }
+
+// Record is what a sidecar needs to decide on a request, denormalised so that one GET answers it.
+// State is the effective state: "deactivated" if either the key or its account is.
+type Record struct {
+	KeyID     string          `json:"key_id"`
+	SAID      string          `json:"sa_id"`
+	SA        string          `json:"sa"` // name@workspace
+	Workspace string          `json:"ws"`
+	State     KeyState        `json:"state"`         // active | deactivated
+	Exp       int64           `json:"exp,omitempty"` // Unix milliseconds; 0: never expires
+	Roles     map[string]Role `json:"roles,omitempty"`
+	Rev       int64           `json:"rev"` // store revision the record was computed at
+}
+
+// RoleFor resolves the account's role in project: an explicit grant wins over "*";
+// ok is false when the account has no grant that covers the project.
+func (r *Record) RoleFor(project string) (role Role, ok bool) {
+	if role, ok = r.Roles[project]; ok {
+		return role, true
+	}
+	role, ok = r.Roles[AllProjects]
+	return role, ok
+}
+
+// Live reports whether the record lets a request in at time now (ignoring roles).
+func (r *Record) Live(now time.Time) bool {
+	return r.State == KeyActive && (r.Exp == 0 || now.UnixMilli() < r.Exp)
+}
+
+// EncodeRecord returns the JSON stored in Redis.
+func EncodeRecord(r Record) ([]byte, error) { return json.Marshal(r) }
+
+// DecodeRecord parses a record read from Redis and checks that it is usable.
+func DecodeRecord(b []byte) (Record, error) {
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("decoding key record: %w", err)
+	}
+	if r.KeyID == "" || r.SAID == "" || r.Workspace == "" || r.SA == "" {
+		return r, fmt.Errorf("decoding key record: missing identity fields")
+	}
+	return r, nil
+}
+
+// Event kinds.
+const (
+	// EventKeys: the records of Hashes changed (created, rewritten or removed).
+	EventKeys = "keys"
+	// EventResync: a full sync wrote a new epoch; every cached entry must go.
+	EventResync = "resync"
+)
+
+// Event is one entry of the events stream. Seq is assigned by Redis atomically with
+// the XADD (see publishScript), so consecutive entries have consecutive Seq: a reader
+// that sees a jump, or a smaller Seq, missed events (trimmed or wiped stream).
+type Event struct {
+	ID     string // stream entry id
+	Seq    int64
+	Rev    int64 // store revision of the change
+	Kind   string
+	Epoch  string
+	Hashes []KeyHash
+}
+
+// publishScript appends an event with seq = previous entry's seq + 1 (1 on an empty stream),
+// in one atomic step. It touches only the stream key, so it is Redis-Cluster safe.
+var publishScript = redis.NewScript(`
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local seq = 1
+if #last > 0 then
+  local f = last[1][2]
+  for i = 1, #f, 2 do
+    if f[i] == 'seq' then seq = tonumber(f[i+1]) + 1 end
+  end
+end
+local args = {'XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'seq', tostring(seq)}
+for i = 2, #ARGV do args[#args+1] = ARGV[i] end
+local id = redis.call(unpack(args))
+return {id, seq}
+`)
+
+// PublishEvent appends an event to the stream and returns its id and seq.
+// maxLen ≤ 0 means DefaultEventsMaxLen.
+func PublishEvent(ctx context.Context, rdb redis.Scripter, e Event, maxLen int64) (id string, seq int64, err error) {
+	if maxLen <= 0 {
+		maxLen = DefaultEventsMaxLen
+	}
+	hs := make([]string, len(e.Hashes))
+	for i, h := range e.Hashes {
+		hs[i] = h.String()
+	}
+	res, err := publishScript.Run(ctx, rdb, []string{RedisEvents}, maxLen,
+		"rev", strconv.FormatInt(e.Rev, 10), "kind", e.Kind, "epoch", e.Epoch, "h", strings.Join(hs, " ")).Slice()
+	if err != nil {
+		return "", 0, fmt.Errorf("publishing event: %w", err)
+	}
+	if len(res) != 2 {
+		return "", 0, fmt.Errorf("publishing event: unexpected reply")
+	}
+	id, _ = res[0].(string)
+	seq, _ = res[1].(int64)
+	return id, seq, nil
+}
+
+// ParseEvent decodes a stream entry written by PublishEvent.
+func ParseEvent(m redis.XMessage) (Event, error) {
+	e := Event{ID: m.ID}
+	str := func(k string) string { s, _ := m.Values[k].(string); return s }
+	var err error
+	if e.Seq, err = strconv.ParseInt(str("seq"), 10, 64); err != nil {
+		return e, fmt.Errorf("event %s: bad seq", m.ID)
+	}
+	e.Rev, _ = strconv.ParseInt(str("rev"), 10, 64)
+	e.Kind = str("kind")
+	e.Epoch = str("epoch")
+	for _, f := range strings.Fields(str("h")) {
+		h, err := ParseKeyHash(f)
+		if err != nil {
+			return e, fmt.Errorf("event %s: %w", m.ID, err)
+		}
+		e.Hashes = append(e.Hashes, h)
+	}
+	return e, nil
+}
+
+// Change is what one committed admin mutation touched, handed to the Syncer after the
+// durable commit.
+type Change struct {
+	Rev    int64     // store revision of the commit
+	Action string    // audit action, for logs and metrics
+	Hashes []KeyHash // every key whose Redis record must be rewritten or removed
+}
+
+// Syncer carries committed changes to Redis. The Service calls Apply after each
+// durable commit; an error there is logged and repaired by the next reconcile, never
+// undone in the store.
+type Syncer interface {
+	Apply(ctx context.Context, c Change) error
+}
+
+// RecordSource is the read side of a Store that the Redis sync needs.
+type RecordSource interface {
+	// AuthRecords returns the records of the live keys among hashes (not revoked, not expired,
+	// account not deleted). A hash with no live key is absent from the map: its record must go.
+	AuthRecords(ctx context.Context, hashes []KeyHash) (map[KeyHash]Record, error)
+	// ScanAuthRecords calls fn for every live key, in no particular order, from one consistent snapshot.
+	ScanAuthRecords(ctx context.Context, fn func(KeyHash, Record) error) error
+	// RecordKeyUse folds last-used times (key id → time) into the store, keeping the later
+	// of the stored and the given time. Unknown key ids are ignored.
+	RecordKeyUse(ctx context.Context, uses map[string]time.Time) error
+}

@@ -1,0 +1,114 @@
+package keystore
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+var (
+	slugRE    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	projectRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	keyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+)
+
+// Limits on free-text and durations.
+const (
+	MaxDescriptionLen = 1024
+	// MaxDuration bounds every duration an admin can give (expiry, retain): ten years.
+	MaxDuration = 3650 * 24 * time.Hour
+	// MaxServiceAccountsLimit bounds a workspace's max_service_accounts.
+	MaxServiceAccountsLimit = 100000
+)
+
+// ValidateSlug checks a workspace or service-account name: ^[a-z][a-z0-9-]{0,62}$.
+func ValidateSlug(field, s string) error {
+	if !slugRE.MatchString(s) {
+		return Invalid(field, "must match ^[a-z][a-z0-9-]{0,62}$ (lower-case letter first, then letters, digits or '-', at most 63)")
+	}
+	return nil
+}
+
+// ValidateProject checks a project name: "*" or ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$.
+func ValidateProject(s string) error {
+	if s == AllProjects || projectRE.MatchString(s) {
+		return nil
+	}
+	return Invalid("project", "must be * or match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+}
+
+// ValidateKeyName checks an API key's name: ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$.
+func ValidateKeyName(s string) error {
+	if !keyNameRE.MatchString(s) {
+		return Invalid("name", "must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+	}
+	return nil
+}
+
+// ValidateDescription checks free text: valid UTF-8, at most MaxDescriptionLen bytes, no control characters but tab and newline.
+func ValidateDescription(s string) error {
+	if len(s) > MaxDescriptionLen {
+		return Invalid("description", "must be at most %d bytes", MaxDescriptionLen)
+	}
+	if !utf8.ValidString(s) {
+		return Invalid("description", "must be valid UTF-8")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return Invalid("description", "must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// ParseDuration parses an admin duration: a Go duration ("90m", "1h30m") or whole days
+// "Nd" optionally followed by a Go duration ("90d", "1d12h"). The result must be > 0
+// and at most MaxDuration. field names the input in the error.
+func ParseDuration(field, s string) (time.Duration, error) {
+	d, err := parseDuration(s)
+	if err != nil {
+		return 0, Invalid(field, "%q is not a duration like 60m, 12h or 90d", truncate(s, 32))
+	}
+	if d <= 0 {
+		return 0, Invalid(field, "must be greater than 0")
+	}
+	if d > MaxDuration {
+		return 0, Invalid(field, "must be at most 3650d")
+	}
+	return d, nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		days, err := strconv.ParseUint(s[:i], 10, 32)
+		if err != nil || days > 100000 {
+			return 0, strconv.ErrSyntax
+		}
+		d := time.Duration(days) * 24 * time.Hour
+		if rest := s[i+1:]; rest != "" {
+			if rest[0] == '-' || rest[0] == '+' {
+				return 0, strconv.ErrSyntax
+			}
+			r, err := time.ParseDuration(rest)
+			if err != nil {
+				return 0, err
+			}
+			d += r
+		}
+		return d, nil
+	}
+	if strings.HasPrefix(s, "+") {
+		return 0, strconv.ErrSyntax
+	}
+	return time.ParseDuration(s)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what sagate's tests, demo and benchmarks need on a fresh Debian machine,
+# and only what is missing. Usage: scripts/ensure-deps.sh [redis] [wrk]
+set -euo pipefail
+want=("$@")
+[ ${#want[@]} -gt 0 ] || want=(redis)
+missing=()
+for w in "${want[@]}"; do
+  case "$w" in
+    redis) command -v redis-server >/dev/null 2>&1 || missing+=(redis-server) ;;
+    wrk) command -v wrk >/dev/null 2>&1 || missing+=(wrk) ;;
+    *) echo "ensure-deps: unknown dependency $w" >&2; exit 2 ;;
+  esac
+done
+command -v go >/dev/null 2>&1 || { echo "ensure-deps: Go is required (go.mod names the version)" >&2; exit 1; }
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "ensure-deps: installing ${missing[*]}"
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
