@@ -31,7 +31,10 @@ const (
 func RedisKey(h KeyHash) string { return RedisKeyPrefix + h.String() }
 
 // Record is what a sidecar needs to decide on a request, denormalised so that one GET answers it.
-// State is the effective state: "deactivated" if either the key or its account is.
+// State is the effective state: "deactivated" if either the key or its account is. A record
+// with State "revoked" is a tombstone the writer leaves for a key that is gone (so that a
+// slower writer with an older revision cannot bring it back); it never lets a request in.
+// Writers only replace a record with one of an equal or higher Rev.
 type Record struct {
 	KeyID     string          `json:"key_id"`
 	SAID      string          `json:"sa_id"`
@@ -172,8 +175,10 @@ type Syncer interface {
 // RecordSource is the read side of a Store that the Redis sync needs.
 type RecordSource interface {
 	// AuthRecords returns the records of the live keys among hashes (not revoked, not expired,
-	// account not deleted). A hash with no live key is absent from the map: its record must go.
-	AuthRecords(ctx context.Context, hashes []KeyHash) (map[KeyHash]Record, error)
+	// account not deleted), read in one transaction, and the store revision they were read at
+	// (every returned Record.Rev equals it). A hash with no live key is absent from the map:
+	// its record must go (the writer replaces it with a tombstone carrying rev).
+	AuthRecords(ctx context.Context, hashes []KeyHash) (recs map[KeyHash]Record, rev int64, err error)
 	// ScanAuthRecords calls fn for every live key, in no particular order, from one consistent snapshot.
 	ScanAuthRecords(ctx context.Context, fn func(KeyHash, Record) error) error
 	// RecordKeyUse folds last-used times (key id → time) into the store, keeping the later
