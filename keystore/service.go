@@ -1,18 +1,14 @@
 package keystore
 
-// CONTRACT STUB: the method set below is the public API that admin/ builds on.
-// The bodies are being implemented; signatures are fixed.
-
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
-
-var errNotImplemented = errors.New("not implemented")
 
 // ServiceOptions configures a Service.
 type ServiceOptions struct {
@@ -41,131 +37,230 @@ type CreateKeyInput struct {
 	ExpiresIn time.Duration // 0: never expires
 }
 
-// Service holds every rule of the domain. It is safe for concurrent use.
-type Service struct {
-	store Store
-	opts  ServiceOptions
-}
+// DefaultKeyName is the name of a key created without one.
+const DefaultKeyName = "default"
 
-// Store is the durable store (placeholder in the stub).
-type Store interface {
-	RecordSource
-	Close() error
+// syncTimeout bounds the Syncer call after a commit; the reconcile repairs what it misses.
+const syncTimeout = 10 * time.Second
+
+// Service holds every rule of the domain. It is safe for concurrent use.
+//
+// Each mutation is one Store.Update: the rule checks, the row changes and the audit
+// row commit together. After the commit the Service hands the Syncer the hashes of
+// every key whose Redis record changed; a Syncer error is logged and left to the
+// reconcile, never undone in the store.
+type Service struct {
+	store   Store
+	opts    ServiceOptions
+	log     *zap.Logger
+	issued  prometheus.Counter
+	revoked prometheus.Counter
 }
 
 // NewService returns a Service over store.
 func NewService(store Store, opts ServiceOptions) (*Service, error) {
-	return &Service{store: store, opts: opts}, nil
+	if store == nil {
+		return nil, errors.New("creating service: nil store")
+	}
+	s := &Service{store: store, opts: opts, log: opts.Logger}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if s.opts.Now == nil {
+		s.opts.Now = time.Now
+	}
+	s.issued = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sagate_admin_keys_issued_total",
+		Help: "API keys issued by the admin (created, rotated in, or issued on reactivation).",
+	})
+	s.revoked = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sagate_admin_keys_revoked_total",
+		Help: "API keys revoked by the admin (one by one, all at once, on reactivation, rotation or deletion).",
+	})
+	if opts.Registerer != nil {
+		var err error
+		if s.issued, err = registerCounter(opts.Registerer, s.issued); err != nil {
+			return nil, err
+		}
+		if s.revoked, err = registerCounter(opts.Registerer, s.revoked); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
+// registerCounter registers c, or returns the counter already registered under its name.
+func registerCounter(reg prometheus.Registerer, c prometheus.Counter) (prometheus.Counter, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(prometheus.Counter); ok {
+			return existing, nil
+		}
+	}
+	return nil, fmt.Errorf("registering admin metrics: %w", err)
+}
+
+// Store returns the store the Service writes to.
+func (s *Service) Store() Store { return s.store }
+
+type actorKey struct{}
+
+// DefaultActor is the audit actor of a mutation whose context names none.
+const DefaultActor = "admin"
+
 // WithActor returns a context that records actor as the author of mutations in the audit trail.
-func WithActor(ctx context.Context, actor string) context.Context { return ctx }
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFrom returns the actor recorded by WithActor, or DefaultActor.
+func ActorFrom(ctx context.Context) string {
+	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
+		return a
+	}
+	return DefaultActor
+}
 
 // Ping checks that the store answers.
-func (s *Service) Ping(ctx context.Context) error { return errNotImplemented }
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// now is the clock at the store's precision (microseconds, UTC).
+func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }
+
+// mutation collects, inside one write transaction, what the commit changes.
+type mutation struct {
+	ctx     context.Context
+	action  string
+	now     time.Time
+	hashes  []KeyHash
+	issued  int
+	revoked int
+}
+
+// audit writes the audit row of the mutation.
+func (m *mutation) audit(tx Tx, ws, target string, details map[string]string) error {
+	return tx.InsertAudit(m.ctx, AuditEvent{
+		At: m.now, Actor: ActorFrom(m.ctx), Action: m.action, Workspace: ws, Target: target, Details: details,
+	})
+}
+
+// touch records keys whose Redis records change.
+func (m *mutation) touch(keys ...StoredKey) {
+	for _, k := range keys {
+		m.hashes = append(m.hashes, k.Hash)
+	}
+}
+
+// update runs fn as one mutation: one write transaction, then metrics and the Syncer.
+// fn may run more than once if the store retries, so it must only change m and tx.
+func (s *Service) update(ctx context.Context, action string, fn func(tx Tx, m *mutation) error) error {
+	var m *mutation
+	rev, err := s.store.Update(ctx, func(tx Tx) error {
+		m = &mutation{ctx: ctx, action: action, now: s.now()}
+		return fn(tx, m)
+	})
+	if err != nil {
+		return wrap(action, err)
+	}
+	s.issued.Add(float64(m.issued))
+	s.revoked.Add(float64(m.revoked))
+	s.log.Info("admin change committed", zap.String("action", action), zap.Int64("rev", rev),
+		zap.String("actor", ActorFrom(ctx)), zap.Int("keys", len(m.hashes)))
+	if s.opts.Syncer != nil && len(m.hashes) > 0 {
+		// The commit stands whatever the caller does next: sync even if ctx was canceled.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
+		defer cancel()
+		if err := s.opts.Syncer.Apply(sctx, Change{Rev: rev, Action: action, Hashes: m.hashes}); err != nil {
+			s.log.Warn("syncing a committed change to redis failed; the next reconcile repairs it",
+				zap.String("action", action), zap.Int64("rev", rev), zap.Error(err))
+		}
+	}
+	return nil
+}
+
+// view runs fn in one read transaction.
+func (s *Service) view(ctx context.Context, doing string, fn func(tx Tx) error) error {
+	return wrap(doing, s.store.View(ctx, fn))
+}
+
+// wrap adds context to technical errors and leaves rule errors (*Error) as they are,
+// so their message reaches the client unchanged.
+func wrap(doing string, err error) error {
+	if err == nil || KindOf(err) != "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", doing, err)
+}
 
 // CreateWorkspace creates a workspace; maxServiceAccounts 0 means DefaultMaxServiceAccounts.
 func (s *Service) CreateWorkspace(ctx context.Context, name string, maxServiceAccounts int) (Workspace, error) {
-	return Workspace{}, errNotImplemented
+	if err := ValidateSlug("name", name); err != nil {
+		return Workspace{}, err
+	}
+	if maxServiceAccounts == 0 {
+		maxServiceAccounts = DefaultMaxServiceAccounts
+	}
+	if maxServiceAccounts < 0 || maxServiceAccounts > MaxServiceAccountsLimit {
+		return Workspace{}, Invalid("max_service_accounts", "must be between 1 and %d", MaxServiceAccountsLimit)
+	}
+	var w Workspace
+	err := s.update(ctx, "workspace.create", func(tx Tx, m *mutation) error {
+		w = Workspace{Name: name, MaxServiceAccounts: maxServiceAccounts, CreatedAt: m.now}
+		if err := tx.InsertWorkspace(ctx, w); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return Errorf(KindNameTaken, "workspace %q already exists", name)
+			}
+			return err
+		}
+		return m.audit(tx, name, name, map[string]string{"max_service_accounts": fmt.Sprint(maxServiceAccounts)})
+	})
+	return w, err
 }
 
 // GetWorkspace reads a workspace.
 func (s *Service) GetWorkspace(ctx context.Context, name string) (Workspace, error) {
-	return Workspace{}, errNotImplemented
+	var w Workspace
+	err := s.view(ctx, "reading workspace", func(tx Tx) error {
+		var err error
+		w, err = getWorkspace(ctx, tx, name)
+		return err
+	})
+	return w, err
 }
 
 // ListWorkspaces lists workspaces by name.
 func (s *Service) ListWorkspaces(ctx context.Context, p Page) ([]Workspace, string, error) {
-	return nil, "", errNotImplemented
+	size, after, err := parsePage(p, 1)
+	if err != nil {
+		return nil, "", err
+	}
+	var ws []Workspace
+	err = s.view(ctx, "listing workspaces", func(tx Tx) error {
+		ws, err = tx.ListWorkspaces(ctx, after[0], size+1)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	ws, next := nextPage(ws, size, func(w Workspace) []string { return []string{w.Name} })
+	return ws, next, nil
 }
 
-// CreateServiceAccount creates an account and, if asked, its first key.
-func (s *Service) CreateServiceAccount(ctx context.Context, ws string, in CreateServiceAccountInput) (ServiceAccount, *IssuedKey, error) {
-	return ServiceAccount{}, nil, errNotImplemented
-}
-
-// ListServiceAccounts lists a workspace's accounts by name.
-func (s *Service) ListServiceAccounts(ctx context.Context, ws string, p Page) ([]ServiceAccount, string, error) {
-	return nil, "", errNotImplemented
-}
-
-// GetServiceAccount reads an account by id or name.
-func (s *Service) GetServiceAccount(ctx context.Context, ws, ref string) (ServiceAccount, error) {
-	return ServiceAccount{}, errNotImplemented
-}
-
-// UpdateServiceAccount changes the description (nil: unchanged).
-func (s *Service) UpdateServiceAccount(ctx context.Context, ws, ref string, description *string) (ServiceAccount, error) {
-	return ServiceAccount{}, errNotImplemented
-}
-
-// DeleteServiceAccount revokes every key, removes grants and frees the name.
-func (s *Service) DeleteServiceAccount(ctx context.Context, ws, ref string) error {
-	return errNotImplemented
-}
-
-// DeactivateServiceAccount stops every key of the account at once.
-func (s *Service) DeactivateServiceAccount(ctx context.Context, ws, ref string) (ServiceAccount, error) {
-	return ServiceAccount{}, errNotImplemented
-}
-
-// ReactivateServiceAccount revokes every old key and issues one fresh key.
-func (s *Service) ReactivateServiceAccount(ctx context.Context, ws, ref string) (ServiceAccount, IssuedKey, error) {
-	return ServiceAccount{}, IssuedKey{}, errNotImplemented
-}
-
-// CreateKey issues a key to an active account.
-func (s *Service) CreateKey(ctx context.Context, ws, saRef string, in CreateKeyInput) (IssuedKey, error) {
-	return IssuedKey{}, errNotImplemented
-}
-
-// ListKeys lists an account's keys, oldest first; never a secret or a hash.
-func (s *Service) ListKeys(ctx context.Context, ws, saRef string, p Page) ([]APIKey, string, error) {
-	return nil, "", errNotImplemented
-}
-
-// RotateKey issues a successor (same name) and keeps the old key for retain (0: revoked now).
-// expiresIn 0: the successor never expires.
-func (s *Service) RotateKey(ctx context.Context, ws, saRef, keyRef string, retain, expiresIn time.Duration) (IssuedKey, error) {
-	return IssuedKey{}, errNotImplemented
-}
-
-// DeactivateKey pauses one key.
-func (s *Service) DeactivateKey(ctx context.Context, ws, saRef, keyRef string) (APIKey, error) {
-	return APIKey{}, errNotImplemented
-}
-
-// ActivateKey resumes one paused key.
-func (s *Service) ActivateKey(ctx context.Context, ws, saRef, keyRef string) (APIKey, error) {
-	return APIKey{}, errNotImplemented
-}
-
-// RevokeKey revokes one key for good.
-func (s *Service) RevokeKey(ctx context.Context, ws, saRef, keyRef string) error {
-	return errNotImplemented
-}
-
-// RevokeAllKeys revokes every key of the account and returns the account and how many keys it revoked.
-func (s *Service) RevokeAllKeys(ctx context.Context, ws, saRef string) (ServiceAccount, int, error) {
-	return ServiceAccount{}, 0, errNotImplemented
-}
-
-// SetGrant grants or changes the account's role in project ("*": every project).
-func (s *Service) SetGrant(ctx context.Context, ws, project, saRef string, role Role) (Grant, error) {
-	return Grant{}, errNotImplemented
-}
-
-// RemoveGrant removes the account's grant on project.
-func (s *Service) RemoveGrant(ctx context.Context, ws, project, saRef string) error {
-	return errNotImplemented
-}
-
-// ListGrants lists who has which role in project: explicit grants and "*" grants.
-func (s *Service) ListGrants(ctx context.Context, ws, project string, p Page) ([]Grant, string, error) {
-	return nil, "", errNotImplemented
-}
-
-// ListAudit lists admin actions, newest first.
-func (s *Service) ListAudit(ctx context.Context, p Page) ([]AuditEvent, string, error) {
-	return nil, "", errNotImplemented
+// getWorkspace reads workspace name or answers KindInvalid / KindNotFound.
+func getWorkspace(ctx context.Context, tx Tx, name string) (Workspace, error) {
+	if err := ValidateSlug("workspace", name); err != nil {
+		return Workspace{}, err
+	}
+	w, ok, err := tx.GetWorkspace(ctx, name)
+	if err != nil {
+		return Workspace{}, err
+	}
+	if !ok {
+		return Workspace{}, NotFound("workspace", name)
+	}
+	return w, nil
 }

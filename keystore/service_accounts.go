@@ -1,0 +1,245 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// getAccount resolves ref (an id sa_… or a name) in workspace ws.
+func getAccount(ctx context.Context, tx Tx, ws, ref string) (ServiceAccount, error) {
+	if _, err := getWorkspace(ctx, tx, ws); err != nil {
+		return ServiceAccount{}, err
+	}
+	var (
+		sa  ServiceAccount
+		ok  bool
+		err error
+	)
+	switch {
+	case strings.HasPrefix(ref, ServiceAccountIDPrefix):
+		if !isID(ref, ServiceAccountIDPrefix) {
+			return ServiceAccount{}, NotFound("service account", truncate(ref, 64))
+		}
+		sa, ok, err = tx.GetServiceAccountByID(ctx, ws, ref)
+	case slugRE.MatchString(ref):
+		sa, ok, err = tx.GetServiceAccountByName(ctx, ws, ref)
+	default:
+		return ServiceAccount{}, Invalid("service_account", "must be an id (sa_…) or a name")
+	}
+	if err != nil {
+		return ServiceAccount{}, err
+	}
+	if !ok {
+		return ServiceAccount{}, NotFound("service account", ref)
+	}
+	return sa, nil
+}
+
+// CreateServiceAccount creates an account and, if asked, its first key.
+// The workspace's max_service_accounts is checked and the account inserted in one
+// transaction holding the workspace lock, so no race lets one more in.
+func (s *Service) CreateServiceAccount(ctx context.Context, ws string, in CreateServiceAccountInput) (ServiceAccount, *IssuedKey, error) {
+	if err := ValidateSlug("name", in.Name); err != nil {
+		return ServiceAccount{}, nil, err
+	}
+	if err := ValidateDescription(in.Description); err != nil {
+		return ServiceAccount{}, nil, err
+	}
+	if in.AllProjectsRole != "" {
+		if _, err := ParseRole(string(in.AllProjectsRole)); err != nil {
+			return ServiceAccount{}, nil, Invalid("all_projects_role", "must be one of viewer, contributor, owner")
+		}
+	}
+	if err := checkExpiresIn("key_expires_in", in.KeyExpiresIn); err != nil {
+		return ServiceAccount{}, nil, err
+	}
+	var (
+		sa  ServiceAccount
+		key *IssuedKey
+	)
+	err := s.update(ctx, "service_account.create", func(tx Tx, m *mutation) error {
+		w, err := getWorkspace(ctx, tx, ws)
+		if err != nil {
+			return err
+		}
+		if err := tx.LockWorkspace(ctx, ws); err != nil {
+			return err
+		}
+		n, err := tx.CountServiceAccounts(ctx, ws)
+		if err != nil {
+			return err
+		}
+		if n >= w.MaxServiceAccounts {
+			return Errorf(KindLimitReached, "workspace %q already has its maximum of %d service accounts", ws, w.MaxServiceAccounts)
+		}
+		id, err := newID(ServiceAccountIDPrefix)
+		if err != nil {
+			return err
+		}
+		sa = ServiceAccount{
+			ID: id, Name: in.Name, Workspace: ws, FullName: FullName(in.Name, ws), Description: in.Description,
+			State: AccountActive, CreatedAt: m.now, UpdatedAt: m.now,
+		}
+		if err := tx.InsertServiceAccount(ctx, sa); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return Errorf(KindNameTaken, "service account %q already exists in workspace %q", in.Name, ws)
+			}
+			return err
+		}
+		details := map[string]string{"name": in.Name}
+		if in.AllProjectsRole != "" {
+			g := Grant{Workspace: ws, Project: AllProjects, ServiceAccountID: id, ServiceAccount: sa.FullName,
+				Role: in.AllProjectsRole, CreatedAt: m.now, UpdatedAt: m.now}
+			if err := tx.PutGrant(ctx, g); err != nil {
+				return err
+			}
+			details["all_projects_role"] = string(in.AllProjectsRole)
+		}
+		key = nil
+		if in.CreateKey {
+			k, err := s.issueKey(ctx, tx, m, sa, DefaultKeyName, in.KeyExpiresIn)
+			if err != nil {
+				return err
+			}
+			key = &k
+			details["key_id"], details["key_last6"] = k.ID, k.Last6
+		}
+		return m.audit(tx, ws, id, details)
+	})
+	if err != nil {
+		return ServiceAccount{}, nil, err
+	}
+	return sa, key, nil
+}
+
+// ListServiceAccounts lists a workspace's accounts by name.
+func (s *Service) ListServiceAccounts(ctx context.Context, ws string, p Page) ([]ServiceAccount, string, error) {
+	size, after, err := parsePage(p, 1)
+	if err != nil {
+		return nil, "", err
+	}
+	var sas []ServiceAccount
+	err = s.view(ctx, "listing service accounts", func(tx Tx) error {
+		if _, err := getWorkspace(ctx, tx, ws); err != nil {
+			return err
+		}
+		sas, err = tx.ListServiceAccounts(ctx, ws, after[0], size+1)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	sas, next := nextPage(sas, size, func(sa ServiceAccount) []string { return []string{sa.Name} })
+	return sas, next, nil
+}
+
+// GetServiceAccount reads an account by id or name.
+func (s *Service) GetServiceAccount(ctx context.Context, ws, ref string) (ServiceAccount, error) {
+	var sa ServiceAccount
+	err := s.view(ctx, "reading service account", func(tx Tx) error {
+		var err error
+		sa, err = getAccount(ctx, tx, ws, ref)
+		return err
+	})
+	return sa, err
+}
+
+// UpdateServiceAccount changes the description (nil: unchanged).
+func (s *Service) UpdateServiceAccount(ctx context.Context, ws, ref string, description *string) (ServiceAccount, error) {
+	if description == nil {
+		return s.GetServiceAccount(ctx, ws, ref)
+	}
+	if err := ValidateDescription(*description); err != nil {
+		return ServiceAccount{}, err
+	}
+	var sa ServiceAccount
+	err := s.update(ctx, "service_account.update", func(tx Tx, m *mutation) error {
+		var err error
+		if sa, err = getAccount(ctx, tx, ws, ref); err != nil {
+			return err
+		}
+		sa.Description, sa.UpdatedAt = *description, m.now
+		if err := tx.UpdateServiceAccount(ctx, sa); err != nil {
+			return err
+		}
+		return m.audit(tx, ws, sa.ID, map[string]string{"name": sa.Name, "description": truncate(*description, 128)})
+	})
+	return sa, err
+}
+
+// DeleteServiceAccount revokes every key, removes grants and frees the name.
+func (s *Service) DeleteServiceAccount(ctx context.Context, ws, ref string) error {
+	return s.update(ctx, "service_account.delete", func(tx Tx, m *mutation) error {
+		sa, err := getAccount(ctx, tx, ws, ref)
+		if err != nil {
+			return err
+		}
+		n, err := s.revokeAll(ctx, tx, m, sa.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteServiceAccount(ctx, sa.ID); err != nil {
+			return err
+		}
+		return m.audit(tx, ws, sa.ID, map[string]string{"name": sa.Name, "keys_revoked": fmt.Sprint(n)})
+	})
+}
+
+// DeactivateServiceAccount stops every key of the account at once.
+func (s *Service) DeactivateServiceAccount(ctx context.Context, ws, ref string) (ServiceAccount, error) {
+	var sa ServiceAccount
+	err := s.update(ctx, "service_account.deactivate", func(tx Tx, m *mutation) error {
+		var err error
+		if sa, err = getAccount(ctx, tx, ws, ref); err != nil {
+			return err
+		}
+		if sa.State != AccountActive {
+			return Errorf(KindState, "service account %q is already deactivated", sa.Name)
+		}
+		sa.State, sa.UpdatedAt = AccountDeactivated, m.now
+		if err := tx.UpdateServiceAccount(ctx, sa); err != nil {
+			return err
+		}
+		keys, err := tx.UnrevokedKeys(ctx, sa.ID)
+		if err != nil {
+			return err
+		}
+		m.touch(keys...)
+		return m.audit(tx, ws, sa.ID, map[string]string{"name": sa.Name})
+	})
+	return sa, err
+}
+
+// ReactivateServiceAccount revokes every old key and issues one fresh key.
+func (s *Service) ReactivateServiceAccount(ctx context.Context, ws, ref string) (ServiceAccount, IssuedKey, error) {
+	var (
+		sa  ServiceAccount
+		key IssuedKey
+	)
+	err := s.update(ctx, "service_account.reactivate", func(tx Tx, m *mutation) error {
+		var err error
+		if sa, err = getAccount(ctx, tx, ws, ref); err != nil {
+			return err
+		}
+		if sa.State != AccountDeactivated {
+			return Errorf(KindState, "service account %q is already active", sa.Name)
+		}
+		n, err := s.revokeAll(ctx, tx, m, sa.ID)
+		if err != nil {
+			return err
+		}
+		sa.State, sa.UpdatedAt = AccountActive, m.now
+		if err := tx.UpdateServiceAccount(ctx, sa); err != nil {
+			return err
+		}
+		if key, err = s.issueKey(ctx, tx, m, sa, DefaultKeyName, 0); err != nil {
+			return err
+		}
+		return m.audit(tx, ws, sa.ID, map[string]string{
+			"name": sa.Name, "keys_revoked": fmt.Sprint(n), "key_id": key.ID, "key_last6": key.Last6,
+		})
+	})
+	return sa, key, err
+}

@@ -1,0 +1,157 @@
+package keystore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// SQLiteStore is the embedded Store: one SQLite file in WAL mode.
+//
+// Writes go through a pool of exactly one connection whose transactions begin with
+// BEGIN IMMEDIATE, so writers queue in Go instead of failing with SQLITE_BUSY, and
+// every write transaction holds the database's write lock from its first statement
+// (which is what makes LockWorkspace a no-op). Reads go through a separate pool of
+// read-only connections; in WAL mode each read transaction sees one snapshot and
+// never blocks the writer. busy_timeout covers other processes opening the same file.
+//
+// Commits use synchronous=NORMAL: in WAL mode a committed transaction survives a crash
+// of the process (SIGKILL), and only a power loss or OS crash can lose the last
+// transactions before a checkpoint.
+type SQLiteStore struct {
+	path string
+	w    *sql.DB // one connection, BEGIN IMMEDIATE
+	r    *sql.DB // read-only connections
+	now  func() time.Time
+}
+
+// OpenSQLite opens (creating if needed) the SQLite database at path and migrates it.
+func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
+	if path == "" {
+		return nil, errors.New("opening sqlite store: empty path; use sqlite://./sagate.db or sqlite:///abs/path.db")
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, errors.New("opening sqlite store: the path must not contain '?' or '#'")
+	}
+	common := "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	w, err := sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	s := &SQLiteStore{path: path, w: w, now: time.Now}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", path+common+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening sqlite store %s for reading: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	s.r = r
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Path returns the database file's path as given to OpenSQLite.
+func (s *SQLiteStore) Path() string { return s.path }
+
+// Ping checks that both pools answer.
+func (s *SQLiteStore) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("pinging sqlite store: %w", err)
+	}
+	var one int
+	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("pinging sqlite store: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (s *SQLiteStore) Close() error {
+	var errs []error
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	errs = append(errs, s.w.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("closing sqlite store: %w", err)
+	}
+	return nil
+}
+
+// Update runs fn in one BEGIN IMMEDIATE transaction after incrementing the revision.
+func (s *SQLiteStore) Update(ctx context.Context, fn func(Tx) error) (int64, error) {
+	var rev int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, "UPDATE meta SET rev = rev + 1 WHERE id = 1 RETURNING rev").Scan(&rev); err != nil {
+			return fmt.Errorf("incrementing revision: %w", err)
+		}
+		return fn(&sqliteTx{tx: tx})
+	})
+	if err != nil {
+		return 0, err
+	}
+	return rev, nil
+}
+
+// View runs fn in one read transaction (one snapshot).
+func (s *SQLiteStore) View(ctx context.Context, fn func(Tx) error) error {
+	return s.read(ctx, func(tx *sql.Tx) error { return fn(&sqliteTx{tx: tx}) })
+}
+
+// write runs fn in a write transaction and commits it; fn's error is returned unchanged.
+func (s *SQLiteStore) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("beginning write transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
+
+// read runs fn in a read transaction; fn's error is returned unchanged.
+func (s *SQLiteStore) read(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("beginning read transaction: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+// isUniqueViolation reports whether err is SQLite's UNIQUE or PRIMARY KEY constraint error.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+var _ Store = (*SQLiteStore)(nil)

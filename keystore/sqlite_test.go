@@ -1,0 +1,324 @@
+package keystore_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/storetest"
+)
+
+func openSQLite(t testing.TB, path string) keystore.Store {
+	t.Helper()
+	st, err := keystore.Open(context.Background(), "sqlite://"+path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return st
+}
+
+func TestSQLiteConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) keystore.Store {
+		return openSQLite(t, filepath.Join(t.TempDir(), "sagate.db"))
+	})
+}
+
+func TestSQLiteRestart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sagate.db")
+	st := openSQLite(t, path)
+	svc, err := keystore.NewService(st, keystore.ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateWorkspace(ctx, "ws", 3); err != nil {
+		t.Fatal(err)
+	}
+	sa, k, err := svc.CreateServiceAccount(ctx, "ws", keystore.CreateServiceAccountInput{Name: "bot", CreateKey: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SetGrant(ctx, "ws", "proj", "bot", keystore.RoleOwner); err != nil {
+		t.Fatal(err)
+	}
+	_, rev, err := st.AuthRecords(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	st = openSQLite(t, path)
+	defer st.Close()
+	svc, err = keystore.NewService(st, keystore.ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := svc.GetWorkspace(ctx, "ws")
+	if err != nil || w.MaxServiceAccounts != 3 {
+		t.Errorf("workspace after restart = %+v, %v", w, err)
+	}
+	got, err := svc.GetServiceAccount(ctx, "ws", "bot")
+	if err != nil || got.ID != sa.ID {
+		t.Errorf("account after restart = %+v, %v", got, err)
+	}
+	recs, rev2, err := st.AuthRecords(ctx, []keystore.KeyHash{keystore.HashKey(k.Key)})
+	if err != nil || rev2 != rev || len(recs) != 1 || recs[keystore.HashKey(k.Key)].Roles["proj"] != keystore.RoleOwner {
+		t.Errorf("records after restart = %+v at rev %d (was %d), %v", recs, rev2, rev, err)
+	}
+	evs, _, err := svc.ListAudit(ctx, keystore.Page{})
+	if err != nil || len(evs) != 3 {
+		t.Errorf("audit after restart: %d events, %v", len(evs), err)
+	}
+	// The next commit continues the revision.
+	if _, err := svc.CreateKey(ctx, "ws", "bot", keystore.CreateKeyInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, rev3, _ := st.AuthRecords(ctx, nil); rev3 != rev+1 {
+		t.Errorf("revision after restart = %d, want %d", rev3, rev+1)
+	}
+}
+
+func TestSQLiteSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sagate.db")
+	st := openSQLite(t, path)
+	v, err := st.(*keystore.SQLiteStore).SchemaVersion(context.Background())
+	if err != nil || v != 1 {
+		t.Errorf("SchemaVersion = %d, %v; want 1", v, err)
+	}
+	st.Close()
+	st = openSQLite(t, path) // migrations are not applied twice
+	defer st.Close()
+
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mode string
+	var n int
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+	if err := db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 1 {
+		t.Errorf("schema_migrations rows = %d, %v", n, err)
+	}
+	var plan string
+	rows, err := db.Query("EXPLAIN QUERY PLAN SELECT id FROM api_keys WHERE hash = ?", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan += detail
+	}
+	rows.Close()
+	if !strings.Contains(plan, "USING INDEX") {
+		t.Errorf("a lookup by hash does not use an index: %s", plan)
+	}
+}
+
+func TestOpenURL(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, tc := range []struct {
+		url  string
+		ok   bool
+		file string
+	}{
+		{"sqlite://./rel.db", true, filepath.Join(dir, "rel.db")},
+		{"sqlite://" + filepath.Join(dir, "abs.db"), true, filepath.Join(dir, "abs.db")},
+		{"sqlite://", false, ""},
+		{"sqlite://a.db?mode=ro", false, ""},
+		{"sqlite://" + filepath.Join(dir, "missing", "x.db"), false, ""},
+		{"mysql://u:p@host/db", false, ""},
+		{"sagate.db", false, ""},
+	} {
+		st, err := keystore.Open(context.Background(), tc.url)
+		if (err == nil) != tc.ok {
+			t.Errorf("Open(%q) error = %v, want ok=%v", tc.url, err, tc.ok)
+		}
+		if err != nil {
+			if strings.Contains(err.Error(), "u:p") {
+				t.Errorf("Open(%q) error shows credentials: %v", tc.url, err)
+			}
+			if !tc.ok && strings.HasPrefix(tc.url, "mysql") && !strings.Contains(err.Error(), "sqlite://") {
+				t.Errorf("Open(%q) error does not name the supported schemes: %v", tc.url, err)
+			}
+			continue
+		}
+		st.Close()
+		if _, err := os.Stat(tc.file); err != nil {
+			t.Errorf("Open(%q) did not create %s: %v", tc.url, tc.file, err)
+		}
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	st := openSQLite(t, filepath.Join(t.TempDir(), "sagate.db"))
+	defer st.Close()
+	svc, err := keystore.NewService(st, keystore.ServiceOptions{Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second Service on the same registry shares the counters.
+	svc2, err := keystore.NewService(st, keystore.ServiceOptions{Registerer: reg})
+	if err != nil {
+		t.Fatalf("second NewService on the same registry: %v", err)
+	}
+	if _, err := svc.CreateWorkspace(ctx, "ws", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.CreateServiceAccount(ctx, "ws", keystore.CreateServiceAccountInput{Name: "bot", CreateKey: true}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := svc2.CreateKey(ctx, "ws", "bot", keystore.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RotateKey(ctx, "ws", "bot", k.ID, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.RevokeAllKeys(ctx, "ws", "bot"); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			got[mf.GetName()] += m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{"sagate_admin_keys_issued_total": 3, "sagate_admin_keys_revoked_total": 3}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("metrics = %v, want %v", got, want)
+	}
+}
+
+type nopSyncer struct{}
+
+func (nopSyncer) Apply(context.Context, keystore.Change) error { return nil }
+
+func benchService(b *testing.B) *keystore.Service {
+	st := openSQLite(b, filepath.Join(b.TempDir(), "sagate.db"))
+	b.Cleanup(func() { st.Close() })
+	svc, err := keystore.NewService(st, keystore.ServiceOptions{Syncer: nopSyncer{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := svc.CreateWorkspace(ctx, "ws", 0); err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := svc.CreateServiceAccount(ctx, "ws", keystore.CreateServiceAccountInput{Name: "bot"}); err != nil {
+		b.Fatal(err)
+	}
+	return svc
+}
+
+func BenchmarkCreateKey(b *testing.B) {
+	svc := benchService(b)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := svc.CreateKey(ctx, "ws", "bot", keystore.CreateKeyInput{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+}
+
+func BenchmarkRevokeKey(b *testing.B) {
+	svc := benchService(b)
+	ctx := context.Background()
+	ids := make([]string, b.N)
+	for i := range ids {
+		k, err := svc.CreateKey(ctx, "ws", "bot", keystore.CreateKeyInput{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = k.ID
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if err := svc.RevokeKey(ctx, "ws", "bot", ids[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "revokes/s")
+}
+
+func BenchmarkCreateKeyParallel(b *testing.B) {
+	svc := benchService(b)
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := svc.CreateKey(ctx, "ws", "bot", keystore.CreateKeyInput{}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+}
+
+// BenchmarkScanAuthRecords streams 50,000 keys; B/op divided by the key count shows that
+// memory does not grow with the number of keys (rows are read one at a time).
+func BenchmarkScanAuthRecords(b *testing.B) {
+	const n = 50000
+	ctx := context.Background()
+	st := openSQLite(b, filepath.Join(b.TempDir(), "sagate.db"))
+	b.Cleanup(func() { st.Close() })
+	svc, err := keystore.NewService(st, keystore.ServiceOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := svc.CreateWorkspace(ctx, "ws", 0); err != nil {
+		b.Fatal(err)
+	}
+	sa, _, err := svc.CreateServiceAccount(ctx, "ws", keystore.CreateServiceAccountInput{Name: "bot", AllProjectsRole: keystore.RoleViewer})
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = st.Update(ctx, func(tx keystore.Tx) error {
+		for i := range n {
+			k := keystore.StoredKey{APIKey: keystore.APIKey{ID: fmt.Sprintf("key_%020d", i), ServiceAccountID: sa.ID,
+				Name: "k", Last6: "000000", State: keystore.KeyActive, CreatedAt: sa.CreatedAt},
+				Hash: keystore.HashKey(fmt.Sprint(i))}
+			if err := tx.InsertKey(ctx, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		seen := 0
+		if err := st.ScanAuthRecords(ctx, func(keystore.KeyHash, keystore.Record) error { seen++; return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if seen != n {
+			b.Fatalf("scanned %d keys, want %d", seen, n)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+}

@@ -1,0 +1,131 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Store is the durable source of truth. It offers transactional primitives; every
+// rule of the domain lives in Service, so that each Store implementation (SQLite now,
+// PostgreSQL next) only has to store and read rows. The conformance suite in
+// keystore/storetest checks an implementation through Service.
+//
+// A Store is safe for concurrent use.
+type Store interface {
+	RecordSource
+
+	// Update runs fn in one write transaction. The transaction increments the store's
+	// global revision counter before fn runs; Update returns the new revision once the
+	// transaction has committed. If fn returns an error, nothing is written and Update
+	// returns that error unchanged (so a *Error reaches the caller as it was).
+	Update(ctx context.Context, fn func(Tx) error) (rev int64, err error)
+	// View runs fn in one read-only transaction that sees one consistent snapshot.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store. It is not safe to use the Store afterwards.
+	Close() error
+}
+
+// ErrConflict is returned (wrapped) by Tx inserts that would break a uniqueness rule:
+// a workspace name, a service-account name within its workspace, a key id or hash.
+// Service turns it into a KindNameTaken error.
+var ErrConflict = errors.New("unique constraint violated")
+
+// StoredKey is a key as the store holds it: the public description and the hash.
+// The hash never leaves keystore: Service strips it before answering.
+type StoredKey struct {
+	APIKey
+	Hash KeyHash
+}
+
+// GrantRow is a grant as ListGrants reads it, with the account's name for ordering.
+type GrantRow struct {
+	Grant
+	AccountName string
+}
+
+// Tx is one transaction of a Store. Reads answer found=false for a missing row;
+// errors are technical failures, except ErrConflict from inserts. A Tx must not be
+// used after the function it was given to returns. Write methods fail in a View.
+//
+// Times are stored with microsecond precision; Service truncates them before writing.
+type Tx interface {
+	// InsertWorkspace adds a workspace (ErrConflict if the name is taken).
+	InsertWorkspace(ctx context.Context, w Workspace) error
+	// GetWorkspace reads one workspace.
+	GetWorkspace(ctx context.Context, name string) (w Workspace, found bool, err error)
+	// ListWorkspaces returns up to limit workspaces whose name sorts after after, by name.
+	ListWorkspaces(ctx context.Context, after string, limit int) ([]Workspace, error)
+	// LockWorkspace takes a write lock on the workspace row until the transaction ends,
+	// so that a count of its accounts followed by an insert is atomic. Under SQLite's
+	// single writer it is a no-op; a PostgreSQL store uses SELECT … FOR UPDATE.
+	LockWorkspace(ctx context.Context, name string) error
+	// CountServiceAccounts counts the accounts of a workspace.
+	CountServiceAccounts(ctx context.Context, ws string) (int, error)
+
+	// InsertServiceAccount adds an account (ErrConflict if its name is taken in its workspace).
+	InsertServiceAccount(ctx context.Context, sa ServiceAccount) error
+	// GetServiceAccountByID reads an account of workspace ws by id.
+	GetServiceAccountByID(ctx context.Context, ws, id string) (ServiceAccount, bool, error)
+	// GetServiceAccountByName reads an account of workspace ws by name.
+	GetServiceAccountByName(ctx context.Context, ws, name string) (ServiceAccount, bool, error)
+	// ListServiceAccounts returns up to limit accounts of ws whose name sorts after after, by name.
+	ListServiceAccounts(ctx context.Context, ws, after string, limit int) ([]ServiceAccount, error)
+	// UpdateServiceAccount writes an account's description, state and updated_at.
+	UpdateServiceAccount(ctx context.Context, sa ServiceAccount) error
+	// DeleteServiceAccount removes an account with its keys and grants.
+	DeleteServiceAccount(ctx context.Context, id string) error
+
+	// InsertKey adds a key (ErrConflict if its id or hash exists).
+	InsertKey(ctx context.Context, k StoredKey) error
+	// GetKey reads a key of account saID by id.
+	GetKey(ctx context.Context, saID, id string) (StoredKey, bool, error)
+	// FindKeysByLast6 returns the keys of account saID whose last6 is last6.
+	FindKeysByLast6(ctx context.Context, saID, last6 string) ([]StoredKey, error)
+	// ListKeys returns up to limit keys of saID after the cursor (createdAt, id), ordered by
+	// created_at then id. A zero afterCreated and empty afterID start at the beginning.
+	ListKeys(ctx context.Context, saID string, afterCreated time.Time, afterID string, limit int) ([]StoredKey, error)
+	// UnrevokedKeys returns every key of saID that is not revoked (expired ones included).
+	UnrevokedKeys(ctx context.Context, saID string) ([]StoredKey, error)
+	// UpdateKey writes a key's name, state, expires_at and revoked_at.
+	UpdateKey(ctx context.Context, k StoredKey) error
+
+	// PutGrant inserts or replaces the grant (sa, project).
+	PutGrant(ctx context.Context, g Grant) error
+	// GetGrant reads the grant of account saID on project.
+	GetGrant(ctx context.Context, saID, project string) (Grant, bool, error)
+	// DeleteGrant removes the grant of account saID on project; found reports whether there was one.
+	DeleteGrant(ctx context.Context, saID, project string) (found bool, err error)
+	// ListGrants returns up to limit grants of ws on project and on "*", ordered by account name
+	// then project, after the cursor (afterName, afterProject).
+	ListGrants(ctx context.Context, ws, project, afterName, afterProject string, limit int) ([]GrantRow, error)
+
+	// InsertAudit appends an audit event (its ID is assigned by the store).
+	InsertAudit(ctx context.Context, e AuditEvent) error
+	// ListAudit returns up to limit events with an ID below beforeID (0: from the newest), newest first.
+	ListAudit(ctx context.Context, beforeID int64, limit int) ([]AuditEvent, error)
+}
+
+// Supported store URL schemes.
+const (
+	SchemeSQLite = "sqlite://"
+)
+
+// Open opens the durable store named by url and applies its schema migrations.
+// Supported: sqlite://PATH, with PATH relative ("sqlite://./sagate.db") or absolute
+// ("sqlite:///var/lib/sagate/sagate.db").
+func Open(ctx context.Context, url string) (Store, error) {
+	switch {
+	case strings.HasPrefix(url, SchemeSQLite):
+		return OpenSQLite(ctx, strings.TrimPrefix(url, SchemeSQLite))
+	}
+	scheme, _, ok := strings.Cut(url, "://")
+	if !ok {
+		return nil, fmt.Errorf("opening store: %q is not a store URL; supported: sqlite://PATH", truncate(url, 64))
+	}
+	return nil, fmt.Errorf("opening store: unsupported scheme %q; supported: sqlite://PATH", truncate(scheme, 32))
+}
