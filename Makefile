@@ -7,7 +7,7 @@ BIN ?= bin
 all: build
 
 deps:
-	@scripts/ensure-deps.sh redis
+	@scripts/ensure-deps.sh redis postgres curl
 
 build:
 	$(GO) build -o $(BIN)/sagate ./cmd/sagate
