@@ -2,24 +2,98 @@
 // has this hash?" from a bounded local cache, from Redis in one round trip on a miss,
 // and keeps the cache honest by following the admin's events stream.
 //
-// CONTRACT STUB: the exported API below is what caddymodule builds on; the bodies are
-// being implemented, the signatures are fixed.
+// # Freshness
+//
+// A cached entry answers on its own (SourceCache) only while the cache can prove it saw
+// every event since the entry was fetched: the entry was fetched under the current
+// generation, the events follower is connected and caught up, and the entry is younger
+// than the site's TTL. Every event that could have been missed (a gap in the events'
+// seq, a replaced or vanished stream, a resync event, a changed epoch) bumps the
+// generation: older entries stay only as a stale fallback, used while Redis cannot
+// answer and bounded by the site's StaleIfError. An event naming a key drops its entry
+// outright, so a revoked key is never answered, not even as stale.
+//
+// # Redis
+//
+// A miss costs one pipelined round trip, GET sagate:epoch + GET sagate:key:<hex>, bounded
+// by LookupTimeout. Concurrent misses for one hash share one round trip, and at most 64
+// round trips run at once (a miss beyond that is answered as if Redis were down), so a
+// slow Redis cannot pile up goroutines or connections even when the client does not
+// honour context deadlines (go-redis only does with Options.ContextTimeoutEnabled,
+// which is recommended; the caller waits at most LookupTimeout either way). A missing
+// epoch means Redis is empty or not yet resynced by the admin: "cannot tell", never
+// "no such key".
+//
+// The events follower reads sagate:events with XREAD BLOCK on a connection of its own,
+// taken from a *redis.Client with Conn (for other clients, a connection of the shared
+// pool for the length of each BLOCK). That is one connection of the main pool (10 per
+// CPU by default); lookups run as pipelines, which go-redis serves from its separate
+// pipeline pool, so a blocked XREAD never starves them. Close ends a blocked XREAD at
+// once with CLIENT UNBLOCK. A dead link is noticed when XREAD fails: at once for a
+// closed or reset connection; for a silent partition, 1s after the 2s BLOCK with
+// ContextTimeoutEnabled, else after go-redis' own 10s margin. Until then the follower
+// cannot know it is missing events.
+//
+// # Races
+//
+// A lookup whose reply may predate an event it raced is not cached (see Cache.store):
+// each shard counts the events that touched it, and a lookup notes the count before its
+// request leaves. Redis runs commands in order and the admin publishes an event only
+// after writing its records, so a reply that left Redis after an event was applied is
+// current, and one that left before is followed by the event, which drops it.
+//
+// Use reports (RecordUse) are coalesced per key and written off the hot path as
+// HSET sagate:lastused <key_id> <unix ms>, in pipelined batches about once a second.
 package keycache
 
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/sagate/sagate/keystore"
 )
 
 // ErrUnavailable means Redis could not answer (down, slow, or not yet synced by the
 // admin: epoch missing) and nothing usable was cached. The sidecar answers 503.
+// Errors returned by Lookup wrap it: test with errors.Is.
 var ErrUnavailable = errors.New("key store unavailable")
+
+// Defaults for zero Config and Policy fields.
+const (
+	DefaultSize          = 10000
+	DefaultNegativeTTL   = 2 * time.Second
+	DefaultLookupTimeout = 100 * time.Millisecond
+	DefaultUsageInterval = time.Minute
+	// DefaultTTL is used for a Policy whose TTL is zero (DESIGN.md: cache_ttl 5m).
+	DefaultTTL = 5 * time.Minute
+)
+
+// Tuning that is not configuration.
+const (
+	// maxInflight bounds the Redis lookups running at once; a miss beyond it is
+	// answered as if Redis were down (stale or ErrUnavailable) without waiting.
+	maxInflight = 64
+	// eventsBlock is how long one XREAD waits for events before the follower checks
+	// that the stream is still the one it follows.
+	eventsBlock = 2 * time.Second
+	// eventsBatch is the most events one XREAD returns.
+	eventsBatch = 512
+	// usageQueue bounds the use reports waiting for the flusher.
+	usageQueue = 4096
+	// usageFlushEvery is how often pending use reports are written.
+	usageFlushEvery = time.Second
+	// usageBatch is the most fields written by one HSET.
+	usageBatch = 512
+	// closeFlushTimeout bounds the final use report write on Close.
+	closeFlushTimeout = 2 * time.Second
+)
 
 // Config configures a Cache. Zero values take the defaults given.
 type Config struct {
@@ -35,11 +109,32 @@ type Config struct {
 	Logger *zap.Logger
 }
 
+// withDefaults returns cfg with every zero field set to its default.
+func (cfg Config) withDefaults() Config {
+	if cfg.Size <= 0 {
+		cfg.Size = DefaultSize
+	}
+	if cfg.NegativeTTL <= 0 {
+		cfg.NegativeTTL = DefaultNegativeTTL
+	}
+	if cfg.LookupTimeout <= 0 {
+		cfg.LookupTimeout = DefaultLookupTimeout
+	}
+	if cfg.UsageInterval <= 0 {
+		cfg.UsageInterval = DefaultUsageInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return cfg
+}
+
 // Policy is a site's freshness policy, given on each lookup (sites that share a Cache may differ).
 type Policy struct {
-	// TTL: a cached entry is fresh for at most this long after Redis confirmed it.
+	// TTL: a cached entry is fresh for at most this long after Redis confirmed it. Zero: DefaultTTL.
 	TTL time.Duration
 	// StaleIfError: how long past its freshness an entry may still answer while Redis cannot.
+	// Zero: never answer stale.
 	StaleIfError time.Duration
 }
 
@@ -54,6 +149,21 @@ const (
 	SourceNegative               // a cached "no such key"
 )
 
+// String names the source, for logs and metric labels.
+func (s Source) String() string {
+	switch s {
+	case SourceCache:
+		return "cache"
+	case SourceRedis:
+		return "redis"
+	case SourceStale:
+		return "stale"
+	case SourceNegative:
+		return "negative"
+	}
+	return "unknown"
+}
+
 // Entry is a cached, live-or-not record with header values prepared once for injection.
 // Entries are shared between requests and must not be modified. The []string values have
 // cap == len, so an append by a later handler copies instead of writing into shared memory.
@@ -61,6 +171,23 @@ type Entry struct {
 	Record keystore.Record
 	// Precomputed header values.
 	SAIDValue, SAValue, WorkspaceValue, KeyIDValue []string
+
+	// lastUse is the Unix nanosecond time of the last reported use of this key. It is
+	// shared by the entries that replace one another for the same key, so that a
+	// refetch does not report the key again within UsageInterval.
+	lastUse *atomic.Int64
+}
+
+// newEntry prepares an Entry for a decoded record.
+func newEntry(r keystore.Record) *Entry {
+	return &Entry{
+		Record:         r,
+		SAIDValue:      []string{r.SAID},
+		SAValue:        []string{r.SA},
+		WorkspaceValue: []string{r.Workspace},
+		KeyIDValue:     []string{r.KeyID},
+		lastUse:        new(atomic.Int64),
+	}
 }
 
 // Stats are cumulative counters for metrics.
@@ -68,29 +195,138 @@ type Stats struct {
 	Hits, Misses, StaleAnswers, NegativeHits uint64
 	RedisErrors, EventsApplied, Flushes      uint64
 	Entries                                  int
+	// Lookups counts Redis round trips (coalesced misses share one).
+	Lookups uint64
+	// UsageDropped counts use reports dropped because the queue was full.
+	UsageDropped uint64
 }
 
 // Cache is safe for concurrent use.
-type Cache struct{}
+type Cache struct {
+	client redis.UniversalClient
+	cfg    Config
+	log    *zap.Logger
 
-// New returns a Cache on client. Call Start to follow events, Close to stop.
-func New(client redis.UniversalClient, cfg Config) *Cache { return &Cache{} }
+	shards []shard
+	mask   uint64 // len(shards)-1; len(shards) is a power of two
 
-// Start begins following the events stream and reporting key use, until Close.
-func (c *Cache) Start() {}
+	// gen is bumped by every flush; an entry is fresh only under the generation it was
+	// fetched in.
+	gen atomic.Uint64
+	// connected is true while the events follower is connected and caught up: without
+	// it no entry is fresh, because events may be passing unseen.
+	connected atomic.Bool
+	// followID is the CLIENT ID of the follower's own connection (0: none), which
+	// Close unblocks.
+	followID atomic.Int64
 
-// Close stops the background work and flushes pending use reports. It does not close the client.
-func (c *Cache) Close() error { return nil }
+	epochMu sync.Mutex
+	epoch   string // last epoch seen; "" before the first
 
-// Lookup returns the entry for h. A nil entry with a nil error means Redis says there is no
-// such live key. ErrUnavailable means nobody can tell. The entry may be non-live (deactivated,
-// expired): the caller checks Record.Live on its own clock.
-func (c *Cache) Lookup(ctx context.Context, h keystore.KeyHash, p Policy) (*Entry, Source, error) {
-	return nil, SourceRedis, ErrUnavailable
+	group    singleflight.Group
+	inflight chan struct{} // semaphore of maxInflight Redis lookups
+
+	uses chan use
+
+	misses, stale, redisErrors, events, flushes, lookups, usageDropped atomic.Uint64
+
+	// Test seams.
+	now        func() time.Time
+	block      time.Duration // XREAD BLOCK
+	flushEvery time.Duration // use report flush interval
+	fetchHook  func()        // called at the start of every Redis lookup
+	replyHook  func()        // called when a Redis lookup's reply has arrived
+
+	startOnce sync.Once
+	closeOnce sync.Once
+	mu        sync.Mutex // guards cancel and closed
+	cancel    context.CancelFunc
+	closed    bool
+	wg        sync.WaitGroup
+	closeErr  error
 }
 
-// RecordUse notes that a key was used at t; cheap and non-blocking, coalesced per UsageInterval.
-func (c *Cache) RecordUse(e *Entry, t time.Time) {}
+// New returns a Cache on client. Call Start to follow events, Close to stop.
+// Until Start has caught up with the events stream, every lookup goes to Redis.
+func New(client redis.UniversalClient, cfg Config) *Cache {
+	cfg = cfg.withDefaults()
+	c := &Cache{
+		client:     client,
+		cfg:        cfg,
+		log:        cfg.Logger,
+		inflight:   make(chan struct{}, maxInflight),
+		uses:       make(chan use, usageQueue),
+		now:        time.Now,
+		block:      eventsBlock,
+		flushEvery: usageFlushEvery,
+	}
+	c.shards, c.mask = newShards(cfg.Size)
+	return c
+}
+
+// Start begins following the events stream and reporting key use, until Close.
+// Calling it again, or after Close, does nothing.
+func (c *Cache) Start() {
+	c.startOnce.Do(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.closed {
+			return
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		c.cancel = cancel
+		c.wg.Add(2)
+		go c.follow(ctx)
+		go c.flushUses(ctx)
+	})
+}
+
+// Close stops the background work and flushes pending use reports. It does not close the client.
+func (c *Cache) Close() error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		cancel := c.cancel
+		c.mu.Unlock()
+		if cancel != nil {
+			cancel()
+			c.stopFollower()
+		}
+		c.connected.Store(false)
+		ctx, cancelWrite := context.WithTimeout(context.Background(), closeFlushTimeout)
+		defer cancelWrite()
+		c.closeErr = c.writeUses(ctx, c.drainUses(nil))
+	})
+	return c.closeErr
+}
 
 // Stats returns the counters.
-func (c *Cache) Stats() Stats { return Stats{} }
+func (c *Cache) Stats() Stats {
+	st := Stats{
+		Misses:        c.misses.Load(),
+		StaleAnswers:  c.stale.Load(),
+		RedisErrors:   c.redisErrors.Load(),
+		EventsApplied: c.events.Load(),
+		Flushes:       c.flushes.Load(),
+		Lookups:       c.lookups.Load(),
+		UsageDropped:  c.usageDropped.Load(),
+	}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		st.Hits += s.hits
+		st.NegativeHits += s.negHits
+		st.Entries += len(s.m)
+		s.mu.Unlock()
+	}
+	return st
+}
+
+// flush makes every cached entry non-fresh (they remain as stale fallbacks).
+func (c *Cache) flush(reason string) {
+	c.gen.Add(1)
+	c.flushes.Add(1)
+	if ce := c.log.Check(zap.DebugLevel, "key cache flushed"); ce != nil {
+		ce.Write(zap.String("reason", reason))
+	}
+}

@@ -1,15 +1,11 @@
-// Package redissync is the admin's side of the Redis sync: it writes key records and
-// change events after each durable commit, runs full reconciles (at start, periodically,
-// and whenever the epoch marker is missing), and folds sidecars' last-used reports back
-// into the store.
-//
-// CONTRACT STUB: the exported API below is what admin/ builds on; the bodies are being
-// implemented, the signatures are fixed.
 package redissync
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,37 +25,135 @@ type Config struct {
 	EpochCheckInterval time.Duration
 	// UsageFoldInterval is how often sidecars' last-used reports are folded into the store. Default: 30s.
 	UsageFoldInterval time.Duration
-	// Logger; nil: zap.NewNop().
+	// ApplyTimeout bounds the Redis writes of one Apply. Apply does not follow the
+	// cancellation of its caller's context (a client that hangs up must not leave a
+	// committed change half-written), only this bound. Default: 5s.
+	ApplyTimeout time.Duration
+	// Logger; nil: zap.NewNop(). It is never given a key or a key hash.
 	Logger *zap.Logger
 	// Registerer for sagate_sync_* metrics; nil: not registered.
 	Registerer prometheus.Registerer
 }
 
+// Defaults of Config.
+const (
+	DefaultReconcileInterval  = 5 * time.Minute
+	DefaultEpochCheckInterval = time.Second
+	DefaultUsageFoldInterval  = 30 * time.Second
+	DefaultApplyTimeout       = 5 * time.Second
+)
+
+// ErrNoEpoch is returned by Ready while Redis holds no epoch marker: it is empty or a
+// full sync has not finished, and sidecars cannot tell a valid key from an unknown one.
+var ErrNoEpoch = errors.New("redis holds no epoch marker: full sync not finished")
+
 // ReconcileStats reports what a full reconcile did.
 type ReconcileStats struct {
+	// Written counts live records written; Removed, records replaced by tombstones and
+	// keys that were not records at all (deleted); Unchanged, records left as they were
+	// (equal to the store, already a tombstone, or newer than what was read).
 	Written, Removed, Unchanged int
-	NewEpoch                    bool
-	Duration                    time.Duration
+	// NewEpoch: Redis had no epoch marker (or a fresh one was forced), so this was a
+	// full sync that wrote a new epoch and published a resync event.
+	NewEpoch bool
+	Duration time.Duration
 }
 
 // Syncer writes the store's state to Redis. It implements keystore.Syncer and is safe for concurrent use.
-type Syncer struct{}
+type Syncer struct {
+	rdb redis.UniversalClient
+	src keystore.RecordSource
+	cfg Config
+	log *zap.Logger
+	m   *metrics
+
+	// mu is held around every "read the store, write Redis, publish" step: Apply and
+	// each reconcile batch. It keeps this process's writes and events in revision order.
+	mu sync.Mutex
+	// syncMu lets one reconcile run at a time (Run's and a direct Reconcile call).
+	syncMu sync.Mutex
+	// dirty wakes Run after a failed Apply; needFull says a fresh full sync is owed
+	// because some records or events may not have reached Redis.
+	dirty    chan struct{}
+	needFull atomic.Bool
+}
 
 var _ keystore.Syncer = (*Syncer)(nil)
 
 // New returns a Syncer writing to rdb from src.
-func New(rdb redis.UniversalClient, src keystore.RecordSource, cfg Config) *Syncer { return &Syncer{} }
-
-// Apply writes the records of c's keys, then publishes one event.
-func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error { return errors.New("not implemented") }
-
-// Run does a full reconcile, then watches the epoch, reconciles periodically and folds usage, until ctx ends.
-func (s *Syncer) Run(ctx context.Context) {}
-
-// Reconcile makes Redis match the store.
-func (s *Syncer) Reconcile(ctx context.Context) (ReconcileStats, error) {
-	return ReconcileStats{}, errors.New("not implemented")
+func New(rdb redis.UniversalClient, src keystore.RecordSource, cfg Config) *Syncer {
+	if cfg.EventsMaxLen <= 0 {
+		cfg.EventsMaxLen = keystore.DefaultEventsMaxLen
+	}
+	if cfg.ReconcileInterval <= 0 {
+		cfg.ReconcileInterval = DefaultReconcileInterval
+	}
+	if cfg.EpochCheckInterval <= 0 {
+		cfg.EpochCheckInterval = DefaultEpochCheckInterval
+	}
+	if cfg.UsageFoldInterval <= 0 {
+		cfg.UsageFoldInterval = DefaultUsageFoldInterval
+	}
+	if cfg.ApplyTimeout <= 0 {
+		cfg.ApplyTimeout = DefaultApplyTimeout
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Syncer{
+		rdb:   rdb,
+		src:   src,
+		cfg:   cfg,
+		log:   log,
+		m:     newMetrics(cfg.Registerer, log),
+		dirty: make(chan struct{}, 1),
+	}
 }
 
-// Ready reports whether Redis answers and holds an epoch marker.
-func (s *Syncer) Ready(ctx context.Context) error { return errors.New("not implemented") }
+// Ready reports whether Redis answers and holds an epoch marker (for /readyz).
+func (s *Syncer) Ready(ctx context.Context) error {
+	n, err := s.rdb.Exists(ctx, keystore.RedisEpoch).Result()
+	if err != nil {
+		return fmt.Errorf("checking the redis epoch marker: %w", err)
+	}
+	if n == 0 {
+		return ErrNoEpoch
+	}
+	return nil
+}
+
+// readEpoch returns the epoch marker, "" when it is missing.
+func (s *Syncer) readEpoch(ctx context.Context) (string, error) {
+	e, err := s.rdb.Get(ctx, keystore.RedisEpoch).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the epoch marker: %w", err)
+	}
+	return e, nil
+}
+
+// markDirty records that Redis may lack a committed change and wakes Run, which then
+// runs a full sync with a new epoch (so sidecars also drop what a lost event would have told them).
+func (s *Syncer) markDirty() {
+	s.needFull.Store(true)
+	select {
+	case s.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// publish appends events of kind for hashes, at most maxEventHashes per event.
+func (s *Syncer) publish(ctx context.Context, kind string, rev int64, epoch string, hashes []keystore.KeyHash) error {
+	for len(hashes) > 0 {
+		n := min(len(hashes), maxEventHashes)
+		e := keystore.Event{Kind: kind, Rev: rev, Epoch: epoch, Hashes: hashes[:n]}
+		if _, _, err := keystore.PublishEvent(ctx, s.rdb, e, s.cfg.EventsMaxLen); err != nil {
+			return err
+		}
+		hashes = hashes[n:]
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/sagate/sagate/keystore"
+)
+
+// One method per route of the admin API. {sa} is an account id or name; {key} a key id or last6.
+
+func wsPath(ws string) string     { return "/v1/workspaces/" + seg(ws) }
+func saPath(ws, sa string) string { return wsPath(ws) + "/service-accounts/" + seg(sa) }
+func keyPath(ws, sa, key string) string {
+	return saPath(ws, sa) + "/keys/" + seg(key)
+}
+func grantsPath(ws, project string) string {
+	return wsPath(ws) + "/projects/" + seg(project) + "/service-accounts"
+}
+
+// CreateWorkspace creates a workspace.
+func (c *Client) CreateWorkspace(ctx context.Context, in CreateWorkspaceRequest) (keystore.Workspace, error) {
+	var out keystore.Workspace
+	return out, c.do(ctx, http.MethodPost, "/v1/workspaces", nil, in, &out, http.StatusCreated)
+}
+
+// ListWorkspaces returns one page of workspaces.
+func (c *Client) ListWorkspaces(ctx context.Context, o ListOptions) (List[keystore.Workspace], error) {
+	var out List[keystore.Workspace]
+	return out, c.do(ctx, http.MethodGet, "/v1/workspaces", o.values(), nil, &out, http.StatusOK)
+}
+
+// AllWorkspaces returns every workspace, following next_page_token.
+func (c *Client) AllWorkspaces(ctx context.Context) ([]keystore.Workspace, error) {
+	return all(ctx, c.pageSize, c.ListWorkspaces)
+}
+
+// CreateServiceAccount creates an account and, unless CreateKey is false, its first key.
+func (c *Client) CreateServiceAccount(ctx context.Context, ws string, in CreateServiceAccountRequest) (ServiceAccountWithKey, error) {
+	var out ServiceAccountWithKey
+	return out, c.do(ctx, http.MethodPost, wsPath(ws)+"/service-accounts", nil, in, &out, http.StatusCreated)
+}
+
+// ListServiceAccounts returns one page of a workspace's accounts.
+func (c *Client) ListServiceAccounts(ctx context.Context, ws string, o ListOptions) (List[keystore.ServiceAccount], error) {
+	var out List[keystore.ServiceAccount]
+	return out, c.do(ctx, http.MethodGet, wsPath(ws)+"/service-accounts", o.values(), nil, &out, http.StatusOK)
+}
+
+// AllServiceAccounts returns every account of a workspace.
+func (c *Client) AllServiceAccounts(ctx context.Context, ws string) ([]keystore.ServiceAccount, error) {
+	return all(ctx, c.pageSize, func(ctx context.Context, o ListOptions) (List[keystore.ServiceAccount], error) {
+		return c.ListServiceAccounts(ctx, ws, o)
+	})
+}
+
+// GetServiceAccount reads an account.
+func (c *Client) GetServiceAccount(ctx context.Context, ws, sa string) (keystore.ServiceAccount, error) {
+	var out keystore.ServiceAccount
+	return out, c.do(ctx, http.MethodGet, saPath(ws, sa), nil, nil, &out, http.StatusOK)
+}
+
+// UpdateServiceAccount changes an account's description.
+func (c *Client) UpdateServiceAccount(ctx context.Context, ws, sa string, in UpdateServiceAccountRequest) (keystore.ServiceAccount, error) {
+	var out keystore.ServiceAccount
+	return out, c.do(ctx, http.MethodPatch, saPath(ws, sa), nil, in, &out, http.StatusOK)
+}
+
+// DeleteServiceAccount revokes every key of the account, removes its grants and frees its name.
+func (c *Client) DeleteServiceAccount(ctx context.Context, ws, sa string) error {
+	return c.do(ctx, http.MethodDelete, saPath(ws, sa), nil, nil, nil, http.StatusNoContent)
+}
+
+// DeactivateServiceAccount stops every key of the account.
+func (c *Client) DeactivateServiceAccount(ctx context.Context, ws, sa string) (keystore.ServiceAccount, error) {
+	var out keystore.ServiceAccount
+	return out, c.do(ctx, http.MethodPost, saPath(ws, sa)+"/deactivate", nil, nil, &out, http.StatusOK)
+}
+
+// ReactivateServiceAccount revokes every old key and issues one fresh key.
+func (c *Client) ReactivateServiceAccount(ctx context.Context, ws, sa string) (ServiceAccountWithKey, error) {
+	var out ServiceAccountWithKey
+	return out, c.do(ctx, http.MethodPost, saPath(ws, sa)+"/reactivate", nil, nil, &out, http.StatusOK)
+}
+
+// CreateKey issues a key to an account.
+func (c *Client) CreateKey(ctx context.Context, ws, sa string, in CreateKeyRequest) (keystore.IssuedKey, error) {
+	var out keystore.IssuedKey
+	return out, c.do(ctx, http.MethodPost, saPath(ws, sa)+"/keys", nil, in, &out, http.StatusCreated)
+}
+
+// ListKeys returns one page of an account's keys.
+func (c *Client) ListKeys(ctx context.Context, ws, sa string, o ListOptions) (List[keystore.APIKey], error) {
+	var out List[keystore.APIKey]
+	return out, c.do(ctx, http.MethodGet, saPath(ws, sa)+"/keys", o.values(), nil, &out, http.StatusOK)
+}
+
+// AllKeys returns every key of an account.
+func (c *Client) AllKeys(ctx context.Context, ws, sa string) ([]keystore.APIKey, error) {
+	return all(ctx, c.pageSize, func(ctx context.Context, o ListOptions) (List[keystore.APIKey], error) {
+		return c.ListKeys(ctx, ws, sa, o)
+	})
+}
+
+// RotateKey issues the key's successor; the old key stays valid for in.Retain.
+func (c *Client) RotateKey(ctx context.Context, ws, sa, key string, in RotateKeyRequest) (keystore.IssuedKey, error) {
+	var out keystore.IssuedKey
+	return out, c.do(ctx, http.MethodPost, keyPath(ws, sa, key)+"/rotate", nil, in, &out, http.StatusCreated)
+}
+
+// DeactivateKey pauses one key.
+func (c *Client) DeactivateKey(ctx context.Context, ws, sa, key string) (keystore.APIKey, error) {
+	var out keystore.APIKey
+	return out, c.do(ctx, http.MethodPost, keyPath(ws, sa, key)+"/deactivate", nil, nil, &out, http.StatusOK)
+}
+
+// ActivateKey resumes one paused key.
+func (c *Client) ActivateKey(ctx context.Context, ws, sa, key string) (keystore.APIKey, error) {
+	var out keystore.APIKey
+	return out, c.do(ctx, http.MethodPost, keyPath(ws, sa, key)+"/activate", nil, nil, &out, http.StatusOK)
+}
+
+// RevokeKey revokes one key for good.
+func (c *Client) RevokeKey(ctx context.Context, ws, sa, key string) error {
+	return c.do(ctx, http.MethodDelete, keyPath(ws, sa, key), nil, nil, nil, http.StatusNoContent)
+}
+
+// RevokeAllKeys revokes every key of an account.
+func (c *Client) RevokeAllKeys(ctx context.Context, ws, sa string) (RevokeAllResponse, error) {
+	var out RevokeAllResponse
+	return out, c.do(ctx, http.MethodPost, saPath(ws, sa)+"/keys/revoke-all", nil, nil, &out, http.StatusOK)
+}
+
+// SetGrant grants or changes an account's role in project ("*": every project).
+func (c *Client) SetGrant(ctx context.Context, ws, project, sa string, role keystore.Role) (keystore.Grant, error) {
+	var out keystore.Grant
+	return out, c.do(ctx, http.MethodPut, grantsPath(ws, project)+"/"+seg(sa), nil,
+		SetGrantRequest{Role: string(role)}, &out, http.StatusOK)
+}
+
+// RemoveGrant removes an account's grant on project.
+func (c *Client) RemoveGrant(ctx context.Context, ws, project, sa string) error {
+	return c.do(ctx, http.MethodDelete, grantsPath(ws, project)+"/"+seg(sa), nil, nil, nil, http.StatusNoContent)
+}
+
+// ListGrants returns one page of who has which role in project.
+func (c *Client) ListGrants(ctx context.Context, ws, project string, o ListOptions) (List[keystore.Grant], error) {
+	var out List[keystore.Grant]
+	return out, c.do(ctx, http.MethodGet, grantsPath(ws, project), o.values(), nil, &out, http.StatusOK)
+}
+
+// AllGrants returns every grant that covers project.
+func (c *Client) AllGrants(ctx context.Context, ws, project string) ([]keystore.Grant, error) {
+	return all(ctx, c.pageSize, func(ctx context.Context, o ListOptions) (List[keystore.Grant], error) {
+		return c.ListGrants(ctx, ws, project, o)
+	})
+}
+
+// ListAudit returns one page of admin actions, newest first.
+func (c *Client) ListAudit(ctx context.Context, o ListOptions) (List[keystore.AuditEvent], error) {
+	var out List[keystore.AuditEvent]
+	return out, c.do(ctx, http.MethodGet, "/v1/audit", o.values(), nil, &out, http.StatusOK)
+}

@@ -1,0 +1,48 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/sagate/sagate/keystore"
+)
+
+// setGrant: PUT /v1/workspaces/{ws}/projects/{project}/service-accounts/{sa} {role} → 200 the grant.
+func (s *Server) setGrant(w http.ResponseWriter, r *http.Request) error {
+	var in SetGrantRequest
+	if err := s.decodeBody(w, r, &in, false); err != nil {
+		return err
+	}
+	role, err := keystore.ParseRole(in.Role)
+	if err != nil {
+		return err
+	}
+	g, err := s.svc.SetGrant(r.Context(), r.PathValue("ws"), r.PathValue("project"), r.PathValue("sa"), role)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, g)
+	return nil
+}
+
+// removeGrant: DELETE /v1/workspaces/{ws}/projects/{project}/service-accounts/{sa} → 204.
+func (s *Server) removeGrant(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.RemoveGrant(r.Context(), r.PathValue("ws"), r.PathValue("project"), r.PathValue("sa")); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
+
+// listGrants: GET /v1/workspaces/{ws}/projects/{project}/service-accounts → {items, next_page_token}.
+func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) error {
+	p, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.svc.ListGrants(r.Context(), r.PathValue("ws"), r.PathValue("project"), p)
+	if err != nil {
+		return err
+	}
+	writeList(w, items, next)
+	return nil
+}

@@ -1,0 +1,53 @@
+package admin
+
+import "net/http"
+
+// createWorkspace: POST /v1/workspaces {name, max_service_accounts?} → 201 the workspace.
+func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
+	var in CreateWorkspaceRequest
+	if err := s.decodeBody(w, r, &in, false); err != nil {
+		return err
+	}
+	ws, err := s.svc.CreateWorkspace(r.Context(), in.Name, in.MaxServiceAccounts)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, ws)
+	return nil
+}
+
+// listWorkspaces: GET /v1/workspaces → {items, next_page_token}.
+func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
+	p, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.svc.ListWorkspaces(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeList(w, items, next)
+	return nil
+}
+
+// listAudit: GET /v1/audit → {items, next_page_token}, newest first.
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
+	p, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.svc.ListAudit(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeList(w, items, next)
+	return nil
+}
+
+// writeList answers 200 with one page; items is never null.
+func writeList[T any](w http.ResponseWriter, items []T, next string) {
+	if items == nil {
+		items = []T{}
+	}
+	writeJSON(w, http.StatusOK, List[T]{Items: items, NextPageToken: next})
+}

@@ -1,0 +1,50 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// readyTimeout bounds each readiness check.
+const readyTimeout = 2 * time.Second
+
+// healthBody answers /healthz and /readyz.
+type healthBody struct {
+	Status string            `json:"status"`           // "ok", "ready" or "not_ready"
+	Checks map[string]string `json:"checks,omitempty"` // part → "ok" or "unavailable"
+}
+
+// healthz answers 200 while the process serves.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, healthBody{Status: "ok"})
+}
+
+// readyz answers 200 when the store answers and Redis is reachable and synced (epoch
+// marker present), else 503 naming the part that is not. Causes go to the log, not to
+// this unauthenticated answer.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	body := healthBody{Status: "ready", Checks: map[string]string{}}
+	check := func(name string, f func(context.Context) error) {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := f(ctx); err != nil {
+			s.log.Warn("readiness check failed", zap.String("part", name), zap.Error(err))
+			body.Checks[name] = "unavailable"
+			body.Status = "not_ready"
+			return
+		}
+		body.Checks[name] = "ok"
+	}
+	check("store", s.svc.Ping)
+	if s.syncer != nil {
+		check("redis", s.syncer.Ready)
+	}
+	status := http.StatusOK
+	if body.Status != "ready" {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, body)
+}

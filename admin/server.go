@@ -1,0 +1,230 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/sagate/sagate/keystore"
+)
+
+// Readier reports whether a dependency can serve; *redissync.Syncer is one.
+type Readier interface {
+	Ready(ctx context.Context) error
+}
+
+// Config configures a Server.
+type Config struct {
+	// Token is the admin token every /v1 request must present as a Bearer credential.
+	// Required, at least MinTokenLen characters. It is never logged.
+	Token string
+	// Service does the work. Required.
+	Service *keystore.Service
+	// Syncer is asked by /readyz whether Redis is reachable and synced. nil: /readyz checks the store only.
+	Syncer Readier
+	// Logger for the access log and failures. Default: zap.NewNop().
+	Logger *zap.Logger
+	// Registry receives the admin's metrics (and the Go and process collectors) and is
+	// served on /metrics. Pass the same registry to keystore.ServiceOptions.Registerer and
+	// redissync.Config.Registerer. Default: a new registry.
+	Registry *prometheus.Registry
+	// MaxBodyBytes bounds a request body; larger is 413. Default: DefaultMaxBodyBytes (64 KiB).
+	MaxBodyBytes int64
+}
+
+// Server is the admin HTTP API as an http.Handler. It is safe for concurrent use.
+type Server struct {
+	svc       *keystore.Service
+	syncer    Readier
+	log       *zap.Logger
+	registry  *prometheus.Registry
+	metrics   *metrics
+	maxBody   int64
+	mux       *http.ServeMux
+	tokenHash [sha256.Size]byte // only the hash is kept, so that the token cannot leak from a dump of the struct
+}
+
+// NewServer validates cfg and returns the admin API handler.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Service == nil {
+		return nil, errors.New("creating admin server: no keystore service")
+	}
+	if cfg.Token == "" {
+		return nil, errors.New("creating admin server: no admin token")
+	}
+	if len(cfg.Token) < MinTokenLen {
+		return nil, fmt.Errorf("creating admin server: the admin token must be at least %d characters", MinTokenLen)
+	}
+	s := &Server{
+		svc:       cfg.Service,
+		syncer:    cfg.Syncer,
+		log:       cfg.Logger,
+		registry:  cfg.Registry,
+		maxBody:   cfg.MaxBodyBytes,
+		mux:       http.NewServeMux(),
+		tokenHash: sha256.Sum256([]byte(cfg.Token)),
+	}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	m, err := newMetrics(s.registry)
+	if err != nil {
+		return nil, fmt.Errorf("creating admin server: registering metrics: %w", err)
+	}
+	s.metrics = m
+	s.routes()
+	return s, nil
+}
+
+// Registry returns the registry served on /metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// routes registers every route of DESIGN.md "Admin HTTP API (v1)".
+func (s *Server) routes() {
+	const (
+		ws   = "/v1/workspaces/{ws}"
+		sa   = ws + "/service-accounts/{sa}"
+		key  = sa + "/keys/{key}"
+		proj = ws + "/projects/{project}/service-accounts"
+	)
+	s.handle("POST /v1/workspaces", s.createWorkspace)
+	s.handle("GET /v1/workspaces", s.listWorkspaces)
+	s.handle("POST "+ws+"/service-accounts", s.createServiceAccount)
+	s.handle("GET "+ws+"/service-accounts", s.listServiceAccounts)
+	s.handle("GET "+sa, s.getServiceAccount)
+	s.handle("PATCH "+sa, s.updateServiceAccount)
+	s.handle("DELETE "+sa, s.deleteServiceAccount)
+	s.handle("POST "+sa+"/deactivate", s.deactivateServiceAccount)
+	s.handle("POST "+sa+"/reactivate", s.reactivateServiceAccount)
+	s.handle("POST "+sa+"/keys", s.createKey)
+	s.handle("GET "+sa+"/keys", s.listKeys)
+	s.handle("POST "+sa+"/keys/revoke-all", s.revokeAllKeys)
+	s.handle("POST "+key+"/rotate", s.rotateKey)
+	s.handle("POST "+key+"/deactivate", s.deactivateKey)
+	s.handle("POST "+key+"/activate", s.activateKey)
+	s.handle("DELETE "+key, s.revokeKey)
+	s.handle("PUT "+proj+"/{sa}", s.setGrant)
+	s.handle("DELETE "+proj+"/{sa}", s.removeGrant)
+	s.handle("GET "+proj, s.listGrants)
+	s.handle("GET /v1/audit", s.listAudit)
+
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+}
+
+// apiFunc handles one /v1 route; an error becomes the JSON error answer.
+type apiFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle registers an API route: it sets the audit actor and answers errors.
+func (s *Server) handle(pattern string, f apiFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		actor, err := actorOf(r)
+		if err == nil {
+			r = r.WithContext(keystore.WithActor(r.Context(), actor))
+			err = f(w, r)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// ServeHTTP authenticates /v1 requests, routes them, and records each in the metrics and the access log.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	h, pattern := s.mux.Handler(r)
+	r.Pattern = pattern // for the log and metrics of requests that stop before the mux
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("admin handler panicked", zap.String("route", routeOf(r)), zap.Any("panic", p))
+			if sw.status == 0 {
+				writeErrorBody(sw, http.StatusInternalServerError, CodeInternal, "internal error; see the admin's logs")
+			}
+		}
+		s.observe(r, sw.status, start)
+	}()
+	if needsToken(r.URL.Path) && !s.tokenOK(r) {
+		unauthenticated(sw)
+		return
+	}
+	if pattern == "" {
+		s.unrouted(sw, r, h)
+		return
+	}
+	s.mux.ServeHTTP(sw, r)
+}
+
+// needsToken reports whether path is under /v1, after the cleaning the mux applies.
+func needsToken(p string) bool {
+	p = path.Clean("/" + p)
+	return p == "/v1" || strings.HasPrefix(p, "/v1/")
+}
+
+// unrouted answers a request that matched no pattern: the mux's 404 and 405 become JSON
+// errors (405 keeps its Allow header); anything else the mux answers (a redirect to the
+// cleaned path) passes through.
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	rec := &captureWriter{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	switch rec.status {
+	case http.StatusNotFound:
+		writeErrorBody(w, http.StatusNotFound, CodeNotFound, "no such route")
+	case http.StatusMethodNotAllowed:
+		allow := rec.header.Get("Allow")
+		w.Header().Set("Allow", allow)
+		writeErrorBody(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed; allowed: "+allow)
+	default:
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.status)
+		_, _ = w.Write(rec.body.Bytes())
+	}
+}
+
+// captureWriter records an answer instead of sending it.
+type captureWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (c *captureWriter) Header() http.Header { return c.header }
+func (c *captureWriter) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+}
+func (c *captureWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	return c.body.Write(b)
+}
+
+// Interface guards.
+var (
+	_ http.Handler        = (*Server)(nil)
+	_ http.ResponseWriter = (*captureWriter)(nil)
+)

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sagate/sagate/admin"
+	"github.com/sagate/sagate/keystore"
+)
+
+// saCmd: sagate sa create|list|get|update|deactivate|reactivate|delete.
+func (a *app) saCmd() *cobra.Command {
+	cmd := group("sa", "Manage service accounts")
+	cmd.Aliases = []string{"service-account"}
+
+	var in admin.CreateServiceAccountRequest
+	var noKey bool
+	create := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a service account and, unless --no-key, its first key",
+		Args:  nArgs(1, "NAME"),
+		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+			in.Name = args[0]
+			if noKey {
+				if in.KeyExpiresIn != "" {
+					return usagef("--key-expires-in cannot be used with --no-key")
+				}
+				f := false
+				in.CreateKey = &f
+			}
+			out, err := c.CreateServiceAccount(ctx, ws, in)
+			if err != nil {
+				return err
+			}
+			return a.showAccountWithKey(out)
+		}),
+	}
+	f := create.Flags()
+	f.StringVar(&in.Description, "description", "", "what the account is for")
+	f.StringVar(&in.AllProjectsRole, "all-projects-role", "", "grant this role (viewer, contributor, owner) on every project")
+	f.BoolVar(&noKey, "no-key", false, "do not issue a first key")
+	f.StringVar(&in.KeyExpiresIn, "key-expires-in", "", "the first key expires after this long (e.g. 90d); default never")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the workspace's service accounts",
+		Args:  nArgs(0, "none"),
+		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, _ []string) error {
+			items, err := c.AllServiceAccounts(ctx, ws)
+			if err != nil {
+				return err
+			}
+			return showList(a, items, saHeader, saRow)
+		}),
+	}
+
+	var desc string
+	update := &cobra.Command{
+		Use:   "update NAME --description D",
+		Short: "Change a service account's description",
+		Args:  nArgs(1, "NAME"),
+		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+			sa, err := c.UpdateServiceAccount(ctx, ws, args[0], admin.UpdateServiceAccountRequest{Description: &desc})
+			if err != nil {
+				return err
+			}
+			return a.show(sa, func() error { return a.table(saHeader, [][]string{saRow(sa)}) })
+		}),
+	}
+	update.Flags().StringVar(&desc, "description", "", "the new description")
+	_ = update.MarkFlagRequired("description")
+
+	cmd.AddCommand(create, list, update,
+		a.saVerb("get", "Show a service account", (*admin.Client).GetServiceAccount),
+		a.saVerb("deactivate", "Stop every key of a service account at once", (*admin.Client).DeactivateServiceAccount),
+		&cobra.Command{
+			Use:   "reactivate NAME",
+			Short: "Reactivate a service account: revokes every old key and issues one fresh key",
+			Args:  nArgs(1, "NAME"),
+			RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+				out, err := c.ReactivateServiceAccount(ctx, ws, args[0])
+				if err != nil {
+					return err
+				}
+				return a.showAccountWithKey(out)
+			}),
+		},
+		&cobra.Command{
+			Use:   "delete NAME",
+			Short: "Delete a service account: revokes its keys, removes its grants, frees its name",
+			Args:  nArgs(1, "NAME"),
+			RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+				if err := c.DeleteServiceAccount(ctx, ws, args[0]); err != nil {
+					return err
+				}
+				a.done("deleted service account %s@%s", args[0], ws)
+				return nil
+			}),
+		},
+	)
+	return cmd
+}
+
+// saVerb builds "sa VERB NAME" for a call that answers the account.
+func (a *app) saVerb(verb, short string, call func(*admin.Client, context.Context, string, string) (keystore.ServiceAccount, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " NAME",
+		Short: short,
+		Args:  nArgs(1, "NAME"),
+		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+			sa, err := call(c, ctx, ws, args[0])
+			if err != nil {
+				return err
+			}
+			return a.show(sa, func() error { return a.table(saHeader, [][]string{saRow(sa)}) })
+		}),
+	}
+}
+
+// withWS wraps a subcommand that needs the workspace and a client.
+func (a *app) withWS(f func(ctx context.Context, c *admin.Client, ws string, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ws, err := a.ws()
+		if err != nil {
+			return err
+		}
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		return f(cmd.Context(), c, ws, args)
+	}
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/sagate/sagate/admin"
+	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/redissync"
+)
+
+// serveOptions are the flags of sagate serve.
+type serveOptions struct {
+	listen            string
+	store             string
+	redis             string
+	tokenFile         string
+	reconcileInterval time.Duration
+	epochInterval     time.Duration
+	usageInterval     time.Duration
+	logLevel          string
+}
+
+// serveCmd: sagate serve runs the admin endpoint.
+func (a *app) serveCmd() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the admin endpoint",
+		Long: `Run the admin endpoint: the admin HTTP API over the durable store, keeping Redis in sync.
+
+The admin token comes from --admin-token-file (whitespace around it is ignored) or, without
+that flag, from $` + envAdminToken + `; serve refuses to start without one, or with one shorter
+than 16 characters. --redis takes any go-redis URL: redis://[user:password@]host:port/db,
+rediss:// for TLS, unix:///path/to/socket?db=N. A full reconcile repairs Redis from the store
+at start, every --reconcile-interval, and whenever Redis has lost its epoch marker.
+SIGINT or SIGTERM drains requests in flight, stops the sync and closes the store.`,
+		Args: nArgs(0, "none"),
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context(), o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", ":8081", "address to listen on")
+	f.StringVar(&o.store, "store", "sqlite://./sagate.db", "durable store URL (sqlite://PATH)")
+	f.StringVar(&o.redis, "redis", "redis://127.0.0.1:6379/0", "Redis URL (any go-redis URL)")
+	f.StringVar(&o.tokenFile, "admin-token-file", "", "file holding the admin token (default $"+envAdminToken+")")
+	f.DurationVar(&o.reconcileInterval, "reconcile-interval", 5*time.Minute, "how often a full reconcile repairs Redis from the store")
+	f.DurationVar(&o.epochInterval, "epoch-check-interval", time.Second, "how often Redis is checked for its epoch marker (missing: full resync)")
+	f.DurationVar(&o.usageInterval, "usage-fold-interval", 30*time.Second, "how often sidecars' last-used reports are folded into the store")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+// adminToken reads the admin token from the file, else from the environment. The token
+// never appears in an error.
+func (a *app) adminToken(file string) (string, error) {
+	var tok string
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("reading --admin-token-file: %w", err)
+		}
+		tok = strings.TrimSpace(string(b))
+		if tok == "" {
+			return "", fmt.Errorf("refusing to start: --admin-token-file %s is empty", file)
+		}
+	} else {
+		tok = strings.TrimSpace(a.getenv(envAdminToken))
+		if tok == "" {
+			return "", fmt.Errorf("refusing to start without an admin token: set %s or pass --admin-token-file", envAdminToken)
+		}
+	}
+	if len(tok) < admin.MinTokenLen {
+		return "", fmt.Errorf("refusing to start: the admin token is shorter than %d characters; use a long random one (e.g. openssl rand -hex 32)", admin.MinTokenLen)
+	}
+	return tok, nil
+}
+
+// redisOptions parses a go-redis URL. url.Parse errors quote the whole URL, which may hold a
+// password, so only the cause is kept.
+func redisOptions(raw string) (*redis.Options, error) {
+	opts, err := redis.ParseURL(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("parsing --redis: %v", err)
+	}
+	return opts, nil
+}
+
+// newLogger returns a JSON zap logger on stderr at level.
+func (a *app) newLogger(level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, usagef("--log-level: %v", err)
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(a.stderr), lvl)
+	return zap.New(core, zap.ErrorOutput(zapcore.AddSync(a.stderr))), nil
+}
+
+// serve runs the admin endpoint until ctx ends or SIGINT/SIGTERM arrives.
+func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
+	token, err := a.adminToken(o.tokenFile)
+	if err != nil {
+		return err
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--reconcile-interval", o.reconcileInterval}, {"--epoch-check-interval", o.epochInterval}, {"--usage-fold-interval", o.usageInterval}} {
+		if d.v <= 0 {
+			return usagef("%s must be greater than 0", d.flag)
+		}
+	}
+	log, err := a.newLogger(o.logLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	ropts, err := redisOptions(o.redis)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	store, err := keystore.Open(ctx, o.store)
+	if err != nil {
+		return fmt.Errorf("opening the store: %w", err)
+	}
+	defer func() {
+		if cerr := store.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the store: %w", cerr)
+		}
+	}()
+	rdb := redis.NewClient(ropts)
+	defer rdb.Close()
+
+	reg := prometheus.NewRegistry()
+	syncer := redissync.New(rdb, store, redissync.Config{
+		ReconcileInterval:  o.reconcileInterval,
+		EpochCheckInterval: o.epochInterval,
+		UsageFoldInterval:  o.usageInterval,
+		Logger:             log.Named("sync"),
+		Registerer:         reg,
+	})
+	svc, err := keystore.NewService(store, keystore.ServiceOptions{Syncer: syncer, Logger: log.Named("keystore"), Registerer: reg})
+	if err != nil {
+		return fmt.Errorf("starting the keystore service: %w", err)
+	}
+	srv, err := admin.NewServer(admin.Config{Token: token, Service: svc, Syncer: syncer, Logger: log.Named("admin"), Registry: reg})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.listen, err)
+	}
+
+	// The sync outlives the HTTP server so that changes committed by requests in flight
+	// still reach Redis; it stops once the server has drained.
+	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		syncer.Run(syncCtx)
+	}()
+	log.Info("sagate admin starting", zap.String("version", version), zap.String("listen", ln.Addr().String()),
+		zap.String("redis", ropts.Addr), zap.Stringer("reconcile_interval", o.reconcileInterval))
+	err = srv.Serve(ctx, ln)
+	stopSync()
+	wg.Wait()
+	return err
+}

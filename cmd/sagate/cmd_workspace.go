@@ -1,0 +1,126 @@
+package main
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sagate/sagate/admin"
+	"github.com/sagate/sagate/keystore"
+)
+
+// group returns a command that only holds subcommands; run alone it is a usage error.
+func group(use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usagef("%s needs a subcommand (see %s --help)", cmd.CommandPath(), cmd.CommandPath())
+		},
+	}
+}
+
+var wsHeader = []string{"NAME", "MAX SERVICE ACCOUNTS", "CREATED"}
+
+func wsRow(w keystore.Workspace) []string {
+	return []string{w.Name, strconv.Itoa(w.MaxServiceAccounts), ts(w.CreatedAt)}
+}
+
+// workspaceCmd: sagate workspace create NAME | list.
+func (a *app) workspaceCmd() *cobra.Command {
+	cmd := group("workspace", "Create and list workspaces")
+	var maxSA int
+	create := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a workspace",
+		Args:  nArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			w, err := c.CreateWorkspace(cmd.Context(), admin.CreateWorkspaceRequest{Name: args[0], MaxServiceAccounts: maxSA})
+			if err != nil {
+				return err
+			}
+			return a.show(w, func() error { return a.table(wsHeader, [][]string{wsRow(w)}) })
+		},
+	}
+	create.Flags().IntVar(&maxSA, "max-service-accounts", 0, "most service accounts in the workspace (default 50)")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List workspaces",
+		Args:  nArgs(0, "none"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			items, err := c.AllWorkspaces(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return showList(a, items, wsHeader, wsRow)
+		},
+	}
+	cmd.AddCommand(create, list)
+	return cmd
+}
+
+// auditCmd: sagate audit [--limit N].
+func (a *app) auditCmd() *cobra.Command {
+	var limit int
+	var token string
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Show admin actions, newest first",
+		Args:  nArgs(0, "none"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 || limit > keystore.MaxPageSize {
+				return usagef("--limit must be from 1 to %d", keystore.MaxPageSize)
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			l, err := c.ListAudit(cmd.Context(), admin.ListOptions{PageSize: limit, PageToken: token})
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(l)
+			}
+			rows := make([][]string, 0, len(l.Items))
+			for _, e := range l.Items {
+				rows = append(rows, []string{ts(e.At), e.Actor, e.Action, e.Workspace, e.Target, details(e.Details)})
+			}
+			if err := a.table([]string{"AT", "ACTOR", "ACTION", "WORKSPACE", "TARGET", "DETAILS"}, rows); err != nil {
+				return err
+			}
+			if l.NextPageToken != "" {
+				a.done("(more: sagate audit --page-token %s)", l.NextPageToken)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", keystore.DefaultPageSize, "how many actions to show")
+	cmd.Flags().StringVar(&token, "page-token", "", "continue from a previous page")
+	return cmd
+}
+
+// details renders audit details as k=v pairs in key order.
+func details(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, " ")
+}

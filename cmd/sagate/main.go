@@ -1,0 +1,46 @@
+// Command sagate runs the admin endpoint (sagate serve) and drives it: every other
+// subcommand is a client of the admin HTTP API (DESIGN.md "CLI").
+//
+// Environment: SAGATE_ADMIN_URL (default http://127.0.0.1:8081), SAGATE_ADMIN_TOKEN,
+// SAGATE_WORKSPACE (or -w). Output: tables for people, -o json for scripts. Errors go to
+// stderr and exit with status 1.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time: go build -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run executes the command line args and returns the process exit status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	root := newRoot(&app{getenv: getenv, stdout: stdout, stderr: stderr})
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintf(stderr, "sagate: %v\n", err)
+		var ue *usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(stderr, "Run 'sagate --help' for usage.")
+		}
+		return 1
+	}
+	return 0
+}
+
+// usageError is a mistake on the command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }

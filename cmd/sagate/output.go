@@ -1,0 +1,148 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sagate/sagate/admin"
+	"github.com/sagate/sagate/keystore"
+)
+
+// keyNote is the warning printed with a freshly issued key in table mode.
+const keyNote = "Store this key now: it will not be shown again."
+
+// printJSON writes v as indented JSON: the API's own shapes, for scripts.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("writing JSON: %w", err)
+	}
+	return nil
+}
+
+// table writes a header row and rows, tab-aligned.
+func (a *app) table(header []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		for i, c := range r {
+			r[i] = cell(c)
+		}
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing the table: %w", err)
+	}
+	return nil
+}
+
+// cell makes free text safe for one table cell: no tabs, newlines or control characters.
+func cell(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// show prints v as JSON, or as a table built by tbl.
+func (a *app) show(v any, tbl func() error) error {
+	if a.output == "json" {
+		return a.printJSON(v)
+	}
+	return tbl()
+}
+
+// showList prints items as the API's list shape ({"items": …, "next_page_token": ""}) or as a table.
+func showList[T any](a *app, items []T, header []string, row func(T) []string) error {
+	if items == nil {
+		items = []T{}
+	}
+	return a.show(admin.List[T]{Items: items}, func() error {
+		rows := make([][]string, 0, len(items))
+		for _, it := range items {
+			rows = append(rows, row(it))
+		}
+		return a.table(header, rows)
+	})
+}
+
+// done prints a confirmation for an action that answers nothing (204) in table mode;
+// in json mode it prints nothing.
+func (a *app) done(format string, args ...any) {
+	if a.output != "json" {
+		fmt.Fprintf(a.stdout, format+"\n", args...)
+	}
+}
+
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func tsPtr(t *time.Time, none string) string {
+	if t == nil {
+		return none
+	}
+	return ts(*t)
+}
+
+var (
+	saHeader    = []string{"NAME", "ID", "STATE", "DESCRIPTION", "CREATED"}
+	keyHeader   = []string{"ID", "NAME", "LAST6", "STATE", "EXPIRES", "LAST USED", "CREATED"}
+	grantHeader = []string{"PROJECT", "SERVICE ACCOUNT", "ROLE", "UPDATED"}
+)
+
+func saRow(s keystore.ServiceAccount) []string {
+	return []string{s.FullName, s.ID, string(s.State), s.Description, ts(s.CreatedAt)}
+}
+
+func keyRow(k keystore.APIKey) []string {
+	state := string(k.State)
+	if k.Expired && k.State != keystore.KeyRevoked {
+		state = "expired"
+	}
+	return []string{k.ID, k.Name, k.Last6, state, tsPtr(k.ExpiresAt, "never"), tsPtr(k.LastUsedAt, "never"), ts(k.CreatedAt)}
+}
+
+func grantRow(g keystore.Grant) []string {
+	return []string{g.Project, g.ServiceAccount, string(g.Role), ts(g.UpdatedAt)}
+}
+
+// issued prints a freshly issued key: its description and the secret on stdout, and the
+// "store it now" note on stderr.
+func (a *app) issued(k keystore.IssuedKey) error {
+	err := a.table([]string{"KEY ID", "NAME", "LAST6", "EXPIRES"},
+		[][]string{{k.ID, k.Name, k.Last6, tsPtr(k.ExpiresAt, "never")}})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "\n%s\n\n", k.Key)
+	fmt.Fprintln(a.stderr, keyNote)
+	return nil
+}
+
+// showAccountWithKey prints a service account and, when one was issued, its key.
+func (a *app) showAccountWithKey(v admin.ServiceAccountWithKey) error {
+	return a.show(v, func() error {
+		if err := a.table(saHeader, [][]string{saRow(v.ServiceAccount)}); err != nil {
+			return err
+		}
+		if v.APIKey == nil {
+			return nil
+		}
+		fmt.Fprintln(a.stdout)
+		return a.issued(*v.APIKey)
+	})
+}

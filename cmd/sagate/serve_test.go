@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sagate/sagate/admin/admintest"
+	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/keystore"
+)
+
+const serveToken = "serve-test-token-0123456789abcdef"
+
+func TestServeRefuses(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	empty := write("empty", "\n")
+	short := write("short", "abc\n")
+	good := write("good", serveToken+"\n")
+	db := "sqlite://" + filepath.Join(dir, "sagate.db")
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no token", nil, nil, "refusing to start without an admin token"},
+		{"blank env token", map[string]string{envAdminToken: "   "}, nil, "refusing to start without an admin token"},
+		{"short env token", map[string]string{envAdminToken: "short-token"}, nil, "shorter than 16"},
+		{"empty token file", nil, []string{"--admin-token-file", empty}, "is empty"},
+		{"short token file", map[string]string{envAdminToken: serveToken}, []string{"--admin-token-file", short}, "shorter than 16"},
+		{"missing token file", nil, []string{"--admin-token-file", filepath.Join(dir, "nope")}, "reading --admin-token-file"},
+		{"bad redis url", nil, []string{"--admin-token-file", good, "--redis", "redis://user:hunter2pass@[::1"}, "parsing --redis"},
+		{"bad redis scheme", nil, []string{"--admin-token-file", good, "--redis", "http://127.0.0.1:6379"}, "parsing --redis"},
+		{"bad store", nil, []string{"--admin-token-file", good, "--store", "mysql://db"}, "unsupported scheme"},
+		{"bad log level", nil, []string{"--admin-token-file", good, "--log-level", "loud"}, "--log-level"},
+		{"bad interval", nil, []string{"--admin-token-file", good, "--reconcile-interval", "0s"}, "--reconcile-interval"},
+		{"stray argument", nil, []string{"--admin-token-file", good, "now"}, "takes 0 argument"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"serve", "--listen", "127.0.0.1:0", "--store", db}, c.args...)
+			r := runWith(t, c.env, args...)
+			if r.code != 1 || !strings.Contains(r.stderr, c.want) {
+				t.Fatalf("exit %d, stderr %q; want 1 and %q", r.code, r.stderr, c.want)
+			}
+			for _, secret := range []string{serveToken, "hunter2pass", "short-token"} {
+				if strings.Contains(r.stderr, secret) {
+					t.Fatalf("stderr shows a secret: %q", r.stderr)
+				}
+			}
+		})
+	}
+}
+
+// serving runs sagate serve in the background until the returned stop is called;
+// stop returns its exit status and stderr.
+func serving(t *testing.T, vars map[string]string, args ...string) (base string, stop func() result) {
+	t.Helper()
+	port := redistest.FreePort(t)
+	base = "http://127.0.0.1:" + strconv.Itoa(port)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port)}, args...), envOf(vars), &out, &errb)
+	}()
+	stopped := false
+	stop = func() result {
+		if !stopped {
+			stopped = true
+			cancel()
+			return result{code: <-done, stdout: out.String(), stderr: errb.String()}
+		}
+		return result{}
+	}
+	t.Cleanup(func() { stop() })
+	admintest.Eventually(t, 15*time.Second, "sagate serve to be ready", func() error {
+		select {
+		case code := <-done:
+			stopped = true
+			t.Fatalf("sagate serve exited %d: %s", code, errb.String())
+		default:
+		}
+		res, err := http.Get(base + "/readyz")
+		if err != nil {
+			return err
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz %d", res.StatusCode)
+		}
+		return nil
+	})
+	return base, stop
+}
+
+func TestServeRunsAndRestarts(t *testing.T) {
+	rs := redistest.Start(t)
+	dir := t.TempDir()
+	db := "sqlite://" + filepath.Join(dir, "sagate.db")
+	base, stop := serving(t, map[string]string{envAdminToken: serveToken}, "--store", db, "--redis", rs.URL(), "--log-level", "debug")
+	cli := map[string]string{envAdminURL: base, envAdminToken: serveToken, envWorkspace: "ml-team"}
+	if r := runWith(t, cli, "workspace", "create", "ml-team"); r.code != 0 {
+		t.Fatalf("workspace create: %+v", r)
+	}
+	r := runWith(t, cli, "sa", "create", "bot", "--all-projects-role", "owner")
+	key := keyRE.FindString(r.stdout)
+	if r.code != 0 || key == "" {
+		t.Fatalf("sa create: %+v", r)
+	}
+	b, err := rs.Client().Get(context.Background(), keystore.RedisKey(keystore.HashKey(key))).Bytes()
+	if err != nil {
+		t.Fatalf("the record of the issued key is not in redis: %v", err)
+	}
+	if rec, err := keystore.DecodeRecord(b); err != nil || rec.SA != "bot@ml-team" || !rec.Live(time.Now()) {
+		t.Fatalf("record: %+v %v", rec, err)
+	}
+	res := stop()
+	if res.code != 0 {
+		t.Fatalf("serve exit %d after its context ended: %s", res.code, res.stderr)
+	}
+	for _, want := range []string{`"admin request"`, `"route":"POST /v1/workspaces/{ws}/service-accounts"`, "admin stopped"} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("serve logs lack %s", want)
+		}
+	}
+	if strings.Contains(res.stderr, serveToken) || strings.Contains(res.stderr, key) || strings.Contains(res.stderr, keystore.HashKey(key).String()) {
+		t.Fatal("serve logged the admin token, a key or its hash")
+	}
+
+	// Restart on the same store, token from a file: everything is still there.
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(serveToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, _ = serving(t, nil, "--store", db, "--redis", rs.URL(), "--admin-token-file", tokenFile)
+	cli[envAdminURL] = base
+	if r := runWith(t, cli, "sa", "get", "bot"); r.code != 0 || !strings.Contains(r.stdout, "bot@ml-team") {
+		t.Fatalf("sa get after restart: %+v", r)
+	}
+	if r := runWith(t, cli, "key", "revoke", "bot", keystore.Last6(key)); r.code != 0 {
+		t.Fatalf("key revoke after restart: %+v", r)
+	}
+	b, err = rs.Client().Get(context.Background(), keystore.RedisKey(keystore.HashKey(key))).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+	case err != nil:
+		t.Fatal(err)
+	default:
+		if rec, err := keystore.DecodeRecord(b); err != nil || rec.Live(time.Now()) {
+			t.Fatalf("the revoked key's record: %+v %v", rec, err)
+		}
+	}
+}

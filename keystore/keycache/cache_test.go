@@ -1,0 +1,293 @@
+package keycache
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sagate/sagate/keystore"
+)
+
+func TestLookup(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	now := time.Now()
+	tests := []struct {
+		name   string
+		rec    *keystore.Record // nil: no record in Redis
+		live   bool
+		negSrc Source // the source of the second lookup
+	}{
+		{"active", recPtr(activeRecord()), true, SourceCache},
+		{"unknown", nil, false, SourceNegative},
+		{"tombstone", recPtr(with(activeRecord(), func(r *keystore.Record) { r.State = keystore.KeyRevoked })), false, SourceCache},
+		{"deactivated", recPtr(with(activeRecord(), func(r *keystore.Record) { r.State = keystore.KeyDeactivated })), false, SourceCache},
+		{"expired", recPtr(with(activeRecord(), func(r *keystore.Record) { r.Exp = now.Add(-time.Minute).UnixMilli() })), false, SourceCache},
+		{"not yet expired", recPtr(with(activeRecord(), func(r *keystore.Record) { r.Exp = now.Add(time.Hour).UnixMilli() })), true, SourceCache},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHash(t)
+			if tt.rec != nil {
+				e.put(h, *tt.rec)
+			}
+			ent, src := e.lookup(h)
+			if src != SourceRedis {
+				t.Fatalf("first lookup: source %v, want redis", src)
+			}
+			if tt.rec == nil {
+				if ent != nil {
+					t.Fatalf("unknown key answered %+v", ent.Record)
+				}
+			} else {
+				if ent == nil || ent.Record.KeyID != tt.rec.KeyID || ent.Record.State != tt.rec.State {
+					t.Fatalf("entry = %+v, want record %+v", ent, tt.rec)
+				}
+				if got := ent.Record.Live(now); got != tt.live {
+					t.Fatalf("Live = %v, want %v", got, tt.live)
+				}
+				checkHeaderValues(t, ent)
+			}
+			ent2, src2 := e.lookup(h)
+			if src2 != tt.negSrc || ent2 != ent {
+				t.Fatalf("second lookup: %v %p, want %v %p", src2, ent2, tt.negSrc, ent)
+			}
+		})
+	}
+}
+
+func recPtr(r keystore.Record) *keystore.Record { return &r }
+
+func with(r keystore.Record, f func(*keystore.Record)) keystore.Record { f(&r); return r }
+
+func checkHeaderValues(t *testing.T, e *Entry) {
+	t.Helper()
+	for _, v := range []struct {
+		got  []string
+		want string
+	}{
+		{e.SAIDValue, e.Record.SAID}, {e.SAValue, e.Record.SA},
+		{e.WorkspaceValue, e.Record.Workspace}, {e.KeyIDValue, e.Record.KeyID},
+	} {
+		if len(v.got) != 1 || cap(v.got) != 1 || v.got[0] != v.want {
+			t.Errorf("header value %q (len %d cap %d), want [%q] with cap 1", v.got, len(v.got), cap(v.got), v.want)
+		}
+	}
+}
+
+func TestLookupExpiresByTTLAndNegativeTTL(t *testing.T) {
+	e := newEnv(t, envOpts{cfg: Config{NegativeTTL: time.Second}})
+	h, _ := e.putNew()
+	unknown := newHash(t)
+	e.lookup(h)
+	e.lookup(unknown)
+	if _, src := e.lookup(unknown); src != SourceNegative {
+		t.Fatalf("unknown key: %v, want negative", src)
+	}
+	e.clock.Advance(time.Second)
+	if _, src := e.lookup(unknown); src != SourceRedis {
+		t.Fatalf("negative past NegativeTTL: %v, want redis", src)
+	}
+	if _, src := e.lookup(h); src != SourceCache {
+		t.Fatalf("entry within TTL: %v, want cache", src)
+	}
+	e.clock.Advance(testPolicy.TTL)
+	if _, src := e.lookup(h); src != SourceRedis {
+		t.Fatalf("entry past TTL: %v, want redis", src)
+	}
+}
+
+func TestLookupHitDoesNotAllocate(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	h, _ := e.putNew()
+	unknown := newHash(t)
+	e.lookup(h)
+	e.lookup(unknown)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		h    keystore.KeyHash
+		want Source
+	}{{"positive", h, SourceCache}, {"negative", unknown, SourceNegative}} {
+		allocs := testing.AllocsPerRun(1000, func() {
+			if _, src, err := e.cache.Lookup(ctx, tc.h, testPolicy); err != nil || src != tc.want {
+				t.Fatalf("lookup: %v %v", src, err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s hit: %v allocations per lookup, want 0", tc.name, allocs)
+		}
+	}
+}
+
+func BenchmarkLookupHit(b *testing.B) {
+	e := newEnv(b, envOpts{})
+	e.cache.now = time.Now // the production clock, without the test offset
+	h, _ := e.putNew()
+	e.lookup(h)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, src, err := e.cache.Lookup(ctx, h, testPolicy); err != nil || src != SourceCache {
+			b.Fatalf("lookup: %v %v", src, err)
+		}
+	}
+}
+
+func BenchmarkLookupHitParallel(b *testing.B) {
+	e := newEnv(b, envOpts{})
+	e.cache.now = time.Now
+	hashes := make([]keystore.KeyHash, 1024)
+	for i := range hashes {
+		hashes[i], _ = e.putNew()
+		e.lookup(hashes[i])
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, src, err := e.cache.Lookup(ctx, hashes[i&1023], testPolicy); err != nil || src != SourceCache {
+				b.Errorf("lookup: %v %v", src, err)
+				return
+			}
+			i++
+		}
+	})
+}
+
+func TestConcurrentMissesShareOneLookup(t *testing.T) {
+	e := newEnv(t, envOpts{cfg: Config{LookupTimeout: waitFor}})
+	h, rec := e.putNew()
+	release := make(chan struct{})
+	e.cache.fetchHook = func() { <-release }
+	before := e.getCalls()
+
+	const n = 50
+	var wg sync.WaitGroup
+	results := make(chan *Entry, n)
+	for range n {
+		wg.Go(func() {
+			ent, _, err := e.cache.Lookup(context.Background(), h, testPolicy)
+			if err != nil {
+				t.Errorf("Lookup: %v", err)
+			}
+			results <- ent
+		})
+	}
+	// Every caller has joined the flight (the first one is held before Redis).
+	eventually(t, "all callers waiting", func() bool { return e.cache.Stats().Misses == n })
+	close(release)
+	wg.Wait()
+	close(results)
+	for ent := range results {
+		if ent == nil || ent.Record.KeyID != rec.KeyID {
+			t.Fatalf("a caller got %+v", ent)
+		}
+	}
+	if got := e.cache.Stats().Lookups; got != 1 {
+		t.Errorf("%d redis lookups for %d concurrent misses, want 1", got, n)
+	}
+	if got := e.getCalls() - before; got != 2 { // GET epoch + GET record
+		t.Errorf("redis ran %d GETs, want 2", got)
+	}
+}
+
+func TestReplyRacingAnEventIsNotCached(t *testing.T) {
+	e := newEnv(t, envOpts{cfg: Config{LookupTimeout: waitFor}})
+	h, rec := e.putNew()
+	// Between Redis answering (active) and the answer being stored, the key is revoked
+	// and the follower applies the event.
+	e.cache.replyHook = func() {
+		e.cache.replyHook = nil
+		e.revoke(h, rec)
+		e.waitEvents(1)
+	}
+	ent, src := e.lookup(h)
+	if src != SourceRedis || ent == nil || ent.Record.State != keystore.KeyActive {
+		t.Fatalf("racing lookup: %v %+v, want the active record it read", src, ent)
+	}
+	ent, src = e.lookup(h)
+	if src != SourceRedis || ent == nil || ent.Record.State != keystore.KeyRevoked {
+		t.Fatalf("next lookup: %v %+v, want the tombstone from redis (the raced reply must not be cached)", src, ent)
+	}
+}
+
+func TestEpochChangeFlushes(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	h, _ := e.putNew()
+	e.lookup(h)
+	if _, src := e.lookup(h); src != SourceCache {
+		t.Fatalf("cached: %v", src)
+	}
+	flushes := e.cache.Stats().Flushes
+	e.setEpoch("e2")
+	other, _ := e.putNew()
+	e.lookup(other) // sees the new epoch
+	if got := e.cache.Stats().Flushes; got != flushes+1 {
+		t.Fatalf("flushes %d → %d, want one more", flushes, got)
+	}
+	if _, src := e.lookup(h); src != SourceRedis {
+		t.Fatalf("after an epoch change: %v, want redis", src)
+	}
+	if _, src := e.lookup(h); src != SourceCache {
+		t.Fatalf("refetched under the new epoch: %v, want cache", src)
+	}
+}
+
+func TestEmptyRedisIsNeverUnknown(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	cached, _ := e.putNew()
+	negative := newHash(t)
+	uncached, _ := e.putNew()
+	e.lookup(cached)
+	e.lookup(negative)
+	e.publish(keystore.EventKeys) // the admin has published before
+	e.waitEvents(1)
+	if err := e.rdb.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The follower notices the vanished stream; the cached key then answers stale.
+	eventually(t, "cached key answered stale", func() bool {
+		_, src, err := e.cache.Lookup(context.Background(), cached, testPolicy)
+		return err == nil && src == SourceStale
+	})
+	for name, h := range map[string]keystore.KeyHash{"negative before": negative, "uncached": uncached} {
+		ent, src, err := e.cache.Lookup(context.Background(), h, testPolicy)
+		if !errors.Is(err, ErrUnavailable) {
+			t.Errorf("%s: %v %v %v, want ErrUnavailable", name, ent, src, err)
+		}
+	}
+	if st := e.cache.Stats(); st.StaleAnswers == 0 {
+		t.Errorf("stats: %+v", st)
+	}
+	// The admin resyncs: everything answers again, from Redis.
+	e.setEpoch("e2")
+	e.put(uncached, activeRecord())
+	if ent, src := e.lookup(uncached); src != SourceRedis || ent == nil {
+		t.Fatalf("after resync: %v %v", src, ent)
+	}
+	if ent, src := e.lookup(negative); src != SourceRedis || ent != nil {
+		t.Fatalf("unknown after resync: %v %v", src, ent)
+	}
+}
+
+func TestSizeBoundsEntries(t *testing.T) {
+	e := newEnv(t, envOpts{cfg: Config{Size: 16}})
+	for range 100 {
+		h, _ := e.putNew()
+		e.lookup(h)
+		e.lookup(newHash(t)) // negatives count too
+	}
+	if got := e.cache.Stats().Entries; got > 16 || got < 8 {
+		t.Fatalf("%d entries for Size 16", got)
+	}
+	// The most recent one is still there.
+	h, _ := e.putNew()
+	e.lookup(h)
+	if _, src := e.lookup(h); src != SourceCache {
+		t.Fatalf("most recent entry: %v", src)
+	}
+}

@@ -1,0 +1,311 @@
+package keycache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/sagate/sagate/keystore"
+)
+
+// Follower back-off after a Redis error, doubled up to the cap.
+const (
+	backoffMin = 50 * time.Millisecond
+	backoffMax = time.Second
+	// tailTimeout bounds the XREVRANGE that finds the stream's tail.
+	tailTimeout = 2 * time.Second
+	// readMargin is how long past its BLOCK an XREAD may take before the link is
+	// deemed dead.
+	readMargin = time.Second
+	// unblockTimeout bounds the CLIENT UNBLOCK that Close sends.
+	unblockTimeout = 500 * time.Millisecond
+)
+
+// follower is the events follower's position. Used by one goroutine only.
+type follower struct {
+	c *Cache
+	// rdb runs the follower's commands: a connection of its own when the client is a
+	// *redis.Client (so that Close can CLIENT UNBLOCK its XREAD instead of waiting out
+	// the BLOCK), else the shared client.
+	rdb        redis.Cmdable
+	conn       *redis.Conn // the connection of its own, if any
+	needConn   bool        // (re)open conn before the next command
+	positioned bool        // lastID/lastSeq are known
+	lastID     string      // id of the last event applied ("0-0": none, the stream did not exist)
+	lastSeq    int64       // its seq (0: none)
+	caughtUp   bool        // every event up to the stream's end at the last read was applied
+	checkTail  bool        // the stream must be checked for replacement before reading on
+}
+
+// follow runs the events follower until ctx is done.
+func (c *Cache) follow(ctx context.Context) {
+	defer c.wg.Done()
+	defer c.connected.Store(false)
+	f := &follower{c: c, rdb: c.client, needConn: true}
+	defer f.closeConn()
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		err := f.step(ctx)
+		if err == nil {
+			backoff = 0
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if c.connected.Swap(false) {
+			c.log.Warn("events follower lost redis; cached keys are not fresh until it catches up", zap.Error(err))
+		} else if ce := c.log.Check(zap.DebugLevel, "events follower still failing"); ce != nil {
+			ce.Write(zap.Error(err))
+		}
+		// Resume from the last applied id, after making sure the stream is the same.
+		f.caughtUp = false
+		f.checkTail = true
+		f.needConn = true
+		backoff = min(max(2*backoff, backoffMin), backoffMax)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// step does one unit of work: find the tail, check it, catch up, or wait for events.
+func (f *follower) step(ctx context.Context) error {
+	c := f.c
+	if f.needConn {
+		if err := f.openConn(ctx); err != nil {
+			return err
+		}
+	}
+	if !f.positioned || f.checkTail {
+		id, seq, err := c.tail(ctx, f.rdb)
+		if err != nil {
+			return err
+		}
+		f.checkTail = false
+		if !f.positioned || f.replacedBy(id, seq) {
+			if f.positioned {
+				c.log.Warn("events stream replaced or trimmed; key cache flushed",
+					zap.Int64("last_seq", f.lastSeq), zap.Int64("tail_seq", seq))
+			}
+			// Everything cached so far may have missed events before this tail: flush
+			// after reading it, so that only lookups that start afterwards are fresh.
+			f.lastID, f.lastSeq, f.positioned = id, seq, true
+			c.flush("following the events stream from its tail")
+			f.caughtUp = true
+			c.setConnected()
+			return nil
+		}
+	}
+	if !f.caughtUp {
+		// Replay what was missed without blocking; fresh again only once at the end.
+		msgs, err := c.readEvents(ctx, f.rdb, f.lastID, -1)
+		if err != nil {
+			return err
+		}
+		f.apply(msgs)
+		if len(msgs) < eventsBatch {
+			f.caughtUp = true
+			c.setConnected()
+		}
+		return nil
+	}
+	msgs, err := c.readEvents(ctx, f.rdb, f.lastID, c.block)
+	if err != nil {
+		return err
+	}
+	if len(msgs) == 0 {
+		f.checkTail = true // idle: make sure the stream was not wiped or replaced
+	}
+	f.apply(msgs)
+	return nil
+}
+
+// replacedBy reports whether a tail (id, seq; id "0-0" for no stream) shows that the
+// stream followed so far is gone: it vanished, or is shorter than what was applied,
+// or has as many events but a different last one.
+func (f *follower) replacedBy(id string, seq int64) bool {
+	switch {
+	case seq < f.lastSeq:
+		return true
+	case seq == f.lastSeq:
+		return id != f.lastID
+	}
+	return false
+}
+
+// apply applies events in order. A seq that does not follow the last one means events
+// were missed (trimmed, or a new stream): everything is flushed.
+func (f *follower) apply(msgs []redis.XMessage) {
+	c := f.c
+	for _, m := range msgs {
+		ev, err := keystore.ParseEvent(m)
+		f.lastID = m.ID
+		if err != nil {
+			// Its hashes cannot be known: treat as a flush. The parse error is not
+			// logged: it may quote part of a hash.
+			c.log.Warn("unreadable event; key cache flushed", zap.String("event_id", m.ID))
+			c.flush("unreadable event")
+			if ev.Seq > 0 {
+				f.lastSeq = ev.Seq
+			}
+			c.events.Add(1)
+			continue
+		}
+		if ev.Seq != f.lastSeq+1 {
+			c.log.Warn("gap in events; key cache flushed",
+				zap.Int64("last_seq", f.lastSeq), zap.Int64("seq", ev.Seq))
+			c.flush("gap in events")
+		}
+		f.lastSeq = ev.Seq
+		switch ev.Kind {
+		case keystore.EventKeys:
+			c.drop(ev.Hashes)
+		case keystore.EventResync:
+			c.flush("resync event")
+			if ev.Epoch != "" {
+				c.epochMu.Lock()
+				c.epoch = ev.Epoch
+				c.epochMu.Unlock()
+			}
+		default:
+			c.log.Warn("unknown event kind; key cache flushed", zap.String("event_id", m.ID))
+			c.flush("unknown event kind")
+		}
+		c.events.Add(1)
+	}
+}
+
+// drop removes the entries of hashes, positive and negative, and marks their shards
+// so that lookups in flight do not cache a reply that predates the event.
+func (c *Cache) drop(hashes []keystore.KeyHash) {
+	for _, h := range hashes {
+		s := c.shard(h)
+		s.mu.Lock()
+		s.remove(h)
+		s.inv++
+		s.mu.Unlock()
+	}
+}
+
+// setConnected marks the follower caught up, so that entries of the current
+// generation are fresh again.
+func (c *Cache) setConnected() {
+	if !c.connected.Swap(true) {
+		if ce := c.log.Check(zap.DebugLevel, "events follower caught up"); ce != nil {
+			ce.Write()
+		}
+	}
+}
+
+// tail returns the id and seq of the stream's last event, or "0-0", 0 when there is
+// no stream.
+func (c *Cache) tail(ctx context.Context, rdb redis.Cmdable) (string, int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, tailTimeout)
+	defer cancel()
+	msgs, err := rdb.XRevRangeN(ctx, keystore.RedisEvents, "+", "-", 1).Result()
+	if err != nil {
+		return "", 0, fmt.Errorf("reading the events stream's tail: %w", err)
+	}
+	if len(msgs) == 0 {
+		return "0-0", 0, nil
+	}
+	ev, err := keystore.ParseEvent(msgs[0])
+	if ev.Seq == 0 && err != nil {
+		return "", 0, fmt.Errorf("reading the events stream's tail: %w", err)
+	}
+	return msgs[0].ID, ev.Seq, nil
+}
+
+// readEvents reads up to eventsBatch events after id, blocking up to block (no
+// blocking when negative). No events is an empty slice, not an error.
+func (c *Cache) readEvents(ctx context.Context, rdb redis.Cmdable, id string, block time.Duration) ([]redis.XMessage, error) {
+	// A silent partition shows as a read that does not return: give up soon after the
+	// BLOCK (go-redis honours this only with ContextTimeoutEnabled; otherwise it allows
+	// the BLOCK plus 10s).
+	ctx, cancel := context.WithTimeout(ctx, max(block, 0)+readMargin)
+	defer cancel()
+	streams, err := rdb.XRead(ctx, &redis.XReadArgs{
+		Streams: []string{keystore.RedisEvents, id},
+		Count:   eventsBatch,
+		Block:   block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading events: %w", err)
+	}
+	for _, s := range streams {
+		if s.Stream == keystore.RedisEvents {
+			return s.Messages, nil
+		}
+	}
+	return nil, nil
+}
+
+// openConn takes a fresh connection of the follower's own, when the client can give
+// one, and notes its id for Close. A connection that failed is never reused: go-redis
+// keeps failing a sticky connection once it went bad.
+func (f *follower) openConn(ctx context.Context) error {
+	cl, ok := f.c.client.(*redis.Client)
+	if !ok {
+		f.needConn = false
+		return nil
+	}
+	f.closeConn()
+	conn := cl.Conn()
+	ctx, cancel := context.WithTimeout(ctx, tailTimeout)
+	defer cancel()
+	id, err := conn.ClientID(ctx).Result()
+	if err != nil {
+		_ = conn.Close()
+		return fmt.Errorf("opening the events connection: %w", err)
+	}
+	f.conn, f.rdb, f.needConn = conn, conn, false
+	f.c.followID.Store(id)
+	return nil
+}
+
+// closeConn gives the follower's connection back.
+func (f *follower) closeConn() {
+	f.c.followID.Store(0)
+	if f.conn != nil {
+		_ = f.conn.Close()
+		f.conn = nil
+		f.rdb = f.c.client
+	}
+}
+
+// stopFollower waits for the background goroutines to end after ctx was cancelled,
+// unblocking the follower's XREAD with CLIENT UNBLOCK so that Close does not wait out
+// the BLOCK. Without a connection of its own (cluster clients), Close waits up to it.
+func (c *Cache) stopFollower() {
+	done := make(chan struct{})
+	go func() {
+		c.wg.Wait()
+		close(done)
+	}()
+	for {
+		if id := c.followID.Load(); id != 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), unblockTimeout)
+			_ = c.client.ClientUnblock(ctx, id).Err()
+			cancel()
+		}
+		t := time.NewTimer(10 * time.Millisecond)
+		select {
+		case <-done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package keycache
+
+import (
+	"context"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/keystore"
+)
+
+func TestKeysEventDropsExactlyThoseEntries(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	revoked, rec := e.putNew()
+	kept, _ := e.putNew()
+	created := newHash(t) // unknown now, created later
+	e.lookup(revoked)
+	e.lookup(kept)
+	e.lookup(created)
+
+	e.revoke(revoked, rec)
+	e.put(created, activeRecord())
+	e.publish(keystore.EventKeys, created)
+	e.waitEvents(2)
+
+	if ent, src := e.lookup(revoked); src != SourceRedis || ent == nil || ent.Record.State != keystore.KeyRevoked {
+		t.Errorf("revoked key: %v %+v, want the tombstone from redis", src, ent)
+	}
+	if _, src := e.lookup(kept); src != SourceCache {
+		t.Errorf("untouched key: %v, want cache", src)
+	}
+	if ent, src := e.lookup(created); src != SourceRedis || ent == nil {
+		t.Errorf("created key: %v %v, want the new record from redis (the negative must go)", src, ent)
+	}
+}
+
+func TestEventsThatMayHaveBeenMissedFlush(t *testing.T) {
+	tests := []struct {
+		name  string
+		event func(e *env)
+	}{
+		{"seq gap", func(e *env) {
+			last := e.publish(keystore.EventKeys)
+			e.xadd(last+5, keystore.EventKeys)
+		}},
+		{"resync event", func(e *env) { e.publish(keystore.EventResync) }},
+		{"unknown kind", func(e *env) { e.publish("something-new") }},
+		{"unreadable event", func(e *env) {
+			last := e.publish(keystore.EventKeys)
+			e.xadd(last+1, keystore.EventKeys, "h", "not-a-hash")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOpts{})
+			h, _ := e.putNew()
+			e.lookup(h)
+			if _, src := e.lookup(h); src != SourceCache {
+				t.Fatalf("cached: %v", src)
+			}
+			flushes := e.cache.Stats().Flushes
+			tt.event(e)
+			eventually(t, "a flush", func() bool { return e.cache.Stats().Flushes > flushes })
+			if _, src := e.lookup(h); src != SourceRedis {
+				t.Fatalf("after the flush: %v, want redis", src)
+			}
+			if _, src := e.lookup(h); src != SourceCache {
+				t.Fatalf("refetched: %v, want cache", src)
+			}
+		})
+	}
+}
+
+// xadd appends a raw event with the given seq, bypassing PublishEvent's numbering.
+func (e *env) xadd(seq int64, kind string, extra ...any) {
+	e.t.Helper()
+	vals := append([]any{"seq", strconv.FormatInt(seq, 10), "kind", kind, "epoch", "e1"}, extra...)
+	if err := e.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: keystore.RedisEvents, Values: vals}).Err(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestStreamReplacedFlushes(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.publish(keystore.EventKeys)
+	e.publish(keystore.EventKeys)
+	e.waitEvents(2)
+	h, _ := e.putNew()
+	e.lookup(h)
+	flushes := e.cache.Stats().Flushes
+	// A new, shorter stream under the same name (Redis restored from an older state).
+	if err := e.rdb.Del(context.Background(), keystore.RedisEvents).Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a flush", func() bool { return e.cache.Stats().Flushes > flushes })
+	if _, src := e.lookup(h); src != SourceRedis {
+		t.Fatalf("after the stream was replaced: %v, want redis", src)
+	}
+	// Following goes on with the new stream.
+	before := e.cache.Stats().EventsApplied
+	e.revoke(h, activeRecord())
+	e.waitEvents(before + 1)
+	if ent, _ := e.lookup(h); ent == nil || ent.Record.State != keystore.KeyRevoked {
+		t.Fatalf("event on the new stream not applied: %+v", ent)
+	}
+}
+
+func TestFollowerCutWhileKeyIsRevoked(t *testing.T) {
+	srv := redistest.Start(t)
+	p := startProxy(t, srv.Addr())
+	e := newEnvOn(t, srv, envOpts{addr: p.Addr()})
+	h, rec := e.putNew()
+	e.lookup(h)
+	if _, src := e.lookup(h); src != SourceCache {
+		t.Fatalf("cached: %v", src)
+	}
+	applied := e.cache.Stats().EventsApplied
+
+	p.Cut()
+	e.waitConnected(false)
+	e.revoke(h, rec) // written straight to redis: the sidecar cannot see it
+	// While cut off, the key is not fresh: at most a stale answer, never a cache hit.
+	if _, src, err := e.cache.Lookup(context.Background(), h, testPolicy); err != nil || src != SourceStale {
+		t.Fatalf("while cut off: %v %v, want stale", src, err)
+	}
+
+	p.Resume()
+	e.waitEvents(applied + 1) // replayed from the last id applied
+	e.waitConnected(true)
+	ent, src := e.lookup(h)
+	if ent == nil || ent.Record.Live(e.clock.Now()) {
+		t.Fatalf("after reconnect: %v %+v, want the tombstone", src, ent)
+	}
+	if src != SourceRedis {
+		t.Fatalf("after reconnect: source %v, want redis", src)
+	}
+}
+
+func TestFollowerClientKilled(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	h, rec := e.putNew()
+	e.lookup(h)
+	applied := e.cache.Stats().EventsApplied
+	if err := e.rdb.ClientKillByFilter(context.Background(), "TYPE", "normal").Err(); err != nil {
+		t.Fatal(err)
+	}
+	e.revoke(h, rec)
+	e.waitEvents(applied + 1)
+	e.waitConnected(true)
+	if ent, _ := e.lookup(h); ent == nil || ent.Record.State != keystore.KeyRevoked {
+		t.Fatalf("after the follower's connection was killed: %+v, want the tombstone", ent)
+	}
+}
+
+func TestCloseStopsEverything(t *testing.T) {
+	srv := redistest.Start(t)
+	cli := srv.Client()
+	if err := cli.Ping(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	base := runtime.NumGoroutine()
+	c := New(cli, Config{})
+	c.Start()
+	eventually(t, "follower connected", c.connected.Load)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	c.Start() // after Close: nothing
+	goroutinesBack(t, base)
+}

@@ -1,0 +1,204 @@
+package keycache
+
+import (
+	"context"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/keystore"
+)
+
+// waitFor is how long a test polls for something that happens in the background.
+const waitFor = 10 * time.Second
+
+// fakeClock is time.Now moved forward by a settable offset.
+type fakeClock struct{ offset atomic.Int64 }
+
+func (f *fakeClock) Now() time.Time          { return time.Now().Add(time.Duration(f.offset.Load())) }
+func (f *fakeClock) Advance(d time.Duration) { f.offset.Add(int64(d)) }
+
+// env is a real redis-server, a direct client to it, and a Cache under test.
+type env struct {
+	t     testing.TB
+	srv   *redistest.Server
+	rdb   *redis.Client // direct, for the test's own writes
+	cache *Cache
+	ccli  *redis.Client // the cache's client
+	clock *fakeClock
+}
+
+// envOpts tunes newEnv.
+type envOpts struct {
+	cfg      Config
+	addr     string // the cache client's address; default: the server
+	noStart  bool
+	noEpoch  bool
+	plainCli bool // a client with go-redis defaults (ContextTimeoutEnabled off)
+	poolSize int  // the cache client's PoolSize; 0: go-redis default
+}
+
+var testPolicy = Policy{TTL: time.Minute, StaleIfError: time.Minute}
+
+// newEnv starts redis, writes the epoch "e1" and returns a started cache whose
+// follower has caught up.
+func newEnv(t testing.TB, o envOpts) *env {
+	t.Helper()
+	srv := redistest.Start(t)
+	return newEnvOn(t, srv, o)
+}
+
+func newEnvOn(t testing.TB, srv *redistest.Server, o envOpts) *env {
+	t.Helper()
+	e := &env{t: t, srv: srv, rdb: srv.Client(), clock: &fakeClock{}}
+	if !o.noEpoch {
+		e.setEpoch("e1")
+	}
+	addr := o.addr
+	if addr == "" {
+		addr = srv.Addr()
+	}
+	e.ccli = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: !o.plainCli, PoolSize: o.poolSize})
+	t.Cleanup(func() { _ = e.ccli.Close() })
+	e.cache = New(e.ccli, o.cfg)
+	e.cache.now = e.clock.Now
+	e.cache.block = 100 * time.Millisecond
+	e.cache.flushEvery = 20 * time.Millisecond
+	t.Cleanup(func() { _ = e.cache.Close() })
+	if !o.noStart {
+		e.cache.Start()
+		e.waitConnected(true)
+	}
+	return e
+}
+
+func (e *env) waitConnected(want bool) {
+	e.t.Helper()
+	eventually(e.t, "follower connected="+strconv.FormatBool(want), func() bool { return e.cache.connected.Load() == want })
+}
+
+func (e *env) setEpoch(epoch string) {
+	e.t.Helper()
+	if err := e.rdb.Set(context.Background(), keystore.RedisEpoch, epoch, 0).Err(); err != nil {
+		e.t.Fatalf("setting epoch: %v", err)
+	}
+}
+
+// newHash returns the hash of a fresh random key.
+func newHash(t testing.TB) keystore.KeyHash {
+	t.Helper()
+	k, err := keystore.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keystore.HashKey(k)
+}
+
+var recSeq atomic.Int64
+
+// activeRecord returns a live record with a unique key id.
+func activeRecord() keystore.Record {
+	n := strconv.FormatInt(recSeq.Add(1), 10)
+	return keystore.Record{KeyID: "key_" + n, SAID: "sa_" + n, SA: "bot" + n + "@ml", Workspace: "ml",
+		State: keystore.KeyActive, Roles: map[string]keystore.Role{"*": keystore.RoleViewer}, Rev: 1}
+}
+
+// put writes rec as the record of h.
+func (e *env) put(h keystore.KeyHash, rec keystore.Record) {
+	e.t.Helper()
+	b, err := keystore.EncodeRecord(rec)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.rdb.Set(context.Background(), keystore.RedisKey(h), b, 0).Err(); err != nil {
+		e.t.Fatalf("writing record: %v", err)
+	}
+}
+
+// putNew writes a new active record and returns its hash.
+func (e *env) putNew() (keystore.KeyHash, keystore.Record) {
+	e.t.Helper()
+	h, rec := newHash(e.t), activeRecord()
+	e.put(h, rec)
+	return h, rec
+}
+
+// publish appends a keys event for hashes, as the admin does after writing records.
+func (e *env) publish(kind string, hashes ...keystore.KeyHash) int64 {
+	e.t.Helper()
+	_, seq, err := keystore.PublishEvent(context.Background(), e.rdb, keystore.Event{Kind: kind, Epoch: "e1", Hashes: hashes, Rev: 2}, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return seq
+}
+
+// revoke replaces h's record with a tombstone and publishes the event, as the admin does.
+func (e *env) revoke(h keystore.KeyHash, rec keystore.Record) {
+	e.t.Helper()
+	rec.State = keystore.KeyRevoked
+	rec.Rev++
+	e.put(h, rec)
+	e.publish(keystore.EventKeys, h)
+}
+
+// lookup is Lookup with the test policy that fails the test on an error.
+func (e *env) lookup(h keystore.KeyHash) (*Entry, Source) {
+	e.t.Helper()
+	ent, src, err := e.cache.Lookup(context.Background(), h, testPolicy)
+	if err != nil {
+		e.t.Fatalf("Lookup: %v", err)
+	}
+	return ent, src
+}
+
+// waitEvents waits until the cache has applied at least n events.
+func (e *env) waitEvents(n uint64) {
+	e.t.Helper()
+	eventually(e.t, "events applied >= "+strconv.FormatUint(n, 10), func() bool { return e.cache.Stats().EventsApplied >= n })
+}
+
+// getCalls returns how many GET commands the server has run.
+func (e *env) getCalls() int {
+	e.t.Helper()
+	info, err := e.rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_get:calls=")
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return n
+	}
+	return 0
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// goroutinesBack waits until the goroutine count is at most base.
+func goroutinesBack(t testing.TB, base int) {
+	t.Helper()
+	eventually(t, "goroutines back to "+strconv.Itoa(base), func() bool { return runtime.NumGoroutine() <= base })
+}

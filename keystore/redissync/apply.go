@@ -1,0 +1,94 @@
+package redissync
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/sagate/sagate/keystore"
+)
+
+// Apply writes the records of c's keys, then publishes one event (several when c
+// touches more than 1000 keys). For each hash it writes the key's current record, read
+// fresh from the store with the revision it was read at, or a tombstone when the key is
+// no longer live; every write is rev-checked, so an older state never replaces a newer
+// one. The writes take one round trip; the event follows them.
+//
+// On failure Apply returns the error and marks Redis dirty: Run then performs a full
+// sync with a new epoch soon (within a second while Redis answers). The store is never
+// rolled back.
+func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
+	hashes := dedupe(c.Hashes)
+	if len(hashes) == 0 {
+		return nil
+	}
+	start := now()
+	defer func() { s.m.duration.WithLabelValues("apply").Observe(now().Sub(start).Seconds()) }()
+	// The change is committed: finish writing it even if the caller goes away.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ApplyTimeout)
+	defer cancel()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	recs, rev, err := s.src.AuthRecords(ctx, hashes)
+	if err != nil {
+		s.markDirty()
+		s.log.Warn("redis sync: reading records for a change failed; full sync scheduled",
+			zap.String("action", c.Action), zap.Int("keys", len(hashes)), zap.Error(err))
+		return fmt.Errorf("syncing %s: reading key records: %w", c.Action, err)
+	}
+	at := now()
+	ws := make([]write, 0, len(hashes))
+	for _, h := range hashes {
+		r, ok := recs[h]
+		if !ok {
+			ws = append(ws, tombstoneWrite(h, rev))
+			continue
+		}
+		w, err := recordWrite(h, r, rev, at)
+		if err != nil {
+			s.markDirty()
+			return fmt.Errorf("syncing %s: %w", c.Action, err)
+		}
+		ws = append(ws, w)
+	}
+	_, epoch, err := s.execWrites(ctx, ws, true)
+	if err == nil {
+		evRev := c.Rev
+		if evRev == 0 {
+			evRev = rev
+		}
+		err = s.publish(ctx, keystore.EventKeys, evRev, epoch, hashes)
+	}
+	if err != nil {
+		s.m.redisErrors.Inc()
+		s.markDirty()
+		s.log.Warn("redis sync: apply failed; full sync scheduled",
+			zap.String("action", c.Action), zap.Int("keys", len(hashes)), zap.Error(err))
+		return fmt.Errorf("syncing %s to redis: %w", c.Action, err)
+	}
+	if epoch == "" {
+		// Redis lost its data (restart, FLUSHALL): the epoch check would see it within
+		// a second; ask for the full sync now.
+		s.markDirty()
+	}
+	s.m.success()
+	return nil
+}
+
+// dedupe returns hashes without repeats, in first-seen order.
+func dedupe(hashes []keystore.KeyHash) []keystore.KeyHash {
+	if len(hashes) <= 1 {
+		return hashes
+	}
+	seen := make(map[keystore.KeyHash]struct{}, len(hashes))
+	out := make([]keystore.KeyHash, 0, len(hashes))
+	for _, h := range hashes {
+		if _, ok := seen[h]; !ok {
+			seen[h] = struct{}{}
+			out = append(out, h)
+		}
+	}
+	return out
+}

@@ -1,0 +1,301 @@
+package redissync
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/sagate/sagate/keystore"
+)
+
+// Reconcile makes Redis match the store.
+//
+// Without an epoch marker (Redis empty, restarted or half-filled) it is a full sync:
+// every live record is written, every other sagate:key:* is made a tombstone, then a new
+// epoch is set, last, and a resync event published. With the marker, it compares what
+// Redis holds with the store, rewrites only the records that differ, and publishes the
+// repaired hashes; the epoch stays.
+//
+// The store's scan only enumerates hashes. Each batch of 1000 is then re-read from the
+// store and written under the lock that Apply takes, with rev-checked writes, so a
+// concurrent Apply is never undone.
+func (s *Syncer) Reconcile(ctx context.Context) (ReconcileStats, error) {
+	return s.reconcile(ctx, false)
+}
+
+// reconcile runs Reconcile; forceNew makes it a full sync with a new epoch even when
+// Redis holds one.
+func (s *Syncer) reconcile(ctx context.Context, forceNew bool) (ReconcileStats, error) {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	start := now()
+	st, err := s.doReconcile(ctx, forceNew)
+	st.Duration = now().Sub(start)
+	s.m.duration.WithLabelValues("reconcile").Observe(st.Duration.Seconds())
+	if err != nil {
+		s.m.reconciles.WithLabelValues("error").Inc()
+		return st, fmt.Errorf("reconciling redis with the store: %w", err)
+	}
+	s.m.reconciles.WithLabelValues("ok").Inc()
+	s.m.success()
+	if !st.NewEpoch {
+		s.m.repaired.Add(float64(st.Written + st.Removed))
+	}
+	s.log.Info("redis sync: reconcile done", zap.Bool("new_epoch", st.NewEpoch),
+		zap.Int("written", st.Written), zap.Int("removed", st.Removed),
+		zap.Int("unchanged", st.Unchanged), zap.Duration("duration", st.Duration))
+	return st, nil
+}
+
+func (s *Syncer) doReconcile(ctx context.Context, forceNew bool) (ReconcileStats, error) {
+	var st ReconcileStats
+	epoch, err := s.readEpoch(ctx)
+	if err != nil {
+		s.m.redisErrors.Inc()
+		return st, err
+	}
+	full := forceNew || epoch == ""
+	st.NewEpoch = full
+	if full {
+		// Whatever was owed is covered by this sync.
+		s.needFull.Store(false)
+	}
+	live, liveSet, err := s.liveHashes(ctx)
+	if err != nil {
+		return st, err
+	}
+	// Extras first: on an empty Redis the scan is then nearly free. Either order is
+	// correct, since every write re-reads the store and is rev-checked.
+	maxRev, err := s.syncExtras(ctx, liveSet, !full, epoch, &st)
+	if err != nil {
+		return st, err
+	}
+	// A full sync writes every live record without reading Redis first; a repair
+	// compares and publishes what it changed.
+	for b := range slices.Chunk(live, batchSize) {
+		rev, err := s.syncBatch(ctx, b, !full, !full, epoch, &st)
+		if err != nil {
+			return st, err
+		}
+		maxRev = max(maxRev, rev)
+	}
+	if full {
+		if err := s.setEpoch(ctx, maxRev); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// liveHashes returns the hashes of every live key in the store, as a list and as a set.
+func (s *Syncer) liveHashes(ctx context.Context) ([]keystore.KeyHash, map[keystore.KeyHash]struct{}, error) {
+	set := make(map[keystore.KeyHash]struct{})
+	err := s.src.ScanAuthRecords(ctx, func(h keystore.KeyHash, _ keystore.Record) error {
+		set[h] = struct{}{}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing live keys: %w", err)
+	}
+	return slices.Collect(maps.Keys(set)), set, nil
+}
+
+// syncBatch re-reads hashes from the store and writes them under s.mu. With compare,
+// only records that differ from what Redis holds are written (and existing tombstones
+// are left alone); with publish, the written hashes are announced in an event.
+// It returns the store revision the batch was read at.
+func (s *Syncer) syncBatch(ctx context.Context, hashes []keystore.KeyHash, compare, publish bool, epoch string, st *ReconcileStats) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	recs, rev, err := s.src.AuthRecords(ctx, hashes)
+	if err != nil {
+		return 0, fmt.Errorf("reading key records: %w", err)
+	}
+	var cur []stored
+	if compare {
+		if cur, err = s.readRecords(ctx, hashes); err != nil {
+			s.m.redisErrors.Inc()
+			return 0, err
+		}
+	}
+	at := now()
+	ws := make([]write, 0, len(hashes))
+	for i, h := range hashes {
+		r, live := recs[h]
+		if compare {
+			c := cur[i]
+			if live && c.ok && sameRecord(c.rec, r) || !live && (!c.exists || c.tombstone()) {
+				st.Unchanged++
+				continue
+			}
+		}
+		if !live {
+			ws = append(ws, tombstoneWrite(h, rev))
+			continue
+		}
+		w, err := recordWrite(h, r, rev, at)
+		if err != nil {
+			return 0, err
+		}
+		ws = append(ws, w)
+	}
+	if len(ws) == 0 {
+		return rev, nil
+	}
+	applied, _, err := s.execWrites(ctx, ws, false)
+	if err != nil {
+		s.m.redisErrors.Inc()
+		return 0, err
+	}
+	changed := make([]keystore.KeyHash, 0, len(ws))
+	for i, w := range ws {
+		switch {
+		case !applied[i]:
+			st.Unchanged++ // a newer record is there
+		case w.val == nil:
+			st.Removed++
+			changed = append(changed, w.hash)
+		default:
+			st.Written++
+			changed = append(changed, w.hash)
+		}
+	}
+	if publish && len(changed) > 0 {
+		if err := s.publish(ctx, keystore.EventKeys, rev, epoch, changed); err != nil {
+			s.m.redisErrors.Inc()
+			return 0, err
+		}
+	}
+	return rev, nil
+}
+
+// syncExtras scans Redis for records of keys that are not in live (deleted, expired,
+// or created after the store's scan), and brings them in line with the store batch by
+// batch. Keys under the prefix that are not a key hash at all are deleted.
+func (s *Syncer) syncExtras(ctx context.Context, live map[keystore.KeyHash]struct{}, publish bool, epoch string, st *ReconcileStats) (int64, error) {
+	var maxRev int64
+	batch := make([]keystore.KeyHash, 0, batchSize)
+	seen := make(map[keystore.KeyHash]struct{})
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		rev, err := s.syncBatch(ctx, batch, true, publish, epoch, st)
+		maxRev = max(maxRev, rev)
+		batch = batch[:0]
+		clear(seen)
+		return err
+	}
+	err := s.scanKeys(ctx, keystore.RedisKeyPrefix+"*", func(keys []string) error {
+		var junk []string
+		for _, k := range keys {
+			h, err := keystore.ParseKeyHash(strings.TrimPrefix(k, keystore.RedisKeyPrefix))
+			if err != nil {
+				junk = append(junk, k)
+				continue
+			}
+			if _, ok := live[h]; ok {
+				continue
+			}
+			if _, dup := seen[h]; dup { // SCAN may return a key twice
+				continue
+			}
+			seen[h] = struct{}{}
+			batch = append(batch, h)
+			if len(batch) == batchSize {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if len(junk) > 0 {
+			// DEL key by key: the names may fall in different cluster slots.
+			pipe := s.rdb.Pipeline()
+			for _, k := range junk {
+				pipe.Del(ctx, k)
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				s.m.redisErrors.Inc()
+				return fmt.Errorf("deleting %d malformed record keys: %w", len(junk), err)
+			}
+			st.Removed += len(junk)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return maxRev, flush()
+}
+
+// scanKeys calls fn with each page of SCAN MATCH pattern, on every master of a cluster.
+func (s *Syncer) scanKeys(ctx context.Context, pattern string, fn func([]string) error) error {
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		var cursor uint64
+		for {
+			keys, next, err := c.Scan(ctx, cursor, pattern, batchSize).Result()
+			if err != nil {
+				s.m.redisErrors.Inc()
+				return fmt.Errorf("scanning redis keys: %w", err)
+			}
+			if err := fn(keys); err != nil {
+				return err
+			}
+			if cursor = next; cursor == 0 {
+				return nil
+			}
+		}
+	}
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		var mu sync.Mutex // ForEachMaster runs in parallel; fn is not safe for concurrent use
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return scan(ctx, c)
+		})
+	}
+	return scan(ctx, s.rdb)
+}
+
+// setEpoch ends a full sync: it sets a new epoch marker, last, and announces it.
+func (s *Syncer) setEpoch(ctx context.Context, rev int64) error {
+	epoch, err := newEpoch()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rev == 0 { // nothing was read (an empty store): ask for the revision
+		if _, rev, err = s.src.AuthRecords(ctx, nil); err != nil {
+			return fmt.Errorf("reading the store revision: %w", err)
+		}
+	}
+	if err := s.rdb.Set(ctx, keystore.RedisEpoch, epoch, 0).Err(); err != nil {
+		s.m.redisErrors.Inc()
+		return fmt.Errorf("setting the epoch marker: %w", err)
+	}
+	e := keystore.Event{Kind: keystore.EventResync, Rev: rev, Epoch: epoch}
+	if _, _, err := keystore.PublishEvent(ctx, s.rdb, e, s.cfg.EventsMaxLen); err != nil {
+		s.m.redisErrors.Inc()
+		return err
+	}
+	return nil
+}
+
+// newEpoch returns "<unix ms>-<16 random hex>": unique across admins and restarts.
+func newEpoch() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("choosing an epoch: %w", err)
+	}
+	return strconv.FormatInt(now().UnixMilli(), 10) + "-" + hex.EncodeToString(b[:]), nil
+}

@@ -1,0 +1,128 @@
+package redissync
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Retry bounds of Run after a failed sync.
+const (
+	retryMin = 250 * time.Millisecond
+	retryMax = 30 * time.Second
+)
+
+// Run keeps Redis in sync until ctx ends, then returns; it starts no goroutine.
+//
+// It first does a full sync with a new epoch (retrying with backoff while Redis or the
+// store is down): a restarted admin cannot know which events its predecessor failed to
+// publish, so sidecars are told to drop their caches once Redis is complete. Then:
+//   - every EpochCheckInterval it reads the epoch marker; a missing marker (Redis
+//     restarted empty or flushed) starts a full sync at once;
+//   - every ReconcileInterval it reconciles (compare and repair);
+//   - after a failed Apply it runs a full sync with a new epoch, at once when Redis
+//     answers again, else with backoff (250ms doubling to 30s);
+//   - every UsageFoldInterval it folds sidecars' last-used times into the store.
+func (s *Syncer) Run(ctx context.Context) {
+	epochT := time.NewTicker(s.cfg.EpochCheckInterval)
+	defer epochT.Stop()
+	reconcileT := time.NewTicker(s.cfg.ReconcileInterval)
+	defer reconcileT.Stop()
+	usageT := time.NewTicker(s.cfg.UsageFoldInterval)
+	defer usageT.Stop()
+	retry := time.NewTimer(0) // the initial sync
+	defer retry.Stop()
+
+	r := runState{s: s, retry: retry, armed: true, pendingFull: true, redisUp: true}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-retry.C:
+			r.armed = false
+			r.attempt(ctx)
+		case <-s.dirty:
+			r.pendingFull = true
+			if !r.armed {
+				r.arm(max(r.backoff, retryMin))
+			}
+		case <-epochT.C:
+			r.checkEpoch(ctx)
+		case <-reconcileT.C:
+			r.pendingRepair = true
+			if !r.armed {
+				r.attempt(ctx)
+			}
+		case <-usageT.C:
+			if err := s.foldUsage(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("redis sync: folding last-used times failed", zap.Error(err))
+			}
+		}
+	}
+}
+
+// runState is Run's bookkeeping; used by Run's goroutine only.
+type runState struct {
+	s     *Syncer
+	retry *time.Timer
+	armed bool // retry is scheduled
+
+	pendingFull   bool // a full sync with a new epoch is owed
+	pendingRepair bool // a compare-and-repair reconcile is owed
+	backoff       time.Duration
+	redisUp       bool // the last epoch check got an answer
+}
+
+func (r *runState) arm(d time.Duration) {
+	r.retry.Reset(d)
+	r.armed = true
+}
+
+// attempt runs the owed sync; on failure it schedules a retry with backoff.
+func (r *runState) attempt(ctx context.Context) {
+	if r.s.needFull.Load() {
+		r.pendingFull = true
+	}
+	if !r.pendingFull && !r.pendingRepair {
+		return
+	}
+	if r.armed {
+		r.retry.Stop()
+		r.armed = false
+	}
+	_, err := r.s.reconcile(ctx, r.pendingFull)
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		r.backoff = min(max(2*r.backoff, retryMin), retryMax)
+		r.s.log.Warn("redis sync: reconcile failed; will retry",
+			zap.Duration("retry_in", r.backoff), zap.Error(err))
+		r.arm(r.backoff)
+		return
+	}
+	r.pendingFull, r.pendingRepair, r.backoff = false, false, 0
+	if r.s.needFull.Load() { // an Apply failed while we synced
+		r.pendingFull = true
+		r.arm(retryMin)
+	}
+}
+
+// checkEpoch reads the epoch marker. A missing marker needs a full sync now; Redis
+// answering again after an outage lets an owed sync run without waiting for its backoff.
+func (r *runState) checkEpoch(ctx context.Context) {
+	epoch, err := r.s.readEpoch(ctx)
+	if err != nil {
+		r.redisUp = false
+		return
+	}
+	wasDown := !r.redisUp
+	r.redisUp = true
+	if epoch == "" {
+		r.pendingFull = true
+	}
+	if epoch == "" || (wasDown && (r.pendingFull || r.pendingRepair)) {
+		r.attempt(ctx)
+	}
+}

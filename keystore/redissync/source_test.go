@@ -1,0 +1,122 @@
+package redissync
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/sagate/sagate/keystore"
+)
+
+// memSource is an in-memory keystore.RecordSource: a store with a revision counter.
+// Redis is never faked; only the store is.
+type memSource struct {
+	mu   sync.Mutex
+	rev  int64
+	recs map[keystore.KeyHash]keystore.Record
+	uses map[string]time.Time
+	// useHook, when set, runs inside RecordKeyUse; its error is returned.
+	useHook func() error
+	// authErr, when set, fails AuthRecords.
+	authErr error
+}
+
+func newMemSource() *memSource {
+	return &memSource{recs: map[keystore.KeyHash]keystore.Record{}, uses: map[string]time.Time{}}
+}
+
+// testHash returns a stable key hash for n.
+func testHash(n int) keystore.KeyHash { return sha256.Sum256(fmt.Appendf(nil, "key-%d", n)) }
+
+// testRecord returns a live record for key n.
+func testRecord(n int) keystore.Record {
+	return keystore.Record{
+		KeyID: fmt.Sprintf("key_%d", n), SAID: fmt.Sprintf("sa_%d", n/3), SA: fmt.Sprintf("bot-%d@ws", n/3),
+		Workspace: "ws", State: keystore.KeyActive, Roles: map[string]keystore.Role{"*": keystore.RoleViewer},
+	}
+}
+
+// put commits r for h and returns the new revision.
+func (m *memSource) put(h keystore.KeyHash, r keystore.Record) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rev++
+	m.recs[h] = r
+	return m.rev
+}
+
+// remove commits the removal of h (revoked, deleted) and returns the new revision.
+func (m *memSource) remove(h keystore.KeyHash) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rev++
+	delete(m.recs, h)
+	return m.rev
+}
+
+// snapshot returns the live records and the current revision.
+func (m *memSource) snapshot() (map[keystore.KeyHash]keystore.Record, int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.recs), m.rev
+}
+
+func (m *memSource) AuthRecords(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]keystore.Record, int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.authErr != nil {
+		return nil, 0, m.authErr
+	}
+	out := make(map[keystore.KeyHash]keystore.Record, len(hashes))
+	for _, h := range hashes {
+		if r, ok := m.recs[h]; ok {
+			r.Rev = m.rev
+			out[h] = r
+		}
+	}
+	return out, m.rev, nil
+}
+
+func (m *memSource) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, keystore.Record) error) error {
+	recs, rev := m.snapshot()
+	for h, r := range recs {
+		r.Rev = rev
+		if err := fn(h, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *memSource) RecordKeyUse(ctx context.Context, uses map[string]time.Time) error {
+	m.mu.Lock()
+	hook := m.useHook
+	m.mu.Unlock()
+	if hook != nil {
+		if err := hook(); err != nil {
+			return err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, t := range uses {
+		if t.After(m.uses[id]) {
+			m.uses[id] = t
+		}
+	}
+	return nil
+}
+
+func (m *memSource) usesCopy() map[string]time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.uses)
+}
+
+var errStoreDown = errors.New("store down")
+
+var _ keystore.RecordSource = (*memSource)(nil)

@@ -1,0 +1,221 @@
+package redissync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sagate/sagate/keystore"
+)
+
+// Bounds of the writer. They are documented in doc.go.
+const (
+	// batchSize is how many keys one pipeline (and one store read) carries.
+	batchSize = 1000
+	// maxEventHashes is the most key hashes one event carries; larger changes are split.
+	maxEventHashes = 1000
+	// expirySlack: a record with an expiry is removed by Redis this long after it.
+	expirySlack = time.Hour
+	// minRecordTTL keeps a record whose expiry is (nearly) past for at least this long,
+	// so that the sidecar, not a missing record, answers "expired".
+	minRecordTTL = time.Minute
+	// tombstoneTTL is how long a tombstone guards a removed key against older writers.
+	tombstoneTTL = 24 * time.Hour
+)
+
+// now is the clock; tests may replace it.
+var now = time.Now
+
+// writeScript writes records, refusing to replace a stored record that has a higher
+// rev, so that a slower writer (or a second admin) never brings back an older state.
+// For each KEYS[i], ARGV holds three values: the record's JSON, or "" for a tombstone
+// ({state: "revoked"} carrying the stored record's identity when there is one, else "-",
+// so that it still decodes); the rev; the TTL in milliseconds (0: none). It returns, per
+// key, 1 when written and 0 when a newer record was kept. On Redis Cluster it is called
+// with one key at a time; on a single server with up to scriptKeys keys.
+var writeScript = redis.NewScript(`
+local out = {}
+for i = 1, #KEYS do
+  local val, rev, ttl = ARGV[3*i-2], tonumber(ARGV[3*i-1]), ARGV[3*i]
+  local cur = redis.call('GET', KEYS[i])
+  local old = nil
+  if cur then
+    local ok, r = pcall(cjson.decode, cur)
+    if ok and type(r) == 'table' then old = r end
+  end
+  if old and type(old.rev) == 'number' and old.rev > rev then
+    out[i] = 0
+  else
+    if val == '' then
+      local function id(f)
+        if old and type(old[f]) == 'string' and old[f] ~= '' then return cjson.encode(old[f]) end
+        return '"-"'
+      end
+      val = '{"key_id":' .. id('key_id') .. ',"sa_id":' .. id('sa_id') .. ',"sa":' .. id('sa') ..
+        ',"ws":' .. id('ws') .. ',"state":"revoked","rev":' .. ARGV[3*i-1] .. '}'
+    end
+    if ttl ~= '0' then
+      redis.call('SET', KEYS[i], val, 'PX', ttl)
+    else
+      redis.call('SET', KEYS[i], val)
+    end
+    out[i] = 1
+  end
+end
+return out
+`)
+
+// scriptKeys is how many keys one writeScript call carries on a single Redis server:
+// enough to amortise the call, small enough that one call blocks Redis for well under a millisecond.
+const scriptKeys = 50
+
+// write is one record (or tombstone) to store for a key.
+type write struct {
+	hash keystore.KeyHash
+	val  []byte // encoded record; nil: tombstone
+	rev  int64
+	ttl  time.Duration // 0: no expiry
+}
+
+// recordWrite prepares the write of a live record.
+func recordWrite(h keystore.KeyHash, r keystore.Record, rev int64, at time.Time) (write, error) {
+	r.Rev = rev
+	b, err := keystore.EncodeRecord(r)
+	if err != nil {
+		return write{}, fmt.Errorf("encoding record of key %s: %w", r.KeyID, err)
+	}
+	return write{hash: h, val: b, rev: rev, ttl: recordTTL(r, at)}, nil
+}
+
+// tombstoneWrite prepares the tombstone of a key that is gone.
+func tombstoneWrite(h keystore.KeyHash, rev int64) write {
+	return write{hash: h, rev: rev, ttl: tombstoneTTL}
+}
+
+// recordTTL is how long Redis keeps r: until a little after its expiry, or forever.
+func recordTTL(r keystore.Record, at time.Time) time.Duration {
+	if r.Exp == 0 {
+		return 0
+	}
+	return max(time.UnixMilli(r.Exp).Add(expirySlack).Sub(at), minRecordTTL)
+}
+
+// execWrites runs ws through writeScript in one pipeline (one round trip). With
+// withEpoch, the same pipeline reads the epoch marker ("" when missing). applied[i]
+// reports whether ws[i] was written (false: a newer record was kept).
+func (s *Syncer) execWrites(ctx context.Context, ws []write, withEpoch bool) (applied []bool, epoch string, err error) {
+	for attempt := 0; ; attempt++ {
+		applied, epoch, err = s.execWritesOnce(ctx, ws, withEpoch)
+		if attempt > 0 || !isNoScript(err) {
+			return applied, epoch, err
+		}
+		// Redis lost its script cache (restart, SCRIPT FLUSH): load and run the batch once more.
+		// Re-running is safe: every write is rev-checked.
+		if err := writeScript.Load(ctx, s.rdb).Err(); err != nil {
+			return nil, "", fmt.Errorf("loading the write script: %w", err)
+		}
+	}
+}
+
+func (s *Syncer) execWritesOnce(ctx context.Context, ws []write, withEpoch bool) ([]bool, string, error) {
+	per := scriptKeys
+	if _, cluster := s.rdb.(*redis.ClusterClient); cluster {
+		per = 1 // every key may live in another slot
+	}
+	pipe := s.rdb.Pipeline()
+	var cmds []*redis.Cmd
+	for chunk := range slices.Chunk(ws, per) {
+		keys := make([]string, len(chunk))
+		args := make([]any, 0, 3*len(chunk))
+		for i, w := range chunk {
+			keys[i] = keystore.RedisKey(w.hash)
+			args = append(args, w.val, strconv.FormatInt(w.rev, 10), strconv.FormatInt(w.ttl.Milliseconds(), 10))
+		}
+		cmds = append(cmds, writeScript.EvalSha(ctx, pipe, keys, args...))
+	}
+	var epochCmd *redis.StringCmd
+	if withEpoch {
+		epochCmd = pipe.Get(ctx, keystore.RedisEpoch)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, "", fmt.Errorf("writing %d records: %w", len(ws), err)
+	}
+	applied := make([]bool, 0, len(ws))
+	for _, c := range cmds {
+		res, err := c.Int64Slice()
+		if err != nil {
+			return nil, "", fmt.Errorf("writing %d records: %w", len(ws), err)
+		}
+		for _, n := range res {
+			applied = append(applied, n == 1)
+		}
+	}
+	if len(applied) != len(ws) {
+		return nil, "", fmt.Errorf("writing %d records: %d results", len(ws), len(applied))
+	}
+	var epoch string
+	if epochCmd != nil {
+		e, err := epochCmd.Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, "", fmt.Errorf("reading the epoch: %w", err)
+		}
+		epoch = e
+	}
+	return applied, epoch, nil
+}
+
+func isNoScript(err error) bool {
+	return errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")
+}
+
+// stored is what Redis holds for one key.
+type stored struct {
+	exists bool
+	ok     bool // decoded
+	rec    keystore.Record
+}
+
+// tombstone reports whether the stored value already refuses the key.
+func (st stored) tombstone() bool { return st.ok && st.rec.State == keystore.KeyRevoked }
+
+// readRecords reads the records of hashes in one pipeline.
+func (s *Syncer) readRecords(ctx context.Context, hashes []keystore.KeyHash) ([]stored, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(hashes))
+	for i, h := range hashes {
+		cmds[i] = pipe.Get(ctx, keystore.RedisKey(h))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("reading %d records: %w", len(hashes), err)
+	}
+	out := make([]stored, len(hashes))
+	for i, c := range cmds {
+		b, err := c.Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %d records: %w", len(hashes), err)
+		}
+		out[i].exists = true
+		if r, err := keystore.DecodeRecord(b); err == nil {
+			out[i].ok, out[i].rec = true, r
+		}
+	}
+	return out, nil
+}
+
+// sameRecord compares two records as a sidecar sees them: every field but Rev.
+func sameRecord(a, b keystore.Record) bool {
+	a.Rev, b.Rev = 0, 0
+	if len(a.Roles) == 0 && len(b.Roles) == 0 {
+		a.Roles, b.Roles = nil, nil
+	}
+	return reflect.DeepEqual(a, b)
+}
