@@ -3,6 +3,7 @@ package redissync
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -25,8 +26,15 @@ func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
 	}
 	start := now()
 	defer func() { s.m.duration.WithLabelValues("apply").Observe(now().Sub(start).Seconds()) }()
-	// The change is committed: finish writing it even if the caller goes away.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ApplyTimeout)
+	// The change is committed: finish writing it even if the caller goes away. While a
+	// full sync is already owed (Redis failed a moment ago), that sync will carry this
+	// commit too, so a short attempt is enough: the admin's callers are not held up for
+	// the whole ApplyTimeout by every change made during a Redis outage.
+	timeout := s.cfg.ApplyTimeout
+	if s.needFull.Load() {
+		timeout = min(timeout, owedApplyTimeout)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 
 	s.mu.Lock()
@@ -76,6 +84,10 @@ func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
 	s.m.success()
 	return nil
 }
+
+// owedApplyTimeout bounds an Apply made while a full sync is owed: the sync covers the
+// change if the attempt fails (its commit precedes the sync's scan of the store).
+const owedApplyTimeout = 250 * time.Millisecond
 
 // dedupe returns hashes without repeats, in first-seen order.
 func dedupe(hashes []keystore.KeyHash) []keystore.KeyHash {
