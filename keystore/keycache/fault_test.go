@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/internal/systest"
 	"github.com/sagate/sagate/keystore"
 )
 
@@ -79,10 +80,10 @@ func TestSlowRedisGivesUpWithoutPileUp(t *testing.T) {
 	// the cache must still answer within LookupTimeout and bound the lookups left
 	// waiting. A pool bigger than the burst shows that the bound is the cache's own.
 	srv := redistest.Start(t)
-	p := startProxy(t, srv.Addr())
+	p := systest.StartProxy(t, srv.Addr())
 	e := newEnvOn(t, srv, envOpts{addr: p.Addr(), plainCli: true, poolSize: 1000})
 	// Goroutines of the code under test: the proxy's own are left out.
-	goroutines := func() int { return runtime.NumGoroutine() - int(p.pipes.Load()) }
+	goroutines := func() int { return runtime.NumGoroutine() - p.Pipes() }
 	base := goroutines()
 	p.Stall()
 

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/internal/systest"
 	"github.com/sagate/sagate/keystore"
 )
 
@@ -110,7 +111,7 @@ func TestStreamReplacedFlushes(t *testing.T) {
 
 func TestFollowerCutWhileKeyIsRevoked(t *testing.T) {
 	srv := redistest.Start(t)
-	p := startProxy(t, srv.Addr())
+	p := systest.StartProxy(t, srv.Addr())
 	e := newEnvOn(t, srv, envOpts{addr: p.Addr()})
 	h, rec := e.putNew()
 	e.lookup(h)
@@ -127,7 +128,7 @@ func TestFollowerCutWhileKeyIsRevoked(t *testing.T) {
 		t.Fatalf("while cut off: %v %v, want stale", src, err)
 	}
 
-	p.Resume()
+	p.Restore()
 	e.waitEvents(applied + 1) // replayed from the last id applied
 	e.waitConnected(true)
 	ent, src := e.lookup(h)
