@@ -2,7 +2,7 @@
 GO ?= go
 BIN ?= bin
 
-.PHONY: all build test deps vet clean
+.PHONY: all build test deps vet demo bench soak fuzz clean
 
 all: build
 
@@ -19,6 +19,14 @@ vet:
 
 test: deps vet
 	$(GO) test -race -count=1 -timeout 12m ./...
+
+# The demo: Redis, admin, sample API and a Caddy sidecar; KEEP=1 leaves them running.
+demo:
+	@KEEP=$(KEEP) scripts/demo.sh
+
+# Benchmarks side by side with plain Caddy reverse_proxy (installs wrk); see BENCHMARKS.md.
+bench:
+	@scripts/bench.sh
 
 clean:
 	rm -rf $(BIN)

@@ -1,7 +1,9 @@
 package keystore
 
 import (
+	"crypto/sha256"
 	"errors"
+	"hash/crc32"
 	"regexp"
 	"strings"
 	"testing"
@@ -135,4 +137,34 @@ func FuzzCheckKey(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCRCStringMatchesStdlib(t *testing.T) {
+	tests := []string{"", "a", "sak_", "1234567", "12345678", "123456789", "sak_" + strings.Repeat("Z", 43), strings.Repeat("\xff\x00", 40)}
+	for _, s := range tests {
+		if got, want := crcString(s), crc32.ChecksumIEEE([]byte(s)); got != want {
+			t.Errorf("crcString(%q) = %08x, want %08x", s, got, want)
+		}
+	}
+}
+
+func FuzzCRCString(f *testing.F) {
+	f.Add("sak_0000000000000000000000000000000000000000000")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := crcString(s), crc32.ChecksumIEEE([]byte(s)); got != want {
+			t.Fatalf("crcString = %08x, want %08x", got, want)
+		}
+	})
+}
+
+func TestHashKeyMatchesSHA256(t *testing.T) {
+	k, _ := GenerateKey()
+	for _, s := range []string{k, "", "short", k + k} {
+		if HashKey(s) != sha256.Sum256([]byte(s)) {
+			t.Errorf("HashKey differs from SHA-256 for a %d-byte input", len(s))
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = HashKey(k) }); n != 0 {
+		t.Fatalf("HashKey allocates %v times for a key", n)
+	}
 }

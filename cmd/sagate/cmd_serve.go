@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -14,12 +12,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/sagate/sagate/admin"
+	"github.com/sagate/sagate/internal/redisurl"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/redissync"
 )
@@ -47,7 +45,8 @@ func (a *app) serveCmd() *cobra.Command {
 The admin token comes from --admin-token-file (whitespace around it is ignored) or, without
 that flag, from $` + envAdminToken + `; serve refuses to start without one, or with one shorter
 than 16 characters. --redis takes any go-redis URL: redis://[user:password@]host:port/db,
-rediss:// for TLS, unix:///path/to/socket?db=N. A full reconcile repairs Redis from the store
+rediss:// for TLS, unix:///path/to/socket?db=N, redis+sentinel://host:26379/0?master_name=NAME,
+redis+cluster://host:7000?addr=host2:7000. A full reconcile repairs Redis from the store
 at start, every --reconcile-interval, and whenever Redis has lost its epoch marker.
 SIGINT or SIGTERM drains requests in flight, stops the sync and closes the store.`,
 		Args: nArgs(0, "none"),
@@ -90,20 +89,6 @@ func (a *app) adminToken(file string) (string, error) {
 	return tok, nil
 }
 
-// redisOptions parses a go-redis URL. url.Parse errors quote the whole URL, which may hold a
-// password, so only the cause is kept.
-func redisOptions(raw string) (*redis.Options, error) {
-	opts, err := redis.ParseURL(raw)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("parsing --redis: %v", err)
-	}
-	return opts, nil
-}
-
 // newLogger returns a JSON zap logger on stderr at level.
 func (a *app) newLogger(level string) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(level)
@@ -135,9 +120,9 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	ropts, err := redisOptions(o.redis)
+	ropts, err := redisurl.Parse(o.redis)
 	if err != nil {
-		return err
+		return fmt.Errorf("parsing --redis: %w", err)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -151,7 +136,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 			err = fmt.Errorf("closing the store: %w", cerr)
 		}
 	}()
-	rdb := redis.NewClient(ropts)
+	rdb := ropts.Client()
 	defer rdb.Close()
 
 	reg := prometheus.NewRegistry()
@@ -185,7 +170,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 		syncer.Run(syncCtx)
 	}()
 	log.Info("sagate admin starting", zap.String("version", version), zap.String("listen", ln.Addr().String()),
-		zap.String("redis", ropts.Addr), zap.Stringer("reconcile_interval", o.reconcileInterval))
+		zap.String("redis", redisurl.Redacted(o.redis)), zap.Stringer("reconcile_interval", o.reconcileInterval))
 	err = srv.Serve(ctx, ln)
 	stopSync()
 	wg.Wait()

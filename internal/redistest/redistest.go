@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Server is a redis-server process owned by one test.
@@ -50,7 +51,7 @@ func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 
 // Client returns a new client, closed when the test ends.
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	c := redis.NewClient(Options(s.Addr()))
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -70,7 +71,9 @@ func (s *Server) start() {
 	s.mu.Unlock()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+		o := Options(s.Addr())
+		o.MaxRetries = -1
+		c := redis.NewClient(o)
 		err := c.Ping(context.Background()).Err()
 		_ = c.Close()
 		if err == nil {
@@ -124,3 +127,13 @@ func FreePort(t testing.TB) int {
 
 // String describes the server for test logs.
 func (s *Server) String() string { return fmt.Sprintf("redis-server@%s", s.Addr()) }
+
+// Options are client options for addr as sagate's own clients use them: maintenance
+// notifications off (a Redis Enterprise feature whose "auto" mode races in go-redis
+// v9.23 when an open-source server refuses the handshake, which -race reports).
+func Options(addr string) *redis.Options {
+	return &redis.Options{
+		Addr:                     addr,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	}
+}

@@ -1,0 +1,194 @@
+package caddymodule
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/keystore"
+)
+
+// waitFor bounds every poll for something that happens in the background.
+const waitFor = 10 * time.Second
+
+// store plays the admin's part in Redis: it writes key records, the epoch marker
+// and change events with the protocol of keystore/record.go.
+type store struct {
+	t   testing.TB
+	srv *redistest.Server
+	rdb *redis.Client
+	rev int64
+}
+
+// newStore starts a redis-server and writes the epoch marker.
+func newStore(t testing.TB) *store {
+	t.Helper()
+	srv := redistest.Start(t)
+	s := &store{t: t, srv: srv, rdb: srv.Client()}
+	s.setEpoch()
+	return s
+}
+
+func (s *store) setEpoch() {
+	s.t.Helper()
+	if err := s.rdb.Set(context.Background(), keystore.RedisEpoch, "e1", 0).Err(); err != nil {
+		s.t.Fatalf("writing the epoch: %v", err)
+	}
+}
+
+// testAccount is a service account with one key, as the admin would describe it.
+type testAccount struct {
+	key string
+	rec keystore.Record
+}
+
+// newAccount makes a live key of sa@ws with the given project roles and stores it.
+func (s *store) newAccount(sa, ws string, roles map[string]keystore.Role) *testAccount {
+	s.t.Helper()
+	a := &testAccount{key: newTestKey(s.t), rec: keystore.Record{
+		KeyID: "key_" + sa, SAID: "sa_" + sa, SA: sa + "@" + ws, Workspace: ws,
+		State: keystore.KeyActive, Roles: roles,
+	}}
+	s.put(a)
+	return a
+}
+
+// put writes a's record and publishes an event naming its key, like a committed change.
+func (s *store) put(a *testAccount) {
+	s.t.Helper()
+	ctx := context.Background()
+	s.rev++
+	a.rec.Rev = s.rev
+	b, err := keystore.EncodeRecord(a.rec)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	h := keystore.HashKey(a.key)
+	if err := s.rdb.Set(ctx, keystore.RedisKey(h), b, 0).Err(); err != nil {
+		s.t.Fatalf("writing a record: %v", err)
+	}
+	if _, _, err := keystore.PublishEvent(ctx, s.rdb, keystore.Event{Rev: s.rev, Kind: keystore.EventKeys, Epoch: "e1", Hashes: []keystore.KeyHash{h}}, 0); err != nil {
+		s.t.Fatalf("publishing an event: %v", err)
+	}
+}
+
+// revoke replaces a's record with a tombstone and publishes the event.
+func (s *store) revoke(a *testAccount) {
+	s.t.Helper()
+	a.rec.State = keystore.KeyRevoked
+	s.put(a)
+}
+
+// upstream is the existing API: it records the headers of every request it gets.
+type upstream struct {
+	*httptest.Server
+	mu   sync.Mutex
+	reqs []http.Header
+}
+
+func newUpstream(t testing.TB) *upstream {
+	u := &upstream{}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.reqs = append(u.reqs, r.Header.Clone())
+		u.mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("upstream"))
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+// count returns how many requests reached the upstream.
+func (u *upstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.reqs)
+}
+
+// last returns the headers of the last request that reached the upstream.
+func (u *upstream) last(t testing.TB) http.Header {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.reqs) == 0 {
+		t.Fatal("no request reached the upstream")
+	}
+	return u.reqs[len(u.reqs)-1]
+}
+
+// newHandler returns h with its defaults and a real key cache on s, released
+// when the test ends; like Provision without a Caddy context.
+func newHandler(t testing.TB, s *store, h Handler) *Handler {
+	t.Helper()
+	h.Redis = s.srv.URL()
+	if err := h.applyDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := registerMetrics(nil); err != nil {
+		t.Fatal(err)
+	}
+	c, key, err := acquireCache(cacheSettings{redisURL: h.Redis, size: h.CacheSize,
+		negativeTTL: time.Duration(h.NegativeTTL), lookupTimeout: time.Duration(h.LookupTimeout)}, h.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cache, h.poolKey = c, key
+	t.Cleanup(func() {
+		if err := h.Cleanup(); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	return &h
+}
+
+// newRequest is a GET with a fresh Caddy replacer, as Caddy's server makes it.
+func newRequest(key string, header ...string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "http://sidecar/v1/things", nil)
+	if key != "" {
+		r.Header["Authorization"] = []string{"Bearer " + key}
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header[header[i]] = append(r.Header[header[i]], header[i+1])
+	}
+	repl := caddyhttp.NewTestReplacer(r)
+	return r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+}
+
+// nextRecorder is a next handler that records the request it was given.
+type nextRecorder struct {
+	called bool
+	header http.Header
+	repl   *caddy.Replacer
+}
+
+func (n *nextRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+	n.called = true
+	n.header = r.Header.Clone()
+	n.repl, _ = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// waitUntil polls cond until it holds or waitFor passes.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,128 @@
+package caddymodule
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// result labels sagate_decisions_total.
+type result uint8
+
+const (
+	resultAllowed result = iota
+	resultNoKey
+	resultInvalidToken
+	resultForbidden
+	resultBadRequest
+	resultUnavailable
+	numResults
+)
+
+var resultNames = [numResults]string{"allowed", "no_key", "invalid_token", "forbidden", "bad_request", "unavailable"}
+
+// metrics are process-wide, like Caddy's own: they keep counting across config
+// reloads, and each new config's registry gets the same collectors.
+var metrics = struct {
+	once      sync.Once
+	decisions *prometheus.CounterVec
+	byResult  [numResults]prometheus.Counter // resolved once: no label lookup per request
+	verify    prometheus.Histogram
+	cache     *cacheCollector
+}{}
+
+func initMetrics() {
+	metrics.once.Do(func() {
+		metrics.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sagate_decisions_total",
+			Help: "Requests decided by the sagate handler, by result.",
+		}, []string{"result"})
+		for i, name := range resultNames {
+			metrics.byResult[i] = metrics.decisions.WithLabelValues(name)
+		}
+		metrics.verify = prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sagate_verify_duration_seconds",
+			Help:    "Time the sagate handler took to decide on a request, before the next handler.",
+			Buckets: []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.025, 0.1, 0.25, 1},
+		})
+		metrics.cache = newCacheCollector()
+	})
+}
+
+// registerMetrics puts sagate's collectors on reg. Several handlers of one config
+// register the same collectors; that is not an error.
+func registerMetrics(reg prometheus.Registerer) error {
+	initMetrics()
+	if reg == nil {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{metrics.decisions, metrics.verify, metrics.cache} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// cacheCollector reports the counters of every key cache alive in the process
+// (keycache.Cache.Stats), summed. A cache that is closed and replaced starts from
+// zero again, which Prometheus reads as a counter reset.
+type cacheCollector struct {
+	hits, misses, stale, negative, redisErrors, events, flushes, entries *prometheus.Desc
+}
+
+func newCacheCollector() *cacheCollector {
+	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
+	return &cacheCollector{
+		hits:        d("sagate_cache_hits_total", "Lookups answered by a fresh local cache entry."),
+		misses:      d("sagate_cache_misses_total", "Lookups that went to Redis."),
+		stale:       d("sagate_cache_stale_total", "Lookups answered by a stale entry because Redis could not answer."),
+		negative:    d("sagate_cache_negative_hits_total", "Lookups answered by a cached \"no such key\"."),
+		redisErrors: d("sagate_redis_errors_total", "Redis commands of the key cache that failed."),
+		events:      d("sagate_events_applied_total", "Change events from the admin applied to the local cache."),
+		flushes:     d("sagate_cache_flushes_total", "Times the whole local cache was dropped (gap in events, new epoch)."),
+		entries:     d("sagate_cache_entries", "Entries in the local key caches."),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.stale, c.negative, c.redisErrors, c.events, c.flushes, c.entries} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	var hits, misses, stale, negative, redisErrors, events, flushes uint64
+	var entries int
+	caches.Range(func(_, v any) bool {
+		if sc, ok := v.(*sharedCache); ok {
+			s := sc.cache.Stats()
+			hits += s.Hits
+			misses += s.Misses
+			stale += s.StaleAnswers
+			negative += s.NegativeHits
+			redisErrors += s.RedisErrors
+			events += s.EventsApplied
+			flushes += s.Flushes
+			entries += s.Entries
+		}
+		return true
+	})
+	counter := func(d *prometheus.Desc, v uint64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	counter(c.hits, hits)
+	counter(c.misses, misses)
+	counter(c.stale, stale)
+	counter(c.negative, negative)
+	counter(c.redisErrors, redisErrors)
+	counter(c.events, events)
+	counter(c.flushes, flushes)
+	ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(entries))
+}

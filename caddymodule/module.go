@@ -1,0 +1,344 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/sagate/sagate/internal/redisurl"
+	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/keycache"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Defaults of the handler's options.
+const (
+	DefaultRedis         = "redis://127.0.0.1:6379/0"
+	DefaultCacheTTL      = 5 * time.Minute
+	DefaultCacheSize     = 10000
+	DefaultStaleIfError  = 5 * time.Minute
+	DefaultNegativeTTL   = 2 * time.Second
+	DefaultLookupTimeout = 100 * time.Millisecond
+	DefaultRealm         = "sagate"
+	DefaultMinRole       = keystore.RoleViewer
+)
+
+// Handler is the sagate sidecar: it lets through only requests that carry a live
+// service-account key in "Authorization: Bearer <key>", and tells the next handler
+// who called in identity headers that no client can forge.
+//
+// After a request is allowed, these placeholders are set: {http.auth.user.id} (the
+// service account id), {sagate.service_account} (name@workspace),
+// {sagate.service_account_id}, {sagate.workspace}, {sagate.key_id}, and with a
+// project {sagate.project} and {sagate.role}.
+type Handler struct {
+	// The Redis holding the admin's key records, as a go-redis URL. Supported:
+	// redis://[user:pass@]host:port/db and rediss:// (TLS) and unix:///path.sock
+	// (one server, redis.ParseURL); redis+sentinel:// or rediss+sentinel://
+	// with ?master_name=NAME and more sentinels as &addr=host:port
+	// (redis.ParseFailoverURL); redis+cluster:// or rediss+cluster:// with more
+	// seed nodes as &addr=host:port (redis.ParseClusterURL). Query parameters set
+	// go-redis options (dial_timeout, pool_size, ...). Default: redis://127.0.0.1:6379/0
+	Redis string `json:"redis,omitempty"`
+
+	// Only keys of this workspace are accepted; a key of another workspace gets
+	// 403 insufficient_scope. Default: empty, any workspace.
+	Workspace string `json:"workspace,omitempty"`
+
+	// The project the request addresses: any placeholder, e.g.
+	// {http.request.header.X-Project}, evaluated on the request as the client sent
+	// it (before any header is stripped). When set, the key's account needs a grant
+	// on that project (or on "*") with a role of at least min_role, and an empty
+	// result is refused with 403. Default: empty, no project check.
+	Project string `json:"project,omitempty"`
+
+	// The lowest role that passes: viewer, contributor or owner. Needs project.
+	// Default: viewer
+	MinRole string `json:"min_role,omitempty"`
+
+	// How long a cached answer from Redis is trusted (events drop it earlier
+	// when the key changes). Default: 5m
+	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
+
+	// How many keys (known and unknown) the local cache holds. Shared by every
+	// site that names the same redis URL and cache settings. Default: 10000
+	CacheSize int `json:"cache_size,omitempty"`
+
+	// How long past its freshness a cached key may still answer while Redis cannot
+	// (down, slow, or not yet resynced by the admin). A negative value (Caddyfile:
+	// "stale_if_error off") disables stale answers: a key Redis cannot confirm gets 503.
+	// Default: 5m
+	StaleIfError caddy.Duration `json:"stale_if_error,omitempty"`
+
+	// How long "no such key" is remembered. Default: 2s
+	NegativeTTL caddy.Duration `json:"negative_ttl,omitempty"`
+
+	// How long one Redis lookup may take before the request gets a stale answer
+	// or 503. Default: 100ms
+	LookupTimeout caddy.Duration `json:"lookup_timeout,omitempty"`
+
+	// The realm given in WWW-Authenticate. Default: sagate
+	Realm string `json:"realm,omitempty"`
+
+	// Forward the client's Authorization header to the next handler. Defaults to
+	// false because the upstream needs only the identity headers, and a key that
+	// reaches it can leak through its logs.
+	ForwardAuthorization bool `json:"forward_authorization,omitempty"`
+
+	// Names of the identity headers set on allowed requests. The default names
+	// are always stripped from client requests too, even when renamed here.
+	Headers *HeaderNames `json:"headers,omitempty"`
+
+	// Runtime state, set by Provision.
+	minRole  keystore.Role
+	names    HeaderNames // with defaults, canonical form
+	strip    sanitizer   // every identity name, default and configured
+	replies  replies     // refusals prepared once: no allocation when refusing
+	cache    *keycache.Cache
+	poolKey  string // key of the shared client and cache in pool; "" when none held
+	logger   *zap.Logger
+	timeNow  func() time.Time // for tests
+	hasProj  bool
+	policy   keycache.Policy
+	released bool
+}
+
+// HeaderNames are the identity headers set on allowed requests. Each one the
+// client sent is removed first, in any letter case and underscore spelling.
+type HeaderNames struct {
+	// The service account's id. Default: X-Service-Account-Id
+	ServiceAccountID string `json:"service_account_id,omitempty"`
+	// The service account's full name, name@workspace. Default: X-Service-Account
+	ServiceAccount string `json:"service_account,omitempty"`
+	// The account's workspace. Default: X-Workspace
+	Workspace string `json:"workspace,omitempty"`
+	// The id of the key used. Default: X-Api-Key-Id
+	KeyID string `json:"key_id,omitempty"`
+	// The project checked (only with project). Default: X-Project
+	Project string `json:"project,omitempty"`
+	// The account's role in that project (only with project). Default: X-Project-Role
+	Role string `json:"role,omitempty"`
+}
+
+// DefaultHeaderNames are the identity headers sagate sets unless renamed.
+var DefaultHeaderNames = HeaderNames{
+	ServiceAccountID: "X-Service-Account-Id",
+	ServiceAccount:   "X-Service-Account",
+	Workspace:        "X-Workspace",
+	KeyID:            "X-Api-Key-Id",
+	Project:          "X-Project",
+	Role:             "X-Project-Role",
+}
+
+// list returns the six names in a fixed order.
+func (n HeaderNames) list() []string {
+	return []string{n.ServiceAccountID, n.ServiceAccount, n.Workspace, n.KeyID, n.Project, n.Role}
+}
+
+// withDefaults fills empty names from DefaultHeaderNames and canonicalizes all.
+func (n HeaderNames) withDefaults() HeaderNames {
+	pick := func(v, def string) string {
+		if v == "" {
+			v = def
+		}
+		return http.CanonicalHeaderKey(v)
+	}
+	d := DefaultHeaderNames
+	return HeaderNames{
+		ServiceAccountID: pick(n.ServiceAccountID, d.ServiceAccountID),
+		ServiceAccount:   pick(n.ServiceAccount, d.ServiceAccount),
+		Workspace:        pick(n.Workspace, d.Workspace),
+		KeyID:            pick(n.KeyID, d.KeyID),
+		Project:          pick(n.Project, d.Project),
+		Role:             pick(n.Role, d.Role),
+	}
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.sagate",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision fills defaults, takes the logger and metrics registry, and acquires the
+// Redis client and key cache shared by every site with the same settings.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.timeNow == nil {
+		h.timeNow = time.Now
+	}
+	if err := h.applyDefaults(); err != nil {
+		return err
+	}
+	// Validate before opening anything: a bad config must not dial Redis.
+	if err := h.Validate(); err != nil {
+		return err
+	}
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("registering sagate metrics: %w", err)
+	}
+	cfg := cacheSettings{
+		redisURL:      h.Redis,
+		size:          h.CacheSize,
+		negativeTTL:   time.Duration(h.NegativeTTL),
+		lookupTimeout: time.Duration(h.LookupTimeout),
+	}
+	c, key, err := acquireCache(cfg, h.logger)
+	if err != nil {
+		return err
+	}
+	h.cache, h.poolKey = c, key
+	return nil
+}
+
+// applyDefaults sets every default and the derived runtime state. It is what
+// Provision does without touching Redis, so tests of the request path can use it.
+func (h *Handler) applyDefaults() error {
+	if h.Redis == "" {
+		h.Redis = DefaultRedis
+	}
+	if h.CacheTTL == 0 {
+		h.CacheTTL = caddy.Duration(DefaultCacheTTL)
+	}
+	if h.CacheSize == 0 {
+		h.CacheSize = DefaultCacheSize
+	}
+	if h.StaleIfError == 0 {
+		h.StaleIfError = caddy.Duration(DefaultStaleIfError)
+	}
+	if h.NegativeTTL == 0 {
+		h.NegativeTTL = caddy.Duration(DefaultNegativeTTL)
+	}
+	if h.LookupTimeout == 0 {
+		h.LookupTimeout = caddy.Duration(DefaultLookupTimeout)
+	}
+	if h.Realm == "" {
+		h.Realm = DefaultRealm
+	}
+	if h.logger == nil {
+		h.logger = zap.NewNop()
+	}
+	if h.timeNow == nil {
+		h.timeNow = time.Now
+	}
+	h.minRole = DefaultMinRole
+	if h.MinRole != "" {
+		role, err := keystore.ParseRole(h.MinRole)
+		if err != nil {
+			return fmt.Errorf("min_role: %w", err)
+		}
+		h.minRole = role
+	}
+	var n HeaderNames
+	if h.Headers != nil {
+		n = *h.Headers
+	}
+	h.names = n.withDefaults()
+	h.strip = newSanitizer(append(DefaultHeaderNames.list(), h.names.list()...))
+	h.replies = newReplies(h.Realm)
+	h.hasProj = h.Project != ""
+	h.policy = keycache.Policy{TTL: time.Duration(h.CacheTTL), StaleIfError: max(0, time.Duration(h.StaleIfError))}
+	return nil
+}
+
+// Validate checks the configuration; it is pure.
+func (h *Handler) Validate() error {
+	if h.Workspace != "" {
+		if err := keystore.ValidateSlug("workspace", h.Workspace); err != nil {
+			return err
+		}
+	}
+	if h.MinRole != "" && h.Project == "" {
+		return errors.New("min_role needs project: without a project there is no role to check")
+	}
+	if h.MinRole != "" {
+		if _, err := keystore.ParseRole(h.MinRole); err != nil {
+			return fmt.Errorf("min_role: %w", err)
+		}
+	}
+	if h.CacheSize < 0 {
+		return errors.New("cache_size must not be negative")
+	}
+	for name, d := range map[string]caddy.Duration{
+		"cache_ttl":    h.CacheTTL,
+		"negative_ttl": h.NegativeTTL, "lookup_timeout": h.LookupTimeout,
+	} {
+		if d < 0 {
+			return fmt.Errorf("%s must not be negative", name)
+		}
+	}
+	if !validRealm(h.Realm) {
+		return errors.New(`realm must be printable ASCII without '"' or '\'`)
+	}
+	if h.Headers != nil {
+		for _, n := range h.Headers.list() {
+			if n != "" && !validHeaderName(n) {
+				return fmt.Errorf("header name %q is not a valid HTTP header name", n)
+			}
+		}
+	}
+	if _, err := redisurl.Parse(h.Redis); h.Redis != "" && err != nil {
+		return err
+	}
+	return nil
+}
+
+// Cleanup releases this handler's hold on the shared Redis client and cache; the
+// last handler to let go closes them.
+func (h *Handler) Cleanup() error {
+	if h.poolKey == "" || h.released {
+		return nil
+	}
+	h.released = true
+	if err := releaseCache(h.poolKey); err != nil {
+		// Only pending last-used reports can be lost here (Redis away at shutdown);
+		// that is worth a warning, not a failed config unload.
+		h.logger.Warn("closing the shared key cache", zap.Error(err))
+	}
+	return nil
+}
+
+// validRealm reports whether s can be quoted in WWW-Authenticate as is.
+func validRealm(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderName reports whether s is an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 || c <= 0x20 || c == 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Interface guards
+var (
+	_ caddy.Module                = (*Handler)(nil)
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

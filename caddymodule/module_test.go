@@ -1,0 +1,124 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		h       Handler
+		wantErr string
+	}{
+		{name: "empty", h: Handler{}},
+		{name: "full", h: Handler{Redis: "redis://127.0.0.1:6379/0", Workspace: "ml-team", Project: "{http.request.header.X-Project}", MinRole: "owner", Realm: "api"}},
+		{name: "min_role without project", h: Handler{MinRole: "viewer"}, wantErr: "min_role needs project"},
+		{name: "unknown role", h: Handler{Project: "p", MinRole: "admin"}, wantErr: "min_role"},
+		{name: "bad workspace", h: Handler{Workspace: "ML Team"}, wantErr: "workspace"},
+		{name: "negative cache_size", h: Handler{CacheSize: -1}, wantErr: "cache_size"},
+		{name: "negative duration", h: Handler{LookupTimeout: -1}, wantErr: "lookup_timeout"},
+		{name: "stale answers off", h: Handler{StaleIfError: -1}},
+		{name: "realm with quote", h: Handler{Realm: `a"b`}, wantErr: "realm"},
+		{name: "realm with newline", h: Handler{Realm: "a\nb"}, wantErr: "realm"},
+		{name: "bad header name", h: Handler{Headers: &HeaderNames{KeyID: "X Key"}}, wantErr: "header name"},
+		{name: "bad redis scheme", h: Handler{Redis: "http://127.0.0.1:6379"}, wantErr: "unsupported URL scheme"},
+		{name: "redis not a URL", h: Handler{Redis: "127.0.0.1:6379"}, wantErr: "not a URL"},
+		{name: "sentinel without master", h: Handler{Redis: "redis+sentinel://127.0.0.1:26379"}, wantErr: "master_name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.h.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestReplies(t *testing.T) {
+	rs := newReplies("api")
+	tests := []struct {
+		reason     reason
+		status     int
+		www        string
+		errCode    string
+		retryAfter string
+	}{
+		{reasonNoKey, 401, `Bearer realm="api"`, "unauthorized", ""},
+		{reasonAmbiguous, 400, `Bearer realm="api", error="invalid_request", error_description="several Authorization headers"`, "invalid_request", ""},
+		{reasonMalformed, 401, `Bearer realm="api", error="invalid_token", error_description="the key is malformed"`, "invalid_token", ""},
+		{reasonExpired, 401, `Bearer realm="api", error="invalid_token", error_description="the key has expired"`, "invalid_token", ""},
+		{reasonLowRole, 403, `Bearer realm="api", error="insufficient_scope", error_description="the service account's role in this project is too low"`, "insufficient_scope", ""},
+		{reasonUnavailable, 503, "", "temporarily_unavailable", "1"},
+	}
+	for _, tt := range tests {
+		t.Run(reasonSpecs[tt.reason].description, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			rs[tt.reason].write(rec)
+			res := rec.Result()
+			if res.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", res.StatusCode, tt.status)
+			}
+			if got := res.Header.Get("WWW-Authenticate"); got != tt.www {
+				t.Fatalf("WWW-Authenticate %q, want %q", got, tt.www)
+			}
+			if got := res.Header.Get("Retry-After"); got != tt.retryAfter {
+				t.Fatalf("Retry-After %q, want %q", got, tt.retryAfter)
+			}
+			if got := res.Header.Get("Cache-Control"); got != "no-store" {
+				t.Fatalf("Cache-Control %q", got)
+			}
+			var body struct {
+				Error       string `json:"error"`
+				Description string `json:"error_description"`
+			}
+			if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+				t.Fatalf("body is not JSON: %v", err)
+			}
+			if body.Error != tt.errCode || body.Description != reasonSpecs[tt.reason].description {
+				t.Fatalf("body %+v", body)
+			}
+		})
+	}
+	for i, spec := range reasonSpecs {
+		if spec.status == 0 {
+			t.Fatalf("reason %d has no spec", i)
+		}
+	}
+}
+
+func TestApplyDefaults(t *testing.T) {
+	h := Handler{Headers: &HeaderNames{KeyID: "x-caller-key"}}
+	if err := h.applyDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	if h.Redis != DefaultRedis || h.CacheSize != DefaultCacheSize || h.Realm != DefaultRealm ||
+		h.CacheTTL != caddy.Duration(DefaultCacheTTL) || h.StaleIfError != caddy.Duration(DefaultStaleIfError) ||
+		h.NegativeTTL != caddy.Duration(DefaultNegativeTTL) || h.LookupTimeout != caddy.Duration(DefaultLookupTimeout) ||
+		h.minRole != DefaultMinRole || h.MinRole != "" {
+		t.Fatalf("defaults not applied: %+v", h)
+	}
+	if h.names.KeyID != "X-Caller-Key" || h.names.ServiceAccount != "X-Service-Account" {
+		t.Fatalf("names = %+v", h.names)
+	}
+	// The default names are stripped even when renamed.
+	for _, n := range []string{"X-Api-Key-Id", "X-Caller-Key"} {
+		if !h.strip.isIdentity(n) {
+			t.Fatalf("%s is not stripped", n)
+		}
+	}
+	if err := h.Validate(); err != nil {
+		t.Fatalf("Validate after defaults: %v", err)
+	}
+}

@@ -1,0 +1,88 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/sagate/sagate/internal/redisurl"
+	"github.com/sagate/sagate/keystore/keycache"
+)
+
+// caches holds one *sharedCache per distinct cacheSettings. It is package-level so
+// that it outlives config reloads: the new config acquires before the old one
+// releases, so the client, the cache and its events subscription carry over.
+var caches = caddy.NewUsagePool()
+
+// cacheSettings are the options that make two sites need different caches.
+// (cache_ttl and stale_if_error are per-lookup policy, so sites may differ there.)
+type cacheSettings struct {
+	redisURL      string
+	size          int
+	negativeTTL   time.Duration
+	lookupTimeout time.Duration
+}
+
+// key is the pool key. It holds the URL (maybe with a password): never log it.
+func (s cacheSettings) key() string {
+	return s.redisURL + "\x00" + strconv.Itoa(s.size) + "\x00" + s.negativeTTL.String() + "\x00" + s.lookupTimeout.String()
+}
+
+// sharedCache is one Redis client and the key cache that reads through it.
+type sharedCache struct {
+	client redis.UniversalClient
+	cache  *keycache.Cache
+}
+
+// Destruct stops the cache, then closes the client; the pool calls it when the
+// last user releases it.
+func (s *sharedCache) Destruct() error {
+	return errors.Join(s.cache.Close(), s.client.Close())
+}
+
+// acquireCache returns the cache for s, creating and starting it if no site holds
+// one yet. Each successful call must be paired with releaseCache(key).
+func acquireCache(s cacheSettings, logger *zap.Logger) (*keycache.Cache, string, error) {
+	key := s.key()
+	v, loaded, err := caches.LoadOrNew(key, func() (caddy.Destructor, error) {
+		opts, err := redisurl.Parse(s.redisURL)
+		if err != nil {
+			return nil, err
+		}
+		client := opts.Client()
+		c := keycache.New(client, keycache.Config{
+			Size:          s.size,
+			NegativeTTL:   s.negativeTTL,
+			LookupTimeout: s.lookupTimeout,
+			// The cache outlives the config whose handler created it, so it logs
+			// through Caddy's process logger, not that handler's.
+			Logger: caddy.Log().Named("sagate.keycache"),
+		})
+		c.Start()
+		return &sharedCache{client: client, cache: c}, nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("setting up the key cache: %w", err)
+	}
+	sc, ok := v.(*sharedCache)
+	if !ok {
+		return nil, "", fmt.Errorf("setting up the key cache: pool holds %T", v)
+	}
+	if !loaded {
+		logger.Info("key cache started", zap.String("redis", redisurl.Redacted(s.redisURL)), zap.Int("cache_size", s.size))
+	}
+	return sc.cache, key, nil
+}
+
+// releaseCache lets go of one hold on the cache under key; the last one closes it.
+func releaseCache(key string) error {
+	if _, err := caches.Delete(key); err != nil {
+		return fmt.Errorf("closing the key cache: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,102 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+)
+
+// reason is why a request was refused. Each has a reply prepared at Provision.
+type reason uint8
+
+const (
+	reasonNoKey       reason = iota // 401, no error attribute
+	reasonAmbiguous                 // 400 invalid_request
+	reasonMalformed                 // 401 invalid_token
+	reasonUnknown                   // 401 invalid_token: no such key, revoked, deactivated
+	reasonExpired                   // 401 invalid_token
+	reasonWorkspace                 // 403 insufficient_scope
+	reasonNoProject                 // 403 insufficient_scope
+	reasonBadProject                // 403 insufficient_scope
+	reasonNoGrant                   // 403 insufficient_scope
+	reasonLowRole                   // 403 insufficient_scope
+	reasonUnavailable               // 503
+	numReasons
+)
+
+// reasonSpec is the fixed text of a refusal.
+type reasonSpec struct {
+	status      int
+	code        string // RFC 6750 error code; "" in WWW-Authenticate for reasonNoKey
+	bodyCode    string // "error" in the JSON body
+	description string // never holds anything the client sent
+	result      result
+}
+
+var reasonSpecs = [numReasons]reasonSpec{
+	reasonNoKey:       {http.StatusUnauthorized, "", "unauthorized", "a bearer key is required", resultNoKey},
+	reasonAmbiguous:   {http.StatusBadRequest, "invalid_request", "invalid_request", "several Authorization headers", resultBadRequest},
+	reasonMalformed:   {http.StatusUnauthorized, "invalid_token", "invalid_token", "the key is malformed", resultInvalidToken},
+	reasonUnknown:     {http.StatusUnauthorized, "invalid_token", "invalid_token", "the key is unknown, revoked or deactivated", resultInvalidToken},
+	reasonExpired:     {http.StatusUnauthorized, "invalid_token", "invalid_token", "the key has expired", resultInvalidToken},
+	reasonWorkspace:   {http.StatusForbidden, "insufficient_scope", "insufficient_scope", "the key belongs to another workspace", resultForbidden},
+	reasonNoProject:   {http.StatusForbidden, "insufficient_scope", "insufficient_scope", "no project was given", resultForbidden},
+	reasonBadProject:  {http.StatusForbidden, "insufficient_scope", "insufficient_scope", "the project name is not valid", resultForbidden},
+	reasonNoGrant:     {http.StatusForbidden, "insufficient_scope", "insufficient_scope", "the service account has no role in this project", resultForbidden},
+	reasonLowRole:     {http.StatusForbidden, "insufficient_scope", "insufficient_scope", "the service account's role in this project is too low", resultForbidden},
+	reasonUnavailable: {http.StatusServiceUnavailable, "", "temporarily_unavailable", "the key could not be checked, retry later", resultUnavailable},
+}
+
+// reply is a refusal rendered once for a realm.
+type reply struct {
+	status          int
+	wwwAuthenticate string // "" for none
+	body            []byte
+	contentLength   string
+}
+
+// replies holds the rendered refusals of one handler.
+type replies [numReasons]reply
+
+// newReplies renders every refusal for realm (already validated: no quote or backslash).
+func newReplies(realm string) replies {
+	var rs replies
+	for i, spec := range reasonSpecs {
+		r := reply{status: spec.status}
+		if spec.status == http.StatusUnauthorized || spec.status == http.StatusForbidden || spec.status == http.StatusBadRequest {
+			r.wwwAuthenticate = `Bearer realm="` + realm + `"`
+			if spec.code != "" {
+				r.wwwAuthenticate += `, error="` + spec.code + `", error_description="` + spec.description + `"`
+			}
+		}
+		body, err := json.Marshal(struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}{spec.bodyCode, spec.description})
+		if err != nil {
+			panic("sagate: rendering a fixed JSON body: " + err.Error()) // cannot happen: two strings
+		}
+		r.body = append(body, '\n')
+		r.contentLength = strconv.Itoa(len(r.body))
+		rs[i] = r
+	}
+	return rs
+}
+
+// write sends the refusal. Header values are fresh slices: a later handler may
+// change them in place.
+func (r *reply) write(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json; charset=utf-8"}
+	h["Cache-Control"] = []string{"no-store"}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
+	if r.wwwAuthenticate != "" {
+		h["Www-Authenticate"] = []string{r.wwwAuthenticate}
+	}
+	if r.status == http.StatusServiceUnavailable {
+		h["Retry-After"] = []string{"1"}
+	}
+	h["Content-Length"] = []string{r.contentLength}
+	w.WriteHeader(r.status)
+	_, _ = w.Write(r.body)
+}

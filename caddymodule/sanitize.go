@@ -1,0 +1,134 @@
+package caddymodule
+
+import (
+	"net/http"
+	"strings"
+)
+
+// sanitizer removes client-sent identity headers from a request, so that the only
+// identity the upstream sees is the one sagate sets.
+//
+// A name matches in any letter case and with '_' in place of '-' (and the other way
+// round), because many frameworks read X_Service_Account as X-Service-Account
+// (oauth2-proxy CVE-2025-64484). Matching names are also taken out of every
+// Connection header, or a proxy would drop the headers sagate sets as hop-by-hop
+// (Fabio CVE-2025-48865). It is immutable after construction and safe for
+// concurrent use.
+type sanitizer struct {
+	names []string // lower case, '-' form, unique
+}
+
+// newSanitizer returns a sanitizer for the given header names.
+func newSanitizer(names []string) sanitizer {
+	var s sanitizer
+	for _, n := range names {
+		n = strings.ToLower(strings.ReplaceAll(n, "_", "-"))
+		if n != "" && !containsString(s.names, n) {
+			s.names = append(s.names, n)
+		}
+	}
+	return s
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// isIdentity reports whether the header name k is one of the identity names in
+// any spelling.
+func (s sanitizer) isIdentity(k string) bool {
+	for _, n := range s.names {
+		if headerNameEqual(k, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// headerNameEqual compares a header name with a lower-case '-' form name, ignoring
+// case and treating '_' as '-'.
+func headerNameEqual(k, lowerDash string) bool {
+	if len(k) != len(lowerDash) {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := lowerASCII(k[i])
+		if c == '_' {
+			c = '-'
+		}
+		if c != lowerDash[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// sanitize deletes every identity header from h and every identity name from the
+// Connection headers. It allocates only when a Connection header has to be rewritten.
+func (s sanitizer) sanitize(h http.Header) {
+	for k, vs := range h {
+		switch {
+		case s.isIdentity(k):
+			delete(h, k)
+		case asciiEqualFold(k, "Connection"):
+			if cleaned, changed := s.cleanConnection(vs); changed {
+				if len(cleaned) == 0 {
+					delete(h, k)
+				} else {
+					h[k] = cleaned
+				}
+			}
+		}
+	}
+}
+
+// cleanConnection returns the Connection values without identity names, and
+// whether anything was removed.
+func (s sanitizer) cleanConnection(vs []string) ([]string, bool) {
+	found := false
+	for _, v := range vs {
+		if s.connectionHasIdentity(v) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return vs, false
+	}
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		var kept []string
+		for tok := range strings.SplitSeq(v, ",") {
+			tok = strings.Trim(tok, " \t")
+			if tok != "" && !s.isIdentity(tok) {
+				kept = append(kept, tok)
+			}
+		}
+		if len(kept) > 0 {
+			out = append(out, strings.Join(kept, ", "))
+		}
+	}
+	return out, true
+}
+
+// connectionHasIdentity reports whether one Connection value names an identity header.
+// It does not allocate: Connection: keep-alive is on most requests.
+func (s sanitizer) connectionHasIdentity(v string) bool {
+	for v != "" {
+		tok := v
+		if i := strings.IndexByte(v, ','); i >= 0 {
+			tok, v = v[:i], v[i+1:]
+		} else {
+			v = ""
+		}
+		if s.isIdentity(strings.Trim(tok, " \t")) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,191 @@
+package caddymodule
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/keycache"
+)
+
+// ServeHTTP lets the request through to next only with a live key that may
+// address the request's workspace and project; see the package doc for refusals.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	start := h.timeNow()
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+
+	// The project comes from the request as the client sent it: evaluate it before
+	// any header is touched.
+	var project string
+	if h.hasProj && repl != nil {
+		project = repl.ReplaceAll(h.Project, "")
+	}
+
+	d := h.decide(r.Context(), r.Header, project, start)
+	metrics.verify.Observe(h.timeNow().Sub(start).Seconds())
+	if d.reason != reasonNone {
+		metrics.byResult[reasonSpecs[d.reason].result].Inc()
+		h.logRefusal(r, d)
+		h.replies[d.reason].write(w)
+		return nil
+	}
+	metrics.byResult[resultAllowed].Inc()
+
+	h.injectIdentity(r, d.entry, project, d.role)
+	if repl != nil {
+		setPlaceholders(repl, d.entry, project, d.role, h.hasProj)
+	}
+	h.cache.RecordUse(d.entry, start)
+	return next.ServeHTTP(w, r)
+}
+
+// reasonNone marks an allowed decision.
+const reasonNone = numReasons
+
+// decision is the outcome of checking one request.
+type decision struct {
+	reason reason // reasonNone: allowed
+	entry  *keycache.Entry
+	role   keystore.Role
+	source keycache.Source
+	err    error // a lookup failure, for the log; never holds the key
+}
+
+// decide checks the request's credentials. It does not allocate on a cache hit.
+func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, now time.Time) decision {
+	key, cred := bearerKey(hdr)
+	switch cred {
+	case credNone:
+		return decision{reason: reasonNoKey}
+	case credAmbiguous:
+		return decision{reason: reasonAmbiguous}
+	case credMalformed:
+		return decision{reason: reasonMalformed}
+	}
+	entry, src, err := h.cache.Lookup(ctx, keystore.HashKey(key), h.policy)
+	if err != nil {
+		// Whatever went wrong, this key was not checked: never 200, never 401.
+		return decision{reason: reasonUnavailable, source: src, err: err}
+	}
+	if entry == nil {
+		return decision{reason: reasonUnknown, source: src}
+	}
+	rec := &entry.Record
+	if !rec.Live(now) {
+		if rec.State == keystore.KeyActive {
+			return decision{reason: reasonExpired, entry: entry, source: src}
+		}
+		return decision{reason: reasonUnknown, entry: entry, source: src}
+	}
+	if h.Workspace != "" && rec.Workspace != h.Workspace {
+		return decision{reason: reasonWorkspace, entry: entry, source: src}
+	}
+	if !h.hasProj {
+		return decision{reason: reasonNone, entry: entry, source: src}
+	}
+	if project == "" {
+		return decision{reason: reasonNoProject, entry: entry, source: src}
+	}
+	if !validProject(project) {
+		return decision{reason: reasonBadProject, entry: entry, source: src}
+	}
+	role, ok := rec.RoleFor(project)
+	if !ok {
+		return decision{reason: reasonNoGrant, entry: entry, source: src}
+	}
+	if !role.AtLeast(h.minRole) {
+		return decision{reason: reasonLowRole, entry: entry, source: src}
+	}
+	return decision{reason: reasonNone, entry: entry, role: role, source: src}
+}
+
+// validProject reports whether p is a project name a grant can exist for:
+// ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ (keystore.ValidateProject, without "*", which
+// names no project of its own, and without the error it allocates).
+func validProject(p string) bool {
+	if p == "" || len(p) > 128 || !isAlnum(p[0]) {
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		if c := p[i]; !isAlnum(c) && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
+}
+
+// injectIdentity removes every identity header the client sent (and their names
+// from Connection), sets sagate's, and drops Authorization unless configured not to.
+func (h *Handler) injectIdentity(r *http.Request, e *keycache.Entry, project string, role keystore.Role) {
+	hdr := r.Header
+	h.strip.sanitize(hdr)
+	if r.Trailer != nil {
+		// Declared trailers would reach the upstream after the body.
+		h.strip.sanitize(r.Trailer)
+	}
+	if !h.ForwardAuthorization {
+		delete(hdr, "Authorization")
+	}
+	// The Entry's values are shared by requests and have cap == len, so an
+	// append by a later handler copies instead of writing into shared memory.
+	hdr[h.names.ServiceAccountID] = e.SAIDValue
+	hdr[h.names.ServiceAccount] = e.SAValue
+	hdr[h.names.Workspace] = e.WorkspaceValue
+	hdr[h.names.KeyID] = e.KeyIDValue
+	if h.hasProj {
+		hdr[h.names.Project] = []string{project}
+		hdr[h.names.Role] = roleValues(role)
+	}
+}
+
+// roleHeaderValues are the X-Project-Role values, one shared slice per role.
+var roleHeaderValues = map[keystore.Role][]string{
+	keystore.RoleViewer:      {string(keystore.RoleViewer)},
+	keystore.RoleContributor: {string(keystore.RoleContributor)},
+	keystore.RoleOwner:       {string(keystore.RoleOwner)},
+}
+
+func roleValues(role keystore.Role) []string {
+	if v, ok := roleHeaderValues[role]; ok {
+		return v[:1:1]
+	}
+	return []string{string(role)}
+}
+
+// logRefusal logs a refused request at debug level (and a lookup failure at warn).
+// Only the key's last six characters are logged, never the key.
+func (h *Handler) logRefusal(r *http.Request, d decision) {
+	level := zapcore.DebugLevel
+	if d.reason == reasonUnavailable {
+		level = zapcore.WarnLevel
+	}
+	ce := h.logger.Check(level, "request refused")
+	if ce == nil {
+		return
+	}
+	fields := []zap.Field{
+		zap.String("result", resultNames[reasonSpecs[d.reason].result]),
+		zap.String("reason", reasonSpecs[d.reason].description),
+		zap.String("remote_ip", r.RemoteAddr),
+	}
+	if key, cred := bearerKey(r.Header); cred == credKey {
+		fields = append(fields, zap.String("key_last6", keystore.Last6(key)))
+	}
+	if d.entry != nil {
+		fields = append(fields, zap.String("key_id", d.entry.Record.KeyID), zap.String("service_account_id", d.entry.Record.SAID))
+	}
+	if d.err != nil {
+		fields = append(fields, zap.Error(d.err))
+	}
+	ce.Write(fields...)
+}

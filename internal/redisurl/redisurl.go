@@ -1,0 +1,97 @@
+// Package redisurl turns one Redis URL into a go-redis client, the same way for the
+// admin (sagate serve --redis) and the sidecar (the sagate directive's redis option):
+//
+//	redis://[user:password@]host:port/db, rediss:// (TLS), unix:///path.sock?db=N   one server
+//	redis+sentinel://host:26379/db?master_name=NAME&addr=host2:26379                 Sentinel
+//	redis+cluster://host:7000?addr=host2:7000                                         Cluster
+//
+// Query parameters set go-redis options (dial_timeout, pool_size, ...). Errors never
+// repeat the URL, which may hold a password.
+package redisurl
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Options says how to build a client for one redis URL. Exactly one field is set.
+type Options struct {
+	Simple   *redis.Options
+	Failover *redis.FailoverOptions
+	Cluster  *redis.ClusterOptions
+}
+
+// Parse parses a redis URL (see the package doc for the schemes).
+func Parse(raw string) (Options, error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return Options{}, errors.New("redis: not a URL (want redis://host:port/db)")
+	}
+	var o Options
+	var err error
+	switch strings.ToLower(scheme) {
+	case "redis", "rediss", "unix":
+		o.Simple, err = redis.ParseURL(raw)
+	case "redis+sentinel", "rediss+sentinel":
+		o.Failover, err = redis.ParseFailoverURL(strings.TrimSuffix(strings.ToLower(scheme), "+sentinel") + "://" + rest)
+		if err == nil && o.Failover.MasterName == "" {
+			err = errors.New("a sentinel URL needs ?master_name=NAME")
+		}
+	case "redis+cluster", "rediss+cluster":
+		o.Cluster, err = redis.ParseClusterURL(strings.TrimSuffix(strings.ToLower(scheme), "+cluster") + "://" + rest)
+	default:
+		return o, fmt.Errorf("redis: unsupported URL scheme %q (want redis, rediss, unix, redis+sentinel or redis+cluster)", scheme)
+	}
+	if err != nil {
+		return o, fmt.Errorf("redis: parsing URL: %v", redactURLError(err))
+	}
+	return o, nil
+}
+
+// Client builds the client the options describe. Commands honour their context's
+// deadline (ContextTimeoutEnabled), so a caller's timeout bounds a command on the wire too.
+func (o Options) Client() redis.UniversalClient {
+	switch {
+	case o.Failover != nil:
+		o.Failover.ContextTimeoutEnabled = true
+		return redis.NewFailoverClient(o.Failover)
+	case o.Cluster != nil:
+		o.Cluster.ContextTimeoutEnabled = true
+		o.Cluster.MaintNotificationsConfig = maintOff()
+		return redis.NewClusterClient(o.Cluster)
+	default:
+		o.Simple.ContextTimeoutEnabled = true
+		o.Simple.MaintNotificationsConfig = maintOff()
+		return redis.NewClient(o.Simple)
+	}
+}
+
+// maintOff turns off go-redis' maintenance notifications (a Redis Enterprise/Cloud
+// feature). Its default "auto" mode falls back under a data race in go-redis
+// v9.23 when the server refuses the handshake, as open-source Redis does.
+func maintOff() *maintnotifications.Config {
+	return &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+}
+
+// redactURLError drops the URL that *url.Error carries (it may hold a password).
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// Redacted is the redis URL for logs: without its password.
+func Redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}

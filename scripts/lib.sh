@@ -1,0 +1,48 @@
+# Shared shell helpers for demo.sh, bench.sh and soak.sh. Source it; it defines functions only.
+
+# free_port prints a TCP port on 127.0.0.1 that nothing listens on (best effort). It draws
+# from 20000-32767, below Linux's ephemeral range (32768-60999), so that a port it hands
+# out is not taken meanwhile by some outgoing connection.
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$(( 20000 + RANDOM % 12768 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"; return 0
+    fi
+  done
+  echo "no free port found" >&2; return 1
+}
+
+# wait_http URL [seconds]: waits until URL answers any HTTP status.
+wait_http() {
+  local url=$1 secs=${2:-20} i
+  for i in $(seq 1 $((secs * 10))); do
+    if curl -s -o /dev/null "$url"; then return 0; fi
+    sleep 0.1
+  done
+  echo "timed out waiting for $url" >&2; return 1
+}
+
+# wait_port PORT [seconds]: waits until something listens on 127.0.0.1:PORT.
+wait_port() {
+  local port=$1 secs=${2:-20} i
+  for i in $(seq 1 $((secs * 10))); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "timed out waiting for port $port" >&2; return 1
+}
+
+# PIDS holds what we started; stop_all stops them and waits, leaving nothing behind.
+PIDS=()
+stop_all() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  PIDS=()
+}
