@@ -1,0 +1,102 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+)
+
+// WriteTable writes the summary as a Markdown table.
+func WriteTable(w io.Writer, s Summary) error {
+	if _, err := fmt.Fprintln(w, "| configuration | rounds | req/s | × plain | p50 | p99 | Caddy CPU/req | Δ CPU vs plain | auth service CPU/req | failed |"); err != nil {
+		return fmt.Errorf("writing the table: %w", err)
+	}
+	if _, err := fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"); err != nil {
+		return fmt.Errorf("writing the table: %w", err)
+	}
+	for _, r := range s.Rows {
+		aux := "–"
+		if r.AuxCPUPerReqUS > 0 {
+			aux = fmt.Sprintf("%.1f µs", r.AuxCPUPerReqUS)
+		}
+		_, err := fmt.Fprintf(w, "| %s | %d | %.0f | %.2f× | %.0f µs | %.0f µs | %.1f µs | %+.1f µs | %s | %d |\n",
+			r.Config, r.Rounds, r.ReqPerSec, r.Ratio, r.P50US, r.P99US, r.CaddyCPUPerReqUS, r.CPUDeltaUS, aux, r.Failed)
+		if err != nil {
+			return fmt.Errorf("writing the table: %w", err)
+		}
+	}
+	return nil
+}
+
+// Target is one of issue 6's throughput targets, checked on a summary.
+type Target struct {
+	Name     string
+	Value    float64
+	Unit     string
+	Bound    float64
+	AtMost   bool  // the value must be ≤ Bound (else ≥)
+	Measured bool  // the configurations it needs were run
+	Failed   int64 // failed requests in those configurations: the target is then not met
+}
+
+// Met reports whether a measured target holds, with no failed request.
+func (t Target) Met() bool {
+	if !t.Measured || t.Failed > 0 {
+		return false
+	}
+	if t.AtMost {
+		return t.Value <= t.Bound
+	}
+	return t.Value >= t.Bound
+}
+
+// Targets returns issue 6's end-to-end targets as measured in s. A target whose
+// configurations had failed requests is not met, whatever its value: that throughput
+// is not all of allowed requests.
+func Targets(s Summary) []Target {
+	get := s.Row
+	plain, okP := get(Plain)
+	warm, okW := get(SagateWarm)
+	miss, okM := get(SagateRedis)
+	fa, okF := get(ForwardAuth)
+	ratio := func(a, b Row) float64 {
+		if b.ReqPerSec == 0 {
+			return 0
+		}
+		return a.ReqPerSec / b.ReqPerSec
+	}
+	return []Target{
+		{Name: "sagate warm cache / plain reverse_proxy throughput", Value: warm.Ratio, Unit: "×", Bound: 0.97,
+			Measured: okP && okW, Failed: plain.Failed + warm.Failed},
+		{Name: "sagate warm cache: extra Caddy CPU per request", Value: warm.CaddyCPUPerReqUS - plain.CaddyCPUPerReqUS, Unit: "µs",
+			Bound: 3, AtMost: true, Measured: okP && okW, Failed: plain.Failed + warm.Failed},
+		{Name: "sagate every request a Redis lookup / plain throughput", Value: miss.Ratio, Unit: "×", Bound: 0.75,
+			Measured: okP && okM, Failed: plain.Failed + miss.Failed},
+		{Name: "sagate warm cache / forward_auth + auth service throughput", Value: ratio(warm, fa), Unit: "×", Bound: 1.8,
+			Measured: okW && okF, Failed: warm.Failed + fa.Failed},
+		{Name: "sagate every request a Redis lookup / forward_auth + auth service", Value: ratio(miss, fa), Unit: "×", Bound: 1.8,
+			Measured: okM && okF, Failed: miss.Failed + fa.Failed},
+	}
+}
+
+// WriteTargets writes one line per target: its value, its bound and met/MISSED.
+func WriteTargets(w io.Writer, s Summary) error {
+	for _, t := range Targets(s) {
+		op := "≥"
+		if t.AtMost {
+			op = "≤"
+		}
+		verdict := "met"
+		switch {
+		case !t.Measured:
+			verdict = "NOT MEASURED (configuration missing)"
+		case t.Failed > 0:
+			verdict = fmt.Sprintf("MISSED (%d failed requests)", t.Failed)
+		case !t.Met():
+			verdict = "MISSED"
+		}
+		if _, err := fmt.Fprintf(w, "TARGET %-66s %8.2f %s (%s %g): %s\n", t.Name, t.Value, t.Unit, op, t.Bound, verdict); err != nil {
+			return fmt.Errorf("writing the targets: %w", err)
+		}
+	}
+	return nil
+}
