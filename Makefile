@@ -17,8 +17,16 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 
+# Every test with -race, then a bounded fuzz step on the parsers that face clients.
+FUZZTIME ?= 10s
 test: deps vet
 	$(GO) test -race -count=1 -timeout 12m ./...
+	$(MAKE) --no-print-directory fuzz
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseAuthorization$$' -fuzztime $(FUZZTIME) ./caddymodule/httpauth
+	$(GO) test -run '^$$' -fuzz '^FuzzSanitize$$' -fuzztime $(FUZZTIME) ./caddymodule/httpauth
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckKey$$' -fuzztime $(FUZZTIME) ./keystore
 
 # The demo: Redis, admin, sample API and a Caddy sidecar; KEEP=1 leaves them running.
 demo:
@@ -27,6 +35,11 @@ demo:
 # Benchmarks side by side with plain Caddy reverse_proxy (installs wrk); see BENCHMARKS.md.
 bench:
 	@scripts/bench.sh
+
+# At least 60 s at full speed with valid, revoked and garbage keys while keys are revoked
+# and roles change: zero wrong decisions, flat memory and goroutines (see internal/soak).
+soak:
+	@scripts/soak.sh
 
 clean:
 	rm -rf $(BIN)

@@ -192,3 +192,23 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// newTestKey returns a fresh well-formed key.
+func newTestKey(t testing.TB) string {
+	t.Helper()
+	k, err := keystore.GenerateKey()
+	if err != nil {
+		t.Fatalf("generating a key: %v", err)
+	}
+	return k
+}
+
+// badChecksum returns key with its last character changed, so the checksum fails.
+func badChecksum(key string) string {
+	last := key[len(key)-1]
+	repl := byte('0')
+	if last == '0' {
+		repl = '1'
+	}
+	return key[:len(key)-1] + string(repl)
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/sagate/sagate/caddymodule/httpauth"
 	"github.com/sagate/sagate/internal/redisurl"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/keycache"
@@ -100,9 +101,9 @@ type Handler struct {
 
 	// Runtime state, set by Provision.
 	minRole  keystore.Role
-	names    HeaderNames // with defaults, canonical form
-	strip    sanitizer   // every identity name, default and configured
-	replies  replies     // refusals prepared once: no allocation when refusing
+	names    HeaderNames        // with defaults, canonical form
+	strip    httpauth.Sanitizer // every identity name, default and configured
+	replies  replies            // refusals prepared once: no allocation when refusing
 	cache    *keycache.Cache
 	poolKey  string // key of the shared client and cache in pool; "" when none held
 	logger   *zap.Logger
@@ -245,7 +246,7 @@ func (h *Handler) applyDefaults() error {
 		n = *h.Headers
 	}
 	h.names = n.withDefaults()
-	h.strip = newSanitizer(append(DefaultHeaderNames.list(), h.names.list()...))
+	h.strip = httpauth.NewSanitizer(append(DefaultHeaderNames.list(), h.names.list()...))
 	h.replies = newReplies(h.Realm)
 	h.hasProj = h.Project != ""
 	h.policy = keycache.Policy{TTL: time.Duration(h.CacheTTL), StaleIfError: max(0, time.Duration(h.StaleIfError))}

@@ -114,7 +114,7 @@ func TestApplyDefaults(t *testing.T) {
 	}
 	// The default names are stripped even when renamed.
 	for _, n := range []string{"X-Api-Key-Id", "X-Caller-Key"} {
-		if !h.strip.isIdentity(n) {
+		if !h.strip.IsIdentity(n) {
 			t.Fatalf("%s is not stripped", n)
 		}
 	}

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/sagate/sagate/caddymodule/httpauth"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/keycache"
 )
@@ -59,13 +61,13 @@ type decision struct {
 
 // decide checks the request's credentials. It does not allocate on a cache hit.
 func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, now time.Time) decision {
-	key, cred := bearerKey(hdr)
+	key, cred := httpauth.BearerKey(hdr)
 	switch cred {
-	case credNone:
+	case httpauth.CredNone:
 		return decision{reason: reasonNoKey}
-	case credAmbiguous:
+	case httpauth.CredAmbiguous:
 		return decision{reason: reasonAmbiguous}
-	case credMalformed:
+	case httpauth.CredMalformed:
 		return decision{reason: reasonMalformed}
 	}
 	entry, src, err := h.cache.Lookup(ctx, keystore.HashKey(key), h.policy)
@@ -128,10 +130,13 @@ func isAlnum(c byte) bool {
 // from Connection), sets sagate's, and drops Authorization unless configured not to.
 func (h *Handler) injectIdentity(r *http.Request, e *keycache.Entry, project string, role keystore.Role) {
 	hdr := r.Header
-	h.strip.sanitize(hdr)
+	h.strip.Sanitize(hdr)
 	if r.Trailer != nil {
-		// Declared trailers would reach the upstream after the body.
-		h.strip.sanitize(r.Trailer)
+		// Declared trailers would reach the upstream after the body: net/http fills
+		// r.Trailer with what the client sends once the body has been read, so the
+		// trailers are cleaned again at the body's end (and now, for what is known).
+		h.strip.Sanitize(r.Trailer)
+		r.Body = &trailerSanitizer{ReadCloser: r.Body, trailer: r.Trailer, strip: h.strip}
 	}
 	if !h.ForwardAuthorization {
 		delete(hdr, "Authorization")
@@ -178,7 +183,7 @@ func (h *Handler) logRefusal(r *http.Request, d decision) {
 		zap.String("reason", reasonSpecs[d.reason].description),
 		zap.String("remote_ip", r.RemoteAddr),
 	}
-	if key, cred := bearerKey(r.Header); cred == credKey {
+	if key, cred := httpauth.BearerKey(r.Header); cred == httpauth.CredKey {
 		fields = append(fields, zap.String("key_last6", keystore.Last6(key)))
 	}
 	if d.entry != nil {
@@ -188,4 +193,21 @@ func (h *Handler) logRefusal(r *http.Request, d decision) {
 		fields = append(fields, zap.Error(d.err))
 	}
 	ce.Write(fields...)
+}
+
+// trailerSanitizer strips identity headers from a request's trailers when its body
+// has been read to the end, which is when net/http fills them in. Only requests that
+// declare trailers pay for it.
+type trailerSanitizer struct {
+	io.ReadCloser
+	trailer http.Header
+	strip   httpauth.Sanitizer
+}
+
+func (t *trailerSanitizer) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if err == io.EOF {
+		t.strip.Sanitize(t.trailer)
+	}
+	return n, err
 }

@@ -131,7 +131,7 @@ func TestServeHTTPAllowedSetsIdentity(t *testing.T) {
 	}
 	for k, v := range next.header {
 		if want[k] == "" {
-			if h.strip.isIdentity(k) || k == "Authorization" {
+			if h.strip.IsIdentity(k) || k == "Authorization" {
 				t.Errorf("header %s: %q reached next", k, v)
 			}
 			continue

@@ -1,4 +1,4 @@
-package caddymodule
+package httpauth
 
 import (
 	"net/http"
@@ -6,49 +6,49 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-// credential is what the Authorization header of a request amounts to.
-type credential uint8
+// Credential is what the Authorization header of a request amounts to.
+type Credential uint8
 
 const (
-	// credNone: no Authorization header, an empty one, or another scheme (Basic, ...).
-	credNone credential = iota
-	// credAmbiguous: several Authorization headers.
-	credAmbiguous
-	// credMalformed: the Bearer scheme, but no key, extra text, or a key that
+	// CredNone: no Authorization header, an empty one, or another scheme (Basic, ...).
+	CredNone Credential = iota
+	// CredAmbiguous: several Authorization headers.
+	CredAmbiguous
+	// CredMalformed: the Bearer scheme, but no key, extra text, or a key that
 	// keystore.CheckKey refuses (length, prefix, alphabet, checksum).
-	credMalformed
-	// credKey: one well-formed key with a valid checksum.
-	credKey
+	CredMalformed
+	// CredKey: one well-formed key with a valid checksum.
+	CredKey
 )
 
-// bearerKey extracts the key from "Authorization: Bearer <key>". The scheme is
+// BearerKey extracts the key from "Authorization: Bearer <key>". The scheme is
 // case-insensitive and separated from the key by one or more spaces or tabs; the
 // key must pass keystore.CheckKey, so anything around it makes it malformed. It
 // does not allocate. A key anywhere else (query string, other headers) is ignored.
-func bearerKey(h http.Header) (string, credential) {
+func BearerKey(h http.Header) (string, Credential) {
 	vs := h["Authorization"]
 	switch len(vs) {
 	case 0:
-		return "", credNone
+		return "", CredNone
 	case 1:
 	default:
-		return "", credAmbiguous
+		return "", CredAmbiguous
 	}
-	return parseBearer(vs[0])
+	return ParseBearer(vs[0])
 }
 
-// parseBearer parses one Authorization header value.
-func parseBearer(v string) (string, credential) {
+// ParseBearer parses one Authorization header value.
+func ParseBearer(v string) (string, Credential) {
 	const scheme = "bearer"
 	if len(v) < len(scheme) || !asciiEqualFold(v[:len(scheme)], scheme) {
-		return "", credNone
+		return "", CredNone
 	}
 	rest := v[len(scheme):]
 	if rest == "" {
-		return "", credMalformed // "Bearer" and nothing else
+		return "", CredMalformed // "Bearer" and nothing else
 	}
 	if rest[0] != ' ' && rest[0] != '\t' {
-		return "", credNone // "Bearerfoo" is another scheme
+		return "", CredNone // "Bearerfoo" is another scheme
 	}
 	i := 0
 	for i < len(rest) && (rest[i] == ' ' || rest[i] == '\t') {
@@ -56,9 +56,9 @@ func parseBearer(v string) (string, credential) {
 	}
 	key := rest[i:]
 	if keystore.CheckKey(key) != nil {
-		return "", credMalformed
+		return "", CredMalformed
 	}
-	return key, credKey
+	return key, CredKey
 }
 
 // asciiEqualFold compares ASCII strings ignoring letter case.

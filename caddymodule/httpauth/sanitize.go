@@ -1,11 +1,11 @@
-package caddymodule
+package httpauth
 
 import (
 	"net/http"
 	"strings"
 )
 
-// sanitizer removes client-sent identity headers from a request, so that the only
+// Sanitizer removes client-sent identity headers from a request, so that the only
 // identity the upstream sees is the one sagate sets.
 //
 // A name matches in any letter case and with '_' in place of '-' (and the other way
@@ -14,13 +14,13 @@ import (
 // Connection header, or a proxy would drop the headers sagate sets as hop-by-hop
 // (Fabio CVE-2025-48865). It is immutable after construction and safe for
 // concurrent use.
-type sanitizer struct {
+type Sanitizer struct {
 	names []string // lower case, '-' form, unique
 }
 
-// newSanitizer returns a sanitizer for the given header names.
-func newSanitizer(names []string) sanitizer {
-	var s sanitizer
+// NewSanitizer returns a Sanitizer for the given header names.
+func NewSanitizer(names []string) Sanitizer {
+	var s Sanitizer
 	for _, n := range names {
 		n = strings.ToLower(strings.ReplaceAll(n, "_", "-"))
 		if n != "" && !containsString(s.names, n) {
@@ -39,9 +39,9 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-// isIdentity reports whether the header name k is one of the identity names in
+// IsIdentity reports whether the header name k is one of the identity names in
 // any spelling.
-func (s sanitizer) isIdentity(k string) bool {
+func (s Sanitizer) IsIdentity(k string) bool {
 	for _, n := range s.names {
 		if headerNameEqual(k, n) {
 			return true
@@ -70,10 +70,10 @@ func headerNameEqual(k, lowerDash string) bool {
 
 // sanitize deletes every identity header from h and every identity name from the
 // Connection headers. It allocates only when a Connection header has to be rewritten.
-func (s sanitizer) sanitize(h http.Header) {
+func (s Sanitizer) Sanitize(h http.Header) {
 	for k, vs := range h {
 		switch {
-		case s.isIdentity(k):
+		case s.IsIdentity(k):
 			delete(h, k)
 		case asciiEqualFold(k, "Connection"):
 			if cleaned, changed := s.cleanConnection(vs); changed {
@@ -89,7 +89,7 @@ func (s sanitizer) sanitize(h http.Header) {
 
 // cleanConnection returns the Connection values without identity names, and
 // whether anything was removed.
-func (s sanitizer) cleanConnection(vs []string) ([]string, bool) {
+func (s Sanitizer) cleanConnection(vs []string) ([]string, bool) {
 	found := false
 	for _, v := range vs {
 		if s.connectionHasIdentity(v) {
@@ -105,7 +105,7 @@ func (s sanitizer) cleanConnection(vs []string) ([]string, bool) {
 		var kept []string
 		for tok := range strings.SplitSeq(v, ",") {
 			tok = strings.Trim(tok, " \t")
-			if tok != "" && !s.isIdentity(tok) {
+			if tok != "" && !s.IsIdentity(tok) {
 				kept = append(kept, tok)
 			}
 		}
@@ -118,7 +118,7 @@ func (s sanitizer) cleanConnection(vs []string) ([]string, bool) {
 
 // connectionHasIdentity reports whether one Connection value names an identity header.
 // It does not allocate: Connection: keep-alive is on most requests.
-func (s sanitizer) connectionHasIdentity(v string) bool {
+func (s Sanitizer) connectionHasIdentity(v string) bool {
 	for v != "" {
 		tok := v
 		if i := strings.IndexByte(v, ','); i >= 0 {
@@ -126,7 +126,7 @@ func (s sanitizer) connectionHasIdentity(v string) bool {
 		} else {
 			v = ""
 		}
-		if s.isIdentity(strings.Trim(tok, " \t")) {
+		if s.IsIdentity(strings.Trim(tok, " \t")) {
 			return true
 		}
 	}

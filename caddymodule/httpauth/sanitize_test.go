@@ -1,4 +1,4 @@
-package caddymodule
+package httpauth
 
 import (
 	"net/http"
@@ -7,7 +7,10 @@ import (
 	"testing"
 )
 
-func defaultSanitizer() sanitizer { return newSanitizer(DefaultHeaderNames.list()) }
+// defaultNames are sagate's default identity headers (caddymodule.DefaultHeaderNames).
+var defaultNames = []string{"X-Service-Account-Id", "X-Service-Account", "X-Workspace", "X-Api-Key-Id", "X-Project", "X-Project-Role"}
+
+func defaultSanitizer() Sanitizer { return NewSanitizer(defaultNames) }
 
 func TestSanitize(t *testing.T) {
 	tests := []struct {
@@ -49,7 +52,7 @@ func TestSanitize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			defaultSanitizer().sanitize(tt.in)
+			defaultSanitizer().Sanitize(tt.in)
 			if !reflect.DeepEqual(tt.in, tt.want) {
 				t.Fatalf("got %v, want %v", tt.in, tt.want)
 			}
@@ -58,9 +61,9 @@ func TestSanitize(t *testing.T) {
 }
 
 func TestSanitizeConfiguredNames(t *testing.T) {
-	s := newSanitizer(append(DefaultHeaderNames.list(), "X-Caller", "X-Caller-Role"))
+	s := NewSanitizer(append(defaultNames[:len(defaultNames):len(defaultNames)], "X-Caller", "X-Caller-Role"))
 	h := http.Header{"X_caller": {"a"}, "X-Caller-Role": {"b"}, "X-Service-Account": {"c"}, "Connection": {"x-caller"}}
-	s.sanitize(h)
+	s.Sanitize(h)
 	if len(h) != 0 {
 		t.Fatalf("left %v", h)
 	}
@@ -69,7 +72,7 @@ func TestSanitizeConfiguredNames(t *testing.T) {
 func TestSanitizeDoesNotAllocate(t *testing.T) {
 	s := defaultSanitizer()
 	h := http.Header{"Accept": {"*/*"}, "Connection": {"keep-alive"}, "User-Agent": {"x"}, "Authorization": {"Bearer x"}}
-	if n := testing.AllocsPerRun(100, func() { s.sanitize(h) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { s.Sanitize(h) }); n != 0 {
 		t.Fatalf("sanitize allocates %.0f times per call on a clean request, want 0", n)
 	}
 }
@@ -101,15 +104,15 @@ func FuzzSanitize(f *testing.F) {
 		h[k2] = append(h[k2], v2)
 		h["Connection"] = append(h["Connection"], v1, v2)
 		before := h.Clone()
-		s.sanitize(h)
+		s.Sanitize(h)
 		for k, vs := range h {
-			if s.isIdentity(k) {
+			if s.IsIdentity(k) {
 				t.Fatalf("identity header %q survived", k)
 			}
 			if asciiEqualFold(k, "Connection") {
 				for _, v := range vs {
 					for tok := range strings.SplitSeq(v, ",") {
-						if s.isIdentity(strings.Trim(tok, " \t")) {
+						if s.IsIdentity(strings.Trim(tok, " \t")) {
 							t.Fatalf("Connection still names %q", tok)
 						}
 					}
@@ -121,7 +124,7 @@ func FuzzSanitize(f *testing.F) {
 			}
 		}
 		for k := range before {
-			if _, ok := h[k]; !ok && !s.isIdentity(k) && !asciiEqualFold(k, "Connection") {
+			if _, ok := h[k]; !ok && !s.IsIdentity(k) && !asciiEqualFold(k, "Connection") {
 				t.Fatalf("header %q was removed but is no identity header", k)
 			}
 		}

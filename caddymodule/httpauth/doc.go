@@ -1,0 +1,5 @@
+// Package httpauth holds the sidecar's request-level checks that need nothing of Caddy:
+// reading the bearer key from the Authorization header (BearerKey) and removing client-sent
+// identity headers in every spelling (Sanitizer). Keeping them apart from the Caddy module
+// lets their fuzz targets build and run in seconds.
+package httpauth
