@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/sagate/sagate/keystore"
 )
@@ -14,7 +13,7 @@ import (
 // Reasons a lookup could not get an answer from Redis. They never name the key.
 var (
 	errNoEpoch = errors.New("redis has no epoch marker (empty or not yet synced by the admin)")
-	errBusy    = errors.New("too many redis lookups in flight")
+	errBusy    = errors.New("too many redis lookups waiting")
 )
 
 // Lookup returns the entry for h. A nil entry with a nil error means Redis says there is no
@@ -23,63 +22,88 @@ var (
 //
 // A fresh hit takes one shard lock and no allocation.
 func (c *Cache) Lookup(ctx context.Context, h keystore.KeyHash, p Policy) (*Entry, Source, error) {
+	return c.LookupAt(ctx, h, p, c.now())
+}
+
+// LookupAt is Lookup at the time now, which the caller has just read from time.Now
+// (with its monotonic reading), so that a request reads the clock once.
+func (c *Cache) LookupAt(ctx context.Context, h keystore.KeyHash, p Policy, now time.Time) (*Entry, Source, error) {
 	if p.TTL <= 0 {
 		p.TTL = DefaultTTL
 	}
-	now := c.now()
+	at := c.mono(now)
 	gen := c.gen.Load()
 	following := c.connected.Load()
 	s := c.shard(h)
 	s.mu.Lock()
 	if n := s.m[h]; n != nil && following && n.gen == gen {
-		if n.e != nil && now.Sub(n.confirmed) < p.TTL {
+		if n.e != nil && at-n.confirmed < int64(p.TTL) {
 			s.touch(n)
 			s.hits++
 			e := n.e
 			s.mu.Unlock()
 			return e, SourceCache, nil
 		}
-		if n.e == nil && now.Before(n.negUntil) {
+		if n.e == nil && at-n.confirmed < int64(c.cfg.NegativeTTL) {
 			s.negHits++
 			s.mu.Unlock()
 			return nil, SourceNegative, nil
 		}
 	}
 	s.mu.Unlock()
-	return c.miss(ctx, h, p, now)
+	return c.miss(ctx, h, p, at)
 }
 
-// miss asks Redis, sharing one round trip with concurrent misses for the same hash,
-// and waits at most LookupTimeout for it.
-func (c *Cache) miss(ctx context.Context, h keystore.KeyHash, p Policy, now time.Time) (*Entry, Source, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.LookupTimeout)
-	defer cancel()
-	// The round trip runs on its own context (fetch), not the caller's: it is shared,
-	// and the first caller going away must not fail the others.
-	ch := c.group.DoChan(string(h[:]), func() (any, error) { return c.fetch(h) })
+// mono returns t as monotonic nanoseconds since the cache was made, the form nodes
+// keep their times in.
+func (c *Cache) mono(t time.Time) int64 { return int64(t.Sub(c.base)) }
+
+// timers recycles the timers that bound a miss's wait, which would otherwise cost a
+// context and a timer per miss.
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+// miss asks Redis, sharing a round trip with concurrent misses (one lookup per hash,
+// several hashes per pipeline; see batch.go), and waits at most LookupTimeout for it.
+func (c *Cache) miss(ctx context.Context, h keystore.KeyHash, p Policy, at int64) (*Entry, Source, error) {
 	c.misses.Add(1)
+	// The queue ages lookups on the cache's own clock: the caller's may lag.
+	cl, err := c.enqueue(h, c.mono(c.now()))
+	if err != nil {
+		return c.fallback(h, p, at, err)
+	}
+	t := timers.Get().(*time.Timer)
+	t.Reset(c.cfg.LookupTimeout)
+	defer func() {
+		t.Stop()
+		timers.Put(t)
+	}()
 	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return c.fallback(h, p, now, r.Err)
+	case <-cl.done:
+		if cl.err != nil {
+			return c.fallback(h, p, at, cl.err)
 		}
-		e, _ := r.Val.(*Entry)
-		return e, SourceRedis, nil
+		return cl.e, SourceRedis, nil
+	case <-t.C:
+		return c.fallback(h, p, at, fmt.Errorf("waiting for redis: %w", context.DeadlineExceeded))
 	case <-ctx.Done():
-		return c.fallback(h, p, now, fmt.Errorf("waiting for redis: %w", ctx.Err()))
+		return c.fallback(h, p, at, fmt.Errorf("waiting for redis: %w", ctx.Err()))
 	}
 }
 
 // fallback answers when Redis could not: a cached positive entry still within
 // TTL+StaleIfError answers as stale; otherwise ErrUnavailable. Never a negative.
-func (c *Cache) fallback(h keystore.KeyHash, p Policy, now time.Time, cause error) (*Entry, Source, error) {
+func (c *Cache) fallback(h keystore.KeyHash, p Policy, at int64, cause error) (*Entry, Source, error) {
 	if !errors.Is(cause, errNoEpoch) {
 		c.redisErrors.Add(1)
 	}
 	s := c.shard(h)
 	s.mu.Lock()
 	var e *Entry
-	if n := s.m[h]; n != nil && n.e != nil && now.Sub(n.confirmed) < p.TTL+max(p.StaleIfError, 0) {
+	if n := s.m[h]; n != nil && n.e != nil && at-n.confirmed < int64(p.TTL+max(p.StaleIfError, 0)) {
 		e = n.e
 	}
 	s.mu.Unlock()
@@ -90,89 +114,36 @@ func (c *Cache) fallback(h keystore.KeyHash, p Policy, now time.Time, cause erro
 	return nil, SourceRedis, fmt.Errorf("%w: %v", ErrUnavailable, cause)
 }
 
-// fetch is one Redis round trip for h: GET the epoch and the record in one pipeline.
-// It returns the entry (nil: no such key, with the epoch present) or why Redis
-// could not tell. Errors are never cached.
-func (c *Cache) fetch(h keystore.KeyHash) (any, error) {
-	select {
-	case c.inflight <- struct{}{}:
-		defer func() { <-c.inflight }()
-	default:
-		return nil, errBusy
-	}
-	if c.fetchHook != nil {
-		c.fetchHook()
-	}
-	c.lookups.Add(1)
-	s := c.shard(h)
-	// Note the generation and the shard's invalidation count before the request leaves:
-	// whatever changes after this point may not be reflected in the reply.
-	gen := c.gen.Load()
-	s.mu.Lock()
-	inv := s.inv
-	s.mu.Unlock()
-	confirmed := c.now()
-
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LookupTimeout)
-	defer cancel()
-	pipe := c.client.Pipeline()
-	epochCmd := pipe.Get(ctx, keystore.RedisEpoch)
-	recCmd := pipe.Get(ctx, keystore.RedisKey(h))
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("looking up key record: %w", err)
-	}
-	if c.replyHook != nil {
-		c.replyHook()
-	}
-	epoch, err := epochCmd.Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, errNoEpoch
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading epoch: %w", err)
-	}
-	c.noteEpoch(epoch)
-
-	raw, err := recCmd.Bytes()
-	if errors.Is(err, redis.Nil) {
-		c.store(s, &node{h: h, confirmed: confirmed, gen: gen, negUntil: confirmed.Add(c.cfg.NegativeTTL)}, inv)
-		return (*Entry)(nil), nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading key record: %w", err)
-	}
-	rec, err := keystore.DecodeRecord(raw)
-	if err != nil {
-		return nil, err
-	}
-	e := newEntry(rec)
-	c.store(s, &node{h: h, e: e, confirmed: confirmed, gen: gen}, inv)
-	return e, nil
-}
-
-// store caches a Redis answer, unless an event touched the shard while the lookup was
-// in flight. Why: the admin writes a record, then publishes its event. A GET that ran
-// before that write returns the old record; if the follower applies the event (dropping
-// the hash) before the reply is stored, storing it would bring the old record back as
-// fresh, and no further event would remove it — a revoked key would keep working until
-// its TTL. The reply still answers its own request: it was true when Redis served it.
-// A flush during the lookup needs no check here: the node carries the generation it was
+// store caches a Redis answer for h (rec nil: no such key) and returns the entry that
+// answers it, unless an event touched the shard while the lookup was in flight. Why:
+// the admin writes a record, then publishes its event. A GET that ran before that
+// write returns the old record; if the follower applies the event (dropping the hash)
+// before the reply is stored, storing it would bring the old record back as fresh, and
+// no further event would remove it — a revoked key would keep working until its TTL.
+// The reply still answers its own request: it was true when Redis served it. A flush
+// during the lookup needs no check here: the node carries the generation it was
 // fetched under, so it is not fresh, only a stale fallback like every other flushed entry.
-func (c *Cache) store(s *shard, n *node, inv uint64) {
+func (c *Cache) store(h keystore.KeyHash, rec *keystore.Record, confirmed int64, gen, inv uint64) *Entry {
+	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inv != inv {
-		return
-	}
-	if old := s.m[n.h]; old != nil {
-		if old.gen > n.gen {
-			return // a newer lookup already answered
+	old := s.m[h]
+	keep := s.inv == inv && (old == nil || old.gen <= gen) // else a newer lookup already answered
+	if rec == nil {
+		if keep {
+			s.put(&node{h: h, confirmed: confirmed, gen: gen})
 		}
-		if n.e != nil && old.e != nil && old.e.Record.KeyID == n.e.Record.KeyID {
-			n.e.lastUse = old.e.lastUse
-		}
+		return nil
 	}
-	s.put(n)
+	en := newEntryNode(h, *rec, s.account(rec, keep))
+	en.confirmed, en.gen = confirmed, gen
+	if old != nil && old.e != nil && old.e.Record.KeyID == rec.KeyID {
+		en.entry.lastUse.Store(old.e.lastUse.Load())
+	}
+	if keep {
+		s.put(&en.node)
+	}
+	return &en.entry
 }
 
 // noteEpoch remembers the epoch Redis reported and flushes the cache when it changed:

@@ -104,11 +104,11 @@ func TestSlowRedisGivesUpWithoutPileUp(t *testing.T) {
 			t.Fatalf("lookup on a stalled redis: %v, want ErrUnavailable", err)
 		}
 	}
-	if limit := base + maxInflight + 16; during > limit {
+	if limit := base + maxFlights + 16; during > limit {
 		t.Errorf("%d goroutines while redis is stalled (base %d, limit %d)", during, base, limit)
 	}
 	// Connections busy (not idle in the pool): the stuck lookups and the follower's.
-	if ps := e.ccli.PoolStats(); ps.TotalConns-ps.IdleConns > maxInflight+2 {
+	if ps := e.ccli.PoolStats(); ps.TotalConns-ps.IdleConns > maxFlights+2 {
 		t.Errorf("%d busy connections while redis is stalled: %+v", ps.TotalConns-ps.IdleConns, *ps)
 	}
 	if st := e.cache.Stats(); st.RedisErrors != n {
@@ -120,5 +120,8 @@ func TestSlowRedisGivesUpWithoutPileUp(t *testing.T) {
 		ent, _, err := e.cache.Lookup(context.Background(), h, testPolicy)
 		return err == nil && ent != nil
 	})
-	eventually(t, "stuck lookups drained", func() bool { return len(e.cache.inflight) == 0 })
+	eventually(t, "stuck lookups drained", func() bool {
+		flights, hashes := e.cache.lookupsPending()
+		return flights == 0 && hashes == 0
+	})
 }

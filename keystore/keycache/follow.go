@@ -32,13 +32,14 @@ type follower struct {
 	// *redis.Client (so that Close can CLIENT UNBLOCK its XREAD instead of waiting out
 	// the BLOCK), else the shared client.
 	rdb        redis.Cmdable
-	conn       *redis.Conn // the connection of its own, if any
-	needConn   bool        // (re)open conn before the next command
-	positioned bool        // lastID/lastSeq are known
-	lastID     string      // id of the last event applied ("0-0": none, the stream did not exist)
-	lastSeq    int64       // its seq (0: none)
-	caughtUp   bool        // every event up to the stream's end at the last read was applied
-	checkTail  bool        // the stream must be checked for replacement before reading on
+	conn       *redis.Conn   // the connection of its own, if any
+	own        *redis.Client // the one-connection client conn comes from
+	needConn   bool          // (re)open conn before the next command
+	positioned bool          // lastID/lastSeq are known
+	lastID     string        // id of the last event applied ("0-0": none, the stream did not exist)
+	lastSeq    int64         // its seq (0: none)
+	caughtUp   bool          // every event up to the stream's end at the last read was applied
+	checkTail  bool          // the stream must be checked for replacement before reading on
 }
 
 // follow runs the events follower until ctx is done.
@@ -185,8 +186,10 @@ func (f *follower) apply(msgs []redis.XMessage) {
 }
 
 // drop removes the entries of hashes, positive and negative, and marks their shards
-// so that lookups in flight do not cache a reply that predates the event.
+// so that lookups in flight do not cache a reply that predates the event (nor answer
+// misses that arrive from now on: see forget).
 func (c *Cache) drop(hashes []keystore.KeyHash) {
+	c.forget(hashes)
 	for _, h := range hashes {
 		s := c.shard(h)
 		s.mu.Lock()
@@ -255,6 +258,13 @@ func (c *Cache) readEvents(ctx context.Context, rdb redis.Cmdable, id string, bl
 // openConn takes a fresh connection of the follower's own, when the client can give
 // one, and notes its id for Close. A connection that failed is never reused: go-redis
 // keeps failing a sticky connection once it went bad.
+//
+// The connection comes from a one-connection client of its own with retries off: with
+// go-redis' default retries, an XREAD cut by a dead link is retried after a back-off of
+// up to MaxRetryBackoff, and all that time the cache would still count itself connected
+// and answer from entries that may have missed a revocation (found by e2e
+// TestRevokedWhileRedisEmpty). The follower retries by itself, after marking the cache
+// not fresh.
 func (f *follower) openConn(ctx context.Context) error {
 	cl, ok := f.c.client.(*redis.Client)
 	if !ok {
@@ -262,11 +272,18 @@ func (f *follower) openConn(ctx context.Context) error {
 		return nil
 	}
 	f.closeConn()
-	conn := cl.Conn()
+	opts := *cl.Options()
+	opts.MaxRetries = -1
+	opts.PoolSize = 1
+	opts.MinIdleConns = 0
+	opts.MaxIdleConns = 1
+	f.own = redis.NewClient(&opts)
+	conn := f.own.Conn()
 	ctx, cancel := context.WithTimeout(ctx, tailTimeout)
 	defer cancel()
 	id, err := conn.ClientID(ctx).Result()
 	if err != nil {
+		f.closeConn()
 		_ = conn.Close()
 		return fmt.Errorf("opening the events connection: %w", err)
 	}
@@ -282,6 +299,10 @@ func (f *follower) closeConn() {
 		_ = f.conn.Close()
 		f.conn = nil
 		f.rdb = f.c.client
+	}
+	if f.own != nil {
+		_ = f.own.Close()
+		f.own = nil
 	}
 }
 

@@ -15,14 +15,16 @@
 //
 // # Redis
 //
-// A miss costs one pipelined round trip, GET sagate:epoch + GET sagate:key:<hex>, bounded
-// by LookupTimeout. Concurrent misses for one hash share one round trip, and at most 64
-// round trips run at once (a miss beyond that is answered as if Redis were down), so a
-// slow Redis cannot pile up goroutines or connections even when the client does not
-// honour context deadlines (go-redis only does with Options.ContextTimeoutEnabled,
-// which is recommended; the caller waits at most LookupTimeout either way). A missing
-// epoch means Redis is empty or not yet resynced by the admin: "cannot tell", never
-// "no such key".
+// A miss costs a share of one pipelined round trip, GET sagate:epoch + GET
+// sagate:key:<hex> for every hash missed meanwhile, bounded by LookupTimeout: the first
+// miss leaves at once, those arriving while pipelines are in flight leave together
+// with the next (batch.go). Concurrent misses for one hash share one lookup, at most 4
+// pipelines run at once and at most 1024 hashes wait (a miss beyond that is answered
+// as if Redis were down), so a slow Redis cannot pile up goroutines or connections
+// even when the client does not honour context deadlines (go-redis only does with
+// Options.ContextTimeoutEnabled, which is recommended; the caller waits at most
+// LookupTimeout either way). A missing epoch means Redis is empty or not yet resynced
+// by the admin: "cannot tell", never "no such key".
 //
 // The events follower reads sagate:events with XREAD BLOCK on a connection of its own,
 // taken from a *redis.Client with Conn (for other clients, a connection of the shared
@@ -42,6 +44,13 @@
 // after writing its records, so a reply that left Redis after an event was applied is
 // current, and one that left before is followed by the event, which drops it.
 //
+// # Memory
+//
+// A cached key is one allocation (its node and Entry together) besides its key id
+// string and its slot in the shard's map. What the keys of one service account share
+// (account strings, roles, header values) is interned per shard and counted by the
+// shard's nodes, so it leaves with the last of them.
+//
 // Use reports (RecordUse) are coalesced per key and written off the hot path as
 // HSET sagate:lastused <key_id> <unix ms>, in pipelined batches about once a second.
 package keycache
@@ -55,7 +64,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/sagate/sagate/keystore"
 )
@@ -77,9 +85,6 @@ const (
 
 // Tuning that is not configuration.
 const (
-	// maxInflight bounds the Redis lookups running at once; a miss beyond it is
-	// answered as if Redis were down (stale or ErrUnavailable) without waiting.
-	maxInflight = 64
 	// eventsBlock is how long one XREAD waits for events before the follower checks
 	// that the stream is still the one it follows.
 	eventsBlock = 2 * time.Second
@@ -164,32 +169,6 @@ func (s Source) String() string {
 	return "unknown"
 }
 
-// Entry is a cached, live-or-not record with header values prepared once for injection.
-// Entries are shared between requests and must not be modified. The []string values have
-// cap == len, so an append by a later handler copies instead of writing into shared memory.
-type Entry struct {
-	Record keystore.Record
-	// Precomputed header values.
-	SAIDValue, SAValue, WorkspaceValue, KeyIDValue []string
-
-	// lastUse is the Unix nanosecond time of the last reported use of this key. It is
-	// shared by the entries that replace one another for the same key, so that a
-	// refetch does not report the key again within UsageInterval.
-	lastUse *atomic.Int64
-}
-
-// newEntry prepares an Entry for a decoded record.
-func newEntry(r keystore.Record) *Entry {
-	return &Entry{
-		Record:         r,
-		SAIDValue:      []string{r.SAID},
-		SAValue:        []string{r.SA},
-		WorkspaceValue: []string{r.Workspace},
-		KeyIDValue:     []string{r.KeyID},
-		lastUse:        new(atomic.Int64),
-	}
-}
-
 // Stats are cumulative counters for metrics.
 type Stats struct {
 	Hits, Misses, StaleAnswers, NegativeHits uint64
@@ -223,18 +202,24 @@ type Cache struct {
 	epochMu sync.Mutex
 	epoch   string // last epoch seen; "" before the first
 
-	group    singleflight.Group
-	inflight chan struct{} // semaphore of maxInflight Redis lookups
+	// The miss path's lookups (batch.go), under bmu.
+	bmu     sync.Mutex
+	calls   map[keystore.KeyHash]*call // queued or in flight, by hash
+	queue   []*call                    // waiting for a flight
+	flights int                        // pipelines in flight
 
 	uses chan use
 
 	misses, stale, redisErrors, events, flushes, lookups, usageDropped atomic.Uint64
 
+	// base is the origin of the nodes' monotonic times (mono).
+	base time.Time
+
 	// Test seams.
 	now        func() time.Time
 	block      time.Duration // XREAD BLOCK
 	flushEvery time.Duration // use report flush interval
-	fetchHook  func()        // called at the start of every Redis lookup
+	fetchHook  func()        // called at the start of every Redis round trip
 	replyHook  func()        // called when a Redis lookup's reply has arrived
 
 	startOnce sync.Once
@@ -254,7 +239,8 @@ func New(client redis.UniversalClient, cfg Config) *Cache {
 		client:     client,
 		cfg:        cfg,
 		log:        cfg.Logger,
-		inflight:   make(chan struct{}, maxInflight),
+		calls:      make(map[keystore.KeyHash]*call),
+		base:       time.Now(),
 		uses:       make(chan use, usageQueue),
 		now:        time.Now,
 		block:      eventsBlock,

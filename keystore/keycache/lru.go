@@ -3,7 +3,6 @@ package keycache
 import (
 	"encoding/binary"
 	"sync"
-	"time"
 
 	"github.com/sagate/sagate/keystore"
 )
@@ -15,13 +14,15 @@ const maxShards = 64
 // minPerShard keeps tiny caches in few shards, so that Size stays a tight bound.
 const minPerShard = 8
 
-// node is one cached answer, on its shard's LRU list.
+// node is one cached answer, on its shard's LRU list. A positive node is the head of
+// an entryNode; a negative one is allocated alone.
 type node struct {
-	h         keystore.KeyHash
-	e         *Entry    // nil: Redis said there is no such key
-	confirmed time.Time // when the Redis lookup that produced it started
-	gen       uint64    // generation it was fetched under
-	negUntil  time.Time // for a negative: when it stops answering
+	h keystore.KeyHash
+	e *Entry // nil: Redis said there is no such key
+	// confirmed is when the Redis lookup that produced it started, as Cache.mono
+	// (monotonic nanoseconds). A negative answers for NegativeTTL from then.
+	confirmed int64
+	gen       uint64 // generation it was fetched under
 
 	prev, next *node
 }
@@ -39,6 +40,9 @@ type shard struct {
 	inv uint64
 	// Hit counters, under mu, so that hits do not contend on a shared cache line.
 	hits, negHits uint64
+	// accounts interns the shared parts of the shard's entries by service account id
+	// (usually one per account; more while an account's records are being rewritten).
+	accounts map[string][]*account
 
 	_ [64]byte // keep neighbouring shards' locks off one cache line
 }
@@ -60,6 +64,7 @@ func newShards(size int) ([]shard, uint64) {
 // init prepares an empty shard holding at most capacity nodes (at least 1).
 func (s *shard) init(capacity int) {
 	s.m = make(map[keystore.KeyHash]*node)
+	s.accounts = make(map[string][]*account)
 	s.root.next = &s.root
 	s.root.prev = &s.root
 	s.cap = max(capacity, 1)
@@ -100,13 +105,16 @@ func (s *shard) touch(n *node) {
 func (s *shard) put(n *node) (old *node) {
 	if old = s.m[n.h]; old != nil {
 		s.unlink(old)
+		s.release(old)
 	}
 	s.m[n.h] = n
+	s.hold(n)
 	s.pushFront(n)
 	for len(s.m) > s.cap {
 		lru := s.root.prev
 		s.unlink(lru)
 		delete(s.m, lru.h)
+		s.release(lru)
 	}
 	return old
 }
@@ -116,5 +124,6 @@ func (s *shard) remove(h keystore.KeyHash) {
 	if n := s.m[h]; n != nil {
 		s.unlink(n)
 		delete(s.m, h)
+		s.release(n)
 	}
 }

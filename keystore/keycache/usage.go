@@ -21,7 +21,7 @@ type use struct {
 // At most one report per key per interval is queued; when the queue is full the report
 // is dropped and counted (Stats.UsageDropped). It does not allocate.
 func (c *Cache) RecordUse(e *Entry, t time.Time) {
-	if e == nil || e.lastUse == nil {
+	if e == nil || e.Record.KeyID == "" {
 		return
 	}
 	at := t.UnixNano()

@@ -1,0 +1,246 @@
+package keycache
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sagate/sagate/keystore"
+)
+
+// Misses share round trips. A miss for a hash already queued or in flight joins that
+// lookup. Otherwise its hash is queued; if fewer than maxFlights pipelines are in
+// flight, a new one leaves at once with the queue, so an idle cache adds no latency.
+// Each flight, when its reply is in, takes whatever queued meanwhile (at most maxBatch
+// hashes) and goes again, until the queue is empty: under load, N concurrent misses
+// cost one write instead of N. Every pipeline is GET sagate:epoch + one GET per hash.
+
+// errExpired answers a queued lookup that nobody waited for any more.
+var errExpired = errors.New("lookup expired in the queue")
+
+// Bounds of the miss path.
+const (
+	// maxFlights bounds the pipelines in flight, hence the goroutines and connections
+	// the miss path uses, however slow Redis is.
+	maxFlights = 4
+	// maxBatch is the most hashes one pipeline asks for.
+	maxBatch = 128
+	// maxPending bounds the hashes queued or in flight; a miss beyond it is answered as
+	// if Redis were down (stale or ErrUnavailable) without waiting.
+	maxPending = 1024
+)
+
+// call is the Redis lookup of one hash, shared by the misses for it.
+type call struct {
+	h    keystore.KeyHash
+	done chan struct{} // closed once e and err are set
+	e    *Entry
+	err  error
+	inv  uint64 // the shard's invalidation count when the request left
+	// last is when the latest miss joined (Cache.mono): once LookupTimeout has passed
+	// since, nobody waits for the answer and a call still queued is not sent.
+	last int64
+}
+
+// enqueue returns the lookup of h, joining the one queued or in flight, or queueing a
+// new one and starting a flight when fewer than maxFlights are in the air.
+// at is the miss's time (Cache.mono).
+func (c *Cache) enqueue(h keystore.KeyHash, at int64) (*call, error) {
+	c.bmu.Lock()
+	if cl := c.calls[h]; cl != nil {
+		cl.last = max(cl.last, at)
+		c.bmu.Unlock()
+		return cl, nil
+	}
+	if len(c.calls) >= maxPending {
+		c.bmu.Unlock()
+		return nil, errBusy
+	}
+	cl := &call{h: h, done: make(chan struct{}), last: at}
+	c.calls[h] = cl
+	c.queue = append(c.queue, cl)
+	var batch []*call
+	if c.flights < maxFlights {
+		if batch = c.takeBatch(at); batch != nil {
+			c.flights++
+		}
+	}
+	c.bmu.Unlock()
+	if batch != nil {
+		go c.fly(batch)
+	}
+	return cl, nil
+}
+
+// takeBatch removes up to maxBatch calls from the head of the queue, after dropping
+// those nobody waits for any more (Redis was slower than LookupTimeout). It returns nil
+// when nothing is left to send. The caller holds bmu; now is Cache.mono.
+func (c *Cache) takeBatch(now int64) []*call {
+	live := c.queue[:0]
+	for _, cl := range c.queue {
+		if now-cl.last < int64(c.cfg.LookupTimeout) {
+			live = append(live, cl)
+			continue
+		}
+		cl.err = errExpired
+		if c.calls[cl.h] == cl {
+			delete(c.calls, cl.h)
+		}
+		close(cl.done)
+	}
+	clear(c.queue[len(live):])
+	c.queue = live
+	if len(c.queue) == 0 {
+		c.queue = nil
+		return nil
+	}
+	n := min(len(c.queue), maxBatch)
+	batch := c.queue[:n:n]
+	if n == len(c.queue) {
+		c.queue = nil
+	} else {
+		c.queue = c.queue[n:]
+	}
+	return batch
+}
+
+// fly sends batch, then whatever queued meanwhile, until the queue is empty.
+func (c *Cache) fly(batch []*call) {
+	for {
+		c.fetch(batch)
+		now := c.mono(c.now())
+		c.bmu.Lock()
+		batch = c.takeBatch(now)
+		if batch == nil {
+			c.flights--
+			c.bmu.Unlock()
+			return
+		}
+		c.bmu.Unlock()
+	}
+}
+
+// fetch is one Redis round trip for batch: GET the epoch and every record in one
+// pipeline. Each call gets its entry (nil: no such key, with the epoch present) or why
+// Redis could not tell. Errors are never cached.
+func (c *Cache) fetch(batch []*call) {
+	if c.fetchHook != nil {
+		c.fetchHook()
+	}
+	c.lookups.Add(1)
+	// Note the generation and each shard's invalidation count before the request
+	// leaves: whatever changes after this point may not be reflected in the reply.
+	gen := c.gen.Load()
+	for _, cl := range batch {
+		s := c.shard(cl.h)
+		s.mu.Lock()
+		cl.inv = s.inv
+		s.mu.Unlock()
+	}
+	confirmed := c.mono(c.now())
+
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LookupTimeout)
+	defer cancel()
+	pipe := c.client.Pipeline()
+	epochCmd := pipe.Get(ctx, keystore.RedisEpoch)
+	recCmds := make([]*redis.StringCmd, len(batch))
+	for i, cl := range batch {
+		recCmds[i] = pipe.Get(ctx, redisKey(cl.h))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		c.finish(batch, fmt.Errorf("looking up key records: %w", err))
+		return
+	}
+	if c.replyHook != nil {
+		c.replyHook()
+	}
+	epoch, err := epochCmd.Result()
+	if errors.Is(err, redis.Nil) {
+		// No epoch: Redis is empty or half-filled, so a MISSING record cannot be told
+		// from an unknown key (stale or 503). A record that IS there was written by the
+		// admin since Redis came back (rev-checked; later changes overwrite it), so it
+		// answers: the tombstone of a key revoked meanwhile must refuse the key rather
+		// than let a stale cached entry say yes (e2e TestRevokedWhileRedisEmpty).
+		for i, cl := range batch {
+			if _, rerr := recCmds[i].Bytes(); errors.Is(rerr, redis.Nil) {
+				cl.err = errNoEpoch
+				continue
+			}
+			cl.e, cl.err = c.answer(cl, recCmds[i], confirmed, gen)
+		}
+		c.finish(batch, nil)
+		return
+	}
+	if err != nil {
+		c.finish(batch, fmt.Errorf("reading epoch: %w", err))
+		return
+	}
+	c.noteEpoch(epoch)
+	for i, cl := range batch {
+		cl.e, cl.err = c.answer(cl, recCmds[i], confirmed, gen)
+	}
+	c.finish(batch, nil)
+}
+
+// answer decodes and caches one record of a pipeline's reply.
+func (c *Cache) answer(cl *call, cmd *redis.StringCmd, confirmed int64, gen uint64) (*Entry, error) {
+	raw, err := cmd.Bytes()
+	if errors.Is(err, redis.Nil) {
+		return c.store(cl.h, nil, confirmed, gen, cl.inv), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading key record: %w", err)
+	}
+	rec, err := keystore.DecodeRecord(raw)
+	if err != nil {
+		return nil, err
+	}
+	return c.store(cl.h, &rec, confirmed, gen, cl.inv), nil
+}
+
+// finish hands the calls of batch their answers (err, when not nil, for all of them)
+// and forgets them, so that the next miss for their hashes asks Redis again.
+func (c *Cache) finish(batch []*call, err error) {
+	c.bmu.Lock()
+	for _, cl := range batch {
+		if err != nil {
+			cl.err = err
+		}
+		if c.calls[cl.h] == cl {
+			delete(c.calls, cl.h)
+		}
+	}
+	c.bmu.Unlock()
+	for _, cl := range batch {
+		close(cl.done)
+	}
+}
+
+// forget detaches the lookups of hashes, queued or in flight, after an event named
+// them: their replies may predate the event, so a miss from now on must not join them.
+// They still answer the misses that joined before.
+func (c *Cache) forget(hashes []keystore.KeyHash) {
+	c.bmu.Lock()
+	defer c.bmu.Unlock()
+	if len(c.calls) == 0 {
+		return
+	}
+	for _, h := range hashes {
+		delete(c.calls, h)
+	}
+}
+
+// redisKey is keystore.RedisKey in one allocation instead of two.
+func redisKey(h keystore.KeyHash) string {
+	var hx [2 * len(keystore.KeyHash{})]byte
+	hex.Encode(hx[:], h[:])
+	var b strings.Builder
+	b.Grow(len(keystore.RedisKeyPrefix) + len(hx))
+	b.WriteString(keystore.RedisKeyPrefix)
+	b.Write(hx[:])
+	return b.String()
+}

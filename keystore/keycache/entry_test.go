@@ -1,0 +1,123 @@
+package keycache
+
+import (
+	"testing"
+
+	"github.com/sagate/sagate/keystore"
+)
+
+// checkAccounts verifies the intern tables against the nodes: every account in a
+// table is used by exactly refs of its shard's nodes, and no unused one is kept.
+func checkAccounts(t *testing.T, c *Cache) (accounts int) {
+	t.Helper()
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		uses := make(map[*account]int)
+		for _, n := range s.m {
+			if n.e != nil {
+				uses[n.e.acc]++
+			}
+		}
+		for said, list := range s.accounts {
+			if len(list) == 0 {
+				t.Errorf("shard %d keeps an empty list for %s", i, said)
+			}
+			for _, a := range list {
+				if a.refs != uses[a] || a.refs == 0 {
+					t.Errorf("shard %d: account %s has refs %d, used by %d nodes", i, said, a.refs, uses[a])
+				}
+				accounts++
+			}
+		}
+		for a := range uses {
+			found := false
+			for _, b := range s.accounts[a.said] {
+				found = found || a == b
+			}
+			if !found {
+				t.Errorf("shard %d: a cached entry's account %s is not in the table", i, a.said)
+			}
+		}
+		s.mu.Unlock()
+	}
+	return accounts
+}
+
+// sameBacking reports whether two one-element header values share their array.
+func sameBacking(a, b []string) bool { return &a[0] == &b[0] }
+
+func TestEntriesOfOneAccountShareItsParts(t *testing.T) {
+	e := newEnv(t, envOpts{cfg: Config{Size: 8}}) // one shard
+	base := activeRecord()
+	base.Roles = map[string]keystore.Role{"*": keystore.RoleViewer, "p1": keystore.RoleOwner}
+	sibling := base
+	sibling.KeyID += "-2"
+	sibling.Exp = 4_000_000_000_000
+	regranted := base // the account's roles changed; this record is already rewritten
+	regranted.KeyID += "-3"
+	regranted.Roles = map[string]keystore.Role{"*": keystore.RoleContributor}
+	other := activeRecord()
+
+	hashes := make([]keystore.KeyHash, 4)
+	ents := make([]*Entry, 4)
+	for i, rec := range []keystore.Record{base, sibling, regranted, other} {
+		hashes[i] = newHash(t)
+		e.put(hashes[i], rec)
+		ents[i], _ = e.lookup(hashes[i])
+		if ents[i] == nil || ents[i].Record.KeyID != rec.KeyID || ents[i].Record.Exp != rec.Exp ||
+			ents[i].KeyIDValue[0] != rec.KeyID || ents[i].SAValue[0] != rec.SA || ents[i].WorkspaceValue[0] != rec.Workspace {
+			t.Fatalf("entry %d: %+v, want record %+v", i, ents[i], rec)
+		}
+		if len(ents[i].KeyIDValue) != 1 || cap(ents[i].SAIDValue) != 1 || cap(ents[i].KeyIDValue) != 1 {
+			t.Fatalf("entry %d: header values must have len == cap == 1", i)
+		}
+	}
+	if !sameBacking(ents[0].SAIDValue, ents[1].SAIDValue) || !sameBacking(ents[0].SAValue, ents[1].SAValue) ||
+		!sameBacking(ents[0].WorkspaceValue, ents[1].WorkspaceValue) || ents[0].acc != ents[1].acc {
+		t.Error("two keys of one account do not share its parts")
+	}
+	if sameBacking(ents[0].KeyIDValue, ents[1].KeyIDValue) {
+		t.Error("two keys share a key id header value")
+	}
+	if ents[2].acc == ents[0].acc || ents[3].acc == ents[0].acc {
+		t.Error("records that differ share an account")
+	}
+	if r, ok := ents[2].Record.RoleFor("p1"); !ok || r != keystore.RoleContributor {
+		t.Errorf("regranted key's role in p1: %v %v, want contributor from *", r, ok)
+	}
+	if r, ok := ents[1].Record.RoleFor("p1"); !ok || r != keystore.RoleOwner {
+		t.Errorf("sibling's role in p1: %v %v, want owner", r, ok)
+	}
+	if got := checkAccounts(t, e.cache); got != 3 {
+		t.Errorf("%d accounts interned, want 3", got)
+	}
+
+	// Dropping the keys releases their parts with the last of them.
+	e.publish(keystore.EventKeys, hashes[0], hashes[2])
+	e.waitEvents(1)
+	if got := checkAccounts(t, e.cache); got != 2 {
+		t.Errorf("%d accounts interned after dropping a key of each, want 2", got)
+	}
+	e.publish(keystore.EventKeys, hashes...)
+	e.waitEvents(2)
+	if got := checkAccounts(t, e.cache); got != 0 {
+		t.Errorf("%d accounts interned with no entry left, want 0", got)
+	}
+}
+
+func TestEvictionReleasesAccounts(t *testing.T) {
+	e := newEnv(t, envOpts{cfg: Config{Size: 32}})
+	for i := range 200 {
+		h, rec := newHash(t), activeRecord()
+		rec.SAID = "sa_" + string(rune('a'+i%7)) // 7 accounts
+		e.put(h, rec)
+		e.lookup(h)
+		if i%3 == 0 {
+			e.lookup(h) // a hit, moving it to the front
+		}
+	}
+	if got := checkAccounts(t, e.cache); got == 0 || got > e.cache.Stats().Entries {
+		t.Errorf("%d accounts interned for %d entries", got, e.cache.Stats().Entries)
+	}
+}

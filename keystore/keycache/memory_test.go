@@ -1,0 +1,146 @@
+package keycache_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/keycache"
+)
+
+// The heap a full cache holds, per entry: records as the admin writes them (keys spread
+// over memAccounts service accounts, each with a grant on every project and one on a
+// project of its own, as internal/bench/reconcile fills the store), every one looked up
+// once through Redis, then the growth of HeapInuse after GC per entry added.
+// Run: go test -run '^$' -bench Memory -benchmem ./keystore/keycache/
+
+const memAccounts = 50
+
+// fillRedis writes n records and the epoch marker and returns their hashes.
+func fillRedis(tb testing.TB, srv *redistest.Server, n int) []keystore.KeyHash {
+	tb.Helper()
+	rdb := srv.Client()
+	ctx := context.Background()
+	hashes := make([]keystore.KeyHash, n)
+	pipe := rdb.Pipeline()
+	for i := range hashes {
+		hashes[i] = keystore.HashKey(fmt.Sprintf("memory-%d", i))
+		sa := i % memAccounts
+		raw, err := keystore.EncodeRecord(keystore.Record{
+			KeyID: fmt.Sprintf("key_%020d", i), SAID: fmt.Sprintf("sa_%020d", sa),
+			SA: fmt.Sprintf("bot-%d@bench", sa), Workspace: "bench", State: keystore.KeyActive,
+			Roles: map[string]keystore.Role{
+				keystore.AllProjects:       keystore.RoleViewer,
+				fmt.Sprintf("proj-%d", sa): keystore.RoleOwner,
+			},
+			Rev: int64(1 + i%7),
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		pipe.Set(ctx, keystore.RedisKey(hashes[i]), raw, 0)
+		if pipe.Len() == 1000 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				tb.Fatalf("writing records: %v", err)
+			}
+		}
+	}
+	pipe.Set(ctx, keystore.RedisEpoch, "memory-epoch", 0)
+	if _, err := pipe.Exec(ctx); err != nil {
+		tb.Fatalf("writing records: %v", err)
+	}
+	return hashes
+}
+
+// heapInuse returns HeapInuse after two collections.
+func heapInuse() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// bytesPerEntry fills a cache of len(hashes) entries from Redis, with 32 goroutines,
+// and returns the heap it holds per entry: the growth from a fifth full to full, so
+// that what does not grow with the entries (connections, pools) is left out.
+func bytesPerEntry(tb testing.TB, srv *redistest.Server, hashes []keystore.KeyHash) float64 {
+	tb.Helper()
+	rdb := srv.Client()
+	c := keycache.New(rdb, keycache.Config{Size: len(hashes), LookupTimeout: 10 * time.Second})
+	c.Start()
+	defer func() { _ = c.Close() }()
+	first := len(hashes) / 5
+	fill(tb, c, hashes[:first])
+	before := heapInuse()
+	fill(tb, c, hashes[first:])
+	if got := c.Stats().Entries; got < len(hashes)*9/10 {
+		tb.Fatalf("%d entries cached of %d", got, len(hashes))
+	}
+	after := heapInuse()
+	runtime.KeepAlive(c)
+	return float64(int64(after)-int64(before)) / float64(len(hashes)-first)
+}
+
+// fill looks every hash up once, from 32 goroutines.
+func fill(tb testing.TB, c *keycache.Cache, hashes []keystore.KeyHash) {
+	tb.Helper()
+	ctx := context.Background()
+	p := keycache.Policy{}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	for range 32 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(hashes) {
+					return
+				}
+				if e, _, err := c.Lookup(ctx, hashes[i], p); err != nil || e == nil {
+					select {
+					case errs <- fmt.Errorf("lookup %d: entry %v, %v", i, e != nil, err):
+					default:
+					}
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func BenchmarkCacheMemory(b *testing.B) {
+	srv := redistest.Start(b)
+	hashes := fillRedis(b, srv, 100_000)
+	var per float64
+	for b.Loop() {
+		per = bytesPerEntry(b, srv, hashes)
+	}
+	b.ReportMetric(per, "B/entry")
+}
+
+// TestEntryMemoryBound keeps an entry compact: roles, account strings and header
+// values are shared between the keys of one account. The bound is about twice the
+// measured figure (BenchmarkCacheMemory), loose on purpose: it catches a per-key
+// copy of the shared parts (a roles map alone is ~300 B), not allocator noise.
+func TestEntryMemoryBound(t *testing.T) {
+	const n, bound = 20_000, 800
+	srv := redistest.Start(t)
+	hashes := fillRedis(t, srv, n)
+	per := bytesPerEntry(t, srv, hashes)
+	t.Logf("%.0f B of heap per cached entry", per)
+	if per > bound {
+		t.Errorf("%.0f B of heap per cached entry, want at most %d", per, bound)
+	}
+}
