@@ -113,9 +113,10 @@ local id = redis.call(unpack(args))
 return {id, seq}
 `)
 
-// PublishEvent appends an event to the stream and returns its id and seq.
-// maxLen ≤ 0 means DefaultEventsMaxLen.
-func PublishEvent(ctx context.Context, rdb redis.Scripter, e Event, maxLen int64) (id string, seq int64, err error) {
+// QueueEvent queues the publishing of e on a pipeline (or runs it on a client) and
+// returns its command, whose reply is [id, seq]. maxLen ≤ 0 means DefaultEventsMaxLen.
+// The script is sent with EVAL, so a script cache emptied by a Redis restart never fails it.
+func QueueEvent(ctx context.Context, rdb redis.Scripter, e Event, maxLen int64) *redis.Cmd {
 	if maxLen <= 0 {
 		maxLen = DefaultEventsMaxLen
 	}
@@ -123,8 +124,13 @@ func PublishEvent(ctx context.Context, rdb redis.Scripter, e Event, maxLen int64
 	for i, h := range e.Hashes {
 		hs[i] = h.String()
 	}
-	res, err := publishScript.Run(ctx, rdb, []string{RedisEvents}, maxLen,
-		"rev", strconv.FormatInt(e.Rev, 10), "kind", e.Kind, "epoch", e.Epoch, "h", strings.Join(hs, " ")).Slice()
+	return publishScript.Eval(ctx, rdb, []string{RedisEvents}, maxLen,
+		"rev", strconv.FormatInt(e.Rev, 10), "kind", e.Kind, "epoch", e.Epoch, "h", strings.Join(hs, " "))
+}
+
+// EventReply reads the [id, seq] reply of a published event.
+func EventReply(cmd *redis.Cmd) (id string, seq int64, err error) {
+	res, err := cmd.Slice()
 	if err != nil {
 		return "", 0, fmt.Errorf("publishing event: %w", err)
 	}
@@ -134,6 +140,12 @@ func PublishEvent(ctx context.Context, rdb redis.Scripter, e Event, maxLen int64
 	id, _ = res[0].(string)
 	seq, _ = res[1].(int64)
 	return id, seq, nil
+}
+
+// PublishEvent appends an event to the stream and returns its id and seq.
+// maxLen ≤ 0 means DefaultEventsMaxLen.
+func PublishEvent(ctx context.Context, rdb redis.Scripter, e Event, maxLen int64) (id string, seq int64, err error) {
+	return EventReply(QueueEvent(ctx, rdb, e, maxLen))
 }
 
 // ParseEvent decodes a stream entry written by PublishEvent.

@@ -4,28 +4,34 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// recordQuery selects one live key per row with everything its Record needs; the
-// account's grants come as "project\trole" lines (project names cannot hold a tab or a
-// newline). Live: not revoked and not expired at ?1 (Unix microseconds).
-const recordQuery = `SELECT k.hash, k.id, k.sa_id, s.name, s.workspace, k.state, s.state, k.expires_at,
-	(SELECT group_concat(g.project || char(9) || g.role, char(10)) FROM grants g WHERE g.sa_id = k.sa_id)
-FROM api_keys k JOIN service_accounts s ON s.id = k.sa_id
-WHERE k.state != 'revoked' AND (k.expires_at IS NULL OR k.expires_at > ?1)`
-
 // maxAuthRecordsBatch bounds the number of hashes in one IN (…) list.
 const maxAuthRecordsBatch = 500
+
+// authRecordsQuery reads the revision and the live keys among an IN (…) list put in its
+// %s, in one statement: parsing is most of the cost of reading one key, as Apply does
+// after each commit. One row per grant (one with NULL project for an account without
+// grants); a single row with NULL hash when no key is live. Live: not revoked and not
+// expired at ?1 (Unix microseconds).
+const authRecordsQuery = `SELECT m.rev, k.hash, k.id, k.sa_id, s.name, s.workspace, k.state, s.state, k.expires_at, g.project, g.role
+FROM meta m
+LEFT JOIN api_keys k ON k.hash IN (%s) AND k.state != 'revoked' AND (k.expires_at IS NULL OR k.expires_at > ?1)
+LEFT JOIN service_accounts s ON s.id = k.sa_id
+LEFT JOIN grants g ON g.sa_id = k.sa_id
+WHERE m.id = 1`
 
 // AuthRecords implements RecordSource in one read transaction.
 func (s *SQLiteStore) AuthRecords(ctx context.Context, hashes []KeyHash) (map[KeyHash]Record, int64, error) {
 	recs := make(map[KeyHash]Record, len(hashes))
 	var rev int64
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		var err error
-		if rev, err = readRev(ctx, tx); err != nil {
+		if len(hashes) == 0 {
+			var err error
+			rev, err = readRev(ctx, tx)
 			return err
 		}
 		now := s.now().UnixMicro()
@@ -36,11 +42,9 @@ func (s *SQLiteStore) AuthRecords(ctx context.Context, hashes []KeyHash) (map[Ke
 			for _, h := range batch {
 				args = append(args, h.String())
 			}
-			q := recordQuery + " AND k.hash IN (?" + strings.Repeat(", ?", len(batch)-1) + ")"
-			if err := scanRecords(ctx, tx, q, args, rev, func(h KeyHash, r Record) error {
-				recs[h] = r
-				return nil
-			}); err != nil {
+			q := strings.Replace(authRecordsQuery, "%s", numberedParams(2, len(batch)), 1)
+			var err error
+			if rev, err = readAuthRecords(ctx, tx, q, args, recs); err != nil {
 				return err
 			}
 		}
@@ -52,16 +56,171 @@ func (s *SQLiteStore) AuthRecords(ctx context.Context, hashes []KeyHash) (map[Ke
 	return recs, rev, nil
 }
 
+// numberedParams returns "?from, ?from+1, …", n parameters: the IN list precedes ?1 in
+// authRecordsQuery, so plain "?" would be numbered from 1.
+func numberedParams(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("?" + strconv.Itoa(from+i))
+	}
+	return b.String()
+}
+
+// readAuthRecords runs an authRecordsQuery, adds its records to recs, and returns the revision.
+func readAuthRecords(ctx context.Context, tx *sql.Tx, q string, args []any, recs map[KeyHash]Record) (int64, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("querying key records: %w", err)
+	}
+	defer rows.Close()
+	var rev int64
+	for rows.Next() {
+		var (
+			hash, keyID, saID, saName, ws, keyState, accountState sql.NullString
+			expires                                               sql.NullInt64
+			project, role                                         sql.NullString
+		)
+		if err := rows.Scan(&rev, &hash, &keyID, &saID, &saName, &ws, &keyState, &accountState, &expires, &project, &role); err != nil {
+			return 0, fmt.Errorf("reading key record: %w", err)
+		}
+		if !hash.Valid || !saName.Valid {
+			continue // no live key among the list (the row only carries the revision), or no account
+		}
+		h, err := ParseKeyHash(hash.String)
+		if err != nil {
+			return 0, fmt.Errorf("reading key record %s: %w", keyID.String, err)
+		}
+		r, seen := recs[h]
+		if !seen {
+			r = Record{KeyID: keyID.String, SAID: saID.String, SA: FullName(saName.String, ws.String),
+				Workspace: ws.String, State: KeyActive, Rev: rev}
+			if KeyState(keyState.String) != KeyActive || AccountState(accountState.String) != AccountActive {
+				r.State = KeyDeactivated
+			}
+			if expires.Valid {
+				r.Exp = fromMicro(expires.Int64).UnixMilli() // Service stores expiries in whole milliseconds
+			}
+		}
+		if project.Valid {
+			if r.Roles == nil {
+				r.Roles = make(map[string]Role)
+			}
+			r.Roles[project.String] = Role(role.String)
+		}
+		recs[h] = r
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("reading key records: %w", err)
+	}
+	return rev, nil
+}
+
 // ScanAuthRecords implements RecordSource: it streams every live key from one read
-// transaction, row by row, so memory stays bounded whatever the number of keys.
+// transaction, row by row, so memory stays bounded whatever the number of keys. Every
+// Record.Rev is the revision of that transaction's snapshot.
+//
+// The accounts and their grants are read first (a few thousand rows at most), so that
+// the scan of api_keys needs no join or subquery per key; the records of one account
+// share one Roles map, which fn must not modify.
 func (s *SQLiteStore) ScanAuthRecords(ctx context.Context, fn func(KeyHash, Record) error) error {
-	return s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *sql.Tx) error {
 		rev, err := readRev(ctx, tx)
 		if err != nil {
-			return fmt.Errorf("scanning key records: %w", err)
+			return err
 		}
-		return scanRecords(ctx, tx, recordQuery, []any{s.now().UnixMicro()}, rev, fn)
+		accounts, err := readRecordAccounts(ctx, tx)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT hash, id, sa_id, state, expires_at FROM api_keys
+WHERE state != 'revoked' AND (expires_at IS NULL OR expires_at > ?1)`, s.now().UnixMicro())
+		if err != nil {
+			return fmt.Errorf("querying keys: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				hash, saID, keyState sql.RawBytes
+				expires              sql.NullInt64
+				r                    = Record{Rev: rev}
+			)
+			if err := rows.Scan(&hash, &r.KeyID, &saID, &keyState, &expires); err != nil {
+				return fmt.Errorf("reading key record: %w", err)
+			}
+			a, ok := accounts[string(saID)]
+			if !ok {
+				continue // as the inner join of recordQuery: no account, no record
+			}
+			h, err := ParseKeyHash(string(hash))
+			if err != nil {
+				return fmt.Errorf("reading key record %s: %w", r.KeyID, err)
+			}
+			r.SAID, r.SA, r.Workspace, r.Roles = a.id, a.sa, a.ws, a.roles
+			r.State = KeyActive
+			if KeyState(keyState) != KeyActive || !a.active {
+				r.State = KeyDeactivated
+			}
+			if expires.Valid {
+				r.Exp = fromMicro(expires.Int64).UnixMilli() // Service stores expiries in whole milliseconds
+			}
+			if err := fn(h, r); err != nil {
+				return err
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading key records: %w", err)
+		}
+		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("scanning key records: %w", err)
+	}
+	return nil
+}
+
+// recordAccount is what the records of one account's keys share.
+type recordAccount struct {
+	id, sa, ws string
+	active     bool
+	roles      map[string]Role
+}
+
+// readRecordAccounts reads every service account with its grants, keyed by account id.
+func readRecordAccounts(ctx context.Context, tx *sql.Tx) (map[string]*recordAccount, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT s.id, s.name, s.workspace, s.state, g.project, g.role
+FROM service_accounts s LEFT JOIN grants g ON g.sa_id = s.id`)
+	if err != nil {
+		return nil, fmt.Errorf("querying accounts: %w", err)
+	}
+	defer rows.Close()
+	accounts := make(map[string]*recordAccount)
+	for rows.Next() {
+		var (
+			id, name, ws, state string
+			project, role       sql.NullString
+		)
+		if err := rows.Scan(&id, &name, &ws, &state, &project, &role); err != nil {
+			return nil, fmt.Errorf("reading account: %w", err)
+		}
+		a, ok := accounts[id]
+		if !ok {
+			a = &recordAccount{id: id, sa: FullName(name, ws), ws: ws, active: AccountState(state) == AccountActive}
+			accounts[id] = a
+		}
+		if project.Valid {
+			if a.roles == nil {
+				a.roles = make(map[string]Role)
+			}
+			a.roles[project.String] = Role(role.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading accounts: %w", err)
+	}
+	return accounts, nil
 }
 
 // RecordKeyUse implements RecordSource: it keeps the later of the stored and given times.
@@ -95,51 +254,4 @@ func readRev(ctx context.Context, tx *sql.Tx) (int64, error) {
 		return 0, fmt.Errorf("reading revision: %w", err)
 	}
 	return rev, nil
-}
-
-// scanRecords runs a recordQuery and calls fn for each row as it is read.
-func scanRecords(ctx context.Context, tx *sql.Tx, q string, args []any, rev int64, fn func(KeyHash, Record) error) error {
-	rows, err := tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("querying key records: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			hash, saName           string
-			keyState, accountState string
-			expires                sql.NullInt64
-			grants                 sql.NullString
-			r                      = Record{Rev: rev}
-		)
-		if err := rows.Scan(&hash, &r.KeyID, &r.SAID, &saName, &r.Workspace, &keyState, &accountState, &expires, &grants); err != nil {
-			return fmt.Errorf("reading key record: %w", err)
-		}
-		h, err := ParseKeyHash(hash)
-		if err != nil {
-			return fmt.Errorf("reading key record %s: %w", r.KeyID, err)
-		}
-		r.SA = FullName(saName, r.Workspace)
-		r.State = KeyActive
-		if KeyState(keyState) != KeyActive || AccountState(accountState) != AccountActive {
-			r.State = KeyDeactivated
-		}
-		if expires.Valid {
-			r.Exp = fromMicro(expires.Int64).UnixMilli() // Service stores expiries in whole milliseconds
-		}
-		if grants.Valid && grants.String != "" {
-			r.Roles = make(map[string]Role)
-			for line := range strings.SplitSeq(grants.String, "\n") {
-				p, role, _ := strings.Cut(line, "\t")
-				r.Roles[p] = Role(role)
-			}
-		}
-		if err := fn(h, r); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading key records: %w", err)
-	}
-	return nil
 }

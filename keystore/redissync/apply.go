@@ -14,7 +14,8 @@ import (
 // touches more than 1000 keys). For each hash it writes the key's current record, read
 // fresh from the store with the revision it was read at, or a tombstone when the key is
 // no longer live; every write is rev-checked, so an older state never replaces a newer
-// one. The writes take one round trip; the event follows them.
+// one. The writes and the event go in one pipeline (one round trip), the event after the
+// writes.
 //
 // On failure Apply returns the error and marks Redis dirty: Run then performs a full
 // sync with a new epoch soon (within a second while Redis answers). The store is never
@@ -37,8 +38,8 @@ func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	// No lock: concurrent Applies (and reconcile batches) may interleave, since every
+	// write is rev-checked and every Apply's event follows its own writes (doc.go).
 	recs, rev, err := s.src.AuthRecords(ctx, hashes)
 	if err != nil {
 		s.markDirty()
@@ -61,14 +62,11 @@ func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
 		}
 		ws = append(ws, w)
 	}
-	_, epoch, err := s.execWrites(ctx, ws, true)
-	if err == nil {
-		evRev := c.Rev
-		if evRev == 0 {
-			evRev = rev
-		}
-		err = s.publish(ctx, keystore.EventKeys, evRev, epoch, hashes)
+	evRev := c.Rev
+	if evRev == 0 {
+		evRev = rev
 	}
+	epoch, err := s.writeAndPublish(ctx, ws, evRev, hashes)
 	if err != nil {
 		s.m.redisErrors.Inc()
 		s.markDirty()

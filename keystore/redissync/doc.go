@@ -22,15 +22,26 @@
 //
 // # Writes: records first, then the event
 //
-// Apply(change) runs after the durable commit. Under a mutex shared with every reconcile
-// batch it reads the records of the change's keys from the store (RecordSource.AuthRecords:
-// the live records and the revision they were read at), then writes, in one pipelined round
-// trip, each live record or, for a key no longer live, a tombstone. The write is a Lua
+// Apply(change) runs after the durable commit. It reads the records of the change's keys
+// from the store (RecordSource.AuthRecords: the live records and the revision they were
+// read at), then sends, in one pipeline (one round trip), the writes of each live record
+// or, for a key no longer live, a tombstone; a GET of the epoch marker; and one "keys"
+// event (split by 1000 hashes) with the change's revision. Redis runs a pipeline in order,
+// so an event is in the stream only after the records it announces. The write is a Lua
 // script that keeps a stored record whose rev is higher than the one being written, so a
-// slower writer or a second admin never brings back an older state. Then it publishes one
-// "keys" event (split by 1000 hashes) with the change's revision and the current epoch.
-// Apply does not follow its caller's cancellation (the change is committed), only
-// Config.ApplyTimeout (5s).
+// slower writer or a second admin never brings back an older state. The scripts are sent
+// with EVAL, not EVALSHA: after a Redis restart an EVALSHA of the writes could fail with
+// NOSCRIPT while the event still went out. The event carries the epoch this Syncer last
+// read or wrote (sidecars use the epoch of resync events only); a GET that finds no epoch
+// schedules a full sync. Apply does not follow its caller's cancellation (the change is
+// committed), only Config.ApplyTimeout (5s).
+//
+// Apply takes no lock: concurrent Applies (and reconcile batches) may interleave, and
+// their events may reach the stream out of revision order. That is safe because every
+// record write is rev-checked (Redis ends with the highest revision whatever the order)
+// and every Apply's event follows its own writes: the last event for a key comes after
+// the last write to it, so a sidecar that drops its entry on that event reads the
+// final record.
 //
 // On a Redis or store error Apply counts it (sagate_sync_redis_errors_total), logs the
 // action and the number of keys (never a hash), returns the error and marks Redis dirty:
@@ -39,23 +50,47 @@
 // just a repair, because an event may be what was lost: the resync event and the changed
 // epoch make every sidecar drop its cache.
 //
-// # Reconcile
+// # Full sync
 //
-// The store's scan (RecordSource.ScanAuthRecords) only enumerates the live hashes. Redis
-// is then scanned (SCAN MATCH sagate:key:*) for records of keys that are not live, and the
-// live hashes are processed, in batches of 1000: for each batch, under the mutex, the
-// records are re-read from the store (fresh, with their revision) and written with the
-// rev-checked script, so a concurrent Apply is never undone. Keys under the prefix that are
-// not a hash are deleted; records of keys that are not live are replaced by tombstones
-// (not deleted: the tombstone keeps guarding against an older writer, and expires in 24h).
+// Epoch missing (Redis empty, restarted, flushed, half-filled), or a fresh epoch forced
+// (Run's start, after a failed Apply): a full sync. Until it ends sidecars treat a missing
+// record as "cannot tell" (stale or 503).
 //
-//   - Epoch missing (Redis empty, restarted, flushed, half-filled): a full sync. Every live
-//     record is written, then the epoch marker is SET, last, and a "resync" event published.
-//     Until then sidecars treat a missing record as "cannot tell" (stale or 503).
-//   - Epoch present: a repair. Each batch is compared with what Redis holds (decoded
-//     records, every field but rev); only differing records are rewritten, existing
-//     tombstones of dead keys are left alone, and the repaired hashes are published as
-//     "keys" events. The epoch stays.
+//  1. SCAN the record keys Redis holds (on an empty Redis, one empty SCAN); keys under
+//     the prefix that are not a hash are deleted.
+//  2. Stream the store's snapshot (RecordSource.ScanAuthRecords: one read transaction;
+//     every Record.Rev is the snapshot's revision S) and write each record as it comes,
+//     in pipelines of 1000, the next batch read while the previous one is written. A key
+//     Redis did not hold at step 1 is written with SET NX (no record to compare revs
+//     with; several times cheaper for Redis than the script); the others, and every SET
+//     NX that found a record, go through the rev-checked script. No re-read, no lock.
+//  3. Records listed at step 1 whose key is not in the snapshot are re-read from the store
+//     and replaced by tombstones (or rewritten, if live again), as a repair batch.
+//  4. SET the new epoch, last, and publish a "resync" event.
+//
+// Why writing an older snapshot is safe against a concurrent Apply: Apply writes what the
+// store holds at its read revision A, rev-checked; the sync writes the snapshot's state
+// at S, rev-checked. If A > S, Apply's record (or tombstone) wins in either order; if
+// A < S, the snapshot's is newer and wins; if A = S both wrote the same state. A key
+// revoked or deleted during the sync (after S): its tombstone carries a revision above S,
+// so the snapshot's live record loses whether it lands before the tombstone (overwritten)
+// or after (refused). A key deleted before S is not in the snapshot: the sync never
+// writes it, and a record of it Redis held before the sync began is found at step 1 and
+// tombstoned at step 3; a record written after step 1 comes from an Apply, which wrote
+// the state at its own revision and is followed by the Apply of the deletion (or, if
+// that Apply failed, by another full sync). A tombstone lasts 24h, far longer than a sync.
+//
+// # Repair
+//
+// Epoch present: a repair. The store's scan enumerates the live hashes; Redis is scanned
+// (SCAN MATCH sagate:key:*) for records of keys that are not live; both sets are then
+// processed in batches of 1000: under the repair lock the records are re-read from the
+// store (fresh, with their revision), compared with what Redis holds (decoded records,
+// every field but rev), and only differing records are rewritten with the rev-checked
+// script; existing tombstones of dead keys are left alone, records of keys that are not
+// live are replaced by tombstones (not deleted: the tombstone keeps guarding against an
+// older writer, and expires in 24h), keys under the prefix that are not a hash are
+// deleted, and the repaired hashes are published as "keys" events. The epoch stays.
 //
 // # Run and its bounds
 //
@@ -72,10 +107,11 @@
 // and on a store error puts them back keeping the later time per key. A crash between the
 // take and the store write loses at most one interval of last-used times (they are advisory).
 //
-// Measured on the shared 2-core machine with a load average near 10 (BenchmarkSync1M, an
-// in-memory store that builds records on each read; two runs): a full sync of 1,000,000
-// keys into an empty Redis took 12.5 s and 26.8 s; a repair pass over 1,000,000
-// unchanged keys 21 s and 46 s.
+// Measured on the shared 2-core machine (load average 4–7; internal/bench/reconcile, the
+// real SQLite store, 1,000,000 keys over 50 accounts, into an empty Redis): a full sync
+// took 9.3 s (31.7 s with the earlier re-read of every record under the lock). Issuance
+// through the Service with this Syncer (BenchmarkCreateKeyWithRedis, 8 callers): about
+// 1,150 keys/s (about 890 before the single round trip and the lock-free Apply).
 //
 // Limits: records are rev-ordered by the store's revision, so a store restored from a
 // backup to an older revision needs the sagate:* keys removed from Redis before the admin

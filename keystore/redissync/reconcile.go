@@ -20,14 +20,11 @@ import (
 // Reconcile makes Redis match the store.
 //
 // Without an epoch marker (Redis empty, restarted or half-filled) it is a full sync:
-// every live record is written, every other sagate:key:* is made a tombstone, then a new
-// epoch is set, last, and a resync event published. With the marker, it compares what
-// Redis holds with the store, rewrites only the records that differ, and publishes the
-// repaired hashes; the epoch stays.
-//
-// The store's scan only enumerates hashes. Each batch of 1000 is then re-read from the
-// store and written under the lock that Apply takes, with rev-checked writes, so a
-// concurrent Apply is never undone.
+// every live record of one store snapshot is written, every other sagate:key:* is made a
+// tombstone, then a new epoch is set, last, and a resync event published. With the
+// marker, it compares what Redis holds with the store, rewrites only the records that
+// differ, and publishes the repaired hashes; the epoch stays. Every write is
+// rev-checked, so a concurrent Apply is never undone (doc.go).
 func (s *Syncer) Reconcile(ctx context.Context) (ReconcileStats, error) {
 	return s.reconcile(ctx, false)
 }
@@ -68,28 +65,20 @@ func (s *Syncer) doReconcile(ctx context.Context, forceNew bool) (ReconcileStats
 	if full {
 		// Whatever was owed is covered by this sync.
 		s.needFull.Store(false)
+		return st, s.fullSync(ctx, &st)
 	}
 	live, liveSet, err := s.liveHashes(ctx)
 	if err != nil {
 		return st, err
 	}
-	// Extras first: on an empty Redis the scan is then nearly free. Either order is
-	// correct, since every write re-reads the store and is rev-checked.
-	maxRev, err := s.syncExtras(ctx, liveSet, !full, epoch, &st)
-	if err != nil {
+	// Extras first: either order is correct, since every write re-reads the store and
+	// is rev-checked.
+	if _, err := s.syncExtras(ctx, liveSet, true, epoch, &st); err != nil {
 		return st, err
 	}
-	// A full sync writes every live record without reading Redis first; a repair
-	// compares and publishes what it changed.
+	// A repair compares each batch with Redis and publishes what it changed.
 	for b := range slices.Chunk(live, batchSize) {
-		rev, err := s.syncBatch(ctx, b, !full, !full, epoch, &st)
-		if err != nil {
-			return st, err
-		}
-		maxRev = max(maxRev, rev)
-	}
-	if full {
-		if err := s.setEpoch(ctx, maxRev); err != nil {
+		if _, err := s.syncBatch(ctx, b, true, true, epoch, &st); err != nil {
 			return st, err
 		}
 	}
@@ -151,7 +140,7 @@ func (s *Syncer) syncBatch(ctx context.Context, hashes []keystore.KeyHash, compa
 	if len(ws) == 0 {
 		return rev, nil
 	}
-	applied, _, err := s.execWrites(ctx, ws, false)
+	applied, err := s.execWrites(ctx, ws)
 	if err != nil {
 		s.m.redisErrors.Inc()
 		return 0, err
@@ -217,24 +206,30 @@ func (s *Syncer) syncExtras(ctx context.Context, live map[keystore.KeyHash]struc
 				}
 			}
 		}
-		if len(junk) > 0 {
-			// DEL key by key: the names may fall in different cluster slots.
-			pipe := s.rdb.Pipeline()
-			for _, k := range junk {
-				pipe.Del(ctx, k)
-			}
-			if _, err := pipe.Exec(ctx); err != nil {
-				s.m.redisErrors.Inc()
-				return fmt.Errorf("deleting %d malformed record keys: %w", len(junk), err)
-			}
-			st.Removed += len(junk)
-		}
-		return nil
+		return s.deleteJunk(ctx, junk, st)
 	})
 	if err != nil {
 		return 0, err
 	}
 	return maxRev, flush()
+}
+
+// deleteJunk deletes keys under the record prefix that are not a key hash at all.
+func (s *Syncer) deleteJunk(ctx context.Context, junk []string, st *ReconcileStats) error {
+	if len(junk) == 0 {
+		return nil
+	}
+	// DEL key by key: the names may fall in different cluster slots.
+	pipe := s.rdb.Pipeline()
+	for _, k := range junk {
+		pipe.Del(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.m.redisErrors.Inc()
+		return fmt.Errorf("deleting %d malformed record keys: %w", len(junk), err)
+	}
+	st.Removed += len(junk)
+	return nil
 }
 
 // scanKeys calls fn with each page of SCAN MATCH pattern, on every master of a cluster.
@@ -283,6 +278,7 @@ func (s *Syncer) setEpoch(ctx context.Context, rev int64) error {
 		s.m.redisErrors.Inc()
 		return fmt.Errorf("setting the epoch marker: %w", err)
 	}
+	s.noteEpoch(epoch)
 	e := keystore.Event{Kind: keystore.EventResync, Rev: rev, Epoch: epoch}
 	if _, _, err := keystore.PublishEvent(ctx, s.rdb, e, s.cfg.EventsMaxLen); err != nil {
 		s.m.redisErrors.Inc()

@@ -67,8 +67,9 @@ type Syncer struct {
 	log *zap.Logger
 	m   *metrics
 
-	// mu is held around every "read the store, write Redis, publish" step: Apply and
-	// each reconcile batch. It keeps this process's writes and events in revision order.
+	// mu is held around each repair batch ("read the store, compare, write Redis,
+	// publish") and the epoch's setting, which it keeps in order with each other. Apply
+	// and the full sync's writes do not take it: every write is rev-checked (doc.go).
 	mu sync.Mutex
 	// syncMu lets one reconcile run at a time (Run's and a direct Reconcile call).
 	syncMu sync.Mutex
@@ -76,6 +77,8 @@ type Syncer struct {
 	// because some records or events may not have reached Redis.
 	dirty    chan struct{}
 	needFull atomic.Bool
+	// epoch is the epoch marker last read or written, carried by Apply's events.
+	epoch atomic.Pointer[string]
 }
 
 var _ keystore.Syncer = (*Syncer)(nil)
@@ -126,12 +129,10 @@ func (s *Syncer) Ready(ctx context.Context) error {
 // readEpoch returns the epoch marker, "" when it is missing.
 func (s *Syncer) readEpoch(ctx context.Context) (string, error) {
 	e, err := s.rdb.Get(ctx, keystore.RedisEpoch).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return "", fmt.Errorf("reading the epoch marker: %w", err)
 	}
+	s.noteEpoch(e)
 	return e, nil
 }
 

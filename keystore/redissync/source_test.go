@@ -82,6 +82,12 @@ func (m *memSource) AuthRecords(ctx context.Context, hashes []keystore.KeyHash) 
 }
 
 func (m *memSource) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, keystore.Record) error) error {
+	m.mu.Lock()
+	err := m.authErr
+	m.mu.Unlock()
+	if err != nil {
+		return err // a store that is down fails its scan too
+	}
 	recs, rev := m.snapshot()
 	for h, r := range recs {
 		r.Rev = rev

@@ -106,29 +106,53 @@ func recordTTL(r keystore.Record, at time.Time) time.Duration {
 	return max(time.UnixMilli(r.Exp).Add(expirySlack).Sub(at), minRecordTTL)
 }
 
-// execWrites runs ws through writeScript in one pipeline (one round trip). With
-// withEpoch, the same pipeline reads the epoch marker ("" when missing). applied[i]
+// execWrites runs ws through writeScript in one pipeline (one round trip). applied[i]
 // reports whether ws[i] was written (false: a newer record was kept).
-func (s *Syncer) execWrites(ctx context.Context, ws []write, withEpoch bool) (applied []bool, epoch string, err error) {
+func (s *Syncer) execWrites(ctx context.Context, ws []write) (applied []bool, err error) {
 	for attempt := 0; ; attempt++ {
-		applied, epoch, err = s.execWritesOnce(ctx, ws, withEpoch)
+		applied, err = s.execWritesOnce(ctx, ws)
 		if attempt > 0 || !isNoScript(err) {
-			return applied, epoch, err
+			return applied, err
 		}
 		// Redis lost its script cache (restart, SCRIPT FLUSH): load and run the batch once more.
 		// Re-running is safe: every write is rev-checked.
 		if err := writeScript.Load(ctx, s.rdb).Err(); err != nil {
-			return nil, "", fmt.Errorf("loading the write script: %w", err)
+			return nil, fmt.Errorf("loading the write script: %w", err)
 		}
 	}
 }
 
-func (s *Syncer) execWritesOnce(ctx context.Context, ws []write, withEpoch bool) ([]bool, string, error) {
+func (s *Syncer) execWritesOnce(ctx context.Context, ws []write) ([]bool, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := s.queueWrites(ctx, pipe, ws, writeScript.EvalSha)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("writing %d records: %w", len(ws), err)
+	}
+	applied := make([]bool, 0, len(ws))
+	for _, c := range cmds {
+		res, err := c.Int64Slice()
+		if err != nil {
+			return nil, fmt.Errorf("writing %d records: %w", len(ws), err)
+		}
+		for _, n := range res {
+			applied = append(applied, n == 1)
+		}
+	}
+	if len(applied) != len(ws) {
+		return nil, fmt.Errorf("writing %d records: %d results", len(ws), len(applied))
+	}
+	return applied, nil
+}
+
+// queueWrites queues ws on pipe as calls of writeScript made with run (its EvalSha or
+// Eval): up to scriptKeys keys per call on a single server, one on a cluster, where
+// every key may live in another slot.
+func (s *Syncer) queueWrites(ctx context.Context, pipe redis.Pipeliner, ws []write,
+	run func(context.Context, redis.Scripter, []string, ...any) *redis.Cmd) []*redis.Cmd {
 	per := scriptKeys
 	if _, cluster := s.rdb.(*redis.ClusterClient); cluster {
-		per = 1 // every key may live in another slot
+		per = 1
 	}
-	pipe := s.rdb.Pipeline()
 	var cmds []*redis.Cmd
 	for chunk := range slices.Chunk(ws, per) {
 		keys := make([]string, len(chunk))
@@ -137,37 +161,9 @@ func (s *Syncer) execWritesOnce(ctx context.Context, ws []write, withEpoch bool)
 			keys[i] = keystore.RedisKey(w.hash)
 			args = append(args, w.val, strconv.FormatInt(w.rev, 10), strconv.FormatInt(w.ttl.Milliseconds(), 10))
 		}
-		cmds = append(cmds, writeScript.EvalSha(ctx, pipe, keys, args...))
+		cmds = append(cmds, run(ctx, pipe, keys, args...))
 	}
-	var epochCmd *redis.StringCmd
-	if withEpoch {
-		epochCmd = pipe.Get(ctx, keystore.RedisEpoch)
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, "", fmt.Errorf("writing %d records: %w", len(ws), err)
-	}
-	applied := make([]bool, 0, len(ws))
-	for _, c := range cmds {
-		res, err := c.Int64Slice()
-		if err != nil {
-			return nil, "", fmt.Errorf("writing %d records: %w", len(ws), err)
-		}
-		for _, n := range res {
-			applied = append(applied, n == 1)
-		}
-	}
-	if len(applied) != len(ws) {
-		return nil, "", fmt.Errorf("writing %d records: %d results", len(ws), len(applied))
-	}
-	var epoch string
-	if epochCmd != nil {
-		e, err := epochCmd.Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, "", fmt.Errorf("reading the epoch: %w", err)
-		}
-		epoch = e
-	}
-	return applied, epoch, nil
+	return cmds
 }
 
 func isNoScript(err error) bool {

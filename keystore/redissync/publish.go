@@ -1,0 +1,73 @@
+package redissync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sagate/sagate/keystore"
+)
+
+// writeAndPublish runs ws through writeScript, reads the epoch marker, and publishes
+// "keys" events for hashes (at most maxEventHashes each), all in one pipeline: Redis runs
+// them in that order, so a sidecar that reads an event finds the records it announces
+// (on a Redis Cluster, whose nodes run their parts of a pipeline in no mutual order, the
+// events take a second round trip).
+// The events carry the epoch last seen by this Syncer (sidecars use the epoch of "keys"
+// events for nothing; a resync event carries the new one). It returns the epoch marker
+// read ("" when missing) and remembers it.
+//
+// The scripts are sent with EVAL, not EVALSHA: a script cache emptied by a Redis restart
+// could otherwise fail the writes while the event still went out.
+func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, hashes []keystore.KeyHash) (string, error) {
+	pipe := s.rdb.Pipeline()
+	writes := s.queueWrites(ctx, pipe, ws, writeScript.Eval)
+	epochCmd := pipe.Get(ctx, keystore.RedisEpoch)
+	if _, cluster := s.rdb.(*redis.ClusterClient); cluster {
+		// A cluster pipeline runs on several nodes at once, in no order between them:
+		// the writes must be done before the event goes out.
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return "", fmt.Errorf("writing %d records: %w", len(ws), err)
+		}
+	}
+	var events []*redis.Cmd
+	epoch := s.lastEpoch()
+	for chunk := range slices.Chunk(hashes, maxEventHashes) {
+		events = append(events, keystore.QueueEvent(ctx, pipe,
+			keystore.Event{Kind: keystore.EventKeys, Rev: rev, Epoch: epoch, Hashes: chunk}, s.cfg.EventsMaxLen))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return "", fmt.Errorf("writing %d records and their event: %w", len(ws), err)
+	}
+	for _, c := range writes {
+		if _, err := c.Int64Slice(); err != nil {
+			return "", fmt.Errorf("writing %d records: %w", len(ws), err)
+		}
+	}
+	for _, c := range events {
+		if _, _, err := keystore.EventReply(c); err != nil {
+			return "", fmt.Errorf("the event of %d keys: %w", len(hashes), err)
+		}
+	}
+	cur, err := epochCmd.Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", fmt.Errorf("reading the epoch: %w", err)
+	}
+	s.noteEpoch(cur)
+	return cur, nil
+}
+
+
+// lastEpoch returns the epoch marker this Syncer last read or wrote ("" if none yet).
+func (s *Syncer) lastEpoch() string {
+	if e := s.epoch.Load(); e != nil {
+		return *e
+	}
+	return ""
+}
+
+// noteEpoch remembers an epoch marker read from or written to Redis ("": missing).
+func (s *Syncer) noteEpoch(e string) { s.epoch.Store(&e) }

@@ -1,0 +1,45 @@
+package redissync
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/sagate/sagate/keystore"
+)
+
+// TestEventScriptMatchesPublishEvent interleaves keystore.PublishEvent with Apply's
+// pipelined events and checks that both continue one seq and write entries that
+// keystore.ParseEvent reads back as they were sent.
+func TestEventScriptMatchesPublishEvent(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	if _, err := e.s.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	epoch := e.epoch(t)
+	var want []keystore.Event
+	for i := range 6 {
+		hs := []keystore.KeyHash{testHash(i), testHash(i + 100)}
+		ev := keystore.Event{Rev: int64(10 + i), Kind: keystore.EventKeys, Epoch: epoch, Hashes: hs}
+		if i%2 == 0 {
+			if _, _, err := keystore.PublishEvent(ctx, e.rdb, ev, 0); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := e.s.writeAndPublish(ctx, nil, ev.Rev, hs); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, ev)
+	}
+	got := e.events(t)
+	if len(got) != len(want)+1 { // + the reconcile's resync event
+		t.Fatalf("%d events, want %d", len(got), len(want)+1)
+	}
+	for i, ev := range got[1:] {
+		w := want[i]
+		if ev.Seq != got[0].Seq+int64(i)+1 || ev.Rev != w.Rev || ev.Kind != w.Kind || ev.Epoch != w.Epoch ||
+			!slices.Equal(ev.Hashes, w.Hashes) {
+			t.Errorf("event %d: %+v, want %+v with seq %d", i, ev, w, got[0].Seq+int64(i)+1)
+		}
+	}
+}
