@@ -70,7 +70,7 @@ func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, n
 	case httpauth.CredMalformed:
 		return decision{reason: reasonMalformed}
 	}
-	entry, src, err := h.cache.Lookup(ctx, keystore.HashKey(key), h.policy)
+	entry, src, err := h.cache.LookupAt(ctx, keystore.HashKey(key), h.policy, now)
 	if err != nil {
 		// Whatever went wrong, this key was not checked: never 200, never 401.
 		return decision{reason: reasonUnavailable, source: src, err: err}
