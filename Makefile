@@ -2,7 +2,7 @@
 GO ?= go
 BIN ?= bin
 
-.PHONY: all build test deps vet demo bench soak fuzz clean
+.PHONY: all build test deps vet demo bench soak fuzz xcaddy-test clean
 
 all: build
 
@@ -40,6 +40,11 @@ bench:
 # and roles change: zero wrong decisions, flat memory and goroutines (see internal/soak).
 soak:
 	@scripts/soak.sh
+
+# Builds a Caddy with xcaddy from this checkout, as xcaddy.md says (slow; on demand).
+xcaddy-test:
+	command -v xcaddy >/dev/null || $(GO) install github.com/caddyserver/xcaddy/cmd/xcaddy@latest
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" SAGATE_XCADDY_TEST=1 $(GO) test -count=1 -timeout 30m -run TestXcaddyBuild -v ./caddymodule
 
 clean:
 	rm -rf $(BIN)

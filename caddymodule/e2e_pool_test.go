@@ -7,6 +7,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+
+	"github.com/sagate/sagate/internal/keytest"
 )
 
 // Tests of the Redis client and key cache shared through the usage pool, with a
@@ -99,7 +101,7 @@ func TestCaddyRedisDownNeverSeenKey(t *testing.T) {
 	s.waitStatus(t, "allowed", seen.key, 200)
 	st.srv.Kill()
 	n := up.count()
-	for _, key := range []string{never.key, newTestKey(t)} {
+	for _, key := range []string{never.key, keytest.New(t)} {
 		a := s.do(t, "/", "Bearer "+key)
 		if a.status != 503 || a.header.Get("Retry-After") != "1" || a.error != "temporarily_unavailable" {
 			t.Fatalf("got %d %q (Retry-After %q), want 503", a.status, a.error, a.header.Get("Retry-After"))

@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 
+	"github.com/sagate/sagate/internal/keytest"
 	"github.com/sagate/sagate/internal/redistest"
 	"github.com/sagate/sagate/keystore"
 )
@@ -183,8 +184,8 @@ func TestCaddyEndToEnd(t *testing.T) {
 			{"two authorization headers", open, "Bearer " + alice.key, []string{"Authorization", "Bearer " + alice.key}, 400, "invalid_request", "invalid_request"},
 			{"bearer with no key", open, "Bearer", nil, 401, "invalid_token", "invalid_token"},
 			{"trailing junk", open, "Bearer " + alice.key + "x", nil, 401, "invalid_token", "invalid_token"},
-			{"wrong checksum", open, "Bearer " + badChecksum(alice.key), nil, 401, "invalid_token", "invalid_token"},
-			{"unknown key", open, "Bearer " + newTestKey(t), nil, 401, "invalid_token", "invalid_token"},
+			{"wrong checksum", open, "Bearer " + keytest.BadChecksum(alice.key), nil, 401, "invalid_token", "invalid_token"},
+			{"unknown key", open, "Bearer " + keytest.New(t), nil, 401, "invalid_token", "invalid_token"},
 			{"16 KB header", open, "Bearer " + strings.Repeat("k", 16<<10), nil, 401, "invalid_token", "invalid_token"},
 			{"other workspace", scoped, "Bearer " + bob.key, []string{"X-Project", "p1"}, 403, "insufficient_scope", "insufficient_scope"},
 			{"role too low", scoped, "Bearer " + alice.key, []string{"X-Project", "p2"}, 403, "insufficient_scope", "insufficient_scope"},

@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sagate/sagate/internal/keytest"
 	"github.com/sagate/sagate/internal/redistest"
 	"github.com/sagate/sagate/keystore"
 )
@@ -53,7 +54,7 @@ type testAccount struct {
 // newAccount makes a live key of sa@ws with the given project roles and stores it.
 func (s *store) newAccount(sa, ws string, roles map[string]keystore.Role) *testAccount {
 	s.t.Helper()
-	a := &testAccount{key: newTestKey(s.t), rec: keystore.Record{
+	a := &testAccount{key: keytest.New(s.t), rec: keystore.Record{
 		KeyID: "key_" + sa, SAID: "sa_" + sa, SA: sa + "@" + ws, Workspace: ws,
 		State: keystore.KeyActive, Roles: roles,
 	}}
@@ -191,24 +192,4 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// newTestKey returns a fresh well-formed key.
-func newTestKey(t testing.TB) string {
-	t.Helper()
-	k, err := keystore.GenerateKey()
-	if err != nil {
-		t.Fatalf("generating a key: %v", err)
-	}
-	return k
-}
-
-// badChecksum returns key with its last character changed, so the checksum fails.
-func badChecksum(key string) string {
-	last := key[len(key)-1]
-	repl := byte('0')
-	if last == '0' {
-		repl = '1'
-	}
-	return key[:len(key)-1] + string(repl)
 }

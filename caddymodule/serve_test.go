@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sagate/sagate/internal/keytest"
 	"github.com/sagate/sagate/keystore"
 )
 
@@ -24,7 +25,7 @@ func TestServeHTTPDecisions(t *testing.T) {
 	s.put(paused)
 	revoked := s.newAccount("gone", "ml-team", nil)
 	s.revoke(revoked)
-	unknown := newTestKey(t)
+	unknown := keytest.New(t)
 
 	open := newHandler(t, s, Handler{})
 	scoped := newHandler(t, s, Handler{Workspace: "ml-team", Project: "{http.request.header.X-Project}", MinRole: "contributor"})
@@ -43,7 +44,7 @@ func TestServeHTTPDecisions(t *testing.T) {
 		{"two authorization headers", open, newRequest(alice.key, "Authorization", "Bearer "+alice.key), 400, "invalid_request", ""},
 		{"bearer without key", open, newRequest("", "Authorization", "Bearer"), 401, "invalid_token", ""},
 		{"malformed", open, newRequest("sak_nope"), 401, "invalid_token", ""},
-		{"wrong checksum", open, newRequest(badChecksum(alice.key)), 401, "invalid_token", ""},
+		{"wrong checksum", open, newRequest(keytest.BadChecksum(alice.key)), 401, "invalid_token", ""},
 		{"trailing junk", open, newRequest(alice.key + " x"), 401, "invalid_token", ""},
 		{"unknown key", open, newRequest(unknown), 401, "invalid_token", ""},
 		{"expired", open, newRequest(expired.key), 401, "invalid_token", ""},
@@ -191,7 +192,7 @@ func TestServeHTTPRedisDown(t *testing.T) {
 	if rec.Code != 503 || rec.Header().Get("Retry-After") != "1" {
 		t.Fatalf("a key never seen with Redis down: %d %v, want 503 with Retry-After", rec.Code, rec.Header())
 	}
-	if rec := serve(newTestKey(t)); rec.Code != 503 {
+	if rec := serve(keytest.New(t)); rec.Code != 503 {
 		t.Fatalf("an unknown key with Redis down: %d, want 503", rec.Code)
 	}
 	if rec := serve(seen.key); rec.Code != 204 {

@@ -5,31 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sagate/sagate/internal/keytest"
 	"github.com/sagate/sagate/keystore"
 )
 
-// newTestKey returns a fresh well-formed key.
-func newTestKey(t testing.TB) string {
-	t.Helper()
-	k, err := keystore.GenerateKey()
-	if err != nil {
-		t.Fatalf("generating a key: %v", err)
-	}
-	return k
-}
-
-// badChecksum returns key with its last character changed, so the checksum fails.
-func badChecksum(key string) string {
-	last := key[len(key)-1]
-	repl := byte('0')
-	if last == '0' {
-		repl = '1'
-	}
-	return key[:len(key)-1] + string(repl)
-}
-
 func TestBearerKey(t *testing.T) {
-	key := newTestKey(t)
+	key := keytest.New(t)
 	tests := []struct {
 		name    string
 		values  []string // Authorization header values; nil: no header
@@ -54,7 +35,7 @@ func TestBearerKey(t *testing.T) {
 		{"trailing junk", []string{"Bearer " + key + "x"}, CredMalformed, ""},
 		{"trailing space", []string{"Bearer " + key + " "}, CredMalformed, ""},
 		{"two keys", []string{"Bearer " + key + ", Bearer " + key}, CredMalformed, ""},
-		{"wrong checksum", []string{"Bearer " + badChecksum(key)}, CredMalformed, ""},
+		{"wrong checksum", []string{"Bearer " + keytest.BadChecksum(key)}, CredMalformed, ""},
 		{"short key", []string{"Bearer " + key[:20]}, CredMalformed, ""},
 		{"wrong prefix", []string{"Bearer sk_" + key[3:]}, CredMalformed, ""},
 		{"NUL in key", []string{"Bearer " + key[:30] + "\x00" + key[31:]}, CredMalformed, ""},
@@ -80,7 +61,7 @@ func TestBearerKey(t *testing.T) {
 }
 
 func TestBearerKeyDoesNotAllocate(t *testing.T) {
-	h := http.Header{"Authorization": {"Bearer " + newTestKey(t)}}
+	h := http.Header{"Authorization": {"Bearer " + keytest.New(t)}}
 	if n := testing.AllocsPerRun(100, func() { BearerKey(h) }); n != 0 {
 		t.Fatalf("BearerKey allocates %.0f times per call, want 0", n)
 	}
@@ -89,10 +70,10 @@ func TestBearerKeyDoesNotAllocate(t *testing.T) {
 // FuzzParseAuthorization: whatever the header, a key is returned only if
 // keystore.CheckKey accepts it and the header is one Bearer Credential made of it.
 func FuzzParseAuthorization(f *testing.F) {
-	key := newTestKey(f)
+	key := keytest.New(f)
 	for _, seed := range []string{
 		"", "Bearer", "Bearer ", "bearer " + key, "BEARER\t\t" + key, "Bearer " + key + " junk",
-		"Bearer " + badChecksum(key), "Basic " + key, "Bearer " + key + "\x00", "Bearer \r\n" + key,
+		"Bearer " + keytest.BadChecksum(key), "Basic " + key, "Bearer " + key + "\x00", "Bearer \r\n" + key,
 		"Bearer \xff" + key, "Bearer " + strings.Repeat("A", 16<<10), "Bearer  " + key,
 		"Bearer " + key + "," + key, "Bearer" + key,
 	} {
