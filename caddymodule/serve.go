@@ -141,30 +141,18 @@ func (h *Handler) injectIdentity(r *http.Request, e *keycache.Entry, project str
 	if !h.ForwardAuthorization {
 		delete(hdr, "Authorization")
 	}
-	// The Entry's values are shared by requests and have cap == len, so an
-	// append by a later handler copies instead of writing into shared memory.
-	hdr[h.names.ServiceAccountID] = e.SAIDValue
-	hdr[h.names.ServiceAccount] = e.SAValue
-	hdr[h.names.Workspace] = e.WorkspaceValue
-	hdr[h.names.KeyID] = e.KeyIDValue
+	// One array per request holds every value: a later handler that edits a header
+	// value in place (request_header's replace does) must not change what another
+	// request, or the cache, holds. Each slice has cap == len, so an append copies.
+	v := &[6]string{e.Record.SAID, e.Record.SA, e.Record.Workspace, e.Record.KeyID, project, string(role)}
+	hdr[h.names.ServiceAccountID] = v[0:1:1]
+	hdr[h.names.ServiceAccount] = v[1:2:2]
+	hdr[h.names.Workspace] = v[2:3:3]
+	hdr[h.names.KeyID] = v[3:4:4]
 	if h.hasProj {
-		hdr[h.names.Project] = []string{project}
-		hdr[h.names.Role] = roleValues(role)
+		hdr[h.names.Project] = v[4:5:5]
+		hdr[h.names.Role] = v[5:6:6]
 	}
-}
-
-// roleHeaderValues are the X-Project-Role values, one shared slice per role.
-var roleHeaderValues = map[keystore.Role][]string{
-	keystore.RoleViewer:      {string(keystore.RoleViewer)},
-	keystore.RoleContributor: {string(keystore.RoleContributor)},
-	keystore.RoleOwner:       {string(keystore.RoleOwner)},
-}
-
-func roleValues(role keystore.Role) []string {
-	if v, ok := roleHeaderValues[role]; ok {
-		return v[:1:1]
-	}
-	return []string{string(role)}
 }
 
 // logRefusal logs a refused request at debug level (and a lookup failure at warn).

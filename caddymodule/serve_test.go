@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
 	"github.com/sagate/sagate/internal/keytest"
 	"github.com/sagate/sagate/keystore"
 )
@@ -197,5 +199,36 @@ func TestServeHTTPRedisDown(t *testing.T) {
 	}
 	if rec := serve(seen.key); rec.Code != 204 {
 		t.Fatalf("a key seen before, within stale_if_error: %d, want 204", rec.Code)
+	}
+}
+
+// TestIdentityValuesAreNotShared: a later handler that rewrites an identity header value
+// in place (as request_header's replace does) must not change what the next request with
+// the same cached key carries.
+func TestIdentityValuesAreNotShared(t *testing.T) {
+	s := newStore(t)
+	alice := s.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleOwner})
+	h := newHandler(t, s, Handler{Project: "{http.request.header.X-Project}"})
+	vandal := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		for _, name := range []string{"X-Service-Account-Id", "X-Service-Account", "X-Workspace", "X-Api-Key-Id", "X-Project", "X-Project-Role"} {
+			if v := r.Header[name]; len(v) > 0 {
+				v[0] = "tampered"
+			}
+		}
+		return nil
+	})
+	for i := 0; i < 2; i++ {
+		if err := h.ServeHTTP(httptest.NewRecorder(), newRequest(alice.key, "X-Project", "p1"), vandal); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := &nextRecorder{}
+	if err := h.ServeHTTP(httptest.NewRecorder(), newRequest(alice.key, "X-Project", "p1"), next); err != nil || !next.called {
+		t.Fatalf("not allowed: %v", err)
+	}
+	for name, want := range map[string]string{"X-Service-Account": "alice@ml-team", "X-Workspace": "ml-team", "X-Project-Role": "owner"} {
+		if got := next.header.Get(name); got != want {
+			t.Errorf("%s = %q after an earlier request's handler edited its value, want %q", name, got, want)
+		}
 	}
 }

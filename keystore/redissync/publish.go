@@ -60,7 +60,6 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 	return cur, nil
 }
 
-
 // lastEpoch returns the epoch marker this Syncer last read or wrote ("" if none yet).
 func (s *Syncer) lastEpoch() string {
 	if e := s.epoch.Load(); e != nil {
