@@ -14,8 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh redis
 
-BIN=${BIN:-bin}
-mkdir -p "$BIN"
+# Absolute: the soak program starts each process in a directory of its own.
+BIN=$(mkdir -p "${BIN:-bin}" && cd "${BIN:-bin}" && pwd)
 go build -o "$BIN/sagate" ./cmd/sagate
 go build -o "$BIN/caddy" ./cmd/caddy
 go build -o "$BIN/soak" ./internal/soak
