@@ -121,28 +121,12 @@ func (s *PostgresStore) View(ctx context.Context, fn func(Tx) error) error {
 
 // write runs fn in a READ COMMITTED transaction and commits it; fn's error is returned unchanged.
 func (s *PostgresStore) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
-	if err != nil {
-		return fmt.Errorf("beginning write transaction: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing: %w", err)
-	}
-	return nil
+	return writeTx(ctx, s.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, fn)
 }
 
 // read runs fn in a REPEATABLE READ, read-only transaction; fn's error is returned unchanged.
 func (s *PostgresStore) read(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
-	if err != nil {
-		return fmt.Errorf("beginning read transaction: %w", err)
-	}
-	defer tx.Rollback()
-	return fn(tx)
+	return readTx(ctx, s.db, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, fn)
 }
 
 // pgUniqueViolation is PostgreSQL's SQLSTATE for a UNIQUE or PRIMARY KEY violation.

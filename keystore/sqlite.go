@@ -120,28 +120,12 @@ func (s *SQLiteStore) View(ctx context.Context, fn func(Tx) error) error {
 
 // write runs fn in a write transaction and commits it; fn's error is returned unchanged.
 func (s *SQLiteStore) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("beginning write transaction: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing: %w", err)
-	}
-	return nil
+	return writeTx(ctx, s.w, nil, fn)
 }
 
 // read runs fn in a read transaction; fn's error is returned unchanged.
 func (s *SQLiteStore) read(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return fmt.Errorf("beginning read transaction: %w", err)
-	}
-	defer tx.Rollback()
-	return fn(tx)
+	return readTx(ctx, s.r, &sql.TxOptions{ReadOnly: true}, fn)
 }
 
 // isUniqueViolation reports whether err is SQLite's UNIQUE or PRIMARY KEY constraint error.
