@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -108,6 +109,7 @@ type Handler struct {
 	poolKey  string // key of the shared client and cache in pool; "" when none held
 	logger   *zap.Logger
 	timeNow  func() time.Time // for tests
+	lastWarn *atomic.Int64    // UnixNano of the last 503 logged at warn level (see warnAllowed)
 	hasProj  bool
 	policy   keycache.Policy
 	released bool
@@ -179,6 +181,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.timeNow == nil {
 		h.timeNow = time.Now
 	}
+	h.lastWarn = new(atomic.Int64)
 	if err := h.applyDefaults(); err != nil {
 		return err
 	}

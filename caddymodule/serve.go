@@ -159,7 +159,7 @@ func (h *Handler) injectIdentity(r *http.Request, e *keycache.Entry, project str
 // Only the key's last six characters are logged, never the key.
 func (h *Handler) logRefusal(r *http.Request, d decision) {
 	level := zapcore.DebugLevel
-	if d.reason == reasonUnavailable {
+	if d.reason == reasonUnavailable && h.warnAllowed() {
 		level = zapcore.WarnLevel
 	}
 	ce := h.logger.Check(level, "request refused")
@@ -198,4 +198,20 @@ func (t *trailerSanitizer) Read(p []byte) (int, error) {
 		t.strip.Sanitize(t.trailer)
 	}
 	return n, err
+}
+
+// warnInterval spaces out the warnings of 503 answers: during a Redis outage every
+// request is one, and a warning each would flood the log. The others stay at debug
+// level, and sagate_decisions_total{result="unavailable"} counts them all.
+const warnInterval = time.Second
+
+// warnAllowed reports whether a 503 may be logged at warn level now (at most once per
+// warnInterval per handler).
+func (h *Handler) warnAllowed() bool {
+	if h.lastWarn == nil {
+		return true
+	}
+	now := time.Now().UnixNano()
+	last := h.lastWarn.Load()
+	return now-last >= int64(warnInterval) && h.lastWarn.CompareAndSwap(last, now)
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -230,5 +231,21 @@ func TestIdentityValuesAreNotShared(t *testing.T) {
 		if got := next.header.Get(name); got != want {
 			t.Errorf("%s = %q after an earlier request's handler edited its value, want %q", name, got, want)
 		}
+	}
+}
+
+// TestUnavailableWarningsAreSpaced: during an outage every request is a 503; at most one
+// per warnInterval is logged at warn level, so the log is not flooded.
+func TestUnavailableWarningsAreSpaced(t *testing.T) {
+	h := &Handler{lastWarn: new(atomic.Int64)}
+	if !h.warnAllowed() {
+		t.Fatal("the first 503 must be logged at warn level")
+	}
+	if h.warnAllowed() {
+		t.Fatal("a second 503 within warnInterval must not be")
+	}
+	h.lastWarn.Store(time.Now().Add(-warnInterval).UnixNano())
+	if !h.warnAllowed() {
+		t.Fatal("after warnInterval a 503 is logged at warn level again")
 	}
 }
