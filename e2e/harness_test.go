@@ -31,9 +31,15 @@ type admin struct {
 // startAdmin runs `sagate serve` on a free port against redisURL and the SQLite file db.
 func startAdmin(t testing.TB, redisURL, db string, extra ...string) *admin {
 	t.Helper()
+	return startAdminOn(t, redisURL, "sqlite://"+db, extra...)
+}
+
+// startAdminOn runs `sagate serve` on a free port against redisURL and any store URL.
+func startAdminOn(t testing.TB, redisURL, store string, extra ...string) *admin {
+	t.Helper()
 	bin := systest.Binaries(t)
 	addr := systest.Addr(t)
-	args := append([]string{"serve", "--listen", addr, "--store", "sqlite://" + db, "--redis", redisURL,
+	args := append([]string{"serve", "--listen", addr, "--store", store, "--redis", redisURL,
 		"--usage-fold-interval", "200ms", "--log-level", "debug"}, extra...)
 	p := systest.StartProc(t, "sagate serve", filepath.Join(bin, "sagate"), []string{"SAGATE_ADMIN_TOKEN=" + adminToken}, args...)
 	a := &admin{t: t, proc: p, url: "http://" + addr}
