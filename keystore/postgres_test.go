@@ -271,44 +271,7 @@ func TestPostgresOpenErrors(t *testing.T) {
 // BenchmarkPostgresScanAuthRecords streams 50,000 keys; B/op divided by the key count
 // shows that memory does not grow with the number of keys (rows arrive one at a time).
 func BenchmarkPostgresScanAuthRecords(b *testing.B) {
-	const n = 50000
-	ctx := context.Background()
 	st := openPostgres(b, pgtest.NewDatabase(b, pgtest.Start(b)))
 	b.Cleanup(func() { st.Close() })
-	svc, err := keystore.NewService(st, keystore.ServiceOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := svc.CreateWorkspace(ctx, "ws", 0); err != nil {
-		b.Fatal(err)
-	}
-	sa, _, err := svc.CreateServiceAccount(ctx, "ws", keystore.CreateServiceAccountInput{Name: "bot", AllProjectsRole: keystore.RoleViewer})
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, err = st.Update(ctx, func(tx keystore.Tx) error {
-		for i := range n {
-			k := keystore.StoredKey{APIKey: keystore.APIKey{ID: fmt.Sprintf("key_%020d", i), ServiceAccountID: sa.ID,
-				Name: "k", Last6: "000000", State: keystore.KeyActive, CreatedAt: sa.CreatedAt},
-				Hash: keystore.HashKey(fmt.Sprint(i))}
-			if err := tx.InsertKey(ctx, k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for b.Loop() {
-		seen := 0
-		if err := st.ScanAuthRecords(ctx, func(keystore.KeyHash, keystore.Record) error { seen++; return nil }); err != nil {
-			b.Fatal(err)
-		}
-		if seen != n {
-			b.Fatalf("scanned %d keys, want %d", seen, n)
-		}
-	}
-	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+	storetest.BenchScanAuthRecords(b, st, 50000)
 }
