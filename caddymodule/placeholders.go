@@ -2,9 +2,6 @@ package caddymodule
 
 import (
 	"github.com/caddyserver/caddy/v2"
-
-	"github.com/sagate/sagate/keystore"
-	"github.com/sagate/sagate/keystore/keycache"
 )
 
 // Placeholders set on an allowed request.
@@ -22,24 +19,27 @@ const (
 // one provider to the request's replacer instead of Set-ting seven static values:
 // the values are computed only when a placeholder is used, which keeps the hot
 // path at a couple of allocations.
-func setPlaceholders(repl *caddy.Replacer, e *keycache.Entry, project string, role keystore.Role, withProject bool) {
+// The provider holds its own copy of the values: a handler that edits a header in
+// place must not change what the placeholders say.
+func setPlaceholders(repl *caddy.Replacer, id *identity, withProject bool) {
+	vals := id.vals
 	repl.Map(func(key string) (any, bool) {
 		switch key {
 		case phUserID, phSAID:
-			return e.Record.SAID, true
+			return vals[idSAID], true
 		case phSA:
-			return e.Record.SA, true
+			return vals[idSA], true
 		case phWorkspace:
-			return e.Record.Workspace, true
+			return vals[idWorkspace], true
 		case phKeyID:
-			return e.Record.KeyID, true
+			return vals[idKeyID], true
 		case phProject:
 			if withProject {
-				return project, true
+				return vals[idProject], true
 			}
 		case phRole:
 			if withProject {
-				return string(role), true
+				return vals[idRole], true
 			}
 		}
 		return nil, false

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"time"
+	"unsafe"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -39,11 +40,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	metrics.byResult[resultAllowed].Inc()
 
-	h.injectIdentity(r, d.entry, project, d.role)
+	id := newIdentity(&d.entry, project, d.role)
+	h.injectIdentity(r, id)
 	if repl != nil {
-		setPlaceholders(repl, d.entry, project, d.role, h.hasProj)
+		setPlaceholders(repl, id, h.hasProj)
 	}
-	h.cache.RecordUse(d.entry, start)
+	h.cache.RecordUse(&d.entry, start)
 	return next.ServeHTTP(w, r)
 }
 
@@ -52,8 +54,8 @@ const reasonNone = numReasons
 
 // decision is the outcome of checking one request.
 type decision struct {
-	reason reason // reasonNone: allowed
-	entry  *keycache.Entry
+	reason reason         // reasonNone: allowed
+	entry  keycache.Entry // not Found: no such key
 	role   keystore.Role
 	source keycache.Source
 	err    error // a lookup failure, for the log; never holds the key
@@ -75,17 +77,16 @@ func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, n
 		// Whatever went wrong, this key was not checked: never 200, never 401.
 		return decision{reason: reasonUnavailable, source: src, err: err}
 	}
-	if entry == nil {
+	if !entry.Found() {
 		return decision{reason: reasonUnknown, source: src}
 	}
-	rec := &entry.Record
-	if !rec.Live(now) {
-		if rec.State == keystore.KeyActive {
+	if !entry.Live(now) {
+		if entry.State() == keystore.KeyActive {
 			return decision{reason: reasonExpired, entry: entry, source: src}
 		}
 		return decision{reason: reasonUnknown, entry: entry, source: src}
 	}
-	if h.Workspace != "" && rec.Workspace != h.Workspace {
+	if h.Workspace != "" && entry.Workspace() != h.Workspace {
 		return decision{reason: reasonWorkspace, entry: entry, source: src}
 	}
 	if !h.hasProj {
@@ -97,7 +98,7 @@ func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, n
 	if !validProject(project) {
 		return decision{reason: reasonBadProject, entry: entry, source: src}
 	}
-	role, ok := rec.RoleFor(project)
+	role, ok := entry.RoleFor(project)
 	if !ok {
 		return decision{reason: reasonNoGrant, entry: entry, source: src}
 	}
@@ -126,9 +127,37 @@ func isAlnum(c byte) bool {
 	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
 }
 
+// identity holds the values an allowed request is given, in one allocation per request:
+// a later handler that edits a header value in place (request_header's replace does)
+// must not change what another request holds. The key id string points into kid.
+type identity struct {
+	vals [6]string // service account id, name, workspace, key id, project, role
+	kid  [keycache.MaxKeyIDLen]byte
+}
+
+// Positions in identity.vals.
+const (
+	idSAID = iota
+	idSA
+	idWorkspace
+	idKeyID
+	idProject
+	idRole
+)
+
+// newIdentity returns the identity of an allowed request.
+func newIdentity(e *keycache.Entry, project string, role keystore.Role) *identity {
+	id := &identity{vals: [6]string{e.ServiceAccountID(), e.ServiceAccount(), e.Workspace(), "", project, string(role)}}
+	if n := copy(id.kid[:], e.KeyIDBytes()); n > 0 {
+		// kid is never written again: the string is as immutable as any other.
+		id.vals[idKeyID] = unsafe.String(&id.kid[0], n)
+	}
+	return id
+}
+
 // injectIdentity removes every identity header the client sent (and their names
 // from Connection), sets sagate's, and drops Authorization unless configured not to.
-func (h *Handler) injectIdentity(r *http.Request, e *keycache.Entry, project string, role keystore.Role) {
+func (h *Handler) injectIdentity(r *http.Request, id *identity) {
 	hdr := r.Header
 	h.strip.Sanitize(hdr)
 	if r.Trailer != nil {
@@ -141,10 +170,8 @@ func (h *Handler) injectIdentity(r *http.Request, e *keycache.Entry, project str
 	if !h.ForwardAuthorization {
 		delete(hdr, "Authorization")
 	}
-	// One array per request holds every value: a later handler that edits a header
-	// value in place (request_header's replace does) must not change what another
-	// request, or the cache, holds. Each slice has cap == len, so an append copies.
-	v := &[6]string{e.Record.SAID, e.Record.SA, e.Record.Workspace, e.Record.KeyID, project, string(role)}
+	// Each slice has cap == len, so that an append copies.
+	v := &id.vals
 	hdr[h.names.ServiceAccountID] = v[0:1:1]
 	hdr[h.names.ServiceAccount] = v[1:2:2]
 	hdr[h.names.Workspace] = v[2:3:3]
@@ -174,8 +201,8 @@ func (h *Handler) logRefusal(r *http.Request, d decision) {
 	if key, cred := httpauth.BearerKey(r.Header); cred == httpauth.CredKey {
 		fields = append(fields, zap.String("key_last6", keystore.Last6(key)))
 	}
-	if d.entry != nil {
-		fields = append(fields, zap.String("key_id", d.entry.Record.KeyID), zap.String("service_account_id", d.entry.Record.SAID))
+	if d.entry.Found() {
+		fields = append(fields, zap.String("key_id", d.entry.KeyID()), zap.String("service_account_id", d.entry.ServiceAccountID()))
 	}
 	if d.err != nil {
 		fields = append(fields, zap.Error(d.err))

@@ -16,6 +16,9 @@ import (
 // concurrent use.
 type Sanitizer struct {
 	names []string // lower case, '-' form, unique
+	// lens has bit n set when a name is n bytes long (n < 64; longer names set bit
+	// 63 and are compared): most header names are told apart by length alone.
+	lens uint64
 }
 
 // NewSanitizer returns a Sanitizer for the given header names.
@@ -25,6 +28,7 @@ func NewSanitizer(names []string) Sanitizer {
 		n = strings.ToLower(strings.ReplaceAll(n, "_", "-"))
 		if n != "" && !containsString(s.names, n) {
 			s.names = append(s.names, n)
+			s.lens |= lenBit(len(n))
 		}
 	}
 	return s
@@ -42,6 +46,9 @@ func containsString(list []string, s string) bool {
 // IsIdentity reports whether the header name k is one of the identity names in
 // any spelling.
 func (s Sanitizer) IsIdentity(k string) bool {
+	if s.lens&lenBit(len(k)) == 0 {
+		return false
+	}
 	for _, n := range s.names {
 		if headerNameEqual(k, n) {
 			return true
@@ -49,6 +56,9 @@ func (s Sanitizer) IsIdentity(k string) bool {
 	}
 	return false
 }
+
+// lenBit is the bit of lens for a name n bytes long.
+func lenBit(n int) uint64 { return 1 << min(n, 63) }
 
 // headerNameEqual compares a header name with a lower-case '-' form name, ignoring
 // case and treating '_' as '-'.
@@ -75,7 +85,7 @@ func (s Sanitizer) Sanitize(h http.Header) {
 		switch {
 		case s.IsIdentity(k):
 			delete(h, k)
-		case asciiEqualFold(k, "Connection"):
+		case len(k) == len("Connection") && asciiEqualFold(k, "Connection"):
 			if cleaned, changed := s.cleanConnection(vs); changed {
 				if len(cleaned) == 0 {
 					delete(h, k)

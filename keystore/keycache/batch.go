@@ -38,7 +38,7 @@ const (
 type call struct {
 	h    keystore.KeyHash
 	done chan struct{} // closed once e and err are set
-	e    *Entry
+	e    Entry
 	err  error
 	inv  uint64 // the shard's invalidation count when the request left
 	// last is when the latest miss joined (Cache.mono): once LookupTimeout has passed
@@ -187,19 +187,19 @@ func (c *Cache) fetch(batch []*call) {
 }
 
 // answer decodes and caches one record of a pipeline's reply.
-func (c *Cache) answer(cl *call, cmd *redis.StringCmd, confirmed int64, gen uint64) (*Entry, error) {
+func (c *Cache) answer(cl *call, cmd *redis.StringCmd, confirmed int64, gen uint64) (Entry, error) {
 	raw, err := cmd.Bytes()
 	if errors.Is(err, redis.Nil) {
-		return c.store(cl.h, nil, confirmed, gen, cl.inv), nil
+		return c.store(cl.h, nil, confirmed, gen, cl.inv)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading key record: %w", err)
+		return Entry{}, fmt.Errorf("reading key record: %w", err)
 	}
 	rec, err := keystore.DecodeRecord(raw)
 	if err != nil {
-		return nil, err
+		return Entry{}, err
 	}
-	return c.store(cl.h, &rec, confirmed, gen, cl.inv), nil
+	return c.store(cl.h, &rec, confirmed, gen, cl.inv)
 }
 
 // finish hands the calls of batch their answers (err, when not nil, for all of them)

@@ -38,7 +38,7 @@ type result struct {
 
 func (e *env) lookupAsync(wg *sync.WaitGroup, out chan<- result, h keystore.KeyHash) {
 	wg.Go(func() {
-		ent, src, err := e.cache.Lookup(context.Background(), h, testPolicy)
+		ent, src, err := foundOf(e.cache.Lookup(context.Background(), h, testPolicy))
 		out <- result{h, ent, src, err}
 	})
 }
@@ -85,7 +85,7 @@ func TestMissesForDifferentHashesShareRoundTrips(t *testing.T) {
 			t.Fatalf("lookup: %v %v", r.src, r.err)
 		}
 		want := records[r.h]
-		if (want == "") != (r.e == nil) || (r.e != nil && r.e.Record.KeyID != want) {
+		if (want == "") != (r.e == nil) || (r.e != nil && r.e.KeyID() != want) {
 			t.Fatalf("lookup got %+v, want key id %q", r.e, want)
 		}
 	}
@@ -142,7 +142,7 @@ func TestTooManyPendingMissesFailFast(t *testing.T) {
 		e.cache.calls[h] = &call{h: h, done: make(chan struct{})}
 	}
 	e.cache.bmu.Unlock()
-	ent, _, err := e.cache.Lookup(context.Background(), newHash(t), testPolicy)
+	ent, _, err := foundOf(e.cache.Lookup(context.Background(), newHash(t), testPolicy))
 	if !errors.Is(err, ErrUnavailable) || ent != nil {
 		t.Fatalf("miss beyond maxPending: %v %v, want ErrUnavailable at once", ent, err)
 	}
@@ -176,7 +176,7 @@ func TestMissAfterAnEventDoesNotJoinAnOlderLookup(t *testing.T) {
 	if got := e.cache.Stats().Lookups; got != 2 {
 		t.Errorf("%d round trips, want 2", got)
 	}
-	if ent, _ := e.lookup(h); ent == nil || ent.Record.State != keystore.KeyRevoked {
+	if ent, _ := e.lookup(h); ent == nil || ent.State() != keystore.KeyRevoked {
 		t.Fatalf("after the event: %+v, want the tombstone", ent)
 	}
 }

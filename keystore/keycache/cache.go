@@ -14,20 +14,22 @@ import (
 var (
 	errNoEpoch = errors.New("redis has no epoch marker (empty or not yet synced by the admin)")
 	errBusy    = errors.New("too many redis lookups waiting")
+	errClosed  = fmt.Errorf("%w: key cache closed", ErrUnavailable)
 )
 
-// Lookup returns the entry for h. A nil entry with a nil error means Redis says there is no
-// such live key. ErrUnavailable means nobody can tell. The entry may be non-live (deactivated,
-// expired): the caller checks Record.Live on its own clock.
+// Lookup returns the entry for h. An entry that is not Found, with a nil error, means
+// Redis says there is no such live key. ErrUnavailable means nobody can tell. A found
+// entry may be non-live (deactivated, expired, revoked): the caller checks Entry.Live
+// on its own clock.
 //
 // A fresh hit takes one shard lock and no allocation.
-func (c *Cache) Lookup(ctx context.Context, h keystore.KeyHash, p Policy) (*Entry, Source, error) {
+func (c *Cache) Lookup(ctx context.Context, h keystore.KeyHash, p Policy) (Entry, Source, error) {
 	return c.LookupAt(ctx, h, p, c.now())
 }
 
 // LookupAt is Lookup at the time now, which the caller has just read from time.Now
 // (with its monotonic reading), so that a request reads the clock once.
-func (c *Cache) LookupAt(ctx context.Context, h keystore.KeyHash, p Policy, now time.Time) (*Entry, Source, error) {
+func (c *Cache) LookupAt(ctx context.Context, h keystore.KeyHash, p Policy, now time.Time) (Entry, Source, error) {
 	if p.TTL <= 0 {
 		p.TTL = DefaultTTL
 	}
@@ -35,19 +37,26 @@ func (c *Cache) LookupAt(ctx context.Context, h keystore.KeyHash, p Policy, now 
 	gen := c.gen.Load()
 	following := c.connected.Load()
 	s := c.shard(h)
+	var e Entry
 	s.mu.Lock()
-	if n := s.m[h]; n != nil && following && n.gen == gen {
-		if n.e != nil && at-n.confirmed < int64(p.TTL) {
-			s.touch(n)
-			s.hits++
-			e := n.e
-			s.mu.Unlock()
-			return e, SourceCache, nil
-		}
-		if n.e == nil && at-n.confirmed < int64(c.cfg.NegativeTTL) {
-			s.negHits++
-			s.mu.Unlock()
-			return nil, SourceNegative, nil
+	if s.closed {
+		s.mu.Unlock()
+		return e, SourceRedis, errClosed
+	}
+	if i, _ := s.find(&h); i != 0 && following {
+		if sl := &s.slots[i]; sl.gen == gen {
+			if sl.kind == slotPositive && at-sl.confirmed < int64(p.TTL) {
+				s.touch(i)
+				s.hits++
+				s.entryOf(&e, i, now.UnixNano(), c.cfg.UsageInterval)
+				s.mu.Unlock()
+				return e, SourceCache, nil
+			}
+			if sl.kind == slotNegative && at-sl.confirmed < int64(c.cfg.NegativeTTL) {
+				s.negHits++
+				s.mu.Unlock()
+				return e, SourceNegative, nil
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -68,7 +77,7 @@ var timers = sync.Pool{New: func() any {
 
 // miss asks Redis, sharing a round trip with concurrent misses (one lookup per hash,
 // several hashes per pipeline; see batch.go), and waits at most LookupTimeout for it.
-func (c *Cache) miss(ctx context.Context, h keystore.KeyHash, p Policy, at int64) (*Entry, Source, error) {
+func (c *Cache) miss(ctx context.Context, h keystore.KeyHash, p Policy, at int64) (Entry, Source, error) {
 	c.misses.Add(1)
 	// The queue ages lookups on the cache's own clock: the caller's may lag.
 	cl, err := c.enqueue(h, c.mono(c.now()))
@@ -96,22 +105,24 @@ func (c *Cache) miss(ctx context.Context, h keystore.KeyHash, p Policy, at int64
 
 // fallback answers when Redis could not: a cached positive entry still within
 // TTL+StaleIfError answers as stale; otherwise ErrUnavailable. Never a negative.
-func (c *Cache) fallback(h keystore.KeyHash, p Policy, at int64, cause error) (*Entry, Source, error) {
+func (c *Cache) fallback(h keystore.KeyHash, p Policy, at int64, cause error) (Entry, Source, error) {
 	if !errors.Is(cause, errNoEpoch) {
 		c.redisErrors.Add(1)
 	}
 	s := c.shard(h)
+	var e Entry
 	s.mu.Lock()
-	var e *Entry
-	if n := s.m[h]; n != nil && n.e != nil && at-n.confirmed < int64(p.TTL+max(p.StaleIfError, 0)) {
-		e = n.e
+	if i, _ := s.find(&h); i != 0 && !s.closed {
+		if sl := &s.slots[i]; sl.kind == slotPositive && at-sl.confirmed < int64(p.TTL+max(p.StaleIfError, 0)) {
+			s.entryOf(&e, i, c.now().UnixNano(), c.cfg.UsageInterval)
+		}
 	}
 	s.mu.Unlock()
-	if e != nil {
+	if e.Found() {
 		c.stale.Add(1)
 		return e, SourceStale, nil
 	}
-	return nil, SourceRedis, fmt.Errorf("%w: %v", ErrUnavailable, cause)
+	return e, SourceRedis, fmt.Errorf("%w: %v", ErrUnavailable, cause)
 }
 
 // store caches a Redis answer for h (rec nil: no such key) and returns the entry that
@@ -121,29 +132,57 @@ func (c *Cache) fallback(h keystore.KeyHash, p Policy, at int64, cause error) (*
 // before the reply is stored, storing it would bring the old record back as fresh, and
 // no further event would remove it — a revoked key would keep working until its TTL.
 // The reply still answers its own request: it was true when Redis served it. A flush
-// during the lookup needs no check here: the node carries the generation it was
+// during the lookup needs no check here: the slot carries the generation it was
 // fetched under, so it is not fresh, only a stale fallback like every other flushed entry.
-func (c *Cache) store(h keystore.KeyHash, rec *keystore.Record, confirmed int64, gen, inv uint64) *Entry {
+func (c *Cache) store(h keystore.KeyHash, rec *keystore.Record, confirmed int64, gen, inv uint64) (Entry, error) {
+	var e Entry
+	if rec != nil && len(rec.KeyID) > MaxKeyIDLen {
+		return e, fmt.Errorf("key record: key id is %d bytes, at most %d are supported", len(rec.KeyID), MaxKeyIDLen)
+	}
+	useAt := c.now().UnixNano()
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.m[h]
-	keep := s.inv == inv && (old == nil || old.gen <= gen) // else a newer lookup already answered
+	var old *slot
+	if i, _ := s.find(&h); i != 0 && !s.closed {
+		old = &s.slots[i]
+	}
+	// Keep the reply unless an event touched the shard meanwhile or a newer lookup
+	// already answered.
+	keep := !s.closed && s.inv == inv && (old == nil || old.gen <= gen)
 	if rec == nil {
 		if keep {
-			s.put(&node{h: h, confirmed: confirmed, gen: gen})
+			i := s.put(&h)
+			sl := &s.slots[i]
+			sl.kind, sl.confirmed, sl.gen = slotNegative, confirmed, gen
 		}
-		return nil
+		return e, nil
 	}
-	en := newEntryNode(h, *rec, s.account(rec, keep))
-	en.confirmed, en.gen = confirmed, gen
-	if old != nil && old.e != nil && old.e.Record.KeyID == rec.KeyID {
-		en.entry.lastUse.Store(old.e.lastUse.Load())
+	// A refetch of the same key keeps its last reported use, so that it is not
+	// reported again within UsageInterval.
+	var lastUse int64
+	if old != nil && old.kind == slotPositive && string(old.kid[:old.kidLen]) == rec.KeyID {
+		lastUse = old.lastUse
 	}
-	if keep {
-		s.put(&en.node)
+	e.exp = rec.Exp
+	e.state = stateCode(rec.State)
+	e.kidLen = uint8(copy(e.kid[:], rec.KeyID))
+	e.useDue = useDue(lastUse, useAt, c.cfg.UsageInterval)
+	if !keep {
+		e.acc = s.account(rec, false)
+		return e, nil
 	}
-	return &en.entry
+	// put first: the slot it evicts may hold the last use of the account found next.
+	i := s.put(&h)
+	e.acc = s.account(rec, true)
+	e.acc.refs++
+	sl := &s.slots[i]
+	sl.kind, sl.confirmed, sl.gen = slotPositive, confirmed, gen
+	sl.exp, sl.state, sl.kidLen, sl.kid = e.exp, e.state, e.kidLen, e.kid
+	sl.lastUse = lastUse
+	sl.acc = e.acc.idx
+	e.shard, e.slot, e.ver = s, i, sl.ver
+	return e, nil
 }
 
 // noteEpoch remembers the epoch Redis reported and flushes the cache when it changed:

@@ -3,6 +3,7 @@ package keycache
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -38,20 +39,20 @@ func TestLookup(t *testing.T) {
 			}
 			if tt.rec == nil {
 				if ent != nil {
-					t.Fatalf("unknown key answered %+v", ent.Record)
+					t.Fatalf("unknown key answered %+v", ent.Record())
 				}
 			} else {
-				if ent == nil || ent.Record.KeyID != tt.rec.KeyID || ent.Record.State != tt.rec.State {
+				if ent == nil || ent.KeyID() != tt.rec.KeyID || ent.State() != tt.rec.State {
 					t.Fatalf("entry = %+v, want record %+v", ent, tt.rec)
 				}
-				if got := ent.Record.Live(now); got != tt.live {
+				if got := ent.Live(now); got != tt.live {
 					t.Fatalf("Live = %v, want %v", got, tt.live)
 				}
-				checkHeaderValues(t, ent)
+				checkRecord(t, ent, *tt.rec)
 			}
 			ent2, src2 := e.lookup(h)
-			if src2 != tt.negSrc || ent2 != ent {
-				t.Fatalf("second lookup: %v %p, want %v %p", src2, ent2, tt.negSrc, ent)
+			if src2 != tt.negSrc || (ent2 == nil) != (ent == nil) || (ent != nil && ent2.Record().KeyID != ent.Record().KeyID) {
+				t.Fatalf("second lookup: %v %+v, want %v %+v", src2, ent2, tt.negSrc, ent)
 			}
 		})
 	}
@@ -61,18 +62,16 @@ func recPtr(r keystore.Record) *keystore.Record { return &r }
 
 func with(r keystore.Record, f func(*keystore.Record)) keystore.Record { f(&r); return r }
 
-func checkHeaderValues(t *testing.T, e *Entry) {
+// checkRecord verifies that e answers every field of rec but Rev, which it does not keep.
+func checkRecord(t *testing.T, e *Entry, rec keystore.Record) {
 	t.Helper()
-	for _, v := range []struct {
-		got  []string
-		want string
-	}{
-		{e.SAIDValue, e.Record.SAID}, {e.SAValue, e.Record.SA},
-		{e.WorkspaceValue, e.Record.Workspace}, {e.KeyIDValue, e.Record.KeyID},
-	} {
-		if len(v.got) != 1 || cap(v.got) != 1 || v.got[0] != v.want {
-			t.Errorf("header value %q (len %d cap %d), want [%q] with cap 1", v.got, len(v.got), cap(v.got), v.want)
-		}
+	rec.Rev = 0
+	if got := e.Record(); !reflect.DeepEqual(got, rec) {
+		t.Errorf("entry's record = %+v, want %+v", got, rec)
+	}
+	if e.KeyID() != rec.KeyID || e.ServiceAccountID() != rec.SAID || e.ServiceAccount() != rec.SA ||
+		e.Workspace() != rec.Workspace || e.State() != rec.State || e.Expires() != rec.Exp {
+		t.Errorf("entry's accessors disagree with %+v", rec)
 	}
 }
 
@@ -196,7 +195,7 @@ func TestConcurrentMissesShareOneLookup(t *testing.T) {
 	results := make(chan *Entry, n)
 	for range n {
 		wg.Go(func() {
-			ent, _, err := e.cache.Lookup(context.Background(), h, testPolicy)
+			ent, _, err := foundOf(e.cache.Lookup(context.Background(), h, testPolicy))
 			if err != nil {
 				t.Errorf("Lookup: %v", err)
 			}
@@ -209,7 +208,7 @@ func TestConcurrentMissesShareOneLookup(t *testing.T) {
 	wg.Wait()
 	close(results)
 	for ent := range results {
-		if ent == nil || ent.Record.KeyID != rec.KeyID {
+		if ent == nil || ent.KeyID() != rec.KeyID {
 			t.Fatalf("a caller got %+v", ent)
 		}
 	}
@@ -232,11 +231,11 @@ func TestReplyRacingAnEventIsNotCached(t *testing.T) {
 		e.waitEvents(1)
 	}
 	ent, src := e.lookup(h)
-	if src != SourceRedis || ent == nil || ent.Record.State != keystore.KeyActive {
+	if src != SourceRedis || ent == nil || ent.State() != keystore.KeyActive {
 		t.Fatalf("racing lookup: %v %+v, want the active record it read", src, ent)
 	}
 	ent, src = e.lookup(h)
-	if src != SourceRedis || ent == nil || ent.Record.State != keystore.KeyRevoked {
+	if src != SourceRedis || ent == nil || ent.State() != keystore.KeyRevoked {
 		t.Fatalf("next lookup: %v %+v, want the tombstone from redis (the raced reply must not be cached)", src, ent)
 	}
 }
@@ -281,7 +280,7 @@ func TestEmptyRedisIsNeverUnknown(t *testing.T) {
 		return err == nil && src == SourceStale
 	})
 	for name, h := range map[string]keystore.KeyHash{"negative before": negative, "uncached": uncached} {
-		ent, src, err := e.cache.Lookup(context.Background(), h, testPolicy)
+		ent, src, err := foundOf(e.cache.Lookup(context.Background(), h, testPolicy))
 		if !errors.Is(err, ErrUnavailable) {
 			t.Errorf("%s: %v %v %v, want ErrUnavailable", name, ent, src, err)
 		}
@@ -344,13 +343,39 @@ func TestRecordAnswersWithoutEpoch(t *testing.T) {
 	e.put(rewritten, rec2)
 	e.publish(keystore.EventKeys, revoked)
 	eventually(t, "the tombstone refuses the revoked key", func() bool {
-		ent, _, err := e.cache.Lookup(context.Background(), revoked, testPolicy)
-		return err == nil && ent != nil && !ent.Record.Live(time.Now())
+		ent, _, err := foundOf(e.cache.Lookup(context.Background(), revoked, testPolicy))
+		return err == nil && ent != nil && !ent.Live(time.Now())
 	})
-	if ent, src, err := e.cache.Lookup(context.Background(), rewritten, testPolicy); err != nil || ent == nil || !ent.Record.Live(time.Now()) || src == SourceStale {
+	if ent, src, err := foundOf(e.cache.Lookup(context.Background(), rewritten, testPolicy)); err != nil || ent == nil || !ent.Live(time.Now()) || src == SourceStale {
 		t.Fatalf("rewritten record: %v %v %v, want it live from Redis or cache", ent, src, err)
 	}
-	if ent, src, err := e.cache.Lookup(context.Background(), missing, testPolicy); err != nil || src != SourceStale || ent == nil {
+	if ent, src, err := foundOf(e.cache.Lookup(context.Background(), missing, testPolicy)); err != nil || src != SourceStale || ent == nil {
 		t.Fatalf("missing record without epoch: %v %v %v, want a stale answer", ent, src, err)
+	}
+}
+
+// TestClosedCacheAnswersUnavailable: Close releases the slab, so a request still in
+// flight on a handler being replaced must get ErrUnavailable (503), never a crash,
+// and an entry it holds must stay readable.
+func TestClosedCacheAnswersUnavailable(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	h, rec := e.putNew()
+	ent, _ := e.lookup(h)
+	if ent == nil {
+		t.Fatal("key not found")
+	}
+	if err := e.cache.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.cache.Lookup(context.Background(), h, testPolicy); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("lookup after Close: %v, want ErrUnavailable", err)
+	}
+	e.cache.RecordUse(ent, time.Now()) // no panic, no report
+	e.cache.drop([]keystore.KeyHash{h})
+	if ent.KeyID() != rec.KeyID || ent.ServiceAccount() != rec.SA {
+		t.Fatalf("an entry taken before Close changed: %+v", ent.Record())
+	}
+	if st := e.cache.Stats(); st.Entries != 1 {
+		t.Fatalf("Stats after Close: %d entries", st.Entries)
 	}
 }

@@ -2,55 +2,145 @@ package keycache
 
 import (
 	"maps"
-	"sync/atomic"
+	"time"
 
 	"github.com/sagate/sagate/keystore"
 )
 
-// Entry is a cached, live-or-not record with header values prepared once for injection.
-// Entries are shared between requests and must not be modified. The []string values have
-// cap == len, so an append by a later handler copies instead of writing into shared memory.
+// Entry is the answer to a lookup: a copy of a cached record, live or not, taken
+// under its shard's lock, so that it stays the same whatever the cache does next. The
+// zero Entry is "no such key" (Found is false). Entries are small values (80 bytes);
+// their methods do not allocate, but for KeyID and Record.
 //
-// The keys of one service account share one copy of what they have in common: the
-// strings SAID, SA and Workspace, the Roles map and the header values of those three.
+// What the keys of one service account share (its id, name, workspace and roles) is
+// held once per shard and pointed to; the rest of a cached record lives in a slot of
+// the cache's slab (slab.go), outside the Go heap.
 type Entry struct {
-	Record keystore.Record
-	// Precomputed header values.
-	SAIDValue, SAValue, WorkspaceValue, KeyIDValue []string
-
-	// lastUse is the Unix nanosecond time of the last reported use of this key. An entry
-	// that replaces another for the same key starts from its value, so that a refetch
-	// does not report the key again within UsageInterval.
-	lastUse atomic.Int64
-	// acc is the shared account part, released when the entry's node leaves the cache.
 	acc *account
-	// keyID backs KeyIDValue, inside the entry rather than in an allocation of its own.
-	keyID [1]string
+	exp int64 // Unix milliseconds; 0: never expires
+	// Where the record is cached, for RecordUse (shard nil: not cached).
+	shard *shard
+	slot  int32
+	ver   uint32
+	state uint8
+	// useDue: no use of this key was reported within UsageInterval when it was looked up.
+	useDue bool
+	kidLen uint8
+	kid    [MaxKeyIDLen]byte
 }
 
-// entryNode is a positive node and its entry in one allocation: a cached key costs
-// one heap object besides its key id string.
-type entryNode struct {
-	node
-	entry Entry
+// Found reports whether the entry holds a record: false for an unknown key.
+func (e *Entry) Found() bool { return e.acc != nil }
+
+// KeyID returns the id of the key, in a new string. See KeyIDBytes.
+func (e *Entry) KeyID() string { return string(e.kid[:e.kidLen]) }
+
+// KeyIDBytes returns the id of the key as bytes inside the entry, which the caller
+// must not modify: KeyID without the allocation.
+func (e *Entry) KeyIDBytes() []byte { return e.kid[:e.kidLen:e.kidLen] }
+
+// ServiceAccountID returns the id of the key's service account.
+func (e *Entry) ServiceAccountID() string { return e.acc.said }
+
+// ServiceAccount returns the account's name@workspace.
+func (e *Entry) ServiceAccount() string { return e.acc.sa }
+
+// Workspace returns the account's workspace.
+func (e *Entry) Workspace() string { return e.acc.ws }
+
+// State returns the key's state: active, deactivated, or revoked (a tombstone); ""
+// for a state this version does not know, which is never live.
+func (e *Entry) State() keystore.KeyState { return stateNames[e.state] }
+
+// Expires returns the key's expiry in Unix milliseconds, 0 if it never expires.
+func (e *Entry) Expires() int64 { return e.exp }
+
+// Live reports whether the key lets a request in at time now (ignoring roles); see
+// keystore.Record.Live.
+func (e *Entry) Live(now time.Time) bool {
+	return e.state == stateActive && (e.exp == 0 || now.UnixMilli() < e.exp)
+}
+
+// RoleFor resolves the account's role in project; see keystore.Record.RoleFor.
+func (e *Entry) RoleFor(project string) (keystore.Role, bool) {
+	if role, ok := e.acc.roles[project]; ok {
+		return role, true
+	}
+	role, ok := e.acc.roles[keystore.AllProjects]
+	return role, ok
+}
+
+// Record returns the record the entry was made from, without its Rev (which the cache
+// does not keep). Its Roles map is shared and must not be modified. The zero Record
+// for an entry that is not Found.
+func (e *Entry) Record() keystore.Record {
+	if !e.Found() {
+		return keystore.Record{}
+	}
+	return keystore.Record{
+		KeyID: e.KeyID(), SAID: e.acc.said, SA: e.acc.sa, Workspace: e.acc.ws,
+		State: e.State(), Exp: e.exp, Roles: e.acc.roles,
+	}
+}
+
+// Key states as slots keep them.
+const (
+	stateOther uint8 = iota
+	stateActive
+	stateDeactivated
+	stateRevoked
+)
+
+var stateNames = [...]keystore.KeyState{
+	stateOther: "", stateActive: keystore.KeyActive,
+	stateDeactivated: keystore.KeyDeactivated, stateRevoked: keystore.KeyRevoked,
+}
+
+// stateCode returns the code of a record's state.
+func stateCode(s keystore.KeyState) uint8 {
+	switch s {
+	case keystore.KeyActive:
+		return stateActive
+	case keystore.KeyDeactivated:
+		return stateDeactivated
+	case keystore.KeyRevoked:
+		return stateRevoked
+	}
+	return stateOther
+}
+
+// entryOf fills e from positive slot i of s; useAt is the time of the lookup in Unix
+// nanoseconds, interval the Config's UsageInterval. The caller holds s.mu.
+func (s *shard) entryOf(e *Entry, i int32, useAt int64, interval time.Duration) {
+	sl := &s.slots[i]
+	e.acc = s.accs[sl.acc]
+	e.exp = sl.exp
+	e.shard, e.slot, e.ver = s, i, sl.ver
+	e.state = sl.state
+	e.useDue = useDue(sl.lastUse, useAt, interval)
+	e.kidLen = sl.kidLen
+	e.kid = sl.kid
+}
+
+// useDue reports whether a use at useAt is to be reported, the last one being at last
+// (0: never).
+func useDue(last, useAt int64, interval time.Duration) bool {
+	return last == 0 || useAt-last >= int64(interval)
 }
 
 // account is what the keys of one service account share. It is immutable but for
-// refs, which belongs to the shard whose table holds it.
+// refs and idx, which belong to the shard whose table holds it.
 type account struct {
-	said, sa, ws                string
-	roles                       map[string]keystore.Role
-	saidValue, saValue, wsValue []string
-	// refs counts the shard's nodes whose entry uses it; at 0 it leaves the table.
+	said, sa, ws string
+	roles        map[string]keystore.Role
+	// refs counts the shard's slots that use it; at 0 it leaves the table.
 	refs int
+	idx  int32 // its index in shard.accs
 }
 
 // newAccount returns the shared part of r, not yet in any table.
 func newAccount(r *keystore.Record) *account {
-	return &account{
-		said: r.SAID, sa: r.SA, ws: r.Workspace, roles: r.Roles,
-		saidValue: []string{r.SAID}, saValue: []string{r.SA}, wsValue: []string{r.Workspace},
-	}
+	return &account{said: r.SAID, sa: r.SA, ws: r.Workspace, roles: r.Roles, idx: -1}
 }
 
 // matches reports whether r's shared part equals a's.
@@ -58,39 +148,9 @@ func (a *account) matches(r *keystore.Record) bool {
 	return a.said == r.SAID && a.sa == r.SA && a.ws == r.Workspace && maps.Equal(a.roles, r.Roles)
 }
 
-// newEntryNode returns a positive node for h holding r, whose shared part is acc.
-func newEntryNode(h keystore.KeyHash, r keystore.Record, acc *account) *entryNode {
-	en := &entryNode{node: node{h: h}}
-	e := &en.entry
-	en.e = e
-	r.SAID, r.SA, r.Workspace, r.Roles = acc.said, acc.sa, acc.ws, acc.roles
-	r.State = internState(r.State)
-	e.Record = r
-	e.acc = acc
-	e.keyID[0] = r.KeyID
-	e.SAIDValue, e.SAValue, e.WorkspaceValue = acc.saidValue, acc.saValue, acc.wsValue
-	e.KeyIDValue = e.keyID[:]
-	return en
-}
-
-// internState returns the package constant for a known state, so that the decoded
-// copy of the string can go.
-func internState(s keystore.KeyState) keystore.KeyState {
-	switch s {
-	case keystore.KeyActive:
-		return keystore.KeyActive
-	case keystore.KeyDeactivated:
-		return keystore.KeyDeactivated
-	case keystore.KeyRevoked:
-		return keystore.KeyRevoked
-	}
-	return s
-}
-
 // account returns the shard's shared part equal to r's, or a new one that is added to
-// the table when add is set (the node using it is about to be stored). The caller
-// holds s.mu and, for an added or found account that is stored, counts the reference
-// with s.hold.
+// the table when add is set (a slot is about to use it; the caller counts it in refs).
+// The caller holds s.mu.
 func (s *shard) account(r *keystore.Record, add bool) *account {
 	for _, a := range s.accounts[r.SAID] {
 		if a.matches(r) {
@@ -100,25 +160,26 @@ func (s *shard) account(r *keystore.Record, add bool) *account {
 	a := newAccount(r)
 	if add {
 		s.accounts[a.said] = append(s.accounts[a.said], a)
+		if n := len(s.freeAccs); n > 0 {
+			a.idx = s.freeAccs[n-1]
+			s.freeAccs = s.freeAccs[:n-1]
+			s.accs[a.idx] = a
+		} else {
+			a.idx = int32(len(s.accs))
+			s.accs = append(s.accs, a)
+		}
 	}
 	return a
 }
 
-// hold counts a stored node's use of its entry's account.
-func (s *shard) hold(n *node) {
-	if n.e != nil && n.e.acc != nil {
-		n.e.acc.refs++
-	}
-}
-
-// release drops a node's use of its entry's account, and the account from the table
-// when no node of the shard uses it any more. Entries still held by requests keep
-// theirs: the table only shares, it does not own.
-func (s *shard) release(n *node) {
-	if n.e == nil || n.e.acc == nil {
+// release drops a slot's use of its account, and the account from the table when no
+// slot of the shard uses it any more. Entries held by requests keep theirs: the table
+// only shares, it does not own.
+func (s *shard) release(sl *slot) {
+	if sl.kind != slotPositive {
 		return
 	}
-	a := n.e.acc
+	a := s.accs[sl.acc]
 	if a.refs--; a.refs > 0 {
 		return
 	}
@@ -136,4 +197,6 @@ func (s *shard) release(n *node) {
 	} else {
 		s.accounts[a.said] = list
 	}
+	s.accs[a.idx] = nil
+	s.freeAccs = append(s.freeAccs, a.idx)
 }

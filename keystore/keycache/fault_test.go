@@ -34,11 +34,11 @@ func TestRedisDownThenBack(t *testing.T) {
 		{"never seen: cannot tell", uncached, SourceRedis, ErrUnavailable},
 	}
 	for _, tt := range tests {
-		ent, src, err := e.cache.Lookup(ctx, tt.h, testPolicy)
+		ent, src, err := foundOf(e.cache.Lookup(ctx, tt.h, testPolicy))
 		if src != tt.wantSrc || !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
 			t.Errorf("%s: %v %v %v, want %v %v", tt.name, ent, src, err, tt.wantSrc, tt.wantErr)
 		}
-		if tt.wantErr == nil && (ent == nil || ent.Record.KeyID != rec.KeyID) {
+		if tt.wantErr == nil && (ent == nil || ent.KeyID() != rec.KeyID) {
 			t.Errorf("%s: entry %+v", tt.name, ent)
 		}
 	}
@@ -62,8 +62,8 @@ func TestRedisDownThenBack(t *testing.T) {
 	e.put(known, rec)
 	// The client may first have to notice its connections died with the old server.
 	eventually(t, "the record answered from redis", func() bool {
-		ent, src, err := e.cache.Lookup(ctx, known, testPolicy)
-		return err == nil && src == SourceRedis && ent != nil && ent.Record.KeyID == rec.KeyID
+		ent, src, err := foundOf(e.cache.Lookup(ctx, known, testPolicy))
+		return err == nil && src == SourceRedis && ent != nil && ent.KeyID() == rec.KeyID
 	})
 	e.waitConnected(true)
 	e.lookup(known)
@@ -117,7 +117,7 @@ func TestSlowRedisGivesUpWithoutPileUp(t *testing.T) {
 	p.Unstall()
 	h, _ := e.putNew()
 	eventually(t, "redis answers again", func() bool {
-		ent, _, err := e.cache.Lookup(context.Background(), h, testPolicy)
+		ent, _, err := foundOf(e.cache.Lookup(context.Background(), h, testPolicy))
 		return err == nil && ent != nil
 	})
 	eventually(t, "stuck lookups drained", func() bool {

@@ -193,7 +193,9 @@ func (c *Cache) drop(hashes []keystore.KeyHash) {
 	for _, h := range hashes {
 		s := c.shard(h)
 		s.mu.Lock()
-		s.remove(h)
+		if !s.closed {
+			s.remove(&h)
+		}
 		s.inv++
 		s.mu.Unlock()
 	}

@@ -27,7 +27,7 @@ func TestKeysEventDropsExactlyThoseEntries(t *testing.T) {
 	e.publish(keystore.EventKeys, created)
 	e.waitEvents(2)
 
-	if ent, src := e.lookup(revoked); src != SourceRedis || ent == nil || ent.Record.State != keystore.KeyRevoked {
+	if ent, src := e.lookup(revoked); src != SourceRedis || ent == nil || ent.State() != keystore.KeyRevoked {
 		t.Errorf("revoked key: %v %+v, want the tombstone from redis", src, ent)
 	}
 	if _, src := e.lookup(kept); src != SourceCache {
@@ -104,7 +104,7 @@ func TestStreamReplacedFlushes(t *testing.T) {
 	before := e.cache.Stats().EventsApplied
 	e.revoke(h, activeRecord())
 	e.waitEvents(before + 1)
-	if ent, _ := e.lookup(h); ent == nil || ent.Record.State != keystore.KeyRevoked {
+	if ent, _ := e.lookup(h); ent == nil || ent.State() != keystore.KeyRevoked {
 		t.Fatalf("event on the new stream not applied: %+v", ent)
 	}
 }
@@ -132,7 +132,7 @@ func TestFollowerCutWhileKeyIsRevoked(t *testing.T) {
 	e.waitEvents(applied + 1) // replayed from the last id applied
 	e.waitConnected(true)
 	ent, src := e.lookup(h)
-	if ent == nil || ent.Record.Live(e.clock.Now()) {
+	if ent == nil || ent.Live(e.clock.Now()) {
 		t.Fatalf("after reconnect: %v %+v, want the tombstone", src, ent)
 	}
 	if src != SourceRedis {
@@ -151,7 +151,7 @@ func TestFollowerClientKilled(t *testing.T) {
 	e.revoke(h, rec)
 	e.waitEvents(applied + 1)
 	e.waitConnected(true)
-	if ent, _ := e.lookup(h); ent == nil || ent.Record.State != keystore.KeyRevoked {
+	if ent, _ := e.lookup(h); ent == nil || ent.State() != keystore.KeyRevoked {
 		t.Fatalf("after the follower's connection was killed: %+v, want the tombstone", ent)
 	}
 }

@@ -151,7 +151,7 @@ func (e *env) revoke(h keystore.KeyHash, rec keystore.Record) {
 // lookup is Lookup with the test policy that fails the test on an error.
 func (e *env) lookup(h keystore.KeyHash) (*Entry, Source) {
 	e.t.Helper()
-	ent, src, err := e.cache.Lookup(context.Background(), h, testPolicy)
+	ent, src, err := foundOf(e.cache.Lookup(context.Background(), h, testPolicy))
 	if err != nil {
 		e.t.Fatalf("Lookup: %v", err)
 	}
@@ -201,4 +201,12 @@ func eventually(t testing.TB, what string, cond func() bool) {
 func goroutinesBack(t testing.TB, base int) {
 	t.Helper()
 	eventually(t, "goroutines back to "+strconv.Itoa(base), func() bool { return runtime.NumGoroutine() <= base })
+}
+
+// foundOf turns Lookup's answer into a pointer, nil for an entry that is not Found.
+func foundOf(ent Entry, src Source, err error) (*Entry, Source, error) {
+	if !ent.Found() {
+		return nil, src, err
+	}
+	return &ent, src, err
 }

@@ -2,6 +2,7 @@ package keycache
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"sync"
 
 	"github.com/sagate/sagate/keystore"
@@ -14,26 +15,54 @@ const maxShards = 64
 // minPerShard keeps tiny caches in few shards, so that Size stays a tight bound.
 const minPerShard = 8
 
-// node is one cached answer, on its shard's LRU list. A positive node is the head of
-// an entryNode; a negative one is allocated alone.
-type node struct {
+// MaxKeyIDLen is the longest key id a cached entry holds (keystore ids are 24 bytes).
+// A record with a longer key id still answers its own request but is not cached.
+const MaxKeyIDLen = 40
+
+// Kinds of slot.
+const (
+	slotFree     uint8 = iota // on the free list
+	slotNegative              // Redis said there is no such key
+	slotPositive              // a record
+)
+
+// slot is one cached answer. Slots live in the shard's slab, which the garbage
+// collector neither scans nor counts (slab.go): a slot must hold no Go pointer. What
+// a record shares with the other keys of its account is in the shard's account table,
+// at index acc.
+type slot struct {
 	h keystore.KeyHash
-	e *Entry // nil: Redis said there is no such key
 	// confirmed is when the Redis lookup that produced it started, as Cache.mono
 	// (monotonic nanoseconds). A negative answers for NegativeTTL from then.
 	confirmed int64
 	gen       uint64 // generation it was fetched under
-
-	prev, next *node
+	exp       int64  // Unix milliseconds; 0: never expires
+	// lastUse is the Unix nanosecond time of the last reported use of this key.
+	lastUse    int64
+	prev, next int32 // LRU list; slot 0 is the list's sentinel
+	acc        int32 // index in shard.accs (positive slots)
+	ver        uint32
+	kind       uint8
+	state      uint8 // stateCode of the record
+	kidLen     uint8
+	kid        [MaxKeyIDLen]byte
 }
 
-// shard is a bounded LRU of nodes with its own lock. Not safe for concurrent use
+// shard is a bounded LRU of slots with its own lock. Not safe for concurrent use
 // without holding mu.
 type shard struct {
-	mu   sync.Mutex
-	m    map[keystore.KeyHash]*node
-	root node // sentinel: root.next is the most recently used, root.prev the least
-	cap  int
+	mu sync.Mutex
+	// slots is the slab: slots[0] is the LRU sentinel (slots[0].next is the most
+	// recently used, slots[0].prev the least), slots[1:used] have been handed out.
+	slots []slot
+	used  int32
+	free  int32 // first free slot (linked by next), 0: none
+	// index maps a hash to its slot: open addressing with linear probing, 0 = empty.
+	index []int32
+	n     int // slots in use (positive and negative)
+	cap   int
+	// closed is set by Cache.Close before the slab is released.
+	closed bool
 	// inv is bumped whenever an event drops a hash of this shard. A lookup notes it
 	// before asking Redis and does not cache its reply if it moved meanwhile: that
 	// reply may predate the change the event announced (see Cache.store).
@@ -41,33 +70,40 @@ type shard struct {
 	// Hit counters, under mu, so that hits do not contend on a shared cache line.
 	hits, negHits uint64
 	// accounts interns the shared parts of the shard's entries by service account id
-	// (usually one per account; more while an account's records are being rewritten).
+	// (usually one per account; more while an account's records are being rewritten);
+	// accs holds them by index (nil: a free index, listed in freeAccs).
 	accounts map[string][]*account
+	accs     []*account
+	freeAccs []int32
 
 	_ [64]byte // keep neighbouring shards' locks off one cache line
 }
 
 // newShards splits size entries into a power-of-two number of shards whose
-// capacities add up to at most size.
-func newShards(size int) ([]shard, uint64) {
+// capacities add up to at most size, their slots carved out of one slab.
+func newShards(size int) ([]shard, uint64, *slab) {
 	n := maxShards
 	for n > 1 && size/n < minPerShard {
 		n /= 2
 	}
+	per := max(size/n, 1)
+	sl := newSlab(n * (per + 1))
 	shards := make([]shard, n)
 	for i := range shards {
-		shards[i].init(size / n)
+		shards[i].init(per, sl.slots[i*(per+1):(i+1)*(per+1):(i+1)*(per+1)])
 	}
-	return shards, uint64(n - 1)
+	return shards, uint64(n - 1), sl
 }
 
-// init prepares an empty shard holding at most capacity nodes (at least 1).
-func (s *shard) init(capacity int) {
-	s.m = make(map[keystore.KeyHash]*node)
+// init prepares an empty shard holding at most capacity slots in slots (capacity+1
+// long, zeroed).
+func (s *shard) init(capacity int, slots []slot) {
+	s.cap = capacity
+	s.slots = slots
+	s.used = 1
+	// At most half full: short probe sequences.
+	s.index = make([]int32, 1<<bits.Len(uint(2*capacity)))
 	s.accounts = make(map[string][]*account)
-	s.root.next = &s.root
-	s.root.prev = &s.root
-	s.cap = max(capacity, 1)
 }
 
 // shard returns the shard of h. Key hashes are SHA-256 output, so any 8 bytes are
@@ -76,54 +112,127 @@ func (c *Cache) shard(h keystore.KeyHash) *shard {
 	return &c.shards[binary.LittleEndian.Uint64(h[:8])&c.mask]
 }
 
-// unlink takes n off the list.
-func (s *shard) unlink(n *node) {
-	n.prev.next = n.next
-	n.next.prev = n.prev
-	n.prev, n.next = nil, nil
+// home is h's first probe position in the index (other bytes than the shard's).
+func (s *shard) home(h *keystore.KeyHash) int {
+	return int(binary.LittleEndian.Uint64(h[8:16]) & uint64(len(s.index)-1))
 }
 
-// pushFront puts n at the most recently used end.
-func (s *shard) pushFront(n *node) {
-	n.prev = &s.root
-	n.next = s.root.next
-	s.root.next.prev = n
-	s.root.next = n
+// find returns the slot of h, or 0, and its position in the index.
+func (s *shard) find(h *keystore.KeyHash) (i int32, pos int) {
+	mask := len(s.index) - 1
+	for pos = s.home(h); ; pos = (pos + 1) & mask {
+		i = s.index[pos]
+		if i == 0 || s.slots[i].h == *h {
+			return i, pos
+		}
+	}
 }
 
-// touch marks n as the most recently used.
-func (s *shard) touch(n *node) {
-	if s.root.next == n {
+// get returns the slot of h, or nil.
+func (s *shard) get(h *keystore.KeyHash) *slot {
+	if i, _ := s.find(h); i != 0 {
+		return &s.slots[i]
+	}
+	return nil
+}
+
+// unindex empties position pos of the index and moves later entries of its probe
+// run back into the gap, so that every entry stays reachable from its home.
+func (s *shard) unindex(pos int) {
+	mask := len(s.index) - 1
+	for j := (pos + 1) & mask; s.index[j] != 0; j = (j + 1) & mask {
+		home := s.home(&s.slots[s.index[j]].h)
+		// The entry at j may fill pos unless its home lies cyclically in (pos, j].
+		if (j > pos && (home <= pos || home > j)) || (j < pos && home <= pos && home > j) {
+			s.index[pos] = s.index[j]
+			pos = j
+		}
+	}
+	s.index[pos] = 0
+}
+
+// unlink takes slot i off the list.
+func (s *shard) unlink(i int32) {
+	sl := &s.slots[i]
+	s.slots[sl.prev].next = sl.next
+	s.slots[sl.next].prev = sl.prev
+	sl.prev, sl.next = 0, 0
+}
+
+// pushFront puts slot i at the most recently used end.
+func (s *shard) pushFront(i int32) {
+	root := &s.slots[0]
+	s.slots[i].prev = 0
+	s.slots[i].next = root.next
+	s.slots[root.next].prev = i
+	root.next = i
+}
+
+// touch marks slot i as the most recently used.
+func (s *shard) touch(i int32) {
+	if s.slots[0].next == i {
 		return
 	}
-	s.unlink(n)
-	s.pushFront(n)
+	s.unlink(i)
+	s.pushFront(i)
 }
 
-// put inserts or replaces the node of n.h and evicts the least recently used
-// node if the shard is over capacity. It returns the node that was replaced, if any.
-func (s *shard) put(n *node) (old *node) {
-	if old = s.m[n.h]; old != nil {
-		s.unlink(old)
-		s.release(old)
+// put returns the slot for h, emptied (of kind slotFree until the caller fills it in)
+// and at the front of the list: the one h had, a free one, or the least recently used
+// one, evicted. Its ver has moved on, so that a use report for what it held before is
+// not taken for the new answer.
+func (s *shard) put(h *keystore.KeyHash) int32 {
+	i, pos := s.find(h)
+	switch {
+	case i != 0:
+		s.release(&s.slots[i])
+		s.unlink(i)
+	case s.n >= s.cap:
+		i = s.slots[0].prev
+		s.remove(&s.slots[i].h)
+		i, pos = s.alloc(h)
+	default:
+		i, pos = s.alloc(h)
 	}
-	s.m[n.h] = n
-	s.hold(n)
-	s.pushFront(n)
-	for len(s.m) > s.cap {
-		lru := s.root.prev
-		s.unlink(lru)
-		delete(s.m, lru.h)
-		s.release(lru)
+	if s.index[pos] == 0 {
+		s.index[pos] = i
+		s.n++
 	}
-	return old
+	sl := &s.slots[i]
+	ver := sl.ver + 1
+	*sl = slot{h: *h, ver: ver}
+	s.pushFront(i)
+	return i
 }
 
-// remove drops the node of h, if any.
-func (s *shard) remove(h keystore.KeyHash) {
-	if n := s.m[h]; n != nil {
-		s.unlink(n)
-		delete(s.m, h)
-		s.release(n)
+// alloc takes a free slot for h, which is not in the index, and returns it with the
+// empty index position h probes to.
+func (s *shard) alloc(h *keystore.KeyHash) (int32, int) {
+	var i int32
+	if s.free != 0 {
+		i = s.free
+		s.free = s.slots[i].next
+	} else {
+		i = s.used
+		s.used++
 	}
+	_, pos := s.find(h)
+	return i, pos
+}
+
+// remove drops the slot of h, if any.
+func (s *shard) remove(h *keystore.KeyHash) {
+	i, pos := s.find(h)
+	if i == 0 {
+		return
+	}
+	s.unindex(pos)
+	s.unlink(i)
+	sl := &s.slots[i]
+	s.release(sl)
+	sl.kind = slotFree
+	sl.ver++
+	sl.next = s.free
+	s.free = i
+	s.n--
 }

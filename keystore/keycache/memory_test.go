@@ -68,9 +68,10 @@ func heapInuse() uint64 {
 }
 
 // bytesPerEntry fills a cache of len(hashes) entries from Redis, with 32 goroutines,
-// and returns the heap it holds per entry: the growth from a fifth full to full, so
-// that what does not grow with the entries (connections, pools) is left out.
-func bytesPerEntry(tb testing.TB, srv *redistest.Server, hashes []keystore.KeyHash) float64 {
+// and returns the memory it holds per entry, on the Go heap and in its slab: the
+// growth from a fifth full to full, so that what does not grow with the entries
+// (connections, pools) is left out.
+func bytesPerEntry(tb testing.TB, srv *redistest.Server, hashes []keystore.KeyHash) (heap, slab float64) {
 	tb.Helper()
 	rdb := srv.Client()
 	c := keycache.New(rdb, keycache.Config{Size: len(hashes), LookupTimeout: 10 * time.Second})
@@ -78,14 +79,16 @@ func bytesPerEntry(tb testing.TB, srv *redistest.Server, hashes []keystore.KeyHa
 	defer func() { _ = c.Close() }()
 	first := len(hashes) / 5
 	fill(tb, c, hashes[:first])
-	before := heapInuse()
+	before, slabBefore := heapInuse(), c.Stats().SlabBytes
 	fill(tb, c, hashes[first:])
-	if got := c.Stats().Entries; got < len(hashes)*9/10 {
-		tb.Fatalf("%d entries cached of %d", got, len(hashes))
+	st := c.Stats()
+	if st.Entries < len(hashes)*9/10 {
+		tb.Fatalf("%d entries cached of %d", st.Entries, len(hashes))
 	}
 	after := heapInuse()
 	runtime.KeepAlive(c)
-	return float64(int64(after)-int64(before)) / float64(len(hashes)-first)
+	n := float64(len(hashes) - first)
+	return float64(int64(after)-int64(before)) / n, float64(st.SlabBytes-slabBefore) / n
 }
 
 // fill looks every hash up once, from 32 goroutines.
@@ -103,9 +106,9 @@ func fill(tb testing.TB, c *keycache.Cache, hashes []keystore.KeyHash) {
 				if i >= len(hashes) {
 					return
 				}
-				if e, _, err := c.Lookup(ctx, hashes[i], p); err != nil || e == nil {
+				if e, _, err := c.Lookup(ctx, hashes[i], p); err != nil || !e.Found() {
 					select {
-					case errs <- fmt.Errorf("lookup %d: entry %v, %v", i, e != nil, err):
+					case errs <- fmt.Errorf("lookup %d: entry %v, %v", i, e.Found(), err):
 					default:
 					}
 					return
@@ -123,24 +126,29 @@ func fill(tb testing.TB, c *keycache.Cache, hashes []keystore.KeyHash) {
 func BenchmarkCacheMemory(b *testing.B) {
 	srv := redistest.Start(b)
 	hashes := fillRedis(b, srv, 100_000)
-	var per float64
+	var heap, slab float64
 	for b.Loop() {
-		per = bytesPerEntry(b, srv, hashes)
+		heap, slab = bytesPerEntry(b, srv, hashes)
 	}
-	b.ReportMetric(per, "B/entry")
+	b.ReportMetric(heap+slab, "B/entry")
+	b.ReportMetric(heap, "heap-B/entry")
+	b.ReportMetric(slab, "slab-B/entry")
 }
 
-// TestEntryMemoryBound keeps an entry compact: roles, account strings and header
-// values are shared between the keys of one account. The bound is about twice the
-// measured figure (BenchmarkCacheMemory), loose on purpose: it catches a per-key
-// copy of the shared parts (a roles map alone is ~300 B), not allocator noise.
+// TestEntryMemoryBound keeps an entry compact: account strings and roles are shared
+// between the keys of one account, and the rest of a record is one slot of the slab.
+// The heap bound is loose on purpose: it catches a per-key copy of the shared parts (a
+// roles map alone is ~300 B) or a per-key heap object, not allocator noise.
 func TestEntryMemoryBound(t *testing.T) {
-	const n, bound = 20_000, 800
+	const n, heapBound = 20_000, 64
 	srv := redistest.Start(t)
 	hashes := fillRedis(t, srv, n)
-	per := bytesPerEntry(t, srv, hashes)
-	t.Logf("%.0f B of heap per cached entry", per)
-	if per > bound {
-		t.Errorf("%.0f B of heap per cached entry, want at most %d", per, bound)
+	heap, slab := bytesPerEntry(t, srv, hashes)
+	t.Logf("%.0f B of heap and %.0f B of slab per cached entry", heap, slab)
+	if heap > heapBound {
+		t.Errorf("%.0f B of heap per cached entry, want at most %d", heap, heapBound)
+	}
+	if slab <= 0 || slab > 2*float64(keycache.SlotSize) {
+		t.Errorf("%.0f B of slab per cached entry, want about one slot (%d B)", slab, keycache.SlotSize)
 	}
 }

@@ -61,8 +61,8 @@ func BenchmarkLookupMissRedis(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		e, src, err := c.Lookup(ctx, hashes[i%missKeys], p)
-		if err != nil || e == nil || src != keycache.SourceRedis {
-			b.Fatalf("lookup %d: entry %v, source %v, %v; want a Redis answer", i, e != nil, src, err)
+		if err != nil || !e.Found() || src != keycache.SourceRedis {
+			b.Fatalf("lookup %d: entry %v, source %v, %v; want a Redis answer", i, e.Found(), src, err)
 		}
 		i++
 	}
@@ -94,9 +94,9 @@ func BenchmarkLookupMissRedisParallel(b *testing.B) {
 		for pb.Next() {
 			i := int(next.Add(1))
 			e, src, err := c.Lookup(ctx, hashes[i%missKeys], p)
-			if err != nil || e == nil || src != keycache.SourceRedis {
+			if err != nil || !e.Found() || src != keycache.SourceRedis {
 				select {
-				case failed <- fmt.Errorf("lookup %d: entry %v, source %v, %w", i, e != nil, src, err):
+				case failed <- fmt.Errorf("lookup %d: entry %v, source %v, %w", i, e.Found(), src, err):
 				default:
 				}
 				return

@@ -17,23 +17,35 @@ type use struct {
 	ms    int64 // Unix milliseconds
 }
 
-// RecordUse notes that a key was used at t; cheap and non-blocking, coalesced per UsageInterval.
-// At most one report per key per interval is queued; when the queue is full the report
-// is dropped and counted (Stats.UsageDropped). It does not allocate.
+// RecordUse notes that the key of e, a found entry, was used at t; cheap and
+// non-blocking, coalesced per UsageInterval. At most one report per key per interval is
+// queued; when the queue is full the report is dropped and counted
+// (Stats.UsageDropped). Only a report that is due takes a lock and allocates: the
+// lookup that returned e noted whether one was.
 func (c *Cache) RecordUse(e *Entry, t time.Time) {
-	if e == nil || e.Record.KeyID == "" {
+	if !e.Found() || !e.useDue {
 		return
 	}
 	at := t.UnixNano()
-	last := e.lastUse.Load()
-	if last != 0 && at-last < int64(c.cfg.UsageInterval) {
-		return
+	if s := e.shard; s != nil {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		sl := &s.slots[e.slot]
+		if sl.ver != e.ver || sl.kind != slotPositive || !useDue(sl.lastUse, at, c.cfg.UsageInterval) {
+			// Reported by another request meanwhile, or the slot holds something else
+			// now: the key's next lookup tells whether its use is due.
+			s.mu.Unlock()
+			return
+		}
+		sl.lastUse = at
+		s.mu.Unlock()
 	}
-	if !e.lastUse.CompareAndSwap(last, at) {
-		return // another request reported it just now
-	}
+	e.useDue = false
 	select {
-	case c.uses <- use{keyID: e.Record.KeyID, ms: t.UnixMilli()}:
+	case c.uses <- use{keyID: e.KeyID(), ms: t.UnixMilli()}:
 	default:
 		c.usageDropped.Add(1)
 	}

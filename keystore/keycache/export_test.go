@@ -1,0 +1,4 @@
+package keycache
+
+// SlotSize is slotSize for the external tests.
+const SlotSize = slotSize
