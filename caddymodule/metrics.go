@@ -72,7 +72,7 @@ func registerMetrics(reg prometheus.Registerer) error {
 // (keycache.Cache.Stats), summed. A cache that is closed and replaced starts from
 // zero again, which Prometheus reads as a counter reset.
 type cacheCollector struct {
-	hits, misses, stale, negative, redisErrors, events, flushes, entries *prometheus.Desc
+	hits, misses, stale, negative, redisErrors, events, flushes, entries, lookups, slab *prometheus.Desc
 }
 
 func newCacheCollector() *cacheCollector {
@@ -86,20 +86,22 @@ func newCacheCollector() *cacheCollector {
 		events:      d("sagate_events_applied_total", "Change events from the admin applied to the local cache."),
 		flushes:     d("sagate_cache_flushes_total", "Times the whole local cache was dropped (gap in events, new epoch)."),
 		entries:     d("sagate_cache_entries", "Entries in the local key caches."),
+		lookups:     d("sagate_redis_lookups_total", "Redis round trips of the miss path (concurrent misses share one: misses ÷ lookups is the batch size)."),
+		slab:        d("sagate_cache_slab_bytes", "Memory of the cache slots in use, held outside the Go heap."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.stale, c.negative, c.redisErrors, c.events, c.flushes, c.entries} {
+	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.stale, c.negative, c.redisErrors, c.events, c.flushes, c.entries, c.lookups, c.slab} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector.
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
-	var hits, misses, stale, negative, redisErrors, events, flushes uint64
-	var entries int
+	var hits, misses, stale, negative, redisErrors, events, flushes, lookups uint64
+	var entries, slab int
 	caches.Range(func(_, v any) bool {
 		if sc, ok := v.(*sharedCache); ok {
 			s := sc.cache.Stats()
@@ -111,6 +113,8 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 			events += s.EventsApplied
 			flushes += s.Flushes
 			entries += s.Entries
+			lookups += s.Lookups
+			slab += s.SlabBytes
 		}
 		return true
 	})
@@ -124,5 +128,7 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.redisErrors, redisErrors)
 	counter(c.events, events)
 	counter(c.flushes, flushes)
+	counter(c.lookups, lookups)
+	ch <- prometheus.MustNewConstMetric(c.slab, prometheus.GaugeValue, float64(slab))
 	ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(entries))
 }

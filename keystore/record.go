@@ -66,9 +66,12 @@ func EncodeRecord(r Record) ([]byte, error) { return json.Marshal(r) }
 
 // DecodeRecord parses a record read from Redis and checks that it is usable.
 func DecodeRecord(b []byte) (Record, error) {
-	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, fmt.Errorf("decoding key record: %w", err)
+	r, ok := decodeRecordFast(b)
+	if !ok {
+		r = Record{}
+		if err := json.Unmarshal(b, &r); err != nil {
+			return r, fmt.Errorf("decoding key record: %w", err)
+		}
 	}
 	if r.KeyID == "" || r.SAID == "" || r.Workspace == "" || r.SA == "" {
 		return r, fmt.Errorf("decoding key record: missing identity fields")

@@ -164,7 +164,12 @@ func TestMissAfterAnEventDoesNotJoinAnOlderLookup(t *testing.T) {
 	e.revoke(h, rec)
 	e.waitEvents(1)
 	e.lookupAsync(&wg, out, h)
-	eventually(t, "second lookup in flight", func() bool { return held.Load() == 2 })
+	// With one flight in the air, the new lookup waits in the queue for the next.
+	eventually(t, "second lookup queued", func() bool {
+		e.cache.bmu.Lock()
+		defer e.cache.bmu.Unlock()
+		return len(e.cache.queue) == 1
+	})
 	close(release)
 	wg.Wait()
 	close(out)
