@@ -21,7 +21,7 @@
 # Knobs (environment): BENCH_ROUNDS (3), BENCH_DURATION seconds per round (10),
 # BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_LOAD_KEYS (10000), BENCH_WARM_KEYS (100),
 # BENCH_MISS_CACHE (1000), BENCH_REVOCATIONS (60), BENCH_RECONCILE_KEYS (1000000),
-# BENCH_MEMORY_KEYS (100000), BENCH_REUSE=0 refills the 1M-key store, BENCH_GOBENCH=0 skips step 1, BENCH_PROFILE=1 takes a 10 s
+# BENCH_MEMORY_KEYS (100000), BENCH_PROP_RATE (500 requests/s per sidecar), BENCH_REUSE=0 refills the 1M-key store, BENCH_GOBENCH=0 skips step 1, BENCH_PROFILE=1 takes a 10 s
 # CPU profile of each Caddy from its admin endpoint (/debug/pprof/profile) after the rounds.
 # Results: printed, and kept in $BIN/bench-latest.txt (profiles in $BIN/bench-profiles/).
 set -euo pipefail
@@ -40,6 +40,7 @@ MISS_CACHE=${BENCH_MISS_CACHE:-1000}
 REVOCATIONS=${BENCH_REVOCATIONS:-60}
 RECONCILE_KEYS=${BENCH_RECONCILE_KEYS:-1000000}
 MEMORY_KEYS=${BENCH_MEMORY_KEYS:-100000}
+PROP_RATE=${BENCH_PROP_RATE:-500}
 HZ=$(getconf CLK_TCK)
 CONFIGS=(plain sagate-warm sagate-redis forward_auth basic_auth)
 
@@ -103,7 +104,7 @@ go build -o "$BIN/sagate" ./cmd/sagate
 go build -o "$BIN/caddy" ./cmd/caddy
 go build -o "$BIN/upstream" ./examples/upstream
 go build -o "$BIN/" ./internal/bench/authsvc ./internal/bench/issue ./internal/bench/propagation \
-  ./internal/bench/reconcile ./internal/bench/memory ./internal/bench/report
+  ./internal/bench/reconcile ./internal/bench/memory ./internal/bench/report ./internal/bench/rate
 echo "binaries in $BIN" | out
 
 # Caddy keeps its data and config out of the user's home.
@@ -145,10 +146,11 @@ timeout 120 "$BIN/issue" -admin "$ADMIN_URL" -ws bench -sa load -n "$LOAD_KEYS" 
   -out "$WORK/load.tsv" | out
 head -n "$WARM_KEYS" "$WORK/load.tsv" >"$WORK/warm.tsv"
 IDLE_REVOCATIONS=20
-timeout 60 "$BIN/issue" -admin "$ADMIN_URL" -ws bench -sa revoke -n $((REVOCATIONS + IDLE_REVOCATIONS)) -c 4 \
+timeout 60 "$BIN/issue" -admin "$ADMIN_URL" -ws bench -sa revoke -n $((2 * REVOCATIONS + IDLE_REVOCATIONS)) -c 4 \
   -out "$WORK/revoke-all.tsv" >/dev/null
 head -n "$IDLE_REVOCATIONS" "$WORK/revoke-all.tsv" >"$WORK/revoke-idle.tsv"
-tail -n +$((IDLE_REVOCATIONS + 1)) "$WORK/revoke-all.tsv" >"$WORK/revoke.tsv"
+tail -n +$((IDLE_REVOCATIONS + 1)) "$WORK/revoke-all.tsv" | head -n "$REVOCATIONS" >"$WORK/revoke.tsv"
+tail -n "$REVOCATIONS" "$WORK/revoke-all.tsv" >"$WORK/revoke-steady.tsv"
 
 # caddyfile CONFIG PORT ADMIN_PORT [EXTRA_SAGATE_OPTION] writes the Caddyfile of a configuration.
 caddyfile() {
@@ -275,7 +277,7 @@ say "Revocation propagation to 3 sidecars: first $IDLE_REVOCATIONS keys without 
 for i in 1 2 3; do start_caddy "prop$i" sagate-prop; done
 SIDECARS="http://127.0.0.1:${PORT[prop1]},http://127.0.0.1:${PORT[prop2]},http://127.0.0.1:${PORT[prop3]}"
 timeout 60 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke-idle.tsv" \
-  -sidecars "$SIDECARS" | grep '^PROPAGATION' | sed 's/^PROPAGATION/PROPAGATION (no load)/' | out
+  -sidecars "$SIDECARS" -label "without load" | grep '^PROPAGATION' | sed 's/^PROPAGATION/PROPAGATION (no load)/' | out
 loaders=()
 for i in 1 2 3; do
   wrk -t1 -c16 -d120s -s internal/bench/wrk/keys.lua "http://127.0.0.1:${PORT[prop$i]}/" -- bearer "$WORK/warm.tsv" \
@@ -285,8 +287,20 @@ for i in 1 2 3; do
 done
 sleep 1
 timeout 100 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke.tsv" \
-  -sidecars "$SIDECARS" | sed 's/^PROPAGATION/PROPAGATION (under load)/' | out
+  -sidecars "$SIDECARS" -label "under wrk's full load" | sed 's/^PROPAGATION/PROPAGATION (under load)/' | out
 for p in "${loaders[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+# The same at a steady rate below capacity (an open loop: each sidecar gets PROP_RATE
+# requests per second whatever the answers take), as a sidecar in production runs.
+say "Revocation propagation to 3 sidecars at a steady $PROP_RATE requests/s each ($((3 * PROP_RATE))/s in all)"
+"$BIN/rate" -urls "$SIDECARS" -keys "$WORK/warm.tsv" -rate "$PROP_RATE" -c 8 -d 100s >"$WORK/rate.out" 2>&1 &
+RATE_PID=$!
+PIDS+=($RATE_PID)
+sleep 2
+timeout 100 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke-steady.tsv" \
+  -sidecars "$SIDECARS" -label "at $PROP_RATE req/s each" | sed 's/^PROPAGATION/PROPAGATION (steady rate)/' | out
+kill -INT "$RATE_PID" 2>/dev/null || true
+wait "$RATE_PID" 2>/dev/null || true
+grep '^RATE' "$WORK/rate.out" | out || true
 # The load Caddies are done: stop them so that the next steps have the machine.
 stop_all
 AUTH_PID=

@@ -2,6 +2,7 @@ package keycache
 
 import (
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/sagate/sagate/keystore"
@@ -139,8 +140,12 @@ type account struct {
 }
 
 // newAccount returns the shared part of r, not yet in any table.
+// Its strings are copied into one of their own: the record's may be cut from the text
+// of the whole record (keystore.DecodeRecord), which they would otherwise keep alive.
 func newAccount(r *keystore.Record) *account {
-	return &account{said: r.SAID, sa: r.SA, ws: r.Workspace, roles: r.Roles, idx: -1}
+	all := strings.Clone(r.SAID + r.SA + r.Workspace)
+	a, b := len(r.SAID), len(r.SAID)+len(r.SA)
+	return &account{said: all[:a], sa: all[a:b], ws: all[b:], roles: r.Roles, idx: -1}
 }
 
 // matches reports whether r's shared part equals a's.
