@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -292,10 +293,15 @@ func TestCaddyEndToEnd(t *testing.T) {
 		for _, want := range []string{
 			`sagate_decisions_total{result="allowed"}`, `sagate_decisions_total{result="invalid_token"}`,
 			`sagate_verify_duration_seconds_bucket`, `sagate_cache_hits_total`, `sagate_events_applied_total`,
+			`sagate_redis_lookups_total`, `sagate_cache_slab_bytes`, `sagate_event_lag_seconds_bucket`,
 		} {
 			if !strings.Contains(a.body, want) {
 				t.Errorf("metrics lack %s", want)
 			}
+		}
+		// The revocation above reached this sidecar through an event: its lag was observed.
+		if m := regexp.MustCompile(`(?m)^sagate_event_lag_seconds_count (\d+)$`).FindStringSubmatch(a.body); m == nil || m[1] == "0" {
+			t.Errorf("sagate_event_lag_seconds_count = %v, want at least one event", m)
 		}
 	})
 }

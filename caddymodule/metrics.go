@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -29,6 +30,7 @@ var metrics = struct {
 	decisions *prometheus.CounterVec
 	byResult  [numResults]prometheus.Counter // resolved once: no label lookup per request
 	verify    prometheus.Histogram
+	eventLag  prometheus.Histogram
 	cache     *cacheCollector
 }{}
 
@@ -46,6 +48,11 @@ func initMetrics() {
 			Help:    "Time the sagate handler took to decide on a request, before the next handler.",
 			Buckets: []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.025, 0.1, 0.25, 1},
 		})
+		metrics.eventLag = prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sagate_event_lag_seconds",
+			Help:    "Time from a key change's event entering Redis to this process's cache dropping the keys (millisecond resolution; includes clock skew between hosts).",
+			Buckets: []float64{0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+		})
 		metrics.cache = newCacheCollector()
 	})
 }
@@ -57,7 +64,7 @@ func registerMetrics(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{metrics.decisions, metrics.verify, metrics.cache} {
+	for _, c := range []prometheus.Collector{metrics.decisions, metrics.verify, metrics.eventLag, metrics.cache} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
@@ -131,4 +138,11 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.lookups, lookups)
 	ch <- prometheus.MustNewConstMetric(c.slab, prometheus.GaugeValue, float64(slab))
 	ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(entries))
+}
+
+// observeEventLag records how long a key change took to reach a cache
+// (keycache.Config.EventLag).
+func observeEventLag(d time.Duration) {
+	initMetrics()
+	metrics.eventLag.Observe(d.Seconds())
 }

@@ -61,7 +61,8 @@ func acquireCache(s cacheSettings, logger *zap.Logger) (*keycache.Cache, string,
 			LookupTimeout: s.lookupTimeout,
 			// The cache outlives the config whose handler created it, so it logs
 			// through Caddy's process logger, not that handler's.
-			Logger: caddy.Log().Named("sagate.keycache"),
+			Logger:   caddy.Log().Named("sagate.keycache"),
+			EventLag: observeEventLag,
 		})
 		c.Start()
 		return &sharedCache{client: client, cache: c}, nil

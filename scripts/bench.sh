@@ -276,8 +276,9 @@ fi
 say "Revocation propagation to 3 sidecars: first $IDLE_REVOCATIONS keys without load (the floor), then $REVOCATIONS while wrk loads them"
 for i in 1 2 3; do start_caddy "prop$i" sagate-prop; done
 SIDECARS="http://127.0.0.1:${PORT[prop1]},http://127.0.0.1:${PORT[prop2]},http://127.0.0.1:${PORT[prop3]}"
+METRICS="http://127.0.0.1:${APORT[prop1]}/metrics,http://127.0.0.1:${APORT[prop2]}/metrics,http://127.0.0.1:${APORT[prop3]}/metrics"
 timeout 60 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke-idle.tsv" \
-  -sidecars "$SIDECARS" -label "without load" | grep '^PROPAGATION' | sed 's/^PROPAGATION/PROPAGATION (no load)/' | out
+  -sidecars "$SIDECARS" -metrics "$METRICS" -label "without load" | grep -E '^(PROPAGATION|EVENT_LAG)' | sed 's/^PROPAGATION/PROPAGATION (no load)/' | out
 loaders=()
 for i in 1 2 3; do
   wrk -t1 -c16 -d120s -s internal/bench/wrk/keys.lua "http://127.0.0.1:${PORT[prop$i]}/" -- bearer "$WORK/warm.tsv" \
@@ -287,7 +288,7 @@ for i in 1 2 3; do
 done
 sleep 1
 timeout 100 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke.tsv" \
-  -sidecars "$SIDECARS" -label "under wrk's full load" | sed 's/^PROPAGATION/PROPAGATION (under load)/' | out
+  -sidecars "$SIDECARS" -metrics "$METRICS" -label "under wrk's full load" | sed 's/^PROPAGATION/PROPAGATION (under load)/' | out
 for p in "${loaders[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 # The same at a steady rate below capacity (an open loop: each sidecar gets PROP_RATE
 # requests per second whatever the answers take), as a sidecar in production runs.
@@ -297,7 +298,7 @@ RATE_PID=$!
 PIDS+=($RATE_PID)
 sleep 2
 timeout 100 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke-steady.tsv" \
-  -sidecars "$SIDECARS" -label "at $PROP_RATE req/s each" | sed 's/^PROPAGATION/PROPAGATION (steady rate)/' | out
+  -sidecars "$SIDECARS" -metrics "$METRICS" -label "at $PROP_RATE req/s each" | sed 's/^PROPAGATION/PROPAGATION (steady rate)/' | out
 kill -INT "$RATE_PID" 2>/dev/null || true
 wait "$RATE_PID" 2>/dev/null || true
 grep '^RATE' "$WORK/rate.out" | out || true

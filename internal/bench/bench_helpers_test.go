@@ -84,14 +84,15 @@ func TestCPUTicksOfThisProcess(t *testing.T) {
 }
 
 func TestParseStatus(t *testing.T) {
-	const ok = "Name:\tcaddy\nVmPeak:\t 9 kB\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\nThreads:\t9\n"
+	const ok = "Name:\tcaddy\nVmPeak:\t 9 kB\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\nRssAnon:\t 768 kB\nRssFile:\t 256 kB\nThreads:\t9\n"
 	for _, tc := range []struct {
 		name    string
 		text    string
 		want    Memory
 		wantErr bool
 	}{
-		{"both", ok, Memory{RSS: 1 << 20, PeakRSS: 2 << 20}, false},
+		{"all", ok, Memory{RSS: 1 << 20, PeakRSS: 2 << 20, RSSAnon: 768 << 10, RSSFile: 256 << 10}, false},
+		{"no split", "VmRSS:\t 1 kB\nVmHWM:\t 2 kB\n", Memory{RSS: 1 << 10, PeakRSS: 2 << 10}, false},
 		{"missing HWM", "VmRSS:\t 1 kB\n", Memory{}, true},
 		{"other unit", "VmRSS:\t 1 MB\nVmHWM:\t 1 kB\n", Memory{}, true},
 	} {

@@ -42,9 +42,12 @@ func parseStatTicks(b []byte) (int64, error) {
 	return u + s, nil
 }
 
-// Memory is a process's resident set size now and at its peak, in bytes.
+// Memory is a process's resident set size now and at its peak, in bytes, and of RSS
+// now the anonymous part (heap, stacks, mappings such as the key cache's slab) and
+// the part mapped from files (mostly the executable's pages; shared and clean).
 type Memory struct {
-	RSS, PeakRSS int64
+	RSS, PeakRSS     int64
+	RSSAnon, RSSFile int64 // 0 where the kernel does not report them
 }
 
 // ReadMemory returns VmRSS and VmHWM from /proc/<pid>/status.
@@ -56,13 +59,25 @@ func ReadMemory(pid int) (Memory, error) {
 	return parseStatus(b)
 }
 
-// parseStatus reads VmRSS and VmHWM (in kB) from the text of /proc/<pid>/status.
+// parseStatus reads VmRSS and VmHWM (in kB), and RssAnon and RssFile where present,
+// from the text of /proc/<pid>/status.
 func parseStatus(b []byte) (Memory, error) {
 	var m Memory
 	var seen int
 	for _, line := range strings.Split(string(b), "\n") {
 		name, val, ok := strings.Cut(line, ":")
-		if !ok || (name != "VmRSS" && name != "VmHWM") {
+		var dst *int64
+		switch name {
+		case "VmRSS":
+			dst = &m.RSS
+		case "VmHWM":
+			dst = &m.PeakRSS
+		case "RssAnon":
+			dst = &m.RSSAnon
+		case "RssFile":
+			dst = &m.RSSFile
+		}
+		if !ok || dst == nil {
 			continue
 		}
 		f := strings.Fields(val)
@@ -73,12 +88,10 @@ func parseStatus(b []byte) (Memory, error) {
 		if err != nil {
 			return m, fmt.Errorf("parsing /proc status %s: %w", name, err)
 		}
-		if name == "VmRSS" {
-			m.RSS = kb * 1024
-		} else {
-			m.PeakRSS = kb * 1024
+		*dst = kb * 1024
+		if name == "VmRSS" || name == "VmHWM" {
+			seen++
 		}
-		seen++
 	}
 	if seen != 2 {
 		return m, fmt.Errorf("parsing /proc status: VmRSS or VmHWM missing")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -170,6 +172,11 @@ func (f *follower) apply(msgs []redis.XMessage) {
 		switch ev.Kind {
 		case keystore.EventKeys:
 			c.drop(ev.Hashes)
+			if c.cfg.EventLag != nil {
+				if at, ok := streamTime(m.ID); ok {
+					c.cfg.EventLag(max(c.now().Sub(at), 0))
+				}
+			}
 		case keystore.EventResync:
 			c.flush("resync event")
 			if ev.Epoch != "" {
@@ -331,4 +338,18 @@ func (c *Cache) stopFollower() {
 		case <-t.C:
 		}
 	}
+}
+
+// streamTime returns the time in a stream entry id ("<unix ms>-<seq>"), which Redis
+// takes from its clock when it adds the entry.
+func streamTime(id string) (time.Time, bool) {
+	ms, _, ok := strings.Cut(id, "-")
+	if !ok {
+		return time.Time{}, false
+	}
+	v, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || v <= 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(v), true
 }

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -174,4 +175,40 @@ func TestCloseStopsEverything(t *testing.T) {
 	}
 	c.Start() // after Close: nothing
 	goroutinesBack(t, base)
+}
+
+func TestEventLagIsReported(t *testing.T) {
+	lags := make(chan time.Duration, 4)
+	e := newEnv(t, envOpts{cfg: Config{EventLag: func(d time.Duration) { lags <- d }}})
+	h, rec := e.putNew()
+	e.lookup(h)
+	before := time.Now()
+	e.revoke(h, rec)
+	select {
+	case d := <-lags:
+		// The stream id's clock is Redis's, in whole milliseconds, and the cache's
+		// clock is the fake one (not advanced here): the lag is at most the time since
+		// the revocation started, plus the millisecond the id rounds down.
+		if d < 0 || d > time.Since(before)+time.Millisecond {
+			t.Errorf("lag %v, want between 0 and %v", d, time.Since(before)+time.Millisecond)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("no lag reported for an applied key event")
+	}
+}
+
+func TestStreamTime(t *testing.T) {
+	tests := []struct {
+		id   string
+		want int64 // Unix ms; 0: not a stream id
+	}{
+		{"1700000000123-0", 1700000000123}, {"1700000000123-17", 1700000000123},
+		{"0-1", 0}, {"abc-1", 0}, {"1700000000123", 0}, {"", 0}, {"-5-1", 0},
+	}
+	for _, tt := range tests {
+		at, ok := streamTime(tt.id)
+		if ok != (tt.want != 0) || (ok && at.UnixMilli() != tt.want) {
+			t.Errorf("streamTime(%q) = %v, %v; want %d", tt.id, at, ok, tt.want)
+		}
+	}
 }

@@ -116,6 +116,12 @@ type Config struct {
 	UsageInterval time.Duration
 	// Logger; nil: zap.NewNop(). Never given a key or a hash.
 	Logger *zap.Logger
+	// EventLag, if set, is called by the events follower for every key change it
+	// applies, with the time from the event's entry in Redis (the millisecond clock of
+	// its stream id, which Redis assigns) to the moment the cache dropped the keys:
+	// how long a revocation took to reach this sidecar, give or take clock skew
+	// between the hosts and the id's millisecond resolution. Never negative.
+	EventLag func(time.Duration)
 }
 
 // withDefaults returns cfg with every zero field set to its default.

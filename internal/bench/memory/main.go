@@ -78,8 +78,10 @@ func run(url string, pid int, keysFile string, c int, limitMB int64) error {
 		return err
 	}
 	const mb = 1e6
-	fmt.Printf("MEMORY keys=%d fill_seconds=%.1f retried_503=%d rss_before_mb=%.1f rss_after_mb=%.1f peak_rss_mb=%.1f\n",
-		len(keys), elapsed.Seconds(), retries.Load(), float64(before.RSS)/mb, float64(after.RSS)/mb, float64(after.PeakRSS)/mb)
+	fmt.Printf("MEMORY keys=%d fill_seconds=%.1f retried_503=%d rss_before_mb=%.1f rss_after_mb=%.1f peak_rss_mb=%.1f"+
+		" anon_before_mb=%.1f anon_after_mb=%.1f file_after_mb=%.1f\n",
+		len(keys), elapsed.Seconds(), retries.Load(), float64(before.RSS)/mb, float64(after.RSS)/mb, float64(after.PeakRSS)/mb,
+		float64(before.RSSAnon)/mb, float64(after.RSSAnon)/mb, float64(after.RSSFile)/mb)
 	verdict := "met"
 	if float64(after.RSS)/mb >= float64(limitMB) {
 		verdict = "MISSED"

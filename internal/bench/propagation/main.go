@@ -39,10 +39,70 @@ func main() {
 	limit := flag.Duration("limit", 2*time.Second, "give up on one revocation after this long")
 	per := flag.Int("pollers", 3, "pollers per sidecar, each on its own connection (finer resolution)")
 	label := flag.String("label", "", "what the run is, for the TARGET line (e.g. \"under load\")")
+	metrics := flag.String("metrics", "", "comma-separated metrics URLs of the sidecars (Caddy admin /metrics): "+
+		"also report their sagate_event_lag_seconds over the run")
 	flag.Parse()
+	var lag *lagReader
+	if *metrics != "" {
+		var err error
+		if lag, err = startLag(strings.Split(*metrics, ",")); err != nil {
+			log.Fatalf("propagation: %v", err)
+		}
+	}
 	if err := run(*adminURL, *ws, *sa, *keysFile, strings.Split(*sidecars, ","), *per, *limit, *label); err != nil {
 		log.Fatalf("propagation: %v", err)
 	}
+	if lag != nil {
+		if err := lag.report(); err != nil {
+			log.Fatalf("propagation: %v", err)
+		}
+	}
+}
+
+// lagReader reads the sidecars' event lag histograms before and after a run.
+type lagReader struct {
+	urls   []string
+	before bench.Histogram
+}
+
+const lagMetric = "sagate_event_lag_seconds"
+
+func startLag(urls []string) (*lagReader, error) {
+	l := &lagReader{urls: urls}
+	var err error
+	l.before, err = l.read()
+	return l, err
+}
+
+// read returns the sum of the sidecars' histograms.
+func (l *lagReader) read() (bench.Histogram, error) {
+	var sum bench.Histogram
+	for _, u := range l.urls {
+		h, err := bench.FetchHistogram(u, lagMetric)
+		if err != nil {
+			return sum, err
+		}
+		if sum, err = sum.Add(h); err != nil {
+			return sum, err
+		}
+	}
+	return sum, nil
+}
+
+// report prints the lag of the events applied during the run, over every sidecar:
+// the bucket bounds that hold the median and the 99th percentile.
+func (l *lagReader) report() error {
+	after, err := l.read()
+	if err != nil {
+		return err
+	}
+	d, err := after.Sub(l.before)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("EVENT_LAG events=%.0f sidecars=%d p50_le_ms=%g p99_le_ms=%g (published in Redis -> applied by the sidecar's cache, bucket bounds)\n",
+		d.Total(), len(l.urls), d.Quantile(50)*1000, d.Quantile(99)*1000)
+	return nil
 }
 
 func run(adminURL, ws, sa, keysFile string, sidecars []string, per int, limit time.Duration, label string) error {
