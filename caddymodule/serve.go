@@ -31,7 +31,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	d := h.decide(r.Context(), r.Header, project, start)
-	metrics.verify.Observe(h.timeNow().Sub(start).Seconds())
+	// time.Since reads only the monotonic clock: one clock read instead of two.
+	metrics.verify.Observe(time.Since(start).Seconds())
 	if d.reason != reasonNone {
 		metrics.byResult[reasonSpecs[d.reason].result].Inc()
 		h.logRefusal(r, d)
