@@ -18,7 +18,7 @@
 #     into an empty Redis; 7. RSS of a sidecar with cache_size 100000 full.
 #
 # Bounded (about 6 minutes on 2 cores with the defaults); stops everything it started.
-# Knobs (environment): BENCH_ROUNDS (3), BENCH_DURATION seconds per round (10),
+# Knobs (environment): BENCH_ROUNDS (5), BENCH_DURATION seconds per round (6),
 # BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_LOAD_KEYS (10000), BENCH_WARM_KEYS (100),
 # BENCH_MISS_CACHE (1000), BENCH_REVOCATIONS (60), BENCH_RECONCILE_KEYS (1000000),
 # BENCH_MEMORY_KEYS (100000), BENCH_PROP_RATE (500 requests/s per sidecar), BENCH_REUSE=0 refills the 1M-key store, BENCH_GOBENCH=0 skips step 1, BENCH_PROFILE=1 takes a 10 s
@@ -30,8 +30,8 @@ cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh redis wrk curl
 
 BIN=${BIN:-bin}
-ROUNDS=${BENCH_ROUNDS:-3}
-DUR=${BENCH_DURATION:-10}
+ROUNDS=${BENCH_ROUNDS:-5}
+DUR=${BENCH_DURATION:-6}
 CONNS=${BENCH_CONNECTIONS:-64}
 THREADS=${BENCH_THREADS:-2}
 LOAD_KEYS=${BENCH_LOAD_KEYS:-10000}

@@ -3,6 +3,7 @@ package keycache
 import (
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sagate/sagate/keystore"
@@ -10,7 +11,7 @@ import (
 
 // Entry is the answer to a lookup: a copy of a cached record, live or not, taken
 // under its shard's lock, so that it stays the same whatever the cache does next. The
-// zero Entry is "no such key" (Found is false). Entries are small values (80 bytes);
+// zero Entry is "no such key" (Found is false). Entries are small values (72 bytes);
 // their methods do not allocate, but for KeyID and Record.
 //
 // What the keys of one service account share (its id, name, workspace and roles) is
@@ -129,28 +130,87 @@ func useDue(last, useAt int64, interval time.Duration) bool {
 	return last == 0 || useAt-last >= int64(interval)
 }
 
-// account is what the keys of one service account share. It is immutable but for
-// refs and idx, which belong to the shard whose table holds it.
+// account is what the keys of one service account share, as one shard holds it. It is
+// immutable but for refs and idx, which belong to the shard whose table holds it. Its
+// strings and roles map are those of the cache-wide accountData, so that an account
+// with keys in every shard is held once, not once per shard.
 type account struct {
 	said, sa, ws string
 	roles        map[string]keystore.Role
+	data         *accountData // nil: not in any table
 	// refs counts the shard's slots that use it; at 0 it leaves the table.
 	refs int
 	idx  int32 // its index in shard.accs
 }
 
-// newAccount returns the shared part of r, not yet in any table.
-// Its strings are copied into one of their own: the record's may be cut from the text
-// of the whole record (keystore.DecodeRecord), which they would otherwise keep alive.
+// accountData is the content of an account, interned cache-wide.
+type accountData struct {
+	said, sa, ws string
+	roles        map[string]keystore.Role
+	refs         int // shard accounts that use it, under accountIntern.mu
+}
+
+// accountIntern holds every accountData of a cache, by service account id. Shards
+// take its lock (after their own) only when an account enters or leaves their table.
+type accountIntern struct {
+	mu sync.Mutex
+	m  map[string][]*accountData
+}
+
+// matches reports whether r's shared part equals a's.
+func (a *account) matches(r *keystore.Record) bool {
+	return a.said == r.SAID && a.sa == r.SA && a.ws == r.Workspace && maps.Equal(a.roles, r.Roles)
+}
+
+// newAccount returns the shared part of r, not in any table: a reply that is not
+// cached. Its strings are copied into one of their own: the record's may be cut from
+// the text of the whole record (keystore.DecodeRecord), which they would keep alive.
 func newAccount(r *keystore.Record) *account {
 	all := strings.Clone(r.SAID + r.SA + r.Workspace)
 	a, b := len(r.SAID), len(r.SAID)+len(r.SA)
 	return &account{said: all[:a], sa: all[a:b], ws: all[b:], roles: r.Roles, idx: -1}
 }
 
-// matches reports whether r's shared part equals a's.
-func (a *account) matches(r *keystore.Record) bool {
-	return a.said == r.SAID && a.sa == r.SA && a.ws == r.Workspace && maps.Equal(a.roles, r.Roles)
+// hold returns the interned content equal to r's, counting one more user.
+func (in *accountIntern) hold(r *keystore.Record) *accountData {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, d := range in.m[r.SAID] {
+		if d.sa == r.SA && d.ws == r.Workspace && maps.Equal(d.roles, r.Roles) {
+			d.refs++
+			return d
+		}
+	}
+	a := newAccount(r)
+	d := &accountData{said: a.said, sa: a.sa, ws: a.ws, roles: a.roles, refs: 1}
+	in.m[d.said] = append(in.m[d.said], d)
+	return d
+}
+
+// drop counts one user less of d, and forgets d with its last.
+func (in *accountIntern) drop(d *accountData) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if d.refs--; d.refs > 0 {
+		return
+	}
+	in.m[d.said] = removeItem(in.m[d.said], d)
+	if len(in.m[d.said]) == 0 {
+		delete(in.m, d.said)
+	}
+}
+
+// removeItem removes x from list, not keeping the order.
+func removeItem[T comparable](list []T, x T) []T {
+	for i, y := range list {
+		if y == x {
+			var zero T
+			list[i] = list[len(list)-1]
+			list[len(list)-1] = zero
+			return list[:len(list)-1]
+		}
+	}
+	return list
 }
 
 // account returns the shard's shared part equal to r's, or a new one that is added to
@@ -162,17 +222,19 @@ func (s *shard) account(r *keystore.Record, add bool) *account {
 			return a
 		}
 	}
-	a := newAccount(r)
-	if add {
-		s.accounts[a.said] = append(s.accounts[a.said], a)
-		if n := len(s.freeAccs); n > 0 {
-			a.idx = s.freeAccs[n-1]
-			s.freeAccs = s.freeAccs[:n-1]
-			s.accs[a.idx] = a
-		} else {
-			a.idx = int32(len(s.accs))
-			s.accs = append(s.accs, a)
-		}
+	if !add {
+		return newAccount(r)
+	}
+	d := s.intern.hold(r)
+	a := &account{said: d.said, sa: d.sa, ws: d.ws, roles: d.roles, data: d}
+	s.accounts[a.said] = append(s.accounts[a.said], a)
+	if n := len(s.freeAccs); n > 0 {
+		a.idx = s.freeAccs[n-1]
+		s.freeAccs = s.freeAccs[:n-1]
+		s.accs[a.idx] = a
+	} else {
+		a.idx = int32(len(s.accs))
+		s.accs = append(s.accs, a)
 	}
 	return a
 }
@@ -188,20 +250,11 @@ func (s *shard) release(sl *slot) {
 	if a.refs--; a.refs > 0 {
 		return
 	}
-	list := s.accounts[a.said]
-	for i, b := range list {
-		if b == a {
-			list[i] = list[len(list)-1]
-			list[len(list)-1] = nil
-			list = list[:len(list)-1]
-			break
-		}
-	}
-	if len(list) == 0 {
+	s.accounts[a.said] = removeItem(s.accounts[a.said], a)
+	if len(s.accounts[a.said]) == 0 {
 		delete(s.accounts, a.said)
-	} else {
-		s.accounts[a.said] = list
 	}
+	s.intern.drop(a.data)
 	s.accs[a.idx] = nil
 	s.freeAccs = append(s.freeAccs, a.idx)
 }

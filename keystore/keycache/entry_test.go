@@ -1,6 +1,8 @@
 package keycache
 
 import (
+	"fmt"
+	"reflect"
 	"testing"
 	"unsafe"
 
@@ -45,6 +47,38 @@ func checkAccounts(t *testing.T, c *Cache) (accounts int) {
 			}
 		}
 		s.mu.Unlock()
+	}
+	// The cache-wide content: each is used by exactly refs shard accounts.
+	in := c.shards[0].intern
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	users := make(map[*accountData]int)
+	for i := range c.shards {
+		s := &c.shards[i]
+		if s.intern != in {
+			t.Fatalf("shard %d has an intern table of its own", i)
+		}
+		s.mu.Lock()
+		for _, list := range s.accounts {
+			for _, a := range list {
+				users[a.data]++
+				if a.roles == nil != (a.data.roles == nil) || a.said != a.data.said || a.sa != a.data.sa {
+					t.Errorf("shard %d: account %s differs from its interned content", i, a.said)
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+	for said, list := range in.m {
+		for _, d := range list {
+			if d.refs != users[d] || d.refs == 0 {
+				t.Errorf("interned account %s has refs %d, used by %d shard accounts", said, d.refs, users[d])
+			}
+			delete(users, d)
+		}
+	}
+	if len(users) != 0 {
+		t.Errorf("%d shard accounts use content that is not interned", len(users))
 	}
 	return accounts
 }
@@ -114,5 +148,47 @@ func TestEvictionReleasesAccounts(t *testing.T) {
 	}
 	if got := checkAccounts(t, e.cache); got == 0 || got > e.cache.Stats().Entries {
 		t.Errorf("%d accounts interned for %d entries", got, e.cache.Stats().Entries)
+	}
+}
+
+func TestAccountContentIsSharedAcrossShards(t *testing.T) {
+	e := newEnv(t, envOpts{cfg: Config{Size: 1024}})
+	if len(e.cache.shards) < 2 {
+		t.Fatalf("%d shards; the test needs several", len(e.cache.shards))
+	}
+	rec := activeRecord()
+	rec.Roles = map[string]keystore.Role{"*": keystore.RoleViewer}
+	var hashes []keystore.KeyHash
+	shardsUsed := map[*shard]bool{}
+	var roles map[string]keystore.Role
+	for i := range 200 {
+		h := newHash(t)
+		r := rec
+		r.KeyID = fmt.Sprintf("%s-%d", rec.KeyID, i)
+		e.put(h, r)
+		ent, _ := e.lookup(h)
+		if ent == nil {
+			t.Fatal("key not found")
+		}
+		if roles == nil {
+			roles = ent.acc.roles
+		} else if reflect.ValueOf(ent.acc.roles).UnsafePointer() != reflect.ValueOf(roles).UnsafePointer() {
+			t.Fatalf("key %d: its account's roles are a copy, not the shared map", i)
+		}
+		hashes = append(hashes, h)
+		shardsUsed[e.cache.shard(h)] = true
+	}
+	if len(shardsUsed) < 2 {
+		t.Fatalf("all keys landed in %d shard", len(shardsUsed))
+	}
+	checkAccounts(t, e.cache)
+	e.publish(keystore.EventKeys, hashes...)
+	e.waitEvents(1)
+	checkAccounts(t, e.cache)
+	in := e.cache.shards[0].intern
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(in.m) != 0 {
+		t.Errorf("%d accounts still interned with no key cached", len(in.m))
 	}
 }

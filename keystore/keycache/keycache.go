@@ -46,10 +46,10 @@
 //
 // # Memory
 //
-// A cached key is one 128-byte slot (its hash, key id, state, expiry, times and LRU
+// A cached key is one 112-byte slot (its hash, key id, state, expiry, times and LRU
 // links) in a slab outside the Go heap, and a 4-byte cell of its shard's open-addressing
 // index: the garbage collector neither scans nor counts the slots, so a full cache of
-// 100,000 keys costs about 13 MB, not twice that plus per-object overhead (slab.go).
+// 100,000 keys costs about 11 MB, not twice that plus per-object overhead (slab.go).
 // What the keys of one service account share (its id, name, workspace and roles) is
 // interned per shard on the heap and counted by the shard's slots, so it leaves with
 // the last of them. A lookup copies what it answers out of the slot into an Entry

@@ -15,9 +15,9 @@ const maxShards = 64
 // minPerShard keeps tiny caches in few shards, so that Size stays a tight bound.
 const minPerShard = 8
 
-// MaxKeyIDLen is the longest key id a cached entry holds (keystore ids are 24 bytes).
-// A record with a longer key id still answers its own request but is not cached.
-const MaxKeyIDLen = 40
+// MaxKeyIDLen is the longest key id an entry holds (keystore ids are 24 bytes). A
+// record with a longer key id is an error: the sidecar answers 503 rather than guess.
+const MaxKeyIDLen = 32
 
 // Kinds of slot.
 const (
@@ -31,7 +31,9 @@ const (
 // a record shares with the other keys of its account is in the shard's account table,
 // at index acc.
 type slot struct {
-	h keystore.KeyHash
+	// tail is the hash without its first 8 bytes, which chose the shard: 192 bits of
+	// SHA-256 tell keys apart as surely as 256 (a collision would take ~2^96 work).
+	tail hashTail
 	// confirmed is when the Redis lookup that produced it started, as Cache.mono
 	// (monotonic nanoseconds). A negative answers for NegativeTTL from then.
 	confirmed int64
@@ -47,6 +49,12 @@ type slot struct {
 	kidLen     uint8
 	kid        [MaxKeyIDLen]byte
 }
+
+// hashTail is what a slot keeps of a key hash.
+type hashTail [len(keystore.KeyHash{}) - 8]byte
+
+// tailOf returns the part of h a slot keeps.
+func tailOf(h *keystore.KeyHash) *hashTail { return (*hashTail)(h[8:]) }
 
 // shard is a bounded LRU of slots with its own lock. Not safe for concurrent use
 // without holding mu.
@@ -75,6 +83,7 @@ type shard struct {
 	accounts map[string][]*account
 	accs     []*account
 	freeAccs []int32
+	intern   *accountIntern // the cache's, shared by its shards
 
 	_ [64]byte // keep neighbouring shards' locks off one cache line
 }
@@ -88,16 +97,18 @@ func newShards(size int) ([]shard, uint64, *slab) {
 	}
 	per := max(size/n, 1)
 	sl := newSlab(n * (per + 1))
+	intern := &accountIntern{m: make(map[string][]*accountData)}
 	shards := make([]shard, n)
 	for i := range shards {
-		shards[i].init(per, sl.slots[i*(per+1):(i+1)*(per+1):(i+1)*(per+1)])
+		shards[i].init(per, sl.slots[i*(per+1):(i+1)*(per+1):(i+1)*(per+1)], intern)
 	}
 	return shards, uint64(n - 1), sl
 }
 
 // init prepares an empty shard holding at most capacity slots in slots (capacity+1
-// long, zeroed).
-func (s *shard) init(capacity int, slots []slot) {
+// long, zeroed), interning account content in intern (shared by the cache's shards).
+func (s *shard) init(capacity int, slots []slot, intern *accountIntern) {
+	s.intern = intern
 	s.cap = capacity
 	s.slots = slots
 	s.used = 1
@@ -112,17 +123,20 @@ func (c *Cache) shard(h keystore.KeyHash) *shard {
 	return &c.shards[binary.LittleEndian.Uint64(h[:8])&c.mask]
 }
 
-// home is h's first probe position in the index (other bytes than the shard's).
-func (s *shard) home(h *keystore.KeyHash) int {
-	return int(binary.LittleEndian.Uint64(h[8:16]) & uint64(len(s.index)-1))
+// home is t's first probe position in the index (other bytes than the shard's).
+func (s *shard) home(t *hashTail) int {
+	return int(binary.LittleEndian.Uint64(t[:8]) & uint64(len(s.index)-1))
 }
 
 // find returns the slot of h, or 0, and its position in the index.
-func (s *shard) find(h *keystore.KeyHash) (i int32, pos int) {
+func (s *shard) find(h *keystore.KeyHash) (int32, int) { return s.findTail(tailOf(h)) }
+
+// findTail returns the slot whose hash ends in t, or 0, and its position in the index.
+func (s *shard) findTail(t *hashTail) (i int32, pos int) {
 	mask := len(s.index) - 1
-	for pos = s.home(h); ; pos = (pos + 1) & mask {
+	for pos = s.home(t); ; pos = (pos + 1) & mask {
 		i = s.index[pos]
-		if i == 0 || s.slots[i].h == *h {
+		if i == 0 || s.slots[i].tail == *t {
 			return i, pos
 		}
 	}
@@ -141,7 +155,7 @@ func (s *shard) get(h *keystore.KeyHash) *slot {
 func (s *shard) unindex(pos int) {
 	mask := len(s.index) - 1
 	for j := (pos + 1) & mask; s.index[j] != 0; j = (j + 1) & mask {
-		home := s.home(&s.slots[s.index[j]].h)
+		home := s.home(&s.slots[s.index[j]].tail)
 		// The entry at j may fill pos unless its home lies cyclically in (pos, j].
 		if (j > pos && (home <= pos || home > j)) || (j < pos && home <= pos && home > j) {
 			s.index[pos] = s.index[j]
@@ -188,8 +202,7 @@ func (s *shard) put(h *keystore.KeyHash) int32 {
 		s.release(&s.slots[i])
 		s.unlink(i)
 	case s.n >= s.cap:
-		i = s.slots[0].prev
-		s.remove(&s.slots[i].h)
+		s.removeTail(&s.slots[s.slots[0].prev].tail)
 		i, pos = s.alloc(h)
 	default:
 		i, pos = s.alloc(h)
@@ -200,7 +213,7 @@ func (s *shard) put(h *keystore.KeyHash) int32 {
 	}
 	sl := &s.slots[i]
 	ver := sl.ver + 1
-	*sl = slot{h: *h, ver: ver}
+	*sl = slot{tail: *tailOf(h), ver: ver}
 	s.pushFront(i)
 	return i
 }
@@ -221,8 +234,11 @@ func (s *shard) alloc(h *keystore.KeyHash) (int32, int) {
 }
 
 // remove drops the slot of h, if any.
-func (s *shard) remove(h *keystore.KeyHash) {
-	i, pos := s.find(h)
+func (s *shard) remove(h *keystore.KeyHash) { s.removeTail(tailOf(h)) }
+
+// removeTail drops the slot whose hash ends in t, if any.
+func (s *shard) removeTail(t *hashTail) {
+	i, pos := s.findTail(t)
 	if i == 0 {
 		return
 	}

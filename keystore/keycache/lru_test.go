@@ -17,7 +17,7 @@ func hashOf(b byte) keystore.KeyHash {
 // testShard returns an empty shard of the given capacity, on a heap slab.
 func testShard(capacity int) *shard {
 	var s shard
-	s.init(capacity, make([]slot, capacity+1))
+	s.init(capacity, make([]slot, capacity+1), &accountIntern{m: make(map[string][]*accountData)})
 	return &s
 }
 
@@ -30,7 +30,7 @@ func putNeg(s *shard, h keystore.KeyHash) {
 func order(s *shard) []byte {
 	var out []byte
 	for i := s.slots[0].next; i != 0; i = s.slots[i].next {
-		out = append(out, s.slots[i].h[31])
+		out = append(out, s.slots[i].tail[len(hashTail{})-1])
 	}
 	return out
 }
@@ -45,7 +45,7 @@ func checkShard(t *testing.T, s *shard) {
 		if s.slots[i].kind == slotFree {
 			t.Fatalf("slot %d is listed but free", i)
 		}
-		if got, _ := s.find(&s.slots[i].h); got != i {
+		if got, _ := s.findTail(&s.slots[i].tail); got != i {
 			t.Fatalf("slot %d is listed but its hash finds slot %d", i, got)
 		}
 		if listed > s.cap {
