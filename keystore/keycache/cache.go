@@ -112,7 +112,9 @@ func (c *Cache) fallback(h keystore.KeyHash, p Policy, at int64, cause error) (E
 	s := c.shard(h)
 	var e Entry
 	s.mu.Lock()
-	if i, _ := s.find(&h); i != 0 && !s.closed {
+	if s.closed {
+		// The slab is gone (Close); nothing cached can answer.
+	} else if i, _ := s.find(&h); i != 0 {
 		if sl := &s.slots[i]; sl.kind == slotPositive && at-sl.confirmed < int64(p.TTL+max(p.StaleIfError, 0)) {
 			s.entryOf(&e, i, c.now().UnixNano(), c.cfg.UsageInterval)
 		}
@@ -144,8 +146,10 @@ func (c *Cache) store(h keystore.KeyHash, rec *keystore.Record, confirmed int64,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var old *slot
-	if i, _ := s.find(&h); i != 0 && !s.closed {
-		old = &s.slots[i]
+	if !s.closed { // after Close the slab is gone: answer, do not cache
+		if i, _ := s.find(&h); i != 0 {
+			old = &s.slots[i]
+		}
 	}
 	// Keep the reply unless an event touched the shard meanwhile or a newer lookup
 	// already answered.
@@ -172,7 +176,8 @@ func (c *Cache) store(h keystore.KeyHash, rec *keystore.Record, confirmed int64,
 		e.acc = s.account(rec, false)
 		return e, nil
 	}
-	// put first: the slot it evicts may hold the last use of the account found next.
+	// put first: the slot it evicts may hold the last reference to the account that
+	// s.account would otherwise return, which would then leave the table.
 	i := s.put(&h)
 	e.acc = s.account(rec, true)
 	e.acc.refs++

@@ -379,3 +379,33 @@ func TestClosedCacheAnswersUnavailable(t *testing.T) {
 		t.Fatalf("Stats after Close: %d entries", st.Entries)
 	}
 }
+
+// TestReplyAfterCloseIsNotCached: Close does not wait for a miss's flight; a reply that
+// arrives after it must answer its request without touching the released slab.
+func TestReplyAfterCloseIsNotCached(t *testing.T) {
+	e := newEnv(t, envOpts{cfg: Config{LookupTimeout: waitFor}})
+	cached, _ := e.putNew()
+	e.lookup(cached)
+	// h differs from the cached key's hash in its last byte only: same shard, same
+	// first probe, so storing its reply would read the cached key's slot.
+	h, rec := cached, activeRecord()
+	h[len(h)-1] ^= 1
+	e.put(h, rec)
+	held, release := e.holdFlights()
+	var wg sync.WaitGroup
+	out := make(chan result, 1)
+	e.lookupAsync(&wg, out, h)
+	eventually(t, "lookup in flight", func() bool { return held.Load() == 1 })
+	if err := e.cache.Close(); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	wg.Wait()
+	r := <-out
+	if r.err != nil || r.e == nil || r.e.KeyID() != rec.KeyID {
+		t.Fatalf("the reply after Close: %+v %v, want the record", r.e, r.err)
+	}
+	if _, _, err := e.cache.Lookup(context.Background(), cached, testPolicy); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("lookup after Close: %v, want ErrUnavailable", err)
+	}
+}

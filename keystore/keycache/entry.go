@@ -15,7 +15,7 @@ import (
 // their methods do not allocate, but for KeyID and Record.
 //
 // What the keys of one service account share (its id, name, workspace and roles) is
-// held once per shard and pointed to; the rest of a cached record lives in a slot of
+// held once per cache and pointed to; the rest of a cached record lives in a slot of
 // the cache's slab (slab.go), outside the Go heap.
 type Entry struct {
 	acc *account

@@ -17,9 +17,9 @@
 //
 // A miss costs a share of one pipelined round trip, GET sagate:epoch + GET
 // sagate:key:<hex> for every hash missed meanwhile, bounded by LookupTimeout: the first
-// miss leaves at once, those arriving while pipelines are in flight leave together
-// with the next (batch.go). Concurrent misses for one hash share one lookup, at most 4
-// pipelines run at once and at most 1024 hashes wait (a miss beyond that is answered
+// miss leaves at once, those arriving while a pipeline is in flight leave together
+// with the next (batch.go). Concurrent misses for one hash share one lookup, one
+// pipeline is in flight at a time and at most 1024 hashes wait (a miss beyond that is answered
 // as if Redis were down), so a slow Redis cannot pile up goroutines or connections
 // even when the client does not honour context deadlines (go-redis only does with
 // Options.ContextTimeoutEnabled, which is recommended; the caller waits at most
@@ -51,8 +51,8 @@
 // index: the garbage collector neither scans nor counts the slots, so a full cache of
 // 100,000 keys costs about 11 MB, not twice that plus per-object overhead (slab.go).
 // What the keys of one service account share (its id, name, workspace and roles) is
-// interned per shard on the heap and counted by the shard's slots, so it leaves with
-// the last of them. A lookup copies what it answers out of the slot into an Entry
+// interned once per cache on the heap; each shard holds a small record of it, counted
+// by the shard's slots, so it leaves with the last of them. A lookup copies what it answers out of the slot into an Entry
 // value, under the shard's lock: nothing outside the lock points into the slab.
 //
 // Use reports (RecordUse) are coalesced per key and written off the hot path as
@@ -296,11 +296,15 @@ func (c *Cache) Close() error {
 		ctx, cancelWrite := context.WithTimeout(context.Background(), closeFlushTimeout)
 		defer cancelWrite()
 		c.closeErr = c.writeUses(ctx, c.drainUses(nil))
-		// Lookups from now on answer ErrUnavailable; no slot is touched after this.
+		// Lookups from now on answer ErrUnavailable, and every path to a slot checks
+		// closed under the shard's lock first (a miss's flight may still be in the air).
+		// The slices go too, so that a path that did not would fail on a bounds check
+		// rather than fault on unmapped memory.
 		for i := range c.shards {
 			s := &c.shards[i]
 			s.mu.Lock()
 			s.closed = true
+			s.slots, s.index = nil, nil
 			s.mu.Unlock()
 		}
 		c.slab.release()
@@ -325,7 +329,7 @@ func (c *Cache) Stats() Stats {
 		st.Hits += s.hits
 		st.NegativeHits += s.negHits
 		st.Entries += s.n
-		st.SlabBytes += int(s.used) * slotSize
+		st.SlabBytes += int(s.used-1) * slotSize // slot 0 is the list's sentinel
 		s.mu.Unlock()
 	}
 	return st

@@ -142,14 +142,6 @@ func (s *shard) findTail(t *hashTail) (i int32, pos int) {
 	}
 }
 
-// get returns the slot of h, or nil.
-func (s *shard) get(h *keystore.KeyHash) *slot {
-	if i, _ := s.find(h); i != 0 {
-		return &s.slots[i]
-	}
-	return nil
-}
-
 // unindex empties position pos of the index and moves later entries of its probe
 // run back into the gap, so that every entry stays reachable from its home.
 func (s *shard) unindex(pos int) {

@@ -9,8 +9,9 @@ import "unsafe"
 // live), and pages are only backed once a slot on them is used. Elsewhere it is an
 // ordinary slice (slab_other.go).
 //
-// Slots hold no Go pointers, and every access to one is made under its shard's lock;
-// Cache.Close marks every shard closed, under its lock, before the slab is released.
+// Slots hold no Go pointers, and every access to one is made under its shard's lock
+// after checking that the shard is not closed: Cache.Close marks every shard closed,
+// under its lock, before the slab is released (a miss's reply may still arrive later).
 type slab struct {
 	slots []slot
 	mem   []byte // the mapping, nil for a heap slab

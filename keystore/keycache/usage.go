@@ -33,14 +33,15 @@ func (c *Cache) RecordUse(e *Entry, t time.Time) {
 			s.mu.Unlock()
 			return
 		}
-		sl := &s.slots[e.slot]
-		if sl.ver != e.ver || sl.kind != slotPositive || !useDue(sl.lastUse, at, c.cfg.UsageInterval) {
-			// Reported by another request meanwhile, or the slot holds something else
-			// now: the key's next lookup tells whether its use is due.
-			s.mu.Unlock()
-			return
+		// If the slot holds something else now (the key was dropped, evicted or
+		// refetched since the lookup), the report goes out as the lookup found it due.
+		if sl := &s.slots[e.slot]; sl.ver == e.ver && sl.kind == slotPositive {
+			if !useDue(sl.lastUse, at, c.cfg.UsageInterval) {
+				s.mu.Unlock()
+				return // reported by another request meanwhile
+			}
+			sl.lastUse = at
 		}
-		sl.lastUse = at
 		s.mu.Unlock()
 	}
 	e.useDue = false
