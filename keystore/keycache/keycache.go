@@ -293,9 +293,6 @@ func (c *Cache) Close() error {
 			c.stopFollower()
 		}
 		c.connected.Store(false)
-		ctx, cancelWrite := context.WithTimeout(context.Background(), closeFlushTimeout)
-		defer cancelWrite()
-		c.closeErr = c.writeUses(ctx, c.drainUses(nil))
 		// Lookups from now on answer ErrUnavailable, and every path to a slot checks
 		// closed under the shard's lock first (a miss's flight may still be in the air).
 		// The slices go too, so that a path that did not would fail on a bounds check
@@ -308,6 +305,11 @@ func (c *Cache) Close() error {
 			s.mu.Unlock()
 		}
 		c.slab.release()
+		// Last, the use reports: a request that found its key before the shards closed
+		// may have queued one until just now.
+		ctx, cancelWrite := context.WithTimeout(context.Background(), closeFlushTimeout)
+		defer cancelWrite()
+		c.closeErr = c.writeUses(ctx, c.drainUses(nil))
 	})
 	return c.closeErr
 }
