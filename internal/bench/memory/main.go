@@ -7,10 +7,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"sync"
@@ -111,22 +111,14 @@ var errUnavailable = errors.New("status 503")
 
 // send makes one request with the key; anything but 200 is an error.
 func send(hc *http.Client, url, key string) error {
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		return fmt.Errorf("building request: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("sending request: %w", err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode == http.StatusServiceUnavailable {
+	code, err := bench.Get(context.Background(), hc, url, key)
+	switch {
+	case err != nil:
+		return err
+	case code == http.StatusServiceUnavailable:
 		return errUnavailable
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d, want 200", resp.StatusCode)
+	case code != http.StatusOK:
+		return fmt.Errorf("status %d, want 200", code)
 	}
 	return nil
 }

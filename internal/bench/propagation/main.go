@@ -224,24 +224,7 @@ func newPoller(sidecar int, base string) *poller {
 
 // get sends one request with the key and returns the status.
 func (p *poller) get(ctx context.Context, key string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/propagation", nil)
-	if err != nil {
-		return 0, fmt.Errorf("building request: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("sending request: %w", err)
-	}
-	// The bodies are small; read them so that the connection is reused.
-	buf := make([]byte, 512)
-	for {
-		if _, err := resp.Body.Read(buf); err != nil {
-			break
-		}
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode, nil
+	return bench.Get(ctx, p.hc, p.base+"/propagation", key)
 }
 
 // expect polls until the sidecar answers want (or limit passes).

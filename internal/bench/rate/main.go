@@ -17,7 +17,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"os"
@@ -121,19 +120,9 @@ func run(urls []string, keysFile string, rate float64, conns int, dur time.Durat
 
 // send makes one request with the key; anything but 200 is an error.
 func send(ctx context.Context, hc *http.Client, url, key string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return fmt.Errorf("building request: %w", err)
+	code, err := bench.Get(ctx, hc, url, key)
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("status %d", code)
 	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("sending request: %w", err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return nil
+	return err
 }
