@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 	"go.uber.org/zap"
 
 	"github.com/sagate/sagate/keystore"
@@ -273,7 +274,10 @@ func (c *Cache) readEvents(ctx context.Context, rdb redis.Cmdable, id string, bl
 // up to MaxRetryBackoff, and all that time the cache would still count itself connected
 // and answer from entries that may have missed a revocation (found by e2e
 // TestRevokedWhileRedisEmpty). The follower retries by itself, after marking the cache
-// not fresh.
+// not fresh. Maintenance notifications are off on it whatever the given client says:
+// a copy of options whose notifications are on makes go-redis log "cannot overwrite
+// existing handler" each time the follower reconnects, and the follower has no use for
+// them (it reconnects by itself).
 func (f *follower) openConn(ctx context.Context) error {
 	cl, ok := f.c.client.(*redis.Client)
 	if !ok {
@@ -286,6 +290,7 @@ func (f *follower) openConn(ctx context.Context) error {
 	opts.PoolSize = 1
 	opts.MinIdleConns = 0
 	opts.MaxIdleConns = 1
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	f.own = redis.NewClient(&opts)
 	conn := f.own.Conn()
 	ctx, cancel := context.WithTimeout(ctx, tailTimeout)

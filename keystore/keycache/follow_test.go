@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/sagate/sagate/internal/redistest"
 	"github.com/sagate/sagate/internal/systest"
@@ -210,5 +211,26 @@ func TestStreamTime(t *testing.T) {
 		if ok != (tt.want != 0) || (ok && at.UnixMilli() != tt.want) {
 			t.Errorf("streamTime(%q) = %v, %v; want %d", tt.id, at, ok, tt.want)
 		}
+	}
+}
+
+// A caller's client may have maintenance notifications on. The follower copies its
+// options for a connection of its own; go-redis cannot register the notification
+// handlers twice, and in "enabled" mode it panics instead of logging (v9.23). The
+// follower's copy has them off, so the cache follows events with such a client.
+func TestFollowerWithMaintNotificationsEnabled(t *testing.T) {
+	srv := redistest.Start(t)
+	cli := redis.NewClient(&redis.Options{
+		Addr:                     srv.Addr(),
+		Protocol:                 3,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeEnabled},
+	})
+	t.Cleanup(func() { _ = cli.Close() })
+	c := New(cli, Config{})
+	t.Cleanup(func() { _ = c.Close() })
+	c.Start()
+	eventually(t, "follower connected", c.connected.Load)
+	if id := c.followID.Load(); id == 0 {
+		t.Fatal("the follower does not hold a connection of its own")
 	}
 }
