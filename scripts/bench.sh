@@ -21,8 +21,11 @@
 # Knobs (environment): BENCH_ROUNDS (5), BENCH_DURATION seconds per round (6),
 # BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_LOAD_KEYS (10000), BENCH_WARM_KEYS (100),
 # BENCH_MISS_CACHE (1000), BENCH_REVOCATIONS (60), BENCH_RECONCILE_KEYS (1000000),
-# BENCH_MEMORY_KEYS (100000), BENCH_PROP_RATE (500 requests/s per sidecar), BENCH_REUSE=0 refills the 1M-key store, BENCH_GOBENCH=0 skips step 1, BENCH_PROFILE=1 takes a 10 s
-# CPU profile of each Caddy from its admin endpoint (/debug/pprof/profile) after the rounds.
+# BENCH_MEMORY_KEYS (100000), BENCH_PROP_RATE (500 requests/s per sidecar), BENCH_REUSE=0
+# refills the 1M-key store, BENCH_PROFILE=1 takes a 10 s CPU profile of each Caddy from its
+# admin endpoint (/debug/pprof/profile) after the rounds, BENCH_STEPS picks steps (default
+# "gobench rounds propagation reconcile memory"; e.g. BENCH_STEPS=propagation reruns only
+# that one), BENCH_GOBENCH=0 drops gobench from them.
 # Results: printed, and kept in $BIN/bench-latest.txt (profiles in $BIN/bench-profiles/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +44,14 @@ REVOCATIONS=${BENCH_REVOCATIONS:-60}
 RECONCILE_KEYS=${BENCH_RECONCILE_KEYS:-1000000}
 MEMORY_KEYS=${BENCH_MEMORY_KEYS:-100000}
 PROP_RATE=${BENCH_PROP_RATE:-500}
+STEPS=" ${BENCH_STEPS:-gobench rounds propagation reconcile memory} "
+[ "${BENCH_GOBENCH:-1}" != 0 ] || STEPS=${STEPS/ gobench / }
+for s in $STEPS; do
+  case "$s" in gobench|rounds|propagation|reconcile|memory) ;;
+  *) echo "BENCH_STEPS: unknown step \"$s\" (known: gobench rounds propagation reconcile memory)" >&2; exit 2 ;;
+  esac
+done
+step() { [[ "$STEPS" == *" $1 "* ]]; }
 HZ=$(getconf CLK_TCK)
 CONFIGS=(plain sagate-warm sagate-redis forward_auth basic_auth)
 
@@ -91,7 +102,7 @@ say "Machine"
   echo "load avg:  $(cut -d' ' -f1-3 /proc/loadavg) (before the run; other work on the machine skews every figure)"
 } | out
 
-if [ "${BENCH_GOBENCH:-1}" != 0 ]; then
+if step gobench; then
   say "go test -bench (-benchtime 200ms; BenchmarkSync1M is skipped: step 6 measures it)"
   mapfile -t pkgs < <(grep -rl --include='*_test.go' '^func Benchmark' . | xargs -n1 dirname | sort -u)
   timeout 300 go test -run '^$' -bench . -skip 'Sync1M' -benchmem -benchtime 200ms -timeout 280s "${pkgs[@]}" 2>&1 |
@@ -118,39 +129,41 @@ start_redis() { # PORT NAME
   wait_port "$1"
 }
 
-say "Starting Redis, the admin, the sample API and the forward_auth auth service"
-take_port REDIS_PORT; take_port ADMIN_PORT; take_port API_PORT; take_port AUTH_PORT
-REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
-start_redis "$REDIS_PORT" main
-SAGATE_ADMIN_TOKEN="bench-$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export SAGATE_ADMIN_TOKEN
-ADMIN_URL="http://127.0.0.1:$ADMIN_PORT"
-"$BIN/sagate" serve --listen "127.0.0.1:$ADMIN_PORT" --store "sqlite://$WORK/sagate.db" \
-  --redis "$REDIS_URL" --log-level warn >"$WORK/admin.log" 2>&1 &
-PIDS+=($!)
-"$BIN/upstream" -quiet -listen "127.0.0.1:$API_PORT" >"$WORK/upstream.log" 2>&1 &
-PIDS+=($!)
-"$BIN/authsvc" -listen "127.0.0.1:$AUTH_PORT" -redis "$REDIS_URL" >"$WORK/authsvc.log" 2>&1 &
-AUTH_PID=$!
-PIDS+=($AUTH_PID)
-wait_http "$ADMIN_URL/readyz"
-wait_port "$API_PORT"
-wait_port "$AUTH_PORT"
-for _ in $(seq 1 100); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' "$ADMIN_URL/readyz")" = 200 ] && break
-  sleep 0.1
-done
+if step rounds || step propagation; then
+  say "Starting Redis, the admin, the sample API and the forward_auth auth service"
+  take_port REDIS_PORT; take_port ADMIN_PORT; take_port API_PORT; take_port AUTH_PORT
+  REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  start_redis "$REDIS_PORT" main
+  SAGATE_ADMIN_TOKEN="bench-$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export SAGATE_ADMIN_TOKEN
+  ADMIN_URL="http://127.0.0.1:$ADMIN_PORT"
+  "$BIN/sagate" serve --listen "127.0.0.1:$ADMIN_PORT" --store "sqlite://$WORK/sagate.db" \
+    --redis "$REDIS_URL" --log-level warn >"$WORK/admin.log" 2>&1 &
+  PIDS+=($!)
+  "$BIN/upstream" -quiet -listen "127.0.0.1:$API_PORT" >"$WORK/upstream.log" 2>&1 &
+  PIDS+=($!)
+  "$BIN/authsvc" -listen "127.0.0.1:$AUTH_PORT" -redis "$REDIS_URL" >"$WORK/authsvc.log" 2>&1 &
+  AUTH_PID=$!
+  PIDS+=($AUTH_PID)
+  wait_http "$ADMIN_URL/readyz"
+  wait_port "$API_PORT"
+  wait_port "$AUTH_PORT"
+  for _ in $(seq 1 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$ADMIN_URL/readyz")" = 200 ] && break
+    sleep 0.1
+  done
 
-say "Admin key issuance: $LOAD_KEYS keys over HTTP, 8 requests in flight (SQLite commit + Redis write each)"
-timeout 120 "$BIN/issue" -admin "$ADMIN_URL" -ws bench -sa load -n "$LOAD_KEYS" -c 8 -min-rate 1000 \
-  -out "$WORK/load.tsv" | out
-head -n "$WARM_KEYS" "$WORK/load.tsv" >"$WORK/warm.tsv"
-IDLE_REVOCATIONS=20
-timeout 60 "$BIN/issue" -admin "$ADMIN_URL" -ws bench -sa revoke -n $((2 * REVOCATIONS + IDLE_REVOCATIONS)) -c 4 \
-  -out "$WORK/revoke-all.tsv" >/dev/null
-head -n "$IDLE_REVOCATIONS" "$WORK/revoke-all.tsv" >"$WORK/revoke-idle.tsv"
-tail -n +$((IDLE_REVOCATIONS + 1)) "$WORK/revoke-all.tsv" | head -n "$REVOCATIONS" >"$WORK/revoke.tsv"
-tail -n "$REVOCATIONS" "$WORK/revoke-all.tsv" >"$WORK/revoke-steady.tsv"
+  say "Admin key issuance: $LOAD_KEYS keys over HTTP, 8 requests in flight (SQLite commit + Redis write each)"
+  timeout 120 "$BIN/issue" -admin "$ADMIN_URL" -ws bench -sa load -n "$LOAD_KEYS" -c 8 -min-rate 1000 \
+    -out "$WORK/load.tsv" | out
+  head -n "$WARM_KEYS" "$WORK/load.tsv" >"$WORK/warm.tsv"
+  IDLE_REVOCATIONS=20
+  timeout 60 "$BIN/issue" -admin "$ADMIN_URL" -ws bench -sa revoke -n $((2 * REVOCATIONS + IDLE_REVOCATIONS)) -c 4 \
+    -out "$WORK/revoke-all.tsv" >/dev/null
+  head -n "$IDLE_REVOCATIONS" "$WORK/revoke-all.tsv" >"$WORK/revoke-idle.tsv"
+  tail -n +$((IDLE_REVOCATIONS + 1)) "$WORK/revoke-all.tsv" | head -n "$REVOCATIONS" >"$WORK/revoke.tsv"
+  tail -n "$REVOCATIONS" "$WORK/revoke-all.tsv" >"$WORK/revoke-steady.tsv"
+fi
 
 # caddyfile CONFIG PORT ADMIN_PORT [EXTRA_SAGATE_OPTION] writes the Caddyfile of a configuration.
 caddyfile() {
@@ -195,141 +208,156 @@ start_caddy() {
   exit 1
 }
 
-BASIC_PASS="bench-$(head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-BASIC_HASH=$("$BIN/caddy" hash-password --plaintext "$BASIC_PASS")
-BASIC_CRED=$(printf 'bench:%s' "$BASIC_PASS" | base64 -w0)
+if step rounds; then
+  BASIC_PASS="bench-$(head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  BASIC_HASH=$("$BIN/caddy" hash-password --plaintext "$BASIC_PASS")
+  BASIC_CRED=$(printf 'bench:%s' "$BASIC_PASS" | base64 -w0)
 
-say "Starting one Caddy per configuration"
-for cfg in "${CONFIGS[@]}"; do
-  case "$cfg" in
-    sagate-redis) start_caddy "$cfg" "$cfg" "cache_size $MISS_CACHE" ;;
-    *) start_caddy "$cfg" "$cfg" ;;
-  esac
-  case "$cfg" in
-    plain|sagate-warm) KEYS[$cfg]="bearer $WORK/warm.tsv" ;;
-    sagate-redis|forward_auth) KEYS[$cfg]="bearer $WORK/load.tsv" ;;
-    basic_auth) KEYS[$cfg]="basic $BASIC_CRED" ;;
-  esac
-done
-# Each configuration must allow a valid request and refuse a missing key before we measure it.
-KEY1=$(head -1 "$WORK/warm.tsv" | cut -f2)
-for cfg in "${CONFIGS[@]}"; do
-  url="http://127.0.0.1:${PORT[$cfg]}/"
-  auth="Authorization: Bearer $KEY1"
-  [ "$cfg" = basic_auth ] && auth="Authorization: Basic $BASIC_CRED"
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" "$url")
-  [ "$code" = 200 ] || { echo "$cfg: a valid request got $code" >&2; tail -20 "$WORK/caddy-$cfg.log" >&2; exit 1; }
-  if [ "$cfg" != plain ]; then
-    code=$(curl -s -o /dev/null -w '%{http_code}' "$url")
-    [ "$code" = 401 ] || { echo "$cfg: a request without credentials got $code, want 401" >&2; exit 1; }
-  fi
-  echo "$cfg: Caddy pid ${PID[$cfg]} on :${PORT[$cfg]}, admin :${APORT[$cfg]} — checked: 200 with credentials" | out
-done
-
-ticks() { # PID: utime+stime in clock ticks
-  awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13] }' "/proc/$1/stat"
-}
-
-# run_wrk CONFIG ROUND SECONDS: one wrk run; appends a line to rounds.tsv unless ROUND is 0 (warm-up).
-run_wrk() {
-  local cfg=$1 round=$2 secs=$3 c0 c1 a0 a1 res
-  c0=$(ticks "${PID[$cfg]}"); a0=$(ticks "$AUTH_PID")
-  # shellcheck disable=SC2086
-  res=$(timeout $((secs + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" -s internal/bench/wrk/keys.lua \
-    "http://127.0.0.1:${PORT[$cfg]}/" -- ${KEYS[$cfg]} | grep '^RESULT')
-  c1=$(ticks "${PID[$cfg]}"); a1=$(ticks "$AUTH_PID")
-  [ "$cfg" = forward_auth ] || { a0=0; a1=0; }
-  [ "$round" = 0 ] && return 0
-  # RESULT requests=N duration_us=N p50_us=N p99_us=N non2xx=N sockerr=N
-  echo "$cfg $round $(echo "$res" | sed 's/RESULT //; s/[a-z0-9_]*=//g') $((c1 - c0)) $((a1 - a0))" >>"$WORK/rounds.tsv"
-  echo "  round $round $cfg: $(echo "$res" | sed 's/RESULT //') caddy_cpu_ticks=$((c1 - c0)) auth_cpu_ticks=$((a1 - a0))" | out
-}
-
-say "Warm-up (3 s per configuration: fills the warm cache, JIT of nothing, connection pools)"
-for cfg in "${CONFIGS[@]}"; do run_wrk "$cfg" 0 3; done
-
-say "Interleaved rounds: $ROUNDS × ${DUR} s per configuration, wrk -t$THREADS -c$CONNS, loopback"
-for r in $(seq 1 "$ROUNDS"); do
-  # Rotate the order each round so that no configuration always runs first or last.
-  n=${#CONFIGS[@]}
-  for i in $(seq 0 $((n - 1))); do
-    run_wrk "${CONFIGS[$(((i + r - 1) % n))]}" "$r" "$DUR"
-  done
-done
-
-say "Results (median of the rounds; CPU from /proc utime+stime ÷ requests; ratios to plain)"
-"$BIN/report" -hz "$HZ" "$WORK/rounds.tsv" | out
-
-if [ "${BENCH_PROFILE:-0}" = 1 ]; then
-  say "CPU profiles (10 s under the same load) in $BIN/bench-profiles"
-  mkdir -p "$BIN/bench-profiles"
+  say "Starting one Caddy per configuration"
   for cfg in "${CONFIGS[@]}"; do
-    curl -s -o "$BIN/bench-profiles/$cfg.pprof" "http://127.0.0.1:${APORT[$cfg]}/debug/pprof/profile?seconds=10" &
-    prof=$!
-    sleep 0.2
-    run_wrk "$cfg" 0 10
-    wait "$prof"
-    echo "  $BIN/bench-profiles/$cfg.pprof  (go tool pprof -top $BIN/caddy $BIN/bench-profiles/$cfg.pprof)" | out
+    case "$cfg" in
+      sagate-redis) start_caddy "$cfg" "$cfg" "cache_size $MISS_CACHE" ;;
+      *) start_caddy "$cfg" "$cfg" ;;
+    esac
+    case "$cfg" in
+      plain|sagate-warm) KEYS[$cfg]="bearer $WORK/warm.tsv" ;;
+      sagate-redis|forward_auth) KEYS[$cfg]="bearer $WORK/load.tsv" ;;
+      basic_auth) KEYS[$cfg]="basic $BASIC_CRED" ;;
+    esac
   done
+  # Each configuration must allow a valid request and refuse a missing key before we measure it.
+  KEY1=$(head -1 "$WORK/warm.tsv" | cut -f2)
+  for cfg in "${CONFIGS[@]}"; do
+    url="http://127.0.0.1:${PORT[$cfg]}/"
+    auth="Authorization: Bearer $KEY1"
+    [ "$cfg" = basic_auth ] && auth="Authorization: Basic $BASIC_CRED"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" "$url")
+    [ "$code" = 200 ] || { echo "$cfg: a valid request got $code" >&2; tail -20 "$WORK/caddy-$cfg.log" >&2; exit 1; }
+    if [ "$cfg" != plain ]; then
+      code=$(curl -s -o /dev/null -w '%{http_code}' "$url")
+      [ "$code" = 401 ] || { echo "$cfg: a request without credentials got $code, want 401" >&2; exit 1; }
+    fi
+    echo "$cfg: Caddy pid ${PID[$cfg]} on :${PORT[$cfg]}, admin :${APORT[$cfg]} — checked: 200 with credentials" | out
+  done
+
+  ticks() { # PID: utime+stime in clock ticks
+    awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13] }' "/proc/$1/stat"
+  }
+
+  # run_wrk CONFIG ROUND SECONDS: one wrk run; appends a line to rounds.tsv unless ROUND is 0 (warm-up).
+  # A wrk that dies without its RESULT line (wrk 4.1.0 has been seen to abort with a Lua
+  # "PANIC: unprotected error" mid-run) is run again, up to twice; the failure is reported.
+  run_wrk() {
+    local cfg=$1 round=$2 secs=$3 c0 c1 a0 a1 res try
+    for try in 1 2 3; do
+      c0=$(ticks "${PID[$cfg]}"); a0=$(ticks "$AUTH_PID")
+      # shellcheck disable=SC2086
+      res=$(timeout $((secs + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" -s internal/bench/wrk/keys.lua \
+        "http://127.0.0.1:${PORT[$cfg]}/" -- ${KEYS[$cfg]} 2>"$WORK/wrk.err" | grep '^RESULT') && break
+      echo "  wrk against $cfg failed (attempt $try of 3): $(head -c 300 "$WORK/wrk.err")" | out
+      [ "$try" -lt 3 ] || { echo "wrk failed three times against $cfg" >&2; exit 1; }
+    done
+    c1=$(ticks "${PID[$cfg]}"); a1=$(ticks "$AUTH_PID")
+    [ "$cfg" = forward_auth ] || { a0=0; a1=0; }
+    [ "$round" = 0 ] && return 0
+    # RESULT requests=N duration_us=N p50_us=N p99_us=N non2xx=N sockerr=N
+    echo "$cfg $round $(echo "$res" | sed 's/RESULT //; s/[a-z0-9_]*=//g') $((c1 - c0)) $((a1 - a0))" >>"$WORK/rounds.tsv"
+    echo "  round $round $cfg: $(echo "$res" | sed 's/RESULT //') caddy_cpu_ticks=$((c1 - c0)) auth_cpu_ticks=$((a1 - a0))" | out
+  }
+
+  say "Warm-up (3 s per configuration: fills the warm cache, JIT of nothing, connection pools)"
+  for cfg in "${CONFIGS[@]}"; do run_wrk "$cfg" 0 3; done
+
+  say "Interleaved rounds: $ROUNDS × ${DUR} s per configuration, wrk -t$THREADS -c$CONNS, loopback"
+  for r in $(seq 1 "$ROUNDS"); do
+    # Rotate the order each round so that no configuration always runs first or last.
+    n=${#CONFIGS[@]}
+    for i in $(seq 0 $((n - 1))); do
+      run_wrk "${CONFIGS[$(((i + r - 1) % n))]}" "$r" "$DUR"
+    done
+  done
+
+  say "Results (median of the rounds; CPU from /proc utime+stime ÷ requests; ratios to plain)"
+  "$BIN/report" -hz "$HZ" "$WORK/rounds.tsv" | out
+
+  if [ "${BENCH_PROFILE:-0}" = 1 ]; then
+    say "CPU profiles (10 s under the same load) in $BIN/bench-profiles"
+    mkdir -p "$BIN/bench-profiles"
+    for cfg in "${CONFIGS[@]}"; do
+      curl -s -o "$BIN/bench-profiles/$cfg.pprof" "http://127.0.0.1:${APORT[$cfg]}/debug/pprof/profile?seconds=10" &
+      prof=$!
+      sleep 0.2
+      run_wrk "$cfg" 0 10
+      wait "$prof"
+      echo "  $BIN/bench-profiles/$cfg.pprof  (go tool pprof -top $BIN/caddy $BIN/bench-profiles/$cfg.pprof)" | out
+    done
+  fi
 fi
 
-say "Revocation propagation to 3 sidecars: first $IDLE_REVOCATIONS keys without load (the floor), then $REVOCATIONS while wrk loads them"
-for i in 1 2 3; do start_caddy "prop$i" sagate-prop; done
-SIDECARS="http://127.0.0.1:${PORT[prop1]},http://127.0.0.1:${PORT[prop2]},http://127.0.0.1:${PORT[prop3]}"
-METRICS="http://127.0.0.1:${APORT[prop1]}/metrics,http://127.0.0.1:${APORT[prop2]}/metrics,http://127.0.0.1:${APORT[prop3]}/metrics"
-timeout 60 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke-idle.tsv" \
-  -sidecars "$SIDECARS" -metrics "$METRICS" -label "without load" | grep -E '^(PROPAGATION|EVENT_LAG)' | sed 's/^PROPAGATION/PROPAGATION (no load)/' | out
-loaders=()
-for i in 1 2 3; do
-  wrk -t1 -c16 -d120s -s internal/bench/wrk/keys.lua "http://127.0.0.1:${PORT[prop$i]}/" -- bearer "$WORK/warm.tsv" \
-    >/dev/null 2>&1 &
-  loaders+=($!)
-  PIDS+=($!)
-done
-sleep 1
-timeout 100 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke.tsv" \
-  -sidecars "$SIDECARS" -metrics "$METRICS" -label "under wrk's full load" | sed 's/^PROPAGATION/PROPAGATION (under load)/' | out
-for p in "${loaders[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-# The same at a steady rate below capacity (an open loop: each sidecar gets PROP_RATE
-# requests per second whatever the answers take), as a sidecar in production runs.
-say "Revocation propagation to 3 sidecars at a steady $PROP_RATE requests/s each ($((3 * PROP_RATE))/s in all)"
-"$BIN/rate" -urls "$SIDECARS" -keys "$WORK/warm.tsv" -rate "$PROP_RATE" -c 8 -d 100s >"$WORK/rate.out" 2>&1 &
-RATE_PID=$!
-PIDS+=($RATE_PID)
-sleep 2
-timeout 100 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke-steady.tsv" \
-  -sidecars "$SIDECARS" -metrics "$METRICS" -label "at $PROP_RATE req/s each" | sed 's/^PROPAGATION/PROPAGATION (steady rate)/' | out
-kill -INT "$RATE_PID" 2>/dev/null || true
-wait "$RATE_PID" 2>/dev/null || true
-grep '^RATE' "$WORK/rate.out" | out || true
+if step propagation; then
+  say "Revocation propagation to 3 sidecars: first $IDLE_REVOCATIONS keys without load (the floor), then $REVOCATIONS while wrk loads them"
+  for i in 1 2 3; do start_caddy "prop$i" sagate-prop; done
+  SIDECARS="http://127.0.0.1:${PORT[prop1]},http://127.0.0.1:${PORT[prop2]},http://127.0.0.1:${PORT[prop3]}"
+  METRICS="http://127.0.0.1:${APORT[prop1]}/metrics,http://127.0.0.1:${APORT[prop2]}/metrics,http://127.0.0.1:${APORT[prop3]}/metrics"
+  timeout 60 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke-idle.tsv" \
+    -sidecars "$SIDECARS" -metrics "$METRICS" -label "without load" | grep -E '^(PROPAGATION|EVENT_LAG)' | sed 's/^PROPAGATION/PROPAGATION (no load)/' | out
+  loaders=()
+  for i in 1 2 3; do
+    wrk -t1 -c16 -d120s -s internal/bench/wrk/keys.lua "http://127.0.0.1:${PORT[prop$i]}/" -- bearer "$WORK/warm.tsv" \
+      >/dev/null 2>&1 &
+    loaders+=($!)
+    PIDS+=($!)
+  done
+  sleep 1
+  timeout 100 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke.tsv" \
+    -sidecars "$SIDECARS" -metrics "$METRICS" -label "under wrk's full load" | sed 's/^PROPAGATION/PROPAGATION (under load)/' | out
+  for p in "${loaders[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  # The same at a steady rate below capacity (an open loop: each sidecar gets PROP_RATE
+  # requests per second whatever the answers take), as a sidecar in production runs.
+  say "Revocation propagation to 3 sidecars at a steady $PROP_RATE requests/s each ($((3 * PROP_RATE))/s in all)"
+  "$BIN/rate" -urls "$SIDECARS" -keys "$WORK/warm.tsv" -rate "$PROP_RATE" -c 8 -d 100s >"$WORK/rate.out" 2>&1 &
+  RATE_PID=$!
+  PIDS+=($RATE_PID)
+  sleep 2
+  timeout 100 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke-steady.tsv" \
+    -sidecars "$SIDECARS" -metrics "$METRICS" -label "at $PROP_RATE req/s each" | sed 's/^PROPAGATION/PROPAGATION (steady rate)/' | out
+  kill -INT "$RATE_PID" 2>/dev/null || true
+  wait "$RATE_PID" 2>/dev/null || true
+  grep '^RATE' "$WORK/rate.out" | out || true
+fi
 # The load Caddies are done: stop them so that the next steps have the machine.
 stop_all
 AUTH_PID=
 
-say "Full reconcile: $RECONCILE_KEYS keys from a fresh SQLite store into an empty Redis"
-take_port RECON_PORT
-start_redis "$RECON_PORT" reconcile
-REDIS_URL="redis://127.0.0.1:$RECON_PORT/0"
-# Filling SQLite with a million keys takes longer than the reconcile itself: the filled
-# store and its first MEMORY_KEYS keys are kept in $BIN/bench-cache (mode 0700, throwaway
-# keys of a throwaway store) and reused by the next run; BENCH_REUSE=0 fills afresh.
-CACHE="$BIN/bench-cache"
-mkdir -p "$CACHE" && chmod 700 "$CACHE"
-RECON_DB="$CACHE/reconcile-$RECONCILE_KEYS.db"
-MEM_KEYS="$CACHE/reconcile-$RECONCILE_KEYS-first-$MEMORY_KEYS.tsv"
-if [ "${BENCH_REUSE:-1}" != 1 ]; then rm -f "$RECON_DB" "$RECON_DB"-wal "$RECON_DB"-shm "$MEM_KEYS"; fi
-timeout 240 "$BIN/reconcile" -redis "$REDIS_URL" -db "$RECON_DB" -n "$RECONCILE_KEYS" -reuse \
-  -keys-out "$MEM_KEYS" -keys-count "$MEMORY_KEYS" | out
+if step reconcile || step memory; then
+  say "Full reconcile: $RECONCILE_KEYS keys from a fresh SQLite store into an empty Redis"
+  take_port RECON_PORT
+  start_redis "$RECON_PORT" reconcile
+  REDIS_URL="redis://127.0.0.1:$RECON_PORT/0"
+  # Filling SQLite with a million keys takes longer than the reconcile itself: the filled
+  # store and its first MEMORY_KEYS keys are kept in $BIN/bench-cache (mode 0700, throwaway
+  # keys of a throwaway store) and reused by the next run; BENCH_REUSE=0 fills afresh.
+  CACHE="$BIN/bench-cache"
+  mkdir -p "$CACHE" && chmod 700 "$CACHE"
+  RECON_DB="$CACHE/reconcile-$RECONCILE_KEYS.db"
+  MEM_KEYS="$CACHE/reconcile-$RECONCILE_KEYS-first-$MEMORY_KEYS.tsv"
+  if [ "${BENCH_REUSE:-1}" != 1 ]; then rm -f "$RECON_DB" "$RECON_DB"-wal "$RECON_DB"-shm "$MEM_KEYS"; fi
+  timeout 240 "$BIN/reconcile" -redis "$REDIS_URL" -db "$RECON_DB" -n "$RECONCILE_KEYS" -reuse \
+    -keys-out "$MEM_KEYS" -keys-count "$MEMORY_KEYS" | out
+fi
 
-say "Memory: a sidecar with cache_size $MEMORY_KEYS, after $MEMORY_KEYS distinct keys"
-"$BIN/upstream" -quiet -listen "127.0.0.1:$API_PORT" >>"$WORK/upstream.log" 2>&1 &
-PIDS+=($!)
-wait_port "$API_PORT"
-start_caddy memory sagate-memory "cache_size $MEMORY_KEYS"
-timeout 120 "$BIN/memory" -url "http://127.0.0.1:${PORT[memory]}/" -pid "${PID[memory]}" -keys "$MEM_KEYS" -c 32 | out
+if step memory; then
+  say "Memory: a sidecar with cache_size $MEMORY_KEYS, after $MEMORY_KEYS distinct keys"
+  [ -n "${API_PORT:-}" ] || take_port API_PORT
+  "$BIN/upstream" -quiet -listen "127.0.0.1:$API_PORT" >>"$WORK/upstream.log" 2>&1 &
+  PIDS+=($!)
+  wait_port "$API_PORT"
+  start_caddy memory sagate-memory "cache_size $MEMORY_KEYS"
+  timeout 120 "$BIN/memory" -url "http://127.0.0.1:${PORT[memory]}/" -pid "${PID[memory]}" -keys "$MEM_KEYS" -c 32 | out
+fi
 
 say "Targets of issue 6"
-grep '^TARGET' "$WORK/results" | sed 's/^TARGET //' | tee "$WORK/targets"
+{ grep '^TARGET' "$WORK/results" || true; } | sed 's/^TARGET //' | tee "$WORK/targets"
 echo "load avg after: $(cut -d' ' -f1-3 /proc/loadavg)" | out
 cp "$WORK/results" "$RESULTS"
 echo "Results kept in $RESULTS; everything started is stopped."
