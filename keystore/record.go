@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -97,6 +98,12 @@ type Event struct {
 	Kind   string
 	Epoch  string
 	Hashes []KeyHash
+	// Gone, when not nil, has one flag per hash: Gone[i] reports that the change left
+	// Hashes[i] no live key, its record now a tombstone (revoked, expired, deactivated or
+	// deleted). A reader may then refuse the key at once instead of reading the record
+	// again. Events without it (from older admins) and readers that ignore it drop the
+	// hashes and read the records: the same answer, one Redis round trip later.
+	Gone []bool
 }
 
 // publishScript appends an event with seq = previous entry's seq + 1 (1 on an empty stream),
@@ -127,8 +134,46 @@ func QueueEvent(ctx context.Context, rdb redis.Scripter, e Event, maxLen int64) 
 	for i, h := range e.Hashes {
 		hs[i] = h.String()
 	}
-	return publishScript.Eval(ctx, rdb, []string{RedisEvents}, maxLen,
-		"rev", strconv.FormatInt(e.Rev, 10), "kind", e.Kind, "epoch", e.Epoch, "h", strings.Join(hs, " "))
+	args := []any{maxLen, "rev", strconv.FormatInt(e.Rev, 10), "kind", e.Kind, "epoch", e.Epoch, "h", strings.Join(hs, " ")}
+	if gone := encodeGone(e.Gone, len(e.Hashes)); gone != "" {
+		args = append(args, "gone", gone)
+	}
+	return publishScript.Eval(ctx, rdb, []string{RedisEvents}, args...)
+}
+
+// encodeGone returns the "gone" field of an event: one '0' or '1' per hash, or "" when
+// no hash is gone (or the flags do not match the hashes), so that the field is left out.
+func encodeGone(gone []bool, hashes int) string {
+	if len(gone) != hashes || !slices.Contains(gone, true) {
+		return ""
+	}
+	b := make([]byte, len(gone))
+	for i, g := range gone {
+		b[i] = '0'
+		if g {
+			b[i] = '1'
+		}
+	}
+	return string(b)
+}
+
+// decodeGone reads the "gone" field; anything but one '0' or '1' per hash is ignored
+// (nil): dropping the hashes is always a correct reading of an event.
+func decodeGone(f string, hashes int) []bool {
+	if f == "" || len(f) != hashes {
+		return nil
+	}
+	gone := make([]bool, hashes)
+	for i := range len(f) {
+		switch f[i] {
+		case '0':
+		case '1':
+			gone[i] = true
+		default:
+			return nil
+		}
+	}
+	return gone
 }
 
 // EventReply reads the [id, seq] reply of a published event.
@@ -169,6 +214,7 @@ func ParseEvent(m redis.XMessage) (Event, error) {
 		}
 		e.Hashes = append(e.Hashes, h)
 	}
+	e.Gone = decodeGone(str("gone"), len(e.Hashes))
 	return e, nil
 }
 

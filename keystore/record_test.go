@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -64,5 +65,47 @@ func TestRecordLiveAndCodec(t *testing.T) {
 	}
 	if _, err := DecodeRecord([]byte(`not json`)); err == nil {
 		t.Fatal("garbage accepted")
+	}
+}
+
+func TestGoneFlagsCodec(t *testing.T) {
+	tests := []struct {
+		name   string
+		gone   []bool
+		hashes int
+		field  string // encoded; "" leaves the field out
+	}{
+		{"none gone leaves the field out", []bool{false, false}, 2, ""},
+		{"no flags", nil, 2, ""},
+		{"flags that do not match the hashes are left out", []bool{true}, 2, ""},
+		{"one of three", []bool{false, true, false}, 3, "010"},
+		{"all", []bool{true, true}, 2, "11"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := encodeGone(tt.gone, tt.hashes)
+			if f != tt.field {
+				t.Fatalf("encodeGone = %q, want %q", f, tt.field)
+			}
+			got := decodeGone(f, tt.hashes)
+			if f == "" {
+				if got != nil {
+					t.Errorf("decodeGone(%q) = %v, want nil", f, got)
+				}
+				return
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.gone) {
+				t.Errorf("decodeGone(%q) = %v, want %v", f, got, tt.gone)
+			}
+		})
+	}
+	// What a reader cannot trust it ignores: it then drops the hashes, which is always right.
+	for _, bad := range []struct {
+		field  string
+		hashes int
+	}{{"01", 3}, {"0x1", 3}, {"1 1", 3}, {"", 0}} {
+		if got := decodeGone(bad.field, bad.hashes); got != nil {
+			t.Errorf("decodeGone(%q, %d) = %v, want nil", bad.field, bad.hashes, got)
+		}
 	}
 }

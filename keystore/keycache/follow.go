@@ -172,7 +172,7 @@ func (f *follower) apply(msgs []redis.XMessage) {
 		f.lastSeq = ev.Seq
 		switch ev.Kind {
 		case keystore.EventKeys:
-			c.drop(ev.Hashes)
+			c.drop(ev.Hashes, ev.Gone)
 			if c.cfg.EventLag != nil {
 				if at, ok := streamTime(m.ID); ok {
 					c.cfg.EventLag(max(c.now().Sub(at), 0))
@@ -193,16 +193,24 @@ func (f *follower) apply(msgs []redis.XMessage) {
 	}
 }
 
-// drop removes the entries of hashes, positive and negative, and marks their shards
-// so that lookups in flight do not cache a reply that predates the event (nor answer
-// misses that arrive from now on: see forget).
-func (c *Cache) drop(hashes []keystore.KeyHash) {
+// drop applies a keys event: it removes the entries of hashes, positive and negative,
+// but for a cached key that gone (keystore.Event.Gone; nil: none) flags as left with no
+// live key. That entry stays and now refuses the key, as the tombstone that replaced its
+// record in Redis would: the next request with it is refused without a round trip, and
+// still refused if Redis is out by then. Either way the shards are marked so that
+// lookups in flight do not cache a reply that predates the event (nor answer misses
+// that arrive from now on: see forget).
+func (c *Cache) drop(hashes []keystore.KeyHash, gone []bool) {
 	c.forget(hashes)
-	for _, h := range hashes {
+	for i, h := range hashes {
 		s := c.shard(h)
 		s.mu.Lock()
 		if !s.closed {
-			s.remove(&h)
+			if i < len(gone) && gone[i] {
+				s.kill(&h)
+			} else {
+				s.remove(&h)
+			}
 		}
 		s.inv++
 		s.mu.Unlock()

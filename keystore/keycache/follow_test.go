@@ -234,3 +234,49 @@ func TestFollowerWithMaintNotificationsEnabled(t *testing.T) {
 		t.Fatal("the follower does not hold a connection of its own")
 	}
 }
+
+// An event that flags a key gone (its record replaced by a tombstone) turns the cached
+// entry into a refusal at once: the next request is refused from the cache, without a
+// Redis round trip, and still refused when Redis is gone by then. An event without the
+// flags (an older admin) drops the entry, and the next lookup reads Redis.
+func TestGoneKeyIsRefusedFromTheCache(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	gone, rec := e.putNew()
+	other, orec := e.putNew()
+	e.lookup(gone)
+	e.lookup(other)
+	applied := e.cache.Stats().EventsApplied
+
+	rec.State, rec.Rev = keystore.KeyRevoked, rec.Rev+1
+	e.put(gone, rec)
+	orec.State, orec.Rev = keystore.KeyRevoked, orec.Rev+1
+	e.put(other, orec)
+	ev := keystore.Event{Kind: keystore.EventKeys, Epoch: "e1", Rev: 2, Hashes: []keystore.KeyHash{gone}, Gone: []bool{true}}
+	if _, _, err := keystore.PublishEvent(context.Background(), e.rdb, ev, 0); err != nil {
+		t.Fatal(err)
+	}
+	e.publish(keystore.EventKeys, other) // no flags
+	e.waitEvents(applied + 2)
+
+	gets := e.getCalls()
+	ent, src := e.lookup(gone)
+	if ent == nil || ent.State() != keystore.KeyRevoked || ent.Live(time.Now()) || src != SourceCache {
+		t.Fatalf("gone key: %+v from %v, want a revoked entry from the cache", ent, src)
+	}
+	if ent.KeyID() != rec.KeyID {
+		t.Errorf("gone key's entry has key id %q, want %q (for the refusal's log line)", ent.KeyID(), rec.KeyID)
+	}
+	if n := e.getCalls(); n != gets {
+		t.Errorf("refusing the gone key took %d GETs, want none", n-gets)
+	}
+	ent, src = e.lookup(other)
+	if ent == nil || ent.State() != keystore.KeyRevoked || src != SourceRedis || e.getCalls() == gets {
+		t.Errorf("key of an event without flags: %+v from %v, want the tombstone read from Redis", ent, src)
+	}
+
+	e.srv.Kill()
+	ent, src, err := foundOf(e.cache.Lookup(context.Background(), gone, testPolicy))
+	if err != nil || ent == nil || ent.State() != keystore.KeyRevoked || ent.Live(time.Now()) {
+		t.Fatalf("gone key with Redis down: %+v from %v, %v; want the revoked entry", ent, src, err)
+	}
+}

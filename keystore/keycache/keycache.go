@@ -11,7 +11,10 @@
 // seq, a replaced or vanished stream, a resync event, a changed epoch) bumps the
 // generation: older entries stay only as a stale fallback, used while Redis cannot
 // answer and bounded by the site's StaleIfError. An event naming a key drops its entry
-// outright, so a revoked key is never answered, not even as stale.
+// outright, so a revoked key is never answered, not even as stale; when the event flags
+// the key as gone (keystore.Event.Gone: its record is now a tombstone) the entry stays
+// instead, turned into a refusal, so that the next request with it is refused without
+// a round trip to Redis.
 //
 // # Redis
 //

@@ -228,6 +228,22 @@ func (s *shard) alloc(h *keystore.KeyHash) (int32, int) {
 // remove drops the slot of h, if any.
 func (s *shard) remove(h *keystore.KeyHash) { s.removeTail(tailOf(h)) }
 
+// kill makes a positive slot of h refuse its key from now on: its state becomes
+// revoked, which is what the tombstone that replaced the key's record says. The slot
+// keeps its key id and account, for the log line of the refusal. Any other slot of h
+// is removed.
+func (s *shard) kill(h *keystore.KeyHash) {
+	i, _ := s.find(h)
+	if i == 0 {
+		return
+	}
+	if sl := &s.slots[i]; sl.kind == slotPositive {
+		sl.state = stateRevoked
+		return
+	}
+	s.remove(h)
+}
+
 // removeTail drops the slot whose hash ends in t, if any.
 func (s *shard) removeTail(t *hashTail) {
 	i, pos := s.findTail(t)

@@ -22,6 +22,7 @@ func TestApply(t *testing.T) {
 		name   string
 		mutate func() (int64, []keystore.KeyHash)
 		check  func(t *testing.T)
+		gone   []int // the keys the event flags as gone (keystore.Event.Gone)
 	}{
 		{
 			name: "changed records are rewritten",
@@ -48,6 +49,7 @@ func TestApply(t *testing.T) {
 			mutate: func() (int64, []keystore.KeyHash) {
 				return e.src.remove(testHash(2)), []keystore.KeyHash{testHash(2)}
 			},
+			gone: []int{2},
 			check: func(t *testing.T) {
 				r, ok := e.record(t, testHash(2))
 				if !ok || r.State != keystore.KeyRevoked || r.KeyID != "key_2" || r.Live(time.Now()) {
@@ -64,6 +66,7 @@ func TestApply(t *testing.T) {
 			mutate: func() (int64, []keystore.KeyHash) {
 				return e.src.remove(testHash(99)), []keystore.KeyHash{testHash(99)}
 			},
+			gone: []int{99},
 			check: func(t *testing.T) {
 				r, ok := e.record(t, testHash(99))
 				if !ok || r.State != keystore.KeyRevoked || r.KeyID != "-" {
@@ -120,6 +123,18 @@ func TestApply(t *testing.T) {
 			for _, h := range ev.Hashes {
 				if !want[h] {
 					t.Errorf("event carries a hash that the change did not touch")
+				}
+			}
+			wantGone := map[keystore.KeyHash]bool{}
+			for _, i := range tt.gone {
+				wantGone[testHash(i)] = true
+			}
+			if len(tt.gone) == 0 && ev.Gone != nil {
+				t.Errorf("event flags %v gone, want no flags", ev.Gone)
+			}
+			for i, h := range ev.Hashes {
+				if g := i < len(ev.Gone) && ev.Gone[i]; g != wantGone[h] {
+					t.Errorf("event hash %d: gone %v, want %v", i, g, wantGone[h])
 				}
 			}
 			if msg := e.mismatch(t); msg != "" {

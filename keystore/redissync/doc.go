@@ -10,10 +10,12 @@
 //	                                 expiry: none, or exp + 1h (at least 1 minute) when the key expires
 //	                                 tombstone: state "revoked", the rev it was written at, the key's
 //	                                 identity (or "-" when unknown); expires after 24h
-//	sagate:events            stream  entries {seq, rev, kind, epoch, h}; XADD MAXLEN ~ EventsMaxLen
+//	sagate:events            stream  entries {seq, rev, kind, epoch, h[, gone]}; XADD MAXLEN ~ EventsMaxLen
 //	                                 (default 100000); seq is consecutive (keystore.PublishEvent);
 //	                                 kind "keys": h holds up to 1000 space-separated hashes whose
-//	                                 records changed; kind "resync": a new epoch, every cached entry goes
+//	                                 records changed, gone (when any is) one '0'/'1' per hash, '1'
+//	                                 where the record is now a tombstone; kind "resync": a new
+//	                                 epoch, every cached entry goes
 //	sagate:epoch             string  "<unix ms>-<16 hex>", written last by each full sync
 //	sagate:lastused          hash    key id → unix ms, written by sidecars, taken and emptied by the admin
 //
@@ -26,7 +28,11 @@
 // from the store (RecordSource.AuthRecords: the live records and the revision they were
 // read at), then sends, in one pipeline (one round trip), the writes of each live record
 // or, for a key no longer live, a tombstone; a GET of the epoch marker; and one "keys"
-// event (split by 1000 hashes) with the change's revision. Redis runs a pipeline in order,
+// event (split by 1000 hashes) with the change's revision, flagging the keys that got a
+// tombstone as gone: a sidecar turns a cached entry of such a key into a refusal on the
+// spot instead of dropping it, so the next request with a revoked key is refused without
+// a Redis round trip (and while Redis is down). Sidecars that predate the flags drop
+// the entries and read the tombstones: the same answer, one round trip later. Redis runs a pipeline in order,
 // so an event is in the stream only after the records it announces. The write is a Lua
 // script that keeps a stored record whose rev is higher than the one being written, so a
 // slower writer or a second admin never brings back an older state. The scripts are sent

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/redis/go-redis/v9"
 
@@ -15,7 +14,8 @@ import (
 // "keys" events for hashes (at most maxEventHashes each), all in one pipeline: Redis runs
 // them in that order, so a sidecar that reads an event finds the records it announces
 // (on a Redis Cluster, whose nodes run their parts of a pipeline in no mutual order, the
-// events take a second round trip).
+// events take a second round trip). The events flag the hashes whose tombstone ws
+// writes (keystore.Event.Gone).
 // The events carry the epoch last seen by this Syncer (sidecars use the epoch of "keys"
 // events for nothing; a resync event carries the new one). It returns the epoch marker
 // read ("" when missing) and remembers it.
@@ -35,9 +35,11 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 	}
 	var events []*redis.Cmd
 	epoch := s.lastEpoch()
-	for chunk := range slices.Chunk(hashes, maxEventHashes) {
+	gone := goneFlags(ws, hashes)
+	for i := 0; i < len(hashes); i += maxEventHashes {
+		j := min(i+maxEventHashes, len(hashes))
 		events = append(events, keystore.QueueEvent(ctx, pipe,
-			keystore.Event{Kind: keystore.EventKeys, Rev: rev, Epoch: epoch, Hashes: chunk}, s.cfg.EventsMaxLen))
+			keystore.Event{Kind: keystore.EventKeys, Rev: rev, Epoch: epoch, Hashes: hashes[i:j], Gone: gone[i:j]}, s.cfg.EventsMaxLen))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return "", fmt.Errorf("writing %d records and their event: %w", len(ws), err)
@@ -58,6 +60,23 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 	}
 	s.noteEpoch(cur)
 	return cur, nil
+}
+
+// goneFlags returns, for each of hashes, whether ws writes its tombstone: the flags of
+// the events (keystore.Event.Gone), which let sidecars refuse those keys without
+// reading their records again.
+func goneFlags(ws []write, hashes []keystore.KeyHash) []bool {
+	tomb := make(map[keystore.KeyHash]bool, len(ws))
+	for _, w := range ws {
+		if w.val == nil {
+			tomb[w.hash] = true
+		}
+	}
+	gone := make([]bool, len(hashes))
+	for i, h := range hashes {
+		gone[i] = tomb[h]
+	}
+	return gone
 }
 
 // lastEpoch returns the epoch marker this Syncer last read or wrote ("" if none yet).

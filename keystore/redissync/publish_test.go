@@ -10,7 +10,7 @@ import (
 
 // TestEventScriptMatchesPublishEvent interleaves keystore.PublishEvent with Apply's
 // pipelined events and checks that both continue one seq and write entries that
-// keystore.ParseEvent reads back as they were sent.
+// keystore.ParseEvent reads back as they were sent, gone flags included.
 func TestEventScriptMatchesPublishEvent(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := context.Background()
@@ -22,11 +22,16 @@ func TestEventScriptMatchesPublishEvent(t *testing.T) {
 	for i := range 6 {
 		hs := []keystore.KeyHash{testHash(i), testHash(i + 100)}
 		ev := keystore.Event{Rev: int64(10 + i), Kind: keystore.EventKeys, Epoch: epoch, Hashes: hs}
+		var ws []write
+		if i%3 == 0 { // the first key is gone: its tombstone is written (both paths: i = 0, 3)
+			ev.Gone = []bool{true, false}
+			ws = []write{tombstoneWrite(hs[0], ev.Rev)}
+		}
 		if i%2 == 0 {
 			if _, _, err := keystore.PublishEvent(ctx, e.rdb, ev, 0); err != nil {
 				t.Fatal(err)
 			}
-		} else if _, err := e.s.writeAndPublish(ctx, nil, ev.Rev, hs); err != nil {
+		} else if _, err := e.s.writeAndPublish(ctx, ws, ev.Rev, hs); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, ev)
@@ -38,7 +43,7 @@ func TestEventScriptMatchesPublishEvent(t *testing.T) {
 	for i, ev := range got[1:] {
 		w := want[i]
 		if ev.Seq != got[0].Seq+int64(i)+1 || ev.Rev != w.Rev || ev.Kind != w.Kind || ev.Epoch != w.Epoch ||
-			!slices.Equal(ev.Hashes, w.Hashes) {
+			!slices.Equal(ev.Hashes, w.Hashes) || !slices.Equal(ev.Gone, w.Gone) {
 			t.Errorf("event %d: %+v, want %+v with seq %d", i, ev, w, got[0].Seq+int64(i)+1)
 		}
 	}
