@@ -13,6 +13,9 @@
 #                     request is a Redis lookup (GET epoch + GET record, one pipelined round trip)
 #       forward_auth  forward_auth to internal/bench/authsvc: one Redis GET per request
 #       basic_auth    Caddy basic_auth, one user (bcrypt; Caddy's hash cache makes it one lookup)
+#       headers       no check: request_header removes Authorization and sets the four
+#                     identity headers sagate sets, so that what carrying an identity to
+#                     the upstream costs Caddy is told apart from what checking a key costs
 #     and prints req/s, p50/p99, Caddy CPU per request (utime+stime from /proc) and ratios.
 #  5. Revocation propagation under load to 3 sidecars; 6. full reconcile of 1,000,000 keys
 #     into an empty Redis; 7. RSS of a sidecar with cache_size 100000 full.
@@ -20,8 +23,8 @@
 # Bounded (about 6 minutes on 2 cores with the defaults); stops everything it started.
 # Knobs (environment): BENCH_ROUNDS (5), BENCH_DURATION seconds per round (6),
 # BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_LOAD_KEYS (10000), BENCH_WARM_KEYS (100),
-# BENCH_MISS_CACHE (1000), BENCH_REVOCATIONS (60), BENCH_RECONCILE_KEYS (1000000),
-# BENCH_MEMORY_KEYS (100000), BENCH_PROP_RATE (500 requests/s per sidecar), BENCH_REUSE=0
+# BENCH_MISS_CACHE (1000), BENCH_REVOCATIONS (60), BENCH_CONFIGS (the six above), BENCH_RECONCILE_KEYS (1000000),
+# BENCH_MEMORY_KEYS (100000), BENCH_PROP_RATE (2000 requests/s per sidecar), BENCH_REUSE=0
 # refills the 1M-key store, BENCH_PROFILE=1 takes a 10 s CPU profile of each Caddy from its
 # admin endpoint (/debug/pprof/profile) after the rounds, BENCH_STEPS picks steps (default
 # "gobench rounds propagation reconcile memory"; e.g. BENCH_STEPS=propagation reruns only
@@ -43,7 +46,7 @@ MISS_CACHE=${BENCH_MISS_CACHE:-1000}
 REVOCATIONS=${BENCH_REVOCATIONS:-60}
 RECONCILE_KEYS=${BENCH_RECONCILE_KEYS:-1000000}
 MEMORY_KEYS=${BENCH_MEMORY_KEYS:-100000}
-PROP_RATE=${BENCH_PROP_RATE:-500}
+PROP_RATE=${BENCH_PROP_RATE:-2000}
 STEPS=" ${BENCH_STEPS:-gobench rounds propagation reconcile memory} "
 [ "${BENCH_GOBENCH:-1}" != 0 ] || STEPS=${STEPS/ gobench / }
 for s in $STEPS; do
@@ -53,7 +56,9 @@ for s in $STEPS; do
 done
 step() { [[ "$STEPS" == *" $1 "* ]]; }
 HZ=$(getconf CLK_TCK)
-CONFIGS=(plain sagate-warm sagate-redis forward_auth basic_auth)
+# BENCH_CONFIGS picks the configurations of step 4 (plain must be one).
+read -r -a CONFIGS <<<"${BENCH_CONFIGS:-plain sagate-warm sagate-redis forward_auth basic_auth headers}"
+[[ " ${CONFIGS[*]} " == *" plain "* ]] || { echo "BENCH_CONFIGS must include plain" >&2; exit 2; }
 
 WORK=$(mktemp -d -t sagate-bench.XXXXXX)
 chmod 700 "$WORK"
@@ -179,6 +184,10 @@ caddyfile() {
       printf '\tforward_auth 127.0.0.1:%s {\n\t\turi /check\n' "$AUTH_PORT"
       printf '\t\tcopy_headers X-Service-Account-Id X-Service-Account X-Workspace X-Api-Key-Id\n\t}\n' ;;
     basic_auth) printf '\tbasic_auth {\n\t\tbench %s\n\t}\n' "$BASIC_HASH" ;;
+    headers)
+      printf '\trequest_header -Authorization\n'
+      printf '\trequest_header %s %s\n' X-Service-Account-Id sa_01jdzk6f3n8r2q4t7v9w1x3y5z \
+        X-Service-Account load@bench X-Workspace bench X-Api-Key-Id key_00000000000000000042 ;;
   esac
   printf '\treverse_proxy 127.0.0.1:%s\n}\n' "$API_PORT"
 }
@@ -220,7 +229,7 @@ if step rounds; then
       *) start_caddy "$cfg" "$cfg" ;;
     esac
     case "$cfg" in
-      plain|sagate-warm) KEYS[$cfg]="bearer $WORK/warm.tsv" ;;
+      plain|sagate-warm|headers) KEYS[$cfg]="bearer $WORK/warm.tsv" ;;
       sagate-redis|forward_auth) KEYS[$cfg]="bearer $WORK/load.tsv" ;;
       basic_auth) KEYS[$cfg]="basic $BASIC_CRED" ;;
     esac
@@ -233,7 +242,7 @@ if step rounds; then
     [ "$cfg" = basic_auth ] && auth="Authorization: Basic $BASIC_CRED"
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" "$url")
     [ "$code" = 200 ] || { echo "$cfg: a valid request got $code" >&2; tail -20 "$WORK/caddy-$cfg.log" >&2; exit 1; }
-    if [ "$cfg" != plain ]; then
+    if [ "$cfg" != plain ] && [ "$cfg" != headers ]; then
       code=$(curl -s -o /dev/null -w '%{http_code}' "$url")
       [ "$code" = 401 ] || { echo "$cfg: a request without credentials got $code, want 401" >&2; exit 1; }
     fi
@@ -315,7 +324,7 @@ if step propagation; then
   # The same at a steady rate below capacity (an open loop: each sidecar gets PROP_RATE
   # requests per second whatever the answers take), as a sidecar in production runs.
   say "Revocation propagation to 3 sidecars at a steady $PROP_RATE requests/s each ($((3 * PROP_RATE))/s in all)"
-  "$BIN/rate" -urls "$SIDECARS" -keys "$WORK/warm.tsv" -rate "$PROP_RATE" -c 8 -d 100s >"$WORK/rate.out" 2>&1 &
+  "$BIN/rate" -urls "$SIDECARS" -keys "$WORK/warm.tsv" -rate "$PROP_RATE" -c 16 -d 100s >"$WORK/rate.out" 2>&1 &
   RATE_PID=$!
   PIDS+=($RATE_PID)
   sleep 2

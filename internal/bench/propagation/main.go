@@ -10,7 +10,10 @@
 //	    -keys revoke.tsv -sidecars http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003
 //
 // The resolution is one request round trip through a loaded sidecar divided by the
-// pollers per sidecar (-pollers, default 3, each on its own connection).
+// pollers per sidecar (-pollers, default 3, each on its own connection). poll_p99_us is
+// the 99th percentile of those round trips while waiting for the 401s: the first 401
+// is itself such a round trip, so at a load where it exceeds 10 ms the figure cannot
+// be below it, however fast the revocation travels.
 package main
 
 import (
@@ -139,8 +142,13 @@ func run(adminURL, ws, sa, keysFile string, sidecars []string, per int, limit ti
 	}
 	worst := slices.Max(lat)
 	p50, p99 := bench.Percentile(lat, 50), bench.Percentile(lat, 99)
-	fmt.Printf("PROPAGATION revocations=%d sidecars=%d p50_us=%d p99_us=%d max_us=%d sidecar_401_before_admin_2xx=%d\n",
-		len(lat), len(sidecars), p50.Microseconds(), p99.Microseconds(), worst.Microseconds(), early)
+	var polls []time.Duration
+	for _, p := range pollers {
+		polls = append(polls, p.lat...)
+	}
+	fmt.Printf("PROPAGATION revocations=%d sidecars=%d p50_us=%d p99_us=%d max_us=%d sidecar_401_before_admin_2xx=%d poll_p99_us=%d\n",
+		len(lat), len(sidecars), p50.Microseconds(), p99.Microseconds(), worst.Microseconds(), early,
+		bench.Percentile(polls, 99).Microseconds())
 	verdict := "met"
 	if p99 > 10*time.Millisecond {
 		verdict = "MISSED"
@@ -215,6 +223,7 @@ type poller struct {
 	sidecar int // index in -sidecars
 	base    string
 	hc      *http.Client
+	lat     []time.Duration // of every request while waiting for the 401
 }
 
 func newPoller(sidecar int, base string) *poller {
@@ -253,7 +262,11 @@ type pollResult struct {
 func (p *poller) until401(ctx context.Context, key string, started chan<- struct{}) pollResult {
 	first := true
 	for {
+		t0 := time.Now()
 		st, err := p.get(ctx, key)
+		if err == nil {
+			p.lat = append(p.lat, time.Since(t0))
+		}
 		if first {
 			started <- struct{}{}
 			first = false

@@ -53,5 +53,8 @@ func write(w io.Writer, sum bench.Summary) error {
 	if err != nil {
 		return err
 	}
+	if err := bench.WriteBreakdown(w, sum); err != nil {
+		return err
+	}
 	return bench.WriteTargets(w, sum)
 }
