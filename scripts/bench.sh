@@ -24,7 +24,7 @@
 # Knobs (environment): BENCH_ROUNDS (5), BENCH_DURATION seconds per round (6),
 # BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_LOAD_KEYS (10000), BENCH_WARM_KEYS (100),
 # BENCH_MISS_CACHE (1000), BENCH_REVOCATIONS (60), BENCH_CONFIGS (the six above), BENCH_RECONCILE_KEYS (1000000),
-# BENCH_MEMORY_KEYS (100000), BENCH_PROP_RATE (2000 requests/s per sidecar), BENCH_REUSE=0
+# BENCH_MEMORY_KEYS (100000), BENCH_PROP_RATES ("500 2000": requests/s per sidecar), BENCH_REUSE=0
 # refills the 1M-key store, BENCH_PROFILE=1 takes a 10 s CPU profile of each Caddy from its
 # admin endpoint (/debug/pprof/profile) after the rounds, BENCH_STEPS picks steps (default
 # "gobench rounds propagation reconcile memory"; e.g. BENCH_STEPS=propagation reruns only
@@ -46,7 +46,7 @@ MISS_CACHE=${BENCH_MISS_CACHE:-1000}
 REVOCATIONS=${BENCH_REVOCATIONS:-60}
 RECONCILE_KEYS=${BENCH_RECONCILE_KEYS:-1000000}
 MEMORY_KEYS=${BENCH_MEMORY_KEYS:-100000}
-PROP_RATE=${BENCH_PROP_RATE:-2000}
+read -r -a PROP_RATES <<<"${BENCH_PROP_RATES:-500 2000}"
 STEPS=" ${BENCH_STEPS:-gobench rounds propagation reconcile memory} "
 [ "${BENCH_GOBENCH:-1}" != 0 ] || STEPS=${STEPS/ gobench / }
 for s in $STEPS; do
@@ -163,11 +163,14 @@ if step rounds || step propagation; then
     -out "$WORK/load.tsv" | out
   head -n "$WARM_KEYS" "$WORK/load.tsv" >"$WORK/warm.tsv"
   IDLE_REVOCATIONS=20
-  timeout 60 "$BIN/issue" -admin "$ADMIN_URL" -ws bench -sa revoke -n $((2 * REVOCATIONS + IDLE_REVOCATIONS)) -c 4 \
+  timeout 60 "$BIN/issue" -admin "$ADMIN_URL" -ws bench -sa revoke -n $(((2 + ${#PROP_RATES[@]}) * REVOCATIONS + IDLE_REVOCATIONS)) -c 4 \
     -out "$WORK/revoke-all.tsv" >/dev/null
   head -n "$IDLE_REVOCATIONS" "$WORK/revoke-all.tsv" >"$WORK/revoke-idle.tsv"
   tail -n +$((IDLE_REVOCATIONS + 1)) "$WORK/revoke-all.tsv" | head -n "$REVOCATIONS" >"$WORK/revoke.tsv"
-  tail -n "$REVOCATIONS" "$WORK/revoke-all.tsv" >"$WORK/revoke-steady.tsv"
+  for i in "${!PROP_RATES[@]}"; do # one set of keys per steady rate
+    tail -n +$((IDLE_REVOCATIONS + (i + 1) * REVOCATIONS + 1)) "$WORK/revoke-all.tsv" | head -n "$REVOCATIONS" \
+      >"$WORK/revoke-steady-$i.tsv"
+  done
 fi
 
 # caddyfile CONFIG PORT ADMIN_PORT [EXTRA_SAGATE_OPTION] writes the Caddyfile of a configuration.
@@ -321,18 +324,21 @@ if step propagation; then
   timeout 100 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke.tsv" \
     -sidecars "$SIDECARS" -metrics "$METRICS" -label "under wrk's full load" | sed 's/^PROPAGATION/PROPAGATION (under load)/' | out
   for p in "${loaders[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  # The same at a steady rate below capacity (an open loop: each sidecar gets PROP_RATE
-  # requests per second whatever the answers take), as a sidecar in production runs.
-  say "Revocation propagation to 3 sidecars at a steady $PROP_RATE requests/s each ($((3 * PROP_RATE))/s in all)"
-  "$BIN/rate" -urls "$SIDECARS" -keys "$WORK/warm.tsv" -rate "$PROP_RATE" -c 16 -d 100s >"$WORK/rate.out" 2>&1 &
-  RATE_PID=$!
-  PIDS+=($RATE_PID)
-  sleep 2
-  timeout 100 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke-steady.tsv" \
-    -sidecars "$SIDECARS" -metrics "$METRICS" -label "at $PROP_RATE req/s each" | sed 's/^PROPAGATION/PROPAGATION (steady rate)/' | out
-  kill -INT "$RATE_PID" 2>/dev/null || true
-  wait "$RATE_PID" 2>/dev/null || true
-  grep '^RATE' "$WORK/rate.out" | out || true
+  # The same at steady rates below capacity (an open loop: each sidecar gets the rate
+  # whatever the answers take), as a sidecar in production runs.
+  for i in "${!PROP_RATES[@]}"; do
+    rate=${PROP_RATES[$i]}
+    say "Revocation propagation to 3 sidecars at a steady $rate requests/s each ($((3 * rate))/s in all)"
+    "$BIN/rate" -urls "$SIDECARS" -keys "$WORK/warm.tsv" -rate "$rate" -c 16 -d 100s >"$WORK/rate.out" 2>&1 &
+    RATE_PID=$!
+    PIDS+=($RATE_PID)
+    sleep 2
+    timeout 100 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke-steady-$i.tsv" \
+      -sidecars "$SIDECARS" -metrics "$METRICS" -label "at $rate req/s each" | sed 's/^PROPAGATION/PROPAGATION (steady rate)/' | out
+    kill -INT "$RATE_PID" 2>/dev/null || true
+    wait "$RATE_PID" 2>/dev/null || true
+    grep '^RATE' "$WORK/rate.out" | out || true
+  done
 fi
 # The load Caddies are done: stop them so that the next steps have the machine.
 stop_all
