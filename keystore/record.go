@@ -99,10 +99,18 @@ type Event struct {
 	Epoch  string
 	Hashes []KeyHash
 	// Gone, when not nil, has one flag per hash: Gone[i] reports that the change left
-	// Hashes[i] no live key, its record now a tombstone (revoked, expired, deactivated or
-	// deleted). A reader may then refuse the key at once instead of reading the record
-	// again. Events without it (from older admins) and readers that ignore it drop the
-	// hashes and read the records: the same answer, one Redis round trip later.
+	// Hashes[i] no live key and its writer sent a tombstone for it (revoked, expired or
+	// deleted; a deactivated key keeps a record). A reader may then refuse the key at
+	// once instead of reading the record again. Events without it (from older admins)
+	// and readers that ignore it drop the hashes and read the records: the same answer,
+	// one Redis round trip later.
+	//
+	// It rests on one invariant of the store: a key with no live record at some
+	// revision never has a live one at a later revision (revocation, deletion and expiry
+	// are final; reactivation issues new keys). The tombstone's write is rev-checked and
+	// may be refused in favour of a newer record, but under the invariant a newer record
+	// of that key is itself not live. A change that could bring a key back (an
+	// "unrevoke", a longer expiry) must not be flagged gone.
 	Gone []bool
 }
 

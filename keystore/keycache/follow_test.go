@@ -275,8 +275,9 @@ func TestGoneKeyIsRefusedFromTheCache(t *testing.T) {
 	}
 
 	e.srv.Kill()
+	e.waitConnected(false)
 	ent, src, err := foundOf(e.cache.Lookup(context.Background(), gone, testPolicy))
-	if err != nil || ent == nil || ent.State() != keystore.KeyRevoked || ent.Live(time.Now()) {
-		t.Fatalf("gone key with Redis down: %+v from %v, %v; want the revoked entry", ent, src, err)
+	if err != nil || ent == nil || ent.State() != keystore.KeyRevoked || ent.Live(time.Now()) || src != SourceStale {
+		t.Fatalf("gone key with Redis down: %+v from %v, %v; want the revoked entry as the stale fallback", ent, src, err)
 	}
 }

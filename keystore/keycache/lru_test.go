@@ -205,3 +205,32 @@ func TestNewShardsBoundSize(t *testing.T) {
 		sl.release()
 	}
 }
+
+// kill turns a positive slot into a refusal in place (same slot, key id kept), removes
+// a negative one, and does nothing for a hash it does not hold.
+func TestShardKill(t *testing.T) {
+	s := testShard(4)
+	pos, neg, absent := hashOf(1), hashOf(2), hashOf(3)
+	pi := s.put(&pos)
+	sl := &s.slots[pi]
+	sl.kind, sl.state, sl.kidLen = slotPositive, stateActive, uint8(copy(sl.kid[:], "key_1"))
+	ver := sl.ver
+	putNeg(s, neg)
+
+	s.kill(&pos)
+	s.kill(&neg)
+	s.kill(&absent)
+
+	if i, _ := s.find(&pos); i != pi || sl.kind != slotPositive || sl.state != stateRevoked ||
+		string(sl.kid[:sl.kidLen]) != "key_1" || sl.ver != ver {
+		t.Errorf("positive slot after kill: index %d (want %d), kind %d, state %d, key id %q, ver %d (want %d)",
+			i, pi, sl.kind, sl.state, sl.kid[:sl.kidLen], sl.ver, ver)
+	}
+	if i, _ := s.find(&neg); i != 0 {
+		t.Errorf("negative slot still held after kill (slot %d)", i)
+	}
+	if s.n != 1 || !slices.Equal(order(s), []byte{1}) {
+		t.Errorf("shard holds %d slots in order %v, want just key 1", s.n, order(s))
+	}
+	checkShard(t, s)
+}

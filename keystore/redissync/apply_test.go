@@ -153,6 +153,12 @@ func TestApplySplitsLargeChanges(t *testing.T) {
 	for i := range hashes {
 		hashes[i] = testHash(i)
 	}
+	// Every 7th key is gone: the flags must stay aligned with the hashes across the split.
+	gone := map[keystore.KeyHash]bool{}
+	for i := 0; i < n; i += 7 {
+		e.src.remove(testHash(i))
+		gone[testHash(i)] = true
+	}
 	_, rev := e.src.snapshot()
 	if err := e.s.Apply(ctx, keystore.Change{Rev: rev, Action: "bulk", Hashes: hashes}); err != nil {
 		t.Fatal(err)
@@ -166,8 +172,11 @@ func TestApplySplitsLargeChanges(t *testing.T) {
 		if ev.Seq != int64(i+1) || ev.Kind != keystore.EventKeys || len(ev.Hashes) > maxEventHashes {
 			t.Errorf("event %d: seq %d kind %s with %d hashes", i, ev.Seq, ev.Kind, len(ev.Hashes))
 		}
-		for _, h := range ev.Hashes {
+		for j, h := range ev.Hashes {
 			seen[h] = true
+			if g := j < len(ev.Gone) && ev.Gone[j]; g != gone[h] {
+				t.Errorf("event %d hash %d: gone %v, want %v", i, j, g, gone[h])
+			}
 		}
 	}
 	if len(seen) != n {

@@ -28,8 +28,8 @@
 // from the store (RecordSource.AuthRecords: the live records and the revision they were
 // read at), then sends, in one pipeline (one round trip), the writes of each live record
 // or, for a key no longer live, a tombstone; a GET of the epoch marker; and one "keys"
-// event (split by 1000 hashes) with the change's revision, flagging the keys that got a
-// tombstone as gone: a sidecar turns a cached entry of such a key into a refusal on the
+// event (split by 1000 hashes) with the change's revision, flagging the keys that were
+// sent a tombstone as gone (keystore.Event.Gone says why that is safe): a sidecar turns a cached entry of such a key into a refusal on the
 // spot instead of dropping it, so the next request with a revoked key is refused without
 // a Redis round trip (and while Redis is down). Sidecars that predate the flags drop
 // the entries and read the tombstones: the same answer, one round trip later. Redis runs a pipeline in order,

@@ -62,9 +62,11 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 	return cur, nil
 }
 
-// goneFlags returns, for each of hashes, whether ws writes its tombstone: the flags of
+// goneFlags returns, for each of hashes, whether ws sends its tombstone: the flags of
 // the events (keystore.Event.Gone), which let sidecars refuse those keys without
-// reading their records again.
+// reading their records again. The flags are set before Redis runs the rev-checked
+// writes, so a tombstone refused for a newer record is flagged too; that is right only
+// because a key with no live record never gets a live one later (see Event.Gone).
 func goneFlags(ws []write, hashes []keystore.KeyHash) []bool {
 	tomb := make(map[keystore.KeyHash]bool, len(ws))
 	for _, w := range ws {
