@@ -20,8 +20,10 @@
 #  5. Revocation propagation under load to 3 sidecars; 6. full reconcile of 1,000,000 keys
 #     into an empty Redis; 7. RSS of a sidecar with cache_size 100000 full.
 #
-# Bounded (about 6 minutes on 2 cores with the defaults); stops everything it started.
-# Knobs (environment): BENCH_ROUNDS (5), BENCH_DURATION seconds per round (6),
+# Bounded (about 7 to 8 minutes on 2 cores with the defaults); stops everything it started.
+# Many short rounds: this machine changes speed for seconds at a time, and the targets
+# compare configurations round by round (run back to back), taking the median.
+# Knobs (environment): BENCH_ROUNDS (12), BENCH_DURATION seconds per round (3),
 # BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_LOAD_KEYS (10000), BENCH_WARM_KEYS (100),
 # BENCH_MISS_CACHE (1000), BENCH_REVOCATIONS (60), BENCH_CONFIGS (the six above), BENCH_RECONCILE_KEYS (1000000),
 # BENCH_MEMORY_KEYS (100000), BENCH_PROP_RATES ("500 2000": requests/s per sidecar), BENCH_REUSE=0
@@ -36,8 +38,8 @@ cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh redis wrk curl
 
 BIN=${BIN:-bin}
-ROUNDS=${BENCH_ROUNDS:-5}
-DUR=${BENCH_DURATION:-6}
+ROUNDS=${BENCH_ROUNDS:-12}
+DUR=${BENCH_DURATION:-3}
 CONNS=${BENCH_CONNECTIONS:-64}
 THREADS=${BENCH_THREADS:-2}
 LOAD_KEYS=${BENCH_LOAD_KEYS:-10000}

@@ -77,12 +77,45 @@ type Row struct {
 	Failed           int64 // non-2xx plus socket errors, over every round
 	Ratio            float64
 	CPUDeltaUS       float64 // Caddy CPU per request minus plain's
+	// PairedRatio and PairedCPUDeltaUS compare with plain round by round: the median,
+	// over the rounds both ran, of this configuration's req/s ÷ plain's and of its Caddy
+	// CPU per request − plain's. The configurations of a round run back to back, so
+	// these cancel what the machine does between rounds (see Summary.Paired).
+	PairedRatio      float64
+	PairedCPUDeltaUS float64
 }
 
 // Summary is every configuration's row, in the order first seen.
 type Summary struct {
-	Rows []Row
+	Rows   []Row
+	rounds map[string]map[int]Round // config → round number → its run
+	hz     int                      // clock ticks per second of the CPU counters
 }
+
+// Paired returns the median, over the rounds that both a and b ran, of a's req/s ÷
+// b's and of a's Caddy CPU per request − b's (µs), and whether they had a round in
+// common. On a machine whose speed changes from minute to minute the ratio of two
+// configurations' medians mixes rounds run in different states; within one round they
+// ran seconds apart.
+func (s Summary) Paired(a, b string) (ratio, cpuDeltaUS float64, ok bool) {
+	var ratios, deltas []float64
+	usPerTick := 1e6 / float64(s.hz)
+	for n, ra := range s.rounds[a] {
+		rb, found := s.rounds[b][n]
+		if !found {
+			continue
+		}
+		ratios = append(ratios, ra.rate()/rb.rate())
+		deltas = append(deltas, (float64(ra.CaddyTicks)/float64(ra.Requests)-float64(rb.CaddyTicks)/float64(rb.Requests))*usPerTick)
+	}
+	if len(ratios) == 0 {
+		return 0, 0, false
+	}
+	return median(ratios), median(deltas), true
+}
+
+// rate is the round's requests per second.
+func (r Round) rate() float64 { return float64(r.Requests) / (float64(r.DurationUS) / 1e6) }
 
 // Row returns the row of a configuration.
 func (s Summary) Row(config string) (Row, bool) {
@@ -101,24 +134,26 @@ func Summarize(rounds []Round, hz int) (Summary, error) {
 	}
 	var order []string
 	by := map[string][]Round{}
+	s := Summary{rounds: map[string]map[int]Round{}, hz: hz}
 	for _, r := range rounds {
 		if _, ok := by[r.Config]; !ok {
 			order = append(order, r.Config)
+			s.rounds[r.Config] = map[int]Round{}
 		}
 		by[r.Config] = append(by[r.Config], r)
+		s.rounds[r.Config][r.Round] = r
 	}
 	if _, ok := by[Plain]; !ok {
 		return Summary{}, fmt.Errorf("summarizing rounds: no %q rounds to compare with", Plain)
 	}
 	usPerTick := 1e6 / float64(hz)
-	var s Summary
 	for _, c := range order {
 		rs := by[c]
 		row := Row{Config: c, Rounds: len(rs)}
 		var rates, p50, p99 []float64
 		var reqs, ticks, aux int64
 		for _, r := range rs {
-			rates = append(rates, float64(r.Requests)/(float64(r.DurationUS)/1e6))
+			rates = append(rates, r.rate())
 			p50 = append(p50, float64(r.P50US))
 			p99 = append(p99, float64(r.P99US))
 			reqs += r.Requests
@@ -133,8 +168,10 @@ func Summarize(rounds []Round, hz int) (Summary, error) {
 	}
 	plain, _ := s.Row(Plain)
 	for i := range s.Rows {
-		s.Rows[i].Ratio = s.Rows[i].ReqPerSec / plain.ReqPerSec
-		s.Rows[i].CPUDeltaUS = s.Rows[i].CaddyCPUPerReqUS - plain.CaddyCPUPerReqUS
+		r := &s.Rows[i]
+		r.Ratio = r.ReqPerSec / plain.ReqPerSec
+		r.CPUDeltaUS = r.CaddyCPUPerReqUS - plain.CaddyCPUPerReqUS
+		r.PairedRatio, r.PairedCPUDeltaUS, _ = s.Paired(r.Config, Plain)
 	}
 	return s, nil
 }

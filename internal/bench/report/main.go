@@ -6,7 +6,9 @@
 // (tab or space separated; ticks are /proc utime+stime of Caddy and of the auxiliary
 // process, the forward_auth auth service, over the run). Throughput is the median of
 // the rounds' req/s; latencies the median of the rounds' p50 and p99; CPU per request
-// the sum of ticks over the sum of requests. Ratios are to the "plain" configuration.
+// the sum of ticks over the sum of requests. Ratios are to the "plain" configuration,
+// both as the ratio of the medians and "paired": the median over rounds of each
+// round's ratio (and CPU difference), which the TARGET lines use.
 //
 //	report -hz 100 rounds.tsv
 package main
