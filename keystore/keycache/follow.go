@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +44,7 @@ type follower struct {
 	positioned bool          // lastID/lastSeq are known
 	lastID     string        // id of the last event applied ("0-0": none, the stream did not exist)
 	lastSeq    int64         // its seq (0: none)
+	lastSum    uint64        // its fields' fingerprint (eventSum)
 	caughtUp   bool          // every event up to the stream's end at the last read was applied
 	checkTail  bool          // the stream must be checked for replacement before reading on
 }
@@ -90,19 +94,19 @@ func (f *follower) step(ctx context.Context) error {
 		}
 	}
 	if !f.positioned || f.checkTail {
-		id, seq, err := c.tail(ctx, f.rdb)
+		id, seq, sum, err := c.tail(ctx, f.rdb)
 		if err != nil {
 			return err
 		}
 		f.checkTail = false
-		if !f.positioned || f.replacedBy(id, seq) {
+		if !f.positioned || f.replacedBy(id, seq, sum) {
 			if f.positioned {
 				c.log.Warn("events stream replaced or trimmed; key cache flushed",
 					zap.Int64("last_seq", f.lastSeq), zap.Int64("tail_seq", seq))
 			}
 			// Everything cached so far may have missed events before this tail: flush
 			// after reading it, so that only lookups that start afterwards are fresh.
-			f.lastID, f.lastSeq, f.positioned = id, seq, true
+			f.lastID, f.lastSeq, f.lastSum, f.positioned = id, seq, sum, true
 			c.flush("following the events stream from its tail")
 			f.caughtUp = true
 			c.setConnected()
@@ -133,17 +137,39 @@ func (f *follower) step(ctx context.Context) error {
 	return nil
 }
 
-// replacedBy reports whether a tail (id, seq; id "0-0" for no stream) shows that the
-// stream followed so far is gone: it vanished, or is shorter than what was applied,
-// or has as many events but a different last one.
-func (f *follower) replacedBy(id string, seq int64) bool {
+// replacedBy reports whether a tail (id, seq, fields' fingerprint; id "0-0" for no
+// stream) shows that the stream followed so far is gone: it vanished, or is shorter
+// than what was applied, or has as many events but a different last one. The id alone
+// does not tell: a stream wiped and written again within the same millisecond of
+// Redis's clock gives its first event the id the old last one had (and XREAD, asked
+// for what follows that id, never returns it), so the event's fields are compared too.
+func (f *follower) replacedBy(id string, seq int64, sum uint64) bool {
 	switch {
 	case seq < f.lastSeq:
 		return true
 	case seq == f.lastSeq:
-		return id != f.lastID
+		return id != f.lastID || sum != f.lastSum
 	}
 	return false
+}
+
+// eventSum is a fingerprint of a stream entry's fields (FNV-1a over the sorted field
+// names and their values), so that two entries with the same id can be told apart.
+func eventSum(m redis.XMessage) uint64 {
+	names := make([]string, 0, len(m.Values))
+	for k := range m.Values {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	h := fnv.New64a()
+	for _, k := range names {
+		v, _ := m.Values[k].(string)
+		_, _ = io.WriteString(h, k)
+		_, _ = h.Write([]byte{0})
+		_, _ = io.WriteString(h, v)
+		_, _ = h.Write([]byte{0})
+	}
+	return h.Sum64()
 }
 
 // apply applies events in order. A seq that does not follow the last one means events
@@ -152,7 +178,7 @@ func (f *follower) apply(msgs []redis.XMessage) {
 	c := f.c
 	for _, m := range msgs {
 		ev, err := keystore.ParseEvent(m)
-		f.lastID = m.ID
+		f.lastID, f.lastSum = m.ID, eventSum(m)
 		if err != nil {
 			// Its hashes cannot be known: treat as a flush. The parse error is not
 			// logged: it may quote part of a hash.
@@ -227,23 +253,23 @@ func (c *Cache) setConnected() {
 	}
 }
 
-// tail returns the id and seq of the stream's last event, or "0-0", 0 when there is
-// no stream.
-func (c *Cache) tail(ctx context.Context, rdb redis.Cmdable) (string, int64, error) {
+// tail returns the id, seq and fingerprint (eventSum) of the stream's last event, or
+// "0-0", 0, 0 when there is no stream.
+func (c *Cache) tail(ctx context.Context, rdb redis.Cmdable) (string, int64, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, tailTimeout)
 	defer cancel()
 	msgs, err := rdb.XRevRangeN(ctx, keystore.RedisEvents, "+", "-", 1).Result()
 	if err != nil {
-		return "", 0, fmt.Errorf("reading the events stream's tail: %w", err)
+		return "", 0, 0, fmt.Errorf("reading the events stream's tail: %w", err)
 	}
 	if len(msgs) == 0 {
-		return "0-0", 0, nil
+		return "0-0", 0, 0, nil
 	}
 	ev, err := keystore.ParseEvent(msgs[0])
 	if ev.Seq == 0 && err != nil {
-		return "", 0, fmt.Errorf("reading the events stream's tail: %w", err)
+		return "", 0, 0, fmt.Errorf("reading the events stream's tail: %w", err)
 	}
-	return msgs[0].ID, ev.Seq, nil
+	return msgs[0].ID, ev.Seq, eventSum(msgs[0]), nil
 }
 
 // readEvents reads up to eventsBatch events after id, blocking up to block (no

@@ -281,3 +281,40 @@ func TestGoneKeyIsRefusedFromTheCache(t *testing.T) {
 		t.Fatalf("gone key with Redis down: %+v from %v, %v; want the revoked entry as the stale fallback", ent, src, err)
 	}
 }
+
+// A stream wiped and written again within one millisecond of Redis's clock gives its
+// first event the id (and seq) the old last event had: only the fields tell them apart
+// (TestRecordAnswersWithoutEpoch failed about one run in three on a fast machine).
+func TestReplacedBy(t *testing.T) {
+	old := redis.XMessage{ID: "1700000000000-0", Values: map[string]any{"seq": "1", "rev": "2", "kind": "keys", "epoch": "e1", "h": ""}}
+	same := redis.XMessage{ID: old.ID, Values: map[string]any{"h": "", "epoch": "e1", "kind": "keys", "rev": "2", "seq": "1"}}
+	other := redis.XMessage{ID: old.ID, Values: map[string]any{"seq": "1", "rev": "2", "kind": "keys", "epoch": "e1", "h": "ab"}}
+	if eventSum(old) != eventSum(same) {
+		t.Fatal("eventSum depends on the order of the fields")
+	}
+	// Moving a byte from one value to the next must change the sum.
+	a := redis.XMessage{Values: map[string]any{"a": "xy", "b": ""}}
+	b := redis.XMessage{Values: map[string]any{"a": "x", "b": "y"}}
+	if eventSum(a) == eventSum(b) {
+		t.Error("eventSum does not separate the values")
+	}
+	f := &follower{lastID: old.ID, lastSeq: 1, lastSum: eventSum(old)}
+	for _, tc := range []struct {
+		name     string
+		id       string
+		seq      int64
+		sum      uint64
+		replaced bool
+	}{
+		{"the same last event", old.ID, 1, eventSum(same), false},
+		{"more events", "1700000000001-0", 2, 7, false},
+		{"a shorter stream", "1700000000001-0", 0, 0, true},
+		{"no stream", "0-0", 0, 0, true},
+		{"as many events, another id", "1700000000002-0", 1, eventSum(old), true},
+		{"as many events, the same id, other fields", old.ID, 1, eventSum(other), true},
+	} {
+		if got := f.replacedBy(tc.id, tc.seq, tc.sum); got != tc.replaced {
+			t.Errorf("%s: replacedBy = %v, want %v", tc.name, got, tc.replaced)
+		}
+	}
+}
