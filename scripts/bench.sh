@@ -165,7 +165,7 @@ if step rounds || step propagation; then
     -out "$WORK/load.tsv" | out
   head -n "$WARM_KEYS" "$WORK/load.tsv" >"$WORK/warm.tsv"
   IDLE_REVOCATIONS=20
-  timeout 60 "$BIN/issue" -admin "$ADMIN_URL" -ws bench -sa revoke -n $(((2 + ${#PROP_RATES[@]}) * REVOCATIONS + IDLE_REVOCATIONS)) -c 4 \
+  timeout 60 "$BIN/issue" -admin "$ADMIN_URL" -ws bench -sa revoke -n $(((1 + ${#PROP_RATES[@]}) * REVOCATIONS + IDLE_REVOCATIONS)) -c 4 \
     -out "$WORK/revoke-all.tsv" >/dev/null
   head -n "$IDLE_REVOCATIONS" "$WORK/revoke-all.tsv" >"$WORK/revoke-idle.tsv"
   tail -n +$((IDLE_REVOCATIONS + 1)) "$WORK/revoke-all.tsv" | head -n "$REVOCATIONS" >"$WORK/revoke.tsv"

@@ -220,10 +220,10 @@ func (f *follower) apply(msgs []redis.XMessage) {
 }
 
 // drop applies a keys event: it removes the entries of hashes, positive and negative,
-// but for a cached key that gone (keystore.Event.Gone; nil: none) flags as left with no
-// live key. That entry stays and now refuses the key, as the tombstone that replaced its
-// record in Redis would: the next request with it is refused without a round trip, and
-// still refused if Redis is out by then. Either way the shards are marked so that
+// except the positive entry of a key that gone flags (keystore.Event.Gone; nil: none
+// flagged). That entry stays and now refuses the key, as the tombstone sent for it
+// would: the next request with it is refused without a round trip, and still refused
+// if Redis is out by then. Either way the shards are marked so that
 // lookups in flight do not cache a reply that predates the event (nor answer misses
 // that arrive from now on: see forget).
 func (c *Cache) drop(hashes []keystore.KeyHash, gone []bool) {

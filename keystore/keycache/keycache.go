@@ -12,7 +12,7 @@
 // generation: older entries stay only as a stale fallback, used while Redis cannot
 // answer and bounded by the site's StaleIfError. An event naming a key drops its entry
 // outright, so a revoked key is never answered, not even as stale; when the event flags
-// the key as gone (keystore.Event.Gone: its record is now a tombstone) the entry stays
+// the key as gone (keystore.Event.Gone: a tombstone was sent for it) the entry stays
 // instead, turned into a refusal, so that the next request with it is refused without
 // a round trip to Redis.
 //

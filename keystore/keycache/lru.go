@@ -229,7 +229,7 @@ func (s *shard) alloc(h *keystore.KeyHash) (int32, int) {
 func (s *shard) remove(h *keystore.KeyHash) { s.removeTail(tailOf(h)) }
 
 // kill makes a positive slot of h refuse its key from now on: its state becomes
-// revoked, which is what the tombstone that replaced the key's record says. The slot
+// revoked, which is what the tombstone sent for the key says. The slot
 // keeps its key id and account, for the log line of the refusal. Any other slot of h
 // is removed.
 func (s *shard) kill(h *keystore.KeyHash) {
