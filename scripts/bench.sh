@@ -13,24 +13,33 @@
 #                     request is a Redis lookup (GET epoch + GET record, one pipelined round trip)
 #       forward_auth  forward_auth to internal/bench/authsvc: one Redis GET per request
 #       basic_auth    Caddy basic_auth, one user (bcrypt; Caddy's hash cache makes it one lookup)
-#       headers       no check: request_header removes Authorization and sets the four
-#                     identity headers sagate sets, so that what carrying an identity to
+#       headers       no check: reverse_proxy's header_up removes Authorization and sets
+#                     the four identity headers sagate sets (one header operation, Caddy's
+#                     cheapest way to add headers), so that what carrying an identity to
 #                     the upstream costs Caddy is told apart from what checking a key costs
 #     and prints req/s, p50/p99, Caddy CPU per request (utime+stime from /proc) and ratios.
-#  5. Revocation propagation under load to 3 sidecars; 6. full reconcile of 1,000,000 keys
-#     into an empty Redis; 7. RSS of a sidecar with cache_size 100000 full.
+#  5. Instructions per request of plain, sagate-warm and headers, counted by valgrind's
+#     callgrind (Caddy with GOMAXPROCS=1 and GOGC=off): a figure that does not move with
+#     the machine's speed, split into sagate's own code and the rest, with heap bytes
+#     and objects per request from Caddy's /debug/vars.
+#  6. Revocation propagation under load to 3 sidecars; 7. full reconcile of 1,000,000 keys
+#     into an empty Redis; 8. RSS of a sidecar with cache_size 100000 full.
 #
 # Bounded (about 7 to 8 minutes on 2 cores with the defaults); stops everything it started.
 # Many short rounds: this machine changes speed for seconds at a time, and the targets
 # compare configurations round by round (run back to back), taking the median.
 # Knobs (environment): BENCH_ROUNDS (12), BENCH_DURATION seconds per round (3),
 # BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_LOAD_KEYS (10000), BENCH_WARM_KEYS (100),
-# BENCH_MISS_CACHE (1000), BENCH_REVOCATIONS (60), BENCH_CONFIGS (the six above), BENCH_RECONCILE_KEYS (1000000),
-# BENCH_MEMORY_KEYS (100000), BENCH_PROP_RATES ("500 2000": requests/s per sidecar), BENCH_REUSE=0
+# BENCH_MISS_CACHE (1000), BENCH_REVOCATIONS (200 per load), BENCH_CONFIGS (the six above), BENCH_RECONCILE_KEYS (1000000),
+# BENCH_MEMORY_KEYS (100000), BENCH_PROP_RATES ("500 1000 2000": requests/s per sidecar),
+# BENCH_INSTR_REQUESTS (1000 per batch), BENCH_INSTR_BATCHES (3), BENCH_REUSE=0
 # refills the 1M-key store, BENCH_PROFILE=1 takes a 10 s CPU profile of each Caddy from its
 # admin endpoint (/debug/pprof/profile) after the rounds, BENCH_STEPS picks steps (default
-# "gobench rounds propagation reconcile memory"; e.g. BENCH_STEPS=propagation reruns only
-# that one), BENCH_GOBENCH=0 drops gobench from them.
+# "gobench rounds instructions propagation reconcile memory"; e.g. BENCH_STEPS=propagation reruns only
+# that one), BENCH_GOBENCH=0 drops gobench from them. BENCH_PROXY_LOG=off runs every Caddy
+# with reverse_proxy left out of its logs: reverse_proxy JSON-encodes each proxied request,
+# headers included, into its logger whether or not anything is logged, so that a
+# configuration that adds headers pays for them there too (see BENCHMARKS.md).
 # Results: printed, and kept in $BIN/bench-latest.txt (profiles in $BIN/bench-profiles/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,18 +54,21 @@ THREADS=${BENCH_THREADS:-2}
 LOAD_KEYS=${BENCH_LOAD_KEYS:-10000}
 WARM_KEYS=${BENCH_WARM_KEYS:-100}
 MISS_CACHE=${BENCH_MISS_CACHE:-1000}
-REVOCATIONS=${BENCH_REVOCATIONS:-60}
+REVOCATIONS=${BENCH_REVOCATIONS:-200}
 RECONCILE_KEYS=${BENCH_RECONCILE_KEYS:-1000000}
 MEMORY_KEYS=${BENCH_MEMORY_KEYS:-100000}
-read -r -a PROP_RATES <<<"${BENCH_PROP_RATES:-500 2000}"
-STEPS=" ${BENCH_STEPS:-gobench rounds propagation reconcile memory} "
+read -r -a PROP_RATES <<<"${BENCH_PROP_RATES:-500 1000 2000}"
+INSTR_N=${BENCH_INSTR_REQUESTS:-1000}
+INSTR_BATCHES=${BENCH_INSTR_BATCHES:-3}
+STEPS=" ${BENCH_STEPS:-gobench rounds instructions propagation reconcile memory} "
 [ "${BENCH_GOBENCH:-1}" != 0 ] || STEPS=${STEPS/ gobench / }
 for s in $STEPS; do
-  case "$s" in gobench|rounds|propagation|reconcile|memory) ;;
-  *) echo "BENCH_STEPS: unknown step \"$s\" (known: gobench rounds propagation reconcile memory)" >&2; exit 2 ;;
+  case "$s" in gobench|rounds|instructions|propagation|reconcile|memory) ;;
+  *) echo "BENCH_STEPS: unknown step \"$s\" (known: gobench rounds instructions propagation reconcile memory)" >&2; exit 2 ;;
   esac
 done
 step() { [[ "$STEPS" == *" $1 "* ]]; }
+case "${BENCH_PROXY_LOG:-on}" in on|off) ;; *) echo "BENCH_PROXY_LOG: want on or off" >&2; exit 2 ;; esac
 HZ=$(getconf CLK_TCK)
 # BENCH_CONFIGS picks the configurations of step 4 (plain must be one).
 read -r -a CONFIGS <<<"${BENCH_CONFIGS:-plain sagate-warm sagate-redis forward_auth basic_auth headers}"
@@ -122,7 +134,8 @@ go build -o "$BIN/sagate" ./cmd/sagate
 go build -o "$BIN/caddy" ./cmd/caddy
 go build -o "$BIN/upstream" ./examples/upstream
 go build -o "$BIN/" ./internal/bench/authsvc ./internal/bench/issue ./internal/bench/propagation \
-  ./internal/bench/reconcile ./internal/bench/memory ./internal/bench/report ./internal/bench/rate
+  ./internal/bench/reconcile ./internal/bench/memory ./internal/bench/report ./internal/bench/rate \
+  ./internal/bench/instructions
 echo "binaries in $BIN" | out
 
 # Caddy keeps its data and config out of the user's home.
@@ -136,7 +149,8 @@ start_redis() { # PORT NAME
   wait_port "$1"
 }
 
-if step rounds || step propagation; then
+if step instructions; then scripts/ensure-deps.sh valgrind; fi
+if step rounds || step instructions || step propagation; then
   say "Starting Redis, the admin, the sample API and the forward_auth auth service"
   take_port REDIS_PORT; take_port ADMIN_PORT; take_port API_PORT; take_port AUTH_PORT
   REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
@@ -178,7 +192,9 @@ fi
 # caddyfile CONFIG PORT ADMIN_PORT [EXTRA_SAGATE_OPTION] writes the Caddyfile of a configuration.
 caddyfile() {
   local cfg=$1 port=$2 aport=$3 extra=${4:-}
-  printf '{\n\tadmin 127.0.0.1:%s\n\tpersist_config off\n}\nhttp://127.0.0.1:%s {\n\tbind 127.0.0.1\n' "$aport" "$port"
+  printf '{\n\tadmin 127.0.0.1:%s\n\tpersist_config off\n' "$aport"
+  [ "${BENCH_PROXY_LOG:-on}" = on ] || printf '\tlog default {\n\t\texclude http.handlers.reverse_proxy\n\t}\n'
+  printf '}\nhttp://127.0.0.1:%s {\n\tbind 127.0.0.1\n' "$port"
   case "$cfg" in
     plain) ;;
     sagate-*)
@@ -189,12 +205,15 @@ caddyfile() {
       printf '\tforward_auth 127.0.0.1:%s {\n\t\turi /check\n' "$AUTH_PORT"
       printf '\t\tcopy_headers X-Service-Account-Id X-Service-Account X-Workspace X-Api-Key-Id\n\t}\n' ;;
     basic_auth) printf '\tbasic_auth {\n\t\tbench %s\n\t}\n' "$BASIC_HASH" ;;
-    headers)
-      printf '\trequest_header -Authorization\n'
-      printf '\trequest_header %s %s\n' X-Service-Account-Id sa_01jdzk6f3n8r2q4t7v9w1x3y5z \
-        X-Service-Account load@bench X-Workspace bench X-Api-Key-Id key_00000000000000000042 ;;
   esac
-  printf '\treverse_proxy 127.0.0.1:%s\n}\n' "$API_PORT"
+  if [ "$cfg" = headers ]; then
+    printf '\treverse_proxy 127.0.0.1:%s {\n\t\theader_up -Authorization\n' "$API_PORT"
+    printf '\t\theader_up %s %s\n' X-Service-Account-Id sa_01jdzk6f3n8r2q4t7v9w1x3y5z \
+      X-Service-Account load@bench X-Workspace bench X-Api-Key-Id key_00000000000000000042
+    printf '\t}\n}\n'
+  else
+    printf '\treverse_proxy 127.0.0.1:%s\n}\n' "$API_PORT"
+  fi
 }
 
 declare -A PORT APORT PID KEYS
@@ -306,6 +325,45 @@ if step rounds; then
       echo "  $BIN/bench-profiles/$cfg.pprof  (go tool pprof -top $BIN/caddy $BIN/bench-profiles/$cfg.pprof)" | out
     done
   fi
+fi
+
+if step instructions; then
+  say "Instructions per request (valgrind --tool=callgrind; Caddy with GOMAXPROCS=1 GOGC=off): $INSTR_BATCHES batches of $INSTR_N requests on one connection per configuration"
+  mkdir -p "$WORK/instr"
+  KEY1=$(head -1 "$WORK/warm.tsv" | cut -f2)
+  for cfg in plain sagate-warm headers; do
+    take_port port; take_port aport
+    caddyfile "$cfg" "$port" "$aport" >"$WORK/instr-$cfg.Caddyfile"
+    GOGC=off GOMAXPROCS=1 valgrind --tool=callgrind --callgrind-out-file="$WORK/instr/cg-$cfg.%p.out" \
+      "$BIN/caddy" run --config "$WORK/instr-$cfg.Caddyfile" --adapter caddyfile >"$WORK/instr-$cfg.log" 2>&1 &
+    vpid=$!
+    PIDS+=($vpid)
+    url="http://127.0.0.1:$port/"
+    # The requests wrk sends: Host and Authorization, nothing else (curl's own User-Agent and
+    # Accept removed); "#[1-N]" repeats the URL N times on one connection (the fragment is
+    # not sent).
+    req=(-H 'User-Agent:' -H 'Accept:' -H "Authorization: Bearer $KEY1")
+    for _ in $(seq 1 600); do # Caddy takes about 10 s to start under valgrind
+      [ "$(curl -s -o /dev/null -w '%{http_code}' "${req[@]}" "$url")" = 200 ] && break
+      kill -0 "$vpid" 2>/dev/null || { echo "Caddy ($cfg) under valgrind stopped:" >&2; tail -5 "$WORK/instr-$cfg.log" >&2; exit 1; }
+      sleep 0.1
+    done
+    curl -sf -o /dev/null "${req[@]}" "$url#[1-300]" # warm-up
+    for k in $(seq 1 "$INSTR_BATCHES"); do
+      curl -sf "http://127.0.0.1:$aport/debug/vars" >"$WORK/instr/vars-$cfg.$k.before.json"
+      callgrind_control -z "$vpid" >/dev/null 2>&1
+      codes=$(curl -s -o /dev/null -w '%{http_code}\n' "${req[@]}" "$url#[1-$INSTR_N]" | sort | uniq -c | tr -s ' ')
+      callgrind_control -d "$vpid" >/dev/null 2>&1
+      curl -sf "http://127.0.0.1:$aport/debug/vars" >"$WORK/instr/vars-$cfg.$k.after.json"
+      [ "$codes" = " $INSTR_N 200" ] || { echo "instructions: $cfg answered $codes, want $INSTR_N × 200" >&2; exit 1; }
+    done
+    kill "$vpid" 2>/dev/null || true
+    wait "$vpid" 2>/dev/null || true
+    echo "  $cfg: $INSTR_BATCHES batches measured" | out
+  done
+  rounds_arg=()
+  [ ! -s "$WORK/rounds.tsv" ] || rounds_arg=(-rounds "$WORK/rounds.tsv" -hz "$HZ")
+  "$BIN/instructions" -dir "$WORK/instr" -n "$INSTR_N" "${rounds_arg[@]}" plain sagate-warm headers | out
 fi
 
 if step propagation; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what sagate's tests, demo and benchmarks need on a fresh Debian machine,
-# and only what is missing. Usage: scripts/ensure-deps.sh [redis] [postgres] [wrk] [curl]
+# and only what is missing. Usage: scripts/ensure-deps.sh [redis] [postgres] [wrk] [curl] [valgrind]
 set -euo pipefail
 want=("$@")
 [ ${#want[@]} -gt 0 ] || want=(redis)
@@ -10,6 +10,7 @@ for w in "${want[@]}"; do
     redis) command -v redis-server >/dev/null 2>&1 || missing+=(redis-server) ;;
     wrk) command -v wrk >/dev/null 2>&1 || missing+=(wrk) ;;
     curl) command -v curl >/dev/null 2>&1 || missing+=(curl) ;;
+    valgrind) command -v callgrind_control >/dev/null 2>&1 || missing+=(valgrind) ;;
     postgres) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql) ;;
     *) echo "ensure-deps: unknown dependency $w" >&2; exit 2 ;;
   esac

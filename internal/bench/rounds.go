@@ -16,7 +16,7 @@ const (
 	SagateRedis  = "sagate-redis" // sagate, every request a Redis lookup
 	ForwardAuth  = "forward_auth" // forward_auth to authsvc, one Redis GET per request
 	BasicAuth    = "basic_auth"   // Caddy basic_auth, one user (bcrypt, Caddy's hash cache)
-	Headers      = "headers"      // no check: request_header sets sagate's identity headers
+	Headers      = "headers"      // no check: reverse_proxy header_up sets sagate's identity headers
 	roundColumns = 10
 )
 

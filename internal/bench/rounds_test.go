@@ -195,7 +195,7 @@ headers 2 100000 10000000 3000 9000 0 0 760 0
 	// Paired over rounds 1 and 2 (the mean of the two is their median): headers/plain
 	// 10000/10000 and 10000/12000, CPU 76−70 and 76−66.67 µs; sagate-warm/headers
 	// 9800/10000 and 11800/10000, CPU 71.43−76 and 70.34−76 µs.
-	want := "BREAKDOWN (paired) identity headers alone (request_header, no check) vs plain: 0.917 ×, +7.7 µs Caddy CPU/request; " +
+	want := "BREAKDOWN (paired) identity headers alone (header_up, no check) vs plain: 0.917 ×, +7.7 µs Caddy CPU/request; " +
 		"sagate warm vs identity headers alone (the check itself): 1.080 ×, -5.1 µs\n"
 	if buf.String() != want {
 		t.Errorf("breakdown:\n got %q\nwant %q", buf.String(), want)

@@ -111,7 +111,7 @@ func WriteBreakdown(w io.Writer, s Summary) error {
 	if !okW || !okH {
 		return nil
 	}
-	_, err := fmt.Fprintf(w, "BREAKDOWN (paired) identity headers alone (request_header, no check) vs plain: %.3f ×, %+.1f µs Caddy CPU/request; "+
+	_, err := fmt.Fprintf(w, "BREAKDOWN (paired) identity headers alone (header_up, no check) vs plain: %.3f ×, %+.1f µs Caddy CPU/request; "+
 		"sagate warm vs identity headers alone (the check itself): %.3f ×, %+.1f µs\n", hdrRatio, hdrCPU, warmRatio, warmCPU)
 	if err != nil {
 		return fmt.Errorf("writing the breakdown: %w", err)
