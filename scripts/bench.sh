@@ -361,9 +361,7 @@ if step instructions; then
     wait "$vpid" 2>/dev/null || true
     echo "  $cfg: $INSTR_BATCHES batches measured" | out
   done
-  rounds_arg=()
-  [ ! -s "$WORK/rounds.tsv" ] || rounds_arg=(-rounds "$WORK/rounds.tsv" -hz "$HZ")
-  "$BIN/instructions" -dir "$WORK/instr" -n "$INSTR_N" "${rounds_arg[@]}" plain sagate-warm headers | out
+  "$BIN/instructions" -dir "$WORK/instr" -n "$INSTR_N" plain sagate-warm headers | out
 fi
 
 if step propagation; then

@@ -8,10 +8,10 @@
 // The files of configuration C, batch K, in -dir: cg-C.PID.out.K (callgrind's dump),
 // vars-C.K.before.json and vars-C.K.after.json.
 //
-//	instructions -dir DIR -n 1000 [-rounds rounds.tsv -hz 100] plain sagate-warm headers
+//	instructions -dir DIR -n 1000 plain sagate-warm headers
 //
-// With -rounds, the differences are also given in µs, as the same share of plain's
-// measured Caddy CPU per request.
+// The counts are of user-space instructions: the kernel's work for a request (its
+// network system calls) is not in them.
 package main
 
 import (
@@ -36,11 +36,9 @@ const (
 func main() {
 	dir := flag.String("dir", "", "directory of the dumps")
 	n := flag.Int("n", 0, "requests per batch")
-	rounds := flag.String("rounds", "", "rounds file of the wrk step (optional): plain's CPU per request")
-	hz := flag.Int("hz", 100, "clock ticks per second (with -rounds)")
 	flag.Parse()
 	if *dir == "" || *n <= 0 || flag.NArg() == 0 {
-		log.Fatal("usage: instructions -dir DIR -n REQUESTS [-rounds FILE -hz N] CONFIG...")
+		log.Fatal("usage: instructions -dir DIR -n REQUESTS CONFIG...")
 	}
 	dumps := map[string][]bench.InstrDump{}
 	for _, c := range flag.Args() {
@@ -54,13 +52,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("instructions: %v", err)
 	}
-	plainCPU := 0.0
-	if *rounds != "" {
-		if plainCPU, err = plainCPUPerRequest(*rounds, *hz); err != nil {
-			log.Fatalf("instructions: %v", err)
-		}
-	}
-	if err := bench.WriteInstructions(os.Stdout, rows, plainCPU); err != nil {
+	if err := bench.WriteInstructions(os.Stdout, rows); err != nil {
 		log.Fatalf("instructions: %v", err)
 	}
 }
@@ -126,25 +118,4 @@ func readVars(name string) (bench.MemCounters, error) {
 		return m, fmt.Errorf("%s: %w", name, err)
 	}
 	return m, nil
-}
-
-func plainCPUPerRequest(name string, hz int) (float64, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	rs, err := bench.ParseRounds(f)
-	if err != nil {
-		return 0, err
-	}
-	s, err := bench.Summarize(rs, hz)
-	if err != nil {
-		return 0, err
-	}
-	row, ok := s.Row(bench.Plain)
-	if !ok {
-		return 0, fmt.Errorf("%s: no %s rounds", name, bench.Plain)
-	}
-	return row.CaddyCPUPerReqUS, nil
 }
