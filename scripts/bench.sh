@@ -18,7 +18,8 @@
 #                     cheapest way to add headers), so that what carrying an identity to
 #                     the upstream costs Caddy is told apart from what checking a key costs
 #     and prints req/s, p50/p99, Caddy CPU per request (utime+stime from /proc) and ratios.
-#  5. Instructions per request of plain, sagate-warm and headers, counted by valgrind's
+#  5. Instructions per request of plain, sagate-warm and headers (whatever BENCH_CONFIGS
+#     says), counted by valgrind's
 #     callgrind (Caddy with GOMAXPROCS=1 and GOGC=off): a figure that does not move with
 #     the machine's speed, split into sagate's own code and the rest, with heap bytes
 #     and objects per request from Caddy's /debug/vars.
@@ -122,7 +123,7 @@ say "Machine"
 } | out
 
 if step gobench; then
-  say "go test -bench (-benchtime 200ms; BenchmarkSync1M is skipped: step 6 measures it)"
+  say "go test -bench (-benchtime 200ms; BenchmarkSync1M is skipped: step 7 measures it)"
   mapfile -t pkgs < <(grep -rl --include='*_test.go' '^func Benchmark' . | xargs -n1 dirname | sort -u)
   timeout 300 go test -run '^$' -bench . -skip 'Sync1M' -benchmem -benchtime 200ms -timeout 280s "${pkgs[@]}" 2>&1 |
     grep -Ev '^(goos|goarch|cpu|PASS)' | out ||
@@ -233,8 +234,7 @@ start_caddy() {
       kill -0 "${PID[$name]}" 2>/dev/null || break
       sleep 0.1
     done
-    kill "${PID[$name]}" 2>/dev/null || true
-    wait "${PID[$name]}" 2>/dev/null || true
+    stop_pid "${PID[$name]}"
   done
   echo "Caddy $name did not start:" >&2
   tail -5 "$WORK/caddy-$name.log" >&2
@@ -330,6 +330,10 @@ fi
 if step instructions; then
   say "Instructions per request (valgrind --tool=callgrind; Caddy with GOMAXPROCS=1 GOGC=off): $INSTR_BATCHES batches of $INSTR_N requests on one connection per configuration"
   mkdir -p "$WORK/instr"
+  cgctl() { # callgrind_control, quiet unless it fails
+    timeout 60 callgrind_control "$@" >"$WORK/cgctl.log" 2>&1 ||
+      { echo "callgrind_control $* failed:" >&2; cat "$WORK/cgctl.log" >&2; exit 1; }
+  }
   KEY1=$(head -1 "$WORK/warm.tsv" | cut -f2)
   for cfg in plain sagate-warm headers; do
     take_port port; take_port aport
@@ -343,22 +347,24 @@ if step instructions; then
     # Accept removed); "#[1-N]" repeats the URL N times on one connection (the fragment is
     # not sent).
     req=(-H 'User-Agent:' -H 'Accept:' -H "Authorization: Bearer $KEY1")
+    code=000
     for _ in $(seq 1 600); do # Caddy takes about 10 s to start under valgrind
-      [ "$(curl -s -o /dev/null -w '%{http_code}' "${req[@]}" "$url")" = 200 ] && break
+      code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "${req[@]}" "$url" || true)
+      [ "$code" = 200 ] && break
       kill -0 "$vpid" 2>/dev/null || { echo "Caddy ($cfg) under valgrind stopped:" >&2; tail -5 "$WORK/instr-$cfg.log" >&2; exit 1; }
       sleep 0.1
     done
-    curl -sf -o /dev/null "${req[@]}" "$url#[1-300]" # warm-up
+    [ "$code" = 200 ] || { echo "Caddy ($cfg) under valgrind: a valid request got $code" >&2; exit 1; }
+    curl -sf -m 120 -o /dev/null "${req[@]}" "$url#[1-300]" # warm-up
     for k in $(seq 1 "$INSTR_BATCHES"); do
-      curl -sf "http://127.0.0.1:$aport/debug/vars" >"$WORK/instr/vars-$cfg.$k.before.json"
-      callgrind_control -z "$vpid" >/dev/null 2>&1
-      codes=$(curl -s -o /dev/null -w '%{http_code}\n' "${req[@]}" "$url#[1-$INSTR_N]" | sort | uniq -c | tr -s ' ')
-      callgrind_control -d "$vpid" >/dev/null 2>&1
-      curl -sf "http://127.0.0.1:$aport/debug/vars" >"$WORK/instr/vars-$cfg.$k.after.json"
+      curl -sf -m 60 "http://127.0.0.1:$aport/debug/vars" >"$WORK/instr/vars-$cfg.$k.before.json"
+      cgctl -z "$vpid"
+      codes=$(curl -s -m 600 -o /dev/null -w '%{http_code}\n' "${req[@]}" "$url#[1-$INSTR_N]" | sort | uniq -c | tr -s ' ')
+      cgctl -d "$vpid"
+      curl -sf -m 60 "http://127.0.0.1:$aport/debug/vars" >"$WORK/instr/vars-$cfg.$k.after.json"
       [ "$codes" = " $INSTR_N 200" ] || { echo "instructions: $cfg answered $codes, want $INSTR_N × 200" >&2; exit 1; }
     done
-    kill "$vpid" 2>/dev/null || true
-    wait "$vpid" 2>/dev/null || true
+    stop_pid "$vpid"
     echo "  $cfg: $INSTR_BATCHES batches measured" | out
   done
   "$BIN/instructions" -dir "$WORK/instr" -n "$INSTR_N" plain sagate-warm headers | out
@@ -381,7 +387,7 @@ if step propagation; then
   sleep 1
   timeout 100 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke.tsv" \
     -sidecars "$SIDECARS" -metrics "$METRICS" -label "under wrk's full load" | sed 's/^PROPAGATION/PROPAGATION (under load)/' | out
-  for p in "${loaders[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  for p in "${loaders[@]}"; do stop_pid "$p"; done
   # The same at steady rates below capacity (an open loop: each sidecar gets the rate
   # whatever the answers take), as a sidecar in production runs.
   for i in "${!PROP_RATES[@]}"; do
@@ -393,8 +399,7 @@ if step propagation; then
     sleep 2
     timeout 100 "$BIN/propagation" -admin "$ADMIN_URL" -ws bench -sa revoke -keys "$WORK/revoke-steady-$i.tsv" \
       -sidecars "$SIDECARS" -metrics "$METRICS" -label "at $rate req/s each" | sed 's/^PROPAGATION/PROPAGATION (steady rate)/' | out
-    kill -INT "$RATE_PID" 2>/dev/null || true
-    wait "$RATE_PID" 2>/dev/null || true
+    stop_pid "$RATE_PID" INT
     grep '^RATE' "$WORK/rate.out" | out || true
   done
 fi

@@ -46,3 +46,17 @@ stop_all() {
   done
   PIDS=()
 }
+
+# stop_pid PID [SIGNAL]: stops one process that PIDS holds (SIGNAL, TERM by default, then
+# KILL after 5 s), reaps it and forgets it, so that stop_all never signals its PID again
+# (once reaped, the PID may belong to another process).
+stop_pid() {
+  local p=$1 i
+  kill "-${2:-TERM}" "$p" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$p" 2>/dev/null || true # not yet reaped: the PID is still ours
+  wait "$p" 2>/dev/null || true
+  for i in "${!PIDS[@]}"; do
+    if [ "${PIDS[$i]}" = "$p" ]; then unset 'PIDS[i]'; fi
+  done
+}

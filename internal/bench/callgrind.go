@@ -26,9 +26,15 @@ type CallgrindFunc struct {
 	Calls map[string]int64 // callee → inclusive instructions of the calls to it
 }
 
-// ParseCallgrind reads a callgrind dump with the single event Ir (the default of
-// --tool=callgrind). Name compression ("fn=(12) name", then "fn=(12)") is resolved;
-// positions are ignored.
+// ParseCallgrind reads a callgrind dump with the single event Ir and line positions
+// (the defaults of --tool=callgrind; a dump with other events or with instruction
+// positions, --dump-instr=yes, is refused rather than misread). Name compression
+// ("fn=(12) name", then "fn=(12)") is resolved; the positions themselves are ignored.
+//
+// Inclusive costs are what callgrind recorded on each call arc. Go switches goroutines
+// without returning, which callgrind cannot follow, so the inclusive cost of a function
+// that blocks (and of its callers) is not to be trusted; the self costs, and the
+// inclusive cost of code that runs to its end without blocking, are.
 func ParseCallgrind(r io.Reader) (*Callgrind, error) {
 	cg := &Callgrind{Funcs: map[string]*CallgrindFunc{}}
 	names := map[string]string{} // compressed id "(12)" → function name
@@ -72,6 +78,10 @@ func ParseCallgrind(r io.Reader) (*Callgrind, error) {
 			case "events":
 				if strings.TrimSpace(v) != "Ir" {
 					return nil, fmt.Errorf("callgrind line %d: events %q, want Ir alone", line, strings.TrimSpace(v))
+				}
+			case "positions":
+				if strings.TrimSpace(v) != "line" {
+					return nil, fmt.Errorf("callgrind line %d: positions %q, want line alone", line, strings.TrimSpace(v))
 				}
 			case "totals", "summary":
 				n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -140,18 +150,22 @@ func resolveName(names map[string]string, v string) (string, error) {
 // Own returns the instructions of the functions named fn (and its recursion copies
 // "fn'2", …) that are not in calls to a callee whose name starts with any of except:
 // a middleware's own cost without the next handler's (except = the next handler).
+// Calls from one copy to another are left out, as each copy is counted on its own.
 // It also returns how many such functions the dump holds (0: fn never ran).
 func (cg *Callgrind) Own(fn string, except ...string) (int64, int) {
 	var sum int64
 	found := 0
 	for name, f := range cg.Funcs {
-		if name != fn && !(strings.HasPrefix(name, fn+"'") && isDigits(name[len(fn)+1:])) {
+		if !isCopyOf(name, fn) {
 			continue
 		}
 		found++
 		sum += f.Self
 	calls:
 		for callee, n := range f.Calls {
+			if isCopyOf(callee, fn) {
+				continue
+			}
 			for _, p := range except {
 				if strings.HasPrefix(callee, p) {
 					continue calls
@@ -161,6 +175,11 @@ func (cg *Callgrind) Own(fn string, except ...string) (int64, int) {
 		}
 	}
 	return sum, found
+}
+
+// isCopyOf reports whether name is fn or one of its recursion copies ("fn'2").
+func isCopyOf(name, fn string) bool {
+	return name == fn || strings.HasPrefix(name, fn+"'") && isDigits(name[len(fn)+1:])
 }
 
 func isDigits(s string) bool {
