@@ -332,10 +332,13 @@ if step instructions; then
   mkdir -p "$WORK/instr"
   cgctl() { # callgrind_control, quiet unless it fails
     timeout 60 callgrind_control "$@" >"$WORK/cgctl.log" 2>&1 ||
-      { echo "callgrind_control $* failed:" >&2; cat "$WORK/cgctl.log" >&2; exit 1; }
+      { echo "  callgrind_control $* failed: $(head -c 300 "$WORK/cgctl.log")" | out; return 1; }
   }
   KEY1=$(head -1 "$WORK/warm.tsv" | cut -f2)
-  for cfg in plain sagate-warm headers; do
+  # measure_instr CONFIG: one Caddy under callgrind, INSTR_BATCHES dumps; returns non-zero
+  # (after saying why) when Caddy or valgrind fails, so that the caller can try again.
+  measure_instr() {
+    local cfg=$1 port aport vpid url code k codes
     take_port port; take_port aport
     caddyfile "$cfg" "$port" "$aport" >"$WORK/instr-$cfg.Caddyfile"
     GOGC=off GOMAXPROCS=1 valgrind --tool=callgrind --callgrind-out-file="$WORK/instr/cg-$cfg.%p.out" \
@@ -346,26 +349,45 @@ if step instructions; then
     # The requests wrk sends: Host and Authorization, nothing else (curl's own User-Agent and
     # Accept removed); "#[1-N]" repeats the URL N times on one connection (the fragment is
     # not sent).
-    req=(-H 'User-Agent:' -H 'Accept:' -H "Authorization: Bearer $KEY1")
+    local req=(-H 'User-Agent:' -H 'Accept:' -H "Authorization: Bearer $KEY1")
     code=000
     for _ in $(seq 1 600); do # Caddy takes about 10 s to start under valgrind
       code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "${req[@]}" "$url" || true)
       [ "$code" = 200 ] && break
-      kill -0 "$vpid" 2>/dev/null || { echo "Caddy ($cfg) under valgrind stopped:" >&2; tail -5 "$WORK/instr-$cfg.log" >&2; exit 1; }
+      kill -0 "$vpid" 2>/dev/null || break
       sleep 0.1
     done
-    [ "$code" = 200 ] || { echo "Caddy ($cfg) under valgrind: a valid request got $code" >&2; exit 1; }
-    curl -sf -m 120 -o /dev/null "${req[@]}" "$url#[1-300]" # warm-up
+    if [ "$code" != 200 ]; then
+      echo "  $cfg: Caddy under valgrind did not answer 200 (last $code); its log ends:" | out
+      tail -3 "$WORK/instr-$cfg.log" | sed 's/^/    /' | out
+      stop_pid "$vpid"
+      return 1
+    fi
+    curl -sf -m 120 -o /dev/null "${req[@]}" "$url#[1-300]" || { stop_pid "$vpid"; return 1; } # warm-up
     for k in $(seq 1 "$INSTR_BATCHES"); do
-      curl -sf -m 60 "http://127.0.0.1:$aport/debug/vars" >"$WORK/instr/vars-$cfg.$k.before.json"
-      cgctl -z "$vpid"
-      codes=$(curl -s -m 600 -o /dev/null -w '%{http_code}\n' "${req[@]}" "$url#[1-$INSTR_N]" | sort | uniq -c | tr -s ' ')
-      cgctl -d "$vpid"
-      curl -sf -m 60 "http://127.0.0.1:$aport/debug/vars" >"$WORK/instr/vars-$cfg.$k.after.json"
-      [ "$codes" = " $INSTR_N 200" ] || { echo "instructions: $cfg answered $codes, want $INSTR_N × 200" >&2; exit 1; }
+      curl -sf -m 60 "http://127.0.0.1:$aport/debug/vars" >"$WORK/instr/vars-$cfg.$k.before.json" &&
+        cgctl -z "$vpid" &&
+        codes=$(curl -s -m 600 -o /dev/null -w '%{http_code}\n' "${req[@]}" "$url#[1-$INSTR_N]" | sort | uniq -c | tr -s ' ') &&
+        cgctl -d "$vpid" &&
+        curl -sf -m 60 "http://127.0.0.1:$aport/debug/vars" >"$WORK/instr/vars-$cfg.$k.after.json" &&
+        [ "$codes" = " $INSTR_N 200" ] ||
+        { echo "  $cfg: batch $k failed (answers: ${codes:-none})" | out; stop_pid "$vpid"; return 1; }
     done
     stop_pid "$vpid"
     echo "  $cfg: $INSTR_BATCHES batches measured" | out
+  }
+  for cfg in plain sagate-warm headers; do
+    # callgrind sometimes aborts on the signals Go preempts goroutines with ("Assertion
+    # 'sigNum == vgCallgrind_current_state.sig' failed", seen in 2 of about 30 starts).
+    # GODEBUG=asyncpreemptoff=1 avoids those signals but, in one run of two, left
+    # callgrind's call stacks confused enough to put most of a request under sagate's
+    # handler; so the preemption stays, and a start that fails is tried again, twice.
+    ok=0
+    for try in 1 2 3; do
+      if measure_instr "$cfg"; then ok=1; break; fi
+      rm -f "$WORK/instr/cg-$cfg."* "$WORK/instr/vars-$cfg."*
+    done
+    [ "$ok" = 1 ] || { echo "instructions: $cfg failed three times" >&2; exit 1; }
   done
   "$BIN/instructions" -dir "$WORK/instr" -n "$INSTR_N" plain sagate-warm headers | out
 fi
