@@ -44,6 +44,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		lookup_timeout        <duration>
 //		realm                 <realm>
 //		forward_authorization [true|false]
+//		omit_headers          <header>...
 //		headers {
 //			service_account_id <name>
 //			service_account    <name>
@@ -122,6 +123,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "headers":
 			err = h.unmarshalHeaders(d)
+		case "omit_headers":
+			h.OmitHeaders = d.RemainingArgs()
+			if len(h.OmitHeaders) == 0 {
+				return d.ArgErr()
+			}
+			if err := validateOmitHeaders(h.OmitHeaders); err != nil {
+				return d.Errf("sagate: %v", err)
+			}
 		default:
 			return d.Errf("sagate: unknown option %q", opt)
 		}

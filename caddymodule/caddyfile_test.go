@@ -70,6 +70,10 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "duplicate header", input: "sagate {\nheaders {\nrole X-A\nrole X-B\n}\n}", wantErr: "header role given more than once"},
 		{name: "invalid header name", input: "sagate {\nheaders {\nrole \"X Role\"\n}\n}", wantErr: "is not a valid header name"},
 		{name: "headers with argument", input: "sagate {\nheaders x {\n}\n}", wantErr: "wrong argument count"},
+		{name: "omit_headers", input: "sagate {\nomit_headers workspace key_id\n}", want: Handler{OmitHeaders: []string{"workspace", "key_id"}}},
+		{name: "omit_headers without argument", input: "sagate {\nomit_headers\n}", wantErr: "wrong argument count"},
+		{name: "omit_headers unknown", input: "sagate {\nomit_headers X-Workspace\n}", wantErr: `omit_headers: unknown header "X-Workspace" (want service_account_id,`},
+		{name: "omit_headers duplicate", input: "sagate {\nomit_headers role key_id role\n}", wantErr: "omit_headers: role given more than once"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

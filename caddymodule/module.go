@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -100,9 +101,18 @@ type Handler struct {
 	// are always stripped from client requests too, even when renamed here.
 	Headers *HeaderNames `json:"headers,omitempty"`
 
+	// Identity headers not to set, by the names of Headers' fields:
+	// service_account_id, service_account, workspace, key_id, project, role.
+	// Copies the client sent are removed all the same, and the placeholders still
+	// carry every value. Caddy's proxy spends work on every header it forwards
+	// (it logs, clones, sorts and writes each one), so a site whose upstream reads
+	// only some of them can leave the others out.
+	OmitHeaders []string `json:"omit_headers,omitempty"`
+
 	// Runtime state, set by Provision.
 	minRole  keystore.Role
 	names    HeaderNames        // with defaults, canonical form
+	inject   []injectHeader     // the identity headers set, in identity.vals order
 	strip    httpauth.Sanitizer // every identity name, default and configured
 	replies  replies            // refusals prepared once: no allocation when refusing
 	cache    *keycache.Cache
@@ -130,6 +140,17 @@ type HeaderNames struct {
 	Project string `json:"project,omitempty"`
 	// The account's role in that project (only with project). Default: X-Project-Role
 	Role string `json:"role,omitempty"`
+}
+
+// headerFields name the identity headers in configuration (the JSON names of
+// HeaderNames' fields), in the order of HeaderNames.list and identity.vals.
+var headerFields = [...]string{"service_account_id", "service_account", "workspace", "key_id", "project", "role"}
+
+// injectHeader is one identity header an allowed request is given: its name and
+// the position of its value in identity.vals.
+type injectHeader struct {
+	name string
+	at   int
 }
 
 // DefaultHeaderNames are the identity headers sagate sets unless renamed.
@@ -252,6 +273,13 @@ func (h *Handler) applyDefaults() error {
 	h.strip = httpauth.NewSanitizer(append(DefaultHeaderNames.list(), h.names.list()...))
 	h.replies = newReplies(h.Realm)
 	h.hasProj = h.Project != ""
+	h.inject = nil
+	for i, name := range h.names.list() {
+		if i >= idProject && !h.hasProj || slices.Contains(h.OmitHeaders, headerFields[i]) {
+			continue
+		}
+		h.inject = append(h.inject, injectHeader{name: name, at: i})
+	}
 	h.policy = keycache.Policy{TTL: time.Duration(h.CacheTTL), StaleIfError: max(0, time.Duration(h.StaleIfError))}
 	return nil
 }
@@ -291,6 +319,9 @@ func (h *Handler) Validate() error {
 				return fmt.Errorf("header name %q is not a valid HTTP header name", n)
 			}
 		}
+	}
+	if err := validateOmitHeaders(h.OmitHeaders); err != nil {
+		return err
 	}
 	if _, err := redisurl.Parse(h.Redis); h.Redis != "" && err != nil {
 		return err
@@ -346,3 +377,16 @@ var (
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )
+
+// validateOmitHeaders checks that each name is one of headerFields, once.
+func validateOmitHeaders(names []string) error {
+	for i, n := range names {
+		if !slices.Contains(headerFields[:], n) {
+			return fmt.Errorf("omit_headers: unknown header %q (want %s)", n, strings.Join(headerFields[:], ", "))
+		}
+		if slices.Contains(names[:i], n) {
+			return fmt.Errorf("omit_headers: %s given more than once", n)
+		}
+	}
+	return nil
+}

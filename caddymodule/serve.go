@@ -173,13 +173,8 @@ func (h *Handler) injectIdentity(r *http.Request, id *identity) {
 	}
 	// Each slice has cap == len, so that an append copies.
 	v := &id.vals
-	hdr[h.names.ServiceAccountID] = v[0:1:1]
-	hdr[h.names.ServiceAccount] = v[1:2:2]
-	hdr[h.names.Workspace] = v[2:3:3]
-	hdr[h.names.KeyID] = v[3:4:4]
-	if h.hasProj {
-		hdr[h.names.Project] = v[4:5:5]
-		hdr[h.names.Role] = v[5:6:6]
+	for _, s := range h.inject {
+		hdr[s.name] = v[s.at : s.at+1 : s.at+1]
 	}
 }
 

@@ -160,6 +160,48 @@ func TestServeHTTPAllowedSetsIdentity(t *testing.T) {
 	}
 }
 
+// TestServeHTTPOmitHeaders: an omitted identity header is not set, a copy the client
+// sent of it is removed all the same (in any spelling, also when renamed), and its
+// placeholder still carries the value.
+func TestServeHTTPOmitHeaders(t *testing.T) {
+	s := newStore(t)
+	alice := s.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleOwner})
+	h := newHandler(t, s, Handler{
+		Project:     "{http.request.header.X-Project}",
+		Headers:     &HeaderNames{KeyID: "X-Caller-Key"},
+		OmitHeaders: []string{"workspace", "key_id", "role"},
+	})
+	req := newRequest(alice.key, "X-Project", "p1", "X_Workspace", "admin", "X-Project-Role", "owner",
+		"x-caller-key", "key_root", "X-Api-Key-Id", "key_root")
+	next := &nextRecorder{}
+	rec := httptest.NewRecorder()
+	if err := h.ServeHTTP(rec, req, next); err != nil || !next.called {
+		t.Fatalf("not allowed: status %d err %v body %s", rec.Code, err, rec.Body)
+	}
+	want := map[string]string{"X-Service-Account-Id": "sa_alice", "X-Service-Account": "alice@ml-team", "X-Project": "p1"}
+	for k, v := range next.header {
+		if w, ok := want[k]; ok {
+			if len(v) != 1 || v[0] != w {
+				t.Errorf("header %s = %q, want %q", k, v, w)
+			}
+			continue
+		}
+		if h.strip.IsIdentity(k) || k == "Authorization" {
+			t.Errorf("header %s: %q reached next", k, v)
+		}
+	}
+	for k := range want {
+		if _, ok := next.header[k]; !ok {
+			t.Errorf("header %s missing", k)
+		}
+	}
+	for k, v := range map[string]string{"sagate.workspace": "ml-team", "sagate.key_id": "key_alice", "sagate.role": "owner"} {
+		if got, ok := next.repl.GetString(k); !ok || got != v {
+			t.Errorf("placeholder %s = %q (%v), want %q", k, got, ok, v)
+		}
+	}
+}
+
 func TestServeHTTPForwardAuthorization(t *testing.T) {
 	s := newStore(t)
 	alice := s.newAccount("alice", "ml-team", nil)
