@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"encoding/json"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -123,5 +124,27 @@ func TestApplyDefaults(t *testing.T) {
 	}
 	if err := h.Validate(); err != nil {
 		t.Fatalf("Validate after defaults: %v", err)
+	}
+}
+
+// TestHeaderFieldsOrder ties together the three orders omit_headers relies on: the
+// JSON names of HeaderNames' fields, HeaderNames.list, and the positions in identity.vals.
+func TestHeaderFieldsOrder(t *testing.T) {
+	typ := reflect.TypeOf(HeaderNames{})
+	if typ.NumField() != len(headerFields) || len(identity{}.vals) != len(headerFields) {
+		t.Fatalf("%d fields, %d headerFields, %d identity values", typ.NumField(), len(headerFields), len(identity{}.vals))
+	}
+	n := HeaderNames{"a", "b", "c", "d", "e", "f"}
+	for i, name := range n.list() {
+		tag, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		if tag != headerFields[i] || name != string(rune('a'+i)) {
+			t.Errorf("position %d: JSON name %q, list %q; want %q and %q", i, tag, name, headerFields[i], string(rune('a'+i)))
+		}
+	}
+	for name, at := range map[string]int{"service_account_id": idSAID, "service_account": idSA, "workspace": idWorkspace,
+		"key_id": idKeyID, "project": idProject, "role": idRole} {
+		if headerFields[at] != name {
+			t.Errorf("identity position %d is %s, headerFields says %s", at, name, headerFields[at])
+		}
 	}
 }
