@@ -183,10 +183,12 @@ if step rounds || step instructions || step propagation; then
   timeout 60 "$BIN/issue" -admin "$ADMIN_URL" -ws bench -sa revoke -n $(((1 + ${#PROP_RATES[@]}) * REVOCATIONS + IDLE_REVOCATIONS)) -c 4 \
     -out "$WORK/revoke-all.tsv" >/dev/null
   head -n "$IDLE_REVOCATIONS" "$WORK/revoke-all.tsv" >"$WORK/revoke-idle.tsv"
-  tail -n +$((IDLE_REVOCATIONS + 1)) "$WORK/revoke-all.tsv" | head -n "$REVOCATIONS" >"$WORK/revoke.tsv"
+  # Line ranges with sed, not tail | head: head would close the pipe early, and with
+  # pipefail tail's SIGPIPE ends the run once the file outgrows the pipe's buffer.
+  lines() { sed -n "$(($1 + 1)),$(($1 + $2))p" "$WORK/revoke-all.tsv"; } # lines() SKIP COUNT
+  lines "$IDLE_REVOCATIONS" "$REVOCATIONS" >"$WORK/revoke.tsv"
   for i in "${!PROP_RATES[@]}"; do # one set of keys per steady rate
-    tail -n +$((IDLE_REVOCATIONS + (i + 1) * REVOCATIONS + 1)) "$WORK/revoke-all.tsv" | head -n "$REVOCATIONS" \
-      >"$WORK/revoke-steady-$i.tsv"
+    lines $((IDLE_REVOCATIONS + (i + 1) * REVOCATIONS)) "$REVOCATIONS" >"$WORK/revoke-steady-$i.tsv"
   done
 fi
 
