@@ -380,7 +380,7 @@ if step instructions; then
   }
   for cfg in plain sagate-warm headers; do
     # callgrind sometimes aborts on the signals Go preempts goroutines with ("Assertion
-    # 'sigNum == vgCallgrind_current_state.sig' failed", seen in 2 of about 30 starts).
+    # 'sigNum == vgCallgrind_current_state.sig' failed", seen 3 times in about 35 starts).
     # GODEBUG=asyncpreemptoff=1 avoids those signals but, in one run of two, left
     # callgrind's call stacks confused enough to put most of a request under sagate's
     # handler; so the preemption stays, and a start that fails is tried again, twice.
