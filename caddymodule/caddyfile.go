@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -159,7 +160,7 @@ func (h *Handler) unmarshalHeaders(d *caddyfile.Dispenser) error {
 		which := d.Val()
 		f, ok := fields[which]
 		if !ok {
-			return d.Errf("sagate: unknown header %q in headers (want service_account_id, service_account, workspace, key_id, project or role)", which)
+			return d.Errf("sagate: unknown header %q in headers (want %s)", which, strings.Join(headerFields[:], ", "))
 		}
 		if *f != "" {
 			return d.Errf("sagate: header %s given more than once", which)

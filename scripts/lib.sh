@@ -39,12 +39,16 @@ PIDS=()
 stop_all() {
   local p
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
+  for p in "${PIDS[@]}"; do reap "$p"; done
   PIDS=()
+}
+
+# reap PID: waits up to 5 s for a signalled child to exit, then kills it, and reaps it.
+# Before the reaping the PID is still ours, so the KILL cannot reach another process.
+reap() {
+  for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
 }
 
 # stop_pid PID [SIGNAL]: stops one process that PIDS holds (SIGNAL, TERM by default, then
@@ -53,9 +57,7 @@ stop_all() {
 stop_pid() {
   local p=$1 i
   kill "-${2:-TERM}" "$p" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$p" 2>/dev/null || true # not yet reaped: the PID is still ours
-  wait "$p" 2>/dev/null || true
+  reap "$p"
   for i in "${!PIDS[@]}"; do
     if [ "${PIDS[$i]}" = "$p" ]; then unset 'PIDS[i]'; fi
   done
