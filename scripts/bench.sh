@@ -34,8 +34,8 @@
 # BENCH_MISS_CACHE (1000), BENCH_REVOCATIONS (200 per load), BENCH_CONFIGS (the six above), BENCH_RECONCILE_KEYS (1000000),
 # BENCH_MEMORY_KEYS (100000), BENCH_PROP_RATES ("500 1000 2000": requests/s per sidecar),
 # BENCH_INSTR_REQUESTS (1000 per batch), BENCH_INSTR_BATCHES (3), BENCH_REUSE=0
-# refills the 1M-key store, BENCH_PROFILE=1 takes a 10 s CPU profile of each Caddy from its
-# admin endpoint (/debug/pprof/profile) after the rounds, BENCH_STEPS picks steps (default
+# refills the 1M-key store, BENCH_PROFILE=1 takes a CPU profile of each Caddy from its
+# admin endpoint (/debug/pprof/profile) after the rounds (BENCH_PROFILE_SECONDS, 10), BENCH_STEPS picks steps (default
 # "gobench rounds instructions propagation reconcile memory"; e.g. BENCH_STEPS=propagation reruns only
 # that one), BENCH_GOBENCH=0 drops gobench from them. BENCH_PROXY_LOG=off runs every Caddy
 # with reverse_proxy left out of its logs: reverse_proxy JSON-encodes each proxied request,
@@ -316,13 +316,14 @@ if step rounds; then
   "$BIN/report" -hz "$HZ" "$WORK/rounds.tsv" | out
 
   if [ "${BENCH_PROFILE:-0}" = 1 ]; then
-    say "CPU profiles (10 s under the same load) in $BIN/bench-profiles"
+    psec=${BENCH_PROFILE_SECONDS:-10}
+    say "CPU profiles ($psec s under the same load) in $BIN/bench-profiles"
     mkdir -p "$BIN/bench-profiles"
     for cfg in "${CONFIGS[@]}"; do
-      curl -s -o "$BIN/bench-profiles/$cfg.pprof" "http://127.0.0.1:${APORT[$cfg]}/debug/pprof/profile?seconds=10" &
+      curl -s -o "$BIN/bench-profiles/$cfg.pprof" "http://127.0.0.1:${APORT[$cfg]}/debug/pprof/profile?seconds=$psec" &
       prof=$!
       sleep 0.2
-      run_wrk "$cfg" 0 10
+      run_wrk "$cfg" 0 "$psec"
       wait "$prof"
       echo "  $BIN/bench-profiles/$cfg.pprof  (go tool pprof -top $BIN/caddy $BIN/bench-profiles/$cfg.pprof)" | out
     done

@@ -114,6 +114,23 @@ func (s Summary) Paired(a, b string) (ratio, cpuDeltaUS float64, ok bool) {
 	return median(ratios), median(deltas), true
 }
 
+// PairedCPURatio returns the median, over the rounds that both a and b ran, of a's
+// Caddy CPU per request ÷ b's, and whether they had a round in common.
+func (s Summary) PairedCPURatio(a, b string) (float64, bool) {
+	var ratios []float64
+	for n, ra := range s.rounds[a] {
+		rb, found := s.rounds[b][n]
+		if !found || ra.Requests == 0 || rb.Requests == 0 || rb.CaddyTicks == 0 {
+			continue
+		}
+		ratios = append(ratios, float64(ra.CaddyTicks)/float64(ra.Requests)/(float64(rb.CaddyTicks)/float64(rb.Requests)))
+	}
+	if len(ratios) == 0 {
+		return 0, false
+	}
+	return median(ratios), true
+}
+
 // rate is the round's requests per second.
 func (r Round) rate() float64 { return float64(r.Requests) / (float64(r.DurationUS) / 1e6) }
 

@@ -28,6 +28,13 @@ func WriteTable(w io.Writer, s Summary) error {
 	return nil
 }
 
+// Issue 6's reference machine spends RefPlainCPUUS of Caddy CPU on a plain
+// reverse_proxy request, and allows sagate with a warm cache RefExtraCPUUS on top.
+const (
+	RefPlainCPUUS = 67.0
+	RefExtraCPUUS = 3.0
+)
+
 // Target is one of issue 6's throughput targets, checked on a summary.
 type Target struct {
 	Name     string
@@ -61,6 +68,7 @@ func Targets(s Summary) []Target {
 	miss, _ := get(SagateRedis)
 	fa, _ := get(ForwardAuth)
 	warmRatio, warmCPU, okW := s.Paired(SagateWarm, Plain)
+	warmCPURatio, okWC := s.PairedCPURatio(SagateWarm, Plain)
 	missRatio, _, okM := s.Paired(SagateRedis, Plain)
 	warmFA, _, okWF := s.Paired(SagateWarm, ForwardAuth)
 	missFA, _, okMF := s.Paired(SagateRedis, ForwardAuth)
@@ -68,7 +76,11 @@ func Targets(s Summary) []Target {
 		{Name: "sagate warm cache / plain reverse_proxy throughput", Value: warmRatio, Unit: "×", Bound: 0.97,
 			Measured: okW, Failed: plain.Failed + warm.Failed},
 		{Name: "sagate warm cache: extra Caddy CPU per request", Value: warmCPU, Unit: "µs",
-			Bound: 3, AtMost: true, Measured: okW, Failed: plain.Failed + warm.Failed},
+			Bound: RefExtraCPUUS, AtMost: true, Measured: okW, Failed: plain.Failed + warm.Failed},
+		// The same target as the ratio issue 6 asks every target to be reported as: its
+		// 3 µs on top of its reference machine's 67 µs of Caddy CPU per plain request.
+		{Name: "sagate warm cache: Caddy CPU per request ÷ plain's", Value: warmCPURatio, Unit: "×",
+			Bound: 1 + RefExtraCPUUS/RefPlainCPUUS, AtMost: true, Measured: okWC, Failed: plain.Failed + warm.Failed},
 		{Name: "sagate every request a Redis lookup / plain throughput", Value: missRatio, Unit: "×", Bound: 0.75,
 			Measured: okM, Failed: plain.Failed + miss.Failed},
 		{Name: "sagate warm cache / forward_auth + auth service throughput", Value: warmFA, Unit: "×", Bound: 1.8,
