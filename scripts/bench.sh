@@ -107,7 +107,8 @@ take_port() {
   echo "no free port found" >&2; return 1
 }
 
-say() { printf '\n== %s\n' "$*" | tee -a "$WORK/results"; }
+# Each heading carries the time since the start (the run is meant to stay under 10 min).
+say() { printf '\n== %s  [%dm%02ds]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)) | tee -a "$WORK/results"; }
 out() { tee -a "$WORK/results"; }
 
 say "Machine"

@@ -106,7 +106,7 @@ func WriteTargets(w io.Writer, s Summary) error {
 		case !t.Met():
 			verdict = "MISSED"
 		}
-		if _, err := fmt.Fprintf(w, "TARGET %-66s %8.3f %s (%s %g): %s\n", t.Name, t.Value, t.Unit, op, t.Bound, verdict); err != nil {
+		if _, err := fmt.Fprintf(w, "TARGET %-66s %8.3f %s (%s %.4g): %s\n", t.Name, t.Value, t.Unit, op, t.Bound, verdict); err != nil {
 			return fmt.Errorf("writing the targets: %w", err)
 		}
 	}
