@@ -38,7 +38,7 @@ func (s *PostgresStore) AuthRecords(ctx context.Context, hashes []KeyHash) (map[
 	var rev int64
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		var err error
-		if rev, err = readRev(ctx, tx); err != nil {
+		if rev, err = readRev(ctx, tx, nil); err != nil {
 			return err
 		}
 		if len(hashes) == 0 {
@@ -66,7 +66,7 @@ func (s *PostgresStore) AuthRecords(ctx context.Context, hashes []KeyHash) (map[
 // scan consistent while writers go on.
 func (s *PostgresStore) ScanAuthRecords(ctx context.Context, fn func(KeyHash, Record) error) error {
 	return s.read(ctx, func(tx *sql.Tx) error {
-		rev, err := readRev(ctx, tx)
+		rev, err := readRev(ctx, tx, nil)
 		if err != nil {
 			return fmt.Errorf("scanning key records: %w", err)
 		}

@@ -27,8 +27,10 @@ import (
 // transactions before a checkpoint.
 type SQLiteStore struct {
 	path string
-	w    *sql.DB // one connection, BEGIN IMMEDIATE
-	r    *sql.DB // read-only connections
+	w    *sql.DB    // one connection, BEGIN IMMEDIATE
+	r    *sql.DB    // read-only connections
+	ws   *stmtCache // w's prepared statements
+	rs   *stmtCache // r's prepared statements
 	now  func() time.Time
 }
 
@@ -63,6 +65,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	s.r = r
+	s.ws, s.rs = newStmtCache(s.w), newStmtCache(r)
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
@@ -88,6 +91,10 @@ func (s *SQLiteStore) Ping(ctx context.Context) error {
 // Close closes both pools.
 func (s *SQLiteStore) Close() error {
 	var errs []error
+	if s.ws != nil {
+		s.ws.close()
+		s.rs.close()
+	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
@@ -102,10 +109,11 @@ func (s *SQLiteStore) Close() error {
 func (s *SQLiteStore) Update(ctx context.Context, fn func(Tx) error) (int64, error) {
 	var rev int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, "UPDATE meta SET rev = rev + 1 WHERE id = 1 RETURNING rev").Scan(&rev); err != nil {
+		t := &sqliteTx{tx: tx, stmts: s.ws}
+		if err := t.queryRow(ctx, "UPDATE meta SET rev = rev + 1 WHERE id = 1 RETURNING rev").Scan(&rev); err != nil {
 			return fmt.Errorf("incrementing revision: %w", err)
 		}
-		return fn(&sqliteTx{tx: tx})
+		return fn(t)
 	})
 	if err != nil {
 		return 0, err
@@ -115,17 +123,23 @@ func (s *SQLiteStore) Update(ctx context.Context, fn func(Tx) error) (int64, err
 
 // View runs fn in one read transaction (one snapshot).
 func (s *SQLiteStore) View(ctx context.Context, fn func(Tx) error) error {
-	return s.read(ctx, func(tx *sql.Tx) error { return fn(&sqliteTx{tx: tx}) })
+	return s.read(ctx, func(tx *sql.Tx) error { return fn(&sqliteTx{tx: tx, stmts: s.rs}) })
 }
 
-// write runs fn in a write transaction and commits it; fn's error is returned unchanged.
+// write runs fn in a write transaction and commits it; fn's error is returned
+// unchanged. Statements first run in it are prepared once it is over (stmtCache).
 func (s *SQLiteStore) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	return writeTx(ctx, s.w, nil, fn)
+	err := writeTx(ctx, s.w, nil, fn)
+	s.ws.prepareWanted(ctx)
+	return err
 }
 
-// read runs fn in a read transaction; fn's error is returned unchanged.
+// read runs fn in a read transaction; fn's error is returned unchanged. Statements
+// first run in it are prepared once it is over (stmtCache).
 func (s *SQLiteStore) read(ctx context.Context, fn func(*sql.Tx) error) error {
-	return readTx(ctx, s.r, &sql.TxOptions{ReadOnly: true}, fn)
+	err := readTx(ctx, s.r, &sql.TxOptions{ReadOnly: true}, fn)
+	s.rs.prepareWanted(ctx)
+	return err
 }
 
 // isUniqueViolation reports whether err is SQLite's UNIQUE or PRIMARY KEY constraint error.

@@ -31,7 +31,7 @@ func (s *SQLiteStore) AuthRecords(ctx context.Context, hashes []KeyHash) (map[Ke
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		if len(hashes) == 0 {
 			var err error
-			rev, err = readRev(ctx, tx)
+			rev, err = readRev(ctx, tx, s.rs)
 			return err
 		}
 		now := s.now().UnixMicro()
@@ -44,7 +44,7 @@ func (s *SQLiteStore) AuthRecords(ctx context.Context, hashes []KeyHash) (map[Ke
 			}
 			q := strings.Replace(authRecordsQuery, "%s", numberedParams(2, len(batch)), 1)
 			var err error
-			if rev, err = readAuthRecords(ctx, tx, q, args, recs); err != nil {
+			if rev, err = readAuthRecords(ctx, tx, s.rs, q, args, recs); err != nil {
 				return err
 			}
 		}
@@ -69,9 +69,10 @@ func numberedParams(from, n int) string {
 	return b.String()
 }
 
-// readAuthRecords runs an authRecordsQuery, adds its records to recs, and returns the revision.
-func readAuthRecords(ctx context.Context, tx *sql.Tx, q string, args []any, recs map[KeyHash]Record) (int64, error) {
-	rows, err := tx.QueryContext(ctx, q, args...)
+// readAuthRecords runs an authRecordsQuery (through c's prepared statements), adds its
+// records to recs, and returns the revision.
+func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, args []any, recs map[KeyHash]Record) (int64, error) {
+	rows, err := c.query(ctx, tx, q, args...)
 	if err != nil {
 		return 0, fmt.Errorf("querying key records: %w", err)
 	}
@@ -127,7 +128,7 @@ func readAuthRecords(ctx context.Context, tx *sql.Tx, q string, args []any, recs
 // share one Roles map, which fn must not modify.
 func (s *SQLiteStore) ScanAuthRecords(ctx context.Context, fn func(KeyHash, Record) error) error {
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rev, err := readRev(ctx, tx)
+		rev, err := readRev(ctx, tx, s.rs)
 		if err != nil {
 			return err
 		}
@@ -248,9 +249,9 @@ func (s *SQLiteStore) RecordKeyUse(ctx context.Context, uses map[string]time.Tim
 	return nil
 }
 
-func readRev(ctx context.Context, tx *sql.Tx) (int64, error) {
+func readRev(ctx context.Context, tx *sql.Tx, c *stmtCache) (int64, error) {
 	var rev int64
-	if err := tx.QueryRowContext(ctx, "SELECT rev FROM meta WHERE id = 1").Scan(&rev); err != nil {
+	if err := c.queryRow(ctx, tx, "SELECT rev FROM meta WHERE id = 1").Scan(&rev); err != nil {
 		return 0, fmt.Errorf("reading revision: %w", err)
 	}
 	return rev, nil

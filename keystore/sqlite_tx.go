@@ -10,7 +10,22 @@ import (
 )
 
 // sqliteTx implements Tx over one database/sql transaction.
-type sqliteTx struct{ tx *sql.Tx }
+type sqliteTx struct {
+	tx    *sql.Tx
+	stmts *stmtCache // the handle's prepared statements; nil: none
+}
+
+func (t *sqliteTx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.stmts.exec(ctx, t.tx, query, args...)
+}
+
+func (t *sqliteTx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.stmts.query(ctx, t.tx, query, args...)
+}
+
+func (t *sqliteTx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.stmts.queryRow(ctx, t.tx, query, args...)
+}
 
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
@@ -48,7 +63,7 @@ func insertErr(what string, err error) error {
 // --- workspaces ---
 
 func (t *sqliteTx) InsertWorkspace(ctx context.Context, w Workspace) error {
-	_, err := t.tx.ExecContext(ctx, "INSERT INTO workspaces (name, max_service_accounts, created_at) VALUES (?, ?, ?)",
+	_, err := t.exec(ctx, "INSERT INTO workspaces (name, max_service_accounts, created_at) VALUES (?, ?, ?)",
 		w.Name, w.MaxServiceAccounts, micro(w.CreatedAt))
 	return insertErr("workspace", err)
 }
@@ -62,13 +77,13 @@ func scanWorkspace(r rowScanner) (Workspace, error) {
 }
 
 func (t *sqliteTx) GetWorkspace(ctx context.Context, name string) (Workspace, bool, error) {
-	w, err := scanWorkspace(t.tx.QueryRowContext(ctx,
+	w, err := scanWorkspace(t.queryRow(ctx,
 		"SELECT name, max_service_accounts, created_at FROM workspaces WHERE name = ?", name))
 	return found(w, err, "reading workspace")
 }
 
 func (t *sqliteTx) ListWorkspaces(ctx context.Context, after string, limit int) ([]Workspace, error) {
-	rows, err := t.tx.QueryContext(ctx,
+	rows, err := t.query(ctx,
 		"SELECT name, max_service_accounts, created_at FROM workspaces WHERE name > ? ORDER BY name LIMIT ?", after, limit)
 	return collect(rows, err, "listing workspaces", scanWorkspace)
 }
@@ -79,7 +94,7 @@ func (t *sqliteTx) LockWorkspace(ctx context.Context, name string) error {
 
 func (t *sqliteTx) CountServiceAccounts(ctx context.Context, ws string) (int, error) {
 	var n int
-	if err := t.tx.QueryRowContext(ctx, "SELECT count(*) FROM service_accounts WHERE workspace = ?", ws).Scan(&n); err != nil {
+	if err := t.queryRow(ctx, "SELECT count(*) FROM service_accounts WHERE workspace = ?", ws).Scan(&n); err != nil {
 		return 0, fmt.Errorf("counting service accounts: %w", err)
 	}
 	return n, nil
@@ -99,31 +114,31 @@ func scanAccount(r rowScanner) (ServiceAccount, error) {
 }
 
 func (t *sqliteTx) InsertServiceAccount(ctx context.Context, sa ServiceAccount) error {
-	_, err := t.tx.ExecContext(ctx, "INSERT INTO service_accounts ("+saColumns+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+	_, err := t.exec(ctx, "INSERT INTO service_accounts ("+saColumns+") VALUES (?, ?, ?, ?, ?, ?, ?)",
 		sa.ID, sa.Workspace, sa.Name, sa.Description, sa.State, micro(sa.CreatedAt), micro(sa.UpdatedAt))
 	return insertErr("service account", err)
 }
 
 func (t *sqliteTx) GetServiceAccountByID(ctx context.Context, ws, id string) (ServiceAccount, bool, error) {
-	sa, err := scanAccount(t.tx.QueryRowContext(ctx,
+	sa, err := scanAccount(t.queryRow(ctx,
 		"SELECT "+saColumns+" FROM service_accounts WHERE id = ? AND workspace = ?", id, ws))
 	return found(sa, err, "reading service account")
 }
 
 func (t *sqliteTx) GetServiceAccountByName(ctx context.Context, ws, name string) (ServiceAccount, bool, error) {
-	sa, err := scanAccount(t.tx.QueryRowContext(ctx,
+	sa, err := scanAccount(t.queryRow(ctx,
 		"SELECT "+saColumns+" FROM service_accounts WHERE workspace = ? AND name = ?", ws, name))
 	return found(sa, err, "reading service account")
 }
 
 func (t *sqliteTx) ListServiceAccounts(ctx context.Context, ws, after string, limit int) ([]ServiceAccount, error) {
-	rows, err := t.tx.QueryContext(ctx,
+	rows, err := t.query(ctx,
 		"SELECT "+saColumns+" FROM service_accounts WHERE workspace = ? AND name > ? ORDER BY name LIMIT ?", ws, after, limit)
 	return collect(rows, err, "listing service accounts", scanAccount)
 }
 
 func (t *sqliteTx) UpdateServiceAccount(ctx context.Context, sa ServiceAccount) error {
-	_, err := t.tx.ExecContext(ctx, "UPDATE service_accounts SET description = ?, state = ?, updated_at = ? WHERE id = ?",
+	_, err := t.exec(ctx, "UPDATE service_accounts SET description = ?, state = ?, updated_at = ? WHERE id = ?",
 		sa.Description, sa.State, micro(sa.UpdatedAt), sa.ID)
 	if err != nil {
 		return fmt.Errorf("updating service account: %w", err)
@@ -132,7 +147,7 @@ func (t *sqliteTx) UpdateServiceAccount(ctx context.Context, sa ServiceAccount) 
 }
 
 func (t *sqliteTx) DeleteServiceAccount(ctx context.Context, id string) error {
-	if _, err := t.tx.ExecContext(ctx, "DELETE FROM service_accounts WHERE id = ?", id); err != nil {
+	if _, err := t.exec(ctx, "DELETE FROM service_accounts WHERE id = ?", id); err != nil {
 		return fmt.Errorf("deleting service account: %w", err)
 	}
 	return nil
@@ -161,19 +176,19 @@ func scanKey(r rowScanner) (StoredKey, error) {
 }
 
 func (t *sqliteTx) InsertKey(ctx context.Context, k StoredKey) error {
-	_, err := t.tx.ExecContext(ctx, "INSERT INTO api_keys ("+keyColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := t.exec(ctx, "INSERT INTO api_keys ("+keyColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		k.ID, k.ServiceAccountID, k.Name, k.Hash.String(), k.Last6, k.State, micro(k.CreatedAt),
 		microPtr(k.ExpiresAt), microPtr(k.LastUsedAt), microPtr(k.RevokedAt))
 	return insertErr("key", err)
 }
 
 func (t *sqliteTx) GetKey(ctx context.Context, saID, id string) (StoredKey, bool, error) {
-	k, err := scanKey(t.tx.QueryRowContext(ctx, "SELECT "+keyColumns+" FROM api_keys WHERE id = ? AND sa_id = ?", id, saID))
+	k, err := scanKey(t.queryRow(ctx, "SELECT "+keyColumns+" FROM api_keys WHERE id = ? AND sa_id = ?", id, saID))
 	return found(k, err, "reading key")
 }
 
 func (t *sqliteTx) FindKeysByLast6(ctx context.Context, saID, last6 string) ([]StoredKey, error) {
-	rows, err := t.tx.QueryContext(ctx,
+	rows, err := t.query(ctx,
 		"SELECT "+keyColumns+" FROM api_keys WHERE sa_id = ? AND last6 = ? ORDER BY created_at, id", saID, last6)
 	return collect(rows, err, "finding keys", scanKey)
 }
@@ -182,11 +197,11 @@ func (t *sqliteTx) ListKeys(ctx context.Context, saID string, afterCreated time.
 	var rows *sql.Rows
 	var err error
 	if afterID == "" {
-		rows, err = t.tx.QueryContext(ctx,
+		rows, err = t.query(ctx,
 			"SELECT "+keyColumns+" FROM api_keys WHERE sa_id = ? ORDER BY created_at, id LIMIT ?", saID, limit)
 	} else {
 		ac := micro(afterCreated)
-		rows, err = t.tx.QueryContext(ctx, "SELECT "+keyColumns+` FROM api_keys WHERE sa_id = ?
+		rows, err = t.query(ctx, "SELECT "+keyColumns+` FROM api_keys WHERE sa_id = ?
 			AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?`,
 			saID, ac, ac, afterID, limit)
 	}
@@ -194,13 +209,13 @@ func (t *sqliteTx) ListKeys(ctx context.Context, saID string, afterCreated time.
 }
 
 func (t *sqliteTx) UnrevokedKeys(ctx context.Context, saID string) ([]StoredKey, error) {
-	rows, err := t.tx.QueryContext(ctx,
+	rows, err := t.query(ctx,
 		"SELECT "+keyColumns+" FROM api_keys WHERE sa_id = ? AND state != 'revoked' ORDER BY created_at, id", saID)
 	return collect(rows, err, "listing keys", scanKey)
 }
 
 func (t *sqliteTx) UpdateKey(ctx context.Context, k StoredKey) error {
-	_, err := t.tx.ExecContext(ctx, "UPDATE api_keys SET name = ?, state = ?, expires_at = ?, revoked_at = ? WHERE id = ?",
+	_, err := t.exec(ctx, "UPDATE api_keys SET name = ?, state = ?, expires_at = ?, revoked_at = ? WHERE id = ?",
 		k.Name, k.State, microPtr(k.ExpiresAt), microPtr(k.RevokedAt), k.ID)
 	if err != nil {
 		return fmt.Errorf("updating key: %w", err)
@@ -211,7 +226,7 @@ func (t *sqliteTx) UpdateKey(ctx context.Context, k StoredKey) error {
 // --- grants ---
 
 func (t *sqliteTx) PutGrant(ctx context.Context, g Grant) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO grants (sa_id, project, workspace, role, created_at, updated_at)
+	_, err := t.exec(ctx, `INSERT INTO grants (sa_id, project, workspace, role, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (sa_id, project) DO UPDATE SET role = excluded.role, updated_at = excluded.updated_at`,
 		g.ServiceAccountID, g.Project, g.Workspace, g.Role, micro(g.CreatedAt), micro(g.UpdatedAt))
@@ -224,7 +239,7 @@ func (t *sqliteTx) PutGrant(ctx context.Context, g Grant) error {
 func (t *sqliteTx) GetGrant(ctx context.Context, saID, project string) (Grant, bool, error) {
 	var g Grant
 	var created, updated int64
-	err := t.tx.QueryRowContext(ctx, `SELECT g.workspace, g.project, g.sa_id, s.name, g.role, g.created_at, g.updated_at
+	err := t.queryRow(ctx, `SELECT g.workspace, g.project, g.sa_id, s.name, g.role, g.created_at, g.updated_at
 		FROM grants g JOIN service_accounts s ON s.id = g.sa_id WHERE g.sa_id = ? AND g.project = ?`, saID, project).
 		Scan(&g.Workspace, &g.Project, &g.ServiceAccountID, &g.ServiceAccount, &g.Role, &created, &updated)
 	g.ServiceAccount = FullName(g.ServiceAccount, g.Workspace)
@@ -233,7 +248,7 @@ func (t *sqliteTx) GetGrant(ctx context.Context, saID, project string) (Grant, b
 }
 
 func (t *sqliteTx) DeleteGrant(ctx context.Context, saID, project string) (bool, error) {
-	res, err := t.tx.ExecContext(ctx, "DELETE FROM grants WHERE sa_id = ? AND project = ?", saID, project)
+	res, err := t.exec(ctx, "DELETE FROM grants WHERE sa_id = ? AND project = ?", saID, project)
 	if err != nil {
 		return false, fmt.Errorf("deleting grant: %w", err)
 	}
@@ -245,7 +260,7 @@ func (t *sqliteTx) DeleteGrant(ctx context.Context, saID, project string) (bool,
 }
 
 func (t *sqliteTx) ListGrants(ctx context.Context, ws, project, afterName, afterProject string, limit int) ([]GrantRow, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT g.workspace, g.project, g.sa_id, s.name, g.role, g.created_at, g.updated_at
+	rows, err := t.query(ctx, `SELECT g.workspace, g.project, g.sa_id, s.name, g.role, g.created_at, g.updated_at
 		FROM grants g JOIN service_accounts s ON s.id = g.sa_id
 		WHERE g.workspace = ? AND g.project IN (?, '*')
 		  AND (s.name > ? OR (s.name = ? AND g.project > ?))
@@ -267,7 +282,7 @@ func (t *sqliteTx) InsertAudit(ctx context.Context, e AuditEvent) error {
 	if err != nil {
 		return fmt.Errorf("encoding audit details: %w", err)
 	}
-	_, err = t.tx.ExecContext(ctx, "INSERT INTO audit (at, actor, action, workspace, target, details) VALUES (?, ?, ?, ?, ?, ?)",
+	_, err = t.exec(ctx, "INSERT INTO audit (at, actor, action, workspace, target, details) VALUES (?, ?, ?, ?, ?, ?)",
 		micro(e.At), e.Actor, e.Action, e.Workspace, e.Target, string(details))
 	if err != nil {
 		return fmt.Errorf("inserting audit event: %w", err)
@@ -279,7 +294,7 @@ func (t *sqliteTx) ListAudit(ctx context.Context, beforeID int64, limit int) ([]
 	if beforeID <= 0 {
 		beforeID = 1<<63 - 1
 	}
-	rows, err := t.tx.QueryContext(ctx,
+	rows, err := t.query(ctx,
 		"SELECT id, at, actor, action, workspace, target, details FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?", beforeID, limit)
 	return collect(rows, err, "listing audit events", func(r rowScanner) (AuditEvent, error) {
 		var e AuditEvent
