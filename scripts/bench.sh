@@ -29,7 +29,7 @@
 # Bounded (about 7 to 8 minutes on 2 cores with the defaults); stops everything it started.
 # Many short rounds: this machine changes speed for seconds at a time, and the targets
 # compare configurations round by round (run back to back), taking the median.
-# Knobs (environment): BENCH_ROUNDS (12), BENCH_DURATION seconds per round (3),
+# Knobs (environment): BENCH_ROUNDS (10), BENCH_DURATION seconds per round (3),
 # BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_LOAD_KEYS (10000), BENCH_WARM_KEYS (100),
 # BENCH_MISS_CACHE (1000), BENCH_REVOCATIONS (200 per load), BENCH_CONFIGS (the six above), BENCH_RECONCILE_KEYS (1000000),
 # BENCH_MEMORY_KEYS (100000), BENCH_PROP_RATES ("500 1000 2000": requests/s per sidecar),
@@ -48,7 +48,7 @@ cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh redis wrk curl
 
 BIN=${BIN:-bin}
-ROUNDS=${BENCH_ROUNDS:-12}
+ROUNDS=${BENCH_ROUNDS:-10}
 DUR=${BENCH_DURATION:-3}
 CONNS=${BENCH_CONNECTIONS:-64}
 THREADS=${BENCH_THREADS:-2}
