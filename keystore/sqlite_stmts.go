@@ -7,8 +7,8 @@ import (
 )
 
 // maxCachedStmts bounds a stmtCache: the store's statements are a fixed set of texts,
-// and a text built at run time (a key-record page with some number of filters) must not
-// make the cache grow without end.
+// but the key-record query carries one parameter per key asked for (AuthRecords), and
+// texts built at run time must not make the cache grow without end.
 const maxCachedStmts = 128
 
 // stmtCache keeps one prepared statement per SQL text of a database handle.
