@@ -20,12 +20,14 @@ const maxCachedStmts = 128
 // transaction runs unprepared there and is prepared once the transaction has let its
 // connection go (prepareWanted); from then on transactions bind the prepared statement to
 // their connection (sql.Tx.StmtContext), which database/sql prepares on that connection
-// only once.
+// only once. A nil *stmtCache prepares nothing: its methods run the text as given
+// (readRev is shared with the PostgreSQL store, whose driver caches statements itself).
 type stmtCache struct {
 	db     *sql.DB
 	mu     sync.Mutex
 	stmts  map[string]*sql.Stmt
 	wanted map[string]struct{}
+	closed bool // set by close: nothing more is prepared
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
@@ -58,6 +60,10 @@ func (c *stmtCache) prepareWanted(ctx context.Context) {
 		return
 	}
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
 	var todo []string
 	for q := range c.wanted {
 		todo = append(todo, q)
@@ -70,7 +76,7 @@ func (c *stmtCache) prepareWanted(ctx context.Context) {
 			continue
 		}
 		c.mu.Lock()
-		if _, dup := c.stmts[q]; dup {
+		if _, dup := c.stmts[q]; dup || c.closed {
 			_ = st.Close()
 		} else {
 			c.stmts[q] = st
@@ -103,10 +109,12 @@ func (c *stmtCache) queryRow(ctx context.Context, tx *sql.Tx, query string, args
 	return tx.QueryRowContext(ctx, query, args...)
 }
 
-// close closes every prepared statement.
+// close closes every prepared statement; a prepareWanted still running closes what
+// it prepares.
 func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.closed = true
 	for q, st := range c.stmts {
 		_ = st.Close()
 		delete(c.stmts, q)

@@ -68,6 +68,16 @@ func TestStmtCache(t *testing.T) {
 	if !prepared(s.rs, getWorkspaceSQL) {
 		t.Fatal("the read is not prepared after its first transaction")
 	}
+
+	// Close lets go of every prepared statement, and nothing is prepared after it.
+	s.ws.lookup("SELECT 1")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.ws.prepareWanted(ctx)
+	if prepared(s.ws, "SELECT 1") || prepared(s.ws, insertWorkspaceSQL) {
+		t.Fatal("statements are held after Close")
+	}
 }
 
 // TestStmtCacheBounded: texts built at run time cannot grow the cache without end.

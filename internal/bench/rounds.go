@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,38 +99,43 @@ type Summary struct {
 // configurations' medians mixes rounds run in different states; within one round they
 // ran seconds apart.
 func (s Summary) Paired(a, b string) (ratio, cpuDeltaUS float64, ok bool) {
-	var ratios, deltas []float64
 	usPerTick := 1e6 / float64(s.hz)
+	ratio, ok = s.pairedMedian(a, b, func(ra, rb Round) float64 { return ra.rate() / rb.rate() })
+	cpuDeltaUS, _ = s.pairedMedian(a, b, func(ra, rb Round) float64 {
+		return (ra.cpuPerRequest() - rb.cpuPerRequest()) * usPerTick
+	})
+	return ratio, cpuDeltaUS, ok
+}
+
+// PairedCPURatio returns the median, over the rounds that both a and b ran, of a's
+// Caddy CPU per request ÷ b's, and whether they had a round in common (with CPU
+// counted for b).
+func (s Summary) PairedCPURatio(a, b string) (float64, bool) {
+	return s.pairedMedian(a, b, func(ra, rb Round) float64 { return ra.cpuPerRequest() / rb.cpuPerRequest() })
+}
+
+// pairedMedian returns the median of f over the rounds that both a and b ran, leaving
+// out values that are not finite (a round with no CPU counted), and whether any was left.
+func (s Summary) pairedMedian(a, b string, f func(ra, rb Round) float64) (float64, bool) {
+	var vs []float64
 	for n, ra := range s.rounds[a] {
 		rb, found := s.rounds[b][n]
 		if !found {
 			continue
 		}
-		ratios = append(ratios, ra.rate()/rb.rate())
-		deltas = append(deltas, (float64(ra.CaddyTicks)/float64(ra.Requests)-float64(rb.CaddyTicks)/float64(rb.Requests))*usPerTick)
-	}
-	if len(ratios) == 0 {
-		return 0, 0, false
-	}
-	return median(ratios), median(deltas), true
-}
-
-// PairedCPURatio returns the median, over the rounds that both a and b ran, of a's
-// Caddy CPU per request ÷ b's, and whether they had a round in common.
-func (s Summary) PairedCPURatio(a, b string) (float64, bool) {
-	var ratios []float64
-	for n, ra := range s.rounds[a] {
-		rb, found := s.rounds[b][n]
-		if !found || ra.Requests == 0 || rb.Requests == 0 || rb.CaddyTicks == 0 {
-			continue
+		if v := f(ra, rb); !math.IsInf(v, 0) && !math.IsNaN(v) {
+			vs = append(vs, v)
 		}
-		ratios = append(ratios, float64(ra.CaddyTicks)/float64(ra.Requests)/(float64(rb.CaddyTicks)/float64(rb.Requests)))
 	}
-	if len(ratios) == 0 {
+	if len(vs) == 0 {
 		return 0, false
 	}
-	return median(ratios), true
+	return median(vs), true
 }
+
+// cpuPerRequest is the round's Caddy CPU ticks per request (ParseRounds refuses a
+// round without requests).
+func (r Round) cpuPerRequest() float64 { return float64(r.CaddyTicks) / float64(r.Requests) }
 
 // rate is the round's requests per second.
 func (r Round) rate() float64 { return float64(r.Requests) / (float64(r.DurationUS) / 1e6) }

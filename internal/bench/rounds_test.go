@@ -48,14 +48,7 @@ func TestParseRounds(t *testing.T) {
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
 
 func TestSummarize(t *testing.T) {
-	rs, err := ParseRounds(strings.NewReader(sampleRounds))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Summarize(rs, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs, s := summarizeText(t, sampleRounds)
 	if got := len(s.Rows); got != 4 {
 		t.Fatalf("%d rows, want 4", got)
 	}
@@ -108,14 +101,7 @@ func TestSummarize(t *testing.T) {
 }
 
 func TestTargets(t *testing.T) {
-	rs, err := ParseRounds(strings.NewReader(sampleRounds))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Summarize(rs, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs, s := summarizeText(t, sampleRounds)
 	got := map[string]Target{}
 	for _, tg := range Targets(s) {
 		got[tg.Name] = tg
@@ -181,16 +167,9 @@ func TestTargets(t *testing.T) {
 }
 
 func TestBreakdown(t *testing.T) {
-	rs, err := ParseRounds(strings.NewReader(sampleRounds + `headers 1 100000 10000000 3000 9000 0 0 760 0
+	rs, s := summarizeText(t, sampleRounds+`headers 1 100000 10000000 3000 9000 0 0 760 0
 headers 2 100000 10000000 3000 9000 0 0 760 0
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Summarize(rs, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	var buf bytes.Buffer
 	if err := WriteBreakdown(&buf, s); err != nil {
 		t.Fatal(err)
@@ -231,4 +210,40 @@ func TestTargetMet(t *testing.T) {
 			t.Errorf("%s: Met() = %v, want %v", tc.name, got, tc.met)
 		}
 	}
+}
+
+// TestPairedCPURatioSkipsRoundsWithoutCPU: a round in which the baseline's CPU counter
+// did not move (a tick is 10 ms) has no ratio; it is left out, not counted as infinite.
+func TestPairedCPURatioSkipsRoundsWithoutCPU(t *testing.T) {
+	rs, s := summarizeText(t, `plain 1 100 1000000 1 1 0 0 0 0
+sagate-warm 1 100 1000000 1 1 0 0 10 0
+plain 2 100 1000000 1 1 0 0 10 0
+sagate-warm 2 100 1000000 1 1 0 0 12 0
+plain 3 100 1000000 1 1 0 0 0 0
+sagate-warm 3 100 1000000 1 1 0 0 0 0
+`)
+	if got, ok := s.PairedCPURatio(SagateWarm, Plain); !ok || !near(got, 1.2) {
+		t.Fatalf("PairedCPURatio = %v, %v; want 1.2 from round 2 alone", got, ok)
+	}
+	only, err := Summarize(append(rs[:2:2], rs[4:]...), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := only.PairedCPURatio(SagateWarm, Plain); ok {
+		t.Fatalf("PairedCPURatio without a round with CPU = %v, want not ok", got)
+	}
+}
+
+// summarizeText parses rounds in ParseRounds' format and summarizes them at 100 ticks/s.
+func summarizeText(t *testing.T, text string) ([]Round, Summary) {
+	t.Helper()
+	rs, err := ParseRounds(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Summarize(rs, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs, s
 }
