@@ -26,7 +26,7 @@
 #  6. Revocation propagation under load to 3 sidecars; 7. full reconcile of 1,000,000 keys
 #     into an empty Redis; 8. RSS of a sidecar with cache_size 100000 full.
 #
-# Bounded (about 7 to 8 minutes on 2 cores with the defaults); stops everything it started.
+# Bounded (6 to 9 minutes on 2 cores with the defaults); stops everything it started.
 # Many short rounds: this machine changes speed for seconds at a time, and the targets
 # compare configurations round by round (run back to back), taking the median.
 # Knobs (environment): BENCH_ROUNDS (10), BENCH_DURATION seconds per round (3),
@@ -41,6 +41,8 @@
 # with reverse_proxy left out of its logs: reverse_proxy JSON-encodes each proxied request,
 # headers included, into its logger whether or not anything is logged, so that a
 # configuration that adds headers pays for them there too (see BENCHMARKS.md).
+# BENCH_SAGATE_OPTION adds one line to every sagate block, to measure a site's own setting
+# (e.g. BENCH_SAGATE_OPTION='omit_headers key_id' BENCH_STEPS=instructions make bench).
 # Results: printed, and kept in $BIN/bench-latest.txt (profiles in $BIN/bench-profiles/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,6 +72,10 @@ for s in $STEPS; do
 done
 step() { [[ "$STEPS" == *" $1 "* ]]; }
 case "${BENCH_PROXY_LOG:-on}" in on|off) ;; *) echo "BENCH_PROXY_LOG: want on or off" >&2; exit 2 ;; esac
+SAGATE_OPTION=${BENCH_SAGATE_OPTION:-}
+case "$SAGATE_OPTION" in
+  *[{}]* | *$'\n'*) echo "BENCH_SAGATE_OPTION: one subdirective line, without braces" >&2; exit 2 ;;
+esac
 HZ=$(getconf CLK_TCK)
 # BENCH_CONFIGS picks the configurations of step 4 (plain must be one).
 read -r -a CONFIGS <<<"${BENCH_CONFIGS:-plain sagate-warm sagate-redis forward_auth basic_auth headers}"
@@ -121,6 +127,8 @@ say "Machine"
   echo "wrk:       $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
   echo "redis:     $(redis-server --version | cut -d' ' -f3)"
   echo "load avg:  $(cut -d' ' -f1-3 /proc/loadavg) (before the run; other work on the machine skews every figure)"
+  [ -z "$SAGATE_OPTION" ] || echo "sagate:    every sagate block also has \"$SAGATE_OPTION\" (BENCH_SAGATE_OPTION)"
+  [ "${BENCH_PROXY_LOG:-on}" = on ] || echo "logs:      reverse_proxy left out of every Caddy's logs (BENCH_PROXY_LOG=off)"
 } | out
 
 if step gobench; then
@@ -204,6 +212,7 @@ caddyfile() {
     sagate-*)
       printf '\tsagate {\n\t\tredis %s\n' "$REDIS_URL"
       [ -z "$extra" ] || printf '\t\t%s\n' "$extra"
+      [ -z "$SAGATE_OPTION" ] || printf '\t\t%s\n' "$SAGATE_OPTION"
       printf '\t}\n' ;;
     forward_auth)
       printf '\tforward_auth 127.0.0.1:%s {\n\t\turi /check\n' "$AUTH_PORT"
