@@ -127,7 +127,7 @@ say "Machine"
   echo "wrk:       $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
   echo "redis:     $(redis-server --version | cut -d' ' -f3)"
   echo "load avg:  $(cut -d' ' -f1-3 /proc/loadavg) (before the run; other work on the machine skews every figure)"
-  [ -z "$SAGATE_OPTION" ] || echo "sagate:    every sagate block also has \"$SAGATE_OPTION\" (BENCH_SAGATE_OPTION)"
+  [ -z "$SAGATE_OPTION" ] || echo "sagate:    every sagate block also has \"$SAGATE_OPTION\" (BENCH_SAGATE_OPTION; the headers control is unchanged)"
   [ "${BENCH_PROXY_LOG:-on}" = on ] || echo "logs:      reverse_proxy left out of every Caddy's logs (BENCH_PROXY_LOG=off)"
 } | out
 
