@@ -71,7 +71,8 @@ for s in $STEPS; do
   esac
 done
 step() { [[ "$STEPS" == *" $1 "* ]]; }
-case "${BENCH_PROXY_LOG:-on}" in on|off) ;; *) echo "BENCH_PROXY_LOG: want on or off" >&2; exit 2 ;; esac
+PROXY_LOG=${BENCH_PROXY_LOG:-on}
+case "$PROXY_LOG" in on|off) ;; *) echo "BENCH_PROXY_LOG: want on or off" >&2; exit 2 ;; esac
 SAGATE_OPTION=${BENCH_SAGATE_OPTION:-}
 case "$SAGATE_OPTION" in
   *[{}]* | *$'\n'*) echo "BENCH_SAGATE_OPTION: one subdirective line, without braces" >&2; exit 2 ;;
@@ -128,7 +129,7 @@ say "Machine"
   echo "redis:     $(redis-server --version | cut -d' ' -f3)"
   echo "load avg:  $(cut -d' ' -f1-3 /proc/loadavg) (before the run; other work on the machine skews every figure)"
   [ -z "$SAGATE_OPTION" ] || echo "sagate:    every sagate block also has \"$SAGATE_OPTION\" (BENCH_SAGATE_OPTION; the headers control is unchanged)"
-  [ "${BENCH_PROXY_LOG:-on}" = on ] || echo "logs:      reverse_proxy left out of every Caddy's logs (BENCH_PROXY_LOG=off)"
+  [ "$PROXY_LOG" = on ] || echo "logs:      reverse_proxy left out of every Caddy's logs (BENCH_PROXY_LOG=off)"
 } | out
 
 if step gobench; then
@@ -205,7 +206,7 @@ fi
 caddyfile() {
   local cfg=$1 port=$2 aport=$3 extra=${4:-}
   printf '{\n\tadmin 127.0.0.1:%s\n\tpersist_config off\n' "$aport"
-  [ "${BENCH_PROXY_LOG:-on}" = on ] || printf '\tlog default {\n\t\texclude http.handlers.reverse_proxy\n\t}\n'
+  [ "$PROXY_LOG" = on ] || printf '\tlog default {\n\t\texclude http.handlers.reverse_proxy\n\t}\n'
   printf '}\nhttp://127.0.0.1:%s {\n\tbind 127.0.0.1\n' "$port"
   case "$cfg" in
     plain) ;;
