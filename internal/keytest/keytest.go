@@ -3,6 +3,8 @@
 package keytest
 
 import (
+	"bytes"
+
 	"testing"
 
 	"github.com/sagate/sagate/keystore"
@@ -25,4 +27,15 @@ func BadChecksum(key string) string {
 		repl = '1'
 	}
 	return key[:len(key)-1] + string(repl)
+}
+
+// SigningKey returns a fixed signing key for tests (seed: 32 bytes of 0x5a), so that an
+// admin and the sidecars of one test agree without passing it around.
+func SigningKey(t testing.TB) keystore.SigningKey {
+	t.Helper()
+	k, err := keystore.SigningKeyFromSeed(bytes.Repeat([]byte{0x5a}, 32))
+	if err != nil {
+		t.Fatalf("making the test signing key: %v", err)
+	}
+	return k
 }
