@@ -112,6 +112,8 @@ type Event struct {
 	// of that key is itself not live. A change that could bring a key back (an
 	// "unrevoke", a longer expiry) must not be flagged gone.
 	Gone []bool
+	// Sig is the admin's signature of every field but Seq (SignEvent, VerifyEvent).
+	Sig string
 }
 
 // publishScript appends an event with seq = previous entry's seq + 1 (1 on an empty stream),
@@ -145,6 +147,9 @@ func QueueEvent(ctx context.Context, rdb redis.Scripter, e Event, maxLen int64) 
 	args := []any{maxLen, "rev", strconv.FormatInt(e.Rev, 10), "kind", e.Kind, "epoch", e.Epoch, "h", strings.Join(hs, " ")}
 	if gone := encodeGone(e.Gone, len(e.Hashes)); gone != "" {
 		args = append(args, "gone", gone)
+	}
+	if e.Sig != "" {
+		args = append(args, "sig", e.Sig)
 	}
 	return publishScript.Eval(ctx, rdb, []string{RedisEvents}, args...)
 }
@@ -223,6 +228,7 @@ func ParseEvent(m redis.XMessage) (Event, error) {
 		e.Hashes = append(e.Hashes, h)
 	}
 	e.Gone = decodeGone(str("gone"), len(e.Hashes))
+	e.Sig = str("sig")
 	return e, nil
 }
 
