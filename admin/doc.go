@@ -1,11 +1,11 @@
-// Package admin is sagate's admin HTTP API (DESIGN.md "Admin HTTP API (v1)") and the
-// Go client that drives it.
+// Package admin is sagate's admin HTTP API (v1, every route under /v1; docs/api.md) and
+// the Go client that drives it.
 //
 // The server is a thin layer over keystore.Service: it authenticates the caller with the
 // admin token, decodes JSON strictly, calls the Service and maps keystore error kinds to
 // HTTP statuses. Every rule lives in keystore.
 //
-// Wire decisions not spelled out in DESIGN.md:
+// Wire rules:
 //
 //   - Errors are {"error": {"code", "message"}}. Codes: the keystore kinds
 //     (invalid_argument 400, not_found 404, already_exists / limit_reached / ambiguous 409,

@@ -15,10 +15,10 @@ func init() {
 	// Users need no "order" line. sagate takes the place of Caddy's own auth
 	// directives (right after basic_auth, before request_header, handle, route,
 	// respond and reverse_proxy), so a site-level sagate also guards every handle
-	// and route block of the site. DESIGN.md suggested "before reverse_proxy",
-	// which runs after handle/route/respond: a site-level sagate would then not
-	// protect an API proxied inside a handle block. An explicit
-	// "order sagate before reverse_proxy" still works.
+	// and route block of the site. "Before reverse_proxy" would run after
+	// handle/route/respond: a site-level sagate would then not protect an API
+	// proxied inside a handle block. An explicit "order sagate before
+	// reverse_proxy" still works.
 	httpcaddyfile.RegisterDirectiveOrder("sagate", httpcaddyfile.After, "basic_auth")
 }
 

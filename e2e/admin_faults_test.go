@@ -18,7 +18,7 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-// Fault 5 of issue 5: the admin killed with SIGKILL during a burst loses no
+// The admin killed with SIGKILL during a burst loses no
 // acknowledged change, and a change whose Redis write failed after its durable commit
 // still reaches Redis and the sidecars.
 

@@ -20,7 +20,7 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-// Helpers shared by the fault and hostile-input tests (issue 5).
+// Helpers shared by the fault and hostile-input tests.
 
 // unknownKey returns a well-formed key with a valid checksum that no admin issued.
 func unknownKey(t testing.TB) string {

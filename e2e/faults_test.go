@@ -12,11 +12,11 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-// Faults 1–4 and 6 of issue 5, with real processes: Redis killed, restarted empty,
-// cut off and slowed down; the admin stopped. Each test states the promise it checks.
+// Faults with real processes: Redis killed, restarted empty, cut off and slowed down;
+// the admin stopped. Each test states the promise it checks.
 
 // resyncBound is the documented bound within which the admin notices a Redis that lost
-// its epoch marker and resyncs it (issue 5: 5 s; the epoch check runs every second).
+// its epoch marker and resyncs it (5 s, docs/operations.md; the epoch check runs every second).
 const resyncBound = 5 * time.Second
 
 // faultSetup creates workspace ws with three accounts and returns their first keys:
@@ -40,7 +40,7 @@ func faultSetup(t *testing.T, e *env, s *sidecar, ws string) (hot, cold, gone is
 	return hot, cold, gone
 }
 
-// Fault 1: Redis stops. Keys verified before keep working (stale_if_error); a valid key
+// Fault: Redis stops. Keys verified before keep working (stale_if_error); a valid key
 // never seen gets 503; an unknown key never 200; a revoked key stays refused. When Redis
 // comes back (empty: the admin resyncs it), everything works again without a restart.
 func TestRedisStopsAndReturns(t *testing.T) {
@@ -76,7 +76,7 @@ func TestRedisStopsAndReturns(t *testing.T) {
 	})
 }
 
-// Fault 2: Redis restarts empty while the admin runs. No valid key gets 401 at any
+// Fault: Redis restarts empty while the admin runs. No valid key gets 401 at any
 // moment, the admin resyncs within 5 s, revoked and unknown keys are never let in.
 func TestRedisRestartsEmpty(t *testing.T) {
 	e := newEnv(t)
@@ -110,7 +110,7 @@ func TestRedisRestartsEmpty(t *testing.T) {
 	}
 }
 
-// Fault 3: the sidecar's events link is cut while a key is revoked. After the link is
+// Fault: the sidecar's events link is cut while a key is revoked. After the link is
 // back, the revoked key is refused, whether the follower replays what it missed or
 // flushes its cache. No request with that key is sent between the revocation and the
 // follower's return, so that a Redis lookup cannot mask a follower that resumed
@@ -165,7 +165,7 @@ func TestEventLinkCutDuringRevocation(t *testing.T) {
 	})
 }
 
-// Fault 4: Redis slow. A lookup gives up after lookup_timeout (default 100 ms) with 503
+// Fault: Redis slow. A lookup gives up after lookup_timeout (default 100 ms) with 503
 // for a key never seen, or a stale answer for a key seen before; a burst of lookups
 // does not pile up goroutines or Redis connections, and the sidecar comes back to its
 // baseline when the burst ends.
@@ -265,7 +265,7 @@ func TestSlowRedisBoundedLookups(t *testing.T) {
 	})
 }
 
-// Fault 6: the admin down: the sidecar keeps serving (Redis answers). Then Redis down
+// Fault: the admin down: the sidecar keeps serving (Redis answers). Then Redis down
 // too: cached keys until stale_if_error, then 503; unknown keys never allowed.
 func TestAdminDownThenRedisDown(t *testing.T) {
 	e := newEnv(t)
@@ -307,7 +307,7 @@ func TestAdminDownThenRedisDown(t *testing.T) {
 	}
 }
 
-// Fault 2, a revocation inside the window: Redis restarts empty, a key is revoked before
+// Fault: a revocation inside the window. Redis restarts empty, a key is revoked before
 // the admin's resync, and the sidecar's events link comes back only after that. The
 // admin has written the key's tombstone and its event; the key must stay refused
 // (never 200 after the revoke was acknowledged), whatever the sidecar had cached.

@@ -11,12 +11,12 @@ import (
 	"testing"
 )
 
-// Hostile input (issue 5, item 7) against the real sidecar, with handwritten HTTP/1.1
+// Hostile input against the real sidecar, with handwritten HTTP/1.1
 // where Go's client would refuse to send the request. Properties, for every case:
 // never a 5xx, never a 200 without a live key, never a forged identity (header or
 // trailer) at the upstream, never the key in an answer.
 
-// identityNames are the headers sagate sets (DESIGN.md), lower case with '-'.
+// identityNames are the headers sagate sets by default, lower case with '-'.
 var identityNames = []string{"x-service-account-id", "x-service-account", "x-workspace", "x-api-key-id", "x-project", "x-project-role"}
 
 // isIdentityName matches a header name in any case and '_' spelling.
@@ -274,7 +274,7 @@ func rawGetPath(t testing.TB, s *sidecar, path string, lines ...string) rawRespo
 	return rawRequests(t, host, b.String(), 1)[0]
 }
 
-// Item 8, end to end against the real `sagate serve`: hostile admin requests get a
+// End to end against the real `sagate serve`: hostile admin requests get a
 // precise 4xx and leave nothing behind (the admin package has the full table).
 func TestHostileAdminRequests(t *testing.T) {
 	e := newEnv(t)

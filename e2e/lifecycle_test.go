@@ -10,7 +10,7 @@ import (
 )
 
 // The sidecar's promise: revocation reaches every sidecar within 1 s while Redis is up
-// (DESIGN.md). The tests poll with this deadline; they assert the outcome, not speed.
+// (docs/operations.md). The tests poll with this deadline; they assert the outcome, not speed.
 const propagation = 2 * time.Second
 
 func TestKeyLifecycleAcrossTwoSidecars(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"math/big"
 )
 
-// Key format (DESIGN.md "Key format"):
+// Key format (docs/architecture.md):
 //
 //	sak_ + base62(32 random bytes, big-endian, left-padded to 43) + base62(CRC32-IEEE of the text before it, padded to 6)
 //

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make bench: measures sagate side by side with what users run today (issue 6), on loopback.
+# make bench: measures sagate side by side with what users run today, on loopback, against
+# the targets of BENCHMARKS.md.
 #
 #  1. go test -bench for every package that has benchmarks (short -benchtime).
 #  2. Builds sagate, Caddy with sagate, the sample API and the harness (internal/bench).
@@ -470,7 +471,7 @@ if step memory; then
   timeout 120 "$BIN/memory" -url "http://127.0.0.1:${PORT[memory]}/" -pid "${PID[memory]}" -keys "$MEM_KEYS" -c 32 | out
 fi
 
-say "Targets of issue 6"
+say "Targets"
 { grep '^TARGET' "$WORK/results" || true; } | sed 's/^TARGET //' | tee "$WORK/targets"
 echo "load avg after: $(cut -d' ' -f1-3 /proc/loadavg)" | out
 cp "$WORK/results" "$RESULTS"

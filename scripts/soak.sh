@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make soak: the soak of issue 5 (item 9). Builds sagate, Caddy with sagate and the soak
+# make soak: the soak test. Builds sagate, Caddy with sagate and the soak
 # program (internal/soak), which starts its own redis-server, admin, upstream and one
 # Caddy sidecar on loopback, sends requests at full speed for SOAK_DURATION with a mix
 # of live, revoked and garbage keys while keys are revoked and roles changed through the

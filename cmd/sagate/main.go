@@ -1,5 +1,5 @@
 // Command sagate runs the admin endpoint (sagate serve) and drives it: every other
-// subcommand is a client of the admin HTTP API (DESIGN.md "CLI").
+// subcommand is a client of the admin HTTP API (docs/api.md).
 //
 // Environment: SAGATE_ADMIN_URL (default http://127.0.0.1:8081), SAGATE_ADMIN_TOKEN,
 // SAGATE_WORKSPACE (or -w). Output: tables for people, -o json for scripts. Errors go to

@@ -28,14 +28,15 @@ func WriteTable(w io.Writer, s Summary) error {
 	return nil
 }
 
-// Issue 6's reference machine spends RefPlainCPUUS of Caddy CPU on a plain
-// reverse_proxy request, and allows sagate with a warm cache RefExtraCPUUS on top.
+// The targets' reference machine spends RefPlainCPUUS of Caddy CPU on a plain
+// reverse_proxy request, and the target allows sagate with a warm cache RefExtraCPUUS
+// on top (BENCHMARKS.md).
 const (
 	RefPlainCPUUS = 67.0
 	RefExtraCPUUS = 3.0
 )
 
-// Target is one of issue 6's throughput targets, checked on a summary.
+// Target is one of sagate's throughput targets (BENCHMARKS.md), checked on a summary.
 type Target struct {
 	Name     string
 	Value    float64
@@ -57,7 +58,7 @@ func (t Target) Met() bool {
 	return t.Value >= t.Bound
 }
 
-// Targets returns issue 6's end-to-end targets as measured in s, each compared round
+// Targets returns sagate's end-to-end targets as measured in s, each compared round
 // by round (Summary.Paired: the median of the per-round ratios or CPU differences). A
 // target whose configurations had failed requests is not met, whatever its value:
 // that throughput is not all of allowed requests.
@@ -77,8 +78,8 @@ func Targets(s Summary) []Target {
 			Measured: okW, Failed: plain.Failed + warm.Failed},
 		{Name: "sagate warm cache: extra Caddy CPU per request", Value: warmCPU, Unit: "µs",
 			Bound: RefExtraCPUUS, AtMost: true, Measured: okW, Failed: plain.Failed + warm.Failed},
-		// The same target as the ratio issue 6 asks every target to be reported as: its
-		// 3 µs on top of its reference machine's 67 µs of Caddy CPU per plain request.
+		// The same target as a ratio, the form every target is reported in: its 3 µs on
+		// top of the reference machine's 67 µs of Caddy CPU per plain request.
 		{Name: "sagate warm cache: Caddy CPU per request ÷ plain's", Value: warmCPURatio, Unit: "×",
 			Bound: 1 + RefExtraCPUUS/RefPlainCPUUS, AtMost: true, Measured: okWC, Failed: plain.Failed + warm.Failed},
 		{Name: "sagate every request a Redis lookup / plain throughput", Value: missRatio, Unit: "×", Bound: 0.75,

@@ -1,4 +1,4 @@
-// Command soak is sagate's soak test (issue 5, item 9; `make soak`). It starts a
+// Command soak is sagate's soak test (`make soak`). It starts a
 // redis-server, the admin (`sagate serve` on SQLite), a Caddy sidecar with sagate and an
 // upstream, all on loopback, then for -duration sends requests at full speed with a mix
 // of live, revoked and garbage keys while it revokes keys and changes roles through the
@@ -46,7 +46,7 @@ func main() {
 	flag.StringVar(&c.sagateBin, "sagate", "bin/sagate", "the sagate binary")
 	flag.StringVar(&c.caddyBin, "caddy", "bin/caddy", "the Caddy binary with sagate")
 	flag.DurationVar(&c.duration, "duration", 60*time.Second, "how long the load runs")
-	flag.DurationVar(&c.window, "window", time.Second, "propagation allowance after an acknowledged change (DESIGN.md: ≤ 1 s)")
+	flag.DurationVar(&c.window, "window", time.Second, "propagation allowance after an acknowledged change (the promise: ≤ 1 s)")
 	flag.DurationVar(&c.mutateEvery, "mutate-every", 100*time.Millisecond, "interval between admin changes")
 	flag.DurationVar(&c.warmup, "warmup", 5*time.Second, "resource samples ignored at the start")
 	flag.IntVar(&c.workers, "workers", 32, "concurrent request loops")
