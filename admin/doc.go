@@ -5,6 +5,10 @@
 // admin token, decodes JSON strictly, calls the Service and maps keystore error kinds to
 // HTTP statuses. Every rule lives in keystore.
 //
+// openapi.json is the OpenAPI 3.1 description of every route, embedded in the binary and
+// served without a token at GET /v1/openapi.json. Tests validate real requests and
+// answers of every route against it.
+//
 // Wire decisions not spelled out in DESIGN.md:
 //
 //   - Errors are {"error": {"code", "message"}}. Codes: the keystore kinds
