@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -171,3 +172,94 @@ func TestOpenAPIRoundTrip(t *testing.T) {
 
 // pathIDs are objects the workflow leaves in place for typicalErrors.
 type pathIDs map[string]string
+
+// TestOpenAPISchemasMatchGoTypes checks that each object of openapi.json has the JSON
+// fields of the Go type the server writes and the Client reads, and that in answers
+// exactly the fields without omitempty are required.
+func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
+	file, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := loadSpec(t, file)
+	cases := []struct {
+		schema string
+		v      any
+		answer bool // required ⇔ no omitempty
+	}{
+		{"CreateWorkspaceRequest", admin.CreateWorkspaceRequest{}, false},
+		{"CreateServiceAccountRequest", admin.CreateServiceAccountRequest{}, false},
+		{"UpdateServiceAccountRequest", admin.UpdateServiceAccountRequest{}, false},
+		{"CreateKeyRequest", admin.CreateKeyRequest{}, false},
+		{"RotateKeyRequest", admin.RotateKeyRequest{}, false},
+		{"SetGrantRequest", admin.SetGrantRequest{}, false},
+		{"Workspace", keystore.Workspace{}, true},
+		{"ServiceAccount", keystore.ServiceAccount{}, true},
+		{"ServiceAccountWithKey", admin.ServiceAccountWithKey{}, true},
+		{"RevokeAllResponse", admin.RevokeAllResponse{}, true},
+		{"IssuedKey", keystore.IssuedKey{}, true},
+		{"APIKey", keystore.APIKey{}, true},
+		{"Grant", keystore.Grant{}, true},
+		{"AuditEvent", keystore.AuditEvent{}, true},
+		{"Error", admin.ErrorBody{}, true},
+		{"WorkspaceList", admin.List[keystore.Workspace]{}, true},
+		{"ServiceAccountList", admin.List[keystore.ServiceAccount]{}, true},
+		{"APIKeyList", admin.List[keystore.APIKey]{}, true},
+		{"GrantList", admin.List[keystore.Grant]{}, true},
+		{"AuditEventList", admin.List[keystore.AuditEvent]{}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.schema, func(t *testing.T) {
+			ref := doc.Components.Schemas[c.schema]
+			if ref == nil || ref.Value == nil {
+				t.Fatalf("openapi.json has no schema %s", c.schema)
+			}
+			s := ref.Value
+			var props, required []string
+			for name := range s.Properties {
+				props = append(props, name)
+			}
+			sort.Strings(props)
+			required = append(required, s.Required...)
+			sort.Strings(required)
+			fields, always := jsonFields(reflect.TypeOf(c.v))
+			if !slices.Equal(props, fields) {
+				t.Errorf("properties %v, Go fields %v", props, fields)
+			}
+			if c.answer && !slices.Equal(required, always) {
+				t.Errorf("required %v, Go fields always written %v", required, always)
+			}
+			if s.AdditionalProperties.Has == nil || *s.AdditionalProperties.Has {
+				t.Errorf("additionalProperties is not false")
+			}
+		})
+	}
+}
+
+// jsonFields returns the JSON names of t's fields (embedded structs flattened), and those
+// without omitempty, each sorted.
+func jsonFields(t reflect.Type) (all, always []string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if f.Anonymous && tag == "" {
+			a, b := jsonFields(f.Type)
+			all, always = append(all, a...), append(always, b...)
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		all = append(all, name)
+		if !strings.Contains(opts, "omitempty") {
+			always = append(always, name)
+		}
+	}
+	sort.Strings(all)
+	sort.Strings(always)
+	return all, always
+}
