@@ -1,15 +1,11 @@
-// Package admin is sagate's admin HTTP API (DESIGN.md "Admin HTTP API (v1)") and the
-// Go client that drives it.
+// Package admin is sagate's admin HTTP API (v1, every route under /v1; docs/api.md) and
+// the Go client that drives it.
 //
 // The server is a thin layer over keystore.Service: it authenticates the caller with the
 // admin token, decodes JSON strictly, calls the Service and maps keystore error kinds to
 // HTTP statuses. Every rule lives in keystore.
 //
-// openapi.json is the OpenAPI 3.1 description of every route, embedded in the binary and
-// served without a token at GET /v1/openapi.json. Tests validate real requests and
-// answers of every route against it.
-//
-// Wire decisions not spelled out in DESIGN.md:
+// Wire rules:
 //
 //   - Errors are {"error": {"code", "message"}}. Codes: the keystore kinds
 //     (invalid_argument 400, not_found 404, already_exists / limit_reached / ambiguous 409,
@@ -29,4 +25,8 @@
 //     else "admin".
 //   - Every answer carries Cache-Control: no-store. Secrets appear only in the answers of
 //     service-account create and reactivate, key create and rotate.
+//
+// openapi.json is the OpenAPI 3.1 description of every route, embedded in the binary and
+// served without a token at GET /v1/openapi.json. Tests validate real requests and
+// answers of every route against it.
 package admin

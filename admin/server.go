@@ -96,7 +96,7 @@ func NewServer(cfg Config) (*Server, error) {
 // Registry returns the registry served on /metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
-// routes registers every route of the admin API; openapi.json describes each of them.
+// routes registers every route of the admin HTTP API (v1).
 func (s *Server) routes() {
 	const (
 		ws   = "/v1/workspaces/{ws}"
