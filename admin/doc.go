@@ -25,4 +25,8 @@
 //     else "admin".
 //   - Every answer carries Cache-Control: no-store. Secrets appear only in the answers of
 //     service-account create and reactivate, key create and rotate.
+//
+// openapi.json is the OpenAPI 3.1 description of every route, embedded in the binary and
+// served without a token at GET /v1/openapi.json. Tests validate real requests and
+// answers of every route against it.
 package admin

@@ -51,6 +51,7 @@ type Server struct {
 	metrics   *metrics
 	maxBody   int64
 	mux       *http.ServeMux
+	patterns  []string          // every pattern registered on mux, in order
 	tokenHash [sha256.Size]byte // only the hash is kept, so that the token cannot leak from a dump of the struct
 }
 
@@ -124,9 +125,16 @@ func (s *Server) routes() {
 	s.handle("GET "+proj, s.listGrants)
 	s.handle("GET /v1/audit", s.listAudit)
 
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	s.open(OpenAPIPath, http.HandlerFunc(serveOpenAPI))
+	s.open("/healthz", http.HandlerFunc(s.healthz))
+	s.open("/readyz", http.HandlerFunc(s.readyz))
+	s.open("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+}
+
+// open registers a GET route that needs no token and sets no audit actor.
+func (s *Server) open(path string, h http.Handler) {
+	s.patterns = append(s.patterns, "GET "+path)
+	s.mux.Handle("GET "+path, h)
 }
 
 // apiFunc handles one /v1 route; an error becomes the JSON error answer.
@@ -134,6 +142,7 @@ type apiFunc func(w http.ResponseWriter, r *http.Request) error
 
 // handle registers an API route: it sets the audit actor and answers errors.
 func (s *Server) handle(pattern string, f apiFunc) {
+	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		actor, err := actorOf(r)
 		if err == nil {
@@ -175,10 +184,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(sw, r)
 }
 
-// needsToken reports whether path is under /v1, after the cleaning the mux applies.
+// needsToken reports whether path is under /v1, after the cleaning the mux applies, and
+// is not OpenAPIPath (see serveOpenAPI for why the description is open).
 func needsToken(p string) bool {
 	p = path.Clean("/" + p)
-	return p == "/v1" || strings.HasPrefix(p, "/v1/")
+	return (p == "/v1" || strings.HasPrefix(p, "/v1/")) && p != OpenAPIPath
 }
 
 // unrouted answers a request that matched no pattern: the mux's 404 and 405 become JSON

@@ -65,6 +65,7 @@ func TestNeedsToken(t *testing.T) {
 	cases := map[string]bool{
 		"/v1": true, "/v1/": true, "/v1/workspaces": true, "//v1/workspaces": true, "/x/../v1/audit": true,
 		"/healthz": false, "/readyz": false, "/metrics": false, "/v10": false, "/": false, "/v1x": false,
+		"/v1/openapi.json": false, "/v1/x/../openapi.json": false, "/v1/openapi.json/x": true, "/v1/openapi.jsonx": true,
 	}
 	for p, want := range cases {
 		if got := needsToken(p); got != want {
