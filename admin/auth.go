@@ -3,6 +3,8 @@ package admin
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"unicode"
@@ -11,6 +13,58 @@ import (
 
 // MinTokenLen is the shortest admin token the server accepts.
 const MinTokenLen = 16
+
+// MinTokenBits is the least estimated entropy, in bits, of an admin token the server
+// accepts (see TokenBits). `openssl rand -hex 32` gives about 240, `openssl rand -base64 32`
+// about 215.
+const MinTokenBits = 96
+
+// CheckToken reports whether tok is acceptable as the admin token: at least MinTokenLen
+// characters and at least MinTokenBits of estimated entropy. The error never holds the token.
+func CheckToken(tok string) error {
+	if len(tok) < MinTokenLen {
+		return fmt.Errorf("the admin token is shorter than %d characters; use a long random one (e.g. openssl rand -hex 32)", MinTokenLen)
+	}
+	if bits := TokenBits(tok); bits < MinTokenBits {
+		return fmt.Errorf("the admin token is too predictable (about %.0f bits, want at least %d); use a long random one (e.g. openssl rand -hex 32)", bits, MinTokenBits)
+	}
+	return nil
+}
+
+// TokenBits estimates the entropy of tok in bits: the lower of two Shannon entropies per
+// character, that of its characters and that of the differences between neighbouring
+// characters, times the number of characters that start a pair of neighbours not seen
+// before in tok. The first entropy catches few distinct characters ("aaaa…"), the second
+// runs ("0123456789abcdef…"), and counting only new pairs catches repeats
+// ("passwordpassword", "ab12ab12…"). It is a rough lower bound for random tokens and an
+// overestimate for words, so it only keeps out tokens that are plainly weak.
+func TokenBits(tok string) float64 {
+	rs := []rune(tok)
+	if len(rs) < 2 {
+		return 0
+	}
+	chars := make(map[rune]int, len(rs))
+	steps := make(map[rune]int, len(rs))
+	pairs := make(map[[2]rune]bool, len(rs))
+	chars[rs[0]]++
+	for i := 1; i < len(rs); i++ {
+		chars[rs[i]]++
+		steps[rs[i]-rs[i-1]]++
+		pairs[[2]rune{rs[i-1], rs[i]}] = true
+	}
+	perChar := min(shannon(chars, len(rs)), shannon(steps, len(rs)-1))
+	return float64(1+len(pairs)) * perChar
+}
+
+// shannon is the Shannon entropy, in bits per symbol, of n symbols counted in counts.
+func shannon(counts map[rune]int, n int) float64 {
+	h := 0.0
+	for _, c := range counts {
+		p := float64(c) / float64(n)
+		h -= p * math.Log2(p)
+	}
+	return h
+}
 
 // ActorHeader names the header that sets the audit actor of a mutation.
 const ActorHeader = "X-Sagate-Actor"

@@ -26,7 +26,8 @@ type Readier interface {
 // Config configures a Server.
 type Config struct {
 	// Token is the admin token every /v1 request must present as a Bearer credential.
-	// Required, at least MinTokenLen characters. It is never logged.
+	// Required, at least MinTokenLen characters and MinTokenBits of estimated entropy
+	// (CheckToken). It is never logged.
 	Token string
 	// Service does the work. Required.
 	Service *keystore.Service
@@ -62,8 +63,8 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("creating admin server: no admin token")
 	}
-	if len(cfg.Token) < MinTokenLen {
-		return nil, fmt.Errorf("creating admin server: the admin token must be at least %d characters", MinTokenLen)
+	if err := CheckToken(cfg.Token); err != nil {
+		return nil, fmt.Errorf("creating admin server: %w", err)
 	}
 	s := &Server{
 		svc:       cfg.Service,

@@ -83,8 +83,8 @@ func (a *app) adminToken(file string) (string, error) {
 			return "", fmt.Errorf("refusing to start without an admin token: set %s or pass --admin-token-file", envAdminToken)
 		}
 	}
-	if len(tok) < admin.MinTokenLen {
-		return "", fmt.Errorf("refusing to start: the admin token is shorter than %d characters; use a long random one (e.g. openssl rand -hex 32)", admin.MinTokenLen)
+	if err := admin.CheckToken(tok); err != nil {
+		return "", fmt.Errorf("refusing to start: %w", err)
 	}
 	return tok, nil
 }
