@@ -109,6 +109,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		return fmt.Errorf("calling the admin API (%s %s): %w", method, path, err)
 	}
 	defer resp.Body.Close()
+	noteSync(ctx, resp.Header)
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
 		return fmt.Errorf("reading the admin API's answer to %s %s: %w", method, path, err)

@@ -133,12 +133,15 @@ func (s *Server) routes() {
 // apiFunc handles one /v1 route; an error becomes the JSON error answer.
 type apiFunc func(w http.ResponseWriter, r *http.Request) error
 
-// handle registers an API route: it sets the audit actor and answers errors.
+// handle registers an API route: it sets the audit actor, sets SyncHeader on the answer
+// when the request committed a change, and answers errors.
 func (s *Server) handle(pattern string, f apiFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		actor, err := actorOf(r)
 		if err == nil {
-			r = r.WithContext(keystore.WithActor(r.Context(), actor))
+			ctx, report := keystore.WithSyncReport(keystore.WithActor(r.Context(), actor))
+			r = r.WithContext(ctx)
+			w = &syncWriter{ResponseWriter: w, report: report}
 			err = f(w, r)
 		}
 		if err != nil {
