@@ -23,12 +23,14 @@ func main() {
 
 // run executes the command line args and returns the process exit status.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	root := newRoot(&app{getenv: getenv, stdout: stdout, stderr: stderr})
+	a := &app{getenv: getenv, stdout: stdout, stderr: stderr}
+	root := newRoot(a)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "sagate: %v\n", err)
+		a.syncNotice() // a change committed before the failure
 		var ue *usageError
 		if errors.As(err, &ue) {
 			fmt.Fprintln(stderr, "Run 'sagate --help' for usage.")

@@ -29,6 +29,9 @@ type app struct {
 	output    string // -o: table or json
 	workspace string // -w
 	adminURL  string // --admin-url
+
+	// sync is what the admin said about the command's change reaching Redis (admin.TrackSync).
+	sync *admin.SyncStatus
 }
 
 // newRoot builds the sagate command tree.
@@ -44,6 +47,9 @@ func newRoot(a *app) *cobra.Command {
 			if a.output != "table" && a.output != "json" {
 				return usagef("-o must be table or json, not %q", a.output)
 			}
+			ctx, st := admin.TrackSync(cmd.Context())
+			cmd.SetContext(ctx)
+			a.sync = st
 			return nil
 		},
 	}
