@@ -54,6 +54,8 @@ func TestServeRefuses(t *testing.T) {
 		{"bad store", nil, []string{"--admin-token-file", good, "--store", "mysql://db"}, "unsupported scheme"},
 		{"bad log level", nil, []string{"--admin-token-file", good, "--log-level", "loud"}, "--log-level"},
 		{"bad interval", nil, []string{"--admin-token-file", good, "--reconcile-interval", "0s"}, "--reconcile-interval"},
+		{"tls cert without key", nil, []string{"--admin-token-file", good, "--tls-cert", good}, "--tls-cert and --tls-key go together"},
+		{"tls files not a certificate", nil, []string{"--admin-token-file", good, "--tls-cert", good, "--tls-key", good}, "loading the TLS certificate"},
 		{"stray argument", nil, []string{"--admin-token-file", good, "now"}, "takes 0 argument"},
 	}
 	for _, c := range cases {
