@@ -36,6 +36,7 @@ func TestCheckToken(t *testing.T) {
 		{"the alphabet", "abcdefghijklmnopqrstuvwxyz0123456789", false},
 		{"a short pattern repeated", strings.Repeat("ab12", 20), false},
 		{"a counting run with a prefix", "admin-token-0123456789abcdef", false},
+		{"the alphabet twice", strings.Repeat("abcdefghijklmnopqrstuvwxyz", 2), false},
 	}
 	for _, c := range cases {
 		err := CheckToken(c.tok)
@@ -44,6 +45,23 @@ func TestCheckToken(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), c.tok) {
 			t.Errorf("%s: the error shows the token: %v", c.name, err)
+		}
+	}
+}
+
+// Random tokens of 24 bytes or more always pass, whatever the draw.
+func TestCheckTokenRandom(t *testing.T) {
+	for range 2000 {
+		for _, n := range []int{24, 32} {
+			b := make([]byte, n)
+			if _, err := rand.Read(b); err != nil {
+				t.Fatal(err)
+			}
+			for _, tok := range []string{hex.EncodeToString(b), base64.StdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b)} {
+				if err := CheckToken(tok); err != nil {
+					t.Fatalf("a random %d-byte token refused: %v", n, err)
+				}
+			}
 		}
 	}
 }
