@@ -2,8 +2,10 @@
 // subcommand is a client of the admin HTTP API (DESIGN.md "CLI").
 //
 // Environment: SAGATE_ADMIN_URL (default http://127.0.0.1:8081), SAGATE_ADMIN_TOKEN,
-// SAGATE_WORKSPACE (or -w). Output: tables for people, -o json for scripts. Errors go to
-// stderr and exit with status 1.
+// SAGATE_ADMIN_CA (or --ca-file: a private CA of an https admin), SAGATE_WORKSPACE (or -w).
+// Output: tables for people, -o json for scripts. Errors go to stderr and exit with
+// status 1. A change committed but not yet in Redis is said on stderr (or in the JSON
+// object's "sync" field).
 package main
 
 import (
