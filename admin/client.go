@@ -3,12 +3,15 @@ package admin
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +39,7 @@ type Client struct {
 	base     *url.URL
 	token    string
 	hc       *http.Client
+	rootCAs  *x509.CertPool
 	actor    string
 	ua       string
 	pageSize int // page size of the All* helpers
@@ -46,6 +50,24 @@ type ClientOption func(*Client)
 
 // WithHTTPClient makes the Client send requests with hc. Default: a client with a 30 s timeout.
 func WithHTTPClient(hc *http.Client) ClientOption { return func(c *Client) { c.hc = hc } }
+
+// WithRootCAs makes the Client trust the admin's certificate only if pool's CAs signed it
+// (a private CA; see LoadCAFile) instead of the system's roots. It replaces the Transport
+// of the http.Client in use (WithHTTPClient's, or the default).
+func WithRootCAs(pool *x509.CertPool) ClientOption { return func(c *Client) { c.rootCAs = pool } }
+
+// LoadCAFile reads the PEM certificates of file into a pool for WithRootCAs.
+func LoadCAFile(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading the CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("reading the CA file %s: no PEM certificate in it", file)
+	}
+	return pool, nil
+}
 
 // WithActor sends actor as X-Sagate-Actor, the audit trail's author of each mutation.
 func WithActor(actor string) ClientOption { return func(c *Client) { c.actor = actor } }
@@ -72,6 +94,13 @@ func NewClient(baseURL, token string, opts ...ClientOption) (*Client, error) {
 	c := &Client{base: u, token: token, hc: &http.Client{Timeout: 30 * time.Second}, ua: "sagate-admin-client", pageSize: keystore.MaxPageSize}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.rootCAs != nil {
+		hc := *c.hc
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: c.rootCAs, MinVersion: tls.VersionTLS12}
+		hc.Transport = tr
+		c.hc = &hc
 	}
 	return c, nil
 }
@@ -109,6 +138,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		return fmt.Errorf("calling the admin API (%s %s): %w", method, path, err)
 	}
 	defer resp.Body.Close()
+	noteSync(ctx, resp.Header)
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
 		return fmt.Errorf("reading the admin API's answer to %s %s: %w", method, path, err)

@@ -12,8 +12,15 @@
 //     failed_precondition 422), plus unauthenticated 401, method_not_allowed 405,
 //     payload_too_large 413 and internal 500 (generic message; the cause is logged).
 //   - Request bodies are JSON objects of at most MaxBodyBytes (default 64 KiB). Unknown
-//     fields, trailing data and a Content-Type other than application/json are 400. An empty
-//     body is accepted where every field is optional.
+//     fields, field names in other letter case than documented ("NAME" for "name"), a field
+//     given twice, trailing data and a Content-Type other than application/json are 400,
+//     naming the field. An empty body is accepted where every field is optional.
+//   - Every answer to a request that committed a change carries SyncHeader (Sagate-Sync):
+//     "applied", or `pending; reason="redis unreachable"` (or "redis sync failed") when the
+//     change is in the store but Redis has not taken it yet; the admin retries with a full
+//     sync, and until then sidecars may act on the old state. Reads and requests that
+//     committed nothing carry no such header. The Client reports it through TrackSync;
+//     /readyz shows "sync_backlog" while such changes wait.
 //   - Durations ("key_expires_in", "expires_in", "retain") are strings parsed by
 //     keystore.ParseDuration ("60m", "90d", "1d12h"). "retain" also accepts "0" (and absent or
 //     ""), which revokes the old key at once.
@@ -23,6 +30,8 @@
 //   - Lists take ?page_size= (1..keystore.MaxPageSize) and ?page_token= (opaque).
 //   - The audit actor is the X-Sagate-Actor header (printable, at most 64 characters),
 //     else "admin".
+//   - The admin token must have at least MinTokenBits of estimated entropy (CheckToken).
+//     CertReloader serves TLS from certificate files it reloads when they change.
 //   - Every answer carries Cache-Control: no-store. Secrets appear only in the answers of
 //     service-account create and reactivate, key create and rotate.
 //

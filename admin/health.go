@@ -15,6 +15,13 @@ const readyTimeout = 2 * time.Second
 type healthBody struct {
 	Status string            `json:"status"`           // "ok", "ready" or "not_ready"
 	Checks map[string]string `json:"checks,omitempty"` // part → "ok" or "unavailable"
+	// SyncBacklog is the number of committed changes Redis has not taken yet, when not 0.
+	SyncBacklog int64 `json:"sync_backlog,omitempty"`
+}
+
+// backlogger is a Readier that also counts the changes Redis has not taken; *redissync.Syncer is one.
+type backlogger interface {
+	Backlog() int64
 }
 
 // healthz answers 200 while the process serves.
@@ -24,7 +31,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 // readyz answers 200 when the store answers and Redis is reachable and synced (epoch
 // marker present), else 503 naming the part that is not. Causes go to the log, not to
-// this unauthenticated answer.
+// this unauthenticated answer. A non-zero sync backlog (changes committed that Redis
+// has not taken) is shown as "sync_backlog" and checks.sync "backlog", without a 503.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	body := healthBody{Status: "ready", Checks: map[string]string{}}
 	check := func(name string, f func(context.Context) error) {
@@ -41,6 +49,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	check("store", s.svc.Ping)
 	if s.syncer != nil {
 		check("redis", s.syncer.Ready)
+		if b, ok := s.syncer.(backlogger); ok {
+			if n := b.Backlog(); n > 0 {
+				// Said, not failed: the admin still commits changes, and the syncer
+				// retries; the redis check says whether Redis is reachable.
+				body.SyncBacklog = n
+				body.Checks["sync"] = "backlog"
+			}
+		}
 	}
 	status := http.StatusOK
 	if body.Status != "ready" {

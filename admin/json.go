@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sagate/sagate/keystore"
@@ -19,7 +20,8 @@ import (
 const DefaultMaxBodyBytes = 64 << 10
 
 // decodeBody decodes the request body into dst strictly: one JSON value, no unknown
-// fields, nothing after it, at most s.maxBody bytes. An empty body leaves dst as it is
+// fields, no field named in other letter case than dst's JSON tag (encoding/json would
+// take {"NAME": …} for "name"), no field given twice, nothing after it, at most s.maxBody bytes. An empty body leaves dst as it is
 // when optional is true, and is an error otherwise.
 func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, dst any, optional bool) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
@@ -43,6 +45,9 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, dst any, opt
 		}
 		return badRequest("a JSON request body is required")
 	}
+	if err := exactFields(body, dst); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -52,6 +57,78 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, dst any, opt
 		return badRequest("malformed JSON body: data after the JSON object")
 	}
 	return nil
+}
+
+// exactFields checks the field names of the JSON object in body against dst's JSON
+// names, exactly: a name that differs only in letter case, an unknown name and a name
+// given twice are a 400 that names the field. A body that is not a well-formed object is
+// left to the decoder, which says what is wrong with it.
+func exactFields(body []byte, dst any) error {
+	names := jsonNames(reflect.TypeOf(dst))
+	if names == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	seen := make(map[string]bool, len(names))
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		name, _ := t.(string)
+		switch {
+		case seen[name]:
+			return badRequest("malformed JSON body: field " + quoteField(name) + " given twice")
+		case !names[name]:
+			for n := range names {
+				if strings.EqualFold(n, name) {
+					return badRequest("malformed JSON body: unknown field " + quoteField(name) +
+						" (field names are case-sensitive: " + strconv.Quote(n) + ")")
+				}
+			}
+			return badRequest("malformed JSON body: unknown field " + quoteField(name))
+		}
+		seen[name] = true
+		if err := dec.Decode(new(json.RawMessage)); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// jsonNames returns the JSON field names of the struct t points to; nil when t is not a
+// pointer to a struct.
+func jsonNames(t reflect.Type) map[string]bool {
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	t = t.Elem()
+	names := make(map[string]bool, t.NumField())
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		names[name] = true
+	}
+	return names
+}
+
+// quoteField quotes a field name the client sent, bounded, for an error message.
+func quoteField(name string) string {
+	if len(name) > 64 {
+		return strconv.Quote(name[:64] + "…")
+	}
+	return strconv.Quote(name)
 }
 
 // jsonProblem describes a decoding error without echoing the input (which may hold anything).

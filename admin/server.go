@@ -26,7 +26,8 @@ type Readier interface {
 // Config configures a Server.
 type Config struct {
 	// Token is the admin token every /v1 request must present as a Bearer credential.
-	// Required, at least MinTokenLen characters. It is never logged.
+	// Required, at least MinTokenLen characters and MinTokenBits of estimated entropy
+	// (CheckToken). It is never logged.
 	Token string
 	// Service does the work. Required.
 	Service *keystore.Service
@@ -63,8 +64,8 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("creating admin server: no admin token")
 	}
-	if len(cfg.Token) < MinTokenLen {
-		return nil, fmt.Errorf("creating admin server: the admin token must be at least %d characters", MinTokenLen)
+	if err := CheckToken(cfg.Token); err != nil {
+		return nil, fmt.Errorf("creating admin server: %w", err)
 	}
 	s := &Server{
 		svc:       cfg.Service,
@@ -140,13 +141,16 @@ func (s *Server) open(path string, h http.Handler) {
 // apiFunc handles one /v1 route; an error becomes the JSON error answer.
 type apiFunc func(w http.ResponseWriter, r *http.Request) error
 
-// handle registers an API route: it sets the audit actor and answers errors.
+// handle registers an API route: it sets the audit actor, sets SyncHeader on the answer
+// when the request committed a change, and answers errors.
 func (s *Server) handle(pattern string, f apiFunc) {
 	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		actor, err := actorOf(r)
 		if err == nil {
-			r = r.WithContext(keystore.WithActor(r.Context(), actor))
+			ctx, report := keystore.WithSyncReport(keystore.WithActor(r.Context(), actor))
+			r = r.WithContext(ctx)
+			w = &syncWriter{ResponseWriter: w, report: report}
 			err = f(w, r)
 		}
 		if err != nil {

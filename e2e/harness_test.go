@@ -19,7 +19,7 @@ import (
 )
 
 // adminToken is the admin token every test admin starts with.
-const adminToken = "e2e-admin-token-0123456789abcdef"
+const adminToken = "e2e-admin-03b82577a9b261a20fa099e4420e7e4d"
 
 // admin is a running `sagate serve` process and a tiny client of its documented HTTP API.
 type admin struct {

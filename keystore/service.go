@@ -48,7 +48,8 @@ const syncTimeout = 10 * time.Second
 // Each mutation is one Store.Update: the rule checks, the row changes and the audit
 // row commit together. After the commit the Service hands the Syncer the hashes of
 // every key whose Redis record changed; a Syncer error is logged and left to the
-// reconcile, never undone in the store.
+// reconcile, never undone in the store, and reported to the caller through
+// WithSyncReport.
 type Service struct {
 	store   Store
 	opts    ServiceOptions
@@ -170,15 +171,20 @@ func (s *Service) update(ctx context.Context, action string, fn func(tx Tx, m *m
 	s.revoked.Add(float64(m.revoked))
 	s.log.Info("admin change committed", zap.String("action", action), zap.Int64("rev", rev),
 		zap.String("actor", ActorFrom(ctx)), zap.Int("keys", len(m.hashes)))
-	if s.opts.Syncer != nil && len(m.hashes) > 0 {
+	if s.opts.Syncer == nil {
+		return nil
+	}
+	var syncErr error
+	if len(m.hashes) > 0 {
 		// The commit stands whatever the caller does next: sync even if ctx was canceled.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
 		defer cancel()
-		if err := s.opts.Syncer.Apply(sctx, Change{Rev: rev, Action: action, Hashes: m.hashes}); err != nil {
+		if syncErr = s.opts.Syncer.Apply(sctx, Change{Rev: rev, Action: action, Hashes: m.hashes}); syncErr != nil {
 			s.log.Warn("syncing a committed change to redis failed; the next reconcile repairs it",
-				zap.String("action", action), zap.Int64("rev", rev), zap.Error(err))
+				zap.String("action", action), zap.Int64("rev", rev), zap.Error(syncErr))
 		}
 	}
+	recordSync(ctx, syncErr) // tells the caller (WithSyncReport)
 	return nil
 }
 

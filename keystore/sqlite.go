@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -35,12 +38,16 @@ type SQLiteStore struct {
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path and migrates it.
+// A missing folder is created 0700 and a missing file 0600 (createPrivate).
 func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	if path == "" {
 		return nil, errors.New("opening sqlite store: empty path; use sqlite://./sagate.db or sqlite:///abs/path.db")
 	}
 	if strings.ContainsAny(path, "?#") {
 		return nil, errors.New("opening sqlite store: the path must not contain '?' or '#'")
+	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
 	common := "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 	w, err := sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
@@ -71,6 +78,32 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// createPrivate creates the database file's folder (0700, with any missing parents) and
+// the file itself (0600) when they do not exist, so that the keys' hashes and the audit
+// trail are readable by the admin's user only. SQLite gives the -wal and -shm files the
+// database file's mode. Existing folders and files are left as they are.
+func createPrivate(path string) error {
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("creating the folder %s: %w", dir, err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("checking the folder %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("creating the database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("creating the database file: %w", err)
+	}
+	return nil
 }
 
 // Path returns the database file's path as given to OpenSQLite.

@@ -142,7 +142,7 @@ func TestOpenURL(t *testing.T) {
 		{"sqlite://" + filepath.Join(dir, "abs.db"), true, filepath.Join(dir, "abs.db")},
 		{"sqlite://", false, ""},
 		{"sqlite://a.db?mode=ro", false, ""},
-		{"sqlite://" + filepath.Join(dir, "missing", "x.db"), false, ""},
+		{"sqlite://" + filepath.Join(dir, "missing", "x.db"), true, filepath.Join(dir, "missing", "x.db")}, // the folder is created
 		{"mysql://u:p@host/db", false, ""},
 		{"sagate.db", false, ""},
 	} {

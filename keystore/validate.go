@@ -48,17 +48,30 @@ func ValidateKeyName(s string) error {
 	return nil
 }
 
-// ValidateDescription checks free text: valid UTF-8, at most MaxDescriptionLen bytes, no control characters but tab and newline.
+// ValidateDescription checks an account's description with ValidateText, at most MaxDescriptionLen bytes.
 func ValidateDescription(s string) error {
-	if len(s) > MaxDescriptionLen {
-		return Invalid("description", "must be at most %d bytes", MaxDescriptionLen)
+	return ValidateText("description", s, MaxDescriptionLen)
+}
+
+// ValidateText checks free text of field: valid UTF-8, at most maxLen bytes, and no
+// character that hides or reorders what a reader of a table, log or terminal sees:
+// control characters other than tab and newline, and format characters (Unicode
+// category Cf), which include the bidirectional overrides, isolates and marks
+// (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C), zero-width characters and U+FEFF.
+func ValidateText(field, s string, maxLen int) error {
+	if len(s) > maxLen {
+		return Invalid(field, "must be at most %d bytes", maxLen)
 	}
 	if !utf8.ValidString(s) {
-		return Invalid("description", "must be valid UTF-8")
+		return Invalid(field, "must be valid UTF-8")
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' {
-			return Invalid("description", "must not contain control characters")
+	for i, r := range s {
+		switch {
+		case r == '\n' || r == '\t':
+		case unicode.IsControl(r):
+			return Invalid(field, "must not contain control characters (U+%04X at byte %d)", r, i)
+		case unicode.Is(unicode.Cf, r):
+			return Invalid(field, "must not contain invisible formatting or text-direction characters (U+%04X at byte %d)", r, i)
 		}
 	}
 	return nil

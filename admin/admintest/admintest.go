@@ -26,7 +26,7 @@ import (
 )
 
 // Token is the admin token of every Env.
-const Token = "admintest-token-0123456789abcdef"
+const Token = "admintest-23f744cde9d190ff45c95e01ef904a98"
 
 // Options configures Start. Zero values take the defaults given.
 type Options struct {

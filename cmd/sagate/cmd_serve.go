@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -28,6 +29,7 @@ type serveOptions struct {
 	store             string
 	redis             string
 	tokenFile         string
+	tlsCert, tlsKey   string
 	reconcileInterval time.Duration
 	epochInterval     time.Duration
 	usageInterval     time.Duration
@@ -43,17 +45,31 @@ func (a *app) serveCmd() *cobra.Command {
 		Long: `Run the admin endpoint: the admin HTTP API over the durable store, keeping Redis in sync.
 
 The admin token comes from --admin-token-file (whitespace around it is ignored) or, without
-that flag, from $` + envAdminToken + `; serve refuses to start without one, or with one shorter
-than 16 characters. --redis takes any go-redis URL: redis://[user:password@]host:port/db,
+that flag, from $` + envAdminToken + `; serve refuses to start without one, with one shorter
+than 16 characters, or with one of low estimated entropy (repeats, runs, words): use
+24 random bytes or more, e.g. openssl rand -hex 32.
+
+It listens on ` + defaultListen + ` (loopback) unless --listen says otherwise. With --tls-cert
+and --tls-key it serves https; the files are checked for changes every few seconds and
+reloaded without a restart (a pair that does not load is logged and the previous one kept).
+Clients of a private CA pass --ca-file or $` + envAdminCA + `.
+
+--store sqlite://PATH creates a missing folder (0700) and the database file (0600).
+--redis takes any go-redis URL: redis://[user:password@]host:port/db,
 rediss:// for TLS, unix:///path/to/socket?db=N, redis+sentinel://host:26379/0?master_name=NAME,
 redis+cluster://host:7000?addr=host2:7000. A full reconcile repairs Redis from the store
-at start, every --reconcile-interval, and whenever Redis has lost its epoch marker.
+at start, every --reconcile-interval, and whenever Redis has lost its epoch marker. A change
+committed while Redis cannot take it is answered with the header Sagate-Sync: pending, and
+counted in sagate_sync_backlog until the full sync that repairs Redis.
 SIGINT or SIGTERM drains requests in flight, stops the sync and closes the store.`,
+
 		Args: nArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context(), o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.listen, "listen", ":8081", "address to listen on")
+	f.StringVar(&o.listen, "listen", defaultListen, "address to listen on (\":8081\" for every interface)")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "serve https with this PEM certificate (chain); reloaded when the file changes")
+	f.StringVar(&o.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	f.StringVar(&o.store, "store", "sqlite://./sagate.db", "durable store URL (sqlite://PATH)")
 	f.StringVar(&o.redis, "redis", "redis://127.0.0.1:6379/0", "Redis URL (any go-redis URL)")
 	f.StringVar(&o.tokenFile, "admin-token-file", "", "file holding the admin token (default $"+envAdminToken+")")
@@ -83,8 +99,8 @@ func (a *app) adminToken(file string) (string, error) {
 			return "", fmt.Errorf("refusing to start without an admin token: set %s or pass --admin-token-file", envAdminToken)
 		}
 	}
-	if len(tok) < admin.MinTokenLen {
-		return "", fmt.Errorf("refusing to start: the admin token is shorter than %d characters; use a long random one (e.g. openssl rand -hex 32)", admin.MinTokenLen)
+	if err := admin.CheckToken(tok); err != nil {
+		return "", fmt.Errorf("refusing to start: %w", err)
 	}
 	return tok, nil
 }
@@ -114,6 +130,10 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 		if d.v <= 0 {
 			return usagef("%s must be greater than 0", d.flag)
 		}
+	}
+	tlsOn := o.tlsCert != "" || o.tlsKey != ""
+	if tlsOn && (o.tlsCert == "" || o.tlsKey == "") {
+		return usagef("--tls-cert and --tls-key go together")
 	}
 	log, err := a.newLogger(o.logLevel)
 	if err != nil {
@@ -159,6 +179,14 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", o.listen, err)
 	}
+	if tlsOn {
+		certs, err := admin.NewCertReloader(o.tlsCert, o.tlsKey, 0, log.Named("tls"))
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, certs.TLSConfig())
+	}
 
 	// The sync outlives the HTTP server so that changes committed by requests in flight
 	// still reach Redis; it stops once the server has drained.
@@ -169,7 +197,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 		defer wg.Done()
 		syncer.Run(syncCtx)
 	}()
-	log.Info("sagate admin starting", zap.String("version", version), zap.String("listen", ln.Addr().String()),
+	log.Info("sagate admin starting", zap.String("version", version), zap.String("listen", ln.Addr().String()), zap.Bool("tls", tlsOn),
 		zap.String("redis", redisurl.Redacted(o.redis)), zap.Stringer("reconcile_interval", o.reconcileInterval))
 	err = srv.Serve(ctx, ln)
 	stopSync()

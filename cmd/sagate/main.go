@@ -2,8 +2,10 @@
 // subcommand is a client of the admin HTTP API (docs/api.md).
 //
 // Environment: SAGATE_ADMIN_URL (default http://127.0.0.1:8081), SAGATE_ADMIN_TOKEN,
-// SAGATE_WORKSPACE (or -w). Output: tables for people, -o json for scripts. Errors go to
-// stderr and exit with status 1.
+// SAGATE_ADMIN_CA (or --ca-file: a private CA of an https admin), SAGATE_WORKSPACE (or -w).
+// Output: tables for people, -o json for scripts. Errors go to stderr and exit with
+// status 1. A change committed but not yet in Redis is said on stderr (or in the JSON
+// object's "sync" field).
 package main
 
 import (
@@ -23,12 +25,14 @@ func main() {
 
 // run executes the command line args and returns the process exit status.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	root := newRoot(&app{getenv: getenv, stdout: stdout, stderr: stderr})
+	a := &app{getenv: getenv, stdout: stdout, stderr: stderr}
+	root := newRoot(a)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "sagate: %v\n", err)
+		a.syncNotice() // a change committed before the failure
 		var ue *usageError
 		if errors.As(err, &ue) {
 			fmt.Fprintln(stderr, "Run 'sagate --help' for usage.")

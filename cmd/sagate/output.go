@@ -54,12 +54,50 @@ func cell(s string) string {
 	}, s)
 }
 
-// show prints v as JSON, or as a table built by tbl.
+// show prints v as JSON, or as a table built by tbl. When the command's change has not
+// reached Redis, the JSON object gets a "sync" field, and the table a notice on stderr.
 func (a *app) show(v any, tbl func() error) error {
 	if a.output == "json" {
+		if a.pending() {
+			return a.printJSON(withSync(v, *a.sync))
+		}
 		return a.printJSON(v)
 	}
-	return tbl()
+	if err := tbl(); err != nil {
+		return err
+	}
+	a.syncNotice()
+	return nil
+}
+
+// pending reports whether the admin said the command's change has not reached Redis.
+func (a *app) pending() bool { return a.sync != nil && a.sync.Pending() }
+
+// syncNotice tells, on stderr, that the command's change is committed but not yet at
+// the sidecars ("committed; not yet at the sidecars: Redis unreachable, retrying").
+func (a *app) syncNotice() {
+	if a.pending() {
+		fmt.Fprintf(a.stderr, "committed; %s\n", a.sync.Notice())
+	}
+}
+
+// withSync returns v's JSON object with a "sync" field holding st; v unchanged when it is not an object.
+func withSync(v any, st admin.SyncStatus) any {
+	b, err := json.Marshal(v)
+	if err != nil || len(b) < 2 || b[0] != '{' {
+		return v
+	}
+	sb, err := json.Marshal(st)
+	if err != nil {
+		return v
+	}
+	out := append([]byte(nil), b[:len(b)-1]...)
+	if len(b) > 2 {
+		out = append(out, ',')
+	}
+	out = append(out, `"sync":`...)
+	out = append(out, sb...)
+	return json.RawMessage(append(out, '}'))
 }
 
 // showList prints items as the API's list shape ({"items": …, "next_page_token": ""}) or as a table.
@@ -77,11 +115,13 @@ func showList[T any](a *app, items []T, header []string, row func(T) []string) e
 }
 
 // done prints a confirmation for an action that answers nothing (204) in table mode;
-// in json mode it prints nothing.
+// in json mode it prints nothing. Either way a change that has not reached Redis gets
+// a notice on stderr.
 func (a *app) done(format string, args ...any) {
 	if a.output != "json" {
 		fmt.Fprintf(a.stdout, format+"\n", args...)
 	}
+	a.syncNotice()
 }
 
 func ts(t time.Time) string {

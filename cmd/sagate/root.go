@@ -15,9 +15,11 @@ import (
 
 // Defaults and environment variables of the CLI.
 const (
-	defaultAdminURL = "http://127.0.0.1:8081"
+	defaultListen   = "127.0.0.1:8081" // sagate serve --listen: loopback only unless asked
+	defaultAdminURL = "http://" + defaultListen
 	envAdminURL     = "SAGATE_ADMIN_URL"
 	envAdminToken   = "SAGATE_ADMIN_TOKEN"
+	envAdminCA      = "SAGATE_ADMIN_CA"
 	envWorkspace    = "SAGATE_WORKSPACE"
 )
 
@@ -29,6 +31,10 @@ type app struct {
 	output    string // -o: table or json
 	workspace string // -w
 	adminURL  string // --admin-url
+	caFile    string // --ca-file
+
+	// sync is what the admin said about the command's change reaching Redis (admin.TrackSync).
+	sync *admin.SyncStatus
 }
 
 // newRoot builds the sagate command tree.
@@ -44,6 +50,9 @@ func newRoot(a *app) *cobra.Command {
 			if a.output != "table" && a.output != "json" {
 				return usagef("-o must be table or json, not %q", a.output)
 			}
+			ctx, st := admin.TrackSync(cmd.Context())
+			cmd.SetContext(ctx)
+			a.sync = st
 			return nil
 		},
 	}
@@ -51,7 +60,8 @@ func newRoot(a *app) *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	pf.StringVarP(&a.workspace, "workspace", "w", "", "workspace (default $"+envWorkspace+")")
-	pf.StringVar(&a.adminURL, "admin-url", "", "admin endpoint URL (default $"+envAdminURL+" or "+defaultAdminURL+")")
+	pf.StringVar(&a.adminURL, "admin-url", "", "admin endpoint URL, http:// or https:// (default $"+envAdminURL+" or "+defaultAdminURL+")")
+	pf.StringVar(&a.caFile, "ca-file", "", "PEM file of the CA that signed the admin's https certificate, instead of the system's roots (default $"+envAdminCA+")")
 	root.AddCommand(
 		a.serveCmd(),
 		a.workspaceCmd(),
@@ -86,7 +96,19 @@ func (a *app) client() (*admin.Client, error) {
 	if token == "" {
 		return nil, fmt.Errorf("no admin token: set %s", envAdminToken)
 	}
-	return admin.NewClient(u, token, admin.WithActor(actor()), admin.WithUserAgent("sagate-cli/"+version))
+	opts := []admin.ClientOption{admin.WithActor(actor()), admin.WithUserAgent("sagate-cli/" + version)}
+	ca := a.caFile
+	if ca == "" {
+		ca = a.getenv(envAdminCA)
+	}
+	if ca != "" {
+		pool, err := admin.LoadCAFile(ca)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, admin.WithRootCAs(pool))
+	}
+	return admin.NewClient(u, token, opts...)
 }
 
 // ws returns the workspace from -w or $SAGATE_WORKSPACE.

@@ -19,7 +19,7 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-const serveToken = "serve-test-token-0123456789abcdef"
+const serveToken = "serve-test-a9cd65e1af0d56f1361c9a8363a9d6c2"
 
 func TestServeRefuses(t *testing.T) {
 	dir := t.TempDir()
@@ -33,6 +33,7 @@ func TestServeRefuses(t *testing.T) {
 	empty := write("empty", "\n")
 	short := write("short", "abc\n")
 	good := write("good", serveToken+"\n")
+	weak := write("weak", "0123456789abcdef0123\n")
 	db := "sqlite://" + filepath.Join(dir, "sagate.db")
 	cases := []struct {
 		name string
@@ -43,6 +44,8 @@ func TestServeRefuses(t *testing.T) {
 		{"no token", nil, nil, "refusing to start without an admin token"},
 		{"blank env token", map[string]string{envAdminToken: "   "}, nil, "refusing to start without an admin token"},
 		{"short env token", map[string]string{envAdminToken: "short-token"}, nil, "shorter than 16"},
+		{"repeated-letter env token", map[string]string{envAdminToken: "aaaaaaaaaaaaaaaa"}, nil, "too predictable"},
+		{"weak token file", nil, []string{"--admin-token-file", weak}, "too predictable"},
 		{"empty token file", nil, []string{"--admin-token-file", empty}, "is empty"},
 		{"short token file", map[string]string{envAdminToken: serveToken}, []string{"--admin-token-file", short}, "shorter than 16"},
 		{"missing token file", nil, []string{"--admin-token-file", filepath.Join(dir, "nope")}, "reading --admin-token-file"},
@@ -51,6 +54,8 @@ func TestServeRefuses(t *testing.T) {
 		{"bad store", nil, []string{"--admin-token-file", good, "--store", "mysql://db"}, "unsupported scheme"},
 		{"bad log level", nil, []string{"--admin-token-file", good, "--log-level", "loud"}, "--log-level"},
 		{"bad interval", nil, []string{"--admin-token-file", good, "--reconcile-interval", "0s"}, "--reconcile-interval"},
+		{"tls cert without key", nil, []string{"--admin-token-file", good, "--tls-cert", good}, "--tls-cert and --tls-key go together"},
+		{"tls files not a certificate", nil, []string{"--admin-token-file", good, "--tls-cert", good, "--tls-key", good}, "loading the TLS certificate"},
 		{"stray argument", nil, []string{"--admin-token-file", good, "now"}, "takes 0 argument"},
 	}
 	for _, c := range cases {
@@ -60,7 +65,7 @@ func TestServeRefuses(t *testing.T) {
 			if r.code != 1 || !strings.Contains(r.stderr, c.want) {
 				t.Fatalf("exit %d, stderr %q; want 1 and %q", r.code, r.stderr, c.want)
 			}
-			for _, secret := range []string{serveToken, "hunter2pass", "short-token"} {
+			for _, secret := range []string{serveToken, "hunter2pass", "short-token", "aaaaaaaaaaaaaaaa", "0123456789abcdef0123"} {
 				if strings.Contains(r.stderr, secret) {
 					t.Fatalf("stderr shows a secret: %q", r.stderr)
 				}

@@ -65,7 +65,12 @@ func (s *Syncer) doReconcile(ctx context.Context, forceNew bool) (ReconcileStats
 	if full {
 		// Whatever was owed is covered by this sync.
 		s.needFull.Store(false)
-		return st, s.fullSync(ctx, &st)
+		covered := s.backlog.covered()
+		if err := s.fullSync(ctx, &st); err != nil {
+			return st, err
+		}
+		s.backlog.drain(covered)
+		return st, nil
 	}
 	live, liveSet, err := s.liveHashes(ctx)
 	if err != nil {

@@ -79,6 +79,8 @@ type Syncer struct {
 	needFull atomic.Bool
 	// epoch is the epoch marker last read or written, carried by Apply's events.
 	epoch atomic.Pointer[string]
+	// backlog counts the changes Redis has not taken (backlog.go).
+	backlog *backlog
 }
 
 var _ keystore.Syncer = (*Syncer)(nil)
@@ -105,12 +107,13 @@ func New(rdb redis.UniversalClient, src keystore.RecordSource, cfg Config) *Sync
 		log = zap.NewNop()
 	}
 	return &Syncer{
-		rdb:   rdb,
-		src:   src,
-		cfg:   cfg,
-		log:   log,
-		m:     newMetrics(cfg.Registerer, log),
-		dirty: make(chan struct{}, 1),
+		rdb:     rdb,
+		src:     src,
+		cfg:     cfg,
+		log:     log,
+		m:       newMetrics(cfg.Registerer, log),
+		dirty:   make(chan struct{}, 1),
+		backlog: newBacklog(cfg.Registerer, log),
 	}
 }
 
@@ -139,6 +142,7 @@ func (s *Syncer) readEpoch(ctx context.Context) (string, error) {
 // markDirty records that Redis may lack a committed change and wakes Run, which then
 // runs a full sync with a new epoch (so sidecars also drop what a lost event would have told them).
 func (s *Syncer) markDirty() {
+	s.backlog.add()
 	s.needFull.Store(true)
 	select {
 	case s.dirty <- struct{}{}:
