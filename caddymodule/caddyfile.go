@@ -46,6 +46,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		realm                 <realm>
 //		forward_authorization [true|false]
 //		omit_headers          <header>...
+//		normalize_path        [true|false]
+//		merge_slashes         [true|false]
+//		escaped_slashes       reject|keep|unescape
 //		headers {
 //			service_account_id <name>
 //			service_account    <name>
@@ -58,6 +61,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 // Every option is optional and may appear once; see Handler for meanings and
 // defaults. The redis URL may be given after the directive or in the block, not both.
+// The request path is checked before anything reads it: normalize_path resolves
+// "." and ".." segments, also %2e-encoded (default true; false refuses them with
+// 400); merge_slashes turns "//" into "/" (default true; false refuses it with
+// 400); escaped_slashes says what %2F, %5C and a backslash get (default reject,
+// 400). Invalid percent-encodings, control characters and a ".." above the root
+// are always refused with 400.
 // Durations are Go durations or whole days ("1d").
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
@@ -113,13 +122,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 			}
 		case "forward_authorization":
-			h.ForwardAuthorization = true
-			if d.NextArg() {
-				if h.ForwardAuthorization, err = strconv.ParseBool(d.Val()); err != nil {
-					return d.Errf("sagate: forward_authorization %q is not true or false", d.Val())
-				}
-				if d.NextArg() {
-					return d.ArgErr()
+			h.ForwardAuthorization, err = boolArg(d)
+		case "normalize_path":
+			h.NormalizePath, err = boolPtrArg(d)
+		case "merge_slashes":
+			h.MergeSlashes, err = boolPtrArg(d)
+		case "escaped_slashes":
+			if h.EscapedSlashes, err = oneArg(d); err == nil {
+				if _, ok := escapedSlashPolicies[h.EscapedSlashes]; !ok {
+					return d.Errf("sagate: %v", errEscapedSlashes(h.EscapedSlashes))
 				}
 			}
 		case "headers":
@@ -188,6 +199,31 @@ func oneArg(d *caddyfile.Dispenser) (string, error) {
 		return "", d.ArgErr()
 	}
 	return v, nil
+}
+
+// boolArg reads an optional true or false for the current option; none means true.
+func boolArg(d *caddyfile.Dispenser) (bool, error) {
+	opt := d.Val()
+	if !d.NextArg() {
+		return true, nil
+	}
+	v, err := strconv.ParseBool(d.Val())
+	if err != nil {
+		return false, d.Errf("sagate: %s %q is not true or false", opt, d.Val())
+	}
+	if d.NextArg() {
+		return false, d.ArgErr()
+	}
+	return v, nil
+}
+
+// boolPtrArg is boolArg for an option whose default is not false.
+func boolPtrArg(d *caddyfile.Dispenser) (*bool, error) {
+	v, err := boolArg(d)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
 }
 
 // durationArg reads one duration argument.

@@ -70,6 +70,11 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "duplicate header", input: "sagate {\nheaders {\nrole X-A\nrole X-B\n}\n}", wantErr: "header role given more than once"},
 		{name: "invalid header name", input: "sagate {\nheaders {\nrole \"X Role\"\n}\n}", wantErr: "is not a valid header name"},
 		{name: "headers with argument", input: "sagate {\nheaders x {\n}\n}", wantErr: "wrong argument count"},
+		{name: "path options", input: "sagate {\nnormalize_path false\nmerge_slashes true\nescaped_slashes unescape\n}", want: Handler{NormalizePath: boolPtr(false), MergeSlashes: boolPtr(true), EscapedSlashes: "unescape"}},
+		{name: "normalize_path without argument", input: "sagate {\nnormalize_path\n}", want: Handler{NormalizePath: boolPtr(true)}},
+		{name: "bad merge_slashes", input: "sagate {\nmerge_slashes maybe\n}", wantErr: `merge_slashes "maybe" is not true or false`},
+		{name: "bad escaped_slashes", input: "sagate {\nescaped_slashes decode\n}", wantErr: `escaped_slashes: "decode" is not reject, keep or unescape`},
+		{name: "escaped_slashes without argument", input: "sagate {\nescaped_slashes\n}", wantErr: "wrong argument count"},
 		{name: "omit_headers", input: "sagate {\nomit_headers workspace key_id\n}", want: Handler{OmitHeaders: []string{"workspace", "key_id"}}},
 		{name: "omit_headers without argument", input: "sagate {\nomit_headers\n}", wantErr: "wrong argument count"},
 		{name: "omit_headers unknown", input: "sagate {\nomit_headers X-Workspace\n}", wantErr: `omit_headers: unknown header "X-Workspace" (want service_account_id,`},
@@ -94,6 +99,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		})
 	}
 }
+
+func boolPtr(b bool) *bool { return &b }
 
 // TestCaddyfileAdapt compares the JSON each testdata/*.caddyfiletest adapts to
 // with the JSON after its "----------" line. Run with -update to rewrite it.

@@ -2,7 +2,11 @@
 // http.handlers.sagate and its Caddyfile directive sagate.
 //
 // It sits before reverse_proxy in front of an existing API. For each request it
-// takes the key from "Authorization: Bearer <key>", checks its format and checksum
+// first puts the path in a form every component reads the same way
+// (httpauth.CleanPath: dot segments resolved, slashes merged, encoded slashes
+// refused, by default) and changes the request to it, so that the project
+// placeholder, later handlers and the upstream read the path that was checked. It
+// then takes the key from "Authorization: Bearer <key>", checks its format and checksum
 // without any I/O (keystore.CheckKey), hashes it (SHA-256) and looks the hash up in
 // a shared keystore/keycache.Cache (a bounded local cache kept honest by the
 // admin's Redis events, one Redis GET on a miss). A live key of the right
@@ -14,7 +18,7 @@
 // Refusals are written by the handler itself, because their body and their
 // WWW-Authenticate header are part of sagate's contract (RFC 6750):
 //
-//	400 error="invalid_request"     several Authorization headers
+//	400 error="invalid_request"     several Authorization headers, or a path refused by the path options
 //	401 (no error attribute)        no Authorization header, or another scheme
 //	401 error="invalid_token"       malformed, unknown, revoked, deactivated or expired key
 //	403 error="insufficient_scope"  key of another workspace, no project, no grant, role too low

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -33,11 +32,20 @@ const (
 	DefaultLookupTimeout = 100 * time.Millisecond
 	DefaultRealm         = "sagate"
 	DefaultMinRole       = keystore.RoleViewer
+	DefaultNormalizePath = true
+	DefaultMergeSlashes  = true
+	DefaultEscapedSlash  = EscapedSlashesReject
 )
 
 // Handler is the sagate sidecar: it lets through only requests that carry a live
 // service-account key in "Authorization: Bearer <key>", and tells the next handler
 // who called in identity headers that no client can forge.
+//
+// First the request path is put in a form every component reads the same way
+// (NormalizePath, MergeSlashes, EscapedSlashes), or refused with 400 invalid_request:
+// always, an encoded letter, digit or "-._~" is decoded, and an invalid
+// percent-encoding or a control character (raw or %00-%1F, %7F) is refused. The
+// project placeholder, later handlers and the upstream all read that path.
 //
 // After a request is allowed, these placeholders are set: {http.auth.user.id} (the
 // service account id), {sagate.service_account} (name@workspace),
@@ -58,11 +66,29 @@ type Handler struct {
 	Workspace string `json:"workspace,omitempty"`
 
 	// The project the request addresses: any placeholder, e.g.
-	// {http.request.header.X-Project}, evaluated on the request as the client sent
-	// it (before any header is stripped). When set, the key's account needs a grant
-	// on that project (or on "*") with a role of at least min_role, and an empty
-	// result is refused with 403. Default: empty, no project check.
+	// {http.request.header.X-Project}, evaluated on the headers as the client sent
+	// them and on the path once checked, as the upstream gets it. When set, the
+	// key's account needs a grant on that project (or on "*") with a role of at
+	// least min_role, and an empty result is refused with 403. Default: empty, no
+	// project check.
 	Project string `json:"project,omitempty"`
+
+	// Resolve "." and ".." segments in the request path (also %2e-encoded, any
+	// case) and forward the resolved path; false refuses them with 400. A ".."
+	// above the root and a dot segment with parameters ("..;x") are refused either
+	// way. Default: true
+	NormalizePath *bool `json:"normalize_path,omitempty"`
+
+	// Merge repeated slashes in the request path ("//" becomes "/"); false refuses
+	// them with 400. Default: true
+	MergeSlashes *bool `json:"merge_slashes,omitempty"`
+
+	// What %2F, %5C (any case) and a raw backslash in the path get: "reject", 400;
+	// "unescape", read as "/" before dots and slashes are handled; "keep", forwarded
+	// as data (a backslash as %5C), only for an upstream that never decodes them
+	// (the path placeholders still split at them; a piece between them that is
+	// empty or a dot segment is refused). Default: reject
+	EscapedSlashes string `json:"escaped_slashes,omitempty"`
 
 	// The lowest role that passes: viewer, contributor or owner. Needs project.
 	// Default: viewer
@@ -121,6 +147,7 @@ type Handler struct {
 	timeNow  func() time.Time // for tests
 	lastWarn *atomic.Int64    // UnixNano of the last 503 logged at warn level (see warnAllowed)
 	hasProj  bool
+	pathOpts httpauth.PathOptions
 	policy   keycache.Policy
 	released bool
 }
@@ -273,6 +300,9 @@ func (h *Handler) applyDefaults() error {
 	h.strip = httpauth.NewSanitizer(append(DefaultHeaderNames.list(), h.names.list()...))
 	h.replies = newReplies(h.Realm)
 	h.hasProj = h.Project != ""
+	if err := h.applyPathDefaults(); err != nil {
+		return err
+	}
 	h.inject = nil
 	for i, name := range h.names.list() {
 		if i >= idProject && !h.hasProj || slices.Contains(h.OmitHeaders, headerFields[i]) {
@@ -298,6 +328,9 @@ func (h *Handler) Validate() error {
 		if _, err := keystore.ParseRole(h.MinRole); err != nil {
 			return fmt.Errorf("min_role: %w", err)
 		}
+	}
+	if _, ok := escapedSlashPolicies[h.EscapedSlashes]; h.EscapedSlashes != "" && !ok {
+		return errEscapedSlashes(h.EscapedSlashes)
 	}
 	if h.CacheSize < 0 {
 		return errors.New("cache_size must not be negative")
@@ -344,31 +377,6 @@ func (h *Handler) Cleanup() error {
 	return nil
 }
 
-// validRealm reports whether s can be quoted in WWW-Authenticate as is.
-func validRealm(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x80 || c <= 0x20 || c == 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // Interface guards
 var (
 	_ caddy.Module                = (*Handler)(nil)
@@ -377,16 +385,3 @@ var (
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )
-
-// validateOmitHeaders checks that each name is one of headerFields, once.
-func validateOmitHeaders(names []string) error {
-	for i, n := range names {
-		if !slices.Contains(headerFields[:], n) {
-			return fmt.Errorf("omit_headers: unknown header %q (want %s)", n, strings.Join(headerFields[:], ", "))
-		}
-		if slices.Contains(names[:i], n) {
-			return fmt.Errorf("omit_headers: %s given more than once", n)
-		}
-	}
-	return nil
-}

@@ -30,6 +30,8 @@ func TestValidate(t *testing.T) {
 		{name: "omit every header", h: Handler{OmitHeaders: []string{"service_account_id", "service_account", "workspace", "key_id", "project", "role"}}},
 		{name: "omit an unknown header", h: Handler{OmitHeaders: []string{"account"}}, wantErr: `omit_headers: unknown header "account"`},
 		{name: "omit a header twice", h: Handler{OmitHeaders: []string{"workspace", "workspace"}}, wantErr: "workspace given more than once"},
+		{name: "path options", h: Handler{NormalizePath: boolPtr(false), MergeSlashes: boolPtr(false), EscapedSlashes: "keep"}},
+		{name: "bad escaped_slashes", h: Handler{EscapedSlashes: "allow"}, wantErr: `escaped_slashes: "allow" is not`},
 		{name: "bad redis scheme", h: Handler{Redis: "http://127.0.0.1:6379"}, wantErr: "unsupported URL scheme"},
 		{name: "redis not a URL", h: Handler{Redis: "127.0.0.1:6379"}, wantErr: "not a URL"},
 		{name: "sentinel without master", h: Handler{Redis: "redis+sentinel://127.0.0.1:26379"}, wantErr: "master_name"},

@@ -12,6 +12,7 @@ type reason uint8
 const (
 	reasonNoKey       reason = iota // 401, no error attribute
 	reasonAmbiguous                 // 400 invalid_request
+	reasonBadPath                   // 400 invalid_request
 	reasonMalformed                 // 401 invalid_token
 	reasonUnknown                   // 401 invalid_token: no such key, revoked, deactivated
 	reasonExpired                   // 401 invalid_token
@@ -36,6 +37,7 @@ type reasonSpec struct {
 var reasonSpecs = [numReasons]reasonSpec{
 	reasonNoKey:       {http.StatusUnauthorized, "", "unauthorized", "a bearer key is required", resultNoKey},
 	reasonAmbiguous:   {http.StatusBadRequest, "invalid_request", "invalid_request", "several Authorization headers", resultBadRequest},
+	reasonBadPath:     {http.StatusBadRequest, "invalid_request", "invalid_request", "the request path is ambiguous or malformed", resultBadRequest},
 	reasonMalformed:   {http.StatusUnauthorized, "invalid_token", "invalid_token", "the key is malformed", resultInvalidToken},
 	reasonUnknown:     {http.StatusUnauthorized, "invalid_token", "invalid_token", "the key is unknown, revoked or deactivated", resultInvalidToken},
 	reasonExpired:     {http.StatusUnauthorized, "invalid_token", "invalid_token", "the key has expired", resultInvalidToken},

@@ -23,14 +23,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	start := h.timeNow()
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 
-	// The project comes from the request as the client sent it: evaluate it before
-	// any header is touched.
+	// The path first: the project may be read from it, and what is decided on must
+	// be the path the upstream reads.
+	var d decision
 	var project string
-	if h.hasProj && repl != nil {
-		project = repl.ReplaceAll(h.Project, "")
+	if err := h.cleanPath(r, repl); err != nil {
+		d = decision{reason: reasonBadPath, err: err}
+	} else {
+		// The project comes from the request's headers as the client sent them:
+		// evaluate it before any header is touched.
+		if h.hasProj && repl != nil {
+			project = repl.ReplaceAll(h.Project, "")
+		}
+		d = h.decide(r.Context(), r.Header, project, start)
 	}
-
-	d := h.decide(r.Context(), r.Header, project, start)
 	// time.Since reads only the monotonic clock: one clock read instead of two.
 	metrics.verify.Observe(time.Since(start).Seconds())
 	if d.reason != reasonNone {
@@ -184,6 +190,9 @@ func (h *Handler) logRefusal(r *http.Request, d decision) {
 	level := zapcore.DebugLevel
 	if d.reason == reasonUnavailable && h.warnAllowed() {
 		level = zapcore.WarnLevel
+	}
+	if d.err == errStalePath {
+		level = zapcore.WarnLevel // a configuration problem, not a client's
 	}
 	ce := h.logger.Check(level, "request refused")
 	if ce == nil {
