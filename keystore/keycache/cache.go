@@ -156,9 +156,8 @@ func (c *Cache) store(h keystore.KeyHash, rec *keystore.Record, confirmed int64,
 	keep := !s.closed && s.inv == inv && (old == nil || old.gen <= gen)
 	if rec == nil {
 		if keep {
-			i := s.put(&h)
-			sl := &s.slots[i]
-			sl.kind, sl.confirmed, sl.gen = slotNegative, confirmed, gen
+			sl := &s.slots[s.put(&h, slotNegative)]
+			sl.confirmed, sl.gen = confirmed, gen
 		}
 		return e, nil
 	}
@@ -178,11 +177,11 @@ func (c *Cache) store(h keystore.KeyHash, rec *keystore.Record, confirmed int64,
 	}
 	// put first: the slot it evicts may hold the last reference to the account that
 	// s.account would otherwise return, which would then leave the table.
-	i := s.put(&h)
+	i := s.put(&h, slotPositive)
 	e.acc = s.account(rec, true)
 	e.acc.refs++
 	sl := &s.slots[i]
-	sl.kind, sl.confirmed, sl.gen = slotPositive, confirmed, gen
+	sl.confirmed, sl.gen = confirmed, gen
 	sl.exp, sl.state, sl.kidLen, sl.kid = e.exp, e.state, e.kidLen, e.kid
 	sl.lastUse = lastUse
 	sl.acc = e.acc.idx

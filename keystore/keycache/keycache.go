@@ -53,6 +53,10 @@
 // links) in a slab outside the Go heap, and a 4-byte cell of its shard's open-addressing
 // index: the garbage collector neither scans nor counts the slots, so a full cache of
 // 100,000 keys costs about 11 MB, not twice that plus per-object overhead (slab.go).
+// "No such key" answers take slots of the same slab but a list and a bound of their
+// own (at most Size/8 besides Size: see negativeShare in lru.go): a flood of made-up
+// keys, which pass the public checksum, evicts only other unknown keys, never a
+// verified one that may have to answer stale while Redis is out.
 // What the keys of one service account share (its id, name, workspace and roles) is
 // interned once per cache on the heap; each shard holds a small record of it, counted
 // by the shard's slots, so it leaves with the last of them. A lookup copies what it answers out of the slot into an Entry
@@ -109,7 +113,9 @@ const (
 
 // Config configures a Cache. Zero values take the defaults given.
 type Config struct {
-	// Size bounds the number of cached entries (positive and negative). Default: 10000.
+	// Size bounds the number of cached keys (records: live keys and refusals).
+	// "No such key" answers are held apart, in at most Size/8 more entries, so that
+	// unknown keys never evict a known one (lru.go, negativeShare). Default: 10000.
 	Size int
 	// NegativeTTL is how long "no such key" is remembered. Default: 2s.
 	NegativeTTL time.Duration
@@ -186,7 +192,9 @@ func (s Source) String() string {
 type Stats struct {
 	Hits, Misses, StaleAnswers, NegativeHits uint64
 	RedisErrors, EventsApplied, Flushes      uint64
-	Entries                                  int
+	// Entries counts the cached answers, NegativeEntries those of them that say "no
+	// such key" (held apart: see Config.Size).
+	Entries, NegativeEntries int
 	// Lookups counts Redis round trips (coalesced misses share one).
 	Lookups uint64
 	// UsageDropped counts use reports dropped because the queue was full.
@@ -334,7 +342,8 @@ func (c *Cache) Stats() Stats {
 		st.Hits += s.hits
 		st.NegativeHits += s.negHits
 		st.Entries += s.n
-		st.SlabBytes += int(s.used-1) * slotSize // slot 0 is the list's sentinel
+		st.NegativeEntries += s.neg
+		st.SlabBytes += int(s.used-firstSlot) * slotSize // the lists' sentinels before
 		s.mu.Unlock()
 	}
 	return st
