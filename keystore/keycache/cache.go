@@ -52,7 +52,7 @@ func (c *Cache) LookupAt(ctx context.Context, h keystore.KeyHash, p Policy, now 
 				s.mu.Unlock()
 				return e, SourceCache, nil
 			}
-			if sl.kind == slotNegative && at-sl.confirmed < int64(c.cfg.NegativeTTL) {
+			if sl.kind == slotNegative && at-sl.confirmed < int64(c.cfg.NegativeTTL) && !c.mayEvict.Load() {
 				s.negHits++
 				s.mu.Unlock()
 				return e, SourceNegative, nil
@@ -103,10 +103,11 @@ func (c *Cache) miss(ctx context.Context, h keystore.KeyHash, p Policy, at int64
 	}
 }
 
-// fallback answers when Redis could not: a cached positive entry still within
+// fallback answers when Redis could not (errNoEpoch and errMayEvict: could not tell;
+// those are not Redis errors): a cached positive entry still within
 // TTL+StaleIfError answers as stale; otherwise ErrUnavailable. Never a negative.
 func (c *Cache) fallback(h keystore.KeyHash, p Policy, at int64, cause error) (Entry, Source, error) {
-	if !errors.Is(cause, errNoEpoch) {
+	if !errors.Is(cause, errNoEpoch) && !errors.Is(cause, errMayEvict) {
 		c.redisErrors.Add(1)
 	}
 	s := c.shard(h)

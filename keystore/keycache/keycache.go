@@ -27,7 +27,10 @@
 // even when the client does not honour context deadlines (go-redis only does with
 // Options.ContextTimeoutEnabled, which is recommended; the caller waits at most
 // LookupTimeout either way). A missing epoch means Redis is empty or not yet resynced
-// by the admin: "cannot tell", never "no such key".
+// by the admin: "cannot tell", never "no such key". So does a missing record while
+// Redis may evict keys (maxmemory with a policy other than noeviction, checked at
+// Start and every 10s: evict.go): the record may have been evicted while the epoch
+// stayed, and no "no such key" is cached or used meanwhile.
 //
 // The events follower reads sagate:events with XREAD BLOCK on a connection of its own,
 // taken from a *redis.Client with Conn (for other clients, a connection of the shared
@@ -202,6 +205,8 @@ type Stats struct {
 	// SlabBytes is the memory of the slots handed out so far (the slab outside the Go
 	// heap; its pages are backed as slots are first used).
 	SlabBytes int
+	// RedisMayEvict: the last check found that Redis may evict keys (evict.go).
+	RedisMayEvict bool
 }
 
 // Cache is safe for concurrent use.
@@ -217,6 +222,9 @@ type Cache struct {
 	// gen is bumped by every flush; an entry is fresh only under the generation it was
 	// fetched in.
 	gen atomic.Uint64
+	// mayEvict is true while Redis may evict keys (evict.go): a missing record is
+	// then "cannot tell", not "no such key".
+	mayEvict atomic.Bool
 	// connected is true while the events follower is connected and caught up: without
 	// it no entry is fresh, because events may be passing unseen.
 	connected atomic.Bool
@@ -244,6 +252,7 @@ type Cache struct {
 	now        func() time.Time
 	block      time.Duration // XREAD BLOCK
 	flushEvery time.Duration // use report flush interval
+	evictEvery time.Duration // eviction check interval
 	fetchHook  func()        // called at the start of every Redis round trip
 	replyHook  func()        // called when a Redis lookup's reply has arrived
 
@@ -270,12 +279,14 @@ func New(client redis.UniversalClient, cfg Config) *Cache {
 		now:        time.Now,
 		block:      eventsBlock,
 		flushEvery: usageFlushEvery,
+		evictEvery: evictionCheckEvery,
 	}
 	c.shards, c.mask, c.slab = newShards(cfg.Size)
 	return c
 }
 
-// Start begins following the events stream and reporting key use, until Close.
+// Start begins following the events stream, reporting key use and checking whether
+// Redis may evict keys (evict.go), until Close.
 // Calling it again, or after Close, does nothing.
 func (c *Cache) Start() {
 	c.startOnce.Do(func() {
@@ -286,9 +297,10 @@ func (c *Cache) Start() {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		c.cancel = cancel
-		c.wg.Add(2)
+		c.wg.Add(3)
 		go c.follow(ctx)
 		go c.flushUses(ctx)
+		go c.watchEviction(ctx)
 	})
 }
 
@@ -335,6 +347,7 @@ func (c *Cache) Stats() Stats {
 		Flushes:       c.flushes.Load(),
 		Lookups:       c.lookups.Load(),
 		UsageDropped:  c.usageDropped.Load(),
+		RedisMayEvict: c.mayEvict.Load(),
 	}
 	for i := range c.shards {
 		s := &c.shards[i]
