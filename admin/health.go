@@ -15,6 +15,8 @@ const readyTimeout = 2 * time.Second
 type healthBody struct {
 	Status string            `json:"status"`           // "ok", "ready" or "not_ready"
 	Checks map[string]string `json:"checks,omitempty"` // part → "ok" or "unavailable"
+	// Warnings name what is wrong but does not make the admin unready (readyz).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // healthz answers 200 while the process serves.
@@ -24,7 +26,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 // readyz answers 200 when the store answers and Redis is reachable and synced (epoch
 // marker present), else 503 naming the part that is not. Causes go to the log, not to
-// this unauthenticated answer.
+// this unauthenticated answer. A Redis that may evict sagate's keys is listed in
+// warnings and leaves the answer 200 (evict.go says why).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	body := healthBody{Status: "ready", Checks: map[string]string{}}
 	check := func(name string, f func(context.Context) error) {
@@ -41,6 +44,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	check("store", s.svc.Ping)
 	if s.syncer != nil {
 		check("redis", s.syncer.Ready)
+	}
+	if risk, ok := s.evict.check(r.Context()); ok && risk.MayEvict {
+		body.Warnings = append(body.Warnings, risk.Warning())
 	}
 	status := http.StatusOK
 	if body.Status != "ready" {
