@@ -2,8 +2,12 @@ package keystore
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sagate/sagate/internal/redistest"
 )
@@ -65,5 +69,50 @@ func TestCheckEvictionOnRealRedis(t *testing.T) {
 				t.Fatalf("CheckEviction = %+v, want MayEvict %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCheckEvictionOnCluster asks every master of a two-node Redis Cluster: one that
+// may evict is enough.
+func TestCheckEvictionOnCluster(t *testing.T) {
+	ctx := context.Background()
+	clusterArgs := []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--maxmemory", "8mb"}
+	a := redistest.Start(t, append(clusterArgs, "--maxmemory-policy", "noeviction")...)
+	b := redistest.Start(t, append(clusterArgs, "--maxmemory-policy", "noeviction")...)
+	ca, cb := a.Client(), b.Client()
+	if err := ca.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 8191).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cb.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 8192, 16383).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.ClusterMeet(ctx, "127.0.0.1", strconv.Itoa(b.Port)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ia, _ := ca.ClusterInfo(ctx).Result()
+		ib, _ := cb.ClusterInfo(ctx).Result()
+		if strings.Contains(ia, "cluster_state:ok") && strings.Contains(ib, "cluster_state:ok") &&
+			strings.Contains(ia, "cluster_known_nodes:2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster did not form:\n%s\n%s", ia, ib)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{a.Addr()},
+		MaintNotificationsConfig: redistest.Options(a.Addr()).MaintNotificationsConfig})
+	t.Cleanup(func() { _ = cc.Close() })
+
+	if got, err := CheckEviction(ctx, cc); err != nil || got.MayEvict {
+		t.Fatalf("both masters noeviction: %+v, %v", got, err)
+	}
+	if err := cb.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := CheckEviction(ctx, cc); err != nil || !got.MayEvict || got.Policy != "allkeys-lru" {
+		t.Fatalf("one master allkeys-lru: %+v, %v", got, err)
 	}
 }
