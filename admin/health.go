@@ -17,6 +17,8 @@ type healthBody struct {
 	Checks map[string]string `json:"checks,omitempty"` // part → "ok" or "unavailable"
 	// SyncBacklog is the number of committed changes Redis has not taken yet, when not 0.
 	SyncBacklog int64 `json:"sync_backlog,omitempty"`
+	// Warnings name what is wrong but does not make the admin unready (readyz).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // backlogger is a Readier that also counts the changes Redis has not taken; *redissync.Syncer is one.
@@ -33,6 +35,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // marker present), else 503 naming the part that is not. Causes go to the log, not to
 // this unauthenticated answer. A non-zero sync backlog (changes committed that Redis
 // has not taken) is shown as "sync_backlog" and checks.sync "backlog", without a 503.
+// A Redis that may evict sagate's keys is listed in warnings and leaves the answer 200
+// (evict.go says why).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	body := healthBody{Status: "ready", Checks: map[string]string{}}
 	check := func(name string, f func(context.Context) error) {
@@ -57,6 +61,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 				body.Checks["sync"] = "backlog"
 			}
 		}
+	}
+	if risk, ok := s.evict.check(r.Context()); ok && risk.MayEvict {
+		body.Warnings = append(body.Warnings, risk.Warning())
 	}
 	status := http.StatusOK
 	if body.Status != "ready" {

@@ -25,6 +25,8 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 
 // Serve answers requests on ln until ctx ends, then stops accepting and waits up to
 // ShutdownTimeout for the requests in flight. It returns nil after a clean shutdown.
+// Meanwhile it checks whether Config.Redis may evict sagate's keys, at once and every
+// 10s (evict.go).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s,
@@ -37,6 +39,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		s.evict.run(watchCtx)
+	}()
+	defer func() {
+		stopWatch()
+		<-watched
+	}()
 	s.log.Info("admin listening", zap.String("addr", ln.Addr().String()))
 	select {
 	case err := <-errc:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/sagate/sagate/keystore"
@@ -33,6 +34,11 @@ type Config struct {
 	Service *keystore.Service
 	// Syncer is asked by /readyz whether Redis is reachable and synced. nil: /readyz checks the store only.
 	Syncer Readier
+	// Redis, if set, is asked whether it may evict sagate's keys (keystore.CheckEviction):
+	// at Serve, every 10s while serving, and on each /readyz. The answer is logged when
+	// it changes, exported as sagate_redis_may_evict and listed in /readyz's warnings
+	// (evict.go). nil: not checked.
+	Redis redis.UniversalClient
 	// Logger for the access log and failures. Default: zap.NewNop().
 	Logger *zap.Logger
 	// Registry receives the admin's metrics (and the Go and process collectors) and is
@@ -50,6 +56,7 @@ type Server struct {
 	log       *zap.Logger
 	registry  *prometheus.Registry
 	metrics   *metrics
+	evict     *evictWatch
 	maxBody   int64
 	mux       *http.ServeMux
 	patterns  []string          // every pattern registered on mux, in order
@@ -90,6 +97,9 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("creating admin server: registering metrics: %w", err)
 	}
 	s.metrics = m
+	if s.evict, err = newEvictWatch(cfg.Redis, s.registry, s.log); err != nil {
+		return nil, fmt.Errorf("creating admin server: registering metrics: %w", err)
+	}
 	s.routes()
 	return s, nil
 }

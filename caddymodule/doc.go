@@ -22,7 +22,8 @@
 //	401 (no error attribute)        no Authorization header, or another scheme
 //	401 error="invalid_token"       malformed, unknown, revoked, deactivated or expired key
 //	403 error="insufficient_scope"  key of another workspace, no project, no grant, role too low
-//	503 temporarily_unavailable     Redis cannot tell and nothing usable is cached (Retry-After: 1)
+//	503 temporarily_unavailable     Redis cannot tell (down, slow, not synced, or may evict keys)
+//	                                and nothing usable is cached (Retry-After: 1)
 //
 // Every refusal has a JSON body {"error": "...", "error_description": "..."} and
 // Cache-Control: no-store. A key is never accepted that could not be checked.

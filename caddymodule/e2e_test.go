@@ -294,6 +294,7 @@ func TestCaddyEndToEnd(t *testing.T) {
 			`sagate_decisions_total{result="allowed"}`, `sagate_decisions_total{result="invalid_token"}`,
 			`sagate_verify_duration_seconds_bucket`, `sagate_cache_hits_total`, `sagate_events_applied_total`,
 			`sagate_redis_lookups_total`, `sagate_cache_slab_bytes`, `sagate_event_lag_seconds_bucket`,
+			"sagate_redis_may_evict 0",
 		} {
 			if !strings.Contains(a.body, want) {
 				t.Errorf("metrics lack %s", want)

@@ -79,7 +79,7 @@ func registerMetrics(reg prometheus.Registerer) error {
 // (keycache.Cache.Stats), summed. A cache that is closed and replaced starts from
 // zero again, which Prometheus reads as a counter reset.
 type cacheCollector struct {
-	hits, misses, stale, negative, redisErrors, events, flushes, entries, lookups, slab *prometheus.Desc
+	hits, misses, stale, negative, redisErrors, events, flushes, entries, lookups, slab, mayEvict *prometheus.Desc
 }
 
 func newCacheCollector() *cacheCollector {
@@ -95,12 +95,14 @@ func newCacheCollector() *cacheCollector {
 		entries:     d("sagate_cache_entries", "Entries in the local key caches."),
 		lookups:     d("sagate_redis_lookups_total", "Redis round trips of the miss path (concurrent misses share one: misses ÷ lookups is the batch size)."),
 		slab:        d("sagate_cache_slab_bytes", "Memory of the cache slots in use, held outside the Go heap."),
+		mayEvict: d("sagate_redis_may_evict", "1 while a Redis of the key caches may evict keys (maxmemory with a policy other than noeviction): "+
+			"a missing key record then answers 503 instead of 401. Set maxmemory-policy noeviction or give sagate its own Redis."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.stale, c.negative, c.redisErrors, c.events, c.flushes, c.entries, c.lookups, c.slab} {
+	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.stale, c.negative, c.redisErrors, c.events, c.flushes, c.entries, c.lookups, c.slab, c.mayEvict} {
 		ch <- d
 	}
 }
@@ -109,6 +111,7 @@ func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	var hits, misses, stale, negative, redisErrors, events, flushes, lookups uint64
 	var entries, slab int
+	var mayEvict float64
 	caches.Range(func(_, v any) bool {
 		if sc, ok := v.(*sharedCache); ok {
 			s := sc.cache.Stats()
@@ -122,6 +125,9 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 			entries += s.Entries
 			lookups += s.Lookups
 			slab += s.SlabBytes
+			if s.RedisMayEvict {
+				mayEvict = 1
+			}
 		}
 		return true
 	})
@@ -138,6 +144,7 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.lookups, lookups)
 	ch <- prometheus.MustNewConstMetric(c.slab, prometheus.GaugeValue, float64(slab))
 	ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(entries))
+	ch <- prometheus.MustNewConstMetric(c.mayEvict, prometheus.GaugeValue, mayEvict)
 }
 
 // observeEventLag records how long a key change took to reach a cache

@@ -98,8 +98,10 @@ type Handler struct {
 	// when the key changes). Default: 5m
 	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
 
-	// How many keys (known and unknown) the local cache holds. Shared by every
-	// site that names the same redis URL and cache settings. Default: 10000
+	// How many known keys the local cache holds; "no such key" answers are held
+	// apart, in at most cache_size/8 more entries, so that unknown keys never push
+	// out a known one. Shared by every site that names the same redis URL and cache
+	// settings. Default: 10000
 	CacheSize int `json:"cache_size,omitempty"`
 
 	// How long past its freshness a cached key may still answer while Redis cannot

@@ -86,7 +86,7 @@ func Start(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatalf("starting the service: %v", err)
 	}
-	srv, err := admin.NewServer(admin.Config{Token: Token, Service: svc, Syncer: syncer, Logger: log.Named("admin"), Registry: reg})
+	srv, err := admin.NewServer(admin.Config{Token: Token, Service: svc, Syncer: syncer, Redis: rdb, Logger: log.Named("admin"), Registry: reg})
 	if err != nil {
 		t.Fatalf("starting the admin server: %v", err)
 	}

@@ -171,7 +171,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("starting the keystore service: %w", err)
 	}
-	srv, err := admin.NewServer(admin.Config{Token: token, Service: svc, Syncer: syncer, Logger: log.Named("admin"), Registry: reg})
+	srv, err := admin.NewServer(admin.Config{Token: token, Service: svc, Syncer: syncer, Redis: rdb, Logger: log.Named("admin"), Registry: reg})
 	if err != nil {
 		return err
 	}

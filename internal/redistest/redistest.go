@@ -25,19 +25,21 @@ type Server struct {
 	t    testing.TB
 	Port int
 	dir  string
+	args []string // extra redis-server arguments
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
 }
 
 // Start starts a redis-server on a free loopback port, with persistence off, and
-// stops it when the test ends.
-func Start(t testing.TB) *Server {
+// stops it when the test ends. args are passed on to redis-server after sagate's own
+// (e.g. "--maxmemory", "8mb"), and again on Restart.
+func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server is required for this test and was not found on PATH (apt-get install -y redis-server): %v", err)
 	}
-	s := &Server{t: t, Port: FreePort(t), dir: t.TempDir()}
+	s := &Server{t: t, Port: FreePort(t), dir: t.TempDir(), args: args}
 	s.start()
 	t.Cleanup(s.Kill)
 	return s
@@ -58,10 +60,11 @@ func (s *Server) Client() *redis.Client {
 
 func (s *Server) start() {
 	s.t.Helper()
-	cmd := exec.Command("redis-server",
+	args := append([]string{
 		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir,
-		"--logfile", filepath.Join(s.dir, "redis.log"))
+		"--logfile", filepath.Join(s.dir, "redis.log")}, s.args...)
+	cmd := exec.Command("redis-server", args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("starting redis-server: %v", err)

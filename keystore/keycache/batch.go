@@ -193,6 +193,9 @@ func (c *Cache) fetch(batch []*call) {
 func (c *Cache) answer(cl *call, cmd *redis.StringCmd, confirmed int64, gen uint64) (Entry, error) {
 	raw, err := cmd.Bytes()
 	if errors.Is(err, redis.Nil) {
+		if c.mayEvict.Load() { // evicted or unknown: cannot tell (evict.go)
+			return Entry{}, errMayEvict
+		}
 		return c.store(cl.h, nil, confirmed, gen, cl.inv)
 	}
 	if err != nil {

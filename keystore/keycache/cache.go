@@ -52,7 +52,7 @@ func (c *Cache) LookupAt(ctx context.Context, h keystore.KeyHash, p Policy, now 
 				s.mu.Unlock()
 				return e, SourceCache, nil
 			}
-			if sl.kind == slotNegative && at-sl.confirmed < int64(c.cfg.NegativeTTL) {
+			if sl.kind == slotNegative && at-sl.confirmed < int64(c.cfg.NegativeTTL) && !c.mayEvict.Load() {
 				s.negHits++
 				s.mu.Unlock()
 				return e, SourceNegative, nil
@@ -103,10 +103,11 @@ func (c *Cache) miss(ctx context.Context, h keystore.KeyHash, p Policy, at int64
 	}
 }
 
-// fallback answers when Redis could not: a cached positive entry still within
+// fallback answers when Redis could not (errNoEpoch and errMayEvict: could not tell;
+// those are not Redis errors): a cached positive entry still within
 // TTL+StaleIfError answers as stale; otherwise ErrUnavailable. Never a negative.
 func (c *Cache) fallback(h keystore.KeyHash, p Policy, at int64, cause error) (Entry, Source, error) {
-	if !errors.Is(cause, errNoEpoch) {
+	if !errors.Is(cause, errNoEpoch) && !errors.Is(cause, errMayEvict) {
 		c.redisErrors.Add(1)
 	}
 	s := c.shard(h)
@@ -156,9 +157,8 @@ func (c *Cache) store(h keystore.KeyHash, rec *keystore.Record, confirmed int64,
 	keep := !s.closed && s.inv == inv && (old == nil || old.gen <= gen)
 	if rec == nil {
 		if keep {
-			i := s.put(&h)
-			sl := &s.slots[i]
-			sl.kind, sl.confirmed, sl.gen = slotNegative, confirmed, gen
+			sl := &s.slots[s.put(&h, slotNegative)]
+			sl.confirmed, sl.gen = confirmed, gen
 		}
 		return e, nil
 	}
@@ -178,11 +178,11 @@ func (c *Cache) store(h keystore.KeyHash, rec *keystore.Record, confirmed int64,
 	}
 	// put first: the slot it evicts may hold the last reference to the account that
 	// s.account would otherwise return, which would then leave the table.
-	i := s.put(&h)
+	i := s.put(&h, slotPositive)
 	e.acc = s.account(rec, true)
 	e.acc.refs++
 	sl := &s.slots[i]
-	sl.kind, sl.confirmed, sl.gen = slotPositive, confirmed, gen
+	sl.confirmed, sl.gen = confirmed, gen
 	sl.exp, sl.state, sl.kidLen, sl.kid = e.exp, e.state, e.kidLen, e.kid
 	sl.lastUse = lastUse
 	sl.acc = e.acc.idx

@@ -17,7 +17,7 @@ func checkAccounts(t *testing.T, c *Cache) (accounts int) {
 		s := &c.shards[i]
 		s.mu.Lock()
 		uses := make(map[*account]int)
-		for j := s.slots[0].next; j != 0; j = s.slots[j].next {
+		for j := s.slots[posList].next; j != posList; j = s.slots[j].next {
 			if sl := &s.slots[j]; sl.kind == slotPositive {
 				if a := s.accs[sl.acc]; a == nil || a.idx != sl.acc {
 					t.Errorf("shard %d: slot %d names account index %d, which is not there", i, j, sl.acc)

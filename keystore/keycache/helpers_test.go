@@ -70,6 +70,7 @@ func newEnvOn(t testing.TB, srv *redistest.Server, o envOpts) *env {
 	e.cache.now = e.clock.Now
 	e.cache.block = 100 * time.Millisecond
 	e.cache.flushEvery = 20 * time.Millisecond
+	e.cache.evictEvery = 20 * time.Millisecond
 	t.Cleanup(func() { _ = e.cache.Close() })
 	if !o.noStart {
 		e.cache.Start()

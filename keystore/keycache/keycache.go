@@ -27,7 +27,10 @@
 // even when the client does not honour context deadlines (go-redis only does with
 // Options.ContextTimeoutEnabled, which is recommended; the caller waits at most
 // LookupTimeout either way). A missing epoch means Redis is empty or not yet resynced
-// by the admin: "cannot tell", never "no such key".
+// by the admin: "cannot tell", never "no such key". So does a missing record while
+// Redis may evict keys (maxmemory with a policy other than noeviction, checked at
+// Start and every 10s: evict.go): the record may have been evicted while the epoch
+// stayed, and no "no such key" is cached or used meanwhile.
 //
 // The events follower reads sagate:events with XREAD BLOCK on a connection of its own,
 // taken from a *redis.Client with Conn (for other clients, a connection of the shared
@@ -53,6 +56,10 @@
 // links) in a slab outside the Go heap, and a 4-byte cell of its shard's open-addressing
 // index: the garbage collector neither scans nor counts the slots, so a full cache of
 // 100,000 keys costs about 11 MB, not twice that plus per-object overhead (slab.go).
+// "No such key" answers take slots of the same slab but a list and a bound of their
+// own (at most Size/8 besides Size: see negativeShare in lru.go): a flood of made-up
+// keys, which pass the public checksum, evicts only other unknown keys, never a
+// verified one that may have to answer stale while Redis is out.
 // What the keys of one service account share (its id, name, workspace and roles) is
 // interned once per cache on the heap; each shard holds a small record of it, counted
 // by the shard's slots, so it leaves with the last of them. A lookup copies what it answers out of the slot into an Entry
@@ -109,7 +116,9 @@ const (
 
 // Config configures a Cache. Zero values take the defaults given.
 type Config struct {
-	// Size bounds the number of cached entries (positive and negative). Default: 10000.
+	// Size bounds the number of cached keys (records: live keys and refusals).
+	// "No such key" answers are held apart, in at most Size/8 more entries, so that
+	// unknown keys never evict a known one (lru.go, negativeShare). Default: 10000.
 	Size int
 	// NegativeTTL is how long "no such key" is remembered. Default: 2s.
 	NegativeTTL time.Duration
@@ -186,7 +195,9 @@ func (s Source) String() string {
 type Stats struct {
 	Hits, Misses, StaleAnswers, NegativeHits uint64
 	RedisErrors, EventsApplied, Flushes      uint64
-	Entries                                  int
+	// Entries counts the cached answers, NegativeEntries those of them that say "no
+	// such key" (held apart: see Config.Size).
+	Entries, NegativeEntries int
 	// Lookups counts Redis round trips (coalesced misses share one).
 	Lookups uint64
 	// UsageDropped counts use reports dropped because the queue was full.
@@ -194,6 +205,8 @@ type Stats struct {
 	// SlabBytes is the memory of the slots handed out so far (the slab outside the Go
 	// heap; its pages are backed as slots are first used).
 	SlabBytes int
+	// RedisMayEvict: the last check found that Redis may evict keys (evict.go).
+	RedisMayEvict bool
 }
 
 // Cache is safe for concurrent use.
@@ -209,6 +222,9 @@ type Cache struct {
 	// gen is bumped by every flush; an entry is fresh only under the generation it was
 	// fetched in.
 	gen atomic.Uint64
+	// mayEvict is true while Redis may evict keys (evict.go): a missing record is
+	// then "cannot tell", not "no such key".
+	mayEvict atomic.Bool
 	// connected is true while the events follower is connected and caught up: without
 	// it no entry is fresh, because events may be passing unseen.
 	connected atomic.Bool
@@ -236,6 +252,7 @@ type Cache struct {
 	now        func() time.Time
 	block      time.Duration // XREAD BLOCK
 	flushEvery time.Duration // use report flush interval
+	evictEvery time.Duration // eviction check interval
 	fetchHook  func()        // called at the start of every Redis round trip
 	replyHook  func()        // called when a Redis lookup's reply has arrived
 
@@ -262,12 +279,14 @@ func New(client redis.UniversalClient, cfg Config) *Cache {
 		now:        time.Now,
 		block:      eventsBlock,
 		flushEvery: usageFlushEvery,
+		evictEvery: evictionCheckEvery,
 	}
 	c.shards, c.mask, c.slab = newShards(cfg.Size)
 	return c
 }
 
-// Start begins following the events stream and reporting key use, until Close.
+// Start begins following the events stream, reporting key use and checking whether
+// Redis may evict keys (evict.go), until Close.
 // Calling it again, or after Close, does nothing.
 func (c *Cache) Start() {
 	c.startOnce.Do(func() {
@@ -278,9 +297,10 @@ func (c *Cache) Start() {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		c.cancel = cancel
-		c.wg.Add(2)
+		c.wg.Add(3)
 		go c.follow(ctx)
 		go c.flushUses(ctx)
+		go c.watchEviction(ctx)
 	})
 }
 
@@ -327,6 +347,7 @@ func (c *Cache) Stats() Stats {
 		Flushes:       c.flushes.Load(),
 		Lookups:       c.lookups.Load(),
 		UsageDropped:  c.usageDropped.Load(),
+		RedisMayEvict: c.mayEvict.Load(),
 	}
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -334,7 +355,8 @@ func (c *Cache) Stats() Stats {
 		st.Hits += s.hits
 		st.NegativeHits += s.negHits
 		st.Entries += s.n
-		st.SlabBytes += int(s.used-1) * slotSize // slot 0 is the list's sentinel
+		st.NegativeEntries += s.neg
+		st.SlabBytes += int(s.used-firstSlot) * slotSize // the lists' sentinels before
 		s.mu.Unlock()
 	}
 	return st

@@ -15,6 +15,22 @@ const maxShards = 64
 // minPerShard keeps tiny caches in few shards, so that Size stays a tight bound.
 const minPerShard = 8
 
+// negativeShare sets the room for "no such key" answers: besides its Size verified
+// entries, a cache holds at most Size/negativeShare negative ones (at least one per
+// shard), in a list of their own. Unknown keys only ever evict each other, so no flood
+// of made-up keys (the key checksum is public: random well-formed keys pass it) can
+// push a verified key out. A negative answer lasts NegativeTTL, a few seconds: its
+// region only needs to hold the unknown keys that come back within that time.
+const negativeShare = 8
+
+// Sentinels of a shard's two LRU lists: slots[posList] for verified entries and
+// refusals, slots[negList] for "no such key". Slots from firstSlot on are handed out.
+const (
+	posList   int32 = 0
+	negList   int32 = 1
+	firstSlot int32 = 2
+)
+
 // MaxKeyIDLen is the longest key id an entry holds (keystore ids are 24 bytes). A
 // record with a longer key id is an error: the sidecar answers 503 rather than guess.
 const MaxKeyIDLen = 32
@@ -41,7 +57,7 @@ type slot struct {
 	exp       int64  // Unix milliseconds; 0: never expires
 	// lastUse is the Unix nanosecond time of the last reported use of this key.
 	lastUse    int64
-	prev, next int32 // LRU list; slot 0 is the list's sentinel
+	prev, next int32 // LRU list of its kind (posList or negList is the sentinel)
 	acc        int32 // index in shard.accs (positive slots)
 	ver        uint32
 	kind       uint8
@@ -56,19 +72,24 @@ type hashTail [len(keystore.KeyHash{}) - 8]byte
 // tailOf returns the part of h a slot keeps.
 func tailOf(h *keystore.KeyHash) *hashTail { return (*hashTail)(h[8:]) }
 
-// shard is a bounded LRU of slots with its own lock. Not safe for concurrent use
-// without holding mu.
+// shard is a bounded LRU of slots with its own lock: two lists, one of positive slots
+// (at most cap) and one of negative slots (at most negCap), each evicting only its
+// own. Not safe for concurrent use without holding mu.
 type shard struct {
 	mu sync.Mutex
-	// slots is the slab: slots[0] is the LRU sentinel (slots[0].next is the most
-	// recently used, slots[0].prev the least), slots[1:used] have been handed out.
+	// slots is the slab: slots[posList] and slots[negList] are the lists' sentinels
+	// (.next is the most recently used, .prev the least), slots[firstSlot:used] have
+	// been handed out.
 	slots []slot
 	used  int32
 	free  int32 // first free slot (linked by next), 0: none
 	// index maps a hash to its slot: open addressing with linear probing, 0 = empty.
 	index []int32
 	n     int // slots in use (positive and negative)
-	cap   int
+	neg   int // negative slots in use
+	cap   int // the most positive slots
+	// negCap is the most negative slots (see negativeShare).
+	negCap int
 	// closed is set by Cache.Close before the slab is released.
 	closed bool
 	// inv is bumped whenever an event drops a hash of this shard. A lookup notes it
@@ -89,31 +110,39 @@ type shard struct {
 }
 
 // newShards splits size entries into a power-of-two number of shards whose
-// capacities add up to at most size, their slots carved out of one slab.
+// capacities add up to at most size, their slots carved out of one slab, each with
+// room for negative answers besides (negCapOf).
 func newShards(size int) ([]shard, uint64, *slab) {
 	n := maxShards
 	for n > 1 && size/n < minPerShard {
 		n /= 2
 	}
 	per := max(size/n, 1)
-	sl := newSlab(n * (per + 1))
+	span := int(firstSlot) + per + negCapOf(per)
+	sl := newSlab(n * span)
 	intern := &accountIntern{m: make(map[string][]*accountData)}
 	shards := make([]shard, n)
 	for i := range shards {
-		shards[i].init(per, sl.slots[i*(per+1):(i+1)*(per+1):(i+1)*(per+1)], intern)
+		shards[i].init(per, sl.slots[i*span:(i+1)*span:(i+1)*span], intern)
 	}
 	return shards, uint64(n - 1), sl
 }
 
-// init prepares an empty shard holding at most capacity slots in slots (capacity+1
+// negCapOf is the room for negative answers of a shard holding capacity positive ones.
+func negCapOf(capacity int) int { return max(capacity/negativeShare, 1) }
+
+// init prepares an empty shard holding at most capacity positive slots and
+// negCapOf(capacity) negative ones in slots (firstSlot+capacity+negCapOf(capacity)
 // long, zeroed), interning account content in intern (shared by the cache's shards).
 func (s *shard) init(capacity int, slots []slot, intern *accountIntern) {
 	s.intern = intern
 	s.cap = capacity
+	s.negCap = negCapOf(capacity)
 	s.slots = slots
-	s.used = 1
+	s.slots[negList].next, s.slots[negList].prev = negList, negList // posList's are 0 already
+	s.used = firstSlot
 	// At most half full: short probe sequences.
-	s.index = make([]int32, 1<<bits.Len(uint(2*capacity)))
+	s.index = make([]int32, 1<<bits.Len(uint(2*(capacity+s.negCap))))
 	s.accounts = make(map[string][]*account)
 }
 
@@ -165,36 +194,55 @@ func (s *shard) unlink(i int32) {
 	sl.prev, sl.next = 0, 0
 }
 
-// pushFront puts slot i at the most recently used end.
-func (s *shard) pushFront(i int32) {
-	root := &s.slots[0]
-	s.slots[i].prev = 0
-	s.slots[i].next = root.next
-	s.slots[root.next].prev = i
-	root.next = i
+// pushFront puts slot i at the most recently used end of the list whose sentinel is root.
+func (s *shard) pushFront(root, i int32) {
+	r := &s.slots[root]
+	s.slots[i].prev = root
+	s.slots[i].next = r.next
+	s.slots[r.next].prev = i
+	r.next = i
 }
 
-// touch marks slot i as the most recently used.
+// listOf returns the sentinel of the list that holds slots of kind.
+func listOf(kind uint8) int32 {
+	if kind == slotNegative {
+		return negList
+	}
+	return posList
+}
+
+// touch marks slot i as the most recently used of its list.
 func (s *shard) touch(i int32) {
-	if s.slots[0].next == i {
+	root := listOf(s.slots[i].kind)
+	if s.slots[root].next == i {
 		return
 	}
 	s.unlink(i)
-	s.pushFront(i)
+	s.pushFront(root, i)
 }
 
-// put returns the slot for h, emptied (of kind slotFree until the caller fills it in)
-// and at the front of the list: the one h had, a free one, or the least recently used
-// one, evicted. Its ver has moved on, so that a use report for what it held before is
-// not taken for the new answer.
-func (s *shard) put(h *keystore.KeyHash) int32 {
+// put returns the slot for h, emptied but for its kind (slotPositive or slotNegative;
+// the caller fills in the rest) and at the front of that kind's list: the one h had, a
+// free one, or the least recently used one of the same kind, evicted. A negative
+// answer never evicts a positive one, nor the reverse. Its ver has moved on, so that a
+// use report for what it held before is not taken for the new answer.
+func (s *shard) put(h *keystore.KeyHash, kind uint8) int32 {
 	i, pos := s.find(h)
+	if i != 0 && s.slots[i].kind != kind {
+		// It changes lists: leave the old one, then enter the new one as a new slot.
+		s.removeTail(tailOf(h))
+		i = 0
+	}
+	root, full := posList, s.n-s.neg >= s.cap
+	if kind == slotNegative {
+		root, full = negList, s.neg >= s.negCap
+	}
 	switch {
 	case i != 0:
 		s.release(&s.slots[i])
 		s.unlink(i)
-	case s.n >= s.cap:
-		s.removeTail(&s.slots[s.slots[0].prev].tail)
+	case full:
+		s.removeTail(&s.slots[s.slots[root].prev].tail)
 		i, pos = s.alloc(h)
 	default:
 		i, pos = s.alloc(h)
@@ -202,11 +250,14 @@ func (s *shard) put(h *keystore.KeyHash) int32 {
 	if s.index[pos] == 0 {
 		s.index[pos] = i
 		s.n++
+		if kind == slotNegative {
+			s.neg++
+		}
 	}
 	sl := &s.slots[i]
 	ver := sl.ver + 1
-	*sl = slot{tail: *tailOf(h), ver: ver}
-	s.pushFront(i)
+	*sl = slot{tail: *tailOf(h), ver: ver, kind: kind}
+	s.pushFront(root, i)
 	return i
 }
 
@@ -254,6 +305,9 @@ func (s *shard) removeTail(t *hashTail) {
 	s.unlink(i)
 	sl := &s.slots[i]
 	s.release(sl)
+	if sl.kind == slotNegative {
+		s.neg--
+	}
 	sl.kind = slotFree
 	sl.ver++
 	sl.next = s.free

@@ -17,40 +17,67 @@ func hashOf(b byte) keystore.KeyHash {
 // testShard returns an empty shard of the given capacity, on a heap slab.
 func testShard(capacity int) *shard {
 	var s shard
-	s.init(capacity, make([]slot, capacity+1), &accountIntern{m: make(map[string][]*accountData)})
+	s.init(capacity, make([]slot, int(firstSlot)+capacity+negCapOf(capacity)), &accountIntern{m: make(map[string][]*accountData)})
 	return &s
 }
 
-// putNeg stores a negative answer for h.
-func putNeg(s *shard, h keystore.KeyHash) {
-	s.slots[s.put(&h)].kind = slotNegative
+// putPos stores a positive answer for h, with an account of its own, as Cache.store does.
+func putPos(s *shard, h keystore.KeyHash) {
+	i := s.put(&h, slotPositive)
+	rec := activeRecord()
+	a := s.account(&rec, true)
+	a.refs++
+	s.slots[i].acc = a.idx
 }
 
-// order lists the shard's hashes (by their last byte) from most to least recently used.
-func order(s *shard) []byte {
+// putNeg stores a negative answer for h.
+func putNeg(s *shard, h keystore.KeyHash) { s.put(&h, slotNegative) }
+
+// order lists the hashes of the shard's positive list (by their last byte) from most
+// to least recently used.
+func order(s *shard) []byte { return listed(s, posList) }
+
+// listed lists the hashes of the list whose sentinel is root (by their last byte) from
+// most to least recently used.
+func listed(s *shard, root int32) []byte {
 	var out []byte
-	for i := s.slots[0].next; i != 0; i = s.slots[i].next {
+	for i := s.slots[root].next; i != root; i = s.slots[i].next {
 		out = append(out, s.slots[i].tail[len(hashTail{})-1])
 	}
 	return out
 }
 
-// checkShard verifies that list, index and count agree, and that every listed hash
-// is found from its home position.
+// checkShard verifies that lists, index and counts agree, that each list holds only
+// its kind within its capacity, and that every listed hash is found from its home
+// position.
 func checkShard(t *testing.T, s *shard) {
 	t.Helper()
-	listed := 0
-	for i := s.slots[0].next; i != 0; i = s.slots[i].next {
-		listed++
-		if s.slots[i].kind == slotFree {
-			t.Fatalf("slot %d is listed but free", i)
+	listed, negs := 0, 0
+	for _, l := range []struct {
+		root  int32
+		kind  uint8
+		limit int
+	}{{posList, slotPositive, s.cap}, {negList, slotNegative, s.negCap}} {
+		n := 0
+		for i := s.slots[l.root].next; i != l.root; i = s.slots[i].next {
+			n++
+			if s.slots[i].kind != l.kind {
+				t.Fatalf("slot %d of kind %d is on the list of kind %d", i, s.slots[i].kind, l.kind)
+			}
+			if got, _ := s.findTail(&s.slots[i].tail); got != i {
+				t.Fatalf("slot %d is listed but its hash finds slot %d", i, got)
+			}
+			if n > l.limit {
+				t.Fatalf("the list of kind %d is longer than its capacity %d (a cycle?)", l.kind, l.limit)
+			}
 		}
-		if got, _ := s.findTail(&s.slots[i].tail); got != i {
-			t.Fatalf("slot %d is listed but its hash finds slot %d", i, got)
+		listed += n
+		if l.kind == slotNegative {
+			negs = n
 		}
-		if listed > s.cap {
-			t.Fatal("the list is longer than the capacity (a cycle?)")
-		}
+	}
+	if negs != s.neg {
+		t.Fatalf("%d negatives listed, neg = %d", negs, s.neg)
 	}
 	indexed := 0
 	for _, i := range s.index {
@@ -65,74 +92,103 @@ func checkShard(t *testing.T, s *shard) {
 
 func TestShardLRU(t *testing.T) {
 	tests := []struct {
-		name string
-		cap  int
-		ops  func(s *shard)
-		want []byte // most recent first
+		name    string
+		cap     int // positives; negatives get negCapOf(cap)
+		ops     func(s *shard)
+		want    []byte // positive list, most recent first
+		wantNeg []byte // negative list, most recent first
 	}{
 		{"fills up to capacity", 3, func(s *shard) {
 			for _, b := range []byte{1, 2, 3} {
-				putNeg(s, hashOf(b))
+				putPos(s, hashOf(b))
 			}
-		}, []byte{3, 2, 1}},
+		}, []byte{3, 2, 1}, nil},
 		{"evicts the least recently put", 3, func(s *shard) {
 			for _, b := range []byte{1, 2, 3, 4} {
-				putNeg(s, hashOf(b))
+				putPos(s, hashOf(b))
 			}
-		}, []byte{4, 3, 2}},
+		}, []byte{4, 3, 2}, nil},
 		{"a touch protects from eviction", 3, func(s *shard) {
 			for _, b := range []byte{1, 2, 3} {
-				putNeg(s, hashOf(b))
+				putPos(s, hashOf(b))
 			}
 			h := hashOf(1)
 			i, _ := s.find(&h)
 			s.touch(i)
-			putNeg(s, hashOf(4))
-		}, []byte{4, 1, 3}},
+			putPos(s, hashOf(4))
+		}, []byte{4, 1, 3}, nil},
 		{"replacing keeps one slot per hash", 3, func(s *shard) {
-			putNeg(s, hashOf(1))
-			putNeg(s, hashOf(2))
-			putNeg(s, hashOf(1))
-		}, []byte{1, 2}},
+			putPos(s, hashOf(1))
+			putPos(s, hashOf(2))
+			putPos(s, hashOf(1))
+		}, []byte{1, 2}, nil},
 		{"remove", 3, func(s *shard) {
-			putNeg(s, hashOf(1))
+			putPos(s, hashOf(1))
 			putNeg(s, hashOf(2))
-			h1, h9 := hashOf(1), hashOf(9)
+			h1, h2, h9 := hashOf(1), hashOf(2), hashOf(9)
 			s.remove(&h1)
+			s.remove(&h2)
 			s.remove(&h9) // absent: no-op
-		}, []byte{2}},
+		}, nil, nil},
 		{"a removed slot is used again", 2, func(s *shard) {
-			putNeg(s, hashOf(1))
-			putNeg(s, hashOf(2))
+			putPos(s, hashOf(1))
+			putPos(s, hashOf(2))
 			h := hashOf(1)
 			s.remove(&h)
-			putNeg(s, hashOf(3))
-		}, []byte{3, 2}},
+			putPos(s, hashOf(3))
+		}, []byte{3, 2}, nil},
 		{"capacity one", 1, func(s *shard) {
-			putNeg(s, hashOf(1))
+			putPos(s, hashOf(1))
+			putPos(s, hashOf(2))
+		}, []byte{2}, nil},
+		{"negatives evict only negatives", 16, func(s *shard) { // negCap 2
+			putPos(s, hashOf(1))
+			for b := byte(10); b < 60; b++ {
+				putNeg(s, hashOf(b))
+			}
+		}, []byte{1}, []byte{59, 58}},
+		{"positives evict only positives", 8, func(s *shard) { // negCap 1
+			putNeg(s, hashOf(100))
+			for b := byte(1); b <= 20; b++ {
+				putPos(s, hashOf(b))
+			}
+		}, []byte{20, 19, 18, 17, 16, 15, 14, 13}, []byte{100}},
+		{"a negative becoming positive changes lists", 8, func(s *shard) {
+			putPos(s, hashOf(1))
 			putNeg(s, hashOf(2))
-		}, []byte{2}},
+			putPos(s, hashOf(2))
+		}, []byte{2, 1}, nil},
+		{"a positive becoming negative changes lists", 8, func(s *shard) {
+			putPos(s, hashOf(1))
+			putPos(s, hashOf(2))
+			putNeg(s, hashOf(1))
+		}, []byte{2}, []byte{1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := testShard(tt.cap)
 			tt.ops(s)
 			if got := order(s); string(got) != string(tt.want) {
-				t.Fatalf("order = %v, want %v", got, tt.want)
+				t.Errorf("positive order = %v, want %v", got, tt.want)
+			}
+			if got := listed(s, negList); string(got) != string(tt.wantNeg) {
+				t.Errorf("negative order = %v, want %v", got, tt.wantNeg)
 			}
 			checkShard(t, s)
-			if int(s.used) > tt.cap+1 {
-				t.Fatalf("%d slots handed out for capacity %d", s.used-1, tt.cap)
+			if n := int(s.used - firstSlot); n > tt.cap+s.negCap {
+				t.Fatalf("%d slots handed out for capacity %d+%d", n, tt.cap, s.negCap)
 			}
 		})
 	}
 }
 
-// TestShardAgainstModel drives a shard with random puts, touches and removes of hashes
-// that collide in the index (only a few home positions), and compares it with a plain
-// list after every step: the index must find every hash after any deletion.
+// TestShardAgainstModel drives a shard with random puts (positive and negative),
+// touches and removes of hashes that collide in the index (only a few home positions),
+// and compares its two lists with plain ones after every step: the index must find
+// every hash after any deletion, and each kind evicts only its own.
 func TestShardAgainstModel(t *testing.T) {
 	const capacity, keys, steps = 16, 40, 20000
+	negCap := negCapOf(capacity)
 	rng := rand.New(rand.NewPCG(1, 2))
 	hashes := make([]keystore.KeyHash, keys)
 	for i := range hashes {
@@ -140,41 +196,58 @@ func TestShardAgainstModel(t *testing.T) {
 		hashes[i][8] = byte(rng.IntN(4)) // home positions 0..3 of 64: long probe runs
 	}
 	s := testShard(capacity)
-	var model []int // most recent first
+	var pos, neg []int // the lists, most recent first
+	drop := func(k int) {
+		if at := slices.Index(pos, k); at >= 0 {
+			pos = slices.Delete(pos, at, at+1)
+		}
+		if at := slices.Index(neg, k); at >= 0 {
+			neg = slices.Delete(neg, at, at+1)
+		}
+	}
 	for step := range steps {
 		k := rng.IntN(keys)
 		h := hashes[k]
-		at := slices.Index(model, k)
-		switch op := rng.IntN(3); op {
-		case 0: // put
+		held := slices.Contains(pos, k) || slices.Contains(neg, k)
+		switch op := rng.IntN(4); op {
+		case 0: // put positive
+			putPos(s, h)
+			drop(k)
+			pos = slices.Insert(pos, 0, k)
+			pos = pos[:min(len(pos), capacity)]
+		case 1: // put negative
 			putNeg(s, h)
-			if at >= 0 {
-				model = slices.Delete(model, at, at+1)
-			}
-			model = slices.Insert(model, 0, k)
-			if len(model) > capacity {
-				model = model[:capacity]
-			}
-		case 1: // touch
-			if i, _ := s.find(&h); (i != 0) != (at >= 0) {
-				t.Fatalf("step %d: find(%d) = %d, model has it at %d", step, k, i, at)
+			drop(k)
+			neg = slices.Insert(neg, 0, k)
+			neg = neg[:min(len(neg), negCap)]
+		case 2: // touch
+			if i, _ := s.find(&h); (i != 0) != held {
+				t.Fatalf("step %d: find(%d) = %d, model holds it: %v", step, k, i, held)
 			} else if i != 0 {
 				s.touch(i)
-				model = slices.Insert(slices.Delete(model, at, at+1), 0, k)
+				if at := slices.Index(pos, k); at >= 0 {
+					pos = slices.Insert(slices.Delete(pos, at, at+1), 0, k)
+				} else {
+					at = slices.Index(neg, k)
+					neg = slices.Insert(slices.Delete(neg, at, at+1), 0, k)
+				}
 			}
-		case 2: // remove
+		case 3: // remove
 			s.remove(&h)
-			if at >= 0 {
-				model = slices.Delete(model, at, at+1)
+			drop(k)
+		}
+		for _, l := range []struct {
+			root  int32
+			model []int
+		}{{posList, pos}, {negList, neg}} {
+			got := listed(s, l.root)
+			want := make([]byte, len(l.model))
+			for i, k := range l.model {
+				want[i] = byte(k)
 			}
-		}
-		got := order(s)
-		want := make([]byte, len(model))
-		for i, k := range model {
-			want[i] = byte(k)
-		}
-		if string(got) != string(want) {
-			t.Fatalf("step %d: order = %v, want %v", step, got, want)
+			if string(got) != string(want) {
+				t.Fatalf("step %d: list %d = %v, want %v", step, l.root, got, want)
+			}
 		}
 		checkShard(t, s)
 	}
@@ -194,7 +267,9 @@ func TestNewShardsBoundSize(t *testing.T) {
 		total := 0
 		for i := range shards {
 			total += shards[i].cap
-			if len(shards[i].slots) != shards[i].cap+1 || len(shards[i].index) < 2*shards[i].cap {
+			c := shards[i].cap + shards[i].negCap
+			if len(shards[i].slots) != int(firstSlot)+c || len(shards[i].index) < 2*c ||
+				shards[i].negCap != max(shards[i].cap/negativeShare, 1) {
 				t.Errorf("size %d: shard %d has %d slots and an index of %d for capacity %d",
 					tt.size, i, len(shards[i].slots), len(shards[i].index), shards[i].cap)
 			}
@@ -211,9 +286,9 @@ func TestNewShardsBoundSize(t *testing.T) {
 func TestShardKill(t *testing.T) {
 	s := testShard(4)
 	pos, neg, absent := hashOf(1), hashOf(2), hashOf(3)
-	pi := s.put(&pos)
+	pi := s.put(&pos, slotPositive)
 	sl := &s.slots[pi]
-	sl.kind, sl.state, sl.kidLen = slotPositive, stateActive, uint8(copy(sl.kid[:], "key_1"))
+	sl.state, sl.kidLen = stateActive, uint8(copy(sl.kid[:], "key_1"))
 	ver := sl.ver
 	putNeg(s, neg)
 
