@@ -5,6 +5,7 @@ package redistest
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -25,6 +26,12 @@ type Server struct {
 	t    testing.TB
 	Port int
 	dir  string
+	// conf is a config file given before the options (Sentinel needs one it can rewrite).
+	conf string
+	// args are extra redis-server options (cluster, replication, TLS).
+	args []string
+	// tls is the client side of a TLS-only server, nil for plain TCP.
+	tls *tls.Config
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -34,10 +41,15 @@ type Server struct {
 // stops it when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return startServer(t, &Server{t: t, Port: FreePort(t), dir: t.TempDir()})
+}
+
+// startServer starts s and kills it when the test ends.
+func startServer(t testing.TB, s *Server) *Server {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server is required for this test and was not found on PATH (apt-get install -y redis-server): %v", err)
 	}
-	s := &Server{t: t, Port: FreePort(t), dir: t.TempDir()}
 	s.start()
 	t.Cleanup(s.Kill)
 	return s
@@ -51,17 +63,26 @@ func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 
 // Client returns a new client, closed when the test ends.
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(Options(s.Addr()))
+	o := Options(s.Addr())
+	o.TLSConfig = s.tls
+	c := redis.NewClient(o)
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
 func (s *Server) start() {
 	s.t.Helper()
-	cmd := exec.Command("redis-server",
-		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	if s.tls == nil {
+		args = append(args, "--port", strconv.Itoa(s.Port))
+	}
+	args = append(args, "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir,
 		"--logfile", filepath.Join(s.dir, "redis.log"))
+	cmd := exec.Command("redis-server", append(args, s.args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("starting redis-server: %v", err)
@@ -73,6 +94,7 @@ func (s *Server) start() {
 	for {
 		o := Options(s.Addr())
 		o.MaxRetries = -1
+		o.TLSConfig = s.tls
 		c := redis.NewClient(o)
 		err := c.Ping(context.Background()).Err()
 		_ = c.Close()
@@ -80,11 +102,17 @@ func (s *Server) start() {
 			return
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-			s.t.Fatalf("redis-server on port %d did not answer: %v\n%s", s.Port, err, log)
+			s.Kill()
+			s.t.Fatalf("redis-server on port %d did not answer: %v\n%s", s.Port, err, s.Log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Log returns what the server wrote to its log file so far.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+	return string(b)
 }
 
 // Kill stops the server at once (SIGKILL). Safe to call twice.
