@@ -24,6 +24,8 @@ const (
 	clusterBusOffset = 10000
 	clusterPortMin   = 12000
 	clusterPortMax   = 22000
+	// clusterCreateTimeout bounds redis-cli --cluster create.
+	clusterCreateTimeout = 30 * time.Second
 )
 
 // Cluster is a Redis Cluster of three primaries, each with one replica, on loopback,
@@ -56,7 +58,10 @@ func StartCluster(t testing.TB) *Cluster {
 		addrs = append(addrs, s.Addr())
 	}
 	args := append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "1", "--cluster-yes")
-	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
+	// redis-cli waits for the nodes to meet without a limit of its own.
+	ctx, cancel := context.WithTimeout(context.Background(), clusterCreateTimeout)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "redis-cli", args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	c.WaitHealthy(30 * time.Second)
