@@ -1,6 +1,9 @@
 // Package redistest starts real redis-server processes for tests, each on a free
-// port of its own, so that tests may stop, kill and restart them. It never touches
-// a server it did not start. A missing redis-server fails the test: nothing is skipped.
+// port of its own, so that tests may stop, kill and restart them: a single server
+// (Start), a Sentinel set (StartSentinel), a Cluster (StartCluster) and a TLS-only
+// server with a private CA and client certificates (NewPKI, StartTLS). It never
+// touches a server it did not start. A missing redis-server fails the test: nothing
+// is skipped.
 package redistest
 
 import (

@@ -17,7 +17,9 @@
 //	tls_key_file=PATH     PEM file of its private key (required with tls_cert_file)
 //	tls_server_name=NAME  name the server's certificate must hold (default: the URL's host)
 //
-// go-redis' skip_verify is refused: certificates are always checked. CheckTLS tells a
+// One TLS config serves every connection of a client: with Sentinel or Cluster, each
+// server's certificate must hold the first host's name, or tls_server_name. go-redis'
+// skip_verify is refused: certificates are always checked. CheckTLS tells a
 // TLS configuration mistake (untrusted server, refused client certificate) from an
 // unreachable server, so that the admin and the sidecar can refuse to start on it.
 //
