@@ -100,7 +100,7 @@ func (p tlsParams) apply(cfg *tls.Config) error {
 }
 
 // tlsCheckTimeout bounds the PING of CheckTLS.
-const tlsCheckTimeout = 3 * time.Second
+const tlsCheckTimeout = 5 * time.Second
 
 // CheckTLS sends one PING through c, the client of o, and returns an error when it
 // failed the TLS
