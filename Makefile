@@ -2,7 +2,7 @@
 GO ?= go
 BIN ?= bin
 
-.PHONY: all build test deps vet demo bench soak fuzz xcaddy-test clean
+.PHONY: all build test test-redis-ha deps vet demo bench soak fuzz xcaddy-test clean
 
 all: build
 
@@ -23,8 +23,15 @@ vet:
 # fixed in go1.27). 100000 executions take about 10 s per target on 2 cores.
 FUZZTIME ?= 100000x
 test: deps vet
-	$(GO) test -race -count=1 -timeout 12m ./...
+	$(GO) test -race -count=1 -timeout 12m -skip '$(HA_TESTS)' ./...
+	$(MAKE) --no-print-directory test-redis-ha
 	$(MAKE) --no-print-directory fuzz
+
+# Redis Sentinel and Cluster failover with real servers (internal/redistest), the
+# sidecars under load: about a minute on 2 cores. Part of `make test`.
+HA_TESTS = ^Test(Sentinel|Cluster)
+test-redis-ha:
+	$(GO) test -race -count=1 -timeout 10m -run '$(HA_TESTS)' ./internal/redistest ./e2e
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseAuthorization$$' -fuzztime $(FUZZTIME) ./caddymodule/httpauth

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -55,6 +56,13 @@ func acquireCache(s cacheSettings, logger *zap.Logger) (*keycache.Cache, string,
 			return nil, err
 		}
 		client := opts.Client()
+		// A TLS mistake (untrusted server, refused client certificate) is no outage
+		// to ride out: refuse the config rather than answer 503 to every request.
+		// An unreachable Redis is not checked here: the cache starts without it.
+		if err := opts.CheckTLS(context.Background(), client); err != nil {
+			_ = client.Close()
+			return nil, err
+		}
 		c := keycache.New(client, keycache.Config{
 			Size:          s.size,
 			NegativeTTL:   s.negativeTTL,

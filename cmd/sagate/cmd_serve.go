@@ -158,6 +158,11 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 	}()
 	rdb := ropts.Client()
 	defer rdb.Close()
+	// A TLS mistake is a configuration error: refuse to start. An unreachable Redis is
+	// not: the sync catches up when it comes.
+	if err := ropts.CheckTLS(ctx, rdb); err != nil {
+		return fmt.Errorf("connecting to --redis: %w", err)
+	}
 
 	reg := prometheus.NewRegistry()
 	syncer := redissync.New(rdb, store, redissync.Config{

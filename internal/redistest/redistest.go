@@ -1,10 +1,14 @@
 // Package redistest starts real redis-server processes for tests, each on a free
-// port of its own, so that tests may stop, kill and restart them. It never touches
-// a server it did not start. A missing redis-server fails the test: nothing is skipped.
+// port of its own, so that tests may stop, kill and restart them: a single server
+// (Start), a Sentinel set (StartSentinel), a Cluster (StartCluster) and a TLS-only
+// server with a private CA and client certificates (NewPKI, StartTLS). It never
+// touches a server it did not start. A missing redis-server fails the test: nothing
+// is skipped.
 package redistest
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -25,7 +29,13 @@ type Server struct {
 	t    testing.TB
 	Port int
 	dir  string
-	args []string // extra redis-server arguments
+	// conf is a config file given before the options (Sentinel needs one it can rewrite).
+	conf string
+	// args are extra redis-server options (given by the caller of Start; cluster,
+	// replication, TLS), passed after sagate's own and again on Restart.
+	args []string
+	// tls is the client side of a TLS-only server, nil for plain TCP.
+	tls *tls.Config
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -36,10 +46,15 @@ type Server struct {
 // (e.g. "--maxmemory", "8mb"), and again on Restart.
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
+	return startServer(t, &Server{t: t, Port: FreePort(t), dir: t.TempDir(), args: args})
+}
+
+// startServer starts s and kills it when the test ends.
+func startServer(t testing.TB, s *Server) *Server {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server is required for this test and was not found on PATH (apt-get install -y redis-server): %v", err)
 	}
-	s := &Server{t: t, Port: FreePort(t), dir: t.TempDir(), args: args}
 	s.start()
 	t.Cleanup(s.Kill)
 	return s
@@ -53,18 +68,26 @@ func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 
 // Client returns a new client, closed when the test ends.
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(Options(s.Addr()))
+	o := Options(s.Addr())
+	o.TLSConfig = s.tls
+	c := redis.NewClient(o)
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
 func (s *Server) start() {
 	s.t.Helper()
-	args := append([]string{
-		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	if s.tls == nil {
+		args = append(args, "--port", strconv.Itoa(s.Port))
+	}
+	args = append(args, "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir,
-		"--logfile", filepath.Join(s.dir, "redis.log")}, s.args...)
-	cmd := exec.Command("redis-server", args...)
+		"--logfile", filepath.Join(s.dir, "redis.log"))
+	cmd := exec.Command("redis-server", append(args, s.args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("starting redis-server: %v", err)
@@ -76,6 +99,7 @@ func (s *Server) start() {
 	for {
 		o := Options(s.Addr())
 		o.MaxRetries = -1
+		o.TLSConfig = s.tls
 		c := redis.NewClient(o)
 		err := c.Ping(context.Background()).Err()
 		_ = c.Close()
@@ -83,11 +107,17 @@ func (s *Server) start() {
 			return
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-			s.t.Fatalf("redis-server on port %d did not answer: %v\n%s", s.Port, err, log)
+			s.Kill()
+			s.t.Fatalf("redis-server on port %d did not answer: %v\n%s", s.Port, err, s.Log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Log returns what the server wrote to its log file so far.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+	return string(b)
 }
 
 // Kill stops the server at once (SIGKILL). Safe to call twice.

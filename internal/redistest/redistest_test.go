@@ -3,6 +3,9 @@ package redistest
 import (
 	"context"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestStartRestart(t *testing.T) {
@@ -19,5 +22,58 @@ func TestStartRestart(t *testing.T) {
 	s.Kill()
 	if err := c.Ping(ctx).Err(); err == nil {
 		t.Fatal("ping succeeded after Kill")
+	}
+}
+
+func TestSentinelPromotesReplica(t *testing.T) {
+	ss := StartSentinel(t)
+	old := ss.Primary()
+	if old != ss.Data[0] {
+		t.Fatalf("sentinels name %v as primary, want %v", old, ss.Data[0])
+	}
+	ctx := context.Background()
+	if err := old.Client().Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the write replicated", func() error {
+		return ss.Data[1].Client().Get(ctx, "k").Err()
+	})
+	old.Kill()
+	p := ss.WaitPromoted(old, 30*time.Second)
+	if v, err := p.Client().Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Fatalf("new primary: k = %q, %v", v, err)
+	}
+}
+
+func TestClusterFailsOver(t *testing.T) {
+	c := StartCluster(t)
+	cc := c.Client()
+	ctx := context.Background()
+	if err := cc.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	old := c.PrimaryFor("k")
+	old.Kill()
+	c.WaitHealthy(30 * time.Second)
+	if p := c.PrimaryFor("k"); p == old {
+		t.Fatalf("slot of k still served by the killed %v", old)
+	}
+}
+
+func TestTLSServer(t *testing.T) {
+	p := NewPKI(t)
+	s := StartTLS(t, p)
+	if err := s.Client().Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("ping over TLS: %v", err)
+	}
+	// Without a client certificate the server refuses the client.
+	o := Options(s.Addr())
+	o.TLSConfig = p.ClientTLS(t)
+	o.TLSConfig.Certificates = nil
+	o.MaxRetries = -1
+	c := redis.NewClient(o)
+	defer c.Close()
+	if err := c.Ping(context.Background()).Err(); err == nil {
+		t.Fatal("ping without a client certificate succeeded")
 	}
 }

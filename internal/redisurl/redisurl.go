@@ -7,6 +7,24 @@
 //
 // Query parameters set go-redis options (dial_timeout, pool_size, ...). Errors never
 // repeat the URL, which may hold a password.
+//
+// TLS (rediss://, rediss+sentinel://, rediss+cluster://) takes these parameters of
+// sagate's own; without them the system's CAs are trusted and no client certificate
+// is sent:
+//
+//	tls_ca_file=PATH      PEM file of the CA(s) that sign the server's certificate
+//	tls_cert_file=PATH    PEM file of a client certificate (for tls-auth-clients yes)
+//	tls_key_file=PATH     PEM file of its private key (required with tls_cert_file)
+//	tls_server_name=NAME  name the server's certificate must hold (default: the URL's host)
+//
+// One TLS config serves every connection of a client: with Sentinel or Cluster, each
+// server's certificate must hold the first host's name, or tls_server_name. go-redis'
+// skip_verify is refused: certificates are always checked. CheckTLS tells a
+// TLS configuration mistake (untrusted server, refused client certificate) from an
+// unreachable server, so that the admin and the sidecar can refuse to start on it.
+//
+// A cluster client (see newClusterClient) reloads its slot map when a node fails, so
+// that it follows a failover within a second rather than go-redis' default minute.
 package redisurl
 
 import (
@@ -33,7 +51,11 @@ func Parse(raw string) (Options, error) {
 		return Options{}, errors.New("redis: not a URL (want redis://host:port/db)")
 	}
 	var o Options
-	var err error
+	raw, tp, err := splitTLSParams(raw)
+	if err != nil {
+		return o, fmt.Errorf("redis: parsing URL: %w", err)
+	}
+	_, rest, _ = strings.Cut(raw, "://")
 	switch strings.ToLower(scheme) {
 	case "redis", "rediss", "unix":
 		o.Simple, err = redis.ParseURL(raw)
@@ -50,6 +72,17 @@ func Parse(raw string) (Options, error) {
 	if err != nil {
 		return o, fmt.Errorf("redis: parsing URL: %v", redactURLError(err))
 	}
+	switch {
+	case o.Simple != nil:
+		err = tp.apply(o.Simple.TLSConfig)
+	case o.Failover != nil:
+		err = tp.apply(o.Failover.TLSConfig)
+	case o.Cluster != nil:
+		err = tp.apply(o.Cluster.TLSConfig)
+	}
+	if err != nil {
+		return Options{}, fmt.Errorf("redis: %w", err)
+	}
 	return o, nil
 }
 
@@ -63,7 +96,7 @@ func (o Options) Client() redis.UniversalClient {
 	case o.Cluster != nil:
 		o.Cluster.ContextTimeoutEnabled = true
 		o.Cluster.MaintNotificationsConfig = maintOff()
-		return redis.NewClusterClient(o.Cluster)
+		return newClusterClient(o.Cluster)
 	default:
 		o.Simple.ContextTimeoutEnabled = true
 		o.Simple.MaintNotificationsConfig = maintOff()
