@@ -257,6 +257,16 @@ type RecordSource interface {
 	// ScanAuthRecords calls fn for every live key, in no particular order, from one consistent snapshot.
 	ScanAuthRecords(ctx context.Context, fn func(KeyHash, Record) error) error
 	// RecordKeyUse folds last-used times (key id → time) into the store, keeping the later
-	// of the stored and the given time. Unknown key ids are ignored.
+	// of the stored and the given time, and never a time later than the store's clock.
+	// Key ids that are unknown or not live (revoked, expired, deactivated, or of a
+	// deactivated account) are ignored: the times come from Redis, which anyone able to
+	// write to it can fill.
 	RecordKeyUse(ctx context.Context, uses map[string]time.Time) error
+	// Revision returns the store's current revision: one row, cheap enough to read every
+	// second (the sync compares it with Redis' revision marker).
+	Revision(ctx context.Context) (int64, error)
+	// KeyIdentities returns, for those of hashes whose key the store still holds (live or
+	// not), the key's identity: KeyID, SAID, SA and Workspace set, nothing else. It is
+	// what a tombstone carries; a key not in the store gets "-" instead.
+	KeyIdentities(ctx context.Context, hashes []KeyHash) (map[KeyHash]Record, error)
 }

@@ -54,6 +54,7 @@ func newRoot(a *app) *cobra.Command {
 	pf.StringVar(&a.adminURL, "admin-url", "", "admin endpoint URL (default $"+envAdminURL+" or "+defaultAdminURL+")")
 	root.AddCommand(
 		a.serveCmd(),
+		a.signingKeyCmd(),
 		a.workspaceCmd(),
 		a.saCmd(),
 		a.keyCmd(),

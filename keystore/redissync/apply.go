@@ -47,20 +47,12 @@ func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
 			zap.String("action", c.Action), zap.Int("keys", len(hashes)), zap.Error(err))
 		return fmt.Errorf("syncing %s: reading key records: %w", c.Action, err)
 	}
-	at := now()
-	ws := make([]write, 0, len(hashes))
-	for _, h := range hashes {
-		r, ok := recs[h]
-		if !ok {
-			ws = append(ws, tombstoneWrite(h, rev))
-			continue
-		}
-		w, err := recordWrite(h, r, rev, at)
-		if err != nil {
-			s.markDirty()
-			return fmt.Errorf("syncing %s: %w", c.Action, err)
-		}
-		ws = append(ws, w)
+	ws, err := s.changeWrites(ctx, hashes, recs, rev)
+	if err != nil {
+		s.markDirty()
+		s.log.Warn("redis sync: preparing the writes of a change failed; full sync scheduled",
+			zap.String("action", c.Action), zap.Int("keys", len(hashes)), zap.Error(err))
+		return fmt.Errorf("syncing %s: %w", c.Action, err)
 	}
 	evRev := c.Rev
 	if evRev == 0 {
@@ -81,6 +73,42 @@ func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
 	}
 	s.m.success()
 	return nil
+}
+
+// changeWrites seals the write of each of hashes read at rev: its live record in recs,
+// or a tombstone carrying the key's identity from the store ("-" when it has none).
+func (s *Syncer) changeWrites(ctx context.Context, hashes []keystore.KeyHash, recs map[keystore.KeyHash]keystore.Record, rev int64) ([]write, error) {
+	var dead []keystore.KeyHash
+	for _, h := range hashes {
+		if _, ok := recs[h]; !ok {
+			dead = append(dead, h)
+		}
+	}
+	var ids map[keystore.KeyHash]keystore.Record
+	if len(dead) > 0 {
+		var err error
+		if ids, err = s.src.KeyIdentities(ctx, dead); err != nil {
+			return nil, err
+		}
+	}
+	at := now()
+	ws := make([]write, 0, len(hashes))
+	for _, h := range hashes {
+		var (
+			w   write
+			err error
+		)
+		if r, ok := recs[h]; ok {
+			w, err = recordWrite(s.key, h, r, rev, at)
+		} else {
+			w, err = tombstoneWrite(s.key, h, rev, ids[h])
+		}
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, w)
+	}
+	return ws, nil
 }
 
 // owedApplyTimeout bounds an Apply made while a full sync is owed: the sync covers the

@@ -217,8 +217,7 @@ func TestApplyRevCheck(t *testing.T) {
 			e.src.mu.Lock()
 			e.src.rev = 50
 			e.src.mu.Unlock()
-			b, _ := keystore.EncodeRecord(tt.stored)
-			if err := e.rdb.Set(ctx, keystore.RedisKey(testHash(1)), b, 0).Err(); err != nil {
+			if err := e.rdb.Set(ctx, keystore.RedisKey(testHash(1)), seal(t, testHash(1), tt.stored), 0).Err(); err != nil {
 				t.Fatal(err)
 			}
 			if err := e.s.Apply(ctx, keystore.Change{Rev: 50, Action: "test", Hashes: []keystore.KeyHash{testHash(1)}}); err != nil {

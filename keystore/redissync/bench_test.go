@@ -22,7 +22,7 @@ func BenchmarkSync1M(b *testing.B) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	b.Cleanup(func() { _ = rdb.Close() })
 	src := newGenSource(n)
-	s := New(rdb, src, Config{})
+	s := newSyncer(b, rdb, src, Config{})
 	ctx := context.Background()
 
 	b.Run("full-into-empty", func(b *testing.B) {
@@ -100,6 +100,12 @@ func (g *genSource) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHas
 		}
 	}
 	return nil
+}
+
+func (g *genSource) Revision(ctx context.Context) (int64, error) { return 1, nil }
+
+func (g *genSource) KeyIdentities(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]keystore.Record, error) {
+	return map[keystore.KeyHash]keystore.Record{}, nil
 }
 
 func (g *genSource) RecordKeyUse(ctx context.Context, uses map[string]time.Time) error { return nil }
