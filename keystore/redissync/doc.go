@@ -164,9 +164,16 @@
 //
 // Measured on the shared 2-core machine (load average 4–7; internal/bench/reconcile, the
 // real SQLite store, 1,000,000 keys over 50 accounts, into an empty Redis): a full sync
-// took 9.3 s (31.7 s with the earlier re-read of every record under the lock). Issuance
-// through the Service with this Syncer (BenchmarkCreateKeyWithRedis, 8 callers): about
-// 1,150 keys/s (about 890 before the single round trip and the lock-free Apply).
+// took 9.3 s before records were signed (31.7 s with the earlier re-read of every record
+// under the lock). Signing costs about 34 µs of CPU per record (an Ed25519 signature
+// and its encoding): with 200,000 keys, on the same machine at load average 20–29, the
+// full sync's process used 7.6 s of CPU (27.8 s wall; unsigned: 7.9 s wall), and
+// BenchmarkSync1M's admin CPU per sync went from 0.9 to 7.7 s (into an empty Redis),
+// 1.1 to 7.4 s (over a synced Redis: an admin's restart) and 1.4 to 7.8 s (a repair
+// finding nothing to do), Redis' own CPU unchanged (0.7–2.1 s). For 1,000,000 keys on
+// two otherwise idle cores that is about 38 s of signing CPU on two workers: a full sync
+// or a repair of about 20–22 s. Issuance through the Service with this Syncer
+// (BenchmarkCreateKeyWithRedis, 8 callers), before signing: about 1,150 keys/s.
 //
 // Limits: a store restored from a backup to an older revision finds records in Redis
 // from its future; the full sync at start rewrites them (as forgeries), but sidecars that
