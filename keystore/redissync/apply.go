@@ -2,6 +2,7 @@ package redissync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -92,21 +93,18 @@ func (s *Syncer) changeWrites(ctx context.Context, hashes []keystore.KeyHash, re
 		}
 	}
 	at := now()
-	ws := make([]write, 0, len(hashes))
-	for _, h := range hashes {
-		var (
-			w   write
-			err error
-		)
+	ws := make([]write, len(hashes))
+	errs := make([]error, len(hashes))
+	parallel(len(hashes), func(i int) { // a large change (an account's keys) seals on every core
+		h := hashes[i]
 		if r, ok := recs[h]; ok {
-			w, err = recordWrite(s.key, h, r, rev, at)
+			ws[i], errs[i] = recordWrite(s.key, h, r, rev, at)
 		} else {
-			w, err = tombstoneWrite(s.key, h, rev, ids[h])
+			ws[i], errs[i] = tombstoneWrite(s.key, h, rev, ids[h])
 		}
-		if err != nil {
-			return nil, err
-		}
-		ws = append(ws, w)
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return ws, nil
 }
