@@ -247,6 +247,14 @@ type Syncer interface {
 	Apply(ctx context.Context, c Change) error
 }
 
+// RevisionNoter is an optional interface of a Syncer. The Service calls NoteRevision
+// instead of Apply after a commit that changed no key record (a workspace, an account
+// without keys): the store's revision moved all the same, and Redis' revision marker
+// must follow it, or the sync would take the gap for a change Redis lacks.
+type RevisionNoter interface {
+	NoteRevision(ctx context.Context, rev int64)
+}
+
 // RecordSource is the read side of a Store that the Redis sync needs.
 type RecordSource interface {
 	// AuthRecords returns the records of the live keys among hashes (not revoked, not expired,

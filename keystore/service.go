@@ -170,6 +170,11 @@ func (s *Service) update(ctx context.Context, action string, fn func(tx Tx, m *m
 	s.revoked.Add(float64(m.revoked))
 	s.log.Info("admin change committed", zap.String("action", action), zap.Int64("rev", rev),
 		zap.String("actor", ActorFrom(ctx)), zap.Int("keys", len(m.hashes)))
+	if n, ok := s.opts.Syncer.(RevisionNoter); ok && len(m.hashes) == 0 {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
+		defer cancel()
+		n.NoteRevision(sctx, rev)
+	}
 	if s.opts.Syncer != nil && len(m.hashes) > 0 {
 		// The commit stands whatever the caller does next: sync even if ctx was canceled.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)

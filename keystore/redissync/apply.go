@@ -109,6 +109,25 @@ func (s *Syncer) changeWrites(ctx context.Context, hashes []keystore.KeyHash, re
 	return ws, nil
 }
 
+// NoteRevision implements keystore.RevisionNoter: it raises the revision marker to rev,
+// a commit that changed no key record, so that the check of the marker does not take
+// it for a change Redis lacks. A failure is only logged: the marker then stays behind,
+// and the check runs a full sync (which Redis, failing, needs anyway).
+func (s *Syncer) NoteRevision(ctx context.Context, rev int64) {
+	timeout := s.cfg.ApplyTimeout
+	if s.needFull.Load() {
+		timeout = min(timeout, owedApplyTimeout)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := s.raiseRev(ctx, rev); err != nil {
+		s.m.redisErrors.Inc()
+		s.log.Warn("redis sync: raising the revision marker failed", zap.Int64("rev", rev), zap.Error(err))
+	}
+}
+
+var _ keystore.RevisionNoter = (*Syncer)(nil)
+
 // owedApplyTimeout bounds an Apply made while a full sync is owed: the sync covers the
 // change if the attempt fails (its commit precedes the sync's scan of the store).
 const owedApplyTimeout = 250 * time.Millisecond

@@ -28,7 +28,8 @@
 //	sagate:epoch             string  sealed "<unix ms>-<16 hex>", written last by each full sync
 //	sagate:rev               string  sealed "<store revision>": the highest revision whose changes
 //	                                 Redis holds; raised by every Apply after its records and before
-//	                                 its event, set by each full sync before the epoch
+//	                                 its event and by every commit that changes no key record
+//	                                 (NoteRevision), set by each full sync before the epoch
 //	sagate:lastused          hash    key id → unix ms, written by sidecars, taken and emptied by the admin
 //
 // Every script touches a single key, so the layout works on Redis Cluster (on a single

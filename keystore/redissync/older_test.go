@@ -2,6 +2,7 @@ package redissync
 
 import (
 	"context"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -102,3 +103,41 @@ func TestChangeNeverWrittenToRedis(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestCommitsWithoutKeysKeepTheEpoch: commits that change no key record (a workspace,
+// an account's description) raise the store's revision too; the Service tells the
+// Syncer, which raises the revision marker, so the check does not take them for changes
+// Redis lacks (a full sync with a new epoch would flush every sidecar's cache).
+func TestCommitsWithoutKeysKeepTheEpoch(t *testing.T) {
+	e := newEnv(t, Config{EpochCheckInterval: 50 * time.Millisecond})
+	ctx := context.Background()
+	store, err := keystore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "sagate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	e.s = newSyncer(t, e.rdb, store, Config{EpochCheckInterval: 50 * time.Millisecond})
+	svc, err := keystore.NewService(store, keystore.ServiceOptions{Syncer: e.s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startRun(t, e.s)
+	waitFor(t, "the initial sync", func() bool { return e.s.Ready(ctx) == nil })
+	epoch := e.epoch(t)
+	for _, name := range []string{"a", "b", "c"} {
+		if _, err := svc.CreateWorkspace(ctx, name, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rev, err := store.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.redisRev(t); got != rev {
+		t.Errorf("revision marker %d after commits without keys, want the store's %d", got, rev)
+	}
+	time.Sleep(revGrace + 500*time.Millisecond)
+	if got := e.epoch(t); got != epoch {
+		t.Error("commits without keys were taken for changes redis lacks: the epoch changed")
+	}
+}
