@@ -65,7 +65,10 @@ func TestEvictingRedisNeverRefusesValidKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sqlite.Close() })
-	syncer := redissync.New(rdb, sqlite, redissync.Config{})
+	syncer, err := redissync.New(rdb, sqlite, redissync.Config{SigningKey: keytest.SigningKey(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc, err := keystore.NewService(sqlite, keystore.ServiceOptions{Syncer: syncer})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sagate/sagate/internal/keytest"
 	"github.com/sagate/sagate/internal/redistest"
 	"github.com/sagate/sagate/internal/systest"
 )
@@ -40,11 +41,26 @@ func startAdminOn(t testing.TB, redisURL, store string, extra ...string) *admin 
 	bin := systest.Binaries(t)
 	addr := systest.Addr(t)
 	args := append([]string{"serve", "--listen", addr, "--store", store, "--redis", redisURL,
-		"--usage-fold-interval", "200ms", "--log-level", "debug"}, extra...)
+		"--signing-key-file", signingKeyFile(t), "--usage-fold-interval", "200ms", "--log-level", "debug"}, extra...)
 	p := systest.StartProc(t, "sagate serve", filepath.Join(bin, "sagate"), []string{"SAGATE_ADMIN_TOKEN=" + adminToken}, args...)
 	a := &admin{t: t, proc: p, url: "http://" + addr}
 	systest.WaitHTTP(t, a.url+"/readyz", http.StatusOK, 30*time.Second)
 	return a
+}
+
+// signingKeyFile writes the test signing key (keytest.SigningKey, which every sidecar of
+// the tests trusts) to a file of mode 0600 and returns its path.
+func signingKeyFile(t testing.TB) string {
+	t.Helper()
+	text, err := keytest.SigningKey(t).MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "signing.key")
+	if err := os.WriteFile(file, text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
 
 // call sends one admin API request and decodes the JSON answer (nil for an empty body).
@@ -172,11 +188,12 @@ func startSidecar(t testing.TB, redisURL, upstreamURL, options string) *sidecar 
 http://%s {
 	sagate {
 		redis %s
+		signing_keys %s
 		%s
 	}
 	reverse_proxy %s
 }
-`, adminAddr, addr, redisURL, options, strings.TrimPrefix(upstreamURL, "http://"))
+`, adminAddr, addr, redisURL, keytest.SigningKey(t).Public(), options, strings.TrimPrefix(upstreamURL, "http://"))
 	file := filepath.Join(t.TempDir(), "Caddyfile")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -75,14 +75,16 @@ func (s *PostgresStore) ScanAuthRecords(ctx context.Context, fn func(KeyHash, Re
 }
 
 // RecordKeyUse implements RecordSource: it keeps the later of the stored and given times,
-// in one statement. It does not change the revision (last use is not part of a record),
-// but it takes the revision row's lock like a writer does: api_keys rows are then always
-// locked by one transaction at a time, so two admins folding uses, or a fold and a
-// revocation touching the same keys in another order, cannot deadlock.
+// a given time clamped to the admin's clock, for live keys only, in one statement. It
+// does not change the revision (last use is not part of a record), but it takes the
+// revision row's lock like a writer does: api_keys rows are then always locked by one
+// transaction at a time, so two admins folding uses, or a fold and a revocation touching
+// the same keys in another order, cannot deadlock.
 func (s *PostgresStore) RecordKeyUse(ctx context.Context, uses map[string]time.Time) error {
 	if len(uses) == 0 {
 		return nil
 	}
+	now := s.now()
 	ids := make([]string, 0, len(uses))
 	ats := make([]time.Time, 0, len(uses))
 	for id, at := range uses {
@@ -93,14 +95,45 @@ func (s *PostgresStore) RecordKeyUse(ctx context.Context, uses map[string]time.T
 		if _, err := tx.ExecContext(ctx, "SELECT 1 FROM meta WHERE id = 1 FOR NO KEY UPDATE"); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE api_keys k SET last_used_at = GREATEST(k.last_used_at, u.at)
-			FROM unnest($1::text[], $2::timestamptz[]) AS u (id, at) WHERE k.id = u.id`, ids, ats)
+		_, err := tx.ExecContext(ctx, `UPDATE api_keys k SET last_used_at = GREATEST(k.last_used_at, LEAST(u.at, $3))
+			FROM unnest($1::text[], $2::timestamptz[]) AS u (id, at), service_accounts s
+			WHERE k.id = u.id AND s.id = k.sa_id AND k.state = 'active' AND s.state = 'active'
+			AND (k.expires_at IS NULL OR k.expires_at > $3)`, ids, ats, now)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("recording key use: %w", err)
 	}
 	return nil
+}
+
+// Revision implements RecordSource.
+func (s *PostgresStore) Revision(ctx context.Context) (int64, error) {
+	var rev int64
+	if err := s.db.QueryRowContext(ctx, "SELECT rev FROM meta WHERE id = 1").Scan(&rev); err != nil {
+		return 0, fmt.Errorf("reading the store revision: %w", err)
+	}
+	return rev, nil
+}
+
+// KeyIdentities implements RecordSource.
+func (s *PostgresStore) KeyIdentities(ctx context.Context, hashes []KeyHash) (map[KeyHash]Record, error) {
+	out := make(map[KeyHash]Record, len(hashes))
+	if len(hashes) == 0 {
+		return out, nil
+	}
+	hs := make([]string, len(hashes))
+	for i, h := range hashes {
+		hs[i] = h.String()
+	}
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		return scanIdentities(ctx, tx, `SELECT k.hash, k.id, k.sa_id, s.name, s.workspace FROM api_keys k
+JOIN service_accounts s ON s.id = k.sa_id WHERE k.hash = ANY($1)`, []any{hs}, out)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading key identities: %w", err)
+	}
+	return out, nil
 }
 
 // pgScanRecords runs pgRecordsByHash or pgAllRecords and calls fn for each row as it is read.

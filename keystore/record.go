@@ -247,6 +247,14 @@ type Syncer interface {
 	Apply(ctx context.Context, c Change) error
 }
 
+// RevisionNoter is an optional interface of a Syncer. The Service calls NoteRevision
+// instead of Apply after a commit that changed no key record (a workspace, an account
+// without keys): the store's revision moved all the same, and Redis' revision marker
+// must follow it, or the sync would take the gap for a change Redis lacks.
+type RevisionNoter interface {
+	NoteRevision(ctx context.Context, rev int64)
+}
+
 // RecordSource is the read side of a Store that the Redis sync needs.
 type RecordSource interface {
 	// AuthRecords returns the records of the live keys among hashes (not revoked, not expired,
@@ -257,6 +265,16 @@ type RecordSource interface {
 	// ScanAuthRecords calls fn for every live key, in no particular order, from one consistent snapshot.
 	ScanAuthRecords(ctx context.Context, fn func(KeyHash, Record) error) error
 	// RecordKeyUse folds last-used times (key id → time) into the store, keeping the later
-	// of the stored and the given time. Unknown key ids are ignored.
+	// of the stored and the given time, and never a time later than the store's clock.
+	// Key ids that are unknown or not live (revoked, expired, deactivated, or of a
+	// deactivated account) are ignored: the times come from Redis, which anyone able to
+	// write to it can fill.
 	RecordKeyUse(ctx context.Context, uses map[string]time.Time) error
+	// Revision returns the store's current revision: one row, cheap enough to read every
+	// second (the sync compares it with Redis' revision marker).
+	Revision(ctx context.Context) (int64, error)
+	// KeyIdentities returns, for those of hashes whose key the store still holds (live or
+	// not), the key's identity: KeyID, SAID, SA and Workspace set, nothing else. It is
+	// what a tombstone carries; a key not in the store gets "-" instead.
+	KeyIdentities(ctx context.Context, hashes []KeyHash) (map[KeyHash]Record, error)
 }

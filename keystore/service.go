@@ -174,6 +174,11 @@ func (s *Service) update(ctx context.Context, action string, fn func(tx Tx, m *m
 	if s.opts.Syncer == nil {
 		return nil
 	}
+	if n, ok := s.opts.Syncer.(RevisionNoter); ok && len(m.hashes) == 0 {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
+		defer cancel()
+		n.NoteRevision(sctx, rev)
+	}
 	var syncErr error
 	if len(m.hashes) > 0 {
 		// The commit stands whatever the caller does next: sync even if ctx was canceled.

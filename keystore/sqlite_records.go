@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -224,20 +225,24 @@ FROM service_accounts s LEFT JOIN grants g ON g.sa_id = s.id`)
 	return accounts, nil
 }
 
-// RecordKeyUse implements RecordSource: it keeps the later of the stored and given times.
-// It does not change the revision: last use is not part of a key's record.
+// RecordKeyUse implements RecordSource: it keeps the later of the stored and given times,
+// a given time clamped to the store's clock, for live keys only. It does not change the
+// revision: last use is not part of a key's record.
 func (s *SQLiteStore) RecordKeyUse(ctx context.Context, uses map[string]time.Time) error {
 	if len(uses) == 0 {
 		return nil
 	}
+	now := s.now().UnixMicro()
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?")
+		st, err := tx.PrepareContext(ctx, `UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), min(?1, ?3))
+WHERE id = ?2 AND state = 'active' AND (expires_at IS NULL OR expires_at > ?3)
+AND sa_id IN (SELECT id FROM service_accounts WHERE state = 'active')`)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
 		for id, at := range uses {
-			if _, err := st.ExecContext(ctx, at.UnixMicro(), id); err != nil {
+			if _, err := st.ExecContext(ctx, at.UnixMicro(), id, now); err != nil {
 				return err
 			}
 		}
@@ -247,6 +252,70 @@ func (s *SQLiteStore) RecordKeyUse(ctx context.Context, uses map[string]time.Tim
 		return fmt.Errorf("recording key use: %w", err)
 	}
 	return nil
+}
+
+// Revision implements RecordSource.
+func (s *SQLiteStore) Revision(ctx context.Context) (int64, error) {
+	var rev int64
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		rev, err = readRev(ctx, tx, s.rs)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reading the store revision: %w", err)
+	}
+	return rev, nil
+}
+
+// KeyIdentities implements RecordSource.
+func (s *SQLiteStore) KeyIdentities(ctx context.Context, hashes []KeyHash) (map[KeyHash]Record, error) {
+	out := make(map[KeyHash]Record, len(hashes))
+	if len(hashes) == 0 {
+		return out, nil
+	}
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		for b := range slices.Chunk(hashes, maxAuthRecordsBatch) {
+			args := make([]any, len(b))
+			for i, h := range b {
+				args[i] = h.String()
+			}
+			q := `SELECT k.hash, k.id, k.sa_id, s.name, s.workspace FROM api_keys k
+JOIN service_accounts s ON s.id = k.sa_id WHERE k.hash IN (` + numberedParams(1, len(b)) + `)`
+			if err := scanIdentities(ctx, tx, q, args, out); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading key identities: %w", err)
+	}
+	return out, nil
+}
+
+// scanIdentities runs a query of (hash, key id, account id, account name, workspace)
+// rows and adds each identity to out.
+func scanIdentities(ctx context.Context, tx *sql.Tx, q string, args []any, out map[KeyHash]Record) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("querying key identities: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var hash, name string
+		var r Record
+		if err := rows.Scan(&hash, &r.KeyID, &r.SAID, &name, &r.Workspace); err != nil {
+			return fmt.Errorf("reading key identity: %w", err)
+		}
+		h, err := ParseKeyHash(hash)
+		if err != nil {
+			return fmt.Errorf("reading key identity %s: %w", r.KeyID, err)
+		}
+		r.SA = FullName(name, r.Workspace)
+		out[h] = r
+	}
+	return rows.Err()
 }
 
 func readRev(ctx context.Context, tx *sql.Tx, c *stmtCache) (int64, error) {

@@ -150,6 +150,11 @@ go build -o "$BIN/" ./internal/bench/authsvc ./internal/bench/issue ./internal/b
   ./internal/bench/instructions
 echo "binaries in $BIN" | out
 
+# The admin's signing key: the admin and the reconcile step sign with it; the sidecars
+# and the forward_auth service verify with its public half.
+SIGNING_KEY="$WORK/signing.key"
+SIGNING_PUB=$("$BIN/sagate" signing-key generate "$SIGNING_KEY")
+
 # Caddy keeps its data and config out of the user's home.
 export HOME="$WORK/home" XDG_DATA_HOME="$WORK/home/data" XDG_CONFIG_HOME="$WORK/home/config"
 mkdir -p "$HOME"
@@ -171,11 +176,11 @@ if step rounds || step instructions || step propagation; then
   export SAGATE_ADMIN_TOKEN
   ADMIN_URL="http://127.0.0.1:$ADMIN_PORT"
   "$BIN/sagate" serve --listen "127.0.0.1:$ADMIN_PORT" --store "sqlite://$WORK/sagate.db" \
-    --redis "$REDIS_URL" --log-level warn >"$WORK/admin.log" 2>&1 &
+    --signing-key-file "$SIGNING_KEY" --redis "$REDIS_URL" --log-level warn >"$WORK/admin.log" 2>&1 &
   PIDS+=($!)
   "$BIN/upstream" -quiet -listen "127.0.0.1:$API_PORT" >"$WORK/upstream.log" 2>&1 &
   PIDS+=($!)
-  "$BIN/authsvc" -listen "127.0.0.1:$AUTH_PORT" -redis "$REDIS_URL" >"$WORK/authsvc.log" 2>&1 &
+  "$BIN/authsvc" -listen "127.0.0.1:$AUTH_PORT" -redis "$REDIS_URL" -signing-key "$SIGNING_PUB" >"$WORK/authsvc.log" 2>&1 &
   AUTH_PID=$!
   PIDS+=($AUTH_PID)
   wait_http "$ADMIN_URL/readyz"
@@ -212,7 +217,7 @@ caddyfile() {
   case "$cfg" in
     plain) ;;
     sagate-*)
-      printf '\tsagate {\n\t\tredis %s\n' "$REDIS_URL"
+      printf '\tsagate {\n\t\tredis %s\n\t\tsigning_keys %s\n' "$REDIS_URL" "$SIGNING_PUB"
       [ -z "$extra" ] || printf '\t\t%s\n' "$extra"
       [ -z "$SAGATE_OPTION" ] || printf '\t\t%s\n' "$SAGATE_OPTION"
       printf '\t}\n' ;;
@@ -458,6 +463,7 @@ if step reconcile || step memory; then
   MEM_KEYS="$CACHE/reconcile-$RECONCILE_KEYS-first-$MEMORY_KEYS.tsv"
   if [ "${BENCH_REUSE:-1}" != 1 ]; then rm -f "$RECON_DB" "$RECON_DB"-wal "$RECON_DB"-shm "$MEM_KEYS"; fi
   timeout 240 "$BIN/reconcile" -redis "$REDIS_URL" -db "$RECON_DB" -n "$RECONCILE_KEYS" -reuse \
+    -signing-key-file "$SIGNING_KEY" \
     -keys-out "$MEM_KEYS" -keys-count "$MEMORY_KEYS" | out
 fi
 

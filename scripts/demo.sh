@@ -34,7 +34,11 @@ wait_port "$REDIS_PORT"
 export SAGATE_ADMIN_TOKEN="demo-$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export SAGATE_ADMIN_URL="http://127.0.0.1:$ADMIN_PORT"
 export SAGATE_WORKSPACE=ml-team
-sagate serve --listen "127.0.0.1:$ADMIN_PORT" --store "sqlite://$WORK/sagate.db" \
+# The admin signs what it writes to Redis; the sidecar trusts the public key
+# (Caddyfile.example reads it from $SAGATE_SIGNING_KEYS).
+SAGATE_SIGNING_KEYS=$(sagate signing-key generate "$WORK/signing.key")
+export SAGATE_SIGNING_KEYS
+sagate serve --listen "127.0.0.1:$ADMIN_PORT" --store "sqlite://$WORK/sagate.db" --signing-key-file "$WORK/signing.key" \
   --redis "redis://127.0.0.1:$REDIS_PORT/0" --usage-fold-interval 1s >"$WORK/admin.log" 2>&1 &
 PIDS+=($!)
 upstream -listen "127.0.0.1:$API_PORT" >"$WORK/upstream.log" 2>&1 &

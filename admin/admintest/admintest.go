@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/sagate/sagate/admin"
+	"github.com/sagate/sagate/internal/keytest"
 	"github.com/sagate/sagate/internal/redistest"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/redissync"
@@ -36,19 +37,23 @@ type Options struct {
 	DBPath string
 	// Now is the Service's clock. Default: time.Now.
 	Now func() time.Time
+	// SigningKey signs what the syncer writes to Redis. Default: keytest.SigningKey.
+	SigningKey keystore.SigningKey
 }
 
 // Env is a running admin endpoint.
 type Env struct {
-	URL      string                 // base URL of the admin API
-	Logs     *observer.ObservedLogs // every log line of the store, syncer and server
-	Token    string
-	DBPath   string
-	Redis    *redistest.Server
-	RDB      *redis.Client
-	Store    keystore.Store
-	Service  *keystore.Service
-	Syncer   *redissync.Syncer
+	URL     string                 // base URL of the admin API
+	Logs    *observer.ObservedLogs // every log line of the store, syncer and server
+	Token   string
+	DBPath  string
+	Redis   *redistest.Server
+	RDB     *redis.Client
+	Store   keystore.Store
+	Service *keystore.Service
+	Syncer  *redissync.Syncer
+	// Verifier trusts the syncer's signing key.
+	Verifier *keystore.Verifier
 	Server   *admin.Server
 	Registry *prometheus.Registry
 	HTTP     *httptest.Server
@@ -77,11 +82,18 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	rdb := o.Redis.Client()
 	reg := prometheus.NewRegistry()
-	syncer := redissync.New(rdb, store, redissync.Config{
+	if !o.SigningKey.Valid() {
+		o.SigningKey = keytest.SigningKey(t)
+	}
+	syncer, err := redissync.New(rdb, store, redissync.Config{
+		SigningKey:         o.SigningKey,
 		EpochCheckInterval: 50 * time.Millisecond,
 		Logger:             log.Named("sync"),
 		Registerer:         reg,
 	})
+	if err != nil {
+		t.Fatalf("starting the syncer: %v", err)
+	}
 	svc, err := keystore.NewService(store, keystore.ServiceOptions{Syncer: syncer, Logger: log.Named("keystore"), Registerer: reg, Now: o.Now})
 	if err != nil {
 		t.Fatalf("starting the service: %v", err)
@@ -100,6 +112,7 @@ func Start(t testing.TB, o Options) *Env {
 	e := &Env{
 		URL: hs.URL, Token: Token, DBPath: o.DBPath, Redis: o.Redis, RDB: rdb, Logs: logs,
 		Store: store, Service: svc, Syncer: syncer, Server: srv, Registry: reg, HTTP: hs,
+		Verifier: keystore.NewVerifier(o.SigningKey.Public()),
 	}
 	e.stop = func() {
 		hs.Close()
@@ -145,9 +158,9 @@ func (e *Env) Record(t testing.TB, key string) (rec keystore.Record, ok bool) {
 	if err != nil {
 		t.Fatalf("reading a key record from redis: %v", err)
 	}
-	rec, err = keystore.DecodeRecord(b)
+	rec, err = keystore.OpenRecord(e.Verifier, keystore.HashKey(key), b)
 	if err != nil {
-		t.Fatalf("decoding a key record: %v", err)
+		t.Fatalf("verifying a key record: %v", err)
 	}
 	return rec, true
 }

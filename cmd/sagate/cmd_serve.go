@@ -30,6 +30,7 @@ type serveOptions struct {
 	redis             string
 	tokenFile         string
 	tlsCert, tlsKey   string
+	signingKeyFile    string
 	reconcileInterval time.Duration
 	epochInterval     time.Duration
 	usageInterval     time.Duration
@@ -58,9 +59,17 @@ Clients of a private CA pass --ca-file or $` + envAdminCA + `.
 --redis takes any go-redis URL: redis://[user:password@]host:port/db,
 rediss:// for TLS, unix:///path/to/socket?db=N, redis+sentinel://host:26379/0?master_name=NAME,
 redis+cluster://host:7000?addr=host2:7000. A full reconcile repairs Redis from the store
-at start, every --reconcile-interval, and whenever Redis has lost its epoch marker. A change
-committed while Redis cannot take it is answered with the header Sagate-Sync: pending, and
-counted in sagate_sync_backlog until the full sync that repairs Redis.
+at start, every --reconcile-interval, and whenever Redis has lost its epoch marker or
+lacks a committed change. A change committed while Redis cannot take it is answered with the
+header Sagate-Sync: pending, and counted in sagate_sync_backlog until the full sync that
+repairs Redis.
+
+The signing key comes from --signing-key-file or $` + envSigningKeyFile + `. With a sqlite://
+store it defaults to ` + defaultSigningKeyName + ` beside the database file, created (mode 0600) on
+first start; with PostgreSQL it is required. Its public key is logged at every start.
+
+` + signingKeyHelp + `
+
 SIGINT or SIGTERM drains requests in flight, stops the sync and closes the store.`,
 
 		Args: nArgs(0, "none"),
@@ -73,6 +82,8 @@ SIGINT or SIGTERM drains requests in flight, stops the sync and closes the store
 	f.StringVar(&o.store, "store", "sqlite://./sagate.db", "durable store URL (sqlite://PATH)")
 	f.StringVar(&o.redis, "redis", "redis://127.0.0.1:6379/0", "Redis URL (any go-redis URL)")
 	f.StringVar(&o.tokenFile, "admin-token-file", "", "file holding the admin token (default $"+envAdminToken+")")
+	f.StringVar(&o.signingKeyFile, "signing-key-file", "", "file holding the admin's signing key (default $"+envSigningKeyFile+
+		"; sqlite: "+defaultSigningKeyName+" beside the database, created if missing; required with PostgreSQL)")
 	f.DurationVar(&o.reconcileInterval, "reconcile-interval", 5*time.Minute, "how often a full reconcile repairs Redis from the store")
 	f.DurationVar(&o.epochInterval, "epoch-check-interval", time.Second, "how often Redis is checked for its epoch marker (missing: full resync)")
 	f.DurationVar(&o.usageInterval, "usage-fold-interval", 30*time.Second, "how often sidecars' last-used reports are folded into the store")
@@ -156,6 +167,10 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 			err = fmt.Errorf("closing the store: %w", cerr)
 		}
 	}()
+	key, err := a.loadServeSigningKey(o.signingKeyFile, o.store, log)
+	if err != nil {
+		return err
+	}
 	rdb := ropts.Client()
 	defer rdb.Close()
 	// A TLS mistake is a configuration error: refuse to start. An unreachable Redis is
@@ -165,13 +180,17 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 	}
 
 	reg := prometheus.NewRegistry()
-	syncer := redissync.New(rdb, store, redissync.Config{
+	syncer, err := redissync.New(rdb, store, redissync.Config{
+		SigningKey:         key,
 		ReconcileInterval:  o.reconcileInterval,
 		EpochCheckInterval: o.epochInterval,
 		UsageFoldInterval:  o.usageInterval,
 		Logger:             log.Named("sync"),
 		Registerer:         reg,
 	})
+	if err != nil {
+		return err
+	}
 	svc, err := keystore.NewService(store, keystore.ServiceOptions{Syncer: syncer, Logger: log.Named("keystore"), Registerer: reg})
 	if err != nil {
 		return fmt.Errorf("starting the keystore service: %w", err)

@@ -64,6 +64,7 @@ func newRoot(a *app) *cobra.Command {
 	pf.StringVar(&a.caFile, "ca-file", "", "PEM file of the CA that signed the admin's https certificate, instead of the system's roots (default $"+envAdminCA+")")
 	root.AddCommand(
 		a.serveCmd(),
+		a.signingKeyCmd(),
 		a.workspaceCmd(),
 		a.saCmd(),
 		a.keyCmd(),

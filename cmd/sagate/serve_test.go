@@ -134,14 +134,21 @@ func TestServeRunsAndRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the record of the issued key is not in redis: %v", err)
 	}
-	if rec, err := keystore.DecodeRecord(b); err != nil || rec.SA != "bot@ml-team" || !rec.Live(time.Now()) {
+	// The signing key was created beside the database at the first start.
+	signing, err := keystore.LoadSigningKey(filepath.Join(dir, defaultSigningKeyName))
+	if err != nil {
+		t.Fatalf("the signing key serve created: %v", err)
+	}
+	ver := keystore.NewVerifier(signing.Public())
+	if rec, err := keystore.OpenRecord(ver, keystore.HashKey(key), b); err != nil || rec.SA != "bot@ml-team" || !rec.Live(time.Now()) {
 		t.Fatalf("record: %+v %v", rec, err)
 	}
 	res := stop()
 	if res.code != 0 {
 		t.Fatalf("serve exit %d after its context ended: %s", res.code, res.stderr)
 	}
-	for _, want := range []string{`"admin request"`, `"route":"POST /v1/workspaces/{ws}/service-accounts"`, "admin stopped"} {
+	for _, want := range []string{`"admin request"`, `"route":"POST /v1/workspaces/{ws}/service-accounts"`, "admin stopped",
+		"created a new signing key", signing.Public().String()} {
 		if !strings.Contains(res.stderr, want) {
 			t.Errorf("serve logs lack %s", want)
 		}
@@ -169,7 +176,7 @@ func TestServeRunsAndRestarts(t *testing.T) {
 	case err != nil:
 		t.Fatal(err)
 	default:
-		if rec, err := keystore.DecodeRecord(b); err != nil || rec.Live(time.Now()) {
+		if rec, err := keystore.OpenRecord(ver, keystore.HashKey(key), b); err != nil || rec.Live(time.Now()) {
 			t.Fatalf("the revoked key's record: %+v %v", rec, err)
 		}
 	}

@@ -41,9 +41,9 @@ type Server struct {
 	cmd *exec.Cmd
 }
 
-// Start starts a redis-server on a free loopback port, with persistence off, and
-// stops it when the test ends. args are passed on to redis-server after sagate's own
-// (e.g. "--maxmemory", "8mb"), and again on Restart.
+// Start starts a redis-server on a free loopback port, with automatic persistence off
+// (Save takes a snapshot), and stops it when the test ends. args are passed on to
+// redis-server after sagate's own (e.g. "--maxmemory", "8mb"), and again on Restart.
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
 	return startServer(t, &Server{t: t, Port: FreePort(t), dir: t.TempDir(), args: args})
@@ -133,12 +133,41 @@ func (s *Server) Kill() {
 	_ = cmd.Wait()
 }
 
-// Restart kills the server and starts a new, empty one on the same port.
+// Restart kills the server and starts a new, empty one on the same port (a snapshot
+// taken by Save is discarded).
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Kill()
+	if err := os.Remove(s.dumpPath()); err != nil && !os.IsNotExist(err) {
+		s.t.Fatalf("removing the redis snapshot: %v", err)
+	}
 	s.start()
 }
+
+// Save writes a snapshot of the data (SAVE, to dump.rdb in the server's directory), as
+// Redis' own persistence does; KillAndRestartKeepingData then brings it back.
+func (s *Server) Save() {
+	s.t.Helper()
+	c := redis.NewClient(Options(s.Addr()))
+	defer c.Close()
+	if err := c.Save(context.Background()).Err(); err != nil {
+		s.t.Fatalf("saving a redis snapshot: %v", err)
+	}
+}
+
+// KillAndRestartKeepingData kills the server (SIGKILL: whatever was written after the
+// last Save is lost) and starts it again on the same port from its last snapshot, as a
+// Redis with RDB persistence comes back after a crash.
+func (s *Server) KillAndRestartKeepingData() {
+	s.t.Helper()
+	s.Kill()
+	if _, err := os.Stat(s.dumpPath()); err != nil {
+		s.t.Fatalf("no redis snapshot to restart from (call Save first): %v", err)
+	}
+	s.start()
+}
+
+func (s *Server) dumpPath() string { return filepath.Join(s.dir, "dump.rdb") }
 
 // Running reports whether the server process is up.
 func (s *Server) Running() bool {

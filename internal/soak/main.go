@@ -113,8 +113,13 @@ func run(ctx context.Context, c config) (bool, error) {
 	tok := make([]byte, 16)
 	_, _ = rand.Read(tok)
 	token := "soak-" + hex.EncodeToString(tok)
+	keyFile := filepath.Join(dir, "signing.key")
+	pub, err := writeSigningKey(keyFile)
+	if err != nil {
+		return false, err
+	}
 	if _, err := start("admin", c.sagateBin, []string{"SAGATE_ADMIN_TOKEN=" + token}, "serve", "--listen", adminAddr,
-		"--store", "sqlite://"+filepath.Join(dir, "sagate.db"), "--redis", redisURL, "--log-level", "warn"); err != nil {
+		"--store", "sqlite://"+filepath.Join(dir, "sagate.db"), "--signing-key-file", keyFile, "--redis", redisURL, "--log-level", "warn"); err != nil {
 		return false, err
 	}
 	adminURL := "http://" + adminAddr
@@ -140,7 +145,7 @@ func run(ctx context.Context, c config) (bool, error) {
 	defer up.Close()
 
 	cfgPath := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(cfgPath, []byte(caddyfile(caddyAdmin, sidecarAddr, redisURL, upAddr)), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(caddyfile(caddyAdmin, sidecarAddr, redisURL, pub, upAddr)), 0o600); err != nil {
 		return false, fmt.Errorf("writing the Caddyfile: %w", err)
 	}
 	home := filepath.Join(dir, "home")

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/sagate/sagate/keystore"
 )
 
 // proc is a process the soak started. It is killed if the soak dies (Pdeathsig).
@@ -102,8 +104,9 @@ func waitTCP(addr string, timeout time.Duration) error {
 }
 
 // caddyfile is the sidecar's configuration: sagate with a project and min_role in
-// front of the soak's upstream, its admin endpoint on adminAddr (for pprof).
-func caddyfile(adminAddr, addr, redisURL, upstream string) string {
+// front of the soak's upstream, trusting the admin's public signing key pub, its admin
+// endpoint on adminAddr (for pprof).
+func caddyfile(adminAddr, addr, redisURL, pub, upstream string) string {
 	return fmt.Sprintf(`{
 	admin %s
 	auto_https off
@@ -112,10 +115,28 @@ func caddyfile(adminAddr, addr, redisURL, upstream string) string {
 http://%s {
 	sagate {
 		redis %s
+		signing_keys %s
 		project {http.request.header.X-Project}
 		min_role %s
 	}
 	reverse_proxy %s
 }
-`, adminAddr, addr, redisURL, minRole, upstream)
+`, adminAddr, addr, redisURL, pub, minRole, upstream)
+}
+
+// writeSigningKey writes a new admin signing key to path (mode 0600) and returns its
+// public key, for the sidecar.
+func writeSigningKey(path string) (string, error) {
+	k, err := keystore.GenerateSigningKey()
+	if err != nil {
+		return "", err
+	}
+	text, err := k.MarshalText()
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, text, 0o600); err != nil {
+		return "", fmt.Errorf("writing the signing key: %w", err)
+	}
+	return k.Public().String(), nil
 }

@@ -2,6 +2,7 @@ package redissync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -47,20 +48,12 @@ func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
 			zap.String("action", c.Action), zap.Int("keys", len(hashes)), zap.Error(err))
 		return fmt.Errorf("syncing %s: reading key records: %w", c.Action, err)
 	}
-	at := now()
-	ws := make([]write, 0, len(hashes))
-	for _, h := range hashes {
-		r, ok := recs[h]
-		if !ok {
-			ws = append(ws, tombstoneWrite(h, rev))
-			continue
-		}
-		w, err := recordWrite(h, r, rev, at)
-		if err != nil {
-			s.markDirty()
-			return fmt.Errorf("syncing %s: %w", c.Action, err)
-		}
-		ws = append(ws, w)
+	ws, err := s.changeWrites(ctx, hashes, recs, rev)
+	if err != nil {
+		s.markDirty()
+		s.log.Warn("redis sync: preparing the writes of a change failed; full sync scheduled",
+			zap.String("action", c.Action), zap.Int("keys", len(hashes)), zap.Error(err))
+		return fmt.Errorf("syncing %s: %w", c.Action, err)
 	}
 	evRev := c.Rev
 	if evRev == 0 {
@@ -82,6 +75,58 @@ func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
 	s.m.success()
 	return nil
 }
+
+// changeWrites seals the write of each of hashes read at rev: its live record in recs,
+// or a tombstone carrying the key's identity from the store ("-" when it has none).
+func (s *Syncer) changeWrites(ctx context.Context, hashes []keystore.KeyHash, recs map[keystore.KeyHash]keystore.Record, rev int64) ([]write, error) {
+	var dead []keystore.KeyHash
+	for _, h := range hashes {
+		if _, ok := recs[h]; !ok {
+			dead = append(dead, h)
+		}
+	}
+	var ids map[keystore.KeyHash]keystore.Record
+	if len(dead) > 0 {
+		var err error
+		if ids, err = s.src.KeyIdentities(ctx, dead); err != nil {
+			return nil, err
+		}
+	}
+	at := now()
+	ws := make([]write, len(hashes))
+	errs := make([]error, len(hashes))
+	parallel(len(hashes), func(i int) { // a large change (an account's keys) seals on every core
+		h := hashes[i]
+		if r, ok := recs[h]; ok {
+			ws[i], errs[i] = recordWrite(s.key, h, r, rev, at)
+		} else {
+			ws[i], errs[i] = tombstoneWrite(s.key, h, rev, ids[h])
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return ws, nil
+}
+
+// NoteRevision implements keystore.RevisionNoter: it raises the revision marker to rev,
+// a commit that changed no key record, so that the check of the marker does not take
+// it for a change Redis lacks. A failure is only logged: the marker then stays behind,
+// and the check runs a full sync (which Redis, failing, needs anyway).
+func (s *Syncer) NoteRevision(ctx context.Context, rev int64) {
+	timeout := s.cfg.ApplyTimeout
+	if s.needFull.Load() {
+		timeout = min(timeout, owedApplyTimeout)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := s.raiseRev(ctx, rev); err != nil {
+		s.m.redisErrors.Inc()
+		s.log.Warn("redis sync: raising the revision marker failed", zap.Int64("rev", rev), zap.Error(err))
+	}
+}
+
+var _ keystore.RevisionNoter = (*Syncer)(nil)
 
 // owedApplyTimeout bounds an Apply made while a full sync is owed: the sync covers the
 // change if the attempt fails (its commit precedes the sync's scan of the store).

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,24 +20,30 @@ import (
 //
 // It lists the records Redis holds first (on an empty Redis that is one empty SCAN),
 // then writes every live record as the store's scan yields them, then replaces the
-// listed records of keys that are not live by tombstones, and sets the epoch last.
+// listed records of keys that are not live by tombstones and checks the records that
+// the rev-checked writes kept (a higher rev: an Apply's, or a forgery), then sets the
+// revision marker and, last, the epoch.
 func (s *Syncer) fullSync(ctx context.Context, st *ReconcileStats) error {
+	rev, err := s.src.Revision(ctx)
+	if err != nil {
+		return err
+	}
 	present, err := s.recordKeys(ctx, st)
 	if err != nil {
 		return err
 	}
-	live, rev, err := s.writeSnapshot(ctx, present, st)
+	live, kept, snapRev, err := s.writeSnapshot(ctx, present, st)
 	if err != nil {
 		return err
 	}
-	var stale []keystore.KeyHash
+	rev = max(rev, snapRev)
 	for h := range present {
 		if _, ok := live[h]; !ok {
-			stale = append(stale, h)
+			kept = append(kept, h)
 		}
 	}
-	for b := range slices.Chunk(stale, batchSize) {
-		r, err := s.syncBatch(ctx, b, true, false, "", st)
+	for b := range slices.Chunk(kept, batchSize) {
+		r, err := s.repairBatch(ctx, b, false, "", st)
 		if err != nil {
 			return err
 		}
@@ -66,42 +74,58 @@ func (s *Syncer) recordKeys(ctx context.Context, st *ReconcileStats) (map[keysto
 	return present, nil
 }
 
+// snapshotBatch is one batch of the store's scan, sealed and written by a worker.
+type snapshotBatch struct {
+	hashes []keystore.KeyHash
+	recs   []keystore.Record
+	at     time.Time
+}
+
 // writeSnapshot writes the records of ScanAuthRecords with the revision they carry, in
-// batches of batchSize, one or two pipelines each; the next batch is read from the store
-// while the previous one is being written. present holds the records Redis had before
-// the scan. It returns the live hashes and the snapshot's revision (0 when the store
-// holds no live key).
-func (s *Syncer) writeSnapshot(ctx context.Context, present map[keystore.KeyHash]struct{}, st *ReconcileStats) (map[keystore.KeyHash]struct{}, int64, error) {
+// batches of batchSize. GOMAXPROCS workers seal and write the batches while the store's
+// scan reads the next ones: sealing (an Ed25519 signature per record) is most of a full
+// sync's CPU. present holds the records Redis had before the scan. It returns the live
+// hashes, the hashes whose stored record the rev-checked write kept (a higher rev), and
+// the snapshot's revision (0 when the store holds no live key).
+func (s *Syncer) writeSnapshot(ctx context.Context, present map[keystore.KeyHash]struct{}, st *ReconcileStats) (
+	live map[keystore.KeyHash]struct{}, kept []keystore.KeyHash, rev int64, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	batches := make(chan []write, 1)
-	done := make(chan error, 1)
-	go func() {
-		var err error
-		for ws := range batches {
-			if err != nil {
-				continue // drain: the scan stops at its next batch
+	batches := make(chan snapshotBatch, 1)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex // guards st, kept and werr
+		werr    error
+		workers = runtime.GOMAXPROCS(0)
+	)
+	for range workers {
+		wg.Go(func() {
+			for b := range batches {
+				var bst ReconcileStats
+				k, err := s.writeSnapshotBatch(ctx, b, present, &bst)
+				mu.Lock()
+				if err != nil && werr == nil {
+					werr = err
+					cancel(err)
+				}
+				st.Written += bst.Written
+				kept = append(kept, k...)
+				mu.Unlock()
 			}
-			if err = s.writeSnapshotBatch(ctx, ws, present, st); err != nil {
-				cancel(err)
-			}
-		}
-		done <- err
-	}()
-	send := func(ws []write) error {
+		})
+	}
+	send := func(b snapshotBatch) error {
 		select {
-		case batches <- ws:
+		case batches <- b:
 			return nil
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
 	}
 
-	live := make(map[keystore.KeyHash]struct{})
-	var rev int64
-	var at time.Time
-	ws := make([]write, 0, batchSize)
-	err := s.src.ScanAuthRecords(ctx, func(h keystore.KeyHash, r keystore.Record) error {
+	live = make(map[keystore.KeyHash]struct{})
+	var b snapshotBatch
+	err = s.src.ScanAuthRecords(ctx, func(h keystore.KeyHash, r keystore.Record) error {
 		if r.Rev <= 0 {
 			// Written with rev 0, it would lose to any stale record in Redis.
 			return fmt.Errorf("record of key %s carries no store revision", r.KeyID)
@@ -111,40 +135,47 @@ func (s *Syncer) writeSnapshot(ctx context.Context, present map[keystore.KeyHash
 		}
 		live[h] = struct{}{}
 		rev = max(rev, r.Rev)
-		if len(ws) == 0 {
-			at = now()
+		if len(b.hashes) == 0 {
+			b = snapshotBatch{hashes: make([]keystore.KeyHash, 0, batchSize), recs: make([]keystore.Record, 0, batchSize), at: now()}
 		}
-		w, err := recordWrite(h, r, r.Rev, at)
-		if err != nil {
-			return err
-		}
-		if ws = append(ws, w); len(ws) == batchSize {
-			if err := send(ws); err != nil {
+		b.hashes, b.recs = append(b.hashes, h), append(b.recs, r)
+		if len(b.hashes) == batchSize {
+			if err := send(b); err != nil {
 				return err
 			}
-			ws = make([]write, 0, batchSize)
+			b = snapshotBatch{}
 		}
 		return nil
 	})
-	if err == nil && len(ws) > 0 {
-		err = send(ws)
+	if err == nil && len(b.hashes) > 0 {
+		err = send(b)
 	}
 	close(batches)
-	if werr := <-done; werr != nil {
-		return nil, 0, werr // the write error, not the cancellation it caused in the scan
+	wg.Wait()
+	if werr != nil {
+		return nil, nil, 0, werr // the write error, not the cancellation it caused in the scan
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("scanning live keys: %w", err)
+		return nil, nil, 0, fmt.Errorf("scanning live keys: %w", err)
 	}
-	return live, rev, nil
+	return live, kept, rev, nil
 }
 
-// writeSnapshotBatch writes records of one store snapshot and counts the outcome in st.
+// writeSnapshotBatch seals and writes one batch of a store snapshot, counts the records
+// written in st, and returns the hashes whose stored record was kept for its higher rev.
 // A key that Redis did not hold when the sync began is written with SET NX: with no
 // record there, there is no rev to compare, and SET NX is several times cheaper for
 // Redis than the script. The other keys, and every SET NX that found a record (written
 // since by Apply), go through the rev-checked script.
-func (s *Syncer) writeSnapshotBatch(ctx context.Context, ws []write, present map[keystore.KeyHash]struct{}, st *ReconcileStats) error {
+func (s *Syncer) writeSnapshotBatch(ctx context.Context, b snapshotBatch, present map[keystore.KeyHash]struct{}, st *ReconcileStats) ([]keystore.KeyHash, error) {
+	ws := make([]write, len(b.hashes))
+	for i, h := range b.hashes {
+		w, err := recordWrite(s.key, h, b.recs[i], b.recs[i].Rev, b.at)
+		if err != nil {
+			return nil, err
+		}
+		ws[i] = w
+	}
 	checked := make([]write, 0, len(ws))
 	pipe := s.rdb.Pipeline()
 	var nx []write
@@ -160,7 +191,7 @@ func (s *Syncer) writeSnapshotBatch(ctx context.Context, ws []write, present map
 	if len(cmds) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			s.m.redisErrors.Inc()
-			return fmt.Errorf("writing %d records: %w", len(cmds), err)
+			return nil, fmt.Errorf("writing %d records: %w", len(cmds), err)
 		}
 		for i, c := range cmds {
 			if c.Val() {
@@ -171,19 +202,20 @@ func (s *Syncer) writeSnapshotBatch(ctx context.Context, ws []write, present map
 		}
 	}
 	if len(checked) == 0 {
-		return nil
+		return nil, nil
 	}
 	applied, err := s.execWrites(ctx, checked)
 	if err != nil {
 		s.m.redisErrors.Inc()
-		return err
+		return nil, err
 	}
-	for _, ok := range applied {
+	var kept []keystore.KeyHash
+	for i, ok := range applied {
 		if ok {
 			st.Written++
 		} else {
-			st.Unchanged++ // a newer record is there
+			kept = append(kept, checked[i].hash) // a higher rev: checked by the repair
 		}
 	}
-	return nil
+	return kept, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/sagate/sagate/internal/keytest"
 	"github.com/sagate/sagate/keystore"
 )
 
@@ -32,7 +33,7 @@ func TestFullSyncRedisFailsDuringScan(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := context.Background()
 	e.fill(3*batchSize + 10)
-	s := New(e.rdb, killingSource{memSource: e.src, kill: batchSize + 5, e: e}, Config{})
+	s := newSyncer(t, e.rdb, killingSource{memSource: e.src, kill: batchSize + 5, e: e}, Config{})
 	if _, err := s.Reconcile(ctx); err == nil {
 		t.Fatal("Reconcile succeeded while Redis was killed during the sync")
 	}
@@ -60,23 +61,27 @@ func TestFullSyncKeepsNewerRecords(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := context.Background()
 	e.fill(4)
-	_, rev := e.src.snapshot()
+	recs, rev := e.src.snapshot()
+	// The sync's scan sees the store at rev; an Apply then commits key 0 deactivated at
+	// rev+1 and writes it, and something older than the snapshot is left for key 1.
+	src := staleScan{memSource: e.src, recs: recs, rev: rev}
 	newer := testRecord(0)
 	newer.State = keystore.KeyDeactivated
+	e.src.put(testHash(0), newer)
 	older := testRecord(1)
 	older.State = keystore.KeyDeactivated
-	ws := []write{mustWrite(t, testHash(0), newer, rev+5), mustWrite(t, testHash(1), older, rev-1)}
+	ws := []write{mustWrite(t, testHash(0), newer, rev+1), mustWrite(t, testHash(1), older, rev-1)}
 	if _, err := e.s.execWrites(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
-	st, err := e.s.Reconcile(ctx)
+	st, err := newSyncer(t, e.rdb, src, Config{}).Reconcile(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !st.NewEpoch || st.Written != 3 || st.Unchanged != 1 {
 		t.Errorf("stats %+v, want 3 written and the newer record unchanged", st)
 	}
-	if r, _ := e.record(t, testHash(0)); r.Rev != rev+5 || r.State != keystore.KeyDeactivated {
+	if r, _ := e.record(t, testHash(0)); r.Rev != rev+1 || r.State != keystore.KeyDeactivated {
 		t.Errorf("newer record replaced: %+v", r)
 	}
 	if r, _ := e.record(t, testHash(1)); r.Rev != rev || r.State != keystore.KeyActive {
@@ -84,9 +89,27 @@ func TestFullSyncKeepsNewerRecords(t *testing.T) {
 	}
 }
 
+// staleScan is a store whose full scan returns an older snapshot (recs at rev), as a
+// scan that began before later commits does.
+type staleScan struct {
+	*memSource
+	recs map[keystore.KeyHash]keystore.Record
+	rev  int64
+}
+
+func (s staleScan) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, keystore.Record) error) error {
+	for h, r := range s.recs {
+		r.Rev = s.rev
+		if err := fn(h, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func mustWrite(t *testing.T, h keystore.KeyHash, r keystore.Record, rev int64) write {
 	t.Helper()
-	w, err := recordWrite(h, r, rev, now())
+	w, err := recordWrite(keytest.SigningKey(t), h, r, rev, now())
 	if err != nil {
 		t.Fatal(err)
 	}

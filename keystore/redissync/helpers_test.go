@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sagate/sagate/internal/keytest"
 	"github.com/sagate/sagate/internal/redistest"
 	"github.com/sagate/sagate/keystore"
 )
@@ -28,7 +29,50 @@ func newEnv(t *testing.T, cfg Config) *env {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: 1, DialTimeout: time.Second})
 	t.Cleanup(func() { _ = rdb.Close() })
 	src := newMemSource()
-	return &env{srv: srv, rdb: rdb, src: src, s: New(rdb, src, cfg)}
+	return &env{srv: srv, rdb: rdb, src: src, s: newSyncer(t, rdb, src, cfg)}
+}
+
+// newSyncer returns a Syncer with the test signing key (unless cfg has one).
+func newSyncer(t testing.TB, rdb redis.UniversalClient, src keystore.RecordSource, cfg Config) *Syncer {
+	t.Helper()
+	if !cfg.SigningKey.Valid() {
+		cfg.SigningKey = keytest.SigningKey(t)
+	}
+	s, err := New(rdb, src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// verifier trusts the test signing key.
+func verifier(t testing.TB) *keystore.Verifier {
+	return keystore.NewVerifier(keytest.SigningKey(t).Public())
+}
+
+// seal returns r sealed with the test signing key for h.
+func seal(t testing.TB, h keystore.KeyHash, r keystore.Record) []byte {
+	t.Helper()
+	b, err := keystore.SealRecord(keytest.SigningKey(t), h, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// forge returns r "sealed" with another key: what a writer to Redis without the admin's
+// key can produce at best.
+func forge(t testing.TB, h keystore.KeyHash, r keystore.Record) []byte {
+	t.Helper()
+	k, err := keystore.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := keystore.SealRecord(k, h, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // fill commits n live keys 0..n-1.
@@ -48,9 +92,9 @@ func (e *env) record(t *testing.T, h keystore.KeyHash) (keystore.Record, bool) {
 	if err != nil {
 		t.Fatalf("reading record: %v", err)
 	}
-	r, err := keystore.DecodeRecord(b)
+	r, err := keystore.OpenRecord(verifier(t), h, b)
 	if err != nil {
-		t.Fatalf("record in redis does not decode: %v: %s", err, b)
+		t.Fatalf("record in redis does not verify: %v: %s", err, b)
 	}
 	return r, true
 }
@@ -68,9 +112,29 @@ func (e *env) events(t *testing.T) []keystore.Event {
 		if err != nil {
 			t.Fatalf("parsing event: %v", err)
 		}
+		if err := keystore.VerifyEvent(verifier(t), ev); err != nil {
+			t.Fatalf("event: %v", err)
+		}
 		out = append(out, ev)
 	}
 	return out
+}
+
+// redisRev returns the verified revision marker (-1 when missing).
+func (e *env) redisRev(t *testing.T) int64 {
+	t.Helper()
+	v, err := e.rdb.Get(context.Background(), keystore.RedisRev).Result()
+	if errors.Is(err, redis.Nil) {
+		return -1
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := keystore.OpenRev(verifier(t), v)
+	if err != nil {
+		t.Fatalf("revision marker: %v", err)
+	}
+	return rev
 }
 
 func (e *env) epoch(t *testing.T) string {

@@ -27,7 +27,7 @@ func BenchmarkCreateKeyWithRedis(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = store.Close() })
-	s := New(rdb, store, Config{})
+	s := newSyncer(b, rdb, store, Config{})
 	svc, err := keystore.NewService(store, keystore.ServiceOptions{Syncer: s})
 	if err != nil {
 		b.Fatal(err)

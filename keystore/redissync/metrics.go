@@ -14,6 +14,7 @@ type metrics struct {
 	reconciles  *prometheus.CounterVec // label result: ok | error
 	repaired    prometheus.Counter
 	lastSuccess prometheus.Gauge
+	forged      *prometheus.CounterVec // label kind: record | epoch | rev
 }
 
 func newMetrics(reg prometheus.Registerer, log *zap.Logger) *metrics {
@@ -39,6 +40,10 @@ func newMetrics(reg prometheus.Registerer, log *zap.Logger) *metrics {
 			Name: "sagate_sync_last_success_timestamp_seconds",
 			Help: "Unix time of the last successful apply or reconcile.",
 		}),
+		forged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sagate_sync_unverified_values_total",
+			Help: "Values found in Redis that do not verify with the admin's signing key or carry a revision above the store's, by kind; each is rewritten from the store.",
+		}, []string{"kind"}),
 	}
 	if reg == nil {
 		return m
@@ -48,6 +53,7 @@ func newMetrics(reg prometheus.Registerer, log *zap.Logger) *metrics {
 	m.reconciles = register(reg, m.reconciles, log)
 	m.repaired = register(reg, m.repaired, log)
 	m.lastSuccess = register(reg, m.lastSuccess, log)
+	m.forged = register(reg, m.forged, log)
 	return m
 }
 

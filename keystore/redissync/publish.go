@@ -10,11 +10,12 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-// writeAndPublish runs ws through writeScript, reads the epoch marker, and publishes
-// "keys" events for hashes (at most maxEventHashes each), all in one pipeline: Redis runs
-// them in that order, so a sidecar that reads an event finds the records it announces
-// (on a Redis Cluster, whose nodes run their parts of a pipeline in no mutual order, the
-// events take a second round trip). The events flag the hashes whose tombstone ws
+// writeAndPublish runs ws through writeScript, reads the epoch marker, raises the
+// revision marker to rev, and publishes signed "keys" events for hashes (at most
+// maxEventHashes each), all in one pipeline: Redis runs them in that order, so a sidecar
+// that reads an event finds the records it announces and a revision marker at least as
+// high as the event's (on a Redis Cluster, whose nodes run their parts of a pipeline in
+// no mutual order, the marker and the events take a round trip each). The events flag the hashes whose tombstone ws
 // writes (keystore.Event.Gone).
 // The events carry the epoch last seen by this Syncer (sidecars use the epoch of "keys"
 // events for nothing; a resync event carries the new one). It returns the epoch marker
@@ -26,11 +27,18 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 	pipe := s.rdb.Pipeline()
 	writes := s.queueWrites(ctx, pipe, ws, writeScript.Eval)
 	epochCmd := pipe.Get(ctx, keystore.RedisEpoch)
-	if _, cluster := s.rdb.(*redis.ClusterClient); cluster {
+	_, cluster := s.rdb.(*redis.ClusterClient)
+	if cluster {
 		// A cluster pipeline runs on several nodes at once, in no order between them:
-		// the writes must be done before the event goes out.
+		// the writes must be done before the marker, the marker before the event.
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return "", fmt.Errorf("writing %d records: %w", len(ws), err)
+		}
+	}
+	revCmd := s.queueRaiseRev(ctx, pipe, rev)
+	if cluster {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return "", fmt.Errorf("raising the revision marker: %w", err)
 		}
 	}
 	var events []*redis.Cmd
@@ -38,8 +46,9 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 	gone := goneFlags(ws, hashes)
 	for i := 0; i < len(hashes); i += maxEventHashes {
 		j := min(i+maxEventHashes, len(hashes))
-		events = append(events, keystore.QueueEvent(ctx, pipe,
-			keystore.Event{Kind: keystore.EventKeys, Rev: rev, Epoch: epoch, Hashes: hashes[i:j], Gone: gone[i:j]}, s.cfg.EventsMaxLen))
+		e := keystore.Event{Kind: keystore.EventKeys, Rev: rev, Epoch: epoch, Hashes: hashes[i:j], Gone: gone[i:j]}
+		keystore.SignEvent(s.key, &e)
+		events = append(events, keystore.QueueEvent(ctx, pipe, e, s.cfg.EventsMaxLen))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return "", fmt.Errorf("writing %d records and their event: %w", len(ws), err)
@@ -48,6 +57,9 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 		if _, err := c.Int64Slice(); err != nil {
 			return "", fmt.Errorf("writing %d records: %w", len(ws), err)
 		}
+	}
+	if err := revCmd.Err(); err != nil {
+		return "", fmt.Errorf("raising the revision marker: %w", err)
 	}
 	for _, c := range events {
 		if _, _, err := keystore.EventReply(c); err != nil {
@@ -58,8 +70,9 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return "", fmt.Errorf("reading the epoch: %w", err)
 	}
-	s.noteEpoch(cur)
-	return cur, nil
+	text := s.openEpoch(cur)
+	s.noteEpoch(text)
+	return text, nil
 }
 
 // goneFlags returns, for each of hashes, whether ws sends its tombstone: the flags of
@@ -70,7 +83,7 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 func goneFlags(ws []write, hashes []keystore.KeyHash) []bool {
 	tomb := make(map[keystore.KeyHash]bool, len(ws))
 	for _, w := range ws {
-		if w.val == nil {
+		if w.tomb {
 			tomb[w.hash] = true
 		}
 	}

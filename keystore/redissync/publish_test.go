@@ -25,9 +25,14 @@ func TestEventScriptMatchesPublishEvent(t *testing.T) {
 		var ws []write
 		if i%3 == 0 { // the first key is gone: its tombstone is written (both paths: i = 0, 3)
 			ev.Gone = []bool{true, false}
-			ws = []write{tombstoneWrite(hs[0], ev.Rev)}
+			w, err := tombstoneWrite(e.s.key, hs[0], ev.Rev, keystore.Record{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws = []write{w}
 		}
 		if i%2 == 0 {
+			keystore.SignEvent(e.s.key, &ev)
 			if _, _, err := keystore.PublishEvent(ctx, e.rdb, ev, 0); err != nil {
 				t.Fatal(err)
 			}

@@ -78,12 +78,12 @@ func (s *Syncer) doReconcile(ctx context.Context, forceNew bool) (ReconcileStats
 	}
 	// Extras first: either order is correct, since every write re-reads the store and
 	// is rev-checked.
-	if _, err := s.syncExtras(ctx, liveSet, true, epoch, &st); err != nil {
+	if _, err := s.syncExtras(ctx, liveSet, epoch, &st); err != nil {
 		return st, err
 	}
 	// A repair compares each batch with Redis and publishes what it changed.
 	for b := range slices.Chunk(live, batchSize) {
-		if _, err := s.syncBatch(ctx, b, true, true, epoch, &st); err != nil {
+		if _, err := s.repairBatch(ctx, b, true, epoch, &st); err != nil {
 			return st, err
 		}
 	}
@@ -103,79 +103,10 @@ func (s *Syncer) liveHashes(ctx context.Context) ([]keystore.KeyHash, map[keysto
 	return slices.Collect(maps.Keys(set)), set, nil
 }
 
-// syncBatch re-reads hashes from the store and writes them under s.mu. With compare,
-// only records that differ from what Redis holds are written (and existing tombstones
-// are left alone); with publish, the written hashes are announced in an event.
-// It returns the store revision the batch was read at.
-func (s *Syncer) syncBatch(ctx context.Context, hashes []keystore.KeyHash, compare, publish bool, epoch string, st *ReconcileStats) (int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	recs, rev, err := s.src.AuthRecords(ctx, hashes)
-	if err != nil {
-		return 0, fmt.Errorf("reading key records: %w", err)
-	}
-	var cur []stored
-	if compare {
-		if cur, err = s.readRecords(ctx, hashes); err != nil {
-			s.m.redisErrors.Inc()
-			return 0, err
-		}
-	}
-	at := now()
-	ws := make([]write, 0, len(hashes))
-	for i, h := range hashes {
-		r, live := recs[h]
-		if compare {
-			c := cur[i]
-			if live && c.ok && sameRecord(c.rec, r) || !live && (!c.exists || c.tombstone()) {
-				st.Unchanged++
-				continue
-			}
-		}
-		if !live {
-			ws = append(ws, tombstoneWrite(h, rev))
-			continue
-		}
-		w, err := recordWrite(h, r, rev, at)
-		if err != nil {
-			return 0, err
-		}
-		ws = append(ws, w)
-	}
-	if len(ws) == 0 {
-		return rev, nil
-	}
-	applied, err := s.execWrites(ctx, ws)
-	if err != nil {
-		s.m.redisErrors.Inc()
-		return 0, err
-	}
-	changed := make([]keystore.KeyHash, 0, len(ws))
-	for i, w := range ws {
-		switch {
-		case !applied[i]:
-			st.Unchanged++ // a newer record is there
-		case w.val == nil:
-			st.Removed++
-			changed = append(changed, w.hash)
-		default:
-			st.Written++
-			changed = append(changed, w.hash)
-		}
-	}
-	if publish && len(changed) > 0 {
-		if err := s.publish(ctx, keystore.EventKeys, rev, epoch, changed); err != nil {
-			s.m.redisErrors.Inc()
-			return 0, err
-		}
-	}
-	return rev, nil
-}
-
 // syncExtras scans Redis for records of keys that are not in live (deleted, expired,
 // or created after the store's scan), and brings them in line with the store batch by
 // batch. Keys under the prefix that are not a key hash at all are deleted.
-func (s *Syncer) syncExtras(ctx context.Context, live map[keystore.KeyHash]struct{}, publish bool, epoch string, st *ReconcileStats) (int64, error) {
+func (s *Syncer) syncExtras(ctx context.Context, live map[keystore.KeyHash]struct{}, epoch string, st *ReconcileStats) (int64, error) {
 	var maxRev int64
 	batch := make([]keystore.KeyHash, 0, batchSize)
 	seen := make(map[keystore.KeyHash]struct{})
@@ -183,7 +114,7 @@ func (s *Syncer) syncExtras(ctx context.Context, live map[keystore.KeyHash]struc
 		if len(batch) == 0 {
 			return nil
 		}
-		rev, err := s.syncBatch(ctx, batch, true, publish, epoch, st)
+		rev, err := s.repairBatch(ctx, batch, true, epoch, st)
 		maxRev = max(maxRev, rev)
 		batch = batch[:0]
 		clear(seen)
@@ -266,7 +197,8 @@ func (s *Syncer) scanKeys(ctx context.Context, pattern string, fn func([]string)
 	return scan(ctx, s.rdb)
 }
 
-// setEpoch ends a full sync: it sets a new epoch marker, last, and announces it.
+// setEpoch ends a full sync: it sets the revision marker to at least rev, then a new
+// sealed epoch marker, last, and announces it in a signed resync event of revision rev.
 func (s *Syncer) setEpoch(ctx context.Context, rev int64) error {
 	epoch, err := newEpoch()
 	if err != nil {
@@ -274,17 +206,17 @@ func (s *Syncer) setEpoch(ctx context.Context, rev int64) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if rev == 0 { // nothing was read (an empty store): ask for the revision
-		if _, rev, err = s.src.AuthRecords(ctx, nil); err != nil {
-			return fmt.Errorf("reading the store revision: %w", err)
-		}
+	if err := s.setRevMarker(ctx, rev); err != nil {
+		s.m.redisErrors.Inc()
+		return err
 	}
-	if err := s.rdb.Set(ctx, keystore.RedisEpoch, epoch, 0).Err(); err != nil {
+	if err := s.rdb.Set(ctx, keystore.RedisEpoch, keystore.SealMarker(s.key, keystore.DomainEpoch, epoch), 0).Err(); err != nil {
 		s.m.redisErrors.Inc()
 		return fmt.Errorf("setting the epoch marker: %w", err)
 	}
 	s.noteEpoch(epoch)
 	e := keystore.Event{Kind: keystore.EventResync, Rev: rev, Epoch: epoch}
+	keystore.SignEvent(s.key, &e)
 	if _, _, err := keystore.PublishEvent(ctx, s.rdb, e, s.cfg.EventsMaxLen); err != nil {
 		s.m.redisErrors.Inc()
 		return err

@@ -17,6 +17,11 @@ import (
 
 // Config configures a Syncer. Zero values take the defaults given.
 type Config struct {
+	// SigningKey seals every record, tombstone and marker and signs every event the
+	// Syncer writes; sidecars trust its public half. Required. What Redis holds is checked
+	// against this key only: after a change of key the first full sync (Run's start)
+	// rewrites everything with the new one.
+	SigningKey keystore.SigningKey
 	// EventsMaxLen is the approximate length of the events stream. Default: keystore.DefaultEventsMaxLen.
 	EventsMaxLen int64
 	// ReconcileInterval is how often a full reconcile repairs Redis from the store. Default: 5m.
@@ -64,6 +69,8 @@ type Syncer struct {
 	rdb redis.UniversalClient
 	src keystore.RecordSource
 	cfg Config
+	key keystore.SigningKey
+	ver *keystore.Verifier
 	log *zap.Logger
 	m   *metrics
 
@@ -85,8 +92,14 @@ type Syncer struct {
 
 var _ keystore.Syncer = (*Syncer)(nil)
 
+// ErrNoSigningKey is returned by New without Config.SigningKey.
+var ErrNoSigningKey = errors.New("redis sync: a signing key is required (Config.SigningKey)")
+
 // New returns a Syncer writing to rdb from src.
-func New(rdb redis.UniversalClient, src keystore.RecordSource, cfg Config) *Syncer {
+func New(rdb redis.UniversalClient, src keystore.RecordSource, cfg Config) (*Syncer, error) {
+	if !cfg.SigningKey.Valid() {
+		return nil, ErrNoSigningKey
+	}
 	if cfg.EventsMaxLen <= 0 {
 		cfg.EventsMaxLen = keystore.DefaultEventsMaxLen
 	}
@@ -110,33 +123,51 @@ func New(rdb redis.UniversalClient, src keystore.RecordSource, cfg Config) *Sync
 		rdb:     rdb,
 		src:     src,
 		cfg:     cfg,
+		key:     cfg.SigningKey,
+		ver:     keystore.NewVerifier(cfg.SigningKey.Public()),
 		log:     log,
 		m:       newMetrics(cfg.Registerer, log),
 		dirty:   make(chan struct{}, 1),
 		backlog: newBacklog(cfg.Registerer, log),
-	}
+	}, nil
 }
 
-// Ready reports whether Redis answers and holds an epoch marker (for /readyz).
+// Ready reports whether Redis answers and holds an epoch marker this Syncer signed (for /readyz).
 func (s *Syncer) Ready(ctx context.Context) error {
-	n, err := s.rdb.Exists(ctx, keystore.RedisEpoch).Result()
+	e, err := s.readEpoch(ctx)
 	if err != nil {
-		return fmt.Errorf("checking the redis epoch marker: %w", err)
+		return err
 	}
-	if n == 0 {
+	if e == "" {
 		return ErrNoEpoch
 	}
 	return nil
 }
 
-// readEpoch returns the epoch marker, "" when it is missing.
+// readEpoch returns the text of the epoch marker, "" when it is missing or does not
+// verify (written by something other than this admin: a full sync replaces it).
 func (s *Syncer) readEpoch(ctx context.Context) (string, error) {
 	e, err := s.rdb.Get(ctx, keystore.RedisEpoch).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return "", fmt.Errorf("reading the epoch marker: %w", err)
 	}
-	s.noteEpoch(e)
-	return e, nil
+	text := s.openEpoch(e)
+	s.noteEpoch(text)
+	return text, nil
+}
+
+// openEpoch returns the text of a sealed epoch marker, "" when sealed is empty or does
+// not verify.
+func (s *Syncer) openEpoch(sealed string) string {
+	if sealed == "" {
+		return ""
+	}
+	text, err := keystore.OpenMarker(s.ver, keystore.DomainEpoch, sealed)
+	if err != nil {
+		s.m.forged.WithLabelValues("epoch").Inc()
+		return ""
+	}
+	return text
 }
 
 // markDirty records that Redis may lack a committed change and wakes Run, which then
@@ -155,6 +186,7 @@ func (s *Syncer) publish(ctx context.Context, kind string, rev int64, epoch stri
 	for len(hashes) > 0 {
 		n := min(len(hashes), maxEventHashes)
 		e := keystore.Event{Kind: kind, Rev: rev, Epoch: epoch, Hashes: hashes[:n]}
+		keystore.SignEvent(s.key, &e)
 		if _, _, err := keystore.PublishEvent(ctx, s.rdb, e, s.cfg.EventsMaxLen); err != nil {
 			return err
 		}

@@ -33,7 +33,7 @@ func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	e := newEnv(t, Config{Registerer: reg})
 	// A second Syncer on the same registry shares the collectors instead of failing.
-	other := New(e.rdb, e.src, Config{Registerer: reg})
+	other := newSyncer(t, e.rdb, e.src, Config{Registerer: reg})
 	ctx := context.Background()
 	e.fill(3)
 	if _, err := e.s.Reconcile(ctx); err != nil {

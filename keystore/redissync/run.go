@@ -13,13 +13,22 @@ const (
 	retryMax = 30 * time.Second
 )
 
+// revGrace is how long Redis' revision marker may stay below a committed revision
+// before Run concludes that Redis lacks that change (and not that an Apply is in flight).
+const revGrace = 2 * time.Second
+
 // Run keeps Redis in sync until ctx ends, then returns; it starts no goroutine.
 //
 // It first does a full sync with a new epoch (retrying with backoff while Redis or the
 // store is down): a restarted admin cannot know which events its predecessor failed to
 // publish, so sidecars are told to drop their caches once Redis is complete. Then:
-//   - every EpochCheckInterval it reads the epoch marker; a missing marker (Redis
-//     restarted empty or flushed) starts a full sync at once;
+//   - every EpochCheckInterval it reads the epoch and revision markers and the store's
+//     revision; a missing or unverifiable epoch (Redis restarted empty or flushed, or
+//     written by someone else) or an unverifiable revision marker starts a full sync at
+//     once, and so does a revision marker that stays below a revision the store had
+//     committed for longer than revGrace (Redis came back older: restarted from a
+//     snapshot, a replica promoted with lag, or an admin committed and died before
+//     writing Redis);
 //   - every ReconcileInterval it reconciles (compare and repair);
 //   - after a failed Apply it runs a full sync with a new epoch, at once when Redis
 //     answers again, else with backoff (250ms doubling to 30s);
@@ -72,6 +81,10 @@ type runState struct {
 	pendingRepair bool // a compare-and-repair reconcile is owed
 	backoff       time.Duration
 	redisUp       bool // the last epoch check got an answer
+
+	// lagRev is a store revision the revision marker was below at lagSince (0: none).
+	lagRev   int64
+	lagSince time.Time
 }
 
 func (r *runState) arm(d time.Duration) {
@@ -109,20 +122,44 @@ func (r *runState) attempt(ctx context.Context) {
 	}
 }
 
-// checkEpoch reads the epoch marker. A missing marker needs a full sync now; Redis
-// answering again after an outage lets an owed sync run without waiting for its backoff.
+// checkEpoch reads the markers. A missing or unverifiable marker, or a revision marker
+// that stays behind the store (behind), needs a full sync now; Redis answering again
+// after an outage lets an owed sync run without waiting for its backoff.
 func (r *runState) checkEpoch(ctx context.Context) {
-	epoch, err := r.s.readEpoch(ctx)
+	m, err := r.s.readMarkers(ctx)
 	if err != nil {
 		r.redisUp = false
 		return
 	}
 	wasDown := !r.redisUp
 	r.redisUp = true
-	if epoch == "" {
+	full := m.epoch == "" || (m.revSeen && !m.revOK) || r.behind(m)
+	if full {
 		r.pendingFull = true
 	}
-	if epoch == "" || (wasDown && (r.pendingFull || r.pendingRepair)) {
+	if full || (wasDown && (r.pendingFull || r.pendingRepair)) {
 		r.attempt(ctx)
 	}
+}
+
+// behind reports whether the revision marker has stayed below a revision the store had
+// committed for revGrace, and logs it; it tracks one such revision at a time.
+func (r *runState) behind(m markers) bool {
+	at := now()
+	if r.lagRev != 0 && m.rev >= r.lagRev {
+		r.lagRev = 0 // caught up
+	}
+	if r.lagRev == 0 {
+		if m.rev < m.storeRev {
+			r.lagRev, r.lagSince = m.storeRev, at
+		}
+		return false
+	}
+	if at.Sub(r.lagSince) < revGrace {
+		return false
+	}
+	r.s.log.Warn("redis sync: redis lacks committed changes (restarted from a snapshot, a lagging replica, or an admin that did not write them); full sync with a new epoch",
+		zap.Int64("redis_rev", m.rev), zap.Int64("store_rev", m.storeRev), zap.Duration("behind_for", at.Sub(r.lagSince)))
+	r.lagRev = 0
+	return true
 }

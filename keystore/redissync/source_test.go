@@ -18,6 +18,8 @@ type memSource struct {
 	mu   sync.Mutex
 	rev  int64
 	recs map[keystore.KeyHash]keystore.Record
+	// ids keeps the identity of every key ever put, as a store keeps revoked keys.
+	ids  map[keystore.KeyHash]keystore.Record
 	uses map[string]time.Time
 	// useHook, when set, runs inside RecordKeyUse; its error is returned.
 	useHook func() error
@@ -26,7 +28,8 @@ type memSource struct {
 }
 
 func newMemSource() *memSource {
-	return &memSource{recs: map[keystore.KeyHash]keystore.Record{}, uses: map[string]time.Time{}}
+	return &memSource{recs: map[keystore.KeyHash]keystore.Record{}, ids: map[keystore.KeyHash]keystore.Record{},
+		uses: map[string]time.Time{}}
 }
 
 // testHash returns a stable key hash for n.
@@ -46,6 +49,7 @@ func (m *memSource) put(h keystore.KeyHash, r keystore.Record) int64 {
 	defer m.mu.Unlock()
 	m.rev++
 	m.recs[h] = r
+	m.ids[h] = r
 	return m.rev
 }
 
@@ -115,6 +119,38 @@ func (m *memSource) RecordKeyUse(ctx context.Context, uses map[string]time.Time)
 		}
 	}
 	return nil
+}
+
+func (m *memSource) Revision(ctx context.Context) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.authErr != nil {
+		return 0, m.authErr
+	}
+	return m.rev, nil
+}
+
+func (m *memSource) KeyIdentities(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]keystore.Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.authErr != nil {
+		return nil, m.authErr
+	}
+	out := make(map[keystore.KeyHash]keystore.Record)
+	for _, h := range hashes {
+		if r, ok := m.ids[h]; ok {
+			out[h] = keystore.Record{KeyID: r.KeyID, SAID: r.SAID, SA: r.SA, Workspace: r.Workspace}
+		}
+	}
+	return out, nil
+}
+
+// commit raises the revision without writing Redis: a change another admin committed.
+func (m *memSource) commit() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rev++
+	return m.rev
 }
 
 func (m *memSource) usesCopy() map[string]time.Time {

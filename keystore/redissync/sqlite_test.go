@@ -18,7 +18,7 @@ func TestWithSQLiteStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	e.s = New(e.rdb, store, Config{})
+	e.s = newSyncer(t, e.rdb, store, Config{})
 	svc, err := keystore.NewService(store, keystore.ServiceOptions{Syncer: e.s})
 	if err != nil {
 		t.Fatal(err)

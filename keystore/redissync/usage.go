@@ -43,6 +43,9 @@ func (s *Syncer) foldUsage(ctx context.Context) error {
 	if len(raw) == 0 {
 		return nil
 	}
+	// Anyone who can write to Redis can write this hash: a time is never later than the
+	// fold's (the store also ignores keys that are not live).
+	at := now()
 	uses := make(map[string]time.Time, len(raw)/2)
 	bad := 0
 	for i := 0; i+1 < len(raw); i += 2 {
@@ -51,7 +54,11 @@ func (s *Syncer) foldUsage(ctx context.Context) error {
 			bad++ // written by something other than a sidecar: dropped
 			continue
 		}
-		uses[raw[i]] = time.UnixMilli(ms)
+		t := time.UnixMilli(ms)
+		if t.After(at) {
+			t = at
+		}
+		uses[raw[i]] = t
 	}
 	if bad > 0 {
 		s.log.Warn("redis sync: dropped malformed last-used entries", zap.Int("entries", bad))

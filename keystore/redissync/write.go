@@ -32,13 +32,16 @@ const (
 // now is the clock; tests may replace it.
 var now = time.Now
 
-// writeScript writes records, refusing to replace a stored record that has a higher
-// rev, so that a slower writer (or a second admin) never brings back an older state.
-// For each KEYS[i], ARGV holds three values: the record's JSON, or "" for a tombstone
-// ({state: "revoked"} carrying the stored record's identity when there is one, else "-",
-// so that it still decodes); the rev; the TTL in milliseconds (0: none). It returns, per
-// key, 1 when written and 0 when a newer record was kept. On Redis Cluster it is called
-// with one key at a time; on a single server with up to scriptKeys keys.
+// writeScript writes sealed records, refusing to replace a stored record that has a
+// higher rev, so that a slower writer (or a second admin) never brings back an older
+// state. The stored rev is read from the record JSON after the seal's prefix
+// (keystore.SealedPrefixLen); a value that does not parse there (unsigned, malformed) is
+// replaced. For each KEYS[i], ARGV holds three values: the sealed record or tombstone;
+// its rev; the TTL in milliseconds (0: none). It returns, per key, 1 when written and 0
+// when a record with a higher rev was kept. The script cannot verify a signature: a
+// forged record with a high rev is kept here and replaced by the repair (repair.go). On
+// Redis Cluster it is called with one key at a time; on a single server with up to
+// scriptKeys keys.
 var writeScript = redis.NewScript(`
 local out = {}
 for i = 1, #KEYS do
@@ -46,20 +49,12 @@ for i = 1, #KEYS do
   local cur = redis.call('GET', KEYS[i])
   local old = nil
   if cur then
-    local ok, r = pcall(cjson.decode, cur)
+    local ok, r = pcall(cjson.decode, string.sub(cur, ` + strconv.Itoa(keystore.SealedPrefixLen+1) + `))
     if ok and type(r) == 'table' then old = r end
   end
   if old and type(old.rev) == 'number' and old.rev > rev then
     out[i] = 0
   else
-    if val == '' then
-      local function id(f)
-        if old and type(old[f]) == 'string' and old[f] ~= '' then return cjson.encode(old[f]) end
-        return '"-"'
-      end
-      val = '{"key_id":' .. id('key_id') .. ',"sa_id":' .. id('sa_id') .. ',"sa":' .. id('sa') ..
-        ',"ws":' .. id('ws') .. ',"state":"revoked","rev":' .. ARGV[3*i-1] .. '}'
-    end
     if ttl ~= '0' then
       redis.call('SET', KEYS[i], val, 'PX', ttl)
     else
@@ -71,31 +66,64 @@ end
 return out
 `)
 
+// casScript replaces KEYS[1] only while it holds exactly ARGV[1] (compare-and-set), so
+// that replacing a forged value never overwrites what a concurrent Apply wrote meanwhile.
+// ARGV: the value read, the new value, the TTL in milliseconds (0: none). It returns 1
+// when written.
+var casScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[3] ~= '0' then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+return 1
+`)
+
 // scriptKeys is how many keys one writeScript call carries on a single Redis server:
 // enough to amortise the call, small enough that one call blocks Redis for well under a millisecond.
 const scriptKeys = 50
 
-// write is one record (or tombstone) to store for a key.
+// write is one sealed record (or tombstone) to store for a key.
 type write struct {
 	hash keystore.KeyHash
-	val  []byte // encoded record; nil: tombstone
+	val  []byte // sealed record
+	tomb bool   // val is a tombstone
 	rev  int64
 	ttl  time.Duration // 0: no expiry
 }
 
-// recordWrite prepares the write of a live record.
-func recordWrite(h keystore.KeyHash, r keystore.Record, rev int64, at time.Time) (write, error) {
+// recordWrite prepares the write of a live record, sealed with key.
+func recordWrite(key keystore.SigningKey, h keystore.KeyHash, r keystore.Record, rev int64, at time.Time) (write, error) {
 	r.Rev = rev
-	b, err := keystore.EncodeRecord(r)
+	b, err := keystore.SealRecord(key, h, r)
 	if err != nil {
-		return write{}, fmt.Errorf("encoding record of key %s: %w", r.KeyID, err)
+		return write{}, fmt.Errorf("sealing record of key %s: %w", r.KeyID, err)
 	}
 	return write{hash: h, val: b, rev: rev, ttl: recordTTL(r, at)}, nil
 }
 
-// tombstoneWrite prepares the tombstone of a key that is gone.
-func tombstoneWrite(h keystore.KeyHash, rev int64) write {
-	return write{hash: h, rev: rev, ttl: tombstoneTTL}
+// tombstoneWrite prepares the sealed tombstone of a key that is gone. ident is the key's
+// identity as the store knows it (zero when the store no longer holds the key: "-").
+func tombstoneWrite(key keystore.SigningKey, h keystore.KeyHash, rev int64, ident keystore.Record) (write, error) {
+	b, err := keystore.SealRecord(key, h, tombstone(ident, rev))
+	if err != nil {
+		return write{}, fmt.Errorf("sealing a tombstone: %w", err)
+	}
+	return write{hash: h, val: b, tomb: true, rev: rev, ttl: tombstoneTTL}, nil
+}
+
+// tombstone is the record that refuses a key: state revoked, rev, and the identity
+// fields of ident, "-" where they are empty (so that it still decodes).
+func tombstone(ident keystore.Record, rev int64) keystore.Record {
+	or := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	return keystore.Record{KeyID: or(ident.KeyID), SAID: or(ident.SAID), SA: or(ident.SA), Workspace: or(ident.Workspace),
+		State: keystore.KeyRevoked, Rev: rev}
 }
 
 // recordTTL is how long Redis keeps r: until a little after its expiry, or forever.
@@ -159,12 +187,15 @@ func (s *Syncer) queueWrites(ctx context.Context, pipe redis.Pipeliner, ws []wri
 		args := make([]any, 0, 3*len(chunk))
 		for i, w := range chunk {
 			keys[i] = keystore.RedisKey(w.hash)
-			args = append(args, w.val, strconv.FormatInt(w.rev, 10), strconv.FormatInt(w.ttl.Milliseconds(), 10))
+			args = append(args, w.val, strconv.FormatInt(w.rev, 10), ttlArg(w.ttl))
 		}
 		cmds = append(cmds, run(ctx, pipe, keys, args...))
 	}
 	return cmds
 }
+
+// ttlArg is a TTL as the scripts take it: milliseconds, "0" for none.
+func ttlArg(ttl time.Duration) string { return strconv.FormatInt(ttl.Milliseconds(), 10) }
 
 func isNoScript(err error) bool {
 	return errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")
@@ -172,15 +203,12 @@ func isNoScript(err error) bool {
 
 // stored is what Redis holds for one key.
 type stored struct {
-	exists bool
-	ok     bool // decoded
-	rec    keystore.Record
+	raw []byte // the sealed value; nil: no record
+	rec keystore.Record
+	ok  bool // raw has the sealed form and its payload decodes (not verified)
 }
 
-// tombstone reports whether the stored value already refuses the key.
-func (st stored) tombstone() bool { return st.ok && st.rec.State == keystore.KeyRevoked }
-
-// readRecords reads the records of hashes in one pipeline.
+// readRecords reads the records of hashes in one pipeline; their seals are not verified.
 func (s *Syncer) readRecords(ctx context.Context, hashes []keystore.KeyHash) ([]stored, error) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.StringCmd, len(hashes))
@@ -199,9 +227,11 @@ func (s *Syncer) readRecords(ctx context.Context, hashes []keystore.KeyHash) ([]
 		if err != nil {
 			return nil, fmt.Errorf("reading %d records: %w", len(hashes), err)
 		}
-		out[i].exists = true
-		if r, err := keystore.DecodeRecord(b); err == nil {
-			out[i].ok, out[i].rec = true, r
+		out[i].raw = b
+		if p, ok := keystore.RecordPayload(b); ok {
+			if r, err := keystore.DecodeRecord(p); err == nil {
+				out[i].ok, out[i].rec = true, r
+			}
 		}
 	}
 	return out, nil

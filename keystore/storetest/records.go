@@ -203,26 +203,6 @@ func testScan(t *testing.T, e *env) {
 	}
 }
 
-func testKeyUse(t *testing.T, e *env) {
-	e.ws("ws", 0)
-	_, k := e.sa("ws", "bot")
-	t1 := time.Now().UTC().Truncate(time.Millisecond)
-	t0 := t1.Add(-time.Hour)
-	for _, uses := range []map[string]time.Time{
-		{k.ID: t1, "key_unknown": t1},
-		{k.ID: t0}, // earlier: ignored
-		{},
-	} {
-		if err := e.store.RecordKeyUse(e.ctx, uses); err != nil {
-			t.Fatalf("RecordKeyUse: %v", err)
-		}
-	}
-	if got := e.keys("ws", "bot")[k.ID].LastUsedAt; got == nil || !got.Equal(t1) {
-		t.Errorf("last_used_at = %v, want %v", got, t1)
-	}
-	e.expectNoChange("recording key use")
-}
-
 func testAudit(t *testing.T, e *env) {
 	ctx := keystore.WithActor(e.ctx, "ops@example")
 	if _, err := e.svc.CreateWorkspace(ctx, "ws", 0); err != nil {

@@ -1,10 +1,11 @@
 // Command authsvc is the auth service of the forward_auth comparison in `make bench`:
 // what users run today in front of Caddy's forward_auth. For every request it does what
 // the sagate sidecar does on a cache miss, as a separate service: it checks the bearer
-// key's format, hashes it, and does ONE Redis GET of the same record the sidecar reads
-// (keystore.RedisKey(keystore.HashKey(key))), with no local cache.
+// key's format, hashes it, does ONE Redis GET of the same record the sidecar reads
+// (keystore.RedisKey(keystore.HashKey(key))), with no local cache, and verifies the
+// admin's signature of the record.
 //
-//	authsvc -listen 127.0.0.1:9100 -redis redis://127.0.0.1:6379/0
+//	authsvc -listen 127.0.0.1:9100 -redis redis://127.0.0.1:6379/0 -signing-key sagate-ed25519:…
 //
 // It answers 200 with X-Service-Account-Id, X-Service-Account, X-Workspace and
 // X-Api-Key-Id for a live key (forward_auth copies them with copy_headers), 401 for
@@ -29,7 +30,12 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:9100", "address to listen on")
 	redisURL := flag.String("redis", "redis://127.0.0.1:6379/0", "Redis holding the key records")
 	timeout := flag.Duration("lookup-timeout", 100*time.Millisecond, "bound of one Redis GET (as the sidecar's default)")
+	signingKey := flag.String("signing-key", "", "the admin's public signing key (sagate signing-key public FILE)")
 	flag.Parse()
+	pub, err := keystore.ParsePublicKey(*signingKey)
+	if err != nil {
+		log.Fatalf("authsvc: -signing-key: %v", err)
+	}
 
 	opt, err := redis.ParseURL(*redisURL)
 	if err != nil {
@@ -40,7 +46,7 @@ func main() {
 
 	srv := &http.Server{
 		Addr:              *listen,
-		Handler:           &checker{rdb: rdb, timeout: *timeout},
+		Handler:           &checker{rdb: rdb, timeout: *timeout, ver: keystore.NewVerifier(pub)},
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	log.Printf("authsvc listening on %s", *listen)
@@ -51,6 +57,7 @@ func main() {
 type checker struct {
 	rdb     *redis.Client
 	timeout time.Duration
+	ver     *keystore.Verifier
 }
 
 func (c *checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -61,7 +68,8 @@ func (c *checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), c.timeout)
 	defer cancel()
-	raw, err := c.rdb.Get(ctx, keystore.RedisKey(keystore.HashKey(key))).Bytes()
+	h := keystore.HashKey(key)
+	raw, err := c.rdb.Get(ctx, keystore.RedisKey(h)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		http.Error(w, "invalid_token", http.StatusUnauthorized)
 		return
@@ -70,15 +78,19 @@ func (c *checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "key store unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	rec, err := keystore.DecodeRecord(raw)
-	if err != nil || !rec.Live(time.Now()) {
+	rec, err := keystore.OpenRecord(c.ver, h, raw)
+	if err != nil {
+		http.Error(w, "key store unavailable", http.StatusServiceUnavailable) // not signed by the admin: cannot tell
+		return
+	}
+	if !rec.Live(time.Now()) {
 		http.Error(w, "invalid_token", http.StatusUnauthorized)
 		return
 	}
-	h := w.Header()
-	h.Set("X-Service-Account-Id", rec.SAID)
-	h.Set("X-Service-Account", rec.SA)
-	h.Set("X-Workspace", rec.Workspace)
-	h.Set("X-Api-Key-Id", rec.KeyID)
+	hdr := w.Header()
+	hdr.Set("X-Service-Account-Id", rec.SAID)
+	hdr.Set("X-Service-Account", rec.SA)
+	hdr.Set("X-Workspace", rec.Workspace)
+	hdr.Set("X-Api-Key-Id", rec.KeyID)
 	w.WriteHeader(http.StatusOK)
 }

@@ -40,9 +40,10 @@ func main() {
 	keysCount := flag.Int("keys-count", 0, "how many real keys to write to -keys-out")
 	reuse := flag.Bool("reuse", false, "reuse -db and -keys-out when both exist (filled by an earlier run with the same -n)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the reconcile (not the fill) here")
+	signingKey := flag.String("signing-key-file", "", "the admin's signing key (default: a new one, for this run only)")
 	flag.Parse()
 	o := options{redisURL: *redisURL, db: *db, n: *n, accounts: *accounts, keysOut: *keysOut,
-		keysCount: *keysCount, reuse: *reuse, cpuProfile: *cpuProfile}
+		keysCount: *keysCount, reuse: *reuse, cpuProfile: *cpuProfile, signingKey: *signingKey}
 	if err := run(o); err != nil {
 		log.Fatalf("reconcile: %v", err)
 	}
@@ -51,6 +52,7 @@ func main() {
 // options are the command's flags.
 type options struct {
 	redisURL, db, keysOut, cpuProfile string
+	signingKey                        string
 	n, accounts, keysCount            int
 	reuse                             bool
 }
@@ -110,7 +112,14 @@ func run(o options) error {
 		defer pprof.StopCPUProfile()
 	}
 
-	s := redissync.New(rdb, st, redissync.Config{})
+	key, err := loadKey(o.signingKey)
+	if err != nil {
+		return err
+	}
+	s, err := redissync.New(rdb, st, redissync.Config{SigningKey: key})
+	if err != nil {
+		return err
+	}
 	stats, err := s.Reconcile(ctx)
 	if err != nil {
 		return fmt.Errorf("reconciling: %w", err)
@@ -133,6 +142,14 @@ func run(o options) error {
 	}
 	fmt.Printf("TARGET %-66s %8.2f s (≤ 30): %s\n", fmt.Sprintf("full reconcile of %d keys into an empty Redis", n), stats.Duration.Seconds(), verdict)
 	return nil
+}
+
+// loadKey reads the signing key from path, or makes a new one when path is "".
+func loadKey(path string) (keystore.SigningKey, error) {
+	if path == "" {
+		return keystore.GenerateSigningKey()
+	}
+	return keystore.LoadSigningKey(path)
 }
 
 // fill creates a workspace, the accounts and n keys, in transactions of 20,000 keys.

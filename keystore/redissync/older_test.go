@@ -1,0 +1,143 @@
+package redissync
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/keystore"
+)
+
+// repaired reports whether Redis holds the store's state: key `revoked`'s record a
+// tombstone, key `issued`'s record present, and the revision marker at the store's revision.
+func (e *env) repaired(t *testing.T, revoked, issued int) bool {
+	t.Helper()
+	_, rev := e.src.snapshot()
+	gone, ok := e.record(t, testHash(revoked))
+	if !ok || gone.State != keystore.KeyRevoked {
+		return false
+	}
+	if _, ok := e.record(t, testHash(issued)); !ok {
+		return false
+	}
+	return e.redisRev(t) == rev
+}
+
+// TestRedisBackFromSnapshot: Redis is killed and comes back from a snapshot taken before
+// a revocation and an issuance (it holds the revoked key's live record, lacks the new
+// key, and its epoch is the current one, so sidecars would notice nothing). The admin
+// sees the revision marker behind the store and repairs Redis with a new epoch.
+// It runs with a fast check and with the default one (1s), to measure the delay.
+func TestRedisBackFromSnapshot(t *testing.T) {
+	for _, every := range []time.Duration{100 * time.Millisecond, DefaultEpochCheckInterval} {
+		t.Run("check every "+every.String(), func(t *testing.T) { testRedisBackFromSnapshot(t, every) })
+	}
+}
+
+func testRedisBackFromSnapshot(t *testing.T, every time.Duration) {
+	e := newEnv(t, Config{EpochCheckInterval: every})
+	ctx := context.Background()
+	e.fill(2)
+	startRun(t, e.s)
+	waitFor(t, "the initial sync", func() bool { return e.s.Ready(ctx) == nil })
+	e.srv.Save()
+	epoch := e.epoch(t)
+
+	apply := func(rev int64, h keystore.KeyHash) {
+		t.Helper()
+		if err := e.s.Apply(ctx, keystore.Change{Rev: rev, Action: "test", Hashes: []keystore.KeyHash{h}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(e.src.remove(testHash(0)), testHash(0))
+	apply(e.src.put(testHash(2), testRecord(2)), testHash(2))
+	if !e.repaired(t, 0, 2) {
+		t.Fatal("the changes did not reach redis")
+	}
+
+	e.srv.KillAndRestartKeepingData()
+	back := time.Now()
+	if r, ok := e.record(t, testHash(0)); !ok || r.State != keystore.KeyActive || e.epoch(t) != epoch {
+		t.Fatalf("redis did not come back from its snapshot: record %+v, epoch changed %v", r, e.epoch(t) != epoch)
+	}
+	waitFor(t, "the repair of redis", func() bool { return e.repaired(t, 0, 2) })
+	t.Logf("redis repaired %v after it came back from its snapshot", time.Since(back).Round(time.Millisecond))
+	if e.epoch(t) == epoch {
+		t.Error("the repair kept the epoch: sidecars would keep what they cached from the older redis")
+	}
+	if msg := e.mismatch(t); msg != "" {
+		t.Error(msg)
+	}
+}
+
+// TestChangeNeverWrittenToRedis: two admins share a store; one commits a revocation and
+// never writes it to Redis (its Redis is unreachable, then it dies). The other admin
+// sees the store ahead of Redis' revision marker and repairs Redis.
+func TestChangeNeverWrittenToRedis(t *testing.T) {
+	e := newEnv(t, Config{EpochCheckInterval: 100 * time.Millisecond})
+	ctx := context.Background()
+	e.fill(3)
+	startRun(t, e.s)
+	waitFor(t, "the initial sync", func() bool { return e.s.Ready(ctx) == nil })
+
+	// Admin A: same store, a Redis that does not answer.
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + itoa(redistest.FreePort(t)), MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { _ = dead.Close() })
+	a := newSyncer(t, dead, e.src, Config{ApplyTimeout: 300 * time.Millisecond})
+	rev := e.src.remove(testHash(1))
+	if err := a.Apply(ctx, keystore.Change{Rev: rev, Action: "key.revoke", Hashes: []keystore.KeyHash{testHash(1)}}); err == nil {
+		t.Fatal("Apply to an unreachable redis succeeded")
+	}
+	rev = e.src.put(testHash(5), testRecord(5)) // and an issuance that is committed only
+	committed := time.Now()
+	waitFor(t, "the other admin to repair redis", func() bool { return e.repaired(t, 1, 5) && e.redisRev(t) == rev })
+	t.Logf("redis repaired %v after the unwritten commit", time.Since(committed).Round(time.Millisecond))
+	if msg := e.mismatch(t); msg != "" {
+		t.Error(msg)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestCommitsWithoutKeysKeepTheEpoch: commits that change no key record (a workspace,
+// an account's description) raise the store's revision too; the Service tells the
+// Syncer, which raises the revision marker, so the check does not take them for changes
+// Redis lacks (a full sync with a new epoch would flush every sidecar's cache).
+func TestCommitsWithoutKeysKeepTheEpoch(t *testing.T) {
+	e := newEnv(t, Config{EpochCheckInterval: 50 * time.Millisecond})
+	ctx := context.Background()
+	store, err := keystore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "sagate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	e.s = newSyncer(t, e.rdb, store, Config{EpochCheckInterval: 50 * time.Millisecond})
+	svc, err := keystore.NewService(store, keystore.ServiceOptions{Syncer: e.s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startRun(t, e.s)
+	waitFor(t, "the initial sync", func() bool { return e.s.Ready(ctx) == nil })
+	epoch := e.epoch(t)
+	for _, name := range []string{"a", "b", "c"} {
+		if _, err := svc.CreateWorkspace(ctx, name, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rev, err := store.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.redisRev(t); got != rev {
+		t.Errorf("revision marker %d after commits without keys, want the store's %d", got, rev)
+	}
+	time.Sleep(revGrace + 500*time.Millisecond)
+	if got := e.epoch(t); got != epoch {
+		t.Error("commits without keys were taken for changes redis lacks: the epoch changed")
+	}
+}

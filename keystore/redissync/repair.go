@@ -1,0 +1,213 @@
+package redissync
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/sagate/sagate/keystore"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// repairBatch brings the records of hashes in line with the store, under s.mu: the store
+// is the truth, whatever a stored rev says. It reads Redis first, then the store (so
+// that a record an admin wrote carries a rev no higher than the store's), and for each key:
+//
+//   - a live key whose stored record has the same content at a rev not above the store's
+//     is left alone if its bytes equal the record sealed afresh at that rev (Ed25519
+//     signatures are deterministic: equal bytes mean equal content and a valid seal), so
+//     checking costs a signature, not a verification;
+//   - a key that is not live is left alone when Redis holds nothing or a tombstone that
+//     verifies at a rev not above the store's;
+//   - everything else is rewritten from the store at its revision R (a record, or a
+//     tombstone carrying the key's identity): with the rev-checked script when the stored
+//     rev is at most R (a concurrent Apply's newer record still wins), and with a
+//     compare-and-set on the exact bytes read when the stored rev is above R (a rev from
+//     the future is forged; the compare-and-set never overwrites what an Apply wrote
+//     meanwhile).
+//
+// With publish, the rewritten hashes are announced in a "keys" event, after the
+// revision marker is raised to R. It returns R.
+func (s *Syncer) repairBatch(ctx context.Context, hashes []keystore.KeyHash, publish bool, epoch string, st *ReconcileStats) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, err := s.readRecords(ctx, hashes)
+	if err != nil {
+		s.m.redisErrors.Inc()
+		return 0, err
+	}
+	recs, rev, err := s.src.AuthRecords(ctx, hashes)
+	if err != nil {
+		return 0, fmt.Errorf("reading key records: %w", err)
+	}
+	same := s.sealedEqual(hashes, cur, recs, rev)
+	var dead []keystore.KeyHash
+	todo := make([]int, 0, len(hashes))
+	for i, h := range hashes {
+		c := cur[i]
+		forged := c.raw != nil && (!c.ok || c.rec.Rev > rev)
+		if r, live := recs[h]; live {
+			if same[i] {
+				st.Unchanged++
+				continue
+			}
+			forged = forged || c.ok && c.rec.Rev <= rev && sameRecord(c.rec, r) // same content, not our seal
+		} else {
+			tomb := c.ok && c.rec.State == keystore.KeyRevoked && c.rec.Rev <= rev
+			if c.raw == nil || tomb && s.verifies(h, c.raw) {
+				st.Unchanged++
+				continue
+			}
+			forged = forged || tomb
+			dead = append(dead, h)
+		}
+		if forged {
+			s.m.forged.WithLabelValues("record").Inc()
+		}
+		todo = append(todo, i)
+	}
+	if len(todo) == 0 {
+		return rev, nil
+	}
+	var ids map[keystore.KeyHash]keystore.Record
+	if len(dead) > 0 {
+		if ids, err = s.src.KeyIdentities(ctx, dead); err != nil {
+			return 0, err
+		}
+	}
+	at := now()
+	var checked, cas []write
+	var casOld [][]byte
+	for _, i := range todo {
+		h := hashes[i]
+		var w write
+		if r, live := recs[h]; live {
+			w, err = recordWrite(s.key, h, r, rev, at)
+		} else {
+			w, err = tombstoneWrite(s.key, h, rev, ids[h])
+		}
+		if err != nil {
+			return 0, err
+		}
+		if c := cur[i]; c.ok && c.rec.Rev > rev {
+			cas, casOld = append(cas, w), append(casOld, c.raw)
+		} else {
+			checked = append(checked, w)
+		}
+	}
+	var changed []keystore.KeyHash
+	count := func(w write, ok bool) {
+		switch {
+		case !ok:
+			st.Unchanged++ // a newer record is there
+		case w.tomb:
+			st.Removed++
+			changed = append(changed, w.hash)
+		default:
+			st.Written++
+			changed = append(changed, w.hash)
+		}
+	}
+	if len(checked) > 0 {
+		applied, err := s.execWrites(ctx, checked)
+		if err != nil {
+			s.m.redisErrors.Inc()
+			return 0, err
+		}
+		for i, w := range checked {
+			count(w, applied[i])
+		}
+	}
+	if len(cas) > 0 {
+		applied, err := s.execCAS(ctx, cas, casOld)
+		if err != nil {
+			s.m.redisErrors.Inc()
+			return 0, err
+		}
+		for i, w := range cas {
+			count(w, applied[i])
+		}
+	}
+	if publish && len(changed) > 0 {
+		if err := s.raiseRev(ctx, rev); err != nil {
+			s.m.redisErrors.Inc()
+			return 0, err
+		}
+		if err := s.publish(ctx, keystore.EventKeys, rev, epoch, changed); err != nil {
+			s.m.redisErrors.Inc()
+			return 0, err
+		}
+	}
+	return rev, nil
+}
+
+// sealedEqual reports, for each of hashes whose key is live in recs, whether Redis holds
+// exactly that record sealed by this Syncer at the stored rev (not above rev). The seals
+// are computed on GOMAXPROCS goroutines.
+func (s *Syncer) sealedEqual(hashes []keystore.KeyHash, cur []stored, recs map[keystore.KeyHash]keystore.Record, rev int64) []bool {
+	same := make([]bool, len(hashes))
+	parallel(len(hashes), func(i int) {
+		c := cur[i]
+		r, live := recs[hashes[i]]
+		if !live || !c.ok || c.rec.Rev > rev || !sameRecord(c.rec, r) {
+			return
+		}
+		r.Rev = c.rec.Rev
+		want, err := keystore.SealRecord(s.key, hashes[i], r)
+		same[i] = err == nil && bytes.Equal(want, c.raw)
+	})
+	return same
+}
+
+// verifies reports whether a stored record verifies with this Syncer's key.
+func (s *Syncer) verifies(h keystore.KeyHash, raw []byte) bool {
+	_, err := s.ver.Open(keystore.DomainRecord, h.String(), raw)
+	return err == nil
+}
+
+// parallel calls fn(0..n-1) on up to GOMAXPROCS goroutines (inline when n is small).
+func parallel(n int, fn func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/64+1)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	per := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += per {
+		hi := min(lo+per, n)
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// execCAS replaces each of ws's keys with its value while it still holds old[i], in one
+// pipeline; applied[i] reports whether it did.
+func (s *Syncer) execCAS(ctx context.Context, ws []write, old [][]byte) ([]bool, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(ws))
+	for i, w := range ws {
+		cmds[i] = casScript.Eval(ctx, pipe, []string{keystore.RedisKey(w.hash)}, old[i], w.val, ttlArg(w.ttl))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("replacing %d records: %w", len(ws), err)
+	}
+	applied := make([]bool, len(ws))
+	for i, c := range cmds {
+		n, err := c.Int()
+		if err != nil {
+			return nil, fmt.Errorf("replacing %d records: %w", len(ws), err)
+		}
+		applied[i] = n == 1
+	}
+	return applied, nil
+}

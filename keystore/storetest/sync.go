@@ -1,0 +1,130 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sagate/sagate/keystore"
+)
+
+func testKeyUse(t *testing.T, e *env) {
+	e.ws("ws", 0)
+	_, k := e.sa("ws", "bot")
+	t1 := time.Now().UTC().Truncate(time.Millisecond)
+	t0 := t1.Add(-time.Hour)
+	for _, uses := range []map[string]time.Time{
+		{k.ID: t1, "key_unknown": t1},
+		{k.ID: t0}, // earlier: ignored
+		{},
+	} {
+		if err := e.store.RecordKeyUse(e.ctx, uses); err != nil {
+			t.Fatalf("RecordKeyUse: %v", err)
+		}
+	}
+	if got := e.keys("ws", "bot")[k.ID].LastUsedAt; got == nil || !got.Equal(t1) {
+		t.Errorf("last_used_at = %v, want %v", got, t1)
+	}
+	// A time from the future (written into Redis by someone else) is clamped to the
+	// store's clock, so it cannot stay the latest use for good.
+	before := time.Now()
+	if err := e.store.RecordKeyUse(e.ctx, map[string]time.Time{k.ID: time.UnixMilli(4102444800000)}); err != nil {
+		t.Fatalf("RecordKeyUse: %v", err)
+	}
+	after := time.Now()
+	if got := e.keys("ws", "bot")[k.ID].LastUsedAt; got == nil || got.Before(before.Add(-time.Millisecond)) || got.After(after) {
+		t.Errorf("last_used_at after a time in 2100 = %v, want the fold's time (%v…%v)", got, before, after)
+	}
+	e.expectNoChange("recording key use")
+}
+
+// testKeyUseNotLive: reported uses of keys that are not live are ignored.
+func testKeyUseNotLive(t *testing.T, e *env) {
+	e.ws("ws", 0)
+	_, revoked := e.sa("ws", "bot")
+	deactivated := e.key("ws", "bot", keystore.CreateKeyInput{})
+	expiring := e.key("ws", "bot", keystore.CreateKeyInput{ExpiresIn: time.Minute})
+	_, paused := e.sa("ws", "paused")
+	if err := e.svc.RevokeKey(e.ctx, "ws", "bot", revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.DeactivateKey(e.ctx, "ws", "bot", deactivated.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.DeactivateServiceAccount(e.ctx, "ws", "paused"); err != nil {
+		t.Fatal(err)
+	}
+	e.sync.take()
+	// A key that will expire is live until then (expiry itself runs on the store's own
+	// clock, which the suite does not move).
+	if err := e.store.RecordKeyUse(e.ctx, map[string]time.Time{expiring.ID: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.keys("ws", "bot")[expiring.ID].LastUsedAt; got == nil {
+		t.Fatal("a live key's use was not recorded")
+	}
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	uses := map[string]time.Time{revoked.ID: at, deactivated.ID: at, paused.ID: at}
+	if err := e.store.RecordKeyUse(e.ctx, uses); err != nil {
+		t.Fatalf("RecordKeyUse: %v", err)
+	}
+	bot := e.keys("ws", "bot")
+	for name, k := range map[string]keystore.APIKey{"revoked": bot[revoked.ID], "deactivated": bot[deactivated.ID],
+		"of a deactivated account": e.keys("ws", "paused")[paused.ID]} {
+		if k.LastUsedAt != nil {
+			t.Errorf("the key %s got last_used_at %v", name, k.LastUsedAt)
+		}
+	}
+	e.expectNoChange("recording key use")
+}
+
+// testRevision: Revision is the revision of the last commit.
+func testRevision(t *testing.T, e *env) {
+	rev0, err := e.store.Revision(e.ctx)
+	if err != nil {
+		t.Fatalf("Revision: %v", err)
+	}
+	e.ws("ws", 0)
+	_, k := e.sa("ws", "bot")
+	if err := e.svc.RevokeKey(e.ctx, "ws", "bot", k.ID); err != nil {
+		t.Fatal(err)
+	}
+	last := e.expectChange("key.revoke", hash(k)).Rev
+	rev, err := e.store.Revision(e.ctx)
+	if err != nil || rev != last || rev <= rev0 {
+		t.Errorf("Revision = %d, %v; want the last change's %d (above %d)", rev, err, last, rev0)
+	}
+	if _, r2, err := e.store.AuthRecords(e.ctx, nil); err != nil || r2 != rev {
+		t.Errorf("AuthRecords' revision %d, Revision %d (%v)", r2, rev, err)
+	}
+}
+
+// testKeyIdentities: the identity of every key the store holds, live or not.
+func testKeyIdentities(t *testing.T, e *env) {
+	e.ws("ws", 0)
+	sa, k1 := e.sa("ws", "bot")
+	k2 := e.key("ws", "bot", keystore.CreateKeyInput{})
+	if err := e.svc.RevokeKey(e.ctx, "ws", "bot", k2.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, gone := e.sa("ws", "gone")
+	if err := e.svc.DeleteServiceAccount(e.ctx, "ws", "gone"); err != nil {
+		t.Fatal(err)
+	}
+	unknown := keystore.HashKey("sak_unknown")
+	ids, err := e.store.KeyIdentities(e.ctx, []keystore.KeyHash{hash(k1), hash(k2), hash(gone), unknown})
+	if err != nil {
+		t.Fatalf("KeyIdentities: %v", err)
+	}
+	if len(ids) != 2 {
+		t.Errorf("KeyIdentities returned %d identities, want 2 (a live and a revoked key)", len(ids))
+	}
+	for _, k := range []keystore.IssuedKey{k1, k2} {
+		want := keystore.Record{KeyID: k.ID, SAID: sa.ID, SA: "bot@ws", Workspace: "ws"}
+		if got := ids[hash(k)]; got.KeyID != want.KeyID || got.SAID != want.SAID || got.SA != want.SA || got.Workspace != want.Workspace {
+			t.Errorf("identity %+v, want %+v", got, want)
+		}
+	}
+	if ids, err := e.store.KeyIdentities(e.ctx, nil); err != nil || len(ids) != 0 {
+		t.Errorf("KeyIdentities(nil) = %v, %v", ids, err)
+	}
+}
