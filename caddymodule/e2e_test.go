@@ -111,7 +111,9 @@ func TestCaddyEndToEnd(t *testing.T) {
 	metrics /metrics
 	# sagate runs before metrics (it orders itself like basic_auth): leave /metrics open.
 	@api not path /metrics
-	sagate @api %s
+	sagate @api %s {
+		%s
+	}
 	reverse_proxy %s {
 		header_up X-Ph-User {http.auth.user.id}
 		header_up X-Ph-Account {sagate.service_account}
@@ -121,6 +123,7 @@ func TestCaddyEndToEnd(t *testing.T) {
 %s {
 	sagate {
 		redis %s
+		%s
 		workspace ml-team
 		project {http.request.header.X-Project}
 		min_role contributor
@@ -130,7 +133,7 @@ func TestCaddyEndToEnd(t *testing.T) {
 		header_up X-Ph-Role {sagate.role}
 	}
 }
-`, open.url, st.srv.URL(), up.URL, scoped.url, st.srv.URL(), up.URL))
+`, open.url, st.srv.URL(), trusted(t), up.URL, scoped.url, st.srv.URL(), trusted(t), up.URL))
 
 	alice := st.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleOwner, "p2": keystore.RoleViewer})
 	bob := st.newAccount("bob", "other", map[string]keystore.Role{"p1": keystore.RoleOwner})
@@ -294,6 +297,8 @@ func TestCaddyEndToEnd(t *testing.T) {
 			`sagate_decisions_total{result="allowed"}`, `sagate_decisions_total{result="invalid_token"}`,
 			`sagate_verify_duration_seconds_bucket`, `sagate_cache_hits_total`, `sagate_events_applied_total`,
 			`sagate_redis_lookups_total`, `sagate_cache_slab_bytes`, `sagate_event_lag_seconds_bucket`,
+			`sagate_signature_failures_total{kind="record"} 0`, `sagate_signature_failures_total{kind="event"} 0`,
+			`sagate_redis_behind_total 0`,
 		} {
 			if !strings.Contains(a.body, want) {
 				t.Errorf("metrics lack %s", want)

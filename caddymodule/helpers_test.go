@@ -20,28 +20,53 @@ import (
 // waitFor bounds every poll for something that happens in the background.
 const waitFor = 10 * time.Second
 
-// store plays the admin's part in Redis: it writes key records, the epoch marker
-// and change events with the protocol of keystore/record.go.
+// store plays the admin's part in Redis: it writes key records, the epoch and
+// revision markers and change events with the protocol of keystore/record.go and
+// keystore/signed.go, signed with keytest.SigningKey.
 type store struct {
 	t   testing.TB
 	srv *redistest.Server
 	rdb *redis.Client
+	sk  keystore.SigningKey
 	rev int64
 }
 
-// newStore starts a redis-server and writes the epoch marker.
+// newStore starts a redis-server and writes the markers.
 func newStore(t testing.TB) *store {
 	t.Helper()
 	srv := redistest.Start(t)
-	s := &store{t: t, srv: srv, rdb: srv.Client()}
+	s := &store{t: t, srv: srv, rdb: srv.Client(), sk: keytest.SigningKey(t)}
 	s.setEpoch()
 	return s
 }
 
+// trusted is the signing_keys line of a Caddyfile that trusts keytest.SigningKey.
+func trusted(t testing.TB) string {
+	return "signing_keys " + keytest.SigningKey(t).Public().String()
+}
+
+// setEpoch writes the revision marker, then the epoch marker, as a full sync does.
 func (s *store) setEpoch() {
 	s.t.Helper()
-	if err := s.rdb.Set(context.Background(), keystore.RedisEpoch, "e1", 0).Err(); err != nil {
+	s.setRev(s.rev)
+	if err := s.rdb.Set(context.Background(), keystore.RedisEpoch, keystore.SealMarker(s.sk, keystore.DomainEpoch, "e1"), 0).Err(); err != nil {
 		s.t.Fatalf("writing the epoch: %v", err)
+	}
+}
+
+// setRev writes the revision marker at rev.
+func (s *store) setRev(rev int64) {
+	s.t.Helper()
+	if err := s.rdb.Set(context.Background(), keystore.RedisRev, keystore.SealRev(s.sk, rev), 0).Err(); err != nil {
+		s.t.Fatalf("writing the revision marker: %v", err)
+	}
+}
+
+// setRaw writes value at key, as someone other than the admin would.
+func (s *store) setRaw(key string, value []byte) {
+	s.t.Helper()
+	if err := s.rdb.Set(context.Background(), key, value, 0).Err(); err != nil {
+		s.t.Fatalf("writing %s: %v", key, err)
 	}
 }
 
@@ -68,15 +93,18 @@ func (s *store) put(a *testAccount) {
 	ctx := context.Background()
 	s.rev++
 	a.rec.Rev = s.rev
-	b, err := keystore.EncodeRecord(a.rec)
+	h := keystore.HashKey(a.key)
+	b, err := keystore.SealRecord(s.sk, h, a.rec)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	h := keystore.HashKey(a.key)
 	if err := s.rdb.Set(ctx, keystore.RedisKey(h), b, 0).Err(); err != nil {
 		s.t.Fatalf("writing a record: %v", err)
 	}
-	if _, _, err := keystore.PublishEvent(ctx, s.rdb, keystore.Event{Rev: s.rev, Kind: keystore.EventKeys, Epoch: "e1", Hashes: []keystore.KeyHash{h}}, 0); err != nil {
+	s.setRev(s.rev)
+	ev := keystore.Event{Rev: s.rev, Kind: keystore.EventKeys, Epoch: "e1", Hashes: []keystore.KeyHash{h}}
+	keystore.SignEvent(s.sk, &ev)
+	if _, _, err := keystore.PublishEvent(ctx, s.rdb, ev, 0); err != nil {
 		s.t.Fatalf("publishing an event: %v", err)
 	}
 }
@@ -131,6 +159,9 @@ func (u *upstream) last(t testing.TB) http.Header {
 func newHandler(t testing.TB, s *store, h Handler) *Handler {
 	t.Helper()
 	h.Redis = s.srv.URL()
+	if h.SigningKeys == nil {
+		h.SigningKeys = []string{keytest.SigningKey(t).Public().String()}
+	}
 	if err := h.applyDefaults(); err != nil {
 		t.Fatal(err)
 	}
@@ -140,8 +171,7 @@ func newHandler(t testing.TB, s *store, h Handler) *Handler {
 	if err := registerMetrics(nil); err != nil {
 		t.Fatal(err)
 	}
-	c, key, err := acquireCache(cacheSettings{redisURL: h.Redis, size: h.CacheSize,
-		negativeTTL: time.Duration(h.NegativeTTL), lookupTimeout: time.Duration(h.LookupTimeout)}, h.logger)
+	c, key, err := acquireCache(h.cacheSettings(), h.logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sagate/sagate/internal/redisurl"
+	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/keycache"
 )
 
@@ -26,11 +28,15 @@ type cacheSettings struct {
 	size          int
 	negativeTTL   time.Duration
 	lookupTimeout time.Duration
+	// signingKeys are the public keys trusted, sorted, space-separated: sites that
+	// trust different admins must not share what one of them verified.
+	signingKeys string
 }
 
 // key is the pool key. It holds the URL (maybe with a password): never log it.
 func (s cacheSettings) key() string {
-	return s.redisURL + "\x00" + strconv.Itoa(s.size) + "\x00" + s.negativeTTL.String() + "\x00" + s.lookupTimeout.String()
+	return s.redisURL + "\x00" + strconv.Itoa(s.size) + "\x00" + s.negativeTTL.String() + "\x00" + s.lookupTimeout.String() +
+		"\x00" + s.signingKeys
 }
 
 // sharedCache is one Redis client and the key cache that reads through it.
@@ -54,8 +60,13 @@ func acquireCache(s cacheSettings, logger *zap.Logger) (*keycache.Cache, string,
 		if err != nil {
 			return nil, err
 		}
+		keys, err := parseSigningKeys(strings.Fields(s.signingKeys))
+		if err != nil {
+			return nil, err
+		}
 		client := opts.Client()
 		c := keycache.New(client, keycache.Config{
+			Verifier:      keystore.NewVerifier(keys...),
 			Size:          s.size,
 			NegativeTTL:   s.negativeTTL,
 			LookupTimeout: s.lookupTimeout,
@@ -75,7 +86,8 @@ func acquireCache(s cacheSettings, logger *zap.Logger) (*keycache.Cache, string,
 		return nil, "", fmt.Errorf("setting up the key cache: pool holds %T", v)
 	}
 	if !loaded {
-		logger.Info("key cache started", zap.String("redis", redisurl.Redacted(s.redisURL)), zap.Int("cache_size", s.size))
+		logger.Info("key cache started", zap.String("redis", redisurl.Redacted(s.redisURL)), zap.Int("cache_size", s.size),
+			zap.Strings("signer_ids", signerIDs(s.signingKeys)))
 	}
 	return sc.cache, key, nil
 }
