@@ -47,6 +47,8 @@ type envOpts struct {
 	noEpoch  bool
 	plainCli bool // a client with go-redis defaults (ContextTimeoutEnabled off)
 	poolSize int  // the cache client's PoolSize; 0: go-redis default
+	// user and password log the cache's client in as a Redis ACL user.
+	user, password string
 }
 
 var testPolicy = Policy{TTL: time.Minute, StaleIfError: time.Minute}
@@ -74,7 +76,8 @@ func newEnvOn(t testing.TB, srv *redistest.Server, o envOpts) *env {
 	if addr == "" {
 		addr = srv.Addr()
 	}
-	e.ccli = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: !o.plainCli, PoolSize: o.poolSize})
+	e.ccli = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: !o.plainCli, PoolSize: o.poolSize,
+		Username: o.user, Password: o.password})
 	t.Cleanup(func() { _ = e.ccli.Close() })
 	e.cache = New(e.ccli, o.cfg)
 	e.cache.now = e.clock.Now
