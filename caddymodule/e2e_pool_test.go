@@ -36,7 +36,7 @@ func TestCaddyTwoSidecarsSeeOneRevocation(t *testing.T) {
 	}
 	reverse_proxy %s
 }
-`, s1.url, st.srv.URL(), trusted(t), up.URL, s2.url, st.srv.URL(), trusted(t), up.URL))
+`, s1.url, st.sidecarURL(), trusted(t), up.URL, s2.url, st.sidecarURL(), trusted(t), up.URL))
 	if n := poolSize(); n != 2 {
 		t.Fatalf("%d shared caches, want 2", n)
 	}
@@ -67,7 +67,7 @@ func TestCaddySitesShareOneCacheAcrossReloads(t *testing.T) {
 	}
 	reverse_proxy %s
 }
-`, s1.url, st.srv.URL(), trusted(t), realm, up.URL, s2.url, st.srv.URL(), trusted(t), up.URL)
+`, s1.url, st.sidecarURL(), trusted(t), realm, up.URL, s2.url, st.sidecarURL(), trusted(t), up.URL)
 	}
 	loadCaddy(t, config("one"))
 	first := sharedCaches()
@@ -107,7 +107,7 @@ func TestCaddyRedisDownNeverSeenKey(t *testing.T) {
 	// uncached when Redis goes, and this test is about the stale fallback.
 	seen := st.newAccount("seen", "ml-team", nil)
 	never := st.newAccount("never", "ml-team", nil)
-	loadCaddy(t, globalOptions+fmt.Sprintf("%s {\n\tsagate %s {\n\t\t%s\n\t}\n\treverse_proxy %s\n}\n", s.url, st.srv.URL(), trusted(t), up.URL))
+	loadCaddy(t, globalOptions+fmt.Sprintf("%s {\n\tsagate %s {\n\t\t%s\n\t}\n\treverse_proxy %s\n}\n", s.url, st.sidecarURL(), trusted(t), up.URL))
 	s.waitStatus(t, "allowed", seen.key, 200)
 	waitUntil(t, "the seen key answered from the cache", func() bool {
 		before := cacheHits()
@@ -129,6 +129,7 @@ func TestCaddyRedisDownNeverSeenKey(t *testing.T) {
 		t.Fatal("an unchecked key reached the upstream")
 	}
 	st.srv.Restart()
+	st.applyACL()
 	st.setEpoch()
 	never.rec.Rev = 0
 	st.put(never)
@@ -171,7 +172,7 @@ func TestCaddyRejectsInvalidConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(globalOptions+fmt.Sprintf(
-			"%s {\n\tsagate %s {\n\t\t%s\n\t}\n\trespond 200\n}\n", s.url, st.srv.URL(), tt.options)), nil)
+			"%s {\n\tsagate %s {\n\t\t%s\n\t}\n\trespond 200\n}\n", s.url, st.sidecarURL(), tt.options)), nil)
 		if err == nil {
 			err = caddy.Load(cfg, true)
 		}

@@ -133,7 +133,7 @@ func TestCaddyEndToEnd(t *testing.T) {
 		header_up X-Ph-Role {sagate.role}
 	}
 }
-`, open.url, st.srv.URL(), trusted(t), up.URL, scoped.url, st.srv.URL(), trusted(t), up.URL))
+`, open.url, st.sidecarURL(), trusted(t), up.URL, scoped.url, st.sidecarURL(), trusted(t), up.URL))
 
 	alice := st.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleOwner, "p2": keystore.RoleViewer})
 	bob := st.newAccount("bob", "other", map[string]keystore.Role{"p1": keystore.RoleOwner})
@@ -303,6 +303,11 @@ func TestCaddyEndToEnd(t *testing.T) {
 			if !strings.Contains(a.body, want) {
 				t.Errorf("metrics lack %s", want)
 			}
+		}
+		// The sidecars ran as the Redis user of keystore.SidecarACLRules: Redis refused
+		// none of their commands.
+		if denied := st.aclDenied(); len(denied) > 0 {
+			t.Errorf("the sidecar's Redis user was refused: %v", denied)
 		}
 		// The revocation above reached this sidecar through an event: its lag was observed.
 		if m := regexp.MustCompile(`(?m)^sagate_event_lag_seconds_count (\d+)$`).FindStringSubmatch(a.body); m == nil || m[1] == "0" {

@@ -2,8 +2,10 @@ package caddymodule
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,13 +33,57 @@ type store struct {
 	rev int64
 }
 
-// newStore starts a redis-server and writes the markers.
+// newStore starts a redis-server, makes its sidecar user (keystore.SidecarACLRules)
+// and writes the markers. Sidecars log in as that user (sidecarURL): every test of
+// the module runs with no more rights than a deployment gives it.
 func newStore(t testing.TB) *store {
 	t.Helper()
 	srv := redistest.Start(t)
 	s := &store{t: t, srv: srv, rdb: srv.Client(), sk: keytest.SigningKey(t)}
+	s.applyACL()
 	s.setEpoch()
 	return s
+}
+
+// The Redis user and password of the sidecars in tests.
+const (
+	sidecarUser     = keystore.DefaultSidecarACLUser
+	sidecarPassword = "sidecar-test-password"
+)
+
+// applyACL makes the sidecars' Redis user, as `sagate redis-acl | redis-cli` does.
+func (s *store) applyACL() {
+	s.t.Helper()
+	var args []any
+	line := keystore.ACLSetUser(sidecarUser, keystore.ACLPassword(sidecarPassword, ""), keystore.SidecarACLRules())
+	for _, f := range strings.Fields(line) {
+		args = append(args, f)
+	}
+	if err := s.rdb.Do(context.Background(), args...).Err(); err != nil {
+		s.t.Fatalf("making the sidecar's redis user: %v", err)
+	}
+}
+
+// sidecarURL is the Redis URL of a sidecar, logged in as the sidecars' user.
+func (s *store) sidecarURL() string {
+	return "redis://" + sidecarUser + ":" + sidecarPassword + "@" + s.srv.Addr() + "/0"
+}
+
+// aclDenied returns what Redis' ACL refused so far (ACL LOG), but CLIENT SETINFO,
+// which go-redis sends and does without.
+func (s *store) aclDenied() []string {
+	s.t.Helper()
+	entries, err := s.rdb.Do(context.Background(), "ACL", "LOG").Slice()
+	if err != nil {
+		s.t.Fatalf("ACL LOG: %v", err)
+	}
+	var out []string
+	for _, e := range entries {
+		if text := fmt.Sprint(e); !strings.Contains(text, "client|setinfo") {
+			out = append(out, text)
+		}
+	}
+	return out
 }
 
 // trusted is the signing_keys line of a Caddyfile that trusts keytest.SigningKey.
@@ -158,7 +204,7 @@ func (u *upstream) last(t testing.TB) http.Header {
 // when the test ends; like Provision without a Caddy context.
 func newHandler(t testing.TB, s *store, h Handler) *Handler {
 	t.Helper()
-	h.Redis = s.srv.URL()
+	h.Redis = s.sidecarURL()
 	if h.SigningKeys == nil {
 		h.SigningKeys = []string{keytest.SigningKey(t).Public().String()}
 	}
