@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sagate/sagate/internal/keytest"
 	"github.com/sagate/sagate/internal/redistest"
 	"github.com/sagate/sagate/internal/systest"
 )
@@ -159,7 +160,8 @@ type sidecar struct {
 	adminAddr string
 }
 
-// startSidecar runs the real Caddy binary with a sagate site whose block holds options.
+// startSidecar runs the real Caddy binary with a sagate site whose block holds options,
+// trusting keytest.SigningKey, the admin's signing key in these tests.
 func startSidecar(t testing.TB, redisURL, upstreamURL, options string) *sidecar {
 	t.Helper()
 	bin := systest.Binaries(t)
@@ -172,11 +174,12 @@ func startSidecar(t testing.TB, redisURL, upstreamURL, options string) *sidecar 
 http://%s {
 	sagate {
 		redis %s
+		signing_keys %s
 		%s
 	}
 	reverse_proxy %s
 }
-`, adminAddr, addr, redisURL, options, strings.TrimPrefix(upstreamURL, "http://"))
+`, adminAddr, addr, redisURL, keytest.SigningKey(t).Public(), options, strings.TrimPrefix(upstreamURL, "http://"))
 	file := filepath.Join(t.TempDir(), "Caddyfile")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
