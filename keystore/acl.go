@@ -25,12 +25,13 @@ const (
 
 // connectionCommands are what go-redis sends on a new connection or to keep the
 // pool: HELLO (with AUTH), AUTH, SELECT for a database other than 0, CLIENT SETNAME,
-// PING; and, for Redis Cluster clients, READONLY and the slot map. Not CLIENT
+// PING; and, for Redis Cluster clients, READONLY, the slot map and COMMAND (which
+// commands read, where their keys are). Not CLIENT
 // SETINFO (library name and version), which go-redis also sends but does without
 // when refused, and which Redis 7.0 does not know (an ACL naming it fails there).
 var connectionCommands = []string{
 	"+hello", "+auth", "+ping", "+select", "+client|setname",
-	"+readonly", "+cluster|slots", "+cluster|shards",
+	"+readonly", "+cluster|slots", "+cluster|shards", "+command",
 }
 
 // SidecarACLRules returns the rules of a sidecar's Redis user, after the password:
