@@ -31,12 +31,13 @@ func TestFloodThenRedisDownKeepsVerifiedKey(t *testing.T) {
 %s {
 	sagate {
 		redis %s
+		%s
 		cache_size %d
 		stale_if_error 5m
 	}
 	reverse_proxy %s
 }
-`, sc.url, st.srv.URL(), size, up.URL))
+`, sc.url, st.sidecarURL(), trusted(t), size, up.URL))
 	known := st.newAccount("known", "ml", map[string]keystore.Role{keystore.AllProjects: keystore.RoleViewer})
 	sc.waitStatus(t, "the verified key", known.key, 200)
 	for i := range 3 * size {
@@ -101,10 +102,11 @@ func TestEvictingRedisNeverRefusesValidKeys(t *testing.T) {
 	@api not path /metrics
 	sagate @api {
 		redis %s
+		%s
 	}
 	reverse_proxy %s
 }
-`, sc.url, srv.URL(), up.URL))
+`, sc.url, srv.URL(), trusted(t), up.URL))
 	waitUntil(t, "the sidecar reporting that redis may evict", func() bool {
 		return strings.Contains(sc.do(t, "/metrics", "").body, "\nsagate_redis_may_evict 1\n")
 	})

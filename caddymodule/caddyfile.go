@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -34,6 +35,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
 //	sagate [<matcher>] [<redis_url>] {
+//		signing_keys          <public_key> [<public_key>...]
 //		redis                 <redis_url>
 //		workspace             <workspace>
 //		project               <placeholder or text>
@@ -59,8 +61,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		}
 //	}
 //
-// Every option is optional and may appear once; see Handler for meanings and
-// defaults. The redis URL may be given after the directive or in the block, not both.
+// signing_keys is required: the public keys of the admin's signing key
+// ("sagate-ed25519:..."; `sagate signing-key public FILE` prints it, and the admin
+// logs it when it starts), one or more, and the option may be repeated (all the keys
+// given are trusted). Every other option is optional and may appear once; see Handler
+// for meanings and defaults. The redis URL may be given after the directive or in the
+// block, not both.
 // The request path is checked before anything reads it: normalize_path resolves
 // "." and ".." segments, also %2e-encoded (default true; false refuses them with
 // 400); merge_slashes turns "//" into "/" (default true; false refuses it with
@@ -79,6 +85,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	seen := make(map[string]bool)
 	for d.NextBlock(0) {
 		opt := d.Val()
+		if opt == "signing_keys" {
+			// An empty argument is an unset {$ENV} placeholder.
+			keys := slices.DeleteFunc(d.RemainingArgs(), func(k string) bool { return k == "" })
+			if len(keys) == 0 {
+				return d.Errf("sagate: %v", errNoSigningKeys)
+			}
+			if _, err := parseSigningKeys(keys); err != nil {
+				return d.Errf("sagate: %v", err)
+			}
+			h.SigningKeys = append(h.SigningKeys, keys...)
+			continue
+		}
 		if seen[opt] {
 			return d.Errf("sagate: %s given more than once", opt)
 		}

@@ -15,11 +15,14 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	"github.com/sagate/sagate/internal/keytest"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected JSON of testdata/*.caddyfiletest")
 
 func TestUnmarshalCaddyfile(t *testing.T) {
+	testPub, otherPub := keytest.SigningKey(t).Public().String(), otherPublicKey(t)
 	tests := []struct {
 		name    string
 		input   string
@@ -78,6 +81,13 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "omit_headers", input: "sagate {\nomit_headers workspace key_id\n}", want: Handler{OmitHeaders: []string{"workspace", "key_id"}}},
 		{name: "omit_headers without argument", input: "sagate {\nomit_headers\n}", wantErr: "wrong argument count"},
 		{name: "omit_headers unknown", input: "sagate {\nomit_headers X-Workspace\n}", wantErr: `omit_headers: unknown header "X-Workspace" (want service_account_id,`},
+		{name: "signing_keys", input: "sagate {\nsigning_keys " + testPub + "\n}", want: Handler{SigningKeys: []string{testPub}}},
+		{name: "signing_keys repeated", input: "sagate {\nsigning_keys " + testPub + " " + otherPub + "\nworkspace w\nsigning_keys " + testPub + "\n}",
+			want: Handler{SigningKeys: []string{testPub, otherPub, testPub}, Workspace: "w"}},
+		{name: "signing_keys without argument", input: "sagate {\nsigning_keys\n}", wantErr: "signing_keys is required: the public key of the sagate admin's signing key"},
+		{name: "signing_keys empty placeholder", input: "sagate {\nsigning_keys \"\"\n}", wantErr: "sagate signing-key public FILE"},
+		{name: "signing_keys malformed", input: "sagate {\nsigning_keys sagate-ed25519:AAAA\n}", wantErr: "signing_keys: malformed sagate public key"},
+		{name: "signing_keys not a key", input: "sagate {\nsigning_keys 0123456789abcdef\n}", wantErr: "signing_keys: not a sagate public key"},
 		{name: "omit_headers duplicate", input: "sagate {\nomit_headers role key_id role\n}", wantErr: "omit_headers: role given more than once"},
 	}
 	for _, tt := range tests {
@@ -133,6 +143,9 @@ func TestCaddyfileAdapt(t *testing.T) {
 // TestCaddyfileExampleAdapts checks that the shipped Caddyfile.example adapts
 // without warnings, orders sagate before reverse_proxy, and passes Validate.
 func TestCaddyfileExampleAdapts(t *testing.T) {
+	// The example reads the admin's public key from the environment, as make demo
+	// sets it.
+	t.Setenv("SAGATE_SIGNING_KEY", keytest.SigningKey(t).Public().String())
 	data, err := os.ReadFile("../Caddyfile.example")
 	if err != nil {
 		t.Fatal(err)
@@ -152,8 +165,13 @@ func TestCaddyfileExampleAdapts(t *testing.T) {
 	if err := h.Validate(); err != nil {
 		t.Fatalf("Caddyfile.example does not validate: %v", err)
 	}
-	if h.Workspace != "ml-team" || h.Project == "" {
+	if h.Workspace != "ml-team" || h.Project == "" || len(h.SigningKeys) != 1 {
 		t.Fatalf("decoded handler = %+v", h)
+	}
+	// Without the key, the example says what is missing.
+	t.Setenv("SAGATE_SIGNING_KEY", "")
+	if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(data, nil); err == nil || !strings.Contains(err.Error(), "signing_keys is required") {
+		t.Fatalf("adapting the example without SAGATE_SIGNING_KEY: %v, want signing_keys is required", err)
 	}
 }
 

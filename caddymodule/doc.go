@@ -9,7 +9,10 @@
 // then takes the key from "Authorization: Bearer <key>", checks its format and checksum
 // without any I/O (keystore.CheckKey), hashes it (SHA-256) and looks the hash up in
 // a shared keystore/keycache.Cache (a bounded local cache kept honest by the
-// admin's Redis events, one Redis GET on a miss). A live key of the right
+// admin's Redis events, one Redis round trip on a miss). What Redis holds counts only
+// when the admin signed it with a key that signing_keys trusts: a record, marker or
+// event that does not verify, or a Redis older than what the sidecar has seen, is
+// "cannot tell" (503, or a stale answer), never 200 and never 401. A live key of the right
 // workspace, with a role at least min_role in the requested project when one is
 // configured, goes on to the next handler carrying who called in headers that no
 // client can forge: every identity header the client sent is removed first, in any
@@ -22,14 +25,14 @@
 //	401 (no error attribute)        no Authorization header, or another scheme
 //	401 error="invalid_token"       malformed, unknown, revoked, deactivated or expired key
 //	403 error="insufficient_scope"  key of another workspace, no project, no grant, role too low
-//	503 temporarily_unavailable     Redis cannot tell (down, slow, not synced, or may evict keys)
-//	                                and nothing usable is cached (Retry-After: 1)
+//	503 temporarily_unavailable     Redis cannot tell (down, slow, not synced, may evict keys, unsigned or
+//	                                older data) and nothing usable is cached (Retry-After: 1)
 //
 // Every refusal has a JSON body {"error": "...", "error_description": "..."} and
 // Cache-Control: no-store. A key is never accepted that could not be checked.
 //
-// Every site of a Caddy process that names the same Redis URL and cache settings
-// shares one Redis client and one keycache.Cache (so one events subscription),
+// Every site of a Caddy process that names the same Redis URL, signing keys and cache
+// settings shares one Redis client and one keycache.Cache (so one events subscription),
 // held in a caddy.UsagePool: it survives config reloads and is closed when the
 // last handler using it is cleaned up.
 package caddymodule

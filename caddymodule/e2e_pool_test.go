@@ -23,6 +23,7 @@ func TestCaddyTwoSidecarsSeeOneRevocation(t *testing.T) {
 %s {
 	sagate {
 		redis %s
+		%s
 		cache_size 100
 	}
 	reverse_proxy %s
@@ -30,11 +31,12 @@ func TestCaddyTwoSidecarsSeeOneRevocation(t *testing.T) {
 %s {
 	sagate {
 		redis %s
+		%s
 		cache_size 200
 	}
 	reverse_proxy %s
 }
-`, s1.url, st.srv.URL(), up.URL, s2.url, st.srv.URL(), up.URL))
+`, s1.url, st.sidecarURL(), trusted(t), up.URL, s2.url, st.sidecarURL(), trusted(t), up.URL))
 	if n := poolSize(); n != 2 {
 		t.Fatalf("%d shared caches, want 2", n)
 	}
@@ -54,15 +56,18 @@ func TestCaddySitesShareOneCacheAcrossReloads(t *testing.T) {
 		return globalOptions + fmt.Sprintf(`
 %s {
 	sagate %s {
+		%s
 		realm %s
 	}
 	reverse_proxy %s
 }
 %s {
-	sagate %s
+	sagate %s {
+		%s
+	}
 	reverse_proxy %s
 }
-`, s1.url, st.srv.URL(), realm, up.URL, s2.url, st.srv.URL(), up.URL)
+`, s1.url, st.sidecarURL(), trusted(t), realm, up.URL, s2.url, st.sidecarURL(), trusted(t), up.URL)
 	}
 	loadCaddy(t, config("one"))
 	first := sharedCaches()
@@ -102,7 +107,7 @@ func TestCaddyRedisDownNeverSeenKey(t *testing.T) {
 	// uncached when Redis goes, and this test is about the stale fallback.
 	seen := st.newAccount("seen", "ml-team", nil)
 	never := st.newAccount("never", "ml-team", nil)
-	loadCaddy(t, globalOptions+fmt.Sprintf("%s {\n\tsagate %s\n\treverse_proxy %s\n}\n", s.url, st.srv.URL(), up.URL))
+	loadCaddy(t, globalOptions+fmt.Sprintf("%s {\n\tsagate %s {\n\t\t%s\n\t}\n\treverse_proxy %s\n}\n", s.url, st.sidecarURL(), trusted(t), up.URL))
 	s.waitStatus(t, "allowed", seen.key, 200)
 	waitUntil(t, "the seen key answered from the cache", func() bool {
 		before := cacheHits()
@@ -124,6 +129,7 @@ func TestCaddyRedisDownNeverSeenKey(t *testing.T) {
 		t.Fatal("an unchecked key reached the upstream")
 	}
 	st.srv.Restart()
+	st.applyACL()
 	st.setEpoch()
 	never.rec.Rev = 0
 	st.put(never)
@@ -157,17 +163,19 @@ func TestCaddyRejectsInvalidConfig(t *testing.T) {
 	st := newStore(t)
 	s := newSidecarURL(t)
 	tests := []struct{ options, wantErr string }{
-		{"min_role owner", "min_role needs project"},
-		{"workspace ML", "workspace"},
-		{"project p1\n\t\tmin_role admin", "min_role"},
+		{trusted(t) + "\n\t\tmin_role owner", "min_role needs project"},
+		{trusted(t) + "\n\t\tworkspace ML", "workspace"},
+		{trusted(t) + "\n\t\tproject p1\n\t\tmin_role admin", "min_role"},
+		{"workspace ml-team", "signing_keys is required"},
+		{"signing_keys sagate-ed25519:AAAA", "malformed sagate public key"},
+		{"signing_keys " + keytest.SigningKey(t).Public().ID(), "not a sagate public key"},
 	}
 	for _, tt := range tests {
 		cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(globalOptions+fmt.Sprintf(
-			"%s {\n\tsagate %s {\n\t\t%s\n\t}\n\trespond 200\n}\n", s.url, st.srv.URL(), tt.options)), nil)
-		if err != nil {
-			t.Fatalf("%s: adapting: %v", tt.options, err)
+			"%s {\n\tsagate %s {\n\t\t%s\n\t}\n\trespond 200\n}\n", s.url, st.sidecarURL(), tt.options)), nil)
+		if err == nil {
+			err = caddy.Load(cfg, true)
 		}
-		err = caddy.Load(cfg, true)
 		if err == nil {
 			_ = caddy.Stop()
 			t.Fatalf("%s: the config loaded", tt.options)

@@ -111,7 +111,9 @@ func TestCaddyEndToEnd(t *testing.T) {
 	metrics /metrics
 	# sagate runs before metrics (it orders itself like basic_auth): leave /metrics open.
 	@api not path /metrics
-	sagate @api %s
+	sagate @api %s {
+		%s
+	}
 	reverse_proxy %s {
 		header_up X-Ph-User {http.auth.user.id}
 		header_up X-Ph-Account {sagate.service_account}
@@ -121,6 +123,7 @@ func TestCaddyEndToEnd(t *testing.T) {
 %s {
 	sagate {
 		redis %s
+		%s
 		workspace ml-team
 		project {http.request.header.X-Project}
 		min_role contributor
@@ -130,7 +133,7 @@ func TestCaddyEndToEnd(t *testing.T) {
 		header_up X-Ph-Role {sagate.role}
 	}
 }
-`, open.url, st.srv.URL(), up.URL, scoped.url, st.srv.URL(), up.URL))
+`, open.url, st.sidecarURL(), trusted(t), up.URL, scoped.url, st.sidecarURL(), trusted(t), up.URL))
 
 	alice := st.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleOwner, "p2": keystore.RoleViewer})
 	bob := st.newAccount("bob", "other", map[string]keystore.Role{"p1": keystore.RoleOwner})
@@ -295,10 +298,17 @@ func TestCaddyEndToEnd(t *testing.T) {
 			`sagate_verify_duration_seconds_bucket`, `sagate_cache_hits_total`, `sagate_events_applied_total`,
 			`sagate_redis_lookups_total`, `sagate_cache_slab_bytes`, `sagate_event_lag_seconds_bucket`,
 			"sagate_redis_may_evict 0",
+			`sagate_signature_failures_total{kind="record"} 0`, `sagate_signature_failures_total{kind="event"} 0`,
+			`sagate_redis_behind_total 0`,
 		} {
 			if !strings.Contains(a.body, want) {
 				t.Errorf("metrics lack %s", want)
 			}
+		}
+		// The sidecars ran as the Redis user of keystore.SidecarACLRules: Redis refused
+		// none of their commands.
+		if denied := st.aclDenied(); len(denied) > 0 {
+			t.Errorf("the sidecar's Redis user was refused: %v", denied)
 		}
 		// The revocation above reached this sidecar through an event: its lag was observed.
 		if m := regexp.MustCompile(`(?m)^sagate_event_lag_seconds_count (\d+)$`).FindStringSubmatch(a.body); m == nil || m[1] == "0" {

@@ -2,8 +2,10 @@ package caddymodule
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,28 +22,97 @@ import (
 // waitFor bounds every poll for something that happens in the background.
 const waitFor = 10 * time.Second
 
-// store plays the admin's part in Redis: it writes key records, the epoch marker
-// and change events with the protocol of keystore/record.go.
+// store plays the admin's part in Redis: it writes key records, the epoch and
+// revision markers and change events with the protocol of keystore/record.go and
+// keystore/signed.go, signed with keytest.SigningKey.
 type store struct {
 	t   testing.TB
 	srv *redistest.Server
 	rdb *redis.Client
+	sk  keystore.SigningKey
 	rev int64
 }
 
-// newStore starts a redis-server and writes the epoch marker.
+// newStore starts a redis-server, makes its sidecar user (keystore.SidecarACLRules)
+// and writes the markers. Sidecars log in as that user (sidecarURL): every test of
+// the module runs with no more rights than a deployment gives it.
 func newStore(t testing.TB) *store {
 	t.Helper()
 	srv := redistest.Start(t)
-	s := &store{t: t, srv: srv, rdb: srv.Client()}
+	s := &store{t: t, srv: srv, rdb: srv.Client(), sk: keytest.SigningKey(t)}
+	s.applyACL()
 	s.setEpoch()
 	return s
 }
 
+// The Redis user and password of the sidecars in tests.
+const (
+	sidecarUser     = keystore.DefaultSidecarACLUser
+	sidecarPassword = "sidecar-test-password"
+)
+
+// applyACL makes the sidecars' Redis user, as `sagate redis-acl | redis-cli` does.
+func (s *store) applyACL() {
+	s.t.Helper()
+	var args []any
+	line := keystore.ACLSetUser(sidecarUser, keystore.ACLPassword(sidecarPassword, ""), keystore.SidecarACLRules())
+	for _, f := range strings.Fields(line) {
+		args = append(args, f)
+	}
+	if err := s.rdb.Do(context.Background(), args...).Err(); err != nil {
+		s.t.Fatalf("making the sidecar's redis user: %v", err)
+	}
+}
+
+// sidecarURL is the Redis URL of a sidecar, logged in as the sidecars' user.
+func (s *store) sidecarURL() string {
+	return "redis://" + sidecarUser + ":" + sidecarPassword + "@" + s.srv.Addr() + "/0"
+}
+
+// aclDenied returns what Redis' ACL refused so far (ACL LOG), but CLIENT SETINFO,
+// which go-redis sends and does without.
+func (s *store) aclDenied() []string {
+	s.t.Helper()
+	entries, err := s.rdb.Do(context.Background(), "ACL", "LOG").Slice()
+	if err != nil {
+		s.t.Fatalf("ACL LOG: %v", err)
+	}
+	var out []string
+	for _, e := range entries {
+		if text := fmt.Sprint(e); !strings.Contains(text, "client|setinfo") {
+			out = append(out, text)
+		}
+	}
+	return out
+}
+
+// trusted is the signing_keys line of a Caddyfile that trusts keytest.SigningKey.
+func trusted(t testing.TB) string {
+	return "signing_keys " + keytest.SigningKey(t).Public().String()
+}
+
+// setEpoch writes the revision marker, then the epoch marker, as a full sync does.
 func (s *store) setEpoch() {
 	s.t.Helper()
-	if err := s.rdb.Set(context.Background(), keystore.RedisEpoch, "e1", 0).Err(); err != nil {
+	s.setRev(s.rev)
+	if err := s.rdb.Set(context.Background(), keystore.RedisEpoch, keystore.SealMarker(s.sk, keystore.DomainEpoch, "e1"), 0).Err(); err != nil {
 		s.t.Fatalf("writing the epoch: %v", err)
+	}
+}
+
+// setRev writes the revision marker at rev.
+func (s *store) setRev(rev int64) {
+	s.t.Helper()
+	if err := s.rdb.Set(context.Background(), keystore.RedisRev, keystore.SealRev(s.sk, rev), 0).Err(); err != nil {
+		s.t.Fatalf("writing the revision marker: %v", err)
+	}
+}
+
+// setRaw writes value at key, as someone other than the admin would.
+func (s *store) setRaw(key string, value []byte) {
+	s.t.Helper()
+	if err := s.rdb.Set(context.Background(), key, value, 0).Err(); err != nil {
+		s.t.Fatalf("writing %s: %v", key, err)
 	}
 }
 
@@ -68,15 +139,18 @@ func (s *store) put(a *testAccount) {
 	ctx := context.Background()
 	s.rev++
 	a.rec.Rev = s.rev
-	b, err := keystore.EncodeRecord(a.rec)
+	h := keystore.HashKey(a.key)
+	b, err := keystore.SealRecord(s.sk, h, a.rec)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	h := keystore.HashKey(a.key)
 	if err := s.rdb.Set(ctx, keystore.RedisKey(h), b, 0).Err(); err != nil {
 		s.t.Fatalf("writing a record: %v", err)
 	}
-	if _, _, err := keystore.PublishEvent(ctx, s.rdb, keystore.Event{Rev: s.rev, Kind: keystore.EventKeys, Epoch: "e1", Hashes: []keystore.KeyHash{h}}, 0); err != nil {
+	s.setRev(s.rev)
+	ev := keystore.Event{Rev: s.rev, Kind: keystore.EventKeys, Epoch: "e1", Hashes: []keystore.KeyHash{h}}
+	keystore.SignEvent(s.sk, &ev)
+	if _, _, err := keystore.PublishEvent(ctx, s.rdb, ev, 0); err != nil {
 		s.t.Fatalf("publishing an event: %v", err)
 	}
 }
@@ -130,7 +204,10 @@ func (u *upstream) last(t testing.TB) http.Header {
 // when the test ends; like Provision without a Caddy context.
 func newHandler(t testing.TB, s *store, h Handler) *Handler {
 	t.Helper()
-	h.Redis = s.srv.URL()
+	h.Redis = s.sidecarURL()
+	if h.SigningKeys == nil {
+		h.SigningKeys = []string{keytest.SigningKey(t).Public().String()}
+	}
 	if err := h.applyDefaults(); err != nil {
 		t.Fatal(err)
 	}
@@ -140,8 +217,7 @@ func newHandler(t testing.TB, s *store, h Handler) *Handler {
 	if err := registerMetrics(nil); err != nil {
 		t.Fatal(err)
 	}
-	c, key, err := acquireCache(cacheSettings{redisURL: h.Redis, size: h.CacheSize,
-		negativeTTL: time.Duration(h.NegativeTTL), lookupTimeout: time.Duration(h.LookupTimeout)}, h.logger)
+	c, key, err := acquireCache(h.cacheSettings(), h.logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sagate/sagate/keystore/keycache"
 )
 
 // result labels sagate_decisions_total.
@@ -80,6 +82,7 @@ func registerMetrics(reg prometheus.Registerer) error {
 // zero again, which Prometheus reads as a counter reset.
 type cacheCollector struct {
 	hits, misses, stale, negative, redisErrors, events, flushes, entries, lookups, slab, mayEvict *prometheus.Desc
+	sigFailures, behind                                                                           *prometheus.Desc
 }
 
 func newCacheCollector() *cacheCollector {
@@ -97,21 +100,26 @@ func newCacheCollector() *cacheCollector {
 		slab:        d("sagate_cache_slab_bytes", "Memory of the cache slots in use, held outside the Go heap."),
 		mayEvict: d("sagate_redis_may_evict", "1 while a Redis of the key caches may evict keys (maxmemory with a policy other than noeviction): "+
 			"a missing key record then answers 503 instead of 401. Set maxmemory-policy noeviction or give sagate its own Redis."),
+		sigFailures: prometheus.NewDesc("sagate_signature_failures_total",
+			"Values read from Redis refused because no trusted signing key signed them (someone other than the admin wrote to Redis, or signing_keys lacks the admin's key), by kind: record, event, epoch, rev.",
+			[]string{"kind"}, nil),
+		behind: d("sagate_redis_behind_total", "Redis replies refused because Redis' revision marker was missing or lower than the highest revision this process had seen (Redis restored from an older state)."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.stale, c.negative, c.redisErrors, c.events, c.flushes, c.entries, c.lookups, c.slab, c.mayEvict} {
+	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.stale, c.negative, c.redisErrors, c.events, c.flushes, c.entries, c.lookups, c.slab, c.mayEvict, c.sigFailures, c.behind} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector.
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
-	var hits, misses, stale, negative, redisErrors, events, flushes, lookups uint64
+	var hits, misses, stale, negative, redisErrors, events, flushes, lookups, behind uint64
 	var entries, slab int
 	var mayEvict float64
+	var sig keycache.SignatureFailures
 	caches.Range(func(_, v any) bool {
 		if sc, ok := v.(*sharedCache); ok {
 			s := sc.cache.Stats()
@@ -128,6 +136,11 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 			if s.RedisMayEvict {
 				mayEvict = 1
 			}
+			behind += s.RedisBehind
+			sig.Records += s.SignatureFailures.Records
+			sig.Events += s.SignatureFailures.Events
+			sig.Epochs += s.SignatureFailures.Epochs
+			sig.Revs += s.SignatureFailures.Revs
 		}
 		return true
 	})
@@ -142,6 +155,10 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.events, events)
 	counter(c.flushes, flushes)
 	counter(c.lookups, lookups)
+	counter(c.behind, behind)
+	for kind, v := range map[string]uint64{"record": sig.Records, "event": sig.Events, "epoch": sig.Epochs, "rev": sig.Revs} {
+		ch <- prometheus.MustNewConstMetric(c.sigFailures, prometheus.CounterValue, float64(v), kind)
+	}
 	ch <- prometheus.MustNewConstMetric(c.slab, prometheus.GaugeValue, float64(slab))
 	ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(entries))
 	ch <- prometheus.MustNewConstMetric(c.mayEvict, prometheus.GaugeValue, mayEvict)

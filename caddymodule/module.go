@@ -61,6 +61,15 @@ type Handler struct {
 	// go-redis options (dial_timeout, pool_size, ...). Default: redis://127.0.0.1:6379/0
 	Redis string `json:"redis,omitempty"`
 
+	// The public keys of the admin's signing key, "sagate-ed25519:<base64url>",
+	// as `sagate signing-key public FILE` prints them (the admin also logs its
+	// key's public half when it starts). Required, no default: every record,
+	// marker and event read from Redis must be signed by one of them, and what is
+	// not is refused (503, never an answer). Give two while the admin's key is
+	// rotated: trust the new key everywhere, switch the admin, drop the old one.
+	// Sites that trust different keys never share a cache.
+	SigningKeys []string `json:"signing_keys,omitempty"`
+
 	// Only keys of this workspace are accepted; a key of another workspace gets
 	// 403 insufficient_scope. Default: empty, any workspace.
 	Workspace string `json:"workspace,omitempty"`
@@ -242,13 +251,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering sagate metrics: %w", err)
 	}
-	cfg := cacheSettings{
-		redisURL:      h.Redis,
-		size:          h.CacheSize,
-		negativeTTL:   time.Duration(h.NegativeTTL),
-		lookupTimeout: time.Duration(h.LookupTimeout),
-	}
-	c, key, err := acquireCache(cfg, h.logger)
+	c, key, err := acquireCache(h.cacheSettings(), h.logger)
 	if err != nil {
 		return err
 	}
@@ -318,6 +321,9 @@ func (h *Handler) applyDefaults() error {
 
 // Validate checks the configuration; it is pure.
 func (h *Handler) Validate() error {
+	if _, err := parseSigningKeys(h.SigningKeys); err != nil {
+		return err
+	}
 	if h.Workspace != "" {
 		if err := keystore.ValidateSlug("workspace", h.Workspace); err != nil {
 			return err

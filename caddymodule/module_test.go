@@ -8,15 +8,23 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/sagate/sagate/internal/keytest"
+	"github.com/sagate/sagate/keystore"
 )
 
 func TestValidate(t *testing.T) {
+	pub := keytest.SigningKey(t).Public().String()
 	tests := []struct {
 		name    string
 		h       Handler
 		wantErr string
 	}{
-		{name: "empty", h: Handler{}},
+		{name: "empty", h: Handler{}, wantErr: "signing_keys is required"},
+		{name: "signing keys only", h: Handler{SigningKeys: []string{pub}}},
+		{name: "two signing keys", h: Handler{SigningKeys: []string{pub, otherPublicKey(t)}}},
+		{name: "bad signing key", h: Handler{SigningKeys: []string{pub, "sagate-ed25519:AAAA"}}, wantErr: "signing_keys: malformed"},
+		{name: "private key as signing key", h: Handler{SigningKeys: []string{privateKeyText(t)}}, wantErr: "signing_keys: not a sagate public key"},
 		{name: "full", h: Handler{Redis: "redis://127.0.0.1:6379/0", Workspace: "ml-team", Project: "{http.request.header.X-Project}", MinRole: "owner", Realm: "api"}},
 		{name: "min_role without project", h: Handler{MinRole: "viewer"}, wantErr: "min_role needs project"},
 		{name: "unknown role", h: Handler{Project: "p", MinRole: "admin"}, wantErr: "min_role"},
@@ -38,6 +46,9 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.h.SigningKeys == nil && tt.name != "empty" {
+				tt.h.SigningKeys = []string{pub}
+			}
 			err := tt.h.Validate()
 			if tt.wantErr == "" {
 				if err != nil {
@@ -105,7 +116,7 @@ func TestReplies(t *testing.T) {
 }
 
 func TestApplyDefaults(t *testing.T) {
-	h := Handler{Headers: &HeaderNames{KeyID: "x-caller-key"}}
+	h := Handler{Headers: &HeaderNames{KeyID: "x-caller-key"}, SigningKeys: []string{keytest.SigningKey(t).Public().String()}}
 	if err := h.applyDefaults(); err != nil {
 		t.Fatal(err)
 	}
@@ -148,5 +159,44 @@ func TestHeaderFieldsOrder(t *testing.T) {
 		if headerFields[at] != name {
 			t.Errorf("identity position %d is %s, headerFields says %s", at, name, headerFields[at])
 		}
+	}
+}
+
+// otherPublicKey is the public key of a signing key other than keytest.SigningKey.
+func otherPublicKey(t testing.TB) string {
+	t.Helper()
+	k, err := keystore.SigningKeyFromSeed([]byte(strings.Repeat("o", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Public().String()
+}
+
+// privateKeyText is keytest.SigningKey as its file holds it.
+func privateKeyText(t testing.TB) string {
+	t.Helper()
+	b, err := keytest.SigningKey(t).MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestCacheSettingsSeparateTrust: sites that trust different signing keys never share
+// a cache; the same keys in another order or repeated do.
+func TestCacheSettingsSeparateTrust(t *testing.T) {
+	a, b := keytest.SigningKey(t).Public().String(), otherPublicKey(t)
+	key := func(keys ...string) string {
+		h := Handler{SigningKeys: keys}
+		if err := h.applyDefaults(); err != nil {
+			t.Fatal(err)
+		}
+		return h.cacheSettings().key()
+	}
+	if key(a) == key(b) || key(a) == key(a, b) {
+		t.Error("different trusted keys share a pool key")
+	}
+	if key(a, b) != key(b, a) || key(a, a) != key(a) || key(a) != key(" "+a+"\n") {
+		t.Error("the same trusted keys give different pool keys")
 	}
 }

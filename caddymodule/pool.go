@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sagate/sagate/internal/redisurl"
+	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/keycache"
 )
 
@@ -27,11 +29,15 @@ type cacheSettings struct {
 	size          int
 	negativeTTL   time.Duration
 	lookupTimeout time.Duration
+	// signingKeys are the public keys trusted, sorted, space-separated: sites that
+	// trust different admins must not share what one of them verified.
+	signingKeys string
 }
 
 // key is the pool key. It holds the URL (maybe with a password): never log it.
 func (s cacheSettings) key() string {
-	return s.redisURL + "\x00" + strconv.Itoa(s.size) + "\x00" + s.negativeTTL.String() + "\x00" + s.lookupTimeout.String()
+	return s.redisURL + "\x00" + strconv.Itoa(s.size) + "\x00" + s.negativeTTL.String() + "\x00" + s.lookupTimeout.String() +
+		"\x00" + s.signingKeys
 }
 
 // sharedCache is one Redis client and the key cache that reads through it.
@@ -55,6 +61,10 @@ func acquireCache(s cacheSettings, logger *zap.Logger) (*keycache.Cache, string,
 		if err != nil {
 			return nil, err
 		}
+		keys, err := parseSigningKeys(strings.Fields(s.signingKeys))
+		if err != nil {
+			return nil, err
+		}
 		client := opts.Client()
 		// A TLS mistake (untrusted server, refused client certificate) is no outage
 		// to ride out: refuse the config rather than answer 503 to every request.
@@ -64,6 +74,7 @@ func acquireCache(s cacheSettings, logger *zap.Logger) (*keycache.Cache, string,
 			return nil, err
 		}
 		c := keycache.New(client, keycache.Config{
+			Verifier:      keystore.NewVerifier(keys...),
 			Size:          s.size,
 			NegativeTTL:   s.negativeTTL,
 			LookupTimeout: s.lookupTimeout,
@@ -83,7 +94,8 @@ func acquireCache(s cacheSettings, logger *zap.Logger) (*keycache.Cache, string,
 		return nil, "", fmt.Errorf("setting up the key cache: pool holds %T", v)
 	}
 	if !loaded {
-		logger.Info("key cache started", zap.String("redis", redisurl.Redacted(s.redisURL)), zap.Int("cache_size", s.size))
+		logger.Info("key cache started", zap.String("redis", redisurl.Redacted(s.redisURL)), zap.Int("cache_size", s.size),
+			zap.Strings("signer_ids", signerIDs(s.signingKeys)))
 	}
 	return sc.cache, key, nil
 }

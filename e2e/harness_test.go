@@ -175,7 +175,8 @@ type sidecar struct {
 	adminAddr string
 }
 
-// startSidecar runs the real Caddy binary with a sagate site whose block holds options.
+// startSidecar runs the real Caddy binary with a sagate site whose block holds options,
+// trusting keytest.SigningKey, the admin's signing key in these tests.
 func startSidecar(t testing.TB, redisURL, upstreamURL, options string) *sidecar {
 	t.Helper()
 	bin := systest.Binaries(t)

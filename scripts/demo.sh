@@ -35,9 +35,9 @@ export SAGATE_ADMIN_TOKEN="demo-$(head -c 18 /dev/urandom | od -An -tx1 | tr -d 
 export SAGATE_ADMIN_URL="http://127.0.0.1:$ADMIN_PORT"
 export SAGATE_WORKSPACE=ml-team
 # The admin signs what it writes to Redis; the sidecar trusts the public key
-# (Caddyfile.example reads it from $SAGATE_SIGNING_KEYS).
-SAGATE_SIGNING_KEYS=$(sagate signing-key generate "$WORK/signing.key")
-export SAGATE_SIGNING_KEYS
+# (Caddyfile.example reads it from $SAGATE_SIGNING_KEY).
+SAGATE_SIGNING_KEY=$(sagate signing-key generate "$WORK/signing.key")
+export SAGATE_SIGNING_KEY
 sagate serve --listen "127.0.0.1:$ADMIN_PORT" --store "sqlite://$WORK/sagate.db" --signing-key-file "$WORK/signing.key" \
   --redis "redis://127.0.0.1:$REDIS_PORT/0" --usage-fold-interval 1s >"$WORK/admin.log" 2>&1 &
 PIDS+=($!)

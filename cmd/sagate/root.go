@@ -70,6 +70,7 @@ func newRoot(a *app) *cobra.Command {
 		a.keyCmd(),
 		a.projectCmd(),
 		a.auditCmd(),
+		a.redisACLCmd(),
 	)
 	return root
 }

@@ -92,8 +92,8 @@ func TestMissesForDifferentHashesShareRoundTrips(t *testing.T) {
 	if got := e.cache.Stats().Lookups; got != maxFlights+1 {
 		t.Errorf("%d round trips, want %d (one per flight, then one for the queued)", got, maxFlights+1)
 	}
-	// One GET epoch per pipeline, one GET per hash.
-	if got, want := e.getCalls()-before, maxFlights+1+len(hashes); got != want {
+	// The markers' GETs per pipeline, one GET per hash.
+	if got, want := e.getCalls()-before, markerGets*(maxFlights+1)+len(hashes); got != want {
 		t.Errorf("redis ran %d GETs, want %d", got, want)
 	}
 	for _, h := range hashes {

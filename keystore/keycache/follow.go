@@ -172,8 +172,9 @@ func eventSum(m redis.XMessage) uint64 {
 	return h.Sum64()
 }
 
-// apply applies events in order. A seq that does not follow the last one means events
-// were missed (trimmed, or a new stream): everything is flushed.
+// apply applies events in order. A seq that does not follow the last one (events
+// missed: trimmed, or a new stream) or an event that does not verify flushes
+// everything. A verified event's revision raises seenRev.
 func (f *follower) apply(msgs []redis.XMessage) {
 	c := f.c
 	for _, m := range msgs {
@@ -187,6 +188,11 @@ func (f *follower) apply(msgs []redis.XMessage) {
 			if ev.Seq > 0 {
 				f.lastSeq = ev.Seq
 			}
+			c.events.Add(1)
+			continue
+		}
+		if !c.trustEvent(ev) {
+			f.lastSeq = ev.Seq
 			c.events.Add(1)
 			continue
 		}

@@ -77,10 +77,13 @@ func TestEventsThatMayHaveBeenMissedFlush(t *testing.T) {
 	}
 }
 
-// xadd appends a raw event with the given seq, bypassing PublishEvent's numbering.
+// xadd appends a raw event with the given seq, bypassing PublishEvent's numbering,
+// signed for its kind and epoch at the current revision (extra fields are not signed).
 func (e *env) xadd(seq int64, kind string, extra ...any) {
 	e.t.Helper()
-	vals := append([]any{"seq", strconv.FormatInt(seq, 10), "kind", kind, "epoch", "e1"}, extra...)
+	ev := keystore.Event{Rev: e.rev, Kind: kind, Epoch: "e1"}
+	keystore.SignEvent(e.sk, &ev)
+	vals := append([]any{"seq", strconv.FormatInt(seq, 10), "rev", strconv.FormatInt(ev.Rev, 10), "kind", kind, "epoch", "e1", "sig", ev.Sig}, extra...)
 	if err := e.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: keystore.RedisEvents, Values: vals}).Err(); err != nil {
 		e.t.Fatal(err)
 	}
@@ -165,7 +168,7 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := runtime.NumGoroutine()
-	c := New(cli, Config{})
+	c := New(cli, Config{Verifier: testVerifier(t)})
 	c.Start()
 	eventually(t, "follower connected", c.connected.Load)
 	if err := c.Close(); err != nil {
@@ -226,7 +229,7 @@ func TestFollowerWithMaintNotificationsEnabled(t *testing.T) {
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeEnabled},
 	})
 	t.Cleanup(func() { _ = cli.Close() })
-	c := New(cli, Config{})
+	c := New(cli, Config{Verifier: testVerifier(t)})
 	t.Cleanup(func() { _ = c.Close() })
 	c.Start()
 	eventually(t, "follower connected", c.connected.Load)
@@ -251,10 +254,7 @@ func TestGoneKeyIsRefusedFromTheCache(t *testing.T) {
 	e.put(gone, rec)
 	orec.State, orec.Rev = keystore.KeyRevoked, orec.Rev+1
 	e.put(other, orec)
-	ev := keystore.Event{Kind: keystore.EventKeys, Epoch: "e1", Rev: 2, Hashes: []keystore.KeyHash{gone}, Gone: []bool{true}}
-	if _, _, err := keystore.PublishEvent(context.Background(), e.rdb, ev, 0); err != nil {
-		t.Fatal(err)
-	}
+	e.publishEvent(keystore.Event{Kind: keystore.EventKeys, Epoch: "e1", Hashes: []keystore.KeyHash{gone}, Gone: []bool{true}})
 	e.publish(keystore.EventKeys, other) // no flags
 	e.waitEvents(applied + 2)
 

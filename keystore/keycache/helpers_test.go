@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sagate/sagate/internal/keytest"
 	"github.com/sagate/sagate/internal/redistest"
 	"github.com/sagate/sagate/keystore"
 )
@@ -24,7 +25,9 @@ type fakeClock struct{ offset atomic.Int64 }
 func (f *fakeClock) Now() time.Time          { return time.Now().Add(time.Duration(f.offset.Load())) }
 func (f *fakeClock) Advance(d time.Duration) { f.offset.Add(int64(d)) }
 
-// env is a real redis-server, a direct client to it, and a Cache under test.
+// env is a real redis-server, a direct client to it, and a Cache under test. The
+// test writes to Redis what the admin would: sealed records and markers, signed
+// events, and a revision marker raised before each event.
 type env struct {
 	t     testing.TB
 	srv   *redistest.Server
@@ -32,6 +35,8 @@ type env struct {
 	cache *Cache
 	ccli  *redis.Client // the cache's client
 	clock *fakeClock
+	sk    keystore.SigningKey // the admin's signing key (keytest.SigningKey)
+	rev   int64               // the store revision: the revision marker's value
 }
 
 // envOpts tunes newEnv.
@@ -42,12 +47,15 @@ type envOpts struct {
 	noEpoch  bool
 	plainCli bool // a client with go-redis defaults (ContextTimeoutEnabled off)
 	poolSize int  // the cache client's PoolSize; 0: go-redis default
+	// user and password log the cache's client in as a Redis ACL user.
+	user, password string
 }
 
 var testPolicy = Policy{TTL: time.Minute, StaleIfError: time.Minute}
 
-// newEnv starts redis, writes the epoch "e1" and returns a started cache whose
-// follower has caught up.
+// newEnv starts redis, writes the epoch "e1" and the revision marker 1, and returns
+// a started cache, trusting keytest.SigningKey unless o.cfg.Verifier says otherwise,
+// whose follower has caught up.
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	srv := redistest.Start(t)
@@ -56,15 +64,20 @@ func newEnv(t testing.TB, o envOpts) *env {
 
 func newEnvOn(t testing.TB, srv *redistest.Server, o envOpts) *env {
 	t.Helper()
-	e := &env{t: t, srv: srv, rdb: srv.Client(), clock: &fakeClock{}}
+	e := &env{t: t, srv: srv, rdb: srv.Client(), clock: &fakeClock{}, sk: keytest.SigningKey(t)}
+	e.rev = 1
 	if !o.noEpoch {
 		e.setEpoch("e1")
+	}
+	if o.cfg.Verifier == nil {
+		o.cfg.Verifier = testVerifier(t)
 	}
 	addr := o.addr
 	if addr == "" {
 		addr = srv.Addr()
 	}
-	e.ccli = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: !o.plainCli, PoolSize: o.poolSize})
+	e.ccli = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: !o.plainCli, PoolSize: o.poolSize,
+		Username: o.user, Password: o.password})
 	t.Cleanup(func() { _ = e.ccli.Close() })
 	e.cache = New(e.ccli, o.cfg)
 	e.cache.now = e.clock.Now
@@ -84,10 +97,27 @@ func (e *env) waitConnected(want bool) {
 	eventually(e.t, "follower connected="+strconv.FormatBool(want), func() bool { return e.cache.connected.Load() == want })
 }
 
+// testVerifier trusts keytest.SigningKey.
+func testVerifier(t testing.TB) *keystore.Verifier {
+	return keystore.NewVerifier(keytest.SigningKey(t).Public())
+}
+
+// setEpoch writes the sealed revision marker (at the current revision), then the
+// sealed epoch marker, as the admin's full sync does.
 func (e *env) setEpoch(epoch string) {
 	e.t.Helper()
-	if err := e.rdb.Set(context.Background(), keystore.RedisEpoch, epoch, 0).Err(); err != nil {
+	e.setRev(e.rev)
+	if err := e.rdb.Set(context.Background(), keystore.RedisEpoch, keystore.SealMarker(e.sk, keystore.DomainEpoch, epoch), 0).Err(); err != nil {
 		e.t.Fatalf("setting epoch: %v", err)
+	}
+}
+
+// setRev sets the store revision and writes it as the sealed revision marker.
+func (e *env) setRev(rev int64) {
+	e.t.Helper()
+	e.rev = rev
+	if err := e.rdb.Set(context.Background(), keystore.RedisRev, keystore.SealRev(e.sk, rev), 0).Err(); err != nil {
+		e.t.Fatalf("setting the revision marker: %v", err)
 	}
 }
 
@@ -110,10 +140,10 @@ func activeRecord() keystore.Record {
 		State: keystore.KeyActive, Roles: map[string]keystore.Role{"*": keystore.RoleViewer}, Rev: 1}
 }
 
-// put writes rec as the record of h.
+// put writes rec as the record of h, sealed by the admin's key.
 func (e *env) put(h keystore.KeyHash, rec keystore.Record) {
 	e.t.Helper()
-	b, err := keystore.EncodeRecord(rec)
+	b, err := keystore.SealRecord(e.sk, h, rec)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -130,10 +160,20 @@ func (e *env) putNew() (keystore.KeyHash, keystore.Record) {
 	return h, rec
 }
 
-// publish appends a keys event for hashes, as the admin does after writing records.
+// publish appends an event of kind for hashes, as the admin does after writing records.
 func (e *env) publish(kind string, hashes ...keystore.KeyHash) int64 {
 	e.t.Helper()
-	_, seq, err := keystore.PublishEvent(context.Background(), e.rdb, keystore.Event{Kind: kind, Epoch: "e1", Hashes: hashes, Rev: 2}, 0)
+	return e.publishEvent(keystore.Event{Kind: kind, Epoch: "e1", Hashes: hashes})
+}
+
+// publishEvent raises the store revision and the revision marker, then appends ev at
+// that revision, signed, as the admin does after writing records. It returns its seq.
+func (e *env) publishEvent(ev keystore.Event) int64 {
+	e.t.Helper()
+	e.setRev(e.rev + 1)
+	ev.Rev = e.rev
+	keystore.SignEvent(e.sk, &ev)
+	_, seq, err := keystore.PublishEvent(context.Background(), e.rdb, ev, 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -164,6 +204,10 @@ func (e *env) waitEvents(n uint64) {
 	e.t.Helper()
 	eventually(e.t, "events applied >= "+strconv.FormatUint(n, 10), func() bool { return e.cache.Stats().EventsApplied >= n })
 }
+
+// markerGets is the GETs of markers in every lookup pipeline: the epoch and the
+// revision marker.
+const markerGets = 2
 
 // getCalls returns how many GET commands the server has run.
 func (e *env) getCalls() int {

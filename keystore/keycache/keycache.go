@@ -16,10 +16,30 @@
 // instead, turned into a refusal, so that the next request with it is refused without
 // a round trip to Redis.
 //
+// # Trust
+//
+// Redis is a cache of the admin's store, not an authority: the cache answers only
+// from what the admin signed (keystore/sign.go), checked against Config.Verifier.
+// A record, epoch or revision marker that does not verify is never answered from nor
+// cached: the lookup cannot tell (a stale entry or ErrUnavailable, so 503, never 200
+// nor 401), and the refusal is counted (Stats.SignatureFailures) and logged,
+// rate-limited, without the value. An event that does not verify flushes the cache.
+// Verification happens on the miss path only, and once per record version: a verdict
+// table keeps sha256(redis key ‖ value) of records that verified (verdict.go), and
+// the markers are verified again only when they change. A cache hit verifies nothing.
+//
+// It never goes back: the cache keeps the highest store revision it has seen
+// verified (in sagate:rev, which every miss reads, and in events); a reply whose
+// marker is missing or lower comes from a Redis older than what it saw (restarted
+// from an older snapshot, a lagging replica promoted, a restored backup) and nothing
+// in it is answered or cached until the admin has repaired Redis. A writer to Redis
+// other than the admin can delete or replay what the admin wrote, and make lookups
+// fail, but never mint a key, a role or a refusal.
+//
 // # Redis
 //
-// A miss costs a share of one pipelined round trip, GET sagate:epoch + GET
-// sagate:key:<hex> for every hash missed meanwhile, bounded by LookupTimeout: the first
+// A miss costs a share of one pipelined round trip, GET sagate:epoch + GET sagate:rev
+// + GET sagate:key:<hex> for every hash missed meanwhile, bounded by LookupTimeout: the first
 // miss leaves at once, those arriving while a pipeline is in flight leave together
 // with the next (batch.go). Concurrent misses for one hash share one lookup, one
 // pipeline is in flight at a time and at most 1024 hashes wait (a miss beyond that is answered
@@ -116,6 +136,10 @@ const (
 
 // Config configures a Cache. Zero values take the defaults given.
 type Config struct {
+	// Verifier holds the public keys of the admin's signing key. Required: every
+	// record, marker and event read from Redis must verify against it, and without
+	// one nothing does (every miss answers ErrUnavailable, every event flushes).
+	Verifier *keystore.Verifier
 	// Size bounds the number of cached keys (records: live keys and refusals).
 	// "No such key" answers are held apart, in at most Size/8 more entries, so that
 	// unknown keys never evict a known one (lru.go, negativeShare). Default: 10000.
@@ -152,6 +176,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Verifier == nil {
+		cfg.Verifier = keystore.NewVerifier() // trusts no key: refuses everything
 	}
 	return cfg
 }
@@ -207,6 +234,12 @@ type Stats struct {
 	SlabBytes int
 	// RedisMayEvict: the last check found that Redis may evict keys (evict.go).
 	RedisMayEvict bool
+	// SignatureFailures counts the values from Redis refused because they were not
+	// signed by a trusted key.
+	SignatureFailures SignatureFailures
+	// RedisBehind counts the Redis replies refused because Redis' revision marker was
+	// missing or lower than the highest revision this cache had seen.
+	RedisBehind uint64
 }
 
 // Cache is safe for concurrent use.
@@ -234,6 +267,16 @@ type Cache struct {
 
 	epochMu sync.Mutex
 	epoch   string // last epoch seen; "" before the first
+
+	// Verification (verdict.go). seenRev is the highest store revision seen verified,
+	// in a revision marker or an event: Redis never answers for an older state.
+	verdicts     *verdicts
+	marks        markers
+	seenRev      atomic.Int64
+	sigFails     [numSigKinds]atomic.Uint64
+	sigWarned    [numSigKinds]atomic.Int64 // UnixNano of the last warning, by kind
+	behindN      atomic.Uint64
+	behindWarned atomic.Int64
 
 	// The miss path's lookups (batch.go), under bmu.
 	bmu     sync.Mutex
@@ -282,6 +325,10 @@ func New(client redis.UniversalClient, cfg Config) *Cache {
 		evictEvery: evictionCheckEvery,
 	}
 	c.shards, c.mask, c.slab = newShards(cfg.Size)
+	c.verdicts = newVerdicts(cfg.Size)
+	if cfg.Verifier.Len() == 0 {
+		c.log.Error("key cache has no signing key to trust: every lookup that reaches redis will be refused")
+	}
 	return c
 }
 
@@ -349,6 +396,7 @@ func (c *Cache) Stats() Stats {
 		UsageDropped:  c.usageDropped.Load(),
 		RedisMayEvict: c.mayEvict.Load(),
 	}
+	st.SignatureFailures, st.RedisBehind = c.sigStats()
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()

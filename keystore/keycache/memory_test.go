@@ -22,7 +22,7 @@ import (
 
 const memAccounts = 50
 
-// fillRedis writes n records and the epoch marker and returns their hashes.
+// fillRedis writes n sealed records and the markers and returns their hashes.
 func fillRedis(tb testing.TB, srv *redistest.Server, n int) []keystore.KeyHash {
 	tb.Helper()
 	rdb := srv.Client()
@@ -32,7 +32,7 @@ func fillRedis(tb testing.TB, srv *redistest.Server, n int) []keystore.KeyHash {
 	for i := range hashes {
 		hashes[i] = keystore.HashKey(fmt.Sprintf("memory-%d", i))
 		sa := i % memAccounts
-		raw, err := keystore.EncodeRecord(keystore.Record{
+		raw := sealRecord(tb, hashes[i], keystore.Record{
 			KeyID: fmt.Sprintf("key_%020d", i), SAID: fmt.Sprintf("sa_%020d", sa),
 			SA: fmt.Sprintf("bot-%d@bench", sa), Workspace: "bench", State: keystore.KeyActive,
 			Roles: map[string]keystore.Role{
@@ -41,9 +41,6 @@ func fillRedis(tb testing.TB, srv *redistest.Server, n int) []keystore.KeyHash {
 			},
 			Rev: int64(1 + i%7),
 		})
-		if err != nil {
-			tb.Fatal(err)
-		}
 		pipe.Set(ctx, keystore.RedisKey(hashes[i]), raw, 0)
 		if pipe.Len() == 1000 {
 			if _, err := pipe.Exec(ctx); err != nil {
@@ -51,7 +48,7 @@ func fillRedis(tb testing.TB, srv *redistest.Server, n int) []keystore.KeyHash {
 			}
 		}
 	}
-	pipe.Set(ctx, keystore.RedisEpoch, "memory-epoch", 0)
+	queueMarkers(tb, pipe, 7, "memory-epoch")
 	if _, err := pipe.Exec(ctx); err != nil {
 		tb.Fatalf("writing records: %v", err)
 	}
@@ -74,7 +71,7 @@ func heapInuse() uint64 {
 func bytesPerEntry(tb testing.TB, srv *redistest.Server, hashes []keystore.KeyHash) (heap, slab float64) {
 	tb.Helper()
 	rdb := srv.Client()
-	c := keycache.New(rdb, keycache.Config{Size: len(hashes), LookupTimeout: 10 * time.Second})
+	c := newCache(tb, rdb, keycache.Config{Size: len(hashes), LookupTimeout: 10 * time.Second})
 	c.Start()
 	defer func() { _ = c.Close() }()
 	first := len(hashes) / 5

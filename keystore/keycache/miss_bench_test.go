@@ -12,8 +12,9 @@ import (
 	"github.com/sagate/sagate/keystore/keycache"
 )
 
-// The miss path against a real Redis: one pipelined round trip (GET epoch + GET record)
-// on loopback, the record decoded and cached. The cache holds far fewer entries than
+// The miss path against a real Redis: one pipelined round trip (GET epoch, GET rev,
+// GET record) on loopback, the record verified (or its verdict found) and decoded
+// and cached. The cache holds far fewer entries than
 // the keys walked in order, so no key is still cached when it comes round again.
 // Run: go test -run '^$' -bench Miss -benchmem ./keystore/keycache/
 
@@ -22,9 +23,10 @@ const (
 	missCacheSize = 256
 )
 
-// missSetup writes missKeys records and the epoch marker to a fresh Redis and returns
-// a started cache too small to hold them, with their hashes.
-func missSetup(b *testing.B) (*keycache.Cache, []keystore.KeyHash) {
+// missSetup writes missKeys sealed records and the markers to a fresh Redis and
+// returns a started cache too small to hold them, with their hashes. cold: the
+// cache's verdict table keeps (almost) nothing, so that every record is verified.
+func missSetup(b *testing.B, cold bool) (*keycache.Cache, []keystore.KeyHash) {
 	b.Helper()
 	srv := redistest.Start(b)
 	rdb := srv.Client()
@@ -33,30 +35,43 @@ func missSetup(b *testing.B) (*keycache.Cache, []keystore.KeyHash) {
 	pipe := rdb.Pipeline()
 	for i := range hashes {
 		hashes[i] = keystore.HashKey(fmt.Sprintf("miss-bench-%d", i))
-		raw, err := keystore.EncodeRecord(keystore.Record{
+		raw := sealRecord(b, hashes[i], keystore.Record{
 			KeyID: fmt.Sprintf("key_%020d", i), SAID: "sa_00000000000000000001", SA: "bot@bench",
 			Workspace: "bench", State: keystore.KeyActive,
 			Roles: map[string]keystore.Role{keystore.AllProjects: keystore.RoleViewer}, Rev: 1,
 		})
-		if err != nil {
-			b.Fatal(err)
-		}
 		pipe.Set(ctx, keystore.RedisKey(hashes[i]), raw, 0)
 	}
-	pipe.Set(ctx, keystore.RedisEpoch, "bench-epoch", 0)
+	queueMarkers(b, pipe, 1, "bench-epoch")
 	if _, err := pipe.Exec(ctx); err != nil {
 		b.Fatalf("writing records: %v", err)
 	}
-	c := keycache.New(rdb, keycache.Config{Size: missCacheSize})
+	c := newCache(b, rdb, keycache.Config{Size: missCacheSize})
+	if cold {
+		keycache.ShrinkVerdicts(c)
+	}
 	c.Start()
 	b.Cleanup(func() { _ = c.Close() })
 	return c, hashes
 }
 
+// BenchmarkLookupMissRedis is the miss path once every record has been seen: the
+// signature's verdict is found in the verdict table (a SHA-256, no Ed25519).
 func BenchmarkLookupMissRedis(b *testing.B) {
-	c, hashes := missSetup(b)
+	benchmarkMiss(b, false)
+}
+
+// BenchmarkLookupMissRedisVerify is the miss path with every record verified
+// (Ed25519): a table of one bucket keeps no verdict for the keys walked in order.
+func BenchmarkLookupMissRedisVerify(b *testing.B) {
+	benchmarkMiss(b, true)
+}
+
+func benchmarkMiss(b *testing.B, cold bool) {
+	c, hashes := missSetup(b, cold)
 	ctx := context.Background()
 	p := keycache.Policy{}
+	warmVerdicts(b, c, hashes)
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
@@ -71,9 +86,10 @@ func BenchmarkLookupMissRedis(b *testing.B) {
 // BenchmarkLookupMissRedisParallel runs misses from 64 goroutines, as many as wrk's
 // connections in `make bench` (and the cache's bound on lookups in flight).
 func BenchmarkLookupMissRedisParallel(b *testing.B) {
-	c, hashes := missSetup(b)
+	c, hashes := missSetup(b, false)
 	ctx := context.Background()
 	p := keycache.Policy{}
+	warmVerdicts(b, c, hashes)
 	// Open the client's connections before timing: with few iterations, dialing
 	// would otherwise dominate the figure.
 	var wg sync.WaitGroup
@@ -106,5 +122,16 @@ func BenchmarkLookupMissRedisParallel(b *testing.B) {
 	close(failed)
 	if err := <-failed; err != nil {
 		b.Fatal(err)
+	}
+}
+
+// warmVerdicts looks every hash up once before timing: the verifications of the
+// first walk, whose verdicts are kept, are not what the benchmarks measure.
+func warmVerdicts(b *testing.B, c *keycache.Cache, hashes []keystore.KeyHash) {
+	b.Helper()
+	for _, h := range hashes {
+		if e, _, err := c.Lookup(context.Background(), h, keycache.Policy{}); err != nil || !e.Found() {
+			b.Fatalf("warming up: entry %v, %v", e.Found(), err)
+		}
 	}
 }

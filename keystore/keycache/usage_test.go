@@ -102,7 +102,7 @@ func TestRecordUseDropsWhenFull(t *testing.T) {
 func TestCloseWritesPendingUses(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	e.cache.Close() // stop the flusher of newEnv: use one that never ticks
-	c := New(e.ccli, Config{})
+	c := New(e.ccli, Config{Verifier: testVerifier(t)})
 	c.flushEvery = time.Hour
 	c.Start()
 	recs := map[string]int64{}

@@ -1,0 +1,122 @@
+package keystore_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/keystore"
+)
+
+// setUser runs the ACL SETUSER line of keystore.ACLSetUser on rdb.
+func setUser(t *testing.T, rdb *redis.Client, line string) {
+	t.Helper()
+	var args []any
+	for _, f := range strings.Fields(line) {
+		args = append(args, f)
+	}
+	if err := rdb.Do(context.Background(), args...).Err(); err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+}
+
+// clientAs returns a client of srv logged in as user.
+func clientAs(t *testing.T, srv *redistest.Server, user, pass string) *redis.Client {
+	t.Helper()
+	o := redistest.Options(srv.Addr())
+	o.Username, o.Password = user, pass
+	c := redis.NewClient(o)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// TestACLUsers applies the rules to a real Redis and checks what each user may do.
+func TestACLUsers(t *testing.T) {
+	srv := redistest.Start(t)
+	root := srv.Client()
+	ctx := context.Background()
+	setUser(t, root, keystore.ACLSetUser("side", keystore.ACLPassword("side-pass", "x"), keystore.SidecarACLRules()))
+	setUser(t, root, keystore.ACLSetUser("adm", keystore.ACLPassword("adm-pass", "x"), keystore.AdminACLRules()))
+	// Applying again replaces, not adds.
+	setUser(t, root, keystore.ACLSetUser("side", keystore.ACLPassword("side-pass", "x"), keystore.SidecarACLRules()))
+	for _, k := range []string{"sagate:key:x", keystore.RedisEpoch, keystore.RedisRev, "other"} {
+		root.Set(ctx, k, "v", 0)
+	}
+	root.XAdd(ctx, &redis.XAddArgs{Stream: keystore.RedisEvents, Values: []any{"seq", "1"}})
+	side, adm := clientAs(t, srv, "side", "side-pass"), clientAs(t, srv, "adm", "adm-pass")
+
+	tests := []struct {
+		who     string
+		c       *redis.Client
+		args    []any
+		allowed bool
+	}{
+		{"sidecar", side, []any{"GET", "sagate:key:x"}, true},
+		{"sidecar", side, []any{"GET", keystore.RedisEpoch}, true},
+		{"sidecar", side, []any{"GET", keystore.RedisRev}, true},
+		{"sidecar", side, []any{"XREVRANGE", keystore.RedisEvents, "+", "-", "COUNT", "1"}, true},
+		{"sidecar", side, []any{"XREAD", "COUNT", "1", "STREAMS", keystore.RedisEvents, "0-0"}, true},
+		{"sidecar", side, []any{"HSET", keystore.RedisLastUsed, "key_1", "1"}, true},
+		{"sidecar", side, []any{"INFO", "memory"}, true},
+		{"sidecar", side, []any{"CLIENT", "ID"}, true},
+		{"sidecar", side, []any{"PING"}, true},
+		{"sidecar", side, []any{"SET", "sagate:key:x", "forged"}, false},
+		{"sidecar", side, []any{"DEL", "sagate:key:x"}, false},
+		{"sidecar", side, []any{"SET", keystore.RedisEpoch, "forged"}, false},
+		{"sidecar", side, []any{"SET", keystore.RedisRev, "forged"}, false},
+		{"sidecar", side, []any{"DEL", keystore.RedisRev}, false},
+		{"sidecar", side, []any{"XADD", keystore.RedisEvents, "*", "seq", "2"}, false},
+		{"sidecar", side, []any{"XTRIM", keystore.RedisEvents, "MAXLEN", "0"}, false},
+		{"sidecar", side, []any{"EVAL", "return 1", "0"}, false},
+		{"sidecar", side, []any{"HGETALL", keystore.RedisLastUsed}, false},
+		{"sidecar", side, []any{"HDEL", keystore.RedisLastUsed, "key_1"}, false},
+		{"sidecar", side, []any{"GET", "other"}, false},
+		{"sidecar", side, []any{"FLUSHALL"}, false},
+		{"sidecar", side, []any{"CONFIG", "GET", "maxmemory"}, false},
+		{"sidecar", side, []any{"CLIENT", "KILL", "TYPE", "normal"}, false},
+		{"admin", adm, []any{"SET", "sagate:key:x", "v"}, true},
+		{"admin", adm, []any{"EVAL", "return redis.call('GET', KEYS[1])", "1", keystore.RedisEpoch}, true},
+		{"admin", adm, []any{"XADD", keystore.RedisEvents, "*", "seq", "2"}, true},
+		{"admin", adm, []any{"SCAN", "0", "MATCH", "sagate:key:*"}, true},
+		{"admin", adm, []any{"HGETALL", keystore.RedisLastUsed}, true},
+		{"admin", adm, []any{"DEL", "sagate:key:x"}, true},
+		{"admin", adm, []any{"INFO", "memory"}, true},
+		{"admin", adm, []any{"DBSIZE"}, true},
+		{"admin", adm, []any{"GET", "other"}, false},
+		{"admin", adm, []any{"EVAL", "return redis.call('GET', KEYS[1])", "1", "other"}, false},
+		{"admin", adm, []any{"FLUSHALL"}, false},
+		{"admin", adm, []any{"KEYS", "*"}, false},
+		{"admin", adm, []any{"CONFIG", "SET", "maxmemory", "1"}, false},
+		{"admin", adm, []any{"FUNCTION", "FLUSH"}, false},
+	}
+	for _, tt := range tests {
+		err := tt.c.Do(ctx, tt.args...).Err()
+		if err == redis.Nil {
+			err = nil
+		}
+		denied := err != nil && strings.Contains(err.Error(), "NOPERM")
+		if tt.allowed && err != nil {
+			t.Errorf("%s %v: %v, want allowed", tt.who, tt.args, err)
+		}
+		if !tt.allowed && !denied {
+			t.Errorf("%s %v: %v, want NOPERM", tt.who, tt.args, err)
+		}
+	}
+}
+
+func TestACLPassword(t *testing.T) {
+	if got := keystore.ACLPassword("", "CHANGE-ME"); got != ">CHANGE-ME" {
+		t.Errorf("no password: %q", got)
+	}
+	got := keystore.ACLPassword("s3cret", "CHANGE-ME")
+	if !strings.HasPrefix(got, "#") || len(got) != 65 || strings.Contains(got, "s3cret") {
+		t.Errorf("password rule %q, want #<sha256 hex> without the password", got)
+	}
+	line := keystore.ACLFileUser("u", got, []string{"-@all", "+get"})
+	if line != "user u on "+got+" -@all +get" {
+		t.Errorf("ACL file line %q", line)
+	}
+}
