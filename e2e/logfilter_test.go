@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sagate/sagate/internal/keytest"
 	"github.com/sagate/sagate/internal/systest"
 )
 
@@ -29,6 +30,7 @@ func TestCaddyfileExampleKeepsKeysOutOfTheAccessLog(t *testing.T) {
 	}
 	p := systest.StartProc(t, "caddy", filepath.Join(bin, "caddy"), []string{
 		"CADDY_ADMIN=" + adminAddr, "SAGATE_LISTEN=:" + port, "SAGATE_REDIS_URL=" + e.redis.URL(),
+		"SAGATE_SIGNING_KEY=" + keytest.SigningKey(t).Public().String(),
 		"SAGATE_UPSTREAM=" + strings.TrimPrefix(e.up.srv.URL, "http://"), "HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"),
 	}, "run", "--config", filepath.Join(root, "Caddyfile.example"), "--adapter", "caddyfile")
 	base := "http://" + addr
