@@ -19,7 +19,13 @@ func group(use, short string) *cobra.Command {
 		Short: short,
 		Args:  subcommandArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usagef("%s needs a subcommand (see %s --help)", cmd.CommandPath(), cmd.CommandPath())
+			var names []string
+			for _, c := range cmd.Commands() {
+				if c.IsAvailableCommand() {
+					names = append(names, c.Name())
+				}
+			}
+			return usagef("%s needs a subcommand: %s", cmd.CommandPath(), strings.Join(names, ", "))
 		},
 	}
 }

@@ -47,10 +47,16 @@ func configf(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
+// suggestionDistance is the largest edit distance of a suggested subcommand ("craete" → create).
+const suggestionDistance = 2
+
 // unknownCommand is the usage error of a word that is no subcommand of cmd, with cobra's
 // suggestions ("did you mean create?").
 func unknownCommand(cmd *cobra.Command, word string) error {
 	msg := fmt.Sprintf("unknown command %q for %q", word, cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = suggestionDistance // SuggestionsFor takes 0 as 0, not as the default
+	}
 	if s := cmd.SuggestionsFor(word); len(s) > 0 {
 		msg += "; did you mean " + strings.Join(s, " or ") + "?"
 	}

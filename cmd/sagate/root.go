@@ -39,9 +39,13 @@ type app struct {
 // newRoot builds the sagate command tree.
 func newRoot(a *app) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "sagate",
-		Short:         "Service-account API keys in front of existing HTTP APIs",
-		Long:          "sagate serve runs the admin endpoint; every other subcommand is a client of it.\n\nEnvironment: " + envAdminURL + " (default " + defaultAdminURL + "), " + envAdminToken + ", " + envWorkspace + " (or -w).",
+		Use:   "sagate",
+		Short: "Service-account API keys in front of existing HTTP APIs",
+		Long: "sagate serve runs the admin endpoint; every other subcommand is a client of it.\n\n" +
+			"Environment: " + envAdminURL + " (default " + defaultAdminURL + "), " + envAdminToken + ", " + envAdminCA + ", " + envWorkspace + " (or -w).\n" +
+			"Accounts are named by name, full name (NAME@WORKSPACE, which also gives the workspace) or id.\n" +
+			"Exit status: 0 done, 1 the admin refused, failed or could not be reached, 2 a usage mistake (nothing was sent).\n" +
+			"With -o json, errors are {\"error\": {\"code\", \"message\"}} on stderr.",
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -58,7 +62,6 @@ func newRoot(a *app) *cobra.Command {
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
-	root.SuggestionsMinimumDistance = 2 // "craete" → create
 	pf := root.PersistentFlags()
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	pf.StringVarP(&a.workspace, "workspace", "w", "", "workspace (default $"+envWorkspace+")")
