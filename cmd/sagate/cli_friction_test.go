@@ -220,6 +220,9 @@ func TestCLIErrorsSayWhatToDo(t *testing.T) {
 		{"help of the group", "ml-team", "Run 'sagate sa --help' for usage.", exitUsage, []string{"sa", "craete"}},
 		{"role flag", "ml-team", `--all-projects-role must be one of viewer, contributor, owner (got "admin")`, exitUsage, []string{"sa", "create", "x", "--all-projects-role", "admin"}},
 		{"api field as flag", "ml-team", "--retain:", exitError, []string{"key", "rotate", "bot", "abcdef", "--retain", "forever"}},
+		{"api field as argument", "ml-team", "NAME: must be an id (sa_…), a name, or a full name", exitError, []string{"sa", "get", "Bad_Name"}},
+		{"bad workspace names -w", "Bad_WS", "-w WORKSPACE (or " + envWorkspace + "): must", exitError, []string{"sa", "get", "bot"}},
+		{"bad workspace names NAME", "", "NAME: must", exitError, []string{"workspace", "update", "Bad_WS", "--max-service-accounts", "3"}},
 		{"no workspace", "", "-w WORKSPACE", exitUsage, []string{"sa", "list"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -84,20 +85,40 @@ type cliError struct {
 }
 
 // apiFields names, for an API field in an invalid_argument message ("retain: must be …"),
-// the flag or argument of the CLI that sets it.
-var apiFields = map[string]string{
-	"all_projects_role":    "--all-projects-role",
-	"key_expires_in":       "--key-expires-in",
-	"expires_in":           "--expires-in",
-	"retain":               "--retain",
-	"max_service_accounts": "--max-service-accounts",
-	"description":          "--description",
-	"role":                 "--role",
-	"name":                 "--name",
-	"key":                  "KEY",
-	"service_account":      "SA",
-	"project":              "PROJECT",
-	"workspace":            "-w/" + envWorkspace,
+// the flags or arguments of the CLI that may set it, in order of preference.
+var apiFields = map[string][]string{
+	"all_projects_role":    {"--all-projects-role"},
+	"key_expires_in":       {"--key-expires-in"},
+	"expires_in":           {"--expires-in"},
+	"retain":               {"--retain"},
+	"max_service_accounts": {"--max-service-accounts"},
+	"description":          {"--description"},
+	"role":                 {"--role"},
+	"name":                 {"--name", "NAME"},
+	"key":                  {"KEY"},
+	"service_account":      {"SA", "NAME"},
+	"project":              {"PROJECT"},
+	"workspace":            {"-w"}, // NAME under "sagate workspace"
+}
+
+// fieldName returns the flag or argument of cmd that sets API field, or "".
+func fieldName(cmd *cobra.Command, field string) string {
+	for _, name := range apiFields[field] {
+		switch {
+		case strings.HasPrefix(name, "--"):
+			if cmd.Flags().Lookup(name[2:]) != nil {
+				return name
+			}
+		case name == "-w":
+			if cmd.HasParent() && cmd.Parent().Name() == "workspace" {
+				return "NAME"
+			}
+			return "-w WORKSPACE (or " + envWorkspace + ")"
+		case slices.Contains(strings.Fields(cmd.Use), name):
+			return name
+		}
+	}
+	return ""
 }
 
 // classify turns the error of a run of cmd (may be nil) into what the CLI reports.
@@ -149,12 +170,9 @@ func (a *app) apiMessage(cmd *cobra.Command, e *admin.APIError) string {
 		return "the admin refused the admin token: check " + envAdminToken
 	case admin.CodeInvalid:
 		field, rest, ok := strings.Cut(e.Message, ": ")
-		if name, known := apiFields[field]; ok && known && cmd != nil {
-			if !strings.HasPrefix(name, "--") || cmd.Flags().Lookup(name[2:]) != nil {
+		if ok && cmd != nil {
+			if name := fieldName(cmd, field); name != "" {
 				return name + ": " + rest
-			}
-			if field == "name" {
-				return "NAME: " + rest
 			}
 		}
 	case admin.CodeNotFound:
