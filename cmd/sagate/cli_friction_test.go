@@ -239,3 +239,24 @@ func TestCLIErrorsSayWhatToDo(t *testing.T) {
 		}
 	})
 }
+
+func TestWantsJSON(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"sa", "list", "-o", "json"}, true},
+		{[]string{"-ojson", "sa", "list"}, true},
+		{[]string{"sa", "list", "-o=json"}, true},
+		{[]string{"sa", "list", "--output", "json"}, true},
+		{[]string{"sa", "list", "--output=json"}, true},
+		{[]string{"sa", "list", "-o", "table"}, false},
+		{[]string{"sa", "list", "-o"}, false},
+		{[]string{"sa", "get", "--", "-o", "json"}, false},
+		{[]string{"sa", "get", "json"}, false},
+	} {
+		if got := wantsJSON(c.args); got != c.want {
+			t.Errorf("wantsJSON(%q) = %v, want %v", c.args, got, c.want)
+		}
+	}
+}
