@@ -56,7 +56,7 @@ func (a *app) keyCmd() *cobra.Command {
 			}
 			// The new key is made: whatever happens next, it must be printed.
 			prev, perr := a.findKey(ctx, c, ws, args[0], args[1], k.ID)
-			if perr != nil {
+			if perr != nil && a.output != "json" { // in JSON, previous_key is left out
 				fmt.Fprintf(a.stderr, "sagate: the key is rotated, but reading the old key failed: %v\n", perr)
 			}
 			return a.show(newKey{APIKey: k, PreviousKey: prev}, func() error {
