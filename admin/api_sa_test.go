@@ -135,7 +135,20 @@ func TestWorkspaceLimit(t *testing.T) {
 	h.fail(409, string(keystore.KindNameTaken), "POST", "/v1/workspaces", `{"name": "small"}`)
 	h.account("small", "a")
 	h.account("small", "b")
-	h.fail(409, string(keystore.KindLimitReached), "POST", "/v1/workspaces/small/service-accounts", `{"name": "c"}`)
+	r := h.fail(409, string(keystore.KindLimitReached), "POST", "/v1/workspaces/small/service-accounts", `{"name": "c"}`)
+	if !strings.Contains(string(r.Body), "PATCH /v1/workspaces/small") || !strings.Contains(string(r.Body), "sagate workspace update small --max-service-accounts 4") {
+		t.Fatalf("the limit's 409 does not say how to raise it: %s", r.Body)
+	}
+	if w := decode[keystore.Workspace](t, h.must(200, "PATCH", "/v1/workspaces/small", `{"max_service_accounts": 3}`)); w.MaxServiceAccounts != 3 {
+		t.Fatalf("PATCH workspace: %+v", w)
+	}
+	h.account("small", "c")
+	h.fail(400, admin.CodeInvalid, "PATCH", "/v1/workspaces/small", `{"max_service_accounts": 0}`)
+	h.fail(400, admin.CodeInvalid, "PATCH", "/v1/workspaces/small", `{"max_service_accounts": "many"}`)
+	h.fail(404, admin.CodeNotFound, "PATCH", "/v1/workspaces/nope", `{"max_service_accounts": 3}`)
+	if w := decode[keystore.Workspace](t, h.must(200, "PATCH", "/v1/workspaces/small", `{}`)); w.MaxServiceAccounts != 3 {
+		t.Fatalf("empty PATCH changed the workspace: %+v", w)
+	}
 	l := decode[admin.List[keystore.Workspace]](t, h.must(200, "GET", "/v1/workspaces", ""))
 	if len(l.Items) != 2 || l.NextPageToken != "" {
 		t.Fatalf("workspaces: %+v", l)

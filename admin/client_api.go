@@ -7,7 +7,8 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-// One method per route of the admin API. {sa} is an account id or name; {key} a key id or last6.
+// One method per route of the admin API. {sa} is an account id, name or full name
+// (name@workspace, of the path's workspace); {key} a key id or last6.
 
 func wsPath(ws string) string     { return "/v1/workspaces/" + seg(ws) }
 func saPath(ws, sa string) string { return wsPath(ws) + "/service-accounts/" + seg(sa) }
@@ -33,6 +34,12 @@ func (c *Client) ListWorkspaces(ctx context.Context, o ListOptions) (List[keysto
 // AllWorkspaces returns every workspace, following next_page_token.
 func (c *Client) AllWorkspaces(ctx context.Context) ([]keystore.Workspace, error) {
 	return all(ctx, c.pageSize, c.ListWorkspaces)
+}
+
+// UpdateWorkspace changes a workspace's max_service_accounts.
+func (c *Client) UpdateWorkspace(ctx context.Context, ws string, in UpdateWorkspaceRequest) (keystore.Workspace, error) {
+	var out keystore.Workspace
+	return out, c.do(ctx, http.MethodPatch, wsPath(ws), nil, in, &out, http.StatusOK)
 }
 
 // CreateServiceAccount creates an account and, unless CreateKey is false, its first key.
@@ -153,6 +160,19 @@ func (c *Client) ListGrants(ctx context.Context, ws, project string, o ListOptio
 func (c *Client) AllGrants(ctx context.Context, ws, project string) ([]keystore.Grant, error) {
 	return all(ctx, c.pageSize, func(ctx context.Context, o ListOptions) (List[keystore.Grant], error) {
 		return c.ListGrants(ctx, ws, project, o)
+	})
+}
+
+// ListAccountGrants returns one page of an account's grants, by project ("*" first).
+func (c *Client) ListAccountGrants(ctx context.Context, ws, sa string, o ListOptions) (List[keystore.Grant], error) {
+	var out List[keystore.Grant]
+	return out, c.do(ctx, http.MethodGet, saPath(ws, sa)+"/projects", o.values(), nil, &out, http.StatusOK)
+}
+
+// AllAccountGrants returns every grant of an account.
+func (c *Client) AllAccountGrants(ctx context.Context, ws, sa string) ([]keystore.Grant, error) {
+	return all(ctx, c.pageSize, func(ctx context.Context, o ListOptions) (List[keystore.Grant], error) {
+		return c.ListAccountGrants(ctx, ws, sa, o)
 	})
 }
 

@@ -26,7 +26,9 @@
 //     ""), which revokes the old key at once.
 //   - POST …/keys/revoke-all answers 200 with the service account object plus
 //     "revoked": the number of keys it revoked.
-//   - "max_service_accounts" absent or 0 takes keystore.DefaultMaxServiceAccounts.
+//   - "max_service_accounts" absent or 0 takes keystore.DefaultMaxServiceAccounts on
+//     create; PATCH /v1/workspaces/{ws} changes it (1..keystore.MaxServiceAccountsLimit).
+//   - {sa} is an account id, name, or full name name@workspace of the path's workspace.
 //   - Lists take ?page_size= (1..keystore.MaxPageSize) and ?page_token= (opaque).
 //   - The audit actor is the X-Sagate-Actor header (printable, at most 64 characters),
 //     else "admin".

@@ -46,3 +46,18 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) error {
 	writeList(w, items, next)
 	return nil
 }
+
+// listAccountGrants: GET /v1/workspaces/{ws}/service-accounts/{sa}/projects → {items, next_page_token}:
+// the account's grants by project, "*" first.
+func (s *Server) listAccountGrants(w http.ResponseWriter, r *http.Request) error {
+	p, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.svc.ListAccountGrants(r.Context(), r.PathValue("ws"), r.PathValue("sa"), p)
+	if err != nil {
+		return err
+	}
+	writeList(w, items, next)
+	return nil
+}

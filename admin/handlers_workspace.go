@@ -30,6 +30,20 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// updateWorkspace: PATCH /v1/workspaces/{ws} {max_service_accounts?} → 200 the workspace.
+func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
+	var in UpdateWorkspaceRequest
+	if err := s.decodeBody(w, r, &in, false); err != nil {
+		return err
+	}
+	ws, err := s.svc.UpdateWorkspace(r.Context(), r.PathValue("ws"), in.MaxServiceAccounts)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ws)
+	return nil
+}
+
 // listAudit: GET /v1/audit → {items, next_page_token}, newest first.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	p, err := pageOf(r)

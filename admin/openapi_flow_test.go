@@ -66,6 +66,14 @@ func workflow(t *testing.T, ctx context.Context, c *admin.Client, a *specAPI) pa
 	ok("create one", err)
 	_, err = c.CreateServiceAccount(ctx, "tiny", admin.CreateServiceAccountRequest{Name: "two"})
 	wantAPIError(t, "create past the limit", err, http.StatusConflict, string(keystore.KindLimitReached))
+	two := 2
+	tiny, err = c.UpdateWorkspace(ctx, "tiny", admin.UpdateWorkspaceRequest{MaxServiceAccounts: &two})
+	ok("raise tiny's limit", err)
+	if tiny.MaxServiceAccounts != 2 {
+		t.Fatalf("tiny after update: %+v", tiny)
+	}
+	_, err = c.CreateServiceAccount(ctx, "tiny", admin.CreateServiceAccountRequest{Name: "two"})
+	ok("create two after raising the limit", err)
 	sp, err := c.ListServiceAccounts(ctx, ws, admin.ListOptions{PageSize: 1})
 	ok("list service accounts", err)
 	if len(sp.Items) != 1 || sp.NextPageToken == "" {
@@ -81,6 +89,13 @@ func workflow(t *testing.T, ctx context.Context, c *admin.Client, a *specAPI) pa
 	if got.Name != "bot" {
 		t.Fatalf("get by id: %+v", got)
 	}
+	got, err = c.GetServiceAccount(ctx, ws, "bot@"+ws)
+	ok("get bot by full name", err)
+	if got.ID != bot.ServiceAccount.ID {
+		t.Fatalf("get by full name: %+v", got)
+	}
+	_, err = c.GetServiceAccount(ctx, ws, "bot@tiny")
+	wantAPIError(t, "get by a full name of another workspace", err, http.StatusBadRequest, admin.CodeInvalid)
 	_, err = c.GetServiceAccount(ctx, ws, "ghost")
 	wantAPIError(t, "get ghost", err, http.StatusNotFound, admin.CodeNotFound)
 	desc := "builds"
@@ -155,6 +170,13 @@ func workflow(t *testing.T, ctx context.Context, c *admin.Client, a *specAPI) pa
 	if want := "bot@ml-team * viewer|bot@ml-team billing contributor|nokey@ml-team * owner"; strings.Join(seen, "|") != want {
 		t.Fatalf("grants on billing: %q, want %q", strings.Join(seen, "|"), want)
 	}
+	ag, err := c.ListAccountGrants(ctx, ws, "bot@"+ws, admin.ListOptions{PageSize: 1})
+	ok("list the account's grants", err)
+	if len(ag.Items) != 1 || ag.Items[0].Project != keystore.AllProjects || ag.NextPageToken == "" {
+		t.Fatalf("first page of bot's grants: %+v", ag)
+	}
+	_, err = c.ListAccountGrants(ctx, ws, "ghost", admin.ListOptions{})
+	wantAPIError(t, "grants of ghost", err, http.StatusNotFound, admin.CodeNotFound)
 	ok("remove grant", c.RemoveGrant(ctx, ws, "billing", "bot"))
 	wantAPIError(t, "remove a grant twice", c.RemoveGrant(ctx, ws, "billing", "bot"), http.StatusNotFound, admin.CodeNotFound)
 
@@ -200,6 +222,7 @@ func workflow(t *testing.T, ctx context.Context, c *admin.Client, a *specAPI) pa
 // validBodies are well-formed request bodies by operationId; the other operations take none.
 var validBodies = map[string]string{
 	"createWorkspace":      `{"name": "other-ws"}`,
+	"updateWorkspace":      `{"max_service_accounts": 60}`,
 	"createServiceAccount": `{"name": "other-sa"}`,
 	"updateServiceAccount": `{"description": "x"}`,
 	"createKey":            `{"name": "other-key"}`,

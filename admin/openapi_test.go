@@ -188,6 +188,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		answer bool // required ⇔ no omitempty
 	}{
 		{"CreateWorkspaceRequest", admin.CreateWorkspaceRequest{}, false},
+		{"UpdateWorkspaceRequest", admin.UpdateWorkspaceRequest{}, false},
 		{"CreateServiceAccountRequest", admin.CreateServiceAccountRequest{}, false},
 		{"UpdateServiceAccountRequest", admin.UpdateServiceAccountRequest{}, false},
 		{"CreateKeyRequest", admin.CreateKeyRequest{}, false},

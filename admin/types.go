@@ -12,6 +12,12 @@ type CreateWorkspaceRequest struct {
 	MaxServiceAccounts int `json:"max_service_accounts,omitempty"`
 }
 
+// UpdateWorkspaceRequest is the body of PATCH /v1/workspaces/{ws}. A nil field is left unchanged.
+type UpdateWorkspaceRequest struct {
+	// MaxServiceAccounts bounds the workspace's accounts, from 1 to keystore.MaxServiceAccountsLimit.
+	MaxServiceAccounts *int `json:"max_service_accounts,omitempty"`
+}
+
 // CreateServiceAccountRequest is the body of POST /v1/workspaces/{ws}/service-accounts.
 type CreateServiceAccountRequest struct {
 	Name        string `json:"name"`

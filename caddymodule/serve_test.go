@@ -20,6 +20,7 @@ func TestServeHTTPDecisions(t *testing.T) {
 	bob := s.newAccount("bob", "other", map[string]keystore.Role{"p1": keystore.RoleOwner})
 	carol := s.newAccount("carol", "ml-team", map[string]keystore.Role{"p1": keystore.RoleViewer})
 	dave := s.newAccount("dave", "ml-team", nil)
+	erin := s.newAccount("erin", "ml-team", map[string]keystore.Role{"*": keystore.RoleContributor, "p1": keystore.RoleViewer})
 	expired := s.newAccount("old", "ml-team", nil)
 	expired.rec.Exp = time.Now().Add(-time.Minute).UnixMilli()
 	s.put(expired)
@@ -57,6 +58,7 @@ func TestServeHTTPDecisions(t *testing.T) {
 		{"key of another workspace without pin", open, newRequest(bob.key), 204, "", ""},
 		{"explicit grant", scoped, newRequest(alice.key, "X-Project", "p1"), 204, "", "owner"},
 		{"star grant below min_role", scoped, newRequest(alice.key, "X-Project", "p2"), 403, "insufficient_scope", ""},
+		{"lower project grant does not lower *", scoped, newRequest(erin.key, "X-Project", "p1"), 204, "", "contributor"},
 		{"role below min_role", scoped, newRequest(carol.key, "X-Project", "p1"), 403, "insufficient_scope", ""},
 		{"no grant", scoped, newRequest(dave.key, "X-Project", "p1"), 403, "insufficient_scope", ""},
 		{"no project", scoped, newRequest(alice.key), 403, "insufficient_scope", ""},

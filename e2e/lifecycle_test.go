@@ -128,10 +128,14 @@ func TestRolesAndWorkspaces(t *testing.T) {
 	if got := s.status(t, k.Key); got != http.StatusForbidden {
 		t.Fatalf("empty project = %d, want 403", got)
 	}
-	// An explicit grant wins over "*".
-	e.admin.must(http.StatusOK, "PUT", "/v1/workspaces/ml-team/projects/*/service-accounts/trainer", map[string]any{"role": "owner"})
+	// Grants add up: a lower grant on a project does not lower "*".
 	e.admin.must(http.StatusOK, "PUT", grant, map[string]any{"role": "viewer"})
-	systest.Eventually(t, propagation, "explicit viewer wins over * owner", func() bool { return s.status(t, k.Key, proj("prod")...) == http.StatusForbidden })
+	systest.Eventually(t, propagation, "viewer on prod alone is 403", func() bool { return s.status(t, k.Key, proj("prod")...) == http.StatusForbidden })
+	e.admin.must(http.StatusOK, "PUT", "/v1/workspaces/ml-team/projects/*/service-accounts/trainer", map[string]any{"role": "owner"})
+	systest.Eventually(t, propagation, "* owner wins over a lower grant on prod", func() bool { return s.status(t, k.Key, proj("prod")...) == http.StatusOK })
+	if got := e.up.last().Get("X-Project-Role"); got != "owner" {
+		t.Fatalf("upstream role with * owner and prod viewer = %q, want owner", got)
+	}
 	systest.Eventually(t, propagation, "* owner opens staging", func() bool { return s.status(t, k.Key, proj("staging")...) == http.StatusOK })
 	e.admin.must(http.StatusNoContent, "DELETE", grant, nil)
 	systest.Eventually(t, propagation, "grant removed: * applies", func() bool { return s.status(t, k.Key, proj("prod")...) == http.StatusOK })

@@ -16,7 +16,8 @@ const (
 )
 
 // AllProjects is the project name of a grant that covers every project of a workspace,
-// present and future. An explicit grant on a project wins over it.
+// present and future. Grants add up: an account's role in a project is the higher of its
+// grant on the project and its grant on "*".
 const AllProjects = "*"
 
 // ParseRole parses a role name; it accepts exactly the three lower-case names.

@@ -67,6 +67,13 @@ func (t *postgresTx) ListWorkspaces(ctx context.Context, after string, limit int
 	return collect(rows, err, "listing workspaces", pgScanWorkspace)
 }
 
+func (t *postgresTx) UpdateWorkspace(ctx context.Context, w Workspace) error {
+	if _, err := t.tx.ExecContext(ctx, "UPDATE workspaces SET max_service_accounts = $1 WHERE name = $2", w.MaxServiceAccounts, w.Name); err != nil {
+		return fmt.Errorf("updating workspace: %w", err)
+	}
+	return nil
+}
+
 // LockWorkspace locks the workspace row until the transaction ends. A second admin's
 // transaction that locks the same workspace waits here, and (at READ COMMITTED) its
 // following count sees the accounts the first one committed: count-then-insert cannot
@@ -248,6 +255,15 @@ func (t *postgresTx) ListGrants(ctx context.Context, ws, project, afterName, aft
 		WHERE g.workspace = $1 AND g.project IN ($2, '*') AND (s.name, g.project) > ($3, $4)
 		ORDER BY s.name, g.project LIMIT $5`, ws, project, afterName, afterProject, limit)
 	return collect(rows, err, "listing grants", pgScanGrant)
+}
+
+func (t *postgresTx) ListAccountGrants(ctx context.Context, saID, afterProject string, limit int) ([]Grant, error) {
+	rows, err := t.tx.QueryContext(ctx, pgGrantSelect+`
+		WHERE g.sa_id = $1 AND g.project > $2 ORDER BY g.project LIMIT $3`, saID, afterProject, limit)
+	return collect(rows, err, "listing grants", func(r rowScanner) (Grant, error) {
+		g, err := pgScanGrant(r)
+		return g.Grant, err
+	})
 }
 
 // --- audit ---

@@ -47,13 +47,15 @@ type Record struct {
 	Rev       int64           `json:"rev"` // store revision the record was computed at
 }
 
-// RoleFor resolves the account's role in project: an explicit grant wins over "*";
-// ok is false when the account has no grant that covers the project.
+// RoleFor resolves the account's role in project: the higher of its grant on project and
+// its grant on "*" (grants add up, as cloud IAM roles do: a project grant never lowers
+// what "*" gives). ok is false when the account has no grant that covers the project.
+// It allocates nothing: the sidecar calls it on every request.
 func (r *Record) RoleFor(project string) (role Role, ok bool) {
-	if role, ok = r.Roles[project]; ok {
-		return role, true
+	role, ok = r.Roles[project]
+	if all, star := r.Roles[AllProjects]; star && (!ok || all.Rank() > role.Rank()) {
+		return all, true
 	}
-	role, ok = r.Roles[AllProjects]
 	return role, ok
 }
 

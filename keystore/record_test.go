@@ -7,30 +7,39 @@ import (
 )
 
 func TestRecordRoleFor(t *testing.T) {
-	r := Record{Roles: map[string]Role{"*": RoleViewer, "billing": RoleOwner, "ops": RoleViewer}}
 	tests := []struct {
+		name    string
+		roles   map[string]Role
 		project string
 		want    Role
 		ok      bool
 	}{
-		{"billing", RoleOwner, true},
-		{"ops", RoleViewer, true},
-		{"other", RoleViewer, true},
+		{"explicit only", map[string]Role{"billing": RoleOwner}, "billing", RoleOwner, true},
+		{"star only", map[string]Role{"*": RoleViewer}, "billing", RoleViewer, true},
+		{"no grant", map[string]Role{"billing": RoleOwner}, "ops", "", false},
+		{"nil roles", nil, "ops", "", false},
+		{"explicit above star", map[string]Role{"*": RoleViewer, "billing": RoleOwner}, "billing", RoleOwner, true},
+		{"explicit below star: star wins", map[string]Role{"*": RoleContributor, "forecasting": RoleViewer}, "forecasting", RoleContributor, true},
+		{"owner star over viewer", map[string]Role{"*": RoleOwner, "prod": RoleViewer}, "prod", RoleOwner, true},
+		{"equal", map[string]Role{"*": RoleContributor, "prod": RoleContributor}, "prod", RoleContributor, true},
+		{"other project gets star", map[string]Role{"*": RoleViewer, "billing": RoleOwner}, "other", RoleViewer, true},
+		{"unknown explicit, known star", map[string]Role{"*": RoleViewer, "prod": "god"}, "prod", RoleViewer, true},
 	}
 	for _, tt := range tests {
-		got, ok := r.RoleFor(tt.project)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("RoleFor(%q) = %q,%v want %q,%v", tt.project, got, ok, tt.want, tt.ok)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			r := Record{Roles: tt.roles}
+			got, ok := r.RoleFor(tt.project)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("RoleFor(%q) over %v = %q,%v want %q,%v", tt.project, tt.roles, got, ok, tt.want, tt.ok)
+			}
+		})
 	}
-	none := Record{Roles: map[string]Role{"billing": RoleOwner}}
-	if _, ok := none.RoleFor("ops"); ok {
-		t.Error("no grant must mean no role")
-	}
-	// An explicit lower grant wins over a higher "*".
-	r2 := Record{Roles: map[string]Role{"*": RoleOwner, "prod": RoleViewer}}
-	if got, _ := r2.RoleFor("prod"); got != RoleViewer {
-		t.Errorf("explicit grant must win over *: got %q", got)
+}
+
+func TestRecordRoleForAllocatesNothing(t *testing.T) {
+	r := Record{Roles: map[string]Role{"*": RoleContributor, "forecasting": RoleViewer}}
+	if n := testing.AllocsPerRun(100, func() { _, _ = r.RoleFor("forecasting") }); n != 0 {
+		t.Errorf("RoleFor allocates %v times per call", n)
 	}
 }
 

@@ -232,6 +232,37 @@ func (s *Service) CreateWorkspace(ctx context.Context, name string, maxServiceAc
 	return w, err
 }
 
+// UpdateWorkspace changes a workspace's max_service_accounts (nil: unchanged), from 1 to
+// MaxServiceAccountsLimit. A limit below the number of accounts the workspace has is
+// allowed: the accounts stay, and new ones are refused until there are fewer.
+func (s *Service) UpdateWorkspace(ctx context.Context, name string, maxServiceAccounts *int) (Workspace, error) {
+	if maxServiceAccounts == nil {
+		return s.GetWorkspace(ctx, name)
+	}
+	if n := *maxServiceAccounts; n < 1 || n > MaxServiceAccountsLimit {
+		return Workspace{}, Invalid("max_service_accounts", "must be between 1 and %d", MaxServiceAccountsLimit)
+	}
+	var w Workspace
+	err := s.update(ctx, "workspace.update", func(tx Tx, m *mutation) error {
+		var err error
+		if w, err = getWorkspace(ctx, tx, name); err != nil {
+			return err
+		}
+		if err := tx.LockWorkspace(ctx, name); err != nil {
+			return err
+		}
+		previous := w.MaxServiceAccounts
+		w.MaxServiceAccounts = *maxServiceAccounts
+		if err := tx.UpdateWorkspace(ctx, w); err != nil {
+			return err
+		}
+		return m.audit(tx, name, name, map[string]string{
+			"max_service_accounts": fmt.Sprint(w.MaxServiceAccounts), "previous_max_service_accounts": fmt.Sprint(previous),
+		})
+	})
+	return w, err
+}
+
 // GetWorkspace reads a workspace.
 func (s *Service) GetWorkspace(ctx context.Context, name string) (Workspace, error) {
 	var w Workspace

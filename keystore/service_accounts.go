@@ -7,32 +7,43 @@ import (
 	"strings"
 )
 
-// getAccount resolves ref (an id sa_… or a name) in workspace ws.
+// getAccount resolves ref in workspace ws: an id (sa_…), a name, or a full name
+// name@workspace whose workspace is ws. A full name of another workspace is KindInvalid
+// (400) whether or not that account exists: the answer does not depend on what another
+// workspace holds.
 func getAccount(ctx context.Context, tx Tx, ws, ref string) (ServiceAccount, error) {
 	if _, err := getWorkspace(ctx, tx, ws); err != nil {
 		return ServiceAccount{}, err
 	}
 	var (
-		sa  ServiceAccount
-		ok  bool
-		err error
+		sa    ServiceAccount
+		ok    bool
+		err   error
+		shown = ref // how a missing account is named
 	)
+	name, inWS, full := strings.Cut(ref, "@")
 	switch {
 	case strings.HasPrefix(ref, ServiceAccountIDPrefix):
 		if !isID(ref, ServiceAccountIDPrefix) {
 			return ServiceAccount{}, NotFound("service account", truncate(ref, 64))
 		}
 		sa, ok, err = tx.GetServiceAccountByID(ctx, ws, ref)
-	case slugRE.MatchString(ref):
+	case full && slugRE.MatchString(name) && slugRE.MatchString(inWS):
+		if inWS != ws {
+			return ServiceAccount{}, Invalid("service_account", "%q is in workspace %q, not in %q", ref, inWS, ws)
+		}
+		sa, ok, err = tx.GetServiceAccountByName(ctx, ws, name)
+	case !full && slugRE.MatchString(ref):
 		sa, ok, err = tx.GetServiceAccountByName(ctx, ws, ref)
+		shown = FullName(ref, ws)
 	default:
-		return ServiceAccount{}, Invalid("service_account", "must be an id (sa_…) or a name")
+		return ServiceAccount{}, Invalid("service_account", "must be an id (sa_…), a name, or a full name name@%s", ws)
 	}
 	if err != nil {
 		return ServiceAccount{}, err
 	}
 	if !ok {
-		return ServiceAccount{}, NotFound("service account", ref)
+		return ServiceAccount{}, NotFound("service account", shown)
 	}
 	return sa, nil
 }
@@ -72,7 +83,7 @@ func (s *Service) CreateServiceAccount(ctx context.Context, ws string, in Create
 			return err
 		}
 		if n >= w.MaxServiceAccounts {
-			return Errorf(KindLimitReached, "workspace %q already has its maximum of %d service accounts", ws, w.MaxServiceAccounts)
+			return limitReached(w)
 		}
 		id, err := newID(ServiceAccountIDPrefix)
 		if err != nil {
@@ -242,4 +253,16 @@ func (s *Service) ReactivateServiceAccount(ctx context.Context, ws, ref string) 
 		})
 	})
 	return sa, key, err
+}
+
+// limitReached is the KindLimitReached error of a full workspace: it says how to raise the limit.
+func limitReached(w Workspace) error {
+	msg := fmt.Sprintf("workspace %q already has its maximum of %d service accounts", w.Name, w.MaxServiceAccounts)
+	if w.MaxServiceAccounts >= MaxServiceAccountsLimit {
+		return Errorf(KindLimitReached, "%s, the highest limit there is", msg)
+	}
+	n := min(2*max(w.MaxServiceAccounts, 1), MaxServiceAccountsLimit)
+	return Errorf(KindLimitReached,
+		"%s; raise it with PATCH /v1/workspaces/%s {\"max_service_accounts\": %d} (sagate workspace update %s --max-service-accounts %d)",
+		msg, w.Name, n, w.Name, n)
 }

@@ -83,7 +83,8 @@ func touchAccount(ctx context.Context, tx Tx, m *mutation, saID string) error {
 
 // ListGrants lists who has which role in project: explicit grants on it and "*" grants,
 // ordered by service account name, then project (an account may appear twice: once with
-// its explicit grant and once with its "*" grant; the explicit one wins at the sidecar).
+// its explicit grant and once with its "*" grant; the higher of the two is its role, see
+// Record.RoleFor).
 func (s *Service) ListGrants(ctx context.Context, ws, project string, p Page) ([]Grant, string, error) {
 	if err := ValidateProject(project); err != nil {
 		return nil, "", err
@@ -109,6 +110,28 @@ func (s *Service) ListGrants(ctx context.Context, ws, project string, p Page) ([
 		out[i] = r.Grant
 	}
 	return out, next, nil
+}
+
+// ListAccountGrants lists the account's grants by project ("*" first): the roles it has.
+func (s *Service) ListAccountGrants(ctx context.Context, ws, saRef string, p Page) ([]Grant, string, error) {
+	size, after, err := parsePage(p, 1)
+	if err != nil {
+		return nil, "", err
+	}
+	var gs []Grant
+	err = s.view(ctx, "listing the grants of a service account", func(tx Tx) error {
+		sa, err := getAccount(ctx, tx, ws, saRef)
+		if err != nil {
+			return err
+		}
+		gs, err = tx.ListAccountGrants(ctx, sa.ID, after[0], size+1)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	gs, next := nextPage(gs, size, func(g Grant) []string { return []string{g.Project} })
+	return gs, next, nil
 }
 
 // ListAudit lists admin actions, newest first.

@@ -88,6 +88,13 @@ func (t *sqliteTx) ListWorkspaces(ctx context.Context, after string, limit int) 
 	return collect(rows, err, "listing workspaces", scanWorkspace)
 }
 
+func (t *sqliteTx) UpdateWorkspace(ctx context.Context, w Workspace) error {
+	if _, err := t.exec(ctx, "UPDATE workspaces SET max_service_accounts = ? WHERE name = ?", w.MaxServiceAccounts, w.Name); err != nil {
+		return fmt.Errorf("updating workspace: %w", err)
+	}
+	return nil
+}
+
 func (t *sqliteTx) LockWorkspace(ctx context.Context, name string) error {
 	return nil // every write transaction already holds SQLite's single write lock (BEGIN IMMEDIATE)
 }
@@ -270,6 +277,20 @@ func (t *sqliteTx) ListGrants(ctx context.Context, ws, project, afterName, after
 		var created, updated int64
 		err := r.Scan(&g.Workspace, &g.Project, &g.ServiceAccountID, &g.AccountName, &g.Role, &created, &updated)
 		g.ServiceAccount = FullName(g.AccountName, g.Workspace)
+		g.CreatedAt, g.UpdatedAt = fromMicro(created), fromMicro(updated)
+		return g, err
+	})
+}
+
+func (t *sqliteTx) ListAccountGrants(ctx context.Context, saID, afterProject string, limit int) ([]Grant, error) {
+	rows, err := t.query(ctx, `SELECT g.workspace, g.project, g.sa_id, s.name, g.role, g.created_at, g.updated_at
+		FROM grants g JOIN service_accounts s ON s.id = g.sa_id
+		WHERE g.sa_id = ? AND g.project > ? ORDER BY g.project LIMIT ?`, saID, afterProject, limit)
+	return collect(rows, err, "listing grants", func(r rowScanner) (Grant, error) {
+		var g Grant
+		var created, updated int64
+		err := r.Scan(&g.Workspace, &g.Project, &g.ServiceAccountID, &g.ServiceAccount, &g.Role, &created, &updated)
+		g.ServiceAccount = FullName(g.ServiceAccount, g.Workspace)
 		g.CreatedAt, g.UpdatedAt = fromMicro(created), fromMicro(updated)
 		return g, err
 	})

@@ -66,6 +66,8 @@ type Tx interface {
 	LockWorkspace(ctx context.Context, name string) error
 	// CountServiceAccounts counts the accounts of a workspace.
 	CountServiceAccounts(ctx context.Context, ws string) (int, error)
+	// UpdateWorkspace writes a workspace's max_service_accounts.
+	UpdateWorkspace(ctx context.Context, w Workspace) error
 
 	// InsertServiceAccount adds an account (ErrConflict if its name is taken in its workspace).
 	InsertServiceAccount(ctx context.Context, sa ServiceAccount) error
@@ -103,6 +105,9 @@ type Tx interface {
 	// ListGrants returns up to limit grants of ws on project and on "*", ordered by account name
 	// then project, after the cursor (afterName, afterProject).
 	ListGrants(ctx context.Context, ws, project, afterName, afterProject string, limit int) ([]GrantRow, error)
+	// ListAccountGrants returns up to limit grants of account saID whose project sorts after
+	// afterProject, ordered by project ("*" first).
+	ListAccountGrants(ctx context.Context, saID, afterProject string, limit int) ([]Grant, error)
 
 	// InsertAudit appends an audit event (its ID is assigned by the store).
 	InsertAudit(ctx context.Context, e AuditEvent) error

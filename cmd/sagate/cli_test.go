@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sagate/sagate/admin"
 	"github.com/sagate/sagate/admin/admintest"
@@ -84,9 +85,9 @@ func TestCLIWorkspaceAndAccounts(t *testing.T) {
 		t.Fatalf("sa delete: %q", r.stdout)
 	}
 	e.AssertNotLive(t, fresh[0])
-	failing(t, e, "ml-team", "not_found", "sa", "get", "ci-bot")
-	if r := ok(t, e, "ml-team", "sa", "delete", "no-key", "-o", "json"); r.stdout != "" {
-		t.Fatalf("sa delete -o json printed %q", r.stdout)
+	failing(t, e, "ml-team", `service account "ci-bot@ml-team" not found`, "sa", "get", "ci-bot")
+	if d := okJSON[actionResult](t, e, "ml-team", "sa", "delete", "no-key"); d != (actionResult{Action: "deleted", ServiceAccount: "no-key@ml-team"}) {
+		t.Fatalf("sa delete -o json: %+v", d)
 	}
 }
 
@@ -97,7 +98,7 @@ func TestCLIKeysProjectsAudit(t *testing.T) {
 	ok(t, e, "", "workspace", "create", "ml-team")
 	ok(t, e, "ml-team", "sa", "create", "bot", "--no-key")
 
-	k := okJSON[keystore.IssuedKey](t, e, "ml-team", "key", "create", "bot", "--name", "deploy", "--expires-in", "30d")
+	k := okJSON[newKey](t, e, "ml-team", "key", "create", "bot", "--name", "deploy", "--expires-in", "30d").APIKey
 	issued = append(issued, k.Key)
 	if k.Name != "deploy" || k.ExpiresAt == nil || keystore.CheckKey(k.Key) != nil {
 		t.Fatalf("key create: %+v", k)
@@ -124,15 +125,20 @@ func TestCLIKeysProjectsAudit(t *testing.T) {
 	if ak := okJSON[keystore.APIKey](t, e, "ml-team", "key", "activate", "bot", k.ID); ak.State != keystore.KeyActive {
 		t.Fatalf("key activate: %+v", ak)
 	}
-	succ := okJSON[keystore.IssuedKey](t, e, "ml-team", "key", "rotate", "bot", k.Last6, "--retain", "60m", "--expires-in", "7d")
+	rot := okJSON[newKey](t, e, "ml-team", "key", "rotate", "bot", k.Last6, "--retain", "60m", "--expires-in", "7d")
+	succ := rot.APIKey
 	issued = append(issued, succ.Key)
-	if succ.Name != "deploy" {
-		t.Fatalf("key rotate: %+v", succ)
+	if succ.Name != "deploy" || rot.PreviousKey == nil || rot.PreviousKey.ID != k.ID || rot.PreviousKey.State != keystore.KeyActive ||
+		rot.PreviousKey.ExpiresAt == nil || time.Until(*rot.PreviousKey.ExpiresAt) > time.Hour || time.Until(*rot.PreviousKey.ExpiresAt) < 50*time.Minute {
+		t.Fatalf("key rotate: %+v", rot)
 	}
 	e.LiveRecord(t, k.Key)
 	e.LiveRecord(t, succ.Key)
 	r = ok(t, e, "ml-team", "key", "rotate", "bot", succ.ID)
 	succ2 := keyRE.FindString(r.stdout)
+	if !strings.Contains(r.stdout, "The old key "+succ.Last6+" ("+succ.ID+") is revoked.") {
+		t.Fatalf("key rotate without --retain does not say the old key is revoked: %q", r.stdout)
+	}
 	issued = append(issued, succ2)
 	e.AssertNotLive(t, succ.Key)
 	e.LiveRecord(t, succ2)
@@ -159,7 +165,9 @@ func TestCLIKeysProjectsAudit(t *testing.T) {
 	if r := ok(t, e, "ml-team", "project", "list", "vision"); !strings.Contains(r.stdout, "owner") || !strings.Contains(r.stdout, "bot@ml-team") {
 		t.Fatalf("project list table: %q", r.stdout)
 	}
-	ok(t, e, "ml-team", "project", "unassign", "vision", "bot")
+	if r := ok(t, e, "ml-team", "project", "unassign", "vision", "bot"); !strings.Contains(r.stdout, "removed the grant of bot@ml-team on project vision") {
+		t.Fatalf("project unassign: %q", r.stdout)
+	}
 	if gl := okJSON[admin.List[keystore.Grant]](t, e, "ml-team", "project", "list", "vision"); len(gl.Items) != 1 {
 		t.Fatalf("project list after unassign: %+v", gl)
 	}
@@ -179,30 +187,31 @@ func TestCLIErrors(t *testing.T) {
 	ok(t, e, "ml-team", "sa", "create", "bot", "--no-key")
 	cases := []struct {
 		name, ws, want string
+		code           int
 		args           []string
 	}{
-		{"unknown command", "", "unknown command", []string{"frobnicate"}},
-		{"unknown flag", "ml-team", "unknown flag", []string{"sa", "list", "--bogus"}},
-		{"group alone", "", "needs a subcommand", []string{"key"}},
-		{"missing arg", "ml-team", "takes 1 argument", []string{"sa", "get"}},
-		{"extra arg", "ml-team", "takes 2 argument", []string{"key", "rotate", "bot"}},
-		{"no workspace", "", "no workspace", []string{"sa", "list"}},
-		{"bad output", "", "-o must be table or json", []string{"workspace", "list", "-o", "yaml"}},
-		{"revoke without key", "ml-team", "SA KEY, or SA --all", []string{"key", "revoke", "bot"}},
-		{"revoke key and all", "ml-team", "only the service account", []string{"key", "revoke", "bot", "abcdef", "--all"}},
-		{"assign without role", "ml-team", "role", []string{"project", "assign", "vision", "bot"}},
-		{"no-key with expiry", "ml-team", "cannot be used with --no-key", []string{"sa", "create", "x", "--no-key", "--key-expires-in", "1d"}},
-		{"api 404", "ml-team", "not_found", []string{"sa", "get", "nobody"}},
-		{"api 400", "ml-team", "invalid_argument", []string{"sa", "create", "Bad_Name"}},
-		{"api 409", "ml-team", "already_exists", []string{"sa", "create", "bot"}},
-		{"api 422", "ml-team", "failed_precondition", []string{"sa", "reactivate", "bot"}},
-		{"bad role", "ml-team", "invalid_argument", []string{"project", "assign", "vision", "bot", "--role", "god"}},
-		{"bad duration", "ml-team", "invalid_argument", []string{"key", "create", "bot", "--expires-in", "-3d"}},
-		{"bad audit limit", "", "--limit", []string{"audit", "--limit", "0"}},
+		{"unknown command", "", "unknown command", exitUsage, []string{"frobnicate"}},
+		{"unknown flag", "ml-team", "unknown flag", exitUsage, []string{"sa", "list", "--bogus"}},
+		{"group alone", "", "needs a subcommand", exitUsage, []string{"key"}},
+		{"missing arg", "ml-team", "takes 1 argument", exitUsage, []string{"sa", "get"}},
+		{"extra arg", "ml-team", "takes 2 argument", exitUsage, []string{"key", "rotate", "bot"}},
+		{"no workspace", "", "no workspace", exitUsage, []string{"sa", "list"}},
+		{"bad output", "", "-o must be table or json", exitUsage, []string{"workspace", "list", "-o", "yaml"}},
+		{"revoke without key", "ml-team", "SA KEY, or SA --all", exitUsage, []string{"key", "revoke", "bot"}},
+		{"revoke key and all", "ml-team", "only the service account", exitUsage, []string{"key", "revoke", "bot", "abcdef", "--all"}},
+		{"assign without role", "ml-team", "role", exitUsage, []string{"project", "assign", "vision", "bot"}},
+		{"no-key with expiry", "ml-team", "cannot be used with --no-key", exitUsage, []string{"sa", "create", "x", "--no-key", "--key-expires-in", "1d"}},
+		{"api 404", "ml-team", "not found", exitError, []string{"sa", "get", "nobody"}},
+		{"api 400", "ml-team", "NAME: must", exitError, []string{"sa", "create", "Bad_Name"}},
+		{"api 409", "ml-team", "already exists", exitError, []string{"sa", "create", "bot"}},
+		{"api 422", "ml-team", "already active", exitError, []string{"sa", "reactivate", "bot"}},
+		{"bad role", "ml-team", "--role must be one of viewer, contributor, owner", exitUsage, []string{"project", "assign", "vision", "bot", "--role", "god"}},
+		{"bad duration", "ml-team", "--expires-in: \"-3d\" is not a duration", exitError, []string{"key", "create", "bot", "--expires-in", "-3d"}},
+		{"bad audit limit", "", "--limit", exitUsage, []string{"audit", "--limit", "0"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := failing(t, e, c.ws, c.want, c.args...)
+			r := failingWith(t, e, c.code, c.ws, c.want, c.args...)
 			if r.stdout != "" && !strings.Contains(c.name, "group") {
 				t.Fatalf("output on stdout on error: %q", r.stdout)
 			}
@@ -210,19 +219,20 @@ func TestCLIErrors(t *testing.T) {
 	}
 	t.Run("no token", func(t *testing.T) {
 		r := runWith(t, map[string]string{envAdminURL: e.URL}, "workspace", "list")
-		if r.code != 1 || !strings.Contains(r.stderr, envAdminToken) {
+		if r.code != exitUsage || !strings.Contains(r.stderr, envAdminToken) {
 			t.Fatalf("%+v", r)
 		}
 	})
 	t.Run("bad token", func(t *testing.T) {
 		r := runWith(t, map[string]string{envAdminURL: e.URL, envAdminToken: "not-the-token-at-all"}, "workspace", "list")
-		if r.code != 1 || !strings.Contains(r.stderr, "unauthenticated") || strings.Contains(r.stderr, "not-the-token") {
+		if r.code != exitError || !strings.Contains(r.stderr, "check "+envAdminToken) || strings.Contains(r.stderr, "not-the-token") {
 			t.Fatalf("%+v", r)
 		}
 	})
 	t.Run("admin down", func(t *testing.T) {
 		r := runWith(t, map[string]string{envAdminURL: "http://127.0.0.1:1", envAdminToken: e.Token}, "workspace", "list")
-		if r.code != 1 || !strings.Contains(r.stderr, "calling the admin API") || strings.Contains(r.stderr, e.Token) {
+		want := "is sagate serve running? set " + envAdminURL + " or --admin-url (now http://127.0.0.1:1)"
+		if r.code != exitError || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, e.Token) {
 			t.Fatalf("%+v", r)
 		}
 	})

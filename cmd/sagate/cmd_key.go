@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -19,12 +20,12 @@ func (a *app) keyCmd() *cobra.Command {
 		Use:   "create SA",
 		Short: "Issue a key to a service account",
 		Args:  nArgs(1, "SA"),
-		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+		RunE: a.withSA(0, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
 			k, err := c.CreateKey(ctx, ws, args[0], cin)
 			if err != nil {
 				return err
 			}
-			return a.show(k, func() error { return a.issued(k) })
+			return a.show(newKey{APIKey: k}, func() error { return a.issued(k) })
 		}),
 	}
 	create.Flags().StringVar(&cin.Name, "name", "", "the key's name (default \"default\")")
@@ -34,7 +35,7 @@ func (a *app) keyCmd() *cobra.Command {
 		Use:   "list SA",
 		Short: "List a service account's keys (never a secret)",
 		Args:  nArgs(1, "SA"),
-		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+		RunE: a.withSA(0, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
 			items, err := c.AllKeys(ctx, ws, args[0])
 			if err != nil {
 				return err
@@ -48,12 +49,26 @@ func (a *app) keyCmd() *cobra.Command {
 		Use:   "rotate SA KEY",
 		Short: "Issue a key's successor; the old key stays valid for --retain",
 		Args:  nArgs(2, "SA KEY"),
-		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+		RunE: a.withSA(0, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
 			k, err := c.RotateKey(ctx, ws, args[0], args[1], rin)
 			if err != nil {
 				return err
 			}
-			return a.show(k, func() error { return a.issued(k) })
+			// The new key is made: whatever happens next, it must be printed.
+			prev, perr := a.findKey(ctx, c, ws, args[0], args[1], k.ID)
+			if perr != nil && a.output != "json" { // in JSON, previous_key is left out
+				fmt.Fprintf(a.stderr, "sagate: the key is rotated, but reading the old key failed: %v\n", perr)
+			}
+			return a.show(newKey{APIKey: k, PreviousKey: prev}, func() error {
+				if err := a.issued(k); err != nil {
+					return err
+				}
+				if prev != nil {
+					_, err := fmt.Fprintln(a.stdout, oldKeyLine(*prev))
+					return err
+				}
+				return nil
+			})
 		}),
 	}
 	rotate.Flags().StringVar(&rin.Retain, "retain", "", "keep the old key valid this long (e.g. 60m); default 0: revoke it now")
@@ -72,7 +87,7 @@ func (a *app) keyCmd() *cobra.Command {
 			}
 			return nil
 		},
-		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+		RunE: a.withSA(0, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
 			if revokeAll {
 				out, err := c.RevokeAllKeys(ctx, ws, args[0])
 				if err != nil {
@@ -83,11 +98,17 @@ func (a *app) keyCmd() *cobra.Command {
 					return err
 				})
 			}
-			if err := c.RevokeKey(ctx, ws, args[0], args[1]); err != nil {
+			sa := saName(args[0], ws)
+			err := c.RevokeKey(ctx, ws, args[0], args[1])
+			if err != nil && a.alreadyRevoked(ctx, c, ws, args[0], args[1], err) {
+				return a.acted(actionResult{Action: "already_revoked", ServiceAccount: sa, Key: args[1]},
+					fmt.Sprintf("key %s of %s is already revoked", args[1], sa))
+			}
+			if err != nil {
 				return err
 			}
-			a.done("revoked key %s of %s@%s", args[1], args[0], ws)
-			return nil
+			return a.acted(actionResult{Action: "revoked", ServiceAccount: sa, Key: args[1]},
+				fmt.Sprintf("revoked key %s of %s", args[1], sa))
 		}),
 	}
 	revoke.Flags().BoolVar(&revokeAll, "all", false, "revoke every key of the account")
@@ -105,7 +126,7 @@ func (a *app) keyVerb(verb, short string, call func(*admin.Client, context.Conte
 		Use:   verb + " SA KEY",
 		Short: short,
 		Args:  nArgs(2, "SA KEY"),
-		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+		RunE: a.withSA(0, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
 			k, err := call(c, ctx, ws, args[0], args[1])
 			if err != nil {
 				return err
@@ -113,4 +134,41 @@ func (a *app) keyVerb(verb, short string, call func(*admin.Client, context.Conte
 			return a.show(k, func() error { return a.table(keyHeader, [][]string{keyRow(k)}) })
 		}),
 	}
+}
+
+// findKey returns the key ref (an id or a last6) of account sa, other than the key
+// except; nil when there is none.
+func (a *app) findKey(ctx context.Context, c *admin.Client, ws, sa, ref, except string) (*keystore.APIKey, error) {
+	keys, err := c.AllKeys(ctx, ws, sa)
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range keys {
+		if k.ID != except && (k.ID == ref || k.Last6 == ref) {
+			return &keys[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// alreadyRevoked reports whether err, the failure of revoking key ref, is only that the
+// key is revoked already: not an error for a script.
+func (a *app) alreadyRevoked(ctx context.Context, c *admin.Client, ws, sa, ref string, err error) bool {
+	var ae *admin.APIError
+	if !errors.As(err, &ae) || ae.Code != string(keystore.KindState) {
+		return false
+	}
+	k, ferr := a.findKey(ctx, c, ws, sa, ref, "")
+	return ferr == nil && k != nil && k.State == keystore.KeyRevoked
+}
+
+// oldKeyLine says, after a rotation, what became of the old key.
+func oldKeyLine(k keystore.APIKey) string {
+	switch {
+	case k.State == keystore.KeyRevoked:
+		return fmt.Sprintf("The old key %s (%s) is revoked.", k.Last6, k.ID)
+	case k.ExpiresAt != nil:
+		return fmt.Sprintf("The old key %s (%s) stays valid until %s.", k.Last6, k.ID, ts(*k.ExpiresAt))
+	}
+	return fmt.Sprintf("The old key %s (%s) stays valid.", k.Last6, k.ID)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -9,7 +10,9 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-// projectCmd: sagate project assign|unassign|list. PROJECT "*" means every project of the workspace.
+// projectCmd: sagate project assign|unassign|list. PROJECT "*" means every project of the
+// workspace. Grants add up: an account's role in a project is the higher of its grant on
+// the project and its grant on "*".
 func (a *app) projectCmd() *cobra.Command {
 	cmd := group("project", "Grant service accounts roles in projects (PROJECT \"*\": every project)")
 
@@ -18,7 +21,10 @@ func (a *app) projectCmd() *cobra.Command {
 		Use:   "assign PROJECT SA --role ROLE",
 		Short: "Grant or change a service account's role (viewer, contributor, owner) in a project",
 		Args:  nArgs(2, "PROJECT SA"),
-		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+		RunE: a.withSA(1, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+			if err := checkRole("--role", role); err != nil {
+				return err
+			}
 			g, err := c.SetGrant(ctx, ws, args[0], args[1], keystore.Role(role))
 			if err != nil {
 				return err
@@ -33,18 +39,19 @@ func (a *app) projectCmd() *cobra.Command {
 		Use:   "unassign PROJECT SA",
 		Short: "Remove a service account's grant on a project",
 		Args:  nArgs(2, "PROJECT SA"),
-		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+		RunE: a.withSA(1, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
 			if err := c.RemoveGrant(ctx, ws, args[0], args[1]); err != nil {
 				return err
 			}
-			a.done("removed the grant of %s on project %s", args[1], args[0])
-			return nil
+			sa := saName(args[1], ws)
+			return a.acted(actionResult{Action: "unassigned", ServiceAccount: sa, Project: args[0]},
+				fmt.Sprintf("removed the grant of %s on project %s", sa, args[0]))
 		}),
 	}
 
 	list := &cobra.Command{
 		Use:   "list PROJECT",
-		Short: "Show who has which role in a project (explicit and \"*\" grants)",
+		Short: "Show who has which role in a project (its grants and \"*\" grants: the higher one counts)",
 		Args:  nArgs(1, "PROJECT"),
 		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
 			items, err := c.AllGrants(ctx, ws, args[0])

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -9,7 +10,8 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-// saCmd: sagate sa create|list|get|update|deactivate|reactivate|delete.
+// saCmd: sagate sa create|list|get|show|update|deactivate|reactivate|delete. NAME is an
+// account's name, full name (NAME@WORKSPACE, which also gives the workspace) or id.
 func (a *app) saCmd() *cobra.Command {
 	cmd := group("sa", "Manage service accounts")
 	cmd.Aliases = []string{"service-account"}
@@ -20,8 +22,17 @@ func (a *app) saCmd() *cobra.Command {
 		Use:   "create NAME",
 		Short: "Create a service account and, unless --no-key, its first key",
 		Args:  nArgs(1, "NAME"),
-		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
-			in.Name = args[0]
+		RunE: a.withSA(0, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+			name, inWS, full := strings.Cut(args[0], "@")
+			if full && inWS != ws {
+				return usagef("%s is in workspace %q, not in %q (set by -w or %s)", args[0], inWS, ws, envWorkspace)
+			}
+			in.Name = name
+			if in.AllProjectsRole != "" {
+				if err := checkRole("--all-projects-role", in.AllProjectsRole); err != nil {
+					return err
+				}
+			}
 			if noKey {
 				if in.KeyExpiresIn != "" {
 					return usagef("--key-expires-in cannot be used with --no-key")
@@ -60,7 +71,7 @@ func (a *app) saCmd() *cobra.Command {
 		Use:   "update NAME --description D",
 		Short: "Change a service account's description",
 		Args:  nArgs(1, "NAME"),
-		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+		RunE: a.withSA(0, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
 			sa, err := c.UpdateServiceAccount(ctx, ws, args[0], admin.UpdateServiceAccountRequest{Description: &desc})
 			if err != nil {
 				return err
@@ -72,13 +83,14 @@ func (a *app) saCmd() *cobra.Command {
 	_ = update.MarkFlagRequired("description")
 
 	cmd.AddCommand(create, list, update,
-		a.saVerb("get", "Show a service account", (*admin.Client).GetServiceAccount),
+		a.saVerb("get", "Show a service account (sa show: with its roles and keys)", (*admin.Client).GetServiceAccount),
+		a.saShowCmd(),
 		a.saVerb("deactivate", "Stop every key of a service account at once", (*admin.Client).DeactivateServiceAccount),
 		&cobra.Command{
 			Use:   "reactivate NAME",
 			Short: "Reactivate a service account: revokes every old key and issues one fresh key",
 			Args:  nArgs(1, "NAME"),
-			RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+			RunE: a.withSA(0, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
 				out, err := c.ReactivateServiceAccount(ctx, ws, args[0])
 				if err != nil {
 					return err
@@ -90,12 +102,12 @@ func (a *app) saCmd() *cobra.Command {
 			Use:   "delete NAME",
 			Short: "Delete a service account: revokes its keys, removes its grants, frees its name",
 			Args:  nArgs(1, "NAME"),
-			RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+			RunE: a.withSA(0, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
 				if err := c.DeleteServiceAccount(ctx, ws, args[0]); err != nil {
 					return err
 				}
-				a.done("deleted service account %s@%s", args[0], ws)
-				return nil
+				sa := saName(args[0], ws)
+				return a.acted(actionResult{Action: "deleted", ServiceAccount: sa}, "deleted service account "+sa)
 			}),
 		},
 	)
@@ -108,7 +120,7 @@ func (a *app) saVerb(verb, short string, call func(*admin.Client, context.Contex
 		Use:   verb + " NAME",
 		Short: short,
 		Args:  nArgs(1, "NAME"),
-		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+		RunE: a.withSA(0, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
 			sa, err := call(c, ctx, ws, args[0])
 			if err != nil {
 				return err
@@ -120,8 +132,22 @@ func (a *app) saVerb(verb, short string, call func(*admin.Client, context.Contex
 
 // withWS wraps a subcommand that needs the workspace and a client.
 func (a *app) withWS(f func(ctx context.Context, c *admin.Client, ws string, args []string) error) func(*cobra.Command, []string) error {
+	return a.withSA(-1, f)
+}
+
+// withSA wraps a subcommand whose argument saArg (-1: none) names a service account: with
+// no -w and no $SAGATE_WORKSPACE, a full name NAME@WORKSPACE gives the workspace.
+func (a *app) withSA(saArg int, f func(ctx context.Context, c *admin.Client, ws string, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		ws, err := a.ws()
+		var (
+			ws  string
+			err error
+		)
+		if saArg >= 0 && saArg < len(args) {
+			ws, err = a.wsFor(args[saArg])
+		} else {
+			ws, err = a.ws()
+		}
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,9 +17,15 @@ func group(use, short string) *cobra.Command {
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  cobra.NoArgs,
+		Args:  subcommandArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usagef("%s needs a subcommand (see %s --help)", cmd.CommandPath(), cmd.CommandPath())
+			var names []string
+			for _, c := range cmd.Commands() {
+				if c.IsAvailableCommand() {
+					names = append(names, c.Name())
+				}
+			}
+			return usagef("%s needs a subcommand: %s", cmd.CommandPath(), strings.Join(names, ", "))
 		},
 	}
 }
@@ -29,9 +36,9 @@ func wsRow(w keystore.Workspace) []string {
 	return []string{w.Name, strconv.Itoa(w.MaxServiceAccounts), ts(w.CreatedAt)}
 }
 
-// workspaceCmd: sagate workspace create NAME | list.
+// workspaceCmd: sagate workspace create NAME | update NAME | list.
 func (a *app) workspaceCmd() *cobra.Command {
-	cmd := group("workspace", "Create and list workspaces")
+	cmd := group("workspace", "Create, change and list workspaces")
 	var maxSA int
 	create := &cobra.Command{
 		Use:   "create NAME",
@@ -49,7 +56,28 @@ func (a *app) workspaceCmd() *cobra.Command {
 			return a.show(w, func() error { return a.table(wsHeader, [][]string{wsRow(w)}) })
 		},
 	}
-	create.Flags().IntVar(&maxSA, "max-service-accounts", 0, "most service accounts in the workspace (default 50)")
+	create.Flags().IntVar(&maxSA, "max-service-accounts", 0, fmt.Sprintf("most service accounts in the workspace (default %d)", keystore.DefaultMaxServiceAccounts))
+	var newMax int
+	update := &cobra.Command{
+		Use:   "update NAME --max-service-accounts N",
+		Short: "Change a workspace's limit of service accounts",
+		Args:  nArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("max-service-accounts") {
+				return usagef("workspace update needs --max-service-accounts N")
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			w, err := c.UpdateWorkspace(cmd.Context(), args[0], admin.UpdateWorkspaceRequest{MaxServiceAccounts: &newMax})
+			if err != nil {
+				return err
+			}
+			return a.show(w, func() error { return a.table(wsHeader, [][]string{wsRow(w)}) })
+		},
+	}
+	update.Flags().IntVar(&newMax, "max-service-accounts", 0, fmt.Sprintf("most service accounts in the workspace (1 to %d)", keystore.MaxServiceAccountsLimit))
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List workspaces",
@@ -66,7 +94,7 @@ func (a *app) workspaceCmd() *cobra.Command {
 			return showList(a, items, wsHeader, wsRow)
 		},
 	}
-	cmd.AddCommand(create, list)
+	cmd.AddCommand(create, update, list)
 	return cmd
 }
 

@@ -79,12 +79,18 @@ func okJSON[T any](t *testing.T, e *admintest.Env, ws string, args ...string) T 
 	return v
 }
 
-// failing runs the CLI and fails unless it exits 1 with stderr containing want.
+// failing runs the CLI and fails unless it exits 1 (exitError) with stderr containing want.
 func failing(t *testing.T, e *admintest.Env, ws, want string, args ...string) result {
 	t.Helper()
+	return failingWith(t, e, exitError, ws, want, args...)
+}
+
+// failingWith runs the CLI and fails unless it exits code with stderr containing want.
+func failingWith(t *testing.T, e *admintest.Env, code int, ws, want string, args ...string) result {
+	t.Helper()
 	r := sagate(t, e, ws, args...)
-	if r.code != 1 || !strings.Contains(r.stderr, want) {
-		t.Fatalf("sagate %s: exit %d, stderr %q; want exit 1 and %q", strings.Join(args, " "), r.code, r.stderr, want)
+	if r.code != code || !strings.Contains(r.stderr, want) {
+		t.Fatalf("sagate %s: exit %d, stderr %q; want exit %d and %q", strings.Join(args, " "), r.code, r.stderr, code, want)
 	}
 	return r
 }

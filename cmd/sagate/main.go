@@ -3,15 +3,15 @@
 //
 // Environment: SAGATE_ADMIN_URL (default http://127.0.0.1:8081), SAGATE_ADMIN_TOKEN,
 // SAGATE_ADMIN_CA (or --ca-file: a private CA of an https admin), SAGATE_WORKSPACE (or -w).
-// Output: tables for people, -o json for scripts. Errors go to stderr and exit with
-// status 1. A change committed but not yet in Redis is said on stderr (or in the JSON
-// object's "sync" field).
+// Output: tables for people, -o json for scripts. Errors go to stderr ("sagate: …", or
+// {"error": {"code", "message"}} with -o json) and exit with status 1 when the admin
+// refused, failed or could not be reached, 2 for a usage mistake (nothing was sent).
+// A change committed but not yet in Redis is said on stderr (or in the JSON object's
+// "sync" field).
 package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 )
@@ -23,28 +23,17 @@ func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
-// run executes the command line args and returns the process exit status.
+// run executes the command line args and returns the process exit status (exitOK,
+// exitError, exitUsage).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	a := &app{getenv: getenv, stdout: stdout, stderr: stderr}
 	root := newRoot(a)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(stderr, "sagate: %v\n", err)
-		a.syncNotice() // a change committed before the failure
-		var ue *usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintln(stderr, "Run 'sagate --help' for usage.")
-		}
-		return 1
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
 	}
-	return 0
+	return a.report(a.classify(cmd, err), a.output == "json" || wantsJSON(args))
 }
-
-// usageError is a mistake on the command line.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }

@@ -114,14 +114,36 @@ func showList[T any](a *app, items []T, header []string, row func(T) []string) e
 	})
 }
 
-// done prints a confirmation for an action that answers nothing (204) in table mode;
-// in json mode it prints nothing. Either way a change that has not reached Redis gets
-// a notice on stderr.
+// done prints a line in table mode and nothing in json mode (the audit's "more" pointer).
 func (a *app) done(format string, args ...any) {
 	if a.output != "json" {
 		fmt.Fprintf(a.stdout, format+"\n", args...)
 	}
-	a.syncNotice()
+}
+
+// actionResult is the CLI's JSON answer of a command whose API call answers nothing (204):
+// what it did ("deleted", "revoked", "already_revoked", "unassigned") and to what.
+type actionResult struct {
+	Action         string `json:"action"`
+	ServiceAccount string `json:"service_account"`
+	Key            string `json:"key,omitempty"`
+	Project        string `json:"project,omitempty"`
+}
+
+// acted prints r as JSON, or line in table mode.
+func (a *app) acted(r actionResult, line string) error {
+	return a.show(r, func() error {
+		_, err := fmt.Fprintln(a.stdout, line)
+		return err
+	})
+}
+
+// saName names account ref of workspace ws for people: its full name, or its id.
+func saName(ref, ws string) string {
+	if strings.Contains(ref, "@") || strings.HasPrefix(ref, keystore.ServiceAccountIDPrefix) {
+		return ref
+	}
+	return keystore.FullName(ref, ws)
 }
 
 func ts(t time.Time) string {
@@ -158,6 +180,14 @@ func keyRow(k keystore.APIKey) []string {
 
 func grantRow(g keystore.Grant) []string {
 	return []string{g.Project, g.ServiceAccount, string(g.Role), ts(g.UpdatedAt)}
+}
+
+// newKey is the CLI's JSON answer of every command that makes a key: the key is always
+// at .api_key, as in the answer of sa create and sa reactivate.
+type newKey struct {
+	APIKey keystore.IssuedKey `json:"api_key"`
+	// PreviousKey is, after key rotate, the old key: revoked, or valid until its expires_at.
+	PreviousKey *keystore.APIKey `json:"previous_key,omitempty"`
 }
 
 // issued prints a freshly issued key: its description and the secret on stdout, and the

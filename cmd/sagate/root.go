@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"os/user"
@@ -40,12 +39,18 @@ type app struct {
 // newRoot builds the sagate command tree.
 func newRoot(a *app) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "sagate",
-		Short:         "Service-account API keys in front of existing HTTP APIs",
-		Long:          "sagate serve runs the admin endpoint; every other subcommand is a client of it.\n\nEnvironment: " + envAdminURL + " (default " + defaultAdminURL + "), " + envAdminToken + ", " + envWorkspace + " (or -w).",
+		Use:   "sagate",
+		Short: "Service-account API keys in front of existing HTTP APIs",
+		Long: "sagate serve runs the admin endpoint; every other subcommand is a client of it.\n\n" +
+			"Environment: " + envAdminURL + " (default " + defaultAdminURL + "), " + envAdminToken + ", " + envAdminCA + ", " + envWorkspace + " (or -w).\n" +
+			"Accounts are named by name, full name (NAME@WORKSPACE, which also gives the workspace) or id.\n" +
+			"Exit status: 0 done, 1 the admin refused, failed or could not be reached, 2 a usage mistake (nothing was sent).\n" +
+			"With -o json, errors are {\"error\": {\"code\", \"message\"}} on stderr.",
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          subcommandArgs,
+		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if a.output != "table" && a.output != "json" {
 				return usagef("-o must be table or json, not %q", a.output)
@@ -85,18 +90,22 @@ func nArgs(n int, names string) cobra.PositionalArgs {
 	}
 }
 
+// adminBase is the admin's URL: --admin-url, $SAGATE_ADMIN_URL, or the default.
+func (a *app) adminBase() string {
+	if a.adminURL != "" {
+		return a.adminURL
+	}
+	if u := a.getenv(envAdminURL); u != "" {
+		return u
+	}
+	return defaultAdminURL
+}
+
 // client returns an admin client from the environment and flags.
 func (a *app) client() (*admin.Client, error) {
-	u := a.adminURL
-	if u == "" {
-		u = a.getenv(envAdminURL)
-	}
-	if u == "" {
-		u = defaultAdminURL
-	}
 	token := a.getenv(envAdminToken)
 	if token == "" {
-		return nil, fmt.Errorf("no admin token: set %s", envAdminToken)
+		return nil, configf("no admin token: set %s (the token sagate serve was started with)", envAdminToken)
 	}
 	opts := []admin.ClientOption{admin.WithActor(actor()), admin.WithUserAgent("sagate-cli/" + version)}
 	ca := a.caFile
@@ -106,11 +115,15 @@ func (a *app) client() (*admin.Client, error) {
 	if ca != "" {
 		pool, err := admin.LoadCAFile(ca)
 		if err != nil {
-			return nil, err
+			return nil, configf("%v (set by --ca-file or %s)", err, envAdminCA)
 		}
 		opts = append(opts, admin.WithRootCAs(pool))
 	}
-	return admin.NewClient(u, token, opts...)
+	c, err := admin.NewClient(a.adminBase(), token, opts...)
+	if err != nil {
+		return nil, configf("%v: set --admin-url or %s", err, envAdminURL)
+	}
+	return c, nil
 }
 
 // ws returns the workspace from -w or $SAGATE_WORKSPACE.
@@ -122,6 +135,19 @@ func (a *app) ws() (string, error) {
 		return w, nil
 	}
 	return "", usagef("no workspace: pass -w WORKSPACE or set %s", envWorkspace)
+}
+
+// wsFor returns the workspace of a command naming account ref: -w or $SAGATE_WORKSPACE,
+// else the workspace of a full name "name@workspace".
+func (a *app) wsFor(ref string) (string, error) {
+	ws, err := a.ws()
+	if err == nil {
+		return ws, nil
+	}
+	if _, w, ok := strings.Cut(ref, "@"); ok && w != "" {
+		return w, nil
+	}
+	return "", usagef("no workspace: pass -w WORKSPACE, set %s, or name the account in full (NAME@WORKSPACE)", envWorkspace)
 }
 
 // actor names the person running the CLI for the audit trail: user@host, printable, at most 64 characters.

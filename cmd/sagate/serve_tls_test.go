@@ -71,7 +71,8 @@ func TestServeTLS(t *testing.T) {
 	})
 
 	cli := map[string]string{envAdminURL: "https://" + addr, envAdminToken: serveToken, envWorkspace: "ml-team"}
-	if r := runWith(t, cli, "workspace", "create", "ml-team"); r.code != 1 || !strings.Contains(r.stderr, "certificate") {
+	if r := runWith(t, cli, "workspace", "create", "ml-team"); r.code != exitError || !strings.Contains(r.stderr, "certificate") ||
+		!strings.Contains(r.stderr, envAdminCA+" or --ca-file") {
 		t.Fatalf("https without the CA: %+v; want a certificate error", r)
 	}
 	if r := runWith(t, cli, "workspace", "create", "ml-team", "--ca-file", ca.File); r.code != 0 {
@@ -81,7 +82,7 @@ func TestServeTLS(t *testing.T) {
 	if r := runWith(t, cli, "workspace", "list"); r.code != 0 || !strings.Contains(r.stdout, "ml-team") {
 		t.Fatalf("https with %s: %+v", envAdminCA, r)
 	}
-	if r := runWith(t, cli, "workspace", "list", "--ca-file", keyFile); r.code != 1 || !strings.Contains(r.stderr, "no PEM certificate") {
+	if r := runWith(t, cli, "workspace", "list", "--ca-file", keyFile); r.code != exitUsage || !strings.Contains(r.stderr, "no PEM certificate") {
 		t.Fatalf("--ca-file without a certificate: %+v", r)
 	}
 

@@ -63,12 +63,13 @@ func (e *Entry) Live(now time.Time) bool {
 	return e.state == stateActive && (e.exp == 0 || now.UnixMilli() < e.exp)
 }
 
-// RoleFor resolves the account's role in project; see keystore.Record.RoleFor.
+// RoleFor resolves the account's role in project: the higher of its grants on project
+// and on "*"; see keystore.Record.RoleFor.
 func (e *Entry) RoleFor(project string) (keystore.Role, bool) {
-	if role, ok := e.acc.roles[project]; ok {
-		return role, true
+	role, ok := e.acc.roles[project]
+	if all, star := e.acc.roles[keystore.AllProjects]; star && (!ok || all.Rank() > role.Rank()) {
+		return all, true
 	}
-	role, ok := e.acc.roles[keystore.AllProjects]
 	return role, ok
 }
 

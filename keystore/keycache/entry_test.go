@@ -192,3 +192,33 @@ func TestAccountContentIsSharedAcrossShards(t *testing.T) {
 		t.Errorf("%d accounts still interned with no key cached", len(in.m))
 	}
 }
+
+func TestEntryRoleForAddsUpGrants(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	rec := activeRecord()
+	rec.Roles = map[string]keystore.Role{"*": keystore.RoleContributor, "forecasting": keystore.RoleViewer, "billing": keystore.RoleOwner}
+	h := newHash(t)
+	e.put(h, rec)
+	ent, _ := e.lookup(h)
+	if ent == nil {
+		t.Fatal("entry not found")
+	}
+	for _, tc := range []struct {
+		project string
+		want    keystore.Role
+	}{
+		{"forecasting", keystore.RoleContributor}, // a lower project grant does not lower "*"
+		{"billing", keystore.RoleOwner},           // a higher one raises it
+		{"other", keystore.RoleContributor},       // "*" alone
+	} {
+		if got, ok := ent.RoleFor(tc.project); !ok || got != tc.want {
+			t.Errorf("RoleFor(%s) = %q %v, want %q", tc.project, got, ok, tc.want)
+		}
+		if got, _ := rec.RoleFor(tc.project); got != tc.want {
+			t.Errorf("Record.RoleFor(%s) = %q, want %q (the admin and the sidecar must agree)", tc.project, got, tc.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = ent.RoleFor("forecasting") }); n != 0 {
+		t.Errorf("Entry.RoleFor allocates %v times per call", n)
+	}
+}

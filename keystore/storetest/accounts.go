@@ -42,6 +42,21 @@ func testWorkspaces(t *testing.T, e *env) {
 	_, err = e.svc.GetWorkspace(e.ctx, "nope")
 	wantKind(t, "GetWorkspace(nope)", err, keystore.KindNotFound)
 	e.ws("alpha", 7)
+	n := 3
+	up, err := e.svc.UpdateWorkspace(e.ctx, "alpha", &n)
+	if err != nil || up.MaxServiceAccounts != 3 {
+		t.Errorf("UpdateWorkspace = %+v, %v", up, err)
+	}
+	for _, bad := range []int{0, -1, keystore.MaxServiceAccountsLimit + 1} {
+		_, err := e.svc.UpdateWorkspace(e.ctx, "alpha", &bad)
+		wantKind(t, fmt.Sprintf("UpdateWorkspace(alpha, %d)", bad), err, keystore.KindInvalid)
+	}
+	_, err = e.svc.UpdateWorkspace(e.ctx, "nope", &n)
+	wantKind(t, "UpdateWorkspace(nope)", err, keystore.KindNotFound)
+	n = 7
+	if _, err := e.svc.UpdateWorkspace(e.ctx, "alpha", &n); err != nil {
+		t.Fatalf("UpdateWorkspace back to 7: %v", err)
+	}
 	list, next, err := e.svc.ListWorkspaces(e.ctx, keystore.Page{})
 	if err != nil || next != "" || len(list) != 2 || list[0].Name != "alpha" || list[1].Name != "ml-team" || list[0].MaxServiceAccounts != 7 {
 		t.Errorf("ListWorkspaces = %+v, %q, %v", list, next, err)
@@ -149,6 +164,16 @@ func testLimitConcurrent(t *testing.T, e *env) {
 	}
 	_, _, err = e.svc.CreateServiceAccount(e.ctx, "lim", keystore.CreateServiceAccountInput{Name: "one-more"})
 	wantKind(t, "create over the limit", err, keystore.KindLimitReached)
+	if err != nil && !strings.Contains(err.Error(), "sagate workspace update lim --max-service-accounts") {
+		t.Errorf("the limit's error does not say how to raise it: %v", err)
+	}
+	raised := limit + 1
+	if _, err := e.svc.UpdateWorkspace(e.ctx, "lim", &raised); err != nil {
+		t.Fatalf("raising the limit: %v", err)
+	}
+	if _, _, err = e.svc.CreateServiceAccount(e.ctx, "lim", keystore.CreateServiceAccountInput{Name: "one-more"}); err != nil {
+		t.Errorf("create after raising the limit: %v", err)
+	}
 }
 
 func testGetUpdateAccount(t *testing.T, e *env) {
@@ -156,7 +181,7 @@ func testGetUpdateAccount(t *testing.T, e *env) {
 	e.ws("ws2", 0)
 	sa, _ := e.sa("ws", "bot")
 	sa2, _ := e.sa("ws2", "bot")
-	for _, ref := range []string{sa.ID, "bot"} {
+	for _, ref := range []string{sa.ID, "bot", "bot@ws"} {
 		got, err := e.svc.GetServiceAccount(e.ctx, "ws", ref)
 		if err != nil || got.ID != sa.ID || got.FullName != "bot@ws" {
 			t.Errorf("GetServiceAccount(%q) = %+v, %v", ref, got, err)
@@ -172,6 +197,11 @@ func testGetUpdateAccount(t *testing.T, e *env) {
 		{"ws", "ghost", keystore.KindNotFound},
 		{"ws", "Bad Name", keystore.KindInvalid},
 		{"nope", "bot", keystore.KindNotFound},
+		{"ws", "bot@ws2", keystore.KindInvalid},   // a full name of another workspace, existing or not
+		{"ws", "ghost@ws2", keystore.KindInvalid}, // the same answer: it says nothing of ws2
+		{"ws", "ghost@ws", keystore.KindNotFound},
+		{"ws", "bot@", keystore.KindInvalid},
+		{"ws", "bot@ws@ws", keystore.KindInvalid},
 	} {
 		_, err := e.svc.GetServiceAccount(e.ctx, tc.ws, tc.ref)
 		wantKind(t, fmt.Sprintf("GetServiceAccount(%q, %q)", tc.ws, tc.ref), err, tc.kind)

@@ -94,6 +94,28 @@ func testGrants(t *testing.T, e *env) {
 		t.Errorf("paged ListGrants = %v, want %v", paged, want)
 	}
 
+	// One account's grants, "*" first, paged one by one.
+	var mine []string
+	p = keystore.Page{Size: 1}
+	for range 10 {
+		items, next, err := e.svc.ListAccountGrants(e.ctx, "ws", "alice@ws", p)
+		if err != nil {
+			t.Fatalf("ListAccountGrants: %v", err)
+		}
+		for _, g := range items {
+			mine = append(mine, fmt.Sprintf("%s:%s:%s", g.ServiceAccount, g.Project, g.Role))
+		}
+		if next == "" {
+			break
+		}
+		p.Token = next
+	}
+	if want := []string{"alice@ws:*:viewer", "alice@ws:proj:owner"}; fmt.Sprint(mine) != fmt.Sprint(want) {
+		t.Errorf("ListAccountGrants(alice) = %v, want %v", mine, want)
+	}
+	_, _, err = e.svc.ListAccountGrants(e.ctx, "ws", "ghost", keystore.Page{})
+	wantKind(t, "ListAccountGrants of an unknown account", err, keystore.KindNotFound)
+
 	if err := e.svc.RemoveGrant(e.ctx, "ws", "proj", "alice"); err != nil {
 		t.Fatalf("RemoveGrant: %v", err)
 	}
