@@ -28,8 +28,8 @@ func TestRedisACL(t *testing.T) {
 			notOut:  []string{"side-secret", "adm-secret", "CHANGE-ME"}},
 		{name: "aclfile", args: []string{"redis-acl", "--format", "aclfile"}, wantOut: []string{"user sagate-sidecar on >CHANGE-ME ", "user sagate-admin on "},
 			notOut: []string{"ACL SETUSER", " reset "}},
-		{name: "bad format", args: []string{"redis-acl", "--format", "yaml"}, wantCode: 1, wantStderr: "--format must be setuser or aclfile"},
-		{name: "bad user", args: []string{"redis-acl", "--sidecar-user", "a b"}, wantCode: 1, wantStderr: `Redis user name "a b"`},
+		{name: "bad format", args: []string{"redis-acl", "--format", "yaml"}, wantCode: 2, wantStderr: "--format must be setuser or aclfile"},
+		{name: "bad user", args: []string{"redis-acl", "--sidecar-user", "a b"}, wantCode: 2, wantStderr: `Redis user name "a b"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
