@@ -36,7 +36,6 @@ type Client struct {
 	base     *url.URL
 	token    string
 	hc       *http.Client
-	actor    string
 	ua       string
 	pageSize int // page size of the All* helpers
 }
@@ -47,9 +46,6 @@ type ClientOption func(*Client)
 // WithHTTPClient makes the Client send requests with hc. Default: a client with a 30 s timeout.
 func WithHTTPClient(hc *http.Client) ClientOption { return func(c *Client) { c.hc = hc } }
 
-// WithActor sends actor as X-Sagate-Actor, the audit trail's author of each mutation.
-func WithActor(actor string) ClientOption { return func(c *Client) { c.actor = actor } }
-
 // WithUserAgent sets the User-Agent header. Default: "sagate-admin-client".
 func WithUserAgent(ua string) ClientOption { return func(c *Client) { c.ua = ua } }
 
@@ -57,7 +53,8 @@ func WithUserAgent(ua string) ClientOption { return func(c *Client) { c.ua = ua 
 func WithPageSize(n int) ClientOption { return func(c *Client) { c.pageSize = n } }
 
 // NewClient returns a Client of the admin API at baseURL ("http://127.0.0.1:8081") that
-// authenticates with the admin token.
+// authenticates with token: an operator token or a service account's sak_ key (which
+// acts with that account's rights; Client.WhoAmI says which).
 func NewClient(baseURL, token string, opts ...ClientOption) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil {
@@ -100,9 +97,6 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	req.Header.Set("User-Agent", c.ua)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.actor != "" {
-		req.Header.Set(ActorHeader, c.actor)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -30,13 +30,14 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// listAudit: GET /v1/audit → {items, next_page_token}, newest first.
+// listAudit: GET /v1/audit[?workspace=WS] → {items, next_page_token}, newest first.
+// Without workspace, every workspace's (operators only).
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	p, err := pageOf(r)
 	if err != nil {
 		return err
 	}
-	items, next, err := s.svc.ListAudit(r.Context(), p)
+	items, next, err := s.svc.ListAudit(r.Context(), r.URL.Query().Get("workspace"), p)
 	if err != nil {
 		return err
 	}

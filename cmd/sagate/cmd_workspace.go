@@ -70,7 +70,7 @@ func (a *app) workspaceCmd() *cobra.Command {
 	return cmd
 }
 
-// auditCmd: sagate audit [--limit N].
+// auditCmd: sagate audit [--limit N]: one workspace's actions with -w, else every workspace's.
 func (a *app) auditCmd() *cobra.Command {
 	var limit int
 	var token string
@@ -86,7 +86,11 @@ func (a *app) auditCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, err := c.ListAudit(cmd.Context(), admin.ListOptions{PageSize: limit, PageToken: token})
+			ws := a.workspace // optional here: without it, every workspace's (operators only)
+			if ws == "" {
+				ws = a.getenv(envWorkspace)
+			}
+			l, err := c.ListWorkspaceAudit(cmd.Context(), ws, admin.ListOptions{PageSize: limit, PageToken: token})
 			if err != nil {
 				return err
 			}

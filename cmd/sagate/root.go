@@ -3,10 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"os/user"
-	"strings"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -84,9 +80,9 @@ func (a *app) client() (*admin.Client, error) {
 	}
 	token := a.getenv(envAdminToken)
 	if token == "" {
-		return nil, fmt.Errorf("no admin token: set %s", envAdminToken)
+		return nil, fmt.Errorf("no credential: set %s to an operator token or a service account's sak_ key", envAdminToken)
 	}
-	return admin.NewClient(u, token, admin.WithActor(actor()), admin.WithUserAgent("sagate-cli/"+version))
+	return admin.NewClient(u, token, admin.WithUserAgent("sagate-cli/"+version))
 }
 
 // ws returns the workspace from -w or $SAGATE_WORKSPACE.
@@ -98,26 +94,4 @@ func (a *app) ws() (string, error) {
 		return w, nil
 	}
 	return "", usagef("no workspace: pass -w WORKSPACE or set %s", envWorkspace)
-}
-
-// actor names the person running the CLI for the audit trail: user@host, printable, at most 64 characters.
-func actor() string {
-	name := "unknown"
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		name = u.Username
-	}
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "unknown"
-	}
-	s := strings.Map(func(r rune) rune {
-		if unicode.IsPrint(r) {
-			return r
-		}
-		return '?'
-	}, name+"@"+host)
-	if r := []rune(s); len(r) > 64 {
-		s = string(r[:64])
-	}
-	return s
 }
