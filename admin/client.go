@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +77,12 @@ func NewClient(baseURL, token string, opts ...ClientOption) (*Client, error) {
 // do sends one request; in, when not nil, is the JSON body; out, when not nil, receives the
 // JSON answer. A status other than want is an *APIError.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any, want int) error {
+	_, err := c.doStatus(ctx, method, path, q, in, out, want)
+	return err
+}
+
+// doStatus is do for a call that may answer any of wants; it returns the status.
+func (c *Client) doStatus(ctx context.Context, method, path string, q url.Values, in, out any, wants ...int) (int, error) {
 	u := *c.base
 	u.RawPath = c.base.EscapedPath() + path
 	u.Path, _ = url.PathUnescape(u.RawPath)
@@ -84,13 +91,13 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("encoding the %s %s request: %w", method, path, err)
+			return 0, fmt.Errorf("encoding the %s %s request: %w", method, path, err)
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		return fmt.Errorf("building the %s %s request: %w", method, path, err)
+		return 0, fmt.Errorf("building the %s %s request: %w", method, path, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
@@ -100,23 +107,23 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("calling the admin API (%s %s): %w", method, path, err)
+		return 0, fmt.Errorf("calling the admin API (%s %s): %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
-		return fmt.Errorf("reading the admin API's answer to %s %s: %w", method, path, err)
+		return 0, fmt.Errorf("reading the admin API's answer to %s %s: %w", method, path, err)
 	}
-	if resp.StatusCode != want {
-		return apiError(resp.StatusCode, b)
+	if !slices.Contains(wants, resp.StatusCode) {
+		return resp.StatusCode, apiError(resp.StatusCode, b)
 	}
 	if out == nil {
-		return nil
+		return resp.StatusCode, nil
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("decoding the admin API's answer to %s %s: %w", method, path, err)
+		return resp.StatusCode, fmt.Errorf("decoding the admin API's answer to %s %s: %w", method, path, err)
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // apiError builds the *APIError of an answer with an unexpected status.

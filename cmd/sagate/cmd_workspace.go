@@ -66,7 +66,7 @@ func (a *app) workspaceCmd() *cobra.Command {
 			return showList(a, items, wsHeader, wsRow)
 		},
 	}
-	cmd.AddCommand(create, list)
+	cmd.AddCommand(create, list, a.workspaceAdminsCmd())
 	return cmd
 }
 

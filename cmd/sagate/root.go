@@ -32,7 +32,7 @@ func newRoot(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "sagate",
 		Short:         "Service-account API keys in front of existing HTTP APIs",
-		Long:          "sagate serve runs the admin endpoint; every other subcommand is a client of it.\n\nEnvironment: " + envAdminURL + " (default " + defaultAdminURL + "), " + envAdminToken + ", " + envWorkspace + " (or -w).",
+		Long:          "sagate serve runs the admin endpoint; every other subcommand is a client of it.\n\nEnvironment: " + envAdminURL + " (default " + defaultAdminURL + "), " + envAdminToken + " (an operator token, or a service account's sak_ key: it then acts with that account's rights; sagate whoami says which), " + envWorkspace + " (or -w).",
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -55,6 +55,7 @@ func newRoot(a *app) *cobra.Command {
 		a.keyCmd(),
 		a.projectCmd(),
 		a.auditCmd(),
+		a.whoamiCmd(),
 	)
 	return root
 }
