@@ -153,3 +153,25 @@ func TestProxyUserHeader(t *testing.T) {
 		t.Fatalf("the header from an untrusted address: %d %+v", res.StatusCode, eb)
 	}
 }
+
+// TestDeadKeyLearnsNothing: a revoked key is 401 even where the request fails before
+// any rule is checked (a malformed body, an unknown route).
+func TestDeadKeyLearnsNothing(t *testing.T) {
+	h := newHarness(t, admintest.Options{})
+	h.workspace("ml")
+	k := h.account("ml", "bot").APIKey
+	h.must(204, "DELETE", "/v1/workspaces/ml/service-accounts/bot/keys/"+k.ID, "")
+	auth := []string{"Authorization", "Bearer " + k.Key}
+	for _, c := range []struct{ method, path, body string }{
+		{"PUT", "/v1/workspaces/ml/projects/p1/service-accounts/bot", `{"role": "root"}`},
+		{"PUT", "/v1/workspaces/ml/projects/p1/service-accounts/bot", `not json`},
+		{"GET", "/v1/workspaces/ml/service-accounts?page_size=0", ""},
+		{"GET", "/v1/no-such-route", ""},
+		{"GET", "/v1/whoami", ""},
+	} {
+		r := h.fail(401, admin.CodeUnauthenticated, c.method, c.path, c.body, auth...)
+		if r.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s %s: 401 without a challenge", c.method, c.path)
+		}
+	}
+}

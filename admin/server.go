@@ -166,6 +166,7 @@ func (s *Server) handle(pattern string, f apiFunc) {
 			err = f(w, r)
 		}
 		if err != nil {
+			err = s.checkCaller(r, err)
 			s.writeError(w, r, err)
 		}
 	})

@@ -99,21 +99,28 @@ func denied(format string, args ...any) error {
 // authorize checks, in tx, that the caller of ctx may do action on sc. It reads the
 // caller's rights afresh: a service account's key and account must still be live, and
 // its admin rows and grants are read in the same transaction as the change they allow.
-func authorize(ctx context.Context, tx Tx, action string, sc scope, now time.Time) error {
-	rule, ok := AccessRules[action]
-	if !ok {
-		return fmt.Errorf("authorizing %s: no access rule", action)
-	}
+//
+// It returns the caller as checked: for a service account, read from the store.
+func authorize(ctx context.Context, tx Tx, action string, sc scope, now time.Time) (Principal, error) {
 	p, ok := PrincipalFrom(ctx)
 	if !ok {
-		return errNoPrincipal
+		return Principal{}, errNoPrincipal
 	}
 	if p.Kind == PrincipalServiceAccount {
 		live, err := liveKey(ctx, tx, p.hash, now)
 		if err != nil {
-			return err
+			return Principal{}, err
 		}
 		p = live
+	}
+	return p, allowed(ctx, tx, p, action, sc)
+}
+
+// allowed checks that p, as read in tx, may do action on sc.
+func allowed(ctx context.Context, tx Tx, p Principal, action string, sc scope) error {
+	rule, ok := AccessRules[action]
+	if !ok {
+		return fmt.Errorf("authorizing %s: no access rule", action)
 	}
 	switch {
 	case p.Kind == PrincipalOperator:

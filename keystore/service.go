@@ -115,17 +115,18 @@ func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Micr
 
 // mutation collects, inside one write transaction, what the commit changes.
 type mutation struct {
-	ctx     context.Context
-	action  string
-	now     time.Time
-	hashes  []KeyHash
-	issued  int
-	revoked int
+	ctx       context.Context
+	principal Principal // the caller, as authorize read it
+	action    string
+	now       time.Time
+	hashes    []KeyHash
+	issued    int
+	revoked   int
 }
 
 // audit writes the audit row of the mutation.
 func (m *mutation) audit(tx Tx, ws, target string, details map[string]string) error {
-	p, _ := PrincipalFrom(m.ctx) // authorize has refused a context without one
+	p := m.principal
 	return tx.InsertAudit(m.ctx, AuditEvent{
 		At: m.now, Actor: p.Ref(), Principal: p.audit(), Action: m.action, Workspace: ws, Target: target, Details: details,
 	})
@@ -145,9 +146,11 @@ func (s *Service) update(ctx context.Context, action string, sc scope, fn func(t
 	var m *mutation
 	rev, err := s.store.Update(ctx, func(tx Tx) error {
 		m = &mutation{ctx: ctx, action: action, now: s.now()}
-		if err := authorize(ctx, tx, action, sc, m.now); err != nil {
+		p, err := authorize(ctx, tx, action, sc, m.now)
+		if err != nil {
 			return err
 		}
+		m.principal = p
 		return fn(tx, m)
 	})
 	if err != nil {
@@ -156,7 +159,7 @@ func (s *Service) update(ctx context.Context, action string, sc scope, fn func(t
 	s.issued.Add(float64(m.issued))
 	s.revoked.Add(float64(m.revoked))
 	s.log.Info("admin change committed", zap.String("action", action), zap.Int64("rev", rev),
-		zap.String("actor", actorOf(ctx)), zap.Int("keys", len(m.hashes)))
+		zap.String("actor", m.principal.Ref()), zap.Int("keys", len(m.hashes)))
 	if s.opts.Syncer != nil && len(m.hashes) > 0 {
 		// The commit stands whatever the caller does next: sync even if ctx was canceled.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
@@ -173,17 +176,11 @@ func (s *Service) update(ctx context.Context, action string, sc scope, fn func(t
 // action on sc (authorize).
 func (s *Service) view(ctx context.Context, action string, sc scope, fn func(tx Tx) error) error {
 	return wrap(action, s.store.View(ctx, func(tx Tx) error {
-		if err := authorize(ctx, tx, action, sc, s.now()); err != nil {
+		if _, err := authorize(ctx, tx, action, sc, s.now()); err != nil {
 			return err
 		}
 		return fn(tx)
 	}))
-}
-
-// actorOf names the caller of ctx for a log line.
-func actorOf(ctx context.Context) string {
-	p, _ := PrincipalFrom(ctx)
-	return p.Ref()
 }
 
 // wrap adds context to technical errors and leaves rule errors (*Error) as they are,

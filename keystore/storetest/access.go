@@ -44,6 +44,21 @@ func testAuthenticate(t *testing.T, e *env) {
 	if who, err := e.svc.WhoAmI(ctx); err != nil || who.ID != sa.ID {
 		t.Fatalf("WhoAmI = %+v, %v", who, err)
 	}
+	// A KeyPrincipal is checked by the method it calls, in that method's transaction.
+	up, err := keystore.KeyPrincipal(k.Key)
+	if err != nil || !up.Unchecked() {
+		t.Fatalf("KeyPrincipal = %+v, %v", up, err)
+	}
+	uctx := keystore.WithPrincipal(context.Background(), up)
+	if who, err := e.svc.WhoAmI(uctx); err != nil || who.ID != sa.ID || who.KeyLast6 != k.Last6 || who.Unchecked() {
+		t.Fatalf("WhoAmI of a KeyPrincipal = %+v, %v", who, err)
+	}
+	if checked, err := e.svc.Check(context.Background(), up); err != nil || checked.ID != sa.ID {
+		t.Fatalf("Check = %+v, %v", checked, err)
+	}
+	if _, err := keystore.KeyPrincipal("sak_nope"); keystore.KindOf(err) != keystore.KindUnauthenticated {
+		t.Fatalf("KeyPrincipal(malformed) = %v", err)
+	}
 	for _, bad := range []string{"", "sak_short", k.Key[:len(k.Key)-1] + "x", "not-a-key"} {
 		_, err := e.svc.Authenticate(context.Background(), bad)
 		wantKind(t, "Authenticate(malformed)", err, keystore.KindUnauthenticated)
@@ -55,6 +70,10 @@ func testAuthenticate(t *testing.T, e *env) {
 	wantKind(t, "Authenticate(paused key)", err, keystore.KindUnauthenticated)
 	_, err = e.svc.WhoAmI(ctx)
 	wantKind(t, "WhoAmI after the key was paused", err, keystore.KindUnauthenticated)
+	_, _, err = e.svc.ListKeys(uctx, "ws", "bot", keystore.Page{})
+	wantKind(t, "a KeyPrincipal's call after the key was paused", err, keystore.KindUnauthenticated)
+	_, err = e.svc.Check(context.Background(), up)
+	wantKind(t, "Check after the key was paused", err, keystore.KindUnauthenticated)
 
 	k2 := e.key("ws", "bot", keystore.CreateKeyInput{ExpiresIn: 3600e9})
 	ctx2 := e.caller(k2)
