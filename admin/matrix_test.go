@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sagate/sagate/admin"
 	"github.com/sagate/sagate/admin/admintest"
 	"github.com/sagate/sagate/keystore"
 )
@@ -179,6 +180,7 @@ func TestAccessMatrix(t *testing.T) {
 			return "DELETE", fmt.Sprintf("%s/projects/p1/people/dan%d", ws, n), ""
 		}},
 	}
+	covered := map[string]bool{}
 	n := 0
 	for _, rt := range routes {
 		for _, c := range callers {
@@ -193,6 +195,7 @@ func TestAccessMatrix(t *testing.T) {
 			}
 			before := h.dump(t)
 			status, got := h.send(t, c, method, path, body)
+			covered[h.pattern(t, method, path)] = true
 			if status != want {
 				t.Errorf("%s as %s (%s %s): status %d, want %d: %s", rt.name, c.name, method, path, status, want, got)
 				continue
@@ -207,6 +210,21 @@ func TestAccessMatrix(t *testing.T) {
 			}
 		}
 	}
+	for _, p := range h.Server.Routes() {
+		if !covered[p] {
+			t.Errorf("route %s is not in the access matrix", p)
+		}
+	}
+}
+
+// pattern returns the route pattern the server matches method and path with.
+func (h *harness) pattern(t *testing.T, method, path string) string {
+	t.Helper()
+	req, err := http.NewRequest(method, h.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin.PatternOf(h.Server, req)
 }
 
 // send makes one call as c.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,6 +65,7 @@ type Server struct {
 
 	userHeader     string
 	trustedProxies []netip.Prefix
+	apiRoutes      []string // every /v1 pattern, in the order registered
 }
 
 // NewServer validates cfg and returns the admin API handler.
@@ -114,6 +116,9 @@ func NewServer(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// Routes returns the pattern of every /v1 route ("GET /v1/whoami", …).
+func (s *Server) Routes() []string { return slices.Clone(s.apiRoutes) }
+
 // Registry returns the registry served on /metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
@@ -158,6 +163,7 @@ type apiFunc func(w http.ResponseWriter, r *http.Request) error
 // handle registers an API route and answers its errors. The caller's principal is in
 // the request's context (ServeHTTP).
 func (s *Server) handle(pattern string, f apiFunc) {
+	s.apiRoutes = append(s.apiRoutes, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		var err error
 		if len(r.Header.Values(ActorHeader)) > 0 {
