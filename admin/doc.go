@@ -22,7 +22,7 @@
 //   - Lists take ?page_size= (1..keystore.MaxPageSize) and ?page_token= (opaque).
 //   - Every /v1 call is made by an authenticated principal (auth.go): an operator token,
 //     a service account's live sak_ key, or a person named by a trusted proxy. keystore
-//     decides what it may do (keystore.AccessRules); a refusal is 403 permission_denied
+//     decides what it may do (keystore.AccessRules, one table); a refusal is 403 permission_denied
 //     naming the missing right. The audit trail records the principal; X-Sagate-Actor
 //     is refused (400).
 //   - Every answer carries Cache-Control: no-store. Secrets appear only in the answers of

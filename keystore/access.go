@@ -3,6 +3,7 @@ package keystore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -48,10 +49,10 @@ type AccessRule struct {
 	NotOnSelf bool
 }
 
-// AccessRules is the one table of who may do what: every Service method names its
+// accessRules is the one table of who may do what: every Service method names its
 // action here, and authorize consults it inside the method's transaction. An action
-// missing from the table is refused.
-var AccessRules = map[string]AccessRule{
+// missing from the table is refused. AccessRules returns a copy.
+var accessRules = map[string]AccessRule{
 	"whoami":                     {Level: LevelAnyone},
 	"workspace.create":           {Level: LevelOperator},
 	"workspace.set_limit":        {Level: LevelOperator},
@@ -81,6 +82,9 @@ var AccessRules = map[string]AccessRule{
 	"person_role.set":            {Level: LevelProjectOwner},
 	"person_role.remove":         {Level: LevelProjectOwner},
 }
+
+// AccessRules returns a copy of the table of who may do what: action → the standing it needs.
+func AccessRules() map[string]AccessRule { return maps.Clone(accessRules) }
 
 // scope is what a call is about: the workspace, the project and the service account
 // (an id or a name), each empty when it does not apply.
@@ -118,7 +122,7 @@ func authorize(ctx context.Context, tx Tx, action string, sc scope, now time.Tim
 
 // allowed checks that p, as read in tx, may do action on sc.
 func allowed(ctx context.Context, tx Tx, p Principal, action string, sc scope) error {
-	rule, ok := AccessRules[action]
+	rule, ok := accessRules[action]
 	if !ok {
 		return fmt.Errorf("authorizing %s: no access rule", action)
 	}
