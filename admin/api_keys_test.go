@@ -127,7 +127,7 @@ func TestKeys(t *testing.T) {
 // and returns its id: random keys share a last6 too rarely for a test to wait for one.
 func insertTwin(t *testing.T, h *harness, ws, saName, last6 string) string {
 	t.Helper()
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	sa, err := h.Service.GetServiceAccount(ctx, ws, saName)
 	if err != nil {
 		t.Fatal(err)

@@ -1,17 +1,17 @@
 package admin
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/sagate/sagate/keystore"
 )
 
-// MinTokenLen is the shortest admin token the server accepts.
+// MinTokenLen is the shortest operator token the server accepts.
 const MinTokenLen = 16
 
 // MinTokenBits is the least estimated entropy, in bits, of an admin token the server
@@ -86,60 +86,137 @@ func alphabetSize(distinct, n int) float64 {
 	return hi
 }
 
-// ActorHeader names the header that sets the audit actor of a mutation.
+// ActorHeader names a header older clients sent to name the audit actor. The audit trail
+// now records the authenticated principal, so a request that carries it is refused (400)
+// rather than have its claim silently dropped.
 const ActorHeader = "X-Sagate-Actor"
-
-// maxActorLen bounds the X-Sagate-Actor header, in characters.
-const maxActorLen = 64
-
-// defaultActor is the audit actor when the request names none.
-const defaultActor = "admin"
 
 // realm is the WWW-Authenticate realm of the admin API.
 const realm = "sagate-admin"
 
-// tokenOK reports whether the request carries the admin token as a Bearer credential.
-// Both sides are hashed first so that the comparison takes the same time whatever the
-// lengths (subtle.ConstantTimeCompare returns early on a length mismatch).
-func (s *Server) tokenOK(r *http.Request) bool {
-	vals := r.Header.Values("Authorization")
-	if len(vals) != 1 {
-		return false
-	}
-	scheme, cred, ok := strings.Cut(vals[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(cred)))
-	return subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) == 1
-}
+// authError is a failed authentication; its message is safe to show and never echoes a credential.
+type authError struct{ msg string }
 
-// unauthenticated answers 401 with a Bearer challenge. The message never echoes what was sent.
-func unauthenticated(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
-	writeErrorBody(w, http.StatusUnauthorized, CodeUnauthenticated,
-		"missing or invalid admin token: send Authorization: Bearer <admin token>")
-}
+func (e *authError) Error() string { return e.msg }
 
-// actorOf returns the audit actor named by the request: the X-Sagate-Actor header when
-// present (non-empty, valid UTF-8, printable, at most 64 characters), else "admin".
-func actorOf(r *http.Request) (string, error) {
-	vals := r.Header.Values(ActorHeader)
-	switch len(vals) {
-	case 0:
-		return defaultActor, nil
-	case 1:
-	default:
-		return "", badRequest(ActorHeader + ": must be given at most once")
-	}
-	a := strings.TrimSpace(vals[0])
-	if a == "" || !utf8.ValidString(a) || utf8.RuneCountInString(a) > maxActorLen {
-		return "", badRequest(ActorHeader + ": must be 1 to 64 printable characters")
-	}
-	for _, c := range a {
-		if !unicode.IsPrint(c) {
-			return "", badRequest(ActorHeader + ": must be 1 to 64 printable characters")
+const msgNoCredential = "missing or invalid credential: send Authorization: Bearer <operator token or sak_ service-account key>"
+
+// authenticate returns the principal of r:
+//   - a person, when the proxy user header is configured, present, and r comes from a
+//     trusted proxy (the same header from any other address is refused, not ignored);
+//   - else the service account of a sak_ Bearer key, checked against the store: by the
+//     route's Service method in its transaction, or here when no route matches;
+//   - else the operator whose token is the Bearer credential.
+func (s *Server) authenticate(r *http.Request) (keystore.Principal, error) {
+	if s.userHeader != "" {
+		if vals := r.Header.Values(s.userHeader); len(vals) > 0 {
+			return s.person(r, vals)
 		}
 	}
-	return a, nil
+	vals := r.Header.Values("Authorization")
+	if len(vals) != 1 {
+		return keystore.Principal{}, &authError{msgNoCredential}
+	}
+	scheme, cred, ok := strings.Cut(vals[0], " ")
+	cred = strings.TrimSpace(cred)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
+		return keystore.Principal{}, &authError{msgNoCredential}
+	}
+	if strings.HasPrefix(cred, keystore.KeyPrefix) {
+		if r.Pattern != "" {
+			// The route's Service method checks the key in its own transaction (one read).
+			p, err := keystore.KeyPrincipal(cred)
+			if err != nil {
+				return keystore.Principal{}, &authError{err.Error()}
+			}
+			return p, nil
+		}
+		p, err := s.svc.Authenticate(r.Context(), cred)
+		var ke *keystore.Error
+		if errors.As(err, &ke) && ke.Kind == keystore.KindUnauthenticated {
+			return keystore.Principal{}, &authError{ke.Message}
+		}
+		return p, err
+	}
+	name, ok := s.ops.lookup(cred)
+	if !ok {
+		return keystore.Principal{}, &authError{msgNoCredential}
+	}
+	return keystore.Operator(name), nil
+}
+
+// person takes a person's name from the proxy user header, if r comes from a trusted proxy.
+func (s *Server) person(r *http.Request, vals []string) (keystore.Principal, error) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !s.trusted(ap.Addr().Unmap()) {
+		return keystore.Principal{}, &authError{s.userHeader + " is accepted only from a trusted proxy (--trusted-proxies); this request did not come through one"}
+	}
+	if len(vals) != 1 {
+		return keystore.Principal{}, &authError{s.userHeader + " must be given once"}
+	}
+	name := strings.TrimSpace(vals[0])
+	if keystore.ValidatePersonName(name) != nil {
+		return keystore.Principal{}, &authError{s.userHeader + " must be 1 to 128 printable characters without spaces"}
+	}
+	return keystore.Person(name, ap.Addr().Unmap().String()), nil
+}
+
+// trusted reports whether a is in a trusted proxy prefix.
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.trustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// unauthenticated answers 401 with a Bearer challenge and msg, which never echoes what was sent.
+func unauthenticated(w http.ResponseWriter, msg string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+	writeErrorBody(w, http.StatusUnauthorized, CodeUnauthenticated, msg)
+}
+
+// ParseTrustedProxies parses a comma-separated list of CIDR prefixes or single addresses
+// ("10.0.0.0/8,127.0.0.1").
+func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, errors.New("trusted proxies: " + f + " is neither an address nor a CIDR prefix")
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, errors.New("trusted proxies: " + f + " is neither an address nor a CIDR prefix")
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// checkCaller returns err, unless the request failed before any Service method checked
+// its sak_ key (a malformed body, say) and the key does not authenticate: then the
+// answer is the 401 of the key, so that a dead key never learns more than that.
+func (s *Server) checkCaller(r *http.Request, err error) error {
+	p, _ := keystore.PrincipalFrom(r.Context())
+	if !p.Unchecked() {
+		return err
+	}
+	switch keystore.KindOf(err) {
+	case keystore.KindUnauthenticated, keystore.KindPermissionDenied:
+		return err // a Service method has checked it
+	}
+	if _, cerr := s.svc.Check(r.Context(), p); cerr != nil {
+		return cerr
+	}
+	return err
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +41,6 @@ type Client struct {
 	token    string
 	hc       *http.Client
 	rootCAs  *x509.CertPool
-	actor    string
 	ua       string
 	pageSize int // page size of the All* helpers
 }
@@ -69,9 +69,6 @@ func LoadCAFile(file string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// WithActor sends actor as X-Sagate-Actor, the audit trail's author of each mutation.
-func WithActor(actor string) ClientOption { return func(c *Client) { c.actor = actor } }
-
 // WithUserAgent sets the User-Agent header. Default: "sagate-admin-client".
 func WithUserAgent(ua string) ClientOption { return func(c *Client) { c.ua = ua } }
 
@@ -79,7 +76,8 @@ func WithUserAgent(ua string) ClientOption { return func(c *Client) { c.ua = ua 
 func WithPageSize(n int) ClientOption { return func(c *Client) { c.pageSize = n } }
 
 // NewClient returns a Client of the admin API at baseURL ("http://127.0.0.1:8081") that
-// authenticates with the admin token.
+// authenticates with token: an operator token or a service account's sak_ key (which
+// acts with that account's rights; Client.WhoAmI says which).
 func NewClient(baseURL, token string, opts ...ClientOption) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil {
@@ -108,6 +106,12 @@ func NewClient(baseURL, token string, opts ...ClientOption) (*Client, error) {
 // do sends one request; in, when not nil, is the JSON body; out, when not nil, receives the
 // JSON answer. A status other than want is an *APIError.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any, want int) error {
+	_, err := c.doStatus(ctx, method, path, q, in, out, want)
+	return err
+}
+
+// doStatus is do for a call that may answer any of wants; it returns the status.
+func (c *Client) doStatus(ctx context.Context, method, path string, q url.Values, in, out any, wants ...int) (int, error) {
 	u := *c.base
 	u.RawPath = c.base.EscapedPath() + path
 	u.Path, _ = url.PathUnescape(u.RawPath)
@@ -116,13 +120,13 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("encoding the %s %s request: %w", method, path, err)
+			return 0, fmt.Errorf("encoding the %s %s request: %w", method, path, err)
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		return fmt.Errorf("building the %s %s request: %w", method, path, err)
+		return 0, fmt.Errorf("building the %s %s request: %w", method, path, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
@@ -130,29 +134,26 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.actor != "" {
-		req.Header.Set(ActorHeader, c.actor)
-	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("calling the admin API (%s %s): %w", method, path, err)
+		return 0, fmt.Errorf("calling the admin API (%s %s): %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	noteSync(ctx, resp.Header)
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
-		return fmt.Errorf("reading the admin API's answer to %s %s: %w", method, path, err)
+		return 0, fmt.Errorf("reading the admin API's answer to %s %s: %w", method, path, err)
 	}
-	if resp.StatusCode != want {
-		return apiError(resp.StatusCode, b)
+	if !slices.Contains(wants, resp.StatusCode) {
+		return resp.StatusCode, apiError(resp.StatusCode, b)
 	}
 	if out == nil {
-		return nil
+		return resp.StatusCode, nil
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("decoding the admin API's answer to %s %s: %w", method, path, err)
+		return resp.StatusCode, fmt.Errorf("decoding the admin API's answer to %s %s: %w", method, path, err)
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // apiError builds the *APIError of an answer with an unexpected status.

@@ -178,6 +178,16 @@ func (c *Client) AllAccountGrants(ctx context.Context, ws, sa string) ([]keystor
 
 // ListAudit returns one page of admin actions, newest first.
 func (c *Client) ListAudit(ctx context.Context, o ListOptions) (List[keystore.AuditEvent], error) {
+	return c.ListWorkspaceAudit(ctx, "", o)
+}
+
+// ListWorkspaceAudit returns one page of the admin actions on workspace ws, newest first
+// (ws "": every workspace's, which only operators may read).
+func (c *Client) ListWorkspaceAudit(ctx context.Context, ws string, o ListOptions) (List[keystore.AuditEvent], error) {
 	var out List[keystore.AuditEvent]
-	return out, c.do(ctx, http.MethodGet, "/v1/audit", o.values(), nil, &out, http.StatusOK)
+	q := o.values()
+	if ws != "" {
+		q.Set("workspace", ws)
+	}
+	return out, c.do(ctx, http.MethodGet, "/v1/audit", q, nil, &out, http.StatusOK)
 }

@@ -15,7 +15,7 @@ import (
 func TestClient(t *testing.T) {
 	h := newHarness(t, admintest.Options{})
 	ctx := context.Background()
-	c := h.Client(t, admin.WithActor("client-test"), admin.WithPageSize(1))
+	c := h.Client(t, admin.WithPageSize(1))
 	apiErr := func(err error, status int, code string) {
 		t.Helper()
 		var ae *admin.APIError
@@ -125,7 +125,7 @@ func TestClient(t *testing.T) {
 	}
 
 	audit, err := c.ListAudit(ctx, admin.ListOptions{PageSize: 3})
-	if err != nil || len(audit.Items) != 3 || audit.Items[0].Actor != "client-test" || audit.NextPageToken == "" {
+	if err != nil || len(audit.Items) != 3 || audit.Items[0].Actor != "operator:admin" || audit.NextPageToken == "" {
 		t.Fatalf("ListAudit: %+v %v", audit, err)
 	}
 

@@ -1,15 +1,14 @@
 // Package admin is sagate's admin HTTP API (v1, every route under /v1; docs/api.md) and
 // the Go client that drives it.
 //
-// The server is a thin layer over keystore.Service: it authenticates the caller with the
-// admin token, decodes JSON strictly, calls the Service and maps keystore error kinds to
+// The server is a thin layer over keystore.Service: it authenticates the caller, decodes JSON strictly, calls the Service and maps keystore error kinds to
 // HTTP statuses. Every rule lives in keystore.
 //
 // Wire rules:
 //
 //   - Errors are {"error": {"code", "message"}}. Codes: the keystore kinds
 //     (invalid_argument 400, not_found 404, already_exists / limit_reached / ambiguous 409,
-//     failed_precondition 422), plus unauthenticated 401, method_not_allowed 405,
+//     failed_precondition 422, permission_denied 403, unauthenticated 401), plus method_not_allowed 405,
 //     payload_too_large 413 and internal 500 (generic message; the cause is logged).
 //   - Request bodies are JSON objects of at most MaxBodyBytes (default 64 KiB). Unknown
 //     fields, field names in other letter case than documented ("NAME" for "name"), a field
@@ -30,8 +29,11 @@
 //     create; PATCH /v1/workspaces/{ws} changes it (1..keystore.MaxServiceAccountsLimit).
 //   - {sa} is an account id, name, or full name name@workspace of the path's workspace.
 //   - Lists take ?page_size= (1..keystore.MaxPageSize) and ?page_token= (opaque).
-//   - The audit actor is the X-Sagate-Actor header (printable, at most 64 characters),
-//     else "admin".
+//   - Every /v1 call is made by an authenticated principal (auth.go): an operator token,
+//     a service account's live sak_ key, or a person named by a trusted proxy. keystore
+//     decides what it may do (keystore.AccessRules, one table); a refusal is 403 permission_denied
+//     naming the missing right. The audit trail records the principal; X-Sagate-Actor
+//     is refused (400).
 //   - The admin token must have at least MinTokenBits of estimated entropy (CheckToken).
 //     CertReloader serves TLS from certificate files it reloads when they change.
 //   - Every answer carries Cache-Control: no-store. Secrets appear only in the answers of

@@ -17,6 +17,7 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeTooLarge         = "payload_too_large"
 	CodeInternal         = "internal"
+	CodePermissionDenied = string(keystore.KindPermissionDenied)
 )
 
 // httpError is a failure of the HTTP layer itself, with a message safe to show.
@@ -43,6 +44,10 @@ func statusOf(k keystore.Kind) int {
 		return http.StatusConflict
 	case keystore.KindState:
 		return http.StatusUnprocessableEntity
+	case keystore.KindUnauthenticated:
+		return http.StatusUnauthorized
+	case keystore.KindPermissionDenied:
+		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError
 }
@@ -55,6 +60,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &he):
 		writeErrorBody(w, he.status, he.code, he.message)
+	case errors.As(err, &ke) && ke.Kind == keystore.KindUnauthenticated:
+		unauthenticated(w, ke.Message) // e.g. the key was revoked after the request was authenticated
 	case errors.As(err, &ke) && statusOf(ke.Kind) != http.StatusInternalServerError:
 		writeErrorBody(w, statusOf(ke.Kind), string(ke.Kind), ke.Message)
 	default:

@@ -33,17 +33,28 @@ func (s *Server) removeGrant(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// listGrants: GET /v1/workspaces/{ws}/projects/{project}/service-accounts → {items, next_page_token}.
+// listGrants: GET /v1/workspaces/{ws}/projects/{project}/service-accounts → {items,
+// next_page_token, people}: people's roles come with the first page.
 func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) error {
 	p, err := pageOf(r)
 	if err != nil {
 		return err
 	}
-	items, next, err := s.svc.ListGrants(r.Context(), r.PathValue("ws"), r.PathValue("project"), p)
+	ws, project := r.PathValue("ws"), r.PathValue("project")
+	items, next, err := s.svc.ListGrants(r.Context(), ws, project, p)
 	if err != nil {
 		return err
 	}
-	writeList(w, items, next)
+	out := GrantList{Items: items, NextPageToken: next}
+	if out.Items == nil {
+		out.Items = []keystore.Grant{}
+	}
+	if p.Token == "" {
+		if out.People, err = s.svc.ListPersonRoles(r.Context(), ws, project); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -30,7 +30,8 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// updateWorkspace: PATCH /v1/workspaces/{ws} {max_service_accounts?} → 200 the workspace.
+// updateWorkspace: PATCH /v1/workspaces/{ws} {max_service_accounts?} → 200 the workspace
+// (operators only).
 func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	var in UpdateWorkspaceRequest
 	if err := s.decodeBody(w, r, &in, false); err != nil {
@@ -44,13 +45,14 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// listAudit: GET /v1/audit → {items, next_page_token}, newest first.
+// listAudit: GET /v1/audit[?workspace=WS] → {items, next_page_token}, newest first.
+// Without workspace, every workspace's (operators only).
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	p, err := pageOf(r)
 	if err != nil {
 		return err
 	}
-	items, next, err := s.svc.ListAudit(r.Context(), p)
+	items, next, err := s.svc.ListAudit(r.Context(), r.URL.Query().Get("workspace"), p)
 	if err != nil {
 		return err
 	}

@@ -152,7 +152,7 @@ func TestOpenAPIRoundTrip(t *testing.T) {
 	doc := loadSpec(t, served.Body)
 	check := newSpecCheck(t, doc)
 	a := &specAPI{t: t, url: h.URL, token: h.Token, hc: check.client()}
-	c := h.Client(t, admin.WithHTTPClient(check.client()), admin.WithActor("openapi-test"))
+	c := h.Client(t, admin.WithHTTPClient(check.client()))
 	ctx := context.Background()
 
 	ids := workflow(t, ctx, c, a)
@@ -194,6 +194,14 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"CreateKeyRequest", admin.CreateKeyRequest{}, false},
 		{"RotateKeyRequest", admin.RotateKeyRequest{}, false},
 		{"SetGrantRequest", admin.SetGrantRequest{}, false},
+		{"SetWorkspaceAdminRequest", struct{}{}, false},
+		{"SetPersonRoleRequest", admin.SetPersonRoleRequest{}, false},
+		{"WhoAmI", admin.WhoAmI{}, true},
+		{"WorkspaceAdmin", keystore.WorkspaceAdmin{}, true},
+		{"PersonRole", keystore.PersonRole{}, true},
+		{"AuditPrincipal", keystore.AuditPrincipal{}, true},
+		{"WorkspaceAdminList", admin.List[keystore.WorkspaceAdmin]{}, true},
+		{"ProjectGrantList", admin.GrantList{}, true},
 		{"Workspace", keystore.Workspace{}, true},
 		{"ServiceAccount", keystore.ServiceAccount{}, true},
 		{"ServiceAccountWithKey", admin.ServiceAccountWithKey{}, true},

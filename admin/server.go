@@ -3,11 +3,12 @@ package admin
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,10 +27,18 @@ type Readier interface {
 
 // Config configures a Server.
 type Config struct {
-	// Token is the admin token every /v1 request must present as a Bearer credential.
-	// Required, at least MinTokenLen characters and MinTokenBits of estimated entropy
-	// (CheckToken). It is never logged.
+	// Token is the token of operator "admin" (SAGATE_ADMIN_TOKEN), presented as a Bearer
+	// credential. At least MinTokenLen characters and MinTokenBits of estimated entropy
+	// (CheckToken); required unless OperatorsFile is set. It is never logged.
 	Token string
+	// OperatorsFile names more operator tokens, one "NAME TOKEN" or "NAME sha256:HEX" a
+	// line; it is read again whenever it changes. "": Token only.
+	OperatorsFile string
+	// ProxyUserHeader names the header in which an authenticating proxy sends a person's
+	// name. "": no people. Honoured only from TrustedProxies; from anywhere else it is 401.
+	ProxyUserHeader string
+	// TrustedProxies are the addresses ProxyUserHeader is taken from.
+	TrustedProxies []netip.Prefix
 	// Service does the work. Required.
 	Service *keystore.Service
 	// Syncer is asked by /readyz whether Redis is reachable and synced. nil: /readyz checks the store only.
@@ -51,16 +60,20 @@ type Config struct {
 
 // Server is the admin HTTP API as an http.Handler. It is safe for concurrent use.
 type Server struct {
-	svc       *keystore.Service
-	syncer    Readier
-	log       *zap.Logger
-	registry  *prometheus.Registry
-	metrics   *metrics
-	evict     *evictWatch
-	maxBody   int64
-	mux       *http.ServeMux
-	patterns  []string          // every pattern registered on mux, in order
-	tokenHash [sha256.Size]byte // only the hash is kept, so that the token cannot leak from a dump of the struct
+	svc      *keystore.Service
+	syncer   Readier
+	log      *zap.Logger
+	registry *prometheus.Registry
+	metrics  *metrics
+	evict    *evictWatch
+	maxBody  int64
+	mux      *http.ServeMux
+	ops      *operators // only hashes are kept, so that no token can leak from a dump of the struct
+	patterns []string   // every pattern registered on mux, in order
+
+	userHeader     string
+	trustedProxies []netip.Prefix
+	apiRoutes      []string // every /v1 pattern, in the order registered
 }
 
 // NewServer validates cfg and returns the admin API handler.
@@ -68,24 +81,36 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Service == nil {
 		return nil, errors.New("creating admin server: no keystore service")
 	}
-	if cfg.Token == "" {
-		return nil, errors.New("creating admin server: no admin token")
+	if cfg.Token == "" && cfg.OperatorsFile == "" {
+		return nil, errors.New("creating admin server: no admin token and no operators file")
 	}
-	if err := CheckToken(cfg.Token); err != nil {
-		return nil, fmt.Errorf("creating admin server: %w", err)
+	if cfg.Token != "" {
+		if err := CheckToken(cfg.Token); err != nil {
+			return nil, fmt.Errorf("creating admin server: %w", err)
+		}
 	}
 	s := &Server{
-		svc:       cfg.Service,
-		syncer:    cfg.Syncer,
-		log:       cfg.Logger,
-		registry:  cfg.Registry,
-		maxBody:   cfg.MaxBodyBytes,
-		mux:       http.NewServeMux(),
-		tokenHash: sha256.Sum256([]byte(cfg.Token)),
+		svc:      cfg.Service,
+		syncer:   cfg.Syncer,
+		log:      cfg.Logger,
+		registry: cfg.Registry,
+		maxBody:  cfg.MaxBodyBytes,
+		mux:      http.NewServeMux(),
+
+		userHeader:     http.CanonicalHeaderKey(cfg.ProxyUserHeader),
+		trustedProxies: cfg.TrustedProxies,
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
+	if s.userHeader != "" && len(s.trustedProxies) == 0 {
+		return nil, errors.New("creating admin server: a proxy user header needs trusted proxies")
+	}
+	ops, err := newOperators(cfg.Token, cfg.OperatorsFile, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("creating admin server: %w", err)
+	}
+	s.ops = ops
 	if s.registry == nil {
 		s.registry = prometheus.NewRegistry()
 	}
@@ -103,6 +128,9 @@ func NewServer(cfg Config) (*Server, error) {
 	s.routes()
 	return s, nil
 }
+
+// Routes returns the pattern of every /v1 route ("GET /v1/whoami", …).
+func (s *Server) Routes() []string { return slices.Clone(s.apiRoutes) }
 
 // Registry returns the registry served on /metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
@@ -137,6 +165,7 @@ func (s *Server) routes() {
 	s.handle("DELETE "+proj+"/{sa}", s.removeGrant)
 	s.handle("GET "+proj, s.listGrants)
 	s.handle("GET /v1/audit", s.listAudit)
+	s.accessRoutes()
 
 	s.open(OpenAPIPath, http.HandlerFunc(serveOpenAPI))
 	s.open("/healthz", http.HandlerFunc(s.healthz))
@@ -153,19 +182,24 @@ func (s *Server) open(path string, h http.Handler) {
 // apiFunc handles one /v1 route; an error becomes the JSON error answer.
 type apiFunc func(w http.ResponseWriter, r *http.Request) error
 
-// handle registers an API route: it sets the audit actor, sets SyncHeader on the answer
-// when the request committed a change, and answers errors.
+// handle registers an API route: it sets SyncHeader on the answer when the request
+// committed a change, and answers errors. The caller's principal is in the request's
+// context (ServeHTTP).
 func (s *Server) handle(pattern string, f apiFunc) {
 	s.patterns = append(s.patterns, pattern)
+	s.apiRoutes = append(s.apiRoutes, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		actor, err := actorOf(r)
-		if err == nil {
-			ctx, report := keystore.WithSyncReport(keystore.WithActor(r.Context(), actor))
+		var err error
+		if len(r.Header.Values(ActorHeader)) > 0 {
+			err = badRequest(ActorHeader + " is not accepted: the audit trail records the authenticated caller; drop the header")
+		} else {
+			ctx, report := keystore.WithSyncReport(r.Context())
 			r = r.WithContext(ctx)
 			w = &syncWriter{ResponseWriter: w, report: report}
 			err = f(w, r)
 		}
 		if err != nil {
+			err = s.checkCaller(r, err)
 			s.writeError(w, r, err)
 		}
 	})
@@ -189,9 +223,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.observe(r, sw.status, start)
 	}()
-	if needsToken(r.URL.Path) && !s.tokenOK(r) {
-		unauthenticated(sw)
-		return
+	if needsToken(r.URL.Path) {
+		p, err := s.authenticate(r)
+		var ae *authError
+		switch {
+		case errors.As(err, &ae):
+			unauthenticated(sw, ae.msg)
+			return
+		case err != nil:
+			s.writeError(sw, r, err)
+			return
+		}
+		r = r.WithContext(keystore.WithPrincipal(r.Context(), p))
 	}
 	if pattern == "" {
 		s.unrouted(sw, r, h)

@@ -16,6 +16,7 @@ func TestStatusOf(t *testing.T) {
 	cases := map[keystore.Kind]int{
 		keystore.KindInvalid: 400, keystore.KindNotFound: 404, keystore.KindNameTaken: 409,
 		keystore.KindLimitReached: 409, keystore.KindAmbiguous: 409, keystore.KindState: 422, "other": 500,
+		keystore.KindUnauthenticated: 401, keystore.KindPermissionDenied: 403,
 	}
 	for k, want := range cases {
 		if got := statusOf(k); got != want {
@@ -24,39 +25,29 @@ func TestStatusOf(t *testing.T) {
 	}
 }
 
-func TestActorOf(t *testing.T) {
+func TestParseTrustedProxies(t *testing.T) {
 	cases := []struct {
-		vals []string
+		in   string
 		want string // "" means an error
 	}{
-		{nil, "admin"},
-		{[]string{"alice@laptop"}, "alice@laptop"},
-		{[]string{"  bob  "}, "bob"},
-		{[]string{"Zoë von Straße"}, "Zoë von Straße"},
-		{[]string{strings.Repeat("é", 64)}, strings.Repeat("é", 64)},
-		{[]string{strings.Repeat("a", 65)}, ""},
-		{[]string{""}, ""},
-		{[]string{"   "}, ""},
-		{[]string{"a\x00b"}, ""},
-		{[]string{"a\nb"}, ""},
-		{[]string{"a\u202eb"}, ""}, // right-to-left override
-		{[]string{"\xff\xfe"}, ""},
-		{[]string{"a", "b"}, ""},
+		{"10.0.0.0/8", "[10.0.0.0/8]"},
+		{"127.0.0.1, ::1", "[127.0.0.1/32 ::1/128]"},
+		{"10.1.2.3/8", "[10.0.0.0/8]"},
+		{"::ffff:10.0.0.1", "[10.0.0.1/32]"},
+		{"", "[]"},
+		{"example.com", ""},
+		{"10.0.0.0/33", ""},
 	}
 	for _, c := range cases {
-		r := httptest.NewRequest("GET", "/", nil)
-		for _, v := range c.vals {
-			r.Header.Add(ActorHeader, v)
-		}
-		got, err := actorOf(r)
+		got, err := ParseTrustedProxies(c.in)
 		if c.want == "" {
 			if err == nil {
-				t.Errorf("actorOf(%q) = %q, want an error", c.vals, got)
+				t.Errorf("ParseTrustedProxies(%q) = %v, want an error", c.in, got)
 			}
 			continue
 		}
-		if err != nil || got != c.want {
-			t.Errorf("actorOf(%q) = %q, %v; want %q", c.vals, got, err, c.want)
+		if err != nil || fmt.Sprint(got) != c.want {
+			t.Errorf("ParseTrustedProxies(%q) = %v, %v; want %s", c.in, got, err, c.want)
 		}
 	}
 }

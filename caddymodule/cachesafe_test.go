@@ -57,7 +57,7 @@ func TestFloodThenRedisDownKeepsVerifiedKey(t *testing.T) {
 // or answered 503: never refused with 401.
 func TestEvictingRedisNeverRefusesValidKeys(t *testing.T) {
 	const keys = 20
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	srv := redistest.Start(t, "--maxmemory", "8mb", "--maxmemory-policy", "allkeys-lru")
 	rdb := srv.Client()
 

@@ -127,9 +127,11 @@ type Grant struct {
 
 // AuditEvent records one admin mutation: who, what, when. It never holds a secret or a hash.
 type AuditEvent struct {
-	ID        int64             `json:"id"`
-	At        time.Time         `json:"at"`
-	Actor     string            `json:"actor"`
+	ID    int64     `json:"id"`
+	At    time.Time `json:"at"`
+	Actor string    `json:"actor"` // Principal.Ref of the caller: operator:NAME, sa:ID or person:NAME
+	// Principal describes the caller; nil on events written before principals existed.
+	Principal *AuditPrincipal   `json:"principal,omitempty"`
 	Action    string            `json:"action"` // e.g. "service_account.create", "key.revoke"
 	Workspace string            `json:"workspace,omitempty"`
 	Target    string            `json:"target,omitempty"` // the id of what was changed

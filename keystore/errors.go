@@ -16,6 +16,10 @@ const (
 	KindLimitReached Kind = "limit_reached"       // 409
 	KindAmbiguous    Kind = "ambiguous"           // 409
 	KindState        Kind = "failed_precondition" // 422: well-formed but not allowed in the current state
+	// KindUnauthenticated: no caller, or a key that does not authenticate (401).
+	KindUnauthenticated Kind = "unauthenticated"
+	// KindPermissionDenied: the caller lacks the right; the message names it (403).
+	KindPermissionDenied Kind = "permission_denied"
 )
 
 // Error is a rule violation with a message safe to show a client: it never

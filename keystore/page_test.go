@@ -75,12 +75,15 @@ func TestNewID(t *testing.T) {
 	}
 }
 
-func TestActor(t *testing.T) {
+func TestPrincipalContext(t *testing.T) {
 	ctx := t.Context()
-	if a := ActorFrom(ctx); a != DefaultActor {
-		t.Errorf("ActorFrom(empty) = %q", a)
+	if p, ok := PrincipalFrom(ctx); ok {
+		t.Errorf("PrincipalFrom(empty) = %+v, true", p)
 	}
-	if a := ActorFrom(WithActor(ctx, "ci")); a != "ci" {
-		t.Errorf("ActorFrom(WithActor(ci)) = %q", a)
+	if p, ok := PrincipalFrom(WithPrincipal(ctx, Operator("ci"))); !ok || p.Ref() != "operator:ci" {
+		t.Errorf("PrincipalFrom(WithPrincipal(operator ci)) = %+v, %v", p, ok)
+	}
+	if r := Person("alice", "10.0.0.1:443").Ref(); r != "person:alice" {
+		t.Errorf("Person.Ref = %q", r)
 	}
 }

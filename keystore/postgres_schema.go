@@ -74,6 +74,28 @@ CREATE TABLE audit (
 	details   JSONB NOT NULL
 );
 `,
+	// 2: who may manage what, as in the SQLite schema.
+	2: `
+CREATE TABLE workspace_admins (
+	workspace  TEXT COLLATE "C" NOT NULL REFERENCES workspaces (name),
+	principal  TEXT COLLATE "C" NOT NULL,
+	created_at TIMESTAMPTZ NOT NULL,
+	PRIMARY KEY (workspace, principal)
+);
+
+CREATE TABLE person_roles (
+	workspace  TEXT COLLATE "C" NOT NULL REFERENCES workspaces (name),
+	project    TEXT COLLATE "C" NOT NULL,
+	person     TEXT COLLATE "C" NOT NULL,
+	role       TEXT NOT NULL,
+	created_at TIMESTAMPTZ NOT NULL,
+	updated_at TIMESTAMPTZ NOT NULL,
+	PRIMARY KEY (workspace, project, person)
+);
+
+ALTER TABLE audit ADD COLUMN principal TEXT NOT NULL DEFAULT '';
+CREATE INDEX audit_by_workspace ON audit (workspace, id);
+`,
 }
 
 // migrationLockID is the key of the transaction-level advisory lock that serialises

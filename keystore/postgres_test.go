@@ -44,7 +44,7 @@ func TestPostgres(t *testing.T) {
 // accounts in one workspace at once; max_service_accounts holds across both.
 func testPostgresTwoAdmins(t *testing.T, url string) {
 	const limit, perAdmin = 20, 15
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	var svcs [2]*keystore.Service
 	for i := range svcs {
 		st := openPostgres(t, url)
@@ -93,7 +93,7 @@ func testPostgresTwoAdmins(t *testing.T, url string) {
 // consecutive revisions (the revision row serialises every writer).
 func testPostgresRevisions(t *testing.T, url string) {
 	const writes = 40
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	stores := [2]keystore.Store{openPostgres(t, url), openPostgres(t, url)}
 	for _, st := range stores {
 		t.Cleanup(func() { st.Close() })
@@ -126,7 +126,7 @@ func testPostgresRevisions(t *testing.T, url string) {
 	var events []keystore.AuditEvent
 	err := stores[1].View(ctx, func(tx keystore.Tx) error {
 		var err error
-		events, err = tx.ListAudit(ctx, 0, writes+1)
+		events, err = tx.ListAudit(ctx, "", 0, writes+1)
 		return err
 	})
 	if err != nil || len(events) != writes {
@@ -142,7 +142,7 @@ func testPostgresRevisions(t *testing.T, url string) {
 // testPostgresRestart closes the store and opens it again: everything is still there,
 // and the revision goes on from where it was.
 func testPostgresRestart(t *testing.T, url string) {
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	st := openPostgres(t, url)
 	svc, err := keystore.NewService(st, keystore.ServiceOptions{})
 	if err != nil {
@@ -185,7 +185,7 @@ func testPostgresRestart(t *testing.T, url string) {
 	if err != nil || rev2 != rev || len(recs) != 1 || recs[h].Roles["proj"] != keystore.RoleOwner {
 		t.Errorf("records after restart = %+v at rev %d (was %d), %v", recs, rev2, rev, err)
 	}
-	evs, _, err := svc.ListAudit(ctx, keystore.Page{})
+	evs, _, err := svc.ListAudit(ctx, "", keystore.Page{})
 	if err != nil || len(evs) != 3 {
 		t.Errorf("audit after restart: %d events, %v", len(evs), err)
 	}
@@ -200,7 +200,7 @@ func testPostgresRestart(t *testing.T, url string) {
 // testPostgresMigrations: admins starting at once on an empty database apply the schema
 // once (the advisory lock), and a View cannot write.
 func testPostgresMigrations(t *testing.T, url string) {
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	const admins = 4
 	stores := make([]keystore.Store, admins)
 	errs := make([]error, admins)
@@ -216,8 +216,8 @@ func testPostgresMigrations(t *testing.T, url string) {
 		t.Cleanup(func() { st.Close() })
 	}
 	v, err := stores[0].(*keystore.PostgresStore).SchemaVersion(ctx)
-	if err != nil || v != 1 {
-		t.Errorf("SchemaVersion = %d, %v; want 1", v, err)
+	if err != nil || v != schemaVersion {
+		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, schemaVersion)
 	}
 	db, err := sql.Open("pgx", url)
 	if err != nil {
@@ -225,8 +225,8 @@ func testPostgresMigrations(t *testing.T, url string) {
 	}
 	defer db.Close()
 	var n, rev int
-	if err := db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 1 {
-		t.Errorf("schema_migrations rows = %d, %v; want 1", n, err)
+	if err := db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != schemaVersion {
+		t.Errorf("schema_migrations rows = %d, %v; want %d", n, err, schemaVersion)
 	}
 	if err := db.QueryRow("SELECT count(*), max(rev) FROM meta").Scan(&n, &rev); err != nil || n != 1 || rev != 0 {
 		t.Errorf("meta = %d rows, rev %d, %v; want one row at rev 0", n, rev, err)

@@ -275,27 +275,42 @@ func (t *postgresTx) InsertAudit(ctx context.Context, e AuditEvent) error {
 	if err != nil {
 		return fmt.Errorf("encoding audit details: %w", err)
 	}
-	_, err = t.tx.ExecContext(ctx, "INSERT INTO audit (at, actor, action, workspace, target, details) VALUES ($1, $2, $3, $4, $5, $6)",
-		e.At, e.Actor, e.Action, e.Workspace, e.Target, string(details))
+	principal, err := encodeAuditPrincipal(e.Principal)
+	if err != nil {
+		return err
+	}
+	_, err = t.tx.ExecContext(ctx, "INSERT INTO audit (at, actor, action, workspace, target, details, principal) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		e.At, e.Actor, e.Action, e.Workspace, e.Target, string(details), principal)
 	if err != nil {
 		return fmt.Errorf("inserting audit event: %w", err)
 	}
 	return nil
 }
 
-func (t *postgresTx) ListAudit(ctx context.Context, beforeID int64, limit int) ([]AuditEvent, error) {
+func (t *postgresTx) ListAudit(ctx context.Context, ws string, beforeID int64, limit int) ([]AuditEvent, error) {
 	if beforeID <= 0 {
 		beforeID = 1<<63 - 1
 	}
-	rows, err := t.tx.QueryContext(ctx,
-		"SELECT id, at, actor, action, workspace, target, details::text FROM audit WHERE id < $1 ORDER BY id DESC LIMIT $2", beforeID, limit)
+	const cols = "SELECT id, at, actor, action, workspace, target, details::text, principal FROM audit"
+	var rows *sql.Rows
+	var err error
+	if ws == "" {
+		rows, err = t.tx.QueryContext(ctx, cols+" WHERE id < $1 ORDER BY id DESC LIMIT $2", beforeID, limit)
+	} else {
+		rows, err = t.tx.QueryContext(ctx, cols+" WHERE workspace = $1 AND id < $2 ORDER BY id DESC LIMIT $3", ws, beforeID, limit)
+	}
 	return collect(rows, err, "listing audit events", func(r rowScanner) (AuditEvent, error) {
 		var e AuditEvent
-		var details string
-		if err := r.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Workspace, &e.Target, &details); err != nil {
+		var details, principal string
+		if err := r.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Workspace, &e.Target, &details, &principal); err != nil {
 			return e, err
 		}
 		e.At = e.At.UTC()
+		p, perr := decodeAuditPrincipal(principal)
+		if perr != nil {
+			return e, fmt.Errorf("decoding the principal of audit event %d: %w", e.ID, perr)
+		}
+		e.Principal = p
 		if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
 			return e, fmt.Errorf("decoding audit details of event %d: %w", e.ID, err)
 		}

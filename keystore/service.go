@@ -108,24 +108,6 @@ func registerCounter(reg prometheus.Registerer, c prometheus.Counter) (prometheu
 // Store returns the store the Service writes to.
 func (s *Service) Store() Store { return s.store }
 
-type actorKey struct{}
-
-// DefaultActor is the audit actor of a mutation whose context names none.
-const DefaultActor = "admin"
-
-// WithActor returns a context that records actor as the author of mutations in the audit trail.
-func WithActor(ctx context.Context, actor string) context.Context {
-	return context.WithValue(ctx, actorKey{}, actor)
-}
-
-// ActorFrom returns the actor recorded by WithActor, or DefaultActor.
-func ActorFrom(ctx context.Context) string {
-	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
-		return a
-	}
-	return DefaultActor
-}
-
 // Ping checks that the store answers.
 func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
 
@@ -134,18 +116,20 @@ func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Micr
 
 // mutation collects, inside one write transaction, what the commit changes.
 type mutation struct {
-	ctx     context.Context
-	action  string
-	now     time.Time
-	hashes  []KeyHash
-	issued  int
-	revoked int
+	ctx       context.Context
+	principal Principal // the caller, as authorize read it
+	action    string
+	now       time.Time
+	hashes    []KeyHash
+	issued    int
+	revoked   int
 }
 
 // audit writes the audit row of the mutation.
 func (m *mutation) audit(tx Tx, ws, target string, details map[string]string) error {
+	p := m.principal
 	return tx.InsertAudit(m.ctx, AuditEvent{
-		At: m.now, Actor: ActorFrom(m.ctx), Action: m.action, Workspace: ws, Target: target, Details: details,
+		At: m.now, Actor: p.Ref(), Principal: p.audit(), Action: m.action, Workspace: ws, Target: target, Details: details,
 	})
 }
 
@@ -156,12 +140,18 @@ func (m *mutation) touch(keys ...StoredKey) {
 	}
 }
 
-// update runs fn as one mutation: one write transaction, then metrics and the Syncer.
-// fn may run more than once if the store retries, so it must only change m and tx.
-func (s *Service) update(ctx context.Context, action string, fn func(tx Tx, m *mutation) error) error {
+// update runs fn as one mutation: one write transaction that first checks that the
+// caller may do action on sc (authorize), then metrics and the Syncer. A refusal writes
+// nothing. fn may run more than once if the store retries, so it must only change m and tx.
+func (s *Service) update(ctx context.Context, action string, sc scope, fn func(tx Tx, m *mutation) error) error {
 	var m *mutation
 	rev, err := s.store.Update(ctx, func(tx Tx) error {
 		m = &mutation{ctx: ctx, action: action, now: s.now()}
+		p, err := authorize(ctx, tx, action, sc, m.now)
+		if err != nil {
+			return err
+		}
+		m.principal = p
 		return fn(tx, m)
 	})
 	if err != nil {
@@ -170,7 +160,7 @@ func (s *Service) update(ctx context.Context, action string, fn func(tx Tx, m *m
 	s.issued.Add(float64(m.issued))
 	s.revoked.Add(float64(m.revoked))
 	s.log.Info("admin change committed", zap.String("action", action), zap.Int64("rev", rev),
-		zap.String("actor", ActorFrom(ctx)), zap.Int("keys", len(m.hashes)))
+		zap.String("actor", m.principal.Ref()), zap.Int("keys", len(m.hashes)))
 	if s.opts.Syncer == nil {
 		return nil
 	}
@@ -193,9 +183,15 @@ func (s *Service) update(ctx context.Context, action string, fn func(tx Tx, m *m
 	return nil
 }
 
-// view runs fn in one read transaction.
-func (s *Service) view(ctx context.Context, doing string, fn func(tx Tx) error) error {
-	return wrap(doing, s.store.View(ctx, fn))
+// view runs fn in one read transaction, after checking there that the caller may do
+// action on sc (authorize).
+func (s *Service) view(ctx context.Context, action string, sc scope, fn func(tx Tx) error) error {
+	return wrap(action, s.store.View(ctx, func(tx Tx) error {
+		if _, err := authorize(ctx, tx, action, sc, s.now()); err != nil {
+			return err
+		}
+		return fn(tx)
+	}))
 }
 
 // wrap adds context to technical errors and leaves rule errors (*Error) as they are,
@@ -219,7 +215,7 @@ func (s *Service) CreateWorkspace(ctx context.Context, name string, maxServiceAc
 		return Workspace{}, Invalid("max_service_accounts", "must be between 1 and %d", MaxServiceAccountsLimit)
 	}
 	var w Workspace
-	err := s.update(ctx, "workspace.create", func(tx Tx, m *mutation) error {
+	err := s.update(ctx, "workspace.create", scope{}, func(tx Tx, m *mutation) error {
 		w = Workspace{Name: name, MaxServiceAccounts: maxServiceAccounts, CreatedAt: m.now}
 		if err := tx.InsertWorkspace(ctx, w); err != nil {
 			if errors.Is(err, ErrConflict) {
@@ -243,7 +239,7 @@ func (s *Service) UpdateWorkspace(ctx context.Context, name string, maxServiceAc
 		return Workspace{}, Invalid("max_service_accounts", "must be between 1 and %d", MaxServiceAccountsLimit)
 	}
 	var w Workspace
-	err := s.update(ctx, "workspace.update", func(tx Tx, m *mutation) error {
+	err := s.update(ctx, "workspace.set_limit", scope{ws: name}, func(tx Tx, m *mutation) error {
 		var err error
 		if w, err = getWorkspace(ctx, tx, name); err != nil {
 			return err
@@ -266,7 +262,7 @@ func (s *Service) UpdateWorkspace(ctx context.Context, name string, maxServiceAc
 // GetWorkspace reads a workspace.
 func (s *Service) GetWorkspace(ctx context.Context, name string) (Workspace, error) {
 	var w Workspace
-	err := s.view(ctx, "reading workspace", func(tx Tx) error {
+	err := s.view(ctx, "workspace.read", scope{ws: name}, func(tx Tx) error {
 		var err error
 		w, err = getWorkspace(ctx, tx, name)
 		return err
@@ -281,7 +277,7 @@ func (s *Service) ListWorkspaces(ctx context.Context, p Page) ([]Workspace, stri
 		return nil, "", err
 	}
 	var ws []Workspace
-	err = s.view(ctx, "listing workspaces", func(tx Tx) error {
+	err = s.view(ctx, "workspace.list", scope{}, func(tx Tx) error {
 		ws, err = tx.ListWorkspaces(ctx, after[0], size+1)
 		return err
 	})

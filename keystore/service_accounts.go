@@ -70,7 +70,7 @@ func (s *Service) CreateServiceAccount(ctx context.Context, ws string, in Create
 		sa  ServiceAccount
 		key *IssuedKey
 	)
-	err := s.update(ctx, "service_account.create", func(tx Tx, m *mutation) error {
+	err := s.update(ctx, "service_account.create", scope{ws: ws}, func(tx Tx, m *mutation) error {
 		w, err := getWorkspace(ctx, tx, ws)
 		if err != nil {
 			return err
@@ -132,7 +132,7 @@ func (s *Service) ListServiceAccounts(ctx context.Context, ws string, p Page) ([
 		return nil, "", err
 	}
 	var sas []ServiceAccount
-	err = s.view(ctx, "listing service accounts", func(tx Tx) error {
+	err = s.view(ctx, "service_account.list", scope{ws: ws}, func(tx Tx) error {
 		if _, err := getWorkspace(ctx, tx, ws); err != nil {
 			return err
 		}
@@ -149,7 +149,7 @@ func (s *Service) ListServiceAccounts(ctx context.Context, ws string, p Page) ([
 // GetServiceAccount reads an account by id or name.
 func (s *Service) GetServiceAccount(ctx context.Context, ws, ref string) (ServiceAccount, error) {
 	var sa ServiceAccount
-	err := s.view(ctx, "reading service account", func(tx Tx) error {
+	err := s.view(ctx, "service_account.read", scope{ws: ws, sa: ref}, func(tx Tx) error {
 		var err error
 		sa, err = getAccount(ctx, tx, ws, ref)
 		return err
@@ -166,7 +166,7 @@ func (s *Service) UpdateServiceAccount(ctx context.Context, ws, ref string, desc
 		return ServiceAccount{}, err
 	}
 	var sa ServiceAccount
-	err := s.update(ctx, "service_account.update", func(tx Tx, m *mutation) error {
+	err := s.update(ctx, "service_account.update", scope{ws: ws, sa: ref}, func(tx Tx, m *mutation) error {
 		var err error
 		if sa, err = getAccount(ctx, tx, ws, ref); err != nil {
 			return err
@@ -182,7 +182,7 @@ func (s *Service) UpdateServiceAccount(ctx context.Context, ws, ref string, desc
 
 // DeleteServiceAccount revokes every key, removes grants and frees the name.
 func (s *Service) DeleteServiceAccount(ctx context.Context, ws, ref string) error {
-	return s.update(ctx, "service_account.delete", func(tx Tx, m *mutation) error {
+	return s.update(ctx, "service_account.delete", scope{ws: ws, sa: ref}, func(tx Tx, m *mutation) error {
 		sa, err := getAccount(ctx, tx, ws, ref)
 		if err != nil {
 			return err
@@ -194,6 +194,9 @@ func (s *Service) DeleteServiceAccount(ctx context.Context, ws, ref string) erro
 		if err := tx.DeleteServiceAccount(ctx, sa.ID); err != nil {
 			return err
 		}
+		if _, err := tx.DeleteWorkspaceAdmin(ctx, ws, PrincipalRefSA+sa.ID); err != nil {
+			return err
+		}
 		return m.audit(tx, ws, sa.ID, map[string]string{"name": sa.Name, "keys_revoked": fmt.Sprint(n)})
 	})
 }
@@ -201,7 +204,7 @@ func (s *Service) DeleteServiceAccount(ctx context.Context, ws, ref string) erro
 // DeactivateServiceAccount stops every key of the account at once.
 func (s *Service) DeactivateServiceAccount(ctx context.Context, ws, ref string) (ServiceAccount, error) {
 	var sa ServiceAccount
-	err := s.update(ctx, "service_account.deactivate", func(tx Tx, m *mutation) error {
+	err := s.update(ctx, "service_account.deactivate", scope{ws: ws, sa: ref}, func(tx Tx, m *mutation) error {
 		var err error
 		if sa, err = getAccount(ctx, tx, ws, ref); err != nil {
 			return err
@@ -229,7 +232,7 @@ func (s *Service) ReactivateServiceAccount(ctx context.Context, ws, ref string) 
 		sa  ServiceAccount
 		key IssuedKey
 	)
-	err := s.update(ctx, "service_account.reactivate", func(tx Tx, m *mutation) error {
+	err := s.update(ctx, "service_account.reactivate", scope{ws: ws, sa: ref}, func(tx Tx, m *mutation) error {
 		var err error
 		if sa, err = getAccount(ctx, tx, ws, ref); err != nil {
 			return err

@@ -15,7 +15,7 @@ func (s *Service) SetGrant(ctx context.Context, ws, project, saRef string, role 
 		return Grant{}, err
 	}
 	var g Grant
-	err := s.update(ctx, "grant.set", func(tx Tx, m *mutation) error {
+	err := s.update(ctx, "grant.set", scope{ws: ws, project: project, sa: saRef}, func(tx Tx, m *mutation) error {
 		sa, err := getAccount(ctx, tx, ws, saRef)
 		if err != nil {
 			return err
@@ -47,7 +47,7 @@ func (s *Service) RemoveGrant(ctx context.Context, ws, project, saRef string) er
 	if err := ValidateProject(project); err != nil {
 		return err
 	}
-	return s.update(ctx, "grant.remove", func(tx Tx, m *mutation) error {
+	return s.update(ctx, "grant.remove", scope{ws: ws, project: project, sa: saRef}, func(tx Tx, m *mutation) error {
 		sa, err := getAccount(ctx, tx, ws, saRef)
 		if err != nil {
 			return err
@@ -94,7 +94,7 @@ func (s *Service) ListGrants(ctx context.Context, ws, project string, p Page) ([
 		return nil, "", err
 	}
 	var rows []GrantRow
-	err = s.view(ctx, "listing grants", func(tx Tx) error {
+	err = s.view(ctx, "grant.list", scope{ws: ws, project: project}, func(tx Tx) error {
 		if _, err := getWorkspace(ctx, tx, ws); err != nil {
 			return err
 		}
@@ -119,7 +119,7 @@ func (s *Service) ListAccountGrants(ctx context.Context, ws, saRef string, p Pag
 		return nil, "", err
 	}
 	var gs []Grant
-	err = s.view(ctx, "listing the grants of a service account", func(tx Tx) error {
+	err = s.view(ctx, "service_account.read", scope{ws: ws, sa: saRef}, func(tx Tx) error {
 		sa, err := getAccount(ctx, tx, ws, saRef)
 		if err != nil {
 			return err
@@ -134,8 +134,9 @@ func (s *Service) ListAccountGrants(ctx context.Context, ws, saRef string, p Pag
 	return gs, next, nil
 }
 
-// ListAudit lists admin actions, newest first.
-func (s *Service) ListAudit(ctx context.Context, p Page) ([]AuditEvent, string, error) {
+// ListAudit lists admin actions, newest first: every workspace's when ws is "" (operators
+// only), else the actions on workspace ws (its admins too).
+func (s *Service) ListAudit(ctx context.Context, ws string, p Page) ([]AuditEvent, string, error) {
 	size, after, err := parsePage(p, 1)
 	if err != nil {
 		return nil, "", err
@@ -147,8 +148,8 @@ func (s *Service) ListAudit(ctx context.Context, p Page) ([]AuditEvent, string, 
 		}
 	}
 	var evs []AuditEvent
-	err = s.view(ctx, "listing audit events", func(tx Tx) error {
-		evs, err = tx.ListAudit(ctx, before, size+1)
+	err = s.view(ctx, "audit.list", scope{ws: ws}, func(tx Tx) error {
+		evs, err = tx.ListAudit(ctx, ws, before, size+1)
 		return err
 	})
 	if err != nil {

@@ -133,7 +133,7 @@ func (s *Service) CreateKey(ctx context.Context, ws, saRef string, in CreateKeyI
 		return IssuedKey{}, err
 	}
 	var key IssuedKey
-	err := s.update(ctx, "key.create", func(tx Tx, m *mutation) error {
+	err := s.update(ctx, "key.create", scope{ws: ws, sa: saRef}, func(tx Tx, m *mutation) error {
 		sa, err := getAccount(ctx, tx, ws, saRef)
 		if err != nil {
 			return err
@@ -164,7 +164,7 @@ func (s *Service) ListKeys(ctx context.Context, ws, saRef string, p Page) ([]API
 		afterCreated = fromMicro(us)
 	}
 	var keys []StoredKey
-	err = s.view(ctx, "listing keys", func(tx Tx) error {
+	err = s.view(ctx, "key.list", scope{ws: ws, sa: saRef}, func(tx Tx) error {
 		sa, err := getAccount(ctx, tx, ws, saRef)
 		if err != nil {
 			return err
@@ -197,7 +197,7 @@ func (s *Service) RotateKey(ctx context.Context, ws, saRef, keyRef string, retai
 		return IssuedKey{}, err
 	}
 	var key IssuedKey
-	err := s.update(ctx, "key.rotate", func(tx Tx, m *mutation) error {
+	err := s.update(ctx, "key.rotate", scope{ws: ws, sa: saRef}, func(tx Tx, m *mutation) error {
 		sa, err := getAccount(ctx, tx, ws, saRef)
 		if err != nil {
 			return err
@@ -262,7 +262,7 @@ func (s *Service) ActivateKey(ctx context.Context, ws, saRef, keyRef string) (AP
 // setKeyState moves a key from state from to state to.
 func (s *Service) setKeyState(ctx context.Context, action, ws, saRef, keyRef string, from, to KeyState) (APIKey, error) {
 	var out APIKey
-	err := s.update(ctx, action, func(tx Tx, m *mutation) error {
+	err := s.update(ctx, action, scope{ws: ws, sa: saRef}, func(tx Tx, m *mutation) error {
 		sa, err := getAccount(ctx, tx, ws, saRef)
 		if err != nil {
 			return err
@@ -292,7 +292,7 @@ func (s *Service) setKeyState(ctx context.Context, action, ws, saRef, keyRef str
 
 // RevokeKey revokes one key for good.
 func (s *Service) RevokeKey(ctx context.Context, ws, saRef, keyRef string) error {
-	return s.update(ctx, "key.revoke", func(tx Tx, m *mutation) error {
+	return s.update(ctx, "key.revoke", scope{ws: ws, sa: saRef}, func(tx Tx, m *mutation) error {
 		sa, err := getAccount(ctx, tx, ws, saRef)
 		if err != nil {
 			return err
@@ -317,7 +317,7 @@ func (s *Service) RevokeAllKeys(ctx context.Context, ws, saRef string) (ServiceA
 		sa ServiceAccount
 		n  int
 	)
-	err := s.update(ctx, "key.revoke_all", func(tx Tx, m *mutation) error {
+	err := s.update(ctx, "key.revoke_all", scope{ws: ws, sa: saRef}, func(tx Tx, m *mutation) error {
 		var err error
 		if sa, err = getAccount(ctx, tx, ws, saRef); err != nil {
 			return err

@@ -17,7 +17,7 @@ import (
 func TestSQLiteCreatesPrivateFiles(t *testing.T) {
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	dir := filepath.Join(t.TempDir(), "var", "sagate")
 	path := filepath.Join(dir, "sagate.db")
 	st := openSQLite(t, path)

@@ -72,6 +72,29 @@ CREATE TABLE audit (
 	details   TEXT NOT NULL
 );
 `,
+	// 2: who may manage what. workspace_admins.principal is "sa:ID" or "person:NAME";
+	// audit.principal is the JSON of the caller (keystore.AuditPrincipal).
+	2: `
+CREATE TABLE workspace_admins (
+	workspace  TEXT NOT NULL REFERENCES workspaces (name),
+	principal  TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	PRIMARY KEY (workspace, principal)
+);
+
+CREATE TABLE person_roles (
+	workspace  TEXT NOT NULL REFERENCES workspaces (name),
+	project    TEXT NOT NULL,
+	person     TEXT NOT NULL,
+	role       TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL,
+	PRIMARY KEY (workspace, project, person)
+);
+
+ALTER TABLE audit ADD COLUMN principal TEXT NOT NULL DEFAULT '';
+CREATE INDEX audit_by_workspace ON audit (workspace, id);
+`,
 }
 
 // migrate applies every migration not yet recorded in schema_migrations.

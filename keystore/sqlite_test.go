@@ -31,7 +31,7 @@ func TestSQLiteConformance(t *testing.T) {
 }
 
 func TestSQLiteRestart(t *testing.T) {
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	path := filepath.Join(t.TempDir(), "sagate.db")
 	st := openSQLite(t, path)
 	svc, err := keystore.NewService(st, keystore.ServiceOptions{})
@@ -74,7 +74,7 @@ func TestSQLiteRestart(t *testing.T) {
 	if err != nil || rev2 != rev || len(recs) != 1 || recs[keystore.HashKey(k.Key)].Roles["proj"] != keystore.RoleOwner {
 		t.Errorf("records after restart = %+v at rev %d (was %d), %v", recs, rev2, rev, err)
 	}
-	evs, _, err := svc.ListAudit(ctx, keystore.Page{})
+	evs, _, err := svc.ListAudit(ctx, "", keystore.Page{})
 	if err != nil || len(evs) != 3 {
 		t.Errorf("audit after restart: %d events, %v", len(evs), err)
 	}
@@ -87,12 +87,15 @@ func TestSQLiteRestart(t *testing.T) {
 	}
 }
 
+// schemaVersion is the number of migrations of both stores.
+const schemaVersion = 2
+
 func TestSQLiteSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sagate.db")
 	st := openSQLite(t, path)
 	v, err := st.(*keystore.SQLiteStore).SchemaVersion(context.Background())
-	if err != nil || v != 1 {
-		t.Errorf("SchemaVersion = %d, %v; want 1", v, err)
+	if err != nil || v != schemaVersion {
+		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, schemaVersion)
 	}
 	st.Close()
 	st = openSQLite(t, path) // migrations are not applied twice
@@ -108,7 +111,7 @@ func TestSQLiteSchema(t *testing.T) {
 	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
 	}
-	if err := db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 1 {
+	if err := db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != schemaVersion {
 		t.Errorf("schema_migrations rows = %d, %v", n, err)
 	}
 	var plan string
@@ -167,7 +170,7 @@ func TestOpenURL(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	reg := prometheus.NewRegistry()
 	st := openSQLite(t, filepath.Join(t.TempDir(), "sagate.db"))
 	defer st.Close()
@@ -223,7 +226,7 @@ func benchService(b *testing.B) *keystore.Service {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	if _, err := svc.CreateWorkspace(ctx, "ws", 0); err != nil {
 		b.Fatal(err)
 	}
@@ -235,7 +238,7 @@ func benchService(b *testing.B) *keystore.Service {
 
 func BenchmarkCreateKey(b *testing.B) {
 	svc := benchService(b)
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	for b.Loop() {
 		if _, err := svc.CreateKey(ctx, "ws", "bot", keystore.CreateKeyInput{}); err != nil {
 			b.Fatal(err)
@@ -246,7 +249,7 @@ func BenchmarkCreateKey(b *testing.B) {
 
 func BenchmarkRevokeKey(b *testing.B) {
 	svc := benchService(b)
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	ids := make([]string, b.N)
 	for i := range ids {
 		k, err := svc.CreateKey(ctx, "ws", "bot", keystore.CreateKeyInput{})
@@ -266,7 +269,7 @@ func BenchmarkRevokeKey(b *testing.B) {
 
 func BenchmarkCreateKeyParallel(b *testing.B) {
 	svc := benchService(b)
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := svc.CreateKey(ctx, "ws", "bot", keystore.CreateKeyInput{}); err != nil {

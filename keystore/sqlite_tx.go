@@ -303,28 +303,43 @@ func (t *sqliteTx) InsertAudit(ctx context.Context, e AuditEvent) error {
 	if err != nil {
 		return fmt.Errorf("encoding audit details: %w", err)
 	}
-	_, err = t.exec(ctx, "INSERT INTO audit (at, actor, action, workspace, target, details) VALUES (?, ?, ?, ?, ?, ?)",
-		micro(e.At), e.Actor, e.Action, e.Workspace, e.Target, string(details))
+	principal, err := encodeAuditPrincipal(e.Principal)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, "INSERT INTO audit (at, actor, action, workspace, target, details, principal) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		micro(e.At), e.Actor, e.Action, e.Workspace, e.Target, string(details), principal)
 	if err != nil {
 		return fmt.Errorf("inserting audit event: %w", err)
 	}
 	return nil
 }
 
-func (t *sqliteTx) ListAudit(ctx context.Context, beforeID int64, limit int) ([]AuditEvent, error) {
+func (t *sqliteTx) ListAudit(ctx context.Context, ws string, beforeID int64, limit int) ([]AuditEvent, error) {
 	if beforeID <= 0 {
 		beforeID = 1<<63 - 1
 	}
-	rows, err := t.query(ctx,
-		"SELECT id, at, actor, action, workspace, target, details FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?", beforeID, limit)
+	const cols = "SELECT id, at, actor, action, workspace, target, details, principal FROM audit"
+	var rows *sql.Rows
+	var err error
+	if ws == "" {
+		rows, err = t.query(ctx, cols+" WHERE id < ? ORDER BY id DESC LIMIT ?", beforeID, limit)
+	} else {
+		rows, err = t.query(ctx, cols+" WHERE workspace = ? AND id < ? ORDER BY id DESC LIMIT ?", ws, beforeID, limit)
+	}
 	return collect(rows, err, "listing audit events", func(r rowScanner) (AuditEvent, error) {
 		var e AuditEvent
 		var at int64
-		var details string
-		if err := r.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Workspace, &e.Target, &details); err != nil {
+		var details, principal string
+		if err := r.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Workspace, &e.Target, &details, &principal); err != nil {
 			return e, err
 		}
 		e.At = fromMicro(at)
+		p, perr := decodeAuditPrincipal(principal)
+		if perr != nil {
+			return e, fmt.Errorf("decoding the principal of audit event %d: %w", e.ID, perr)
+		}
+		e.Principal = p
 		if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
 			return e, fmt.Errorf("decoding audit details of event %d: %w", e.ID, err)
 		}

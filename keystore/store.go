@@ -111,8 +111,37 @@ type Tx interface {
 
 	// InsertAudit appends an audit event (its ID is assigned by the store).
 	InsertAudit(ctx context.Context, e AuditEvent) error
-	// ListAudit returns up to limit events with an ID below beforeID (0: from the newest), newest first.
-	ListAudit(ctx context.Context, beforeID int64, limit int) ([]AuditEvent, error)
+	// ListAudit returns up to limit events with an ID below beforeID (0: from the newest), newest
+	// first: of every workspace when ws is "", else of workspace ws.
+	ListAudit(ctx context.Context, ws string, beforeID int64, limit int) ([]AuditEvent, error)
+
+	AccessTx
+}
+
+// AccessTx holds the rows of who may manage what: the key a caller
+// authenticates with, the admins of each workspace and people's roles in projects.
+type AccessTx interface {
+	// GetKeyByHash reads the key whose hash is h together with its account: one indexed read.
+	GetKeyByHash(ctx context.Context, h KeyHash) (k StoredKey, sa ServiceAccount, found bool, err error)
+
+	// IsWorkspaceAdmin reports whether principal ("sa:ID" or "person:NAME") administers ws.
+	IsWorkspaceAdmin(ctx context.Context, ws, principal string) (bool, error)
+	// PutWorkspaceAdmin makes a.Principal an admin of a.Workspace; created is false if it was already.
+	PutWorkspaceAdmin(ctx context.Context, a WorkspaceAdmin) (created bool, err error)
+	// DeleteWorkspaceAdmin removes an admin of ws; found reports whether there was one.
+	DeleteWorkspaceAdmin(ctx context.Context, ws, principal string) (found bool, err error)
+	// ListWorkspaceAdmins returns up to limit admins of ws whose principal sorts after after,
+	// by principal; an account's Name is its name@workspace.
+	ListWorkspaceAdmins(ctx context.Context, ws, after string, limit int) ([]WorkspaceAdmin, error)
+
+	// PutPersonRole inserts or replaces the role of r.Person in r.Project of r.Workspace.
+	PutPersonRole(ctx context.Context, r PersonRole) error
+	// GetPersonRole reads a person's role in a project of ws.
+	GetPersonRole(ctx context.Context, ws, project, person string) (PersonRole, bool, error)
+	// DeletePersonRole removes a person's role in a project; found reports whether there was one.
+	DeletePersonRole(ctx context.Context, ws, project, person string) (found bool, err error)
+	// ListPersonRoles returns up to limit roles of people in project and in "*" of ws, by person then project.
+	ListPersonRoles(ctx context.Context, ws, project string, limit int) ([]PersonRole, error)
 }
 
 // Supported store URL schemes.

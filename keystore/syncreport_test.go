@@ -42,9 +42,10 @@ func TestSyncReport(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, rep := WithSyncReport(context.Background())
+			op := WithPrincipal(context.Background(), Operator("test"))
+			ctx, rep := WithSyncReport(op)
 			if !c.withReport {
-				ctx = context.Background()
+				ctx = op
 			}
 			if _, err := svc.CreateWorkspace(ctx, "ml-team", 0); err != nil {
 				t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -39,6 +40,10 @@ type Options struct {
 	Now func() time.Time
 	// SigningKey signs what the syncer writes to Redis. Default: keytest.SigningKey.
 	SigningKey keystore.SigningKey
+	// OperatorsFile, ProxyUserHeader and TrustedProxies are passed to admin.Config.
+	OperatorsFile   string
+	ProxyUserHeader string
+	TrustedProxies  []netip.Prefix
 }
 
 // Env is a running admin endpoint.
@@ -98,7 +103,8 @@ func Start(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatalf("starting the service: %v", err)
 	}
-	srv, err := admin.NewServer(admin.Config{Token: Token, Service: svc, Syncer: syncer, Redis: rdb, Logger: log.Named("admin"), Registry: reg})
+	srv, err := admin.NewServer(admin.Config{Token: Token, Service: svc, Syncer: syncer, Redis: rdb, Logger: log.Named("admin"), Registry: reg,
+		OperatorsFile: o.OperatorsFile, ProxyUserHeader: o.ProxyUserHeader, TrustedProxies: o.TrustedProxies})
 	if err != nil {
 		t.Fatalf("starting the admin server: %v", err)
 	}
@@ -136,6 +142,11 @@ func (e *Env) WaitReady(t testing.TB) {
 	Eventually(t, 10*time.Second, "the syncer to write the epoch marker", func() error {
 		return e.Syncer.Ready(context.Background())
 	})
+}
+
+// OperatorContext returns a context in which Service calls act as the operator of Token.
+func OperatorContext() context.Context {
+	return keystore.WithPrincipal(context.Background(), keystore.Operator(admin.EnvTokenOperator))
 }
 
 // Client returns an admin client authenticated with the admin token.

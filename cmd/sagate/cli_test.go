@@ -173,7 +173,7 @@ func TestCLIKeysProjectsAudit(t *testing.T) {
 	}
 
 	al := okJSON[admin.List[keystore.AuditEvent]](t, e, "", "audit", "--limit", "2")
-	if len(al.Items) != 2 || al.Items[0].Action == "" || !strings.Contains(al.Items[0].Actor, "@") {
+	if len(al.Items) != 2 || al.Items[0].Action == "" || al.Items[0].Actor != "operator:admin" {
 		t.Fatalf("audit: %+v", al)
 	}
 	if r := ok(t, e, "", "audit"); !strings.Contains(r.stdout, "ACTION") || !strings.Contains(r.stdout, "workspace.create") {

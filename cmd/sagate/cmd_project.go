@@ -16,14 +16,21 @@ import (
 func (a *app) projectCmd() *cobra.Command {
 	cmd := group("project", "Grant service accounts roles in projects (PROJECT \"*\": every project)")
 
-	var role string
+	var role, person string
 	assign := &cobra.Command{
-		Use:   "assign PROJECT SA --role ROLE",
-		Short: "Grant or change a service account's role (viewer, contributor, owner) in a project",
-		Args:  nArgs(2, "PROJECT SA"),
+		Use:   "assign PROJECT (SA | --person NAME) --role ROLE",
+		Short: "Grant or change a service account's or a person's role (viewer, contributor, owner) in a project",
+		Args:  saOrPerson(&person),
 		RunE: a.withSA(1, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
 			if err := checkRole("--role", role); err != nil {
 				return err
+			}
+			if person != "" {
+				r, err := c.SetPersonRole(ctx, ws, args[0], person, keystore.Role(role))
+				if err != nil {
+					return err
+				}
+				return a.show(r, func() error { return a.table(personHeader, [][]string{personRow(r)}) })
 			}
 			g, err := c.SetGrant(ctx, ws, args[0], args[1], keystore.Role(role))
 			if err != nil {
@@ -33,13 +40,22 @@ func (a *app) projectCmd() *cobra.Command {
 		}),
 	}
 	assign.Flags().StringVar(&role, "role", "", "viewer, contributor or owner")
+	assign.Flags().StringVar(&person, "person", "", "a person's name (as the authenticating proxy sends it) instead of SA")
 	_ = assign.MarkFlagRequired("role")
 
+	var unPerson string
 	unassign := &cobra.Command{
-		Use:   "unassign PROJECT SA",
-		Short: "Remove a service account's grant on a project",
-		Args:  nArgs(2, "PROJECT SA"),
+		Use:   "unassign PROJECT (SA | --person NAME)",
+		Short: "Remove a service account's grant or a person's role on a project",
+		Args:  saOrPerson(&unPerson),
 		RunE: a.withSA(1, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+			if unPerson != "" {
+				if err := c.RemovePersonRole(ctx, ws, args[0], unPerson); err != nil {
+					return err
+				}
+				return a.acted(actionResult{Action: "unassigned", Person: unPerson, Project: args[0]},
+					fmt.Sprintf("removed the role of %s on project %s", unPerson, args[0]))
+			}
 			if err := c.RemoveGrant(ctx, ws, args[0], args[1]); err != nil {
 				return err
 			}
@@ -58,9 +74,28 @@ func (a *app) projectCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return showList(a, items, grantHeader, grantRow)
+			if err := showList(a, items, grantHeader, grantRow); err != nil || a.output == "json" {
+				return err
+			}
+			people, err := c.ProjectPeople(ctx, ws, args[0])
+			if err != nil || len(people) == 0 {
+				return err
+			}
+			a.done("")
+			return a.table(personHeader, rowsOf(people, personRow))
 		}),
 	}
+	unassign.Flags().StringVar(&unPerson, "person", "", "a person's name instead of SA")
 	cmd.AddCommand(assign, unassign, list)
 	return cmd
+}
+
+// saOrPerson takes PROJECT SA, or PROJECT alone with --person.
+func saOrPerson(person *string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if *person != "" {
+			return nArgs(1, "PROJECT (with --person)")(cmd, args)
+		}
+		return nArgs(2, "PROJECT SA")(cmd, args)
+	}
 }

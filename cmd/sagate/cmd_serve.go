@@ -35,6 +35,7 @@ type serveOptions struct {
 	epochInterval     time.Duration
 	usageInterval     time.Duration
 	logLevel          string
+	access            accessOptions
 }
 
 // serveCmd: sagate serve runs the admin endpoint.
@@ -88,6 +89,7 @@ SIGINT or SIGTERM drains requests in flight, stops the sync and closes the store
 	f.DurationVar(&o.epochInterval, "epoch-check-interval", time.Second, "how often Redis is checked for its epoch marker (missing: full resync)")
 	f.DurationVar(&o.usageInterval, "usage-fold-interval", 30*time.Second, "how often sidecars' last-used reports are folded into the store")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	o.access.flags(f)
 	return cmd
 }
 
@@ -131,6 +133,10 @@ func (a *app) newLogger(level string) (*zap.Logger, error) {
 // serve runs the admin endpoint until ctx ends or SIGINT/SIGTERM arrives.
 func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 	token, err := a.adminToken(o.tokenFile)
+	if err != nil && !o.access.operatorsOnly(o.tokenFile, a.getenv(envAdminToken)) {
+		return err
+	}
+	acfg, err := o.access.config()
 	if err != nil {
 		return err
 	}
@@ -195,7 +201,8 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("starting the keystore service: %w", err)
 	}
-	srv, err := admin.NewServer(admin.Config{Token: token, Service: svc, Syncer: syncer, Redis: rdb, Logger: log.Named("admin"), Registry: reg})
+	srv, err := admin.NewServer(admin.Config{Token: token, Service: svc, Syncer: syncer, Redis: rdb, Logger: log.Named("admin"), Registry: reg,
+		OperatorsFile: acfg.OperatorsFile, ProxyUserHeader: acfg.ProxyUserHeader, TrustedProxies: acfg.TrustedProxies})
 	if err != nil {
 		return err
 	}

@@ -94,11 +94,11 @@ func (a *app) workspaceCmd() *cobra.Command {
 			return showList(a, items, wsHeader, wsRow)
 		},
 	}
-	cmd.AddCommand(create, update, list)
+	cmd.AddCommand(create, update, list, a.workspaceAdminsCmd())
 	return cmd
 }
 
-// auditCmd: sagate audit [--limit N].
+// auditCmd: sagate audit [--limit N]: one workspace's actions with -w, else every workspace's.
 func (a *app) auditCmd() *cobra.Command {
 	var limit int
 	var token string
@@ -114,7 +114,11 @@ func (a *app) auditCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, err := c.ListAudit(cmd.Context(), admin.ListOptions{PageSize: limit, PageToken: token})
+			ws := a.workspace // optional here: without it, every workspace's (operators only)
+			if ws == "" {
+				ws = a.getenv(envWorkspace)
+			}
+			l, err := c.ListWorkspaceAudit(cmd.Context(), ws, admin.ListOptions{PageSize: limit, PageToken: token})
 			if err != nil {
 				return err
 			}

@@ -125,7 +125,8 @@ func (a *app) done(format string, args ...any) {
 // what it did ("deleted", "revoked", "already_revoked", "unassigned") and to what.
 type actionResult struct {
 	Action         string `json:"action"`
-	ServiceAccount string `json:"service_account"`
+	ServiceAccount string `json:"service_account,omitempty"`
+	Person         string `json:"person,omitempty"`
 	Key            string `json:"key,omitempty"`
 	Project        string `json:"project,omitempty"`
 }

@@ -2,10 +2,7 @@ package main
 
 import (
 	"io"
-	"os"
-	"os/user"
 	"strings"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -42,7 +39,7 @@ func newRoot(a *app) *cobra.Command {
 		Use:   "sagate",
 		Short: "Service-account API keys in front of existing HTTP APIs",
 		Long: "sagate serve runs the admin endpoint; every other subcommand is a client of it.\n\n" +
-			"Environment: " + envAdminURL + " (default " + defaultAdminURL + "), " + envAdminToken + ", " + envAdminCA + ", " + envWorkspace + " (or -w).\n" +
+			"Environment: " + envAdminURL + " (default " + defaultAdminURL + "), " + envAdminToken + " (an operator token, or a service account's sak_ key: it then acts with that account's rights; sagate whoami says which), " + envAdminCA + ", " + envWorkspace + " (or -w).\n" +
 			"Accounts are named by name, full name (NAME@WORKSPACE, which also gives the workspace) or id.\n" +
 			"Exit status: 0 done, 1 the admin refused, failed or could not be reached, 2 a usage mistake (nothing was sent).\n" +
 			"With -o json, errors are {\"error\": {\"code\", \"message\"}} on stderr.",
@@ -76,6 +73,7 @@ func newRoot(a *app) *cobra.Command {
 		a.projectCmd(),
 		a.auditCmd(),
 		a.redisACLCmd(),
+		a.whoamiCmd(),
 	)
 	return root
 }
@@ -105,9 +103,9 @@ func (a *app) adminBase() string {
 func (a *app) client() (*admin.Client, error) {
 	token := a.getenv(envAdminToken)
 	if token == "" {
-		return nil, configf("no admin token: set %s (the token sagate serve was started with)", envAdminToken)
+		return nil, configf("no credential: set %s to an operator token or a service account's sak_ key", envAdminToken)
 	}
-	opts := []admin.ClientOption{admin.WithActor(actor()), admin.WithUserAgent("sagate-cli/" + version)}
+	opts := []admin.ClientOption{admin.WithUserAgent("sagate-cli/" + version)}
 	ca := a.caFile
 	if ca == "" {
 		ca = a.getenv(envAdminCA)
@@ -150,24 +148,3 @@ func (a *app) wsFor(ref string) (string, error) {
 	return "", usagef("no workspace: pass -w WORKSPACE, set %s, or name the account in full (NAME@WORKSPACE)", envWorkspace)
 }
 
-// actor names the person running the CLI for the audit trail: user@host, printable, at most 64 characters.
-func actor() string {
-	name := "unknown"
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		name = u.Username
-	}
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "unknown"
-	}
-	s := strings.Map(func(r rune) rune {
-		if unicode.IsPrint(r) {
-			return r
-		}
-		return '?'
-	}, name+"@"+host)
-	if r := []rune(s); len(r) > 64 {
-		s = string(r[:64])
-	}
-	return s
-}

@@ -57,6 +57,11 @@ func TestServeRefuses(t *testing.T) {
 		{"tls cert without key", nil, []string{"--admin-token-file", good, "--tls-cert", good}, "--tls-cert and --tls-key go together"},
 		{"tls files not a certificate", nil, []string{"--admin-token-file", good, "--tls-cert", good, "--tls-key", good}, "loading the TLS certificate"},
 		{"stray argument", nil, []string{"--admin-token-file", good, "now"}, "takes 0 argument"},
+		{"proxy header alone", nil, []string{"--admin-token-file", good, "--proxy-user-header", "X-Webauth-User"}, "go together"},
+		{"trusted proxies alone", nil, []string{"--admin-token-file", good, "--trusted-proxies", "10.0.0.1"}, "go together"},
+		{"bad trusted proxy", nil, []string{"--admin-token-file", good, "--proxy-user-header", "X-U", "--trusted-proxies", "proxy.local"}, "--trusted-proxies"},
+		{"bad operators file", nil, []string{"--operators-file", write("ops", "alice short-token\n")}, "shorter than 16"},
+		{"operators file and a short token", map[string]string{envAdminToken: "short-token"}, []string{"--operators-file", write("ops2", "alice "+serveToken+"\n")}, "shorter than 16"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -179,5 +184,24 @@ func TestServeRunsAndRestarts(t *testing.T) {
 		if rec, err := keystore.OpenRecord(ver, keystore.HashKey(key), b); err != nil || rec.Live(time.Now()) {
 			t.Fatalf("the revoked key's record: %+v %v", rec, err)
 		}
+	}
+}
+
+// TestServeWithOperatorsFile: serve starts with an operators file and no admin token;
+// each operator's token works from the CLI, and whoami names it.
+func TestServeWithOperatorsFile(t *testing.T) {
+	rs := redistest.Start(t)
+	dir := t.TempDir()
+	ops := filepath.Join(dir, "operators")
+	if err := os.WriteFile(ops, []byte("alice "+serveToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := serving(t, nil, "--store", "sqlite://"+filepath.Join(dir, "sagate.db"), "--redis", rs.URL(), "--operators-file", ops)
+	r := runWith(t, map[string]string{envAdminURL: base, envAdminToken: serveToken}, "whoami")
+	if r.code != 0 || !strings.Contains(r.stdout, "operator:alice") {
+		t.Fatalf("whoami as alice: %+v", r)
+	}
+	if r := runWith(t, map[string]string{envAdminURL: base, envAdminToken: "not-an-operator-token"}, "whoami"); r.code != 1 || !strings.Contains(r.stderr, "check SAGATE_ADMIN_TOKEN") {
+		t.Fatalf("whoami with an unknown token: %+v", r)
 	}
 }

@@ -18,7 +18,7 @@ import (
 //
 //	go test -run '^$' -bench CreateKeyWithRedis -benchtime 5000x ./keystore/redissync/
 func BenchmarkCreateKeyWithRedis(b *testing.B) {
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	srv := redistest.Start(b)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	b.Cleanup(func() { _ = rdb.Close() })
@@ -65,7 +65,7 @@ func BenchmarkCreateKeyWithRedis(b *testing.B) {
 // BenchmarkAuthRecordsOne reads the record of one key from a real SQLite store, as
 // Apply does after each issued key.
 func BenchmarkAuthRecordsOne(b *testing.B) {
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	store, err := keystore.OpenSQLite(ctx, filepath.Join(b.TempDir(), "sagate.db"))
 	if err != nil {
 		b.Fatal(err)

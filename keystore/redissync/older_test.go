@@ -125,7 +125,7 @@ func TestCommitsWithoutKeysKeepTheEpoch(t *testing.T) {
 	waitFor(t, "the initial sync", func() bool { return e.s.Ready(ctx) == nil })
 	epoch := e.epoch(t)
 	for _, name := range []string{"a", "b", "c"} {
-		if _, err := svc.CreateWorkspace(ctx, name, 0); err != nil {
+		if _, err := svc.CreateWorkspace(keystore.WithPrincipal(ctx, keystore.Operator("test")), name, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 // checks, after each mutation, the key's record, its event, and Redis against the store.
 func TestWithSQLiteStore(t *testing.T) {
 	e := newEnv(t, Config{})
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	store, err := keystore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "sagate.db"))
 	if err != nil {
 		t.Fatal(err)

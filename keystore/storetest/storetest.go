@@ -49,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"Audit", testAudit},
 		{"Pagination", testPagination},
 		{"SyncerErrorKeepsCommit", testSyncerError},
+		{"Authenticate", testAuthenticate},
+		{"AccessRules", testAccessRules},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,6 +58,9 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		})
 	}
 }
+
+// Operator is the operator name the suite acts as, unless a test says otherwise.
+const Operator = "storetest"
 
 // env is one test's world: a store, a Service over it with a recording Syncer and a clock.
 type env struct {
@@ -76,7 +81,7 @@ func newEnv(t *testing.T, st keystore.Store) *env {
 			t.Errorf("closing store: %v", err)
 		}
 	})
-	e := &env{t: t, ctx: context.Background(), store: st, sync: &recorder{}, clock: &clock{t: time.Now()}}
+	e := &env{t: t, ctx: keystore.WithPrincipal(context.Background(), keystore.Operator(Operator)), store: st, sync: &recorder{}, clock: &clock{t: time.Now()}}
 	svc, err := keystore.NewService(st, keystore.ServiceOptions{Syncer: e.sync, Now: e.clock.Now})
 	if err != nil {
 		t.Fatalf("NewService: %v", err)

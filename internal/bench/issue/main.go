@@ -44,7 +44,7 @@ func run(adminURL, ws, sa string, n, c int, out string, minRate float64) error {
 		return errors.New("SAGATE_ADMIN_TOKEN is not set")
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: c, MaxConnsPerHost: c}
-	cl, err := admin.NewClient(adminURL, token, admin.WithHTTPClient(&http.Client{Transport: tr, Timeout: 30 * time.Second}), admin.WithActor("bench"))
+	cl, err := admin.NewClient(adminURL, token, admin.WithHTTPClient(&http.Client{Transport: tr, Timeout: 30 * time.Second}))
 	if err != nil {
 		return fmt.Errorf("creating the admin client: %w", err)
 	}

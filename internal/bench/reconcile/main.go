@@ -65,7 +65,7 @@ func run(o options) error {
 	if accounts <= 0 || accounts > keystore.DefaultMaxServiceAccounts || keysCount > n {
 		return fmt.Errorf("-accounts must be 1..%d and -keys-count ≤ -n", keystore.DefaultMaxServiceAccounts)
 	}
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("bench"))
 	opt, err := redis.ParseURL(redisURL)
 	if err != nil {
 		return fmt.Errorf("parsing the redis URL: %w", err)

@@ -1,0 +1,206 @@
+package keystore
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+)
+
+// Level is the standing a caller needs for an action, lowest first. An operator
+// stands above every level; see AccessRules for which action needs which.
+type Level int
+
+// The levels, lowest first.
+const (
+	// LevelAnyone: any authenticated principal (whoami).
+	LevelAnyone Level = iota
+	// LevelSelf: the service account the call is about, or an admin of its workspace.
+	LevelSelf
+	// LevelProjectOwner: an owner of the project (a service account's grant or a person's
+	// role, on the project or on "*"), or an admin of its workspace. Acting on "*" itself
+	// needs workspace admin.
+	LevelProjectOwner
+	// LevelWorkspaceAdmin: an admin of the workspace (a service account or a person).
+	LevelWorkspaceAdmin
+	// LevelOperator: an operator token.
+	LevelOperator
+)
+
+// String names the level as the docs do.
+func (l Level) String() string {
+	switch l {
+	case LevelAnyone:
+		return "anyone"
+	case LevelSelf:
+		return "the account itself"
+	case LevelProjectOwner:
+		return "project owner"
+	case LevelWorkspaceAdmin:
+		return "workspace admin"
+	}
+	return "operator"
+}
+
+// AccessRule is the standing one action needs.
+type AccessRule struct {
+	Level Level
+	// NotOnSelf: a service account may not do this to itself (give itself a role).
+	NotOnSelf bool
+}
+
+// accessRules is the one table of who may do what: every Service method names its
+// action here, and authorize consults it inside the method's transaction. An action
+// missing from the table is refused. AccessRules returns a copy.
+var accessRules = map[string]AccessRule{
+	"whoami":                     {Level: LevelAnyone},
+	"workspace.create":           {Level: LevelOperator},
+	"workspace.set_limit":        {Level: LevelOperator},
+	"workspace.list":             {Level: LevelOperator},
+	"workspace.read":             {Level: LevelWorkspaceAdmin},
+	"workspace_admin.list":       {Level: LevelWorkspaceAdmin},
+	"workspace_admin.set":        {Level: LevelWorkspaceAdmin, NotOnSelf: true},
+	"workspace_admin.remove":     {Level: LevelWorkspaceAdmin},
+	"audit.list":                 {Level: LevelWorkspaceAdmin},
+	"service_account.create":     {Level: LevelWorkspaceAdmin},
+	"service_account.list":       {Level: LevelWorkspaceAdmin},
+	"service_account.read":       {Level: LevelSelf},
+	"service_account.update":     {Level: LevelWorkspaceAdmin},
+	"service_account.delete":     {Level: LevelWorkspaceAdmin},
+	"service_account.deactivate": {Level: LevelWorkspaceAdmin},
+	"service_account.reactivate": {Level: LevelWorkspaceAdmin},
+	"key.list":                   {Level: LevelSelf},
+	"key.create":                 {Level: LevelWorkspaceAdmin},
+	"key.rotate":                 {Level: LevelWorkspaceAdmin},
+	"key.deactivate":             {Level: LevelWorkspaceAdmin},
+	"key.activate":               {Level: LevelWorkspaceAdmin},
+	"key.revoke":                 {Level: LevelWorkspaceAdmin},
+	"key.revoke_all":             {Level: LevelWorkspaceAdmin},
+	"grant.list":                 {Level: LevelProjectOwner},
+	"grant.set":                  {Level: LevelProjectOwner, NotOnSelf: true},
+	"grant.remove":               {Level: LevelProjectOwner},
+	"person_role.set":            {Level: LevelProjectOwner},
+	"person_role.remove":         {Level: LevelProjectOwner},
+}
+
+// AccessRules returns a copy of the table of who may do what: action → the standing it needs.
+func AccessRules() map[string]AccessRule { return maps.Clone(accessRules) }
+
+// scope is what a call is about: the workspace, the project and the service account
+// (an id or a name), each empty when it does not apply.
+type scope struct {
+	ws, project, sa string
+}
+
+// errNoPrincipal refuses a call whose context carries no principal.
+var errNoPrincipal = &Error{Kind: KindUnauthenticated, Message: "no authenticated caller"}
+
+// denied builds the refusal that names the missing right.
+func denied(format string, args ...any) error {
+	return &Error{Kind: KindPermissionDenied, Message: "permission denied: " + fmt.Sprintf(format, args...)}
+}
+
+// authorize checks, in tx, that the caller of ctx may do action on sc. It reads the
+// caller's rights afresh: a service account's key and account must still be live, and
+// its admin rows and grants are read in the same transaction as the change they allow.
+//
+// It returns the caller as checked: for a service account, read from the store.
+func authorize(ctx context.Context, tx Tx, action string, sc scope, now time.Time) (Principal, error) {
+	p, ok := PrincipalFrom(ctx)
+	if !ok {
+		return Principal{}, errNoPrincipal
+	}
+	if p.Kind == PrincipalServiceAccount {
+		live, err := liveKey(ctx, tx, p.hash, now)
+		if err != nil {
+			return Principal{}, err
+		}
+		p = live
+	}
+	return p, allowed(ctx, tx, p, action, sc)
+}
+
+// allowed checks that p, as read in tx, may do action on sc.
+func allowed(ctx context.Context, tx Tx, p Principal, action string, sc scope) error {
+	rule, ok := accessRules[action]
+	if !ok {
+		return fmt.Errorf("authorizing %s: no access rule", action)
+	}
+	switch {
+	case p.Kind == PrincipalOperator:
+		return nil
+	case rule.Level == LevelAnyone:
+		return nil
+	case rule.Level == LevelOperator:
+		return denied("%s needs an operator token", action)
+	case sc.ws == "":
+		return denied("%s across every workspace needs an operator token; name the workspace", action)
+	}
+	ws := truncate(sc.ws, 64)
+	sa := strings.TrimSuffix(sc.sa, "@"+sc.ws) // a full name, name@workspace
+	self := p.Kind == PrincipalServiceAccount && p.Workspace == sc.ws && sa != "" && (sa == p.ID || sa == p.Name)
+	if self && rule.NotOnSelf {
+		return denied("a service account cannot give itself a role")
+	}
+	if self && rule.Level == LevelSelf {
+		return nil
+	}
+	if p.Kind == PrincipalServiceAccount && p.Workspace != sc.ws {
+		return denied("needs workspace admin on %s", ws)
+	}
+	admin, err := tx.IsWorkspaceAdmin(ctx, sc.ws, adminRef(p))
+	if err != nil {
+		return err
+	}
+	if admin {
+		return nil
+	}
+	if rule.Level == LevelProjectOwner && sc.project != AllProjects {
+		owner, err := isProjectOwner(ctx, tx, p, sc.ws, sc.project)
+		if err != nil {
+			return err
+		}
+		if owner {
+			return nil
+		}
+		return denied("needs owner of project %s or workspace admin on %s", truncate(sc.project, 128), ws)
+	}
+	return denied("needs workspace admin on %s", ws)
+}
+
+// adminRef is how the workspace_admins table names p.
+func adminRef(p Principal) string {
+	if p.Kind == PrincipalServiceAccount {
+		return PrincipalRefSA + p.ID
+	}
+	return PrincipalRefPerson + p.Name
+}
+
+// isProjectOwner reports whether p's effective role in project (its role there, else
+// its role on "*") is owner.
+func isProjectOwner(ctx context.Context, tx Tx, p Principal, ws, project string) (bool, error) {
+	for _, proj := range []string{project, AllProjects} {
+		var (
+			role Role
+			ok   bool
+		)
+		if p.Kind == PrincipalServiceAccount {
+			g, found, err := tx.GetGrant(ctx, p.ID, proj)
+			if err != nil {
+				return false, err
+			}
+			role, ok = g.Role, found
+		} else {
+			r, found, err := tx.GetPersonRole(ctx, ws, proj, p.Name)
+			if err != nil {
+				return false, err
+			}
+			role, ok = r.Role, found
+		}
+		if ok {
+			return role == RoleOwner, nil
+		}
+	}
+	return false, nil
+}
