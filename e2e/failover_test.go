@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"fmt"
+	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/internal/systest"
 	"github.com/sagate/sagate/keystore"
 )
 
@@ -53,4 +57,129 @@ func TestClusterFailover(t *testing.T) {
 			return p.Client()
 		},
 	})
+}
+
+// lostWriteBound is how soon after a promotion every sidecar must answer right a
+// change that Redis' asynchronous replication lost: the admin's check notices the
+// revision marker behind the store's (every second, after a 2 s grace), then runs a
+// full sync with a new epoch.
+const lostWriteBound = 10 * time.Second
+
+// TestSentinelLostWrite: changes the primary acknowledged but never replicated reach
+// the sidecars after the failover, because the admin repairs Redis from the store.
+// The replica replicates through a TCP proxy that is stalled (the link stays up, so
+// Sentinel still deems the replica promotable; nothing reaches it), a key is issued
+// and two are revoked through the admin API (the primary took them), the primary is
+// killed (SIGKILL) and Sentinel promotes the replica, which holds none of them. The
+// sidecars saw the first revocation before the kill (the test waits for it): they
+// must never answer that key 200 again, though Redis now says it is live. The second
+// revocation and the issued key came just before the kill; a fourth sidecar, started
+// during the failover, saw none of the changes. Every sidecar must refuse the one and
+// allow the other within lostWriteBound of the promotion; until the repair a sidecar
+// may still allow the revoked key (it cannot know) and refuse the issued one (401 for
+// a key Redis has not got is "unknown key"), never the other way round once it
+// answered right.
+func TestSentinelLostWrite(t *testing.T) {
+	ss := redistest.StartSentinel(t)
+	a := startAdmin(t, ss.URL(), filepath.Join(t.TempDir(), "sagate.db"))
+	up := startUpstream(t)
+	var sidecars []*sidecar
+	for range 3 {
+		sidecars = append(sidecars, startSidecar(t, ss.URL(), up.srv.URL, ""))
+	}
+	a.must(http.StatusCreated, "POST", "/v1/workspaces", map[string]any{"name": "lost"})
+	seen, unseen := a.newAccount("lost", "seen", ""), a.newAccount("lost", "unseen", "")
+	a.newAccount("lost", "fresh", "")
+	for i, s := range sidecars {
+		systest.Eventually(t, propagation, fmt.Sprintf("sidecar %d allows the keys", i), func() bool {
+			return s.status(t, seen.Key) == http.StatusOK && s.status(t, unseen.Key) == http.StatusOK
+		})
+	}
+
+	old := ss.Primary()
+	if old != ss.Data[0] {
+		t.Fatalf("the sentinels name %v as the primary, want %v", old, ss.Data[0])
+	}
+	link := systest.StartProxy(t, old.Addr())
+	ss.ReplicateFrom(ss.Data[1], link.Addr()) // Sentinel puts it back after 5 s: the fault is quicker
+	var recs []map[string]*recorder
+	for _, s := range sidecars {
+		recs = append(recs, map[string]*recorder{"seen": record(s, seen.Key), "unseen": record(s, unseen.Key)})
+	}
+
+	link.Stall()
+	fresh := keyOf(t, a.must(http.StatusCreated, "POST", "/v1/workspaces/lost/service-accounts/fresh/keys", map[string]any{"name": "lost"}))
+	for i, s := range sidecars {
+		recs[i]["fresh"] = record(s, fresh.Key)
+	}
+	a.must(http.StatusNoContent, "DELETE", "/v1/workspaces/lost/service-accounts/seen/keys/"+seen.ID, nil)
+	systest.Eventually(t, time.Second, "every sidecar refuses the first key revoked", func() bool {
+		for _, r := range recs {
+			if r["seen"].last().status != http.StatusUnauthorized {
+				return false
+			}
+		}
+		return true
+	})
+	a.must(http.StatusNoContent, "DELETE", "/v1/workspaces/lost/service-accounts/unseen/keys/"+unseen.ID, nil)
+	storeRev := redisRev(t, old.Client()) // the primary holds every change: Apply ran before the API answered
+	old.Kill()
+	switched := make(chan time.Time, 1)
+	go func() { // the promotion: when the Sentinels name the replica
+		for end := time.Now().Add(promotionBound); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if p := ss.Primary(); p != nil && p != old {
+				break
+			}
+		}
+		switched <- time.Now()
+	}()
+	// A sidecar (re)started during the failover saw none of the changes: it trusts the
+	// promoted replica until the repair.
+	cold := startSidecar(t, ss.URL(), up.srv.URL, "")
+	sidecars = append(sidecars, cold)
+	recs = append(recs, map[string]*recorder{"unseen": record(cold, unseen.Key), "fresh": record(cold, fresh.Key)})
+	p := ss.WaitPromoted(old, promotionBound)
+	promoted := <-switched
+	newRedis := p.Client()
+	if rev := redisRev(t, newRedis); rev >= storeRev {
+		t.Fatalf("the promoted replica holds revision %d, the store %d: replication lost nothing", rev, storeRev)
+	}
+
+	var repaired time.Duration
+	systest.Eventually(t, lostWriteBound, "the admin repairs Redis from the store", func() bool {
+		repaired = time.Since(promoted)
+		return redisRev(t, newRedis) >= storeRev
+	})
+	systest.Eventually(t, lostWriteBound, "every sidecar answers the lost changes right", func() bool {
+		for _, r := range recs {
+			if (r["seen"] != nil && r["seen"].last().status != http.StatusUnauthorized) || r["unseen"].last().status != http.StatusUnauthorized ||
+				r["fresh"].last().status != http.StatusOK {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(300 * time.Millisecond) // answers after the repair
+
+	var refusedBy, allowedBy time.Duration
+	for i, r := range recs {
+		if i == len(recs)-1 {
+			unseenN, freshN := statusCounts(r["unseen"].stop()), statusCounts(r["fresh"].stop())
+			t.Logf("lost write: the sidecar started during the failover answered the key revoked %v, the key issued %v", unseenN, freshN)
+		}
+		if r["seen"] != nil {
+			settled(t, fmt.Sprintf("sidecar %d, key revoked and seen before the kill", i), r["seen"].stop(), http.StatusUnauthorized, http.StatusOK)
+		}
+		refused := settled(t, fmt.Sprintf("sidecar %d, key revoked just before the kill", i), r["unseen"].stop(), http.StatusUnauthorized, http.StatusOK).Sub(promoted)
+		allowed := settled(t, fmt.Sprintf("sidecar %d, key issued just before the kill", i), r["fresh"].stop(), http.StatusOK, http.StatusUnauthorized).Sub(promoted)
+		for what, d := range map[string]time.Duration{"refused the key revoked": refused, "allowed the key issued": allowed} {
+			if d > lostWriteBound {
+				t.Errorf("sidecar %d %s just before the kill %v after the promotion, want within %v", i, what, d, lostWriteBound)
+			}
+		}
+		refusedBy, allowedBy = max(refusedBy, refused), max(allowedBy, allowed)
+	}
+	t.Logf("lost write: Redis repaired (revision marker back to the store's %d) %v after the promotion; "+
+		"the last sidecar refused the key revoked just before the kill %s after it, allowed the key issued just before it %s after it",
+		storeRev, repaired.Round(time.Millisecond), since(refusedBy), since(allowedBy))
 }

@@ -130,6 +130,38 @@ func (ss *SentinelSet) WaitPromoted(old *Server, timeout time.Duration) *Server 
 	return p
 }
 
+// ReplicateFrom makes replica replicate from addr (host:port) instead of from the
+// primary, and waits until it is in sync: addr is meant to be a TCP proxy in front of
+// the primary that the test can stall or cut, so that a write the primary acknowledged
+// never reaches the replica, as Redis' asynchronous replication allows. The replica
+// still announces its own port to the primary, so the Sentinels keep finding it,
+// talking to it directly and promoting it. They also put back a replica that replicates
+// from an address other than the primary's, failover-timeout (5 s) after they see the
+// change: run the fault within that, or call ReplicateFrom again.
+func (ss *SentinelSet) ReplicateFrom(replica *Server, addr string) {
+	ss.t.Helper()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		ss.t.Fatalf("redistest: replicating from %q: %v", addr, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c := redis.NewClient(Options(replica.Addr()))
+	defer c.Close()
+	if err := c.SlaveOf(ctx, host, port).Err(); err != nil {
+		ss.t.Fatalf("redistest: REPLICAOF on %v: %v", replica, err)
+	}
+	waitFor(ss.t, 10*time.Second, replica.String()+" in sync through "+addr, func() error {
+		if h, p := infoField(replica, "replication", "master_host"), infoField(replica, "replication", "master_port"); h != host || p != port {
+			return fmt.Errorf("replicating from %s:%s", h, p)
+		}
+		if st := infoField(replica, "replication", "master_link_status"); st != "up" {
+			return fmt.Errorf("master_link_status %q", st)
+		}
+		return nil
+	})
+}
+
 // waitReplicaUp waits until the replica s reports its link to the primary up.
 func waitReplicaUp(t testing.TB, s *Server, timeout time.Duration) {
 	t.Helper()

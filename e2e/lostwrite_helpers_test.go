@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sagate/sagate/internal/keytest"
+	"github.com/sagate/sagate/keystore"
+)
+
+// answer is one status a sidecar gave, and when.
+type answer struct {
+	at     time.Time
+	status int // 0: the request failed
+}
+
+// recorder asks one sidecar about one key in a loop until stop and keeps every
+// answer in order. It never calls t from its goroutine.
+type recorder struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex
+	got    []answer
+}
+
+// record starts a recorder of s's answers for key.
+func record(s *sidecar, key string) *recorder {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &recorder{cancel: cancel, done: make(chan struct{})}
+	client := &http.Client{Timeout: 5 * time.Second}
+	go func() {
+		defer close(r.done)
+		for ctx.Err() == nil {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/lost", nil)
+			req.Header.Set("Authorization", "Bearer "+key)
+			status := 0
+			if resp, err := client.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				status = resp.StatusCode
+			} else if ctx.Err() != nil {
+				return
+			}
+			r.mu.Lock()
+			r.got = append(r.got, answer{at: time.Now(), status: status})
+			r.mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	return r
+}
+
+// last returns the latest answer (status 0 when none yet).
+func (r *recorder) last() answer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.got) == 0 {
+		return answer{}
+	}
+	return r.got[len(r.got)-1]
+}
+
+// stop ends the recorder and returns its answers (again on a second call).
+func (r *recorder) stop() []answer {
+	r.cancel()
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got
+}
+
+// settled checks a sidecar's answers for a key whose right answer is want and whose
+// wrong one, wrong, is allowed only before the first right one (503, "cannot tell",
+// is allowed throughout). It returns when the answers settled on want: the first
+// right answer after the last other one.
+func settled(t testing.TB, what string, got []answer, want, wrong int) time.Time {
+	t.Helper()
+	var firstRight, lastOther time.Time
+	for _, a := range got {
+		switch {
+		case a.status == want:
+			if firstRight.IsZero() {
+				firstRight = a.at
+			}
+		case a.status == wrong && !firstRight.IsZero():
+			t.Errorf("%s: answered %d at %s after it had answered %d at %s", what, wrong,
+				a.at.Format("15:04:05.000"), want, firstRight.Format("15:04:05.000"))
+		case a.status != wrong && a.status != http.StatusServiceUnavailable:
+			t.Errorf("%s: answered %d at %s", what, a.status, a.at.Format("15:04:05.000"))
+		}
+		if a.status != want {
+			lastOther = a.at
+		}
+	}
+	if len(got) == 0 || got[len(got)-1].status != want {
+		t.Errorf("%s: never settled on %d", what, want)
+		return time.Time{}
+	}
+	for _, a := range got {
+		if a.at.After(lastOther) {
+			return a.at
+		}
+	}
+	return time.Time{}
+}
+
+// redisRev returns the verified revision marker c holds (-1 when missing or unreadable).
+func redisRev(t testing.TB, c *redis.Client) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	v, err := c.Get(ctx, keystore.RedisRev).Result()
+	if errors.Is(err, redis.Nil) || err != nil {
+		return -1
+	}
+	rev, err := keystore.OpenRev(keystore.NewVerifier(keytest.SigningKey(t).Public()), v)
+	if err != nil {
+		t.Fatalf("the revision marker does not verify: %v", err)
+	}
+	return rev
+}
+
+// since is d rounded for logs, or "before" when d is not positive.
+func since(d time.Duration) string {
+	if d <= 0 {
+		return "already before"
+	}
+	return fmt.Sprint(d.Round(time.Millisecond))
+}
+
+// statusCounts counts the answers by status.
+func statusCounts(got []answer) map[int]int {
+	n := map[int]int{}
+	for _, a := range got {
+		n[a.status]++
+	}
+	return n
+}
