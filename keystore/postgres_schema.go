@@ -74,6 +74,7 @@ CREATE TABLE audit (
 	details   JSONB NOT NULL
 );
 `,
+	2: postgresOutboxMigration,
 }
 
 // migrationLockID is the key of the transaction-level advisory lock that serialises

@@ -216,8 +216,8 @@ func testPostgresMigrations(t *testing.T, url string) {
 		t.Cleanup(func() { st.Close() })
 	}
 	v, err := stores[0].(*keystore.PostgresStore).SchemaVersion(ctx)
-	if err != nil || v != 1 {
-		t.Errorf("SchemaVersion = %d, %v; want 1", v, err)
+	if err != nil || v != 2 {
+		t.Errorf("SchemaVersion = %d, %v; want 2", v, err)
 	}
 	db, err := sql.Open("pgx", url)
 	if err != nil {
@@ -225,8 +225,8 @@ func testPostgresMigrations(t *testing.T, url string) {
 	}
 	defer db.Close()
 	var n, rev int
-	if err := db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 1 {
-		t.Errorf("schema_migrations rows = %d, %v; want 1", n, err)
+	if err := db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 2 {
+		t.Errorf("schema_migrations rows = %d, %v; want 2", n, err)
 	}
 	if err := db.QueryRow("SELECT count(*), max(rev) FROM meta").Scan(&n, &rev); err != nil || n != 1 || rev != 0 {
 		t.Errorf("meta = %d rows, rev %d, %v; want one row at rev 0", n, rev, err)

@@ -162,7 +162,10 @@ func (s *Service) update(ctx context.Context, action string, fn func(tx Tx, m *m
 	var m *mutation
 	rev, err := s.store.Update(ctx, func(tx Tx) error {
 		m = &mutation{ctx: ctx, action: action, now: s.now()}
-		return fn(tx, m)
+		if err := fn(tx, m); err != nil {
+			return err
+		}
+		return s.recordPending(ctx, tx, m)
 	})
 	if err != nil {
 		return wrap(action, err)

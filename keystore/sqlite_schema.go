@@ -72,6 +72,7 @@ CREATE TABLE audit (
 	details   TEXT NOT NULL
 );
 `,
+	2: sqliteOutboxMigration,
 }
 
 // migrate applies every migration not yet recorded in schema_migrations.

@@ -91,8 +91,8 @@ func TestSQLiteSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sagate.db")
 	st := openSQLite(t, path)
 	v, err := st.(*keystore.SQLiteStore).SchemaVersion(context.Background())
-	if err != nil || v != 1 {
-		t.Errorf("SchemaVersion = %d, %v; want 1", v, err)
+	if err != nil || v != 2 {
+		t.Errorf("SchemaVersion = %d, %v; want 2", v, err)
 	}
 	st.Close()
 	st = openSQLite(t, path) // migrations are not applied twice
@@ -108,8 +108,8 @@ func TestSQLiteSchema(t *testing.T) {
 	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
 	}
-	if err := db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 1 {
-		t.Errorf("schema_migrations rows = %d, %v", n, err)
+	if err := db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 2 {
+		t.Errorf("schema_migrations rows = %d, %v; want 2", n, err)
 	}
 	var plan string
 	rows, err := db.Query("EXPLAIN QUERY PLAN SELECT id FROM api_keys WHERE hash = ?", "x")

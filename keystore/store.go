@@ -104,6 +104,10 @@ type Tx interface {
 	// then project, after the cursor (afterName, afterProject).
 	ListGrants(ctx context.Context, ws, project, afterName, afterProject string, limit int) ([]GrantRow, error)
 
+	// InsertSyncPending records, in the outbox, this transaction's revision and the
+	// hashes of the keys whose Redis records it changes (outbox.go).
+	InsertSyncPending(ctx context.Context, hashes []KeyHash) error
+
 	// InsertAudit appends an audit event (its ID is assigned by the store).
 	InsertAudit(ctx context.Context, e AuditEvent) error
 	// ListAudit returns up to limit events with an ID below beforeID (0: from the newest), newest first.

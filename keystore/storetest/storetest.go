@@ -49,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"Audit", testAudit},
 		{"Pagination", testPagination},
 		{"SyncerErrorKeepsCommit", testSyncerError},
+		{"SyncPending", testSyncPending},
+		{"SyncPendingAgeAndConfirm", testSyncPendingAgeAndConfirm},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
