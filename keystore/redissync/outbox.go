@@ -103,7 +103,9 @@ func (c *confirmer) run(ctx context.Context) {
 // admin has confirmed in Redis (the admin that committed them died before writing, or
 // Redis refused the write). Apply reads the store's current state of their keys, so the
 // write is right whatever happened since. It skips the writes while Redis does not
-// answer (the rows wait for the next tick), and sets the backlog gauge to the rows left.
+// answer, and while a full sync is owed (it covers the rows and deletes them; Redis may
+// have come back empty): the rows wait for the next tick. It sets the backlog gauge to
+// the rows left.
 func (r *runState) checkPending(ctx context.Context) {
 	s := r.s
 	ps, err := s.src.PendingChanges(ctx, revGrace, pendingBatch)
@@ -119,7 +121,7 @@ func (r *runState) checkPending(ctx context.Context) {
 			left = int64(len(ps))
 		}
 	}
-	if len(ps) > 0 && r.redisUp {
+	if len(ps) > 0 && r.redisUp && !r.pendingFull && !s.needFull.Load() {
 		ps = boundKeys(ps)
 		if err := s.repairPending(ctx, ps); err == nil {
 			left -= int64(len(ps))
