@@ -164,7 +164,8 @@
 // (the current records of their keys, read from the store and rev-checked, so the write
 // is right whatever happened since; then the marker and an event), deletes their rows,
 // and logs once at Warn (the revisions, the number of changes and keys, never a hash).
-// While Redis does not answer the rows wait for the next tick. Any live admin thus
+// While Redis does not answer, and while a full sync is owed (it covers them), the rows
+// wait for the next tick. Any live admin thus
 // repairs a change whose admin died between the commit and Redis within the grace plus
 // one check: measured (TestOutboxRepairsAChangeOfADeadAdmin, SQLite, 1s check) 2.7s
 // after the commit, though a later change by the surviving admin had raised the marker
