@@ -15,7 +15,8 @@ const readyTimeout = 2 * time.Second
 type healthBody struct {
 	Status string            `json:"status"`           // "ok", "ready" or "not_ready"
 	Checks map[string]string `json:"checks,omitempty"` // part → "ok" or "unavailable"
-	// SyncBacklog is the number of committed changes Redis has not taken yet, when not 0.
+	// SyncBacklog is the number of committed changes (by any admin on the store) that Redis
+	// has not confirmed for more than 2 s, when not 0.
 	SyncBacklog int64 `json:"sync_backlog,omitempty"`
 	// Warnings name what is wrong but does not make the admin unready (readyz).
 	Warnings []string `json:"warnings,omitempty"`

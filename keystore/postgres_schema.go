@@ -96,6 +96,8 @@ CREATE TABLE person_roles (
 ALTER TABLE audit ADD COLUMN principal TEXT NOT NULL DEFAULT '';
 CREATE INDEX audit_by_workspace ON audit (workspace, id);
 `,
+	// 3: the outbox of changes Redis has not confirmed.
+	3: postgresOutboxMigration,
 }
 
 // migrationLockID is the key of the transaction-level advisory lock that serialises

@@ -259,6 +259,8 @@ type RevisionNoter interface {
 
 // RecordSource is the read side of a Store that the Redis sync needs.
 type RecordSource interface {
+	// SyncOutbox lists and confirms the committed changes Redis may lack (outbox.go).
+	SyncOutbox
 	// AuthRecords returns the records of the live keys among hashes (not revoked, not expired,
 	// account not deleted), read in one transaction, and the store revision they were read at
 	// (every returned Record.Rev equals it). A hash with no live key is absent from the map:

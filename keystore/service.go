@@ -152,7 +152,10 @@ func (s *Service) update(ctx context.Context, action string, sc scope, fn func(t
 			return err
 		}
 		m.principal = p
-		return fn(tx, m)
+		if err := fn(tx, m); err != nil {
+			return err
+		}
+		return s.recordPending(ctx, tx, m)
 	})
 	if err != nil {
 		return wrap(action, err)

@@ -95,6 +95,8 @@ CREATE TABLE person_roles (
 ALTER TABLE audit ADD COLUMN principal TEXT NOT NULL DEFAULT '';
 CREATE INDEX audit_by_workspace ON audit (workspace, id);
 `,
+	// 3: the outbox of changes Redis has not confirmed.
+	3: sqliteOutboxMigration,
 }
 
 // migrate applies every migration not yet recorded in schema_migrations.

@@ -88,7 +88,7 @@ func TestSQLiteRestart(t *testing.T) {
 }
 
 // schemaVersion is the number of migrations of both stores.
-const schemaVersion = 2
+const schemaVersion = 3
 
 func TestSQLiteSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sagate.db")

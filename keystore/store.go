@@ -109,6 +109,10 @@ type Tx interface {
 	// afterProject, ordered by project ("*" first).
 	ListAccountGrants(ctx context.Context, saID, afterProject string, limit int) ([]Grant, error)
 
+	// InsertSyncPending records, in the outbox, this transaction's revision and the
+	// hashes of the keys whose Redis records it changes (outbox.go).
+	InsertSyncPending(ctx context.Context, hashes []KeyHash) error
+
 	// InsertAudit appends an audit event (its ID is assigned by the store).
 	InsertAudit(ctx context.Context, e AuditEvent) error
 	// ListAudit returns up to limit events with an ID below beforeID (0: from the newest), newest

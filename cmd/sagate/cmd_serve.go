@@ -62,8 +62,8 @@ rediss:// for TLS, unix:///path/to/socket?db=N, redis+sentinel://host:26379/0?ma
 redis+cluster://host:7000?addr=host2:7000. A full reconcile repairs Redis from the store
 at start, every --reconcile-interval, and whenever Redis has lost its epoch marker or
 lacks a committed change. A change committed while Redis cannot take it is answered with the
-header Sagate-Sync: pending, and counted in sagate_sync_backlog until the full sync that
-repairs Redis.
+header Sagate-Sync: pending, and counted in sagate_sync_backlog (once older than 2s) until
+an admin writes it to Redis.
 
 The signing key comes from --signing-key-file or $` + envSigningKeyFile + `. With a sqlite://
 store it defaults to ` + defaultSigningKeyName + ` beside the database file, created (mode 0600) on

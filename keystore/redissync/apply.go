@@ -18,10 +18,20 @@ import (
 // one. The writes and the event go in one pipeline (one round trip), the event after the
 // writes.
 //
-// On failure Apply returns the error and marks Redis dirty: Run then performs a full
-// sync with a new epoch soon (within a second while Redis answers). The store is never
-// rolled back.
+// On success the change's outbox row is deleted (in a batch, within confirmInterval
+// while Run runs). On failure Apply returns the error and marks Redis dirty: Run then
+// performs a full sync with a new epoch soon (within a second while Redis answers); the
+// outbox row stays, for any admin to re-apply. The store is never rolled back.
 func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
+	err := s.apply(ctx, c)
+	if err == nil && c.Rev > 0 {
+		s.confirm.add(c.Rev)
+	}
+	return err
+}
+
+// apply is Apply without the outbox's confirmation.
+func (s *Syncer) apply(ctx context.Context, c keystore.Change) error {
 	hashes := dedupe(c.Hashes)
 	if len(hashes) == 0 {
 		return nil

@@ -7,9 +7,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// backlog counts committed changes that Redis has not confirmed: raised by every failed
-// Apply (markDirty), lowered by the full sync that covers them. It is exported as the
-// gauge sagate_sync_backlog and read by the admin's /readyz.
+// backlog is the number of committed changes, by any admin on the store, that Redis has
+// not confirmed for longer than revGrace: the outbox rows that old (keystore/outbox.go),
+// counted by Run every EpochCheckInterval after it re-applied what it could. It is
+// exported as the gauge sagate_sync_backlog and read by the admin's /readyz.
 type backlog struct {
 	n     atomic.Int64
 	gauge prometheus.Gauge
@@ -18,7 +19,7 @@ type backlog struct {
 func newBacklog(reg prometheus.Registerer, log *zap.Logger) *backlog {
 	b := &backlog{gauge: prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "sagate_sync_backlog",
-		Help: "Committed changes Redis has not taken yet (failed applies since the last full sync that repaired Redis); 0 when Redis is in step with the store.",
+		Help: "Committed changes (by any admin on the store) that Redis has not confirmed for more than 2s: the store's outbox rows that old, counted every epoch check; 0 when Redis is in step with the store.",
 	})}
 	if reg != nil {
 		b.gauge = register(reg, b.gauge, log)
@@ -26,22 +27,12 @@ func newBacklog(reg prometheus.Registerer, log *zap.Logger) *backlog {
 	return b
 }
 
-// add counts one change Redis did not take. It runs before needFull is set, so that a
-// full sync that clears needFull after it also counts the change as covered.
-func (b *backlog) add() { b.gauge.Set(float64(b.n.Add(1))) }
-
-// covered returns the count a full sync starting now covers: read after needFull is
-// cleared and before the store is scanned, every change counted so far was committed
-// before the scan.
-func (b *backlog) covered() int64 { return b.n.Load() }
-
-// drain lowers the count by what a successful full sync covered.
-func (b *backlog) drain(covered int64) {
-	if covered > 0 {
-		b.gauge.Set(float64(b.n.Add(-covered)))
-	}
+// set records the count read from the store.
+func (b *backlog) set(n int64) {
+	b.n.Store(n)
+	b.gauge.Set(float64(n))
 }
 
-// Backlog returns how many committed changes Redis has not taken yet: failed Applies
-// since the last full sync that covered them. 0 when Redis is in step with the store.
+// Backlog returns how many committed changes Redis has not confirmed for more than 2s,
+// as Run last counted them in the store (0 before Run's first check).
 func (s *Syncer) Backlog() int64 { return s.backlog.n.Load() }

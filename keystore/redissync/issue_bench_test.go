@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
@@ -14,7 +15,8 @@ import (
 
 // BenchmarkCreateKeyWithRedis issues keys through the real Service on a real SQLite
 // store with this Syncer writing to a real Redis: what the admin does per issued key
-// (commit, then Apply), 8 callers at a time as internal/bench/issue -c 8.
+// (commit with its outbox row, then Apply), 8 callers at a time as internal/bench/issue
+// -c 8, with Run deleting the confirmed outbox rows in batches as in the admin.
 //
 //	go test -run '^$' -bench CreateKeyWithRedis -benchtime 5000x ./keystore/redissync/
 func BenchmarkCreateKeyWithRedis(b *testing.B) {
@@ -32,8 +34,18 @@ func BenchmarkCreateKeyWithRedis(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := s.Reconcile(ctx); err != nil {
-		b.Fatal(err)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(runCtx)
+	}()
+	b.Cleanup(func() {
+		stop()
+		<-done
+	})
+	for s.Ready(ctx) != nil { // Run's first full sync
+		time.Sleep(10 * time.Millisecond)
 	}
 	if _, err := svc.CreateWorkspace(ctx, "ws", 0); err != nil {
 		b.Fatal(err)
@@ -56,10 +68,19 @@ func BenchmarkCreateKeyWithRedis(b *testing.B) {
 	if n := testutil.ToFloat64(s.m.redisErrors); n != 0 {
 		b.Fatalf("%v redis errors while issuing", n)
 	}
-	if n, err := rdb.DBSize(ctx).Result(); err != nil || n != int64(b.N)+2 { // + epoch, events
-		b.Fatalf("redis holds %d keys (%v), want %d records, the epoch and the stream", n, err, b.N)
+	if n, err := rdb.DBSize(ctx).Result(); err != nil || n != int64(b.N)+3 { // + epoch, revision marker, events
+		b.Fatalf("redis holds %d keys (%v), want %d records, the two markers and the stream", n, err, b.N)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		n, err := store.CountPending(ctx, 0)
+		if err == nil && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d outbox rows left 5s after the last issuance (%v)", n, err)
+		}
+	}
 }
 
 // BenchmarkAuthRecordsOne reads the record of one key from a real SQLite store, as

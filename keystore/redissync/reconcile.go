@@ -63,13 +63,17 @@ func (s *Syncer) doReconcile(ctx context.Context, forceNew bool) (ReconcileStats
 	full := forceNew || epoch == ""
 	st.NewEpoch = full
 	if full {
-		// Whatever was owed is covered by this sync.
+		// Whatever was owed is covered by this sync: every change committed up to
+		// covered is in the snapshot it writes, so their outbox rows can go.
 		s.needFull.Store(false)
-		covered := s.backlog.covered()
+		covered, err := s.src.Revision(ctx)
+		if err != nil {
+			return st, err
+		}
 		if err := s.fullSync(ctx, &st); err != nil {
 			return st, err
 		}
-		s.backlog.drain(covered)
+		s.confirmThrough(ctx, covered)
 		return st, nil
 	}
 	live, liveSet, err := s.liveHashes(ctx)

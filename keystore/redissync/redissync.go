@@ -86,8 +86,10 @@ type Syncer struct {
 	needFull atomic.Bool
 	// epoch is the epoch marker last read or written, carried by Apply's events.
 	epoch atomic.Pointer[string]
-	// backlog counts the changes Redis has not taken (backlog.go).
+	// backlog counts the changes Redis has not confirmed (backlog.go).
 	backlog *backlog
+	// confirm deletes the outbox rows of successful Applies (outbox.go).
+	confirm *confirmer
 }
 
 var _ keystore.Syncer = (*Syncer)(nil)
@@ -129,6 +131,7 @@ func New(rdb redis.UniversalClient, src keystore.RecordSource, cfg Config) (*Syn
 		m:       newMetrics(cfg.Registerer, log),
 		dirty:   make(chan struct{}, 1),
 		backlog: newBacklog(cfg.Registerer, log),
+		confirm: &confirmer{src: src, log: log},
 	}, nil
 }
 
@@ -173,7 +176,6 @@ func (s *Syncer) openEpoch(sealed string) string {
 // markDirty records that Redis may lack a committed change and wakes Run, which then
 // runs a full sync with a new epoch (so sidecars also drop what a lost event would have told them).
 func (s *Syncer) markDirty() {
-	s.backlog.add()
 	s.needFull.Store(true)
 	select {
 	case s.dirty <- struct{}{}:

@@ -2,6 +2,7 @@ package redissync
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -17,11 +18,16 @@ const (
 // before Run concludes that Redis lacks that change (and not that an Apply is in flight).
 const revGrace = 2 * time.Second
 
-// Run keeps Redis in sync until ctx ends, then returns; it starts no goroutine.
+// Run keeps Redis in sync until ctx ends, then returns. Its one goroutine deletes the
+// outbox rows of successful Applies every 100ms (outbox.go) and ends before Run returns,
+// after a last deletion.
 //
 // It first does a full sync with a new epoch (retrying with backoff while Redis or the
 // store is down): a restarted admin cannot know which events its predecessor failed to
 // publish, so sidecars are told to drop their caches once Redis is complete. Then:
+//   - every EpochCheckInterval it re-applies the store's outbox rows older than revGrace
+//     (changes any admin committed and Redis has not confirmed: their admin died before
+//     writing Redis, or Redis refused the write), and counts those left (Backlog);
 //   - every EpochCheckInterval it reads the epoch and revision markers and the store's
 //     revision; a missing or unverifiable epoch (Redis restarted empty or flushed, or
 //     written by someone else) or an unverifiable revision marker starts a full sync at
@@ -34,6 +40,13 @@ const revGrace = 2 * time.Second
 //     answers again, else with backoff (250ms doubling to 30s);
 //   - every UsageFoldInterval it folds sidecars' last-used times into the store.
 func (s *Syncer) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	confirmCtx, stopConfirm := context.WithCancel(ctx)
+	wg.Go(func() { s.confirm.run(confirmCtx) })
+	defer func() {
+		stopConfirm()
+		wg.Wait()
+	}()
 	epochT := time.NewTicker(s.cfg.EpochCheckInterval)
 	defer epochT.Stop()
 	reconcileT := time.NewTicker(s.cfg.ReconcileInterval)
@@ -58,6 +71,7 @@ func (s *Syncer) Run(ctx context.Context) {
 			}
 		case <-epochT.C:
 			r.checkEpoch(ctx)
+			r.checkPending(ctx)
 		case <-reconcileT.C:
 			r.pendingRepair = true
 			if !r.armed {

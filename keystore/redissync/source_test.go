@@ -25,11 +25,13 @@ type memSource struct {
 	useHook func() error
 	// authErr, when set, fails AuthRecords.
 	authErr error
+	// pending is the outbox: revision → row (source_outbox_test.go).
+	pending map[int64]memPending
 }
 
 func newMemSource() *memSource {
 	return &memSource{recs: map[keystore.KeyHash]keystore.Record{}, ids: map[keystore.KeyHash]keystore.Record{},
-		uses: map[string]time.Time{}}
+		uses: map[string]time.Time{}, pending: map[int64]memPending{}}
 }
 
 // testHash returns a stable key hash for n.

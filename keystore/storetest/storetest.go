@@ -51,6 +51,8 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"SyncerErrorKeepsCommit", testSyncerError},
 		{"Authenticate", testAuthenticate},
 		{"AccessRules", testAccessRules},
+		{"SyncPending", testSyncPending},
+		{"SyncPendingAgeAndConfirm", testSyncPendingAgeAndConfirm},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
