@@ -70,8 +70,13 @@ type Handler struct {
 	// Sites that trust different keys never share a cache.
 	SigningKeys []string `json:"signing_keys,omitempty"`
 
-	// Only keys of this workspace are accepted; a key of another workspace gets
-	// 403 insufficient_scope. Default: empty, any workspace.
+	// The workspaces whose keys this site accepts, or ["*"] for any; a key of
+	// another workspace gets 403 insufficient_scope. Required, no default: a site
+	// says whom it serves (Caddyfile: workspace NAME... or workspace *).
+	Workspaces []string `json:"workspaces,omitempty"`
+
+	// One workspace, the single-name form kept for JSON configs written before
+	// Workspaces; it joins Workspaces. Default: empty.
 	Workspace string `json:"workspace,omitempty"`
 
 	// The project the request addresses: any placeholder, e.g.
@@ -158,9 +163,12 @@ type Handler struct {
 	timeNow  func() time.Time // for tests
 	lastWarn *atomic.Int64    // UnixNano of the last 503 logged at warn level (see warnAllowed)
 	hasProj  bool
-	pathOpts httpauth.PathOptions
-	policy   keycache.Policy
-	released bool
+	// The workspaces let in, Workspaces and Workspace joined; anyWorkspace: "*".
+	workspaces   []string
+	anyWorkspace bool
+	pathOpts     httpauth.PathOptions
+	policy       keycache.Policy
+	released     bool
 }
 
 // HeaderNames are the identity headers set on allowed requests. Each one the
@@ -305,6 +313,8 @@ func (h *Handler) applyDefaults() error {
 	h.strip = httpauth.NewSanitizer(append(DefaultHeaderNames.list(), h.names.list()...))
 	h.replies = newReplies(h.Realm)
 	h.hasProj = h.Project != ""
+	h.workspaces = h.workspaceList()
+	h.anyWorkspace = slices.Equal(h.workspaces, []string{AnyWorkspace})
 	if err := h.applyPathDefaults(); err != nil {
 		return err
 	}
@@ -324,10 +334,8 @@ func (h *Handler) Validate() error {
 	if _, err := parseSigningKeys(h.SigningKeys); err != nil {
 		return err
 	}
-	if h.Workspace != "" {
-		if err := keystore.ValidateSlug("workspace", h.Workspace); err != nil {
-			return err
-		}
+	if err := validateWorkspaces(h.workspaceList()); err != nil {
+		return err
 	}
 	if h.MinRole != "" && h.Project == "" {
 		return errors.New("min_role needs project: without a project there is no role to check")
