@@ -70,13 +70,10 @@ type Handler struct {
 	// Sites that trust different keys never share a cache.
 	SigningKeys []string `json:"signing_keys,omitempty"`
 
-	// The workspaces whose keys this site accepts, or ["*"] for any; a key of
-	// another workspace gets 403 insufficient_scope. Required, no default: a site
-	// says whom it serves (Caddyfile: workspace NAME... or workspace *).
+	// The workspaces whose keys pass, or ["*"] for any; another workspace's key gets
+	// 403 insufficient_scope. Required, no default (Caddyfile: workspace NAME... or *).
 	Workspaces []string `json:"workspaces,omitempty"`
-
-	// One workspace, the single-name form kept for JSON configs written before
-	// Workspaces; it joins Workspaces. Default: empty.
+	// One more workspace, the single-name form of configs written before Workspaces.
 	Workspace string `json:"workspace,omitempty"`
 
 	// The project the request addresses: any placeholder, e.g.
@@ -152,20 +149,19 @@ type Handler struct {
 	OmitHeaders []string `json:"omit_headers,omitempty"`
 
 	// Runtime state, set by Provision.
-	minRole  keystore.Role
-	names    HeaderNames        // with defaults, canonical form
-	inject   []injectHeader     // the identity headers set, in identity.vals order
-	strip    httpauth.Sanitizer // every identity name, default and configured
-	replies  replies            // refusals prepared once: no allocation when refusing
-	cache    *keycache.Cache
-	poolKey  string // key of the shared client and cache in pool; "" when none held
-	logger   *zap.Logger
-	timeNow  func() time.Time // for tests
-	lastWarn *atomic.Int64    // UnixNano of the last 503 logged at warn level (see warnAllowed)
-	hasProj  bool
-	// The workspaces let in, Workspaces and Workspace joined; anyWorkspace: "*".
-	workspaces   []string
-	anyWorkspace bool
+	minRole      keystore.Role
+	names        HeaderNames        // with defaults, canonical form
+	inject       []injectHeader     // the identity headers set, in identity.vals order
+	strip        httpauth.Sanitizer // every identity name, default and configured
+	replies      replies            // refusals prepared once: no allocation when refusing
+	cache        *keycache.Cache
+	poolKey      string // key of the shared client and cache in pool; "" when none held
+	logger       *zap.Logger
+	timeNow      func() time.Time // for tests
+	lastWarn     *atomic.Int64    // UnixNano of the last 503 logged at warn level (see warnAllowed)
+	hasProj      bool
+	workspaces   []string // Workspaces and Workspace joined
+	anyWorkspace bool     // workspaces is ["*"]
 	pathOpts     httpauth.PathOptions
 	policy       keycache.Policy
 	released     bool
