@@ -37,7 +37,7 @@ func TestFloodThenRedisDownKeepsVerifiedKey(t *testing.T) {
 	}
 	reverse_proxy %s
 }
-`, sc.url, st.sidecarURL(), trusted(t), size, up.URL))
+`, sc.url, st.sidecarURL(), trustedAny(t), size, up.URL))
 	known := st.newAccount("known", "ml", map[string]keystore.Role{keystore.AllProjects: keystore.RoleViewer})
 	sc.waitStatus(t, "the verified key", known.key, 200)
 	for i := range 3 * size {
@@ -106,7 +106,7 @@ func TestEvictingRedisNeverRefusesValidKeys(t *testing.T) {
 	}
 	reverse_proxy %s
 }
-`, sc.url, srv.URL(), trusted(t), up.URL))
+`, sc.url, srv.URL(), trustedAny(t), up.URL))
 	waitUntil(t, "the sidecar reporting that redis may evict", func() bool {
 		return strings.Contains(sc.do(t, "/metrics", "").body, "\nsagate_redis_may_evict 1\n")
 	})

@@ -37,7 +37,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	sagate [<matcher>] [<redis_url>] {
 //		signing_keys          <public_key> [<public_key>...]
 //		redis                 <redis_url>
-//		workspace             <workspace>
+//		workspace             <workspace>...|*
 //		project               <placeholder or text>
 //		min_role              viewer|contributor|owner
 //		cache_ttl             <duration>
@@ -109,7 +109,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Redis, err = oneArg(d)
 		case "workspace":
-			h.Workspace, err = oneArg(d)
+			h.Workspaces = d.RemainingArgs()
+			if len(h.Workspaces) == 0 {
+				err = d.ArgErr()
+			}
 		case "project":
 			h.Project, err = oneArg(d)
 		case "min_role":

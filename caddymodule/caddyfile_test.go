@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				role X-Role
 			}
 		}`, want: Handler{
-			Redis: "redis://127.0.0.1:6379/0", Workspace: "ml-team", Project: "{http.request.header.X-Project}",
+			Redis: "redis://127.0.0.1:6379/0", Workspaces: []string{"ml-team"}, Project: "{http.request.header.X-Project}",
 			MinRole: "owner", CacheTTL: caddy.Duration(time.Minute), CacheSize: 7,
 			StaleIfError: caddy.Duration(24 * time.Hour), NegativeTTL: caddy.Duration(3 * time.Second),
 			LookupTimeout: caddy.Duration(50 * time.Millisecond), Realm: "api", ForwardAuthorization: true,
@@ -83,7 +84,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{name: "omit_headers unknown", input: "sagate {\nomit_headers X-Workspace\n}", wantErr: `omit_headers: unknown header "X-Workspace" (want service_account_id,`},
 		{name: "signing_keys", input: "sagate {\nsigning_keys " + testPub + "\n}", want: Handler{SigningKeys: []string{testPub}}},
 		{name: "signing_keys repeated", input: "sagate {\nsigning_keys " + testPub + " " + otherPub + "\nworkspace w\nsigning_keys " + testPub + "\n}",
-			want: Handler{SigningKeys: []string{testPub, otherPub, testPub}, Workspace: "w"}},
+			want: Handler{SigningKeys: []string{testPub, otherPub, testPub}, Workspaces: []string{"w"}}},
+		{name: "several workspaces", input: "sagate {\nworkspace a b\n}", want: Handler{Workspaces: []string{"a", "b"}}},
+		{name: "any workspace", input: "sagate {\nworkspace *\n}", want: Handler{Workspaces: []string{"*"}}},
 		{name: "signing_keys without argument", input: "sagate {\nsigning_keys\n}", wantErr: "signing_keys is required: the public key of the sagate admin's signing key"},
 		{name: "signing_keys empty placeholder", input: "sagate {\nsigning_keys \"\"\n}", wantErr: "sagate signing-key public FILE"},
 		{name: "signing_keys malformed", input: "sagate {\nsigning_keys sagate-ed25519:AAAA\n}", wantErr: "signing_keys: malformed sagate public key"},
@@ -165,7 +168,7 @@ func TestCaddyfileExampleAdapts(t *testing.T) {
 	if err := h.Validate(); err != nil {
 		t.Fatalf("Caddyfile.example does not validate: %v", err)
 	}
-	if h.Workspace != "ml-team" || h.Project == "" || len(h.SigningKeys) != 1 {
+	if !slices.Equal(h.Workspaces, []string{"ml-team"}) || h.Project == "" || len(h.SigningKeys) != 1 {
 		t.Fatalf("decoded handler = %+v", h)
 	}
 	// Without the key, the example says what is missing.

@@ -12,8 +12,8 @@
 // admin's Redis events, one Redis round trip on a miss). What Redis holds counts only
 // when the admin signed it with a key that signing_keys trusts: a record, marker or
 // event that does not verify, or a Redis older than what the sidecar has seen, is
-// "cannot tell" (503, or a stale answer), never 200 and never 401. A live key of the right
-// workspace, with a role at least min_role in the requested project when one is
+// "cannot tell" (503, or a stale answer), never 200 and never 401. A live key of a
+// workspace the site names (workspace is required; "*" names any), with a role at least min_role in the requested project when one is
 // configured, goes on to the next handler carrying who called in headers that no
 // client can forge: every identity header the client sent is removed first, in any
 // letter case and in underscore spelling, and its name is taken out of Connection.

@@ -160,7 +160,7 @@ func TestCaddyPathTricks(t *testing.T) {
 	for name, up := range routers {
 		s := newSidecarURL(t)
 		sites[name] = s
-		fmt.Fprintf(&cfg, "%s {\n\tsagate {\n\t\tredis %s\n\t\t%s\n\t\tproject {http.request.uri.path.1}\n\t}\n\treverse_proxy %s\n}\n", s.url, st.sidecarURL(), trusted(t), up.URL)
+		fmt.Fprintf(&cfg, "%s {\n\tsagate {\n\t\tredis %s\n\t\t%s\n\t\tproject {http.request.uri.path.1}\n\t}\n\treverse_proxy %s\n}\n", s.url, st.sidecarURL(), trustedAny(t), up.URL)
 	}
 	loadCaddy(t, cfg.String())
 	alice := st.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleOwner})
@@ -238,7 +238,7 @@ func TestCaddyPathTricksOptions(t *testing.T) {
 			}
 			s := newSidecarURL(t)
 			sites = append(sites, site{opt, name, s})
-			fmt.Fprintf(&cfg, "%s {\n\tsagate {\n\t\tredis %s\n\t\t%s\n\t\tproject {http.request.uri.path.1}\n\t\t%s\n\t}\n\treverse_proxy %s\n}\n", s.url, st.sidecarURL(), trusted(t), lines, up.URL)
+			fmt.Fprintf(&cfg, "%s {\n\tsagate {\n\t\tredis %s\n\t\t%s\n\t\tproject {http.request.uri.path.1}\n\t\t%s\n\t}\n\treverse_proxy %s\n}\n", s.url, st.sidecarURL(), trustedAny(t), lines, up.URL)
 		}
 	}
 	loadCaddy(t, cfg.String())

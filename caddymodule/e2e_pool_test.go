@@ -36,7 +36,7 @@ func TestCaddyTwoSidecarsSeeOneRevocation(t *testing.T) {
 	}
 	reverse_proxy %s
 }
-`, s1.url, st.sidecarURL(), trusted(t), up.URL, s2.url, st.sidecarURL(), trusted(t), up.URL))
+`, s1.url, st.sidecarURL(), trustedAny(t), up.URL, s2.url, st.sidecarURL(), trustedAny(t), up.URL))
 	if n := poolSize(); n != 2 {
 		t.Fatalf("%d shared caches, want 2", n)
 	}
@@ -67,7 +67,7 @@ func TestCaddySitesShareOneCacheAcrossReloads(t *testing.T) {
 	}
 	reverse_proxy %s
 }
-`, s1.url, st.sidecarURL(), trusted(t), realm, up.URL, s2.url, st.sidecarURL(), trusted(t), up.URL)
+`, s1.url, st.sidecarURL(), trustedAny(t), realm, up.URL, s2.url, st.sidecarURL(), trustedAny(t), up.URL)
 	}
 	loadCaddy(t, config("one"))
 	first := sharedCaches()
@@ -107,7 +107,7 @@ func TestCaddyRedisDownNeverSeenKey(t *testing.T) {
 	// uncached when Redis goes, and this test is about the stale fallback.
 	seen := st.newAccount("seen", "ml-team", nil)
 	never := st.newAccount("never", "ml-team", nil)
-	loadCaddy(t, globalOptions+fmt.Sprintf("%s {\n\tsagate %s {\n\t\t%s\n\t}\n\treverse_proxy %s\n}\n", s.url, st.sidecarURL(), trusted(t), up.URL))
+	loadCaddy(t, globalOptions+fmt.Sprintf("%s {\n\tsagate %s {\n\t\t%s\n\t}\n\treverse_proxy %s\n}\n", s.url, st.sidecarURL(), trustedAny(t), up.URL))
 	s.waitStatus(t, "allowed", seen.key, 200)
 	waitUntil(t, "the seen key answered from the cache", func() bool {
 		before := cacheHits()
@@ -163,9 +163,11 @@ func TestCaddyRejectsInvalidConfig(t *testing.T) {
 	st := newStore(t)
 	s := newSidecarURL(t)
 	tests := []struct{ options, wantErr string }{
-		{trusted(t) + "\n\t\tmin_role owner", "min_role needs project"},
+		{trusted(t), "say which workspaces this site serves: workspace NAME… or workspace *"},
+		{trusted(t) + "\n\t\tworkspace a *", `"*" (any workspace) stands alone`},
+		{trustedAny(t) + "\n\t\tmin_role owner", "min_role needs project"},
 		{trusted(t) + "\n\t\tworkspace ML", "workspace"},
-		{trusted(t) + "\n\t\tproject p1\n\t\tmin_role admin", "min_role"},
+		{trustedAny(t) + "\n\t\tproject p1\n\t\tmin_role admin", "min_role"},
 		{"workspace ml-team", "signing_keys is required"},
 		{"signing_keys sagate-ed25519:AAAA", "malformed sagate public key"},
 		{"signing_keys " + keytest.SigningKey(t).Public().ID(), "not a sagate public key"},

@@ -133,7 +133,7 @@ func TestCaddyEndToEnd(t *testing.T) {
 		header_up X-Ph-Role {sagate.role}
 	}
 }
-`, open.url, st.sidecarURL(), trusted(t), up.URL, scoped.url, st.sidecarURL(), trusted(t), up.URL))
+`, open.url, st.sidecarURL(), trustedAny(t), up.URL, scoped.url, st.sidecarURL(), trusted(t), up.URL))
 
 	alice := st.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleOwner, "p2": keystore.RoleViewer})
 	bob := st.newAccount("bob", "other", map[string]keystore.Role{"p1": keystore.RoleOwner})

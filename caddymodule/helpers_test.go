@@ -91,6 +91,11 @@ func trusted(t testing.TB) string {
 	return "signing_keys " + keytest.SigningKey(t).Public().String()
 }
 
+// trustedAny is trusted's line and "workspace *": a site open to every workspace.
+func trustedAny(t testing.TB) string {
+	return trusted(t) + "\n\t\tworkspace *"
+}
+
 // setEpoch writes the revision marker, then the epoch marker, as a full sync does.
 func (s *store) setEpoch() {
 	s.t.Helper()
@@ -207,6 +212,9 @@ func newHandler(t testing.TB, s *store, h Handler) *Handler {
 	h.Redis = s.sidecarURL()
 	if h.SigningKeys == nil {
 		h.SigningKeys = []string{keytest.SigningKey(t).Public().String()}
+	}
+	if h.Workspaces == nil && h.Workspace == "" {
+		h.Workspaces = []string{AnyWorkspace}
 	}
 	if err := h.applyDefaults(); err != nil {
 		t.Fatal(err)

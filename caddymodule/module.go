@@ -70,8 +70,10 @@ type Handler struct {
 	// Sites that trust different keys never share a cache.
 	SigningKeys []string `json:"signing_keys,omitempty"`
 
-	// Only keys of this workspace are accepted; a key of another workspace gets
-	// 403 insufficient_scope. Default: empty, any workspace.
+	// The workspaces whose keys pass, or ["*"] for any; another workspace's key gets
+	// 403 insufficient_scope. Required, no default (Caddyfile: workspace NAME... or *).
+	Workspaces []string `json:"workspaces,omitempty"`
+	// One more workspace, the single-name form of configs written before Workspaces.
 	Workspace string `json:"workspace,omitempty"`
 
 	// The project the request addresses: any placeholder, e.g.
@@ -147,20 +149,22 @@ type Handler struct {
 	OmitHeaders []string `json:"omit_headers,omitempty"`
 
 	// Runtime state, set by Provision.
-	minRole  keystore.Role
-	names    HeaderNames        // with defaults, canonical form
-	inject   []injectHeader     // the identity headers set, in identity.vals order
-	strip    httpauth.Sanitizer // every identity name, default and configured
-	replies  replies            // refusals prepared once: no allocation when refusing
-	cache    *keycache.Cache
-	poolKey  string // key of the shared client and cache in pool; "" when none held
-	logger   *zap.Logger
-	timeNow  func() time.Time // for tests
-	lastWarn *atomic.Int64    // UnixNano of the last 503 logged at warn level (see warnAllowed)
-	hasProj  bool
-	pathOpts httpauth.PathOptions
-	policy   keycache.Policy
-	released bool
+	minRole      keystore.Role
+	names        HeaderNames        // with defaults, canonical form
+	inject       []injectHeader     // the identity headers set, in identity.vals order
+	strip        httpauth.Sanitizer // every identity name, default and configured
+	replies      replies            // refusals prepared once: no allocation when refusing
+	cache        *keycache.Cache
+	poolKey      string // key of the shared client and cache in pool; "" when none held
+	logger       *zap.Logger
+	timeNow      func() time.Time // for tests
+	lastWarn     *atomic.Int64    // UnixNano of the last 503 logged at warn level (see warnAllowed)
+	hasProj      bool
+	workspaces   []string // Workspaces and Workspace joined
+	anyWorkspace bool     // workspaces is ["*"]
+	pathOpts     httpauth.PathOptions
+	policy       keycache.Policy
+	released     bool
 }
 
 // HeaderNames are the identity headers set on allowed requests. Each one the
@@ -305,6 +309,8 @@ func (h *Handler) applyDefaults() error {
 	h.strip = httpauth.NewSanitizer(append(DefaultHeaderNames.list(), h.names.list()...))
 	h.replies = newReplies(h.Realm)
 	h.hasProj = h.Project != ""
+	h.workspaces = h.workspaceList()
+	h.anyWorkspace = slices.Equal(h.workspaces, []string{AnyWorkspace})
 	if err := h.applyPathDefaults(); err != nil {
 		return err
 	}
@@ -324,10 +330,8 @@ func (h *Handler) Validate() error {
 	if _, err := parseSigningKeys(h.SigningKeys); err != nil {
 		return err
 	}
-	if h.Workspace != "" {
-		if err := keystore.ValidateSlug("workspace", h.Workspace); err != nil {
-			return err
-		}
+	if err := validateWorkspaces(h.workspaceList()); err != nil {
+		return err
 	}
 	if h.MinRole != "" && h.Project == "" {
 		return errors.New("min_role needs project: without a project there is no role to check")

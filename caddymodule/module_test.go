@@ -29,6 +29,12 @@ func TestValidate(t *testing.T) {
 		{name: "min_role without project", h: Handler{MinRole: "viewer"}, wantErr: "min_role needs project"},
 		{name: "unknown role", h: Handler{Project: "p", MinRole: "admin"}, wantErr: "min_role"},
 		{name: "bad workspace", h: Handler{Workspace: "ML Team"}, wantErr: "workspace"},
+		{name: "no workspace", h: Handler{Workspaces: []string{}}, wantErr: "say which workspaces this site serves: workspace NAME… or workspace *"},
+		{name: "several workspaces", h: Handler{Workspaces: []string{"a", "b"}, Workspace: "c"}},
+		{name: "one bad among several", h: Handler{Workspaces: []string{"a", "B c"}}, wantErr: "workspace"},
+		{name: "workspace twice", h: Handler{Workspaces: []string{"a", "b", "a"}}, wantErr: "workspace: a given more than once"},
+		{name: "any workspace", h: Handler{Workspaces: []string{"*"}}},
+		{name: "any and a name", h: Handler{Workspaces: []string{"a", "*"}}, wantErr: `"*" (any workspace) stands alone`},
 		{name: "negative cache_size", h: Handler{CacheSize: -1}, wantErr: "cache_size"},
 		{name: "negative duration", h: Handler{LookupTimeout: -1}, wantErr: "lookup_timeout"},
 		{name: "stale answers off", h: Handler{StaleIfError: -1}},
@@ -48,6 +54,9 @@ func TestValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.h.SigningKeys == nil && tt.name != "empty" {
 				tt.h.SigningKeys = []string{pub}
+			}
+			if tt.h.Workspaces == nil && tt.h.Workspace == "" {
+				tt.h.Workspaces = []string{AnyWorkspace}
 			}
 			err := tt.h.Validate()
 			if tt.wantErr == "" {
@@ -116,7 +125,7 @@ func TestReplies(t *testing.T) {
 }
 
 func TestApplyDefaults(t *testing.T) {
-	h := Handler{Headers: &HeaderNames{KeyID: "x-caller-key"}, SigningKeys: []string{keytest.SigningKey(t).Public().String()}}
+	h := Handler{Headers: &HeaderNames{KeyID: "x-caller-key"}, SigningKeys: []string{keytest.SigningKey(t).Public().String()}, Workspaces: []string{AnyWorkspace}}
 	if err := h.applyDefaults(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -93,7 +94,7 @@ func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, n
 		}
 		return decision{reason: reasonUnknown, entry: entry, source: src}
 	}
-	if h.Workspace != "" && entry.Workspace() != h.Workspace {
+	if !h.anyWorkspace && !slices.Contains(h.workspaces, entry.Workspace()) {
 		return decision{reason: reasonWorkspace, entry: entry, source: src}
 	}
 	if !h.hasProj {

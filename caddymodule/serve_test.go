@@ -18,6 +18,7 @@ func TestServeHTTPDecisions(t *testing.T) {
 	s := newStore(t)
 	alice := s.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleOwner, "*": keystore.RoleViewer})
 	bob := s.newAccount("bob", "other", map[string]keystore.Role{"p1": keystore.RoleOwner})
+	frank := s.newAccount("frank", "third", nil)
 	carol := s.newAccount("carol", "ml-team", map[string]keystore.Role{"p1": keystore.RoleViewer})
 	dave := s.newAccount("dave", "ml-team", nil)
 	erin := s.newAccount("erin", "ml-team", map[string]keystore.Role{"*": keystore.RoleContributor, "p1": keystore.RoleViewer})
@@ -32,6 +33,7 @@ func TestServeHTTPDecisions(t *testing.T) {
 	unknown := keytest.New(t)
 
 	open := newHandler(t, s, Handler{})
+	two := newHandler(t, s, Handler{Workspaces: []string{"ml-team", "other"}})
 	scoped := newHandler(t, s, Handler{Workspace: "ml-team", Project: "{http.request.header.X-Project}", MinRole: "contributor"})
 
 	tests := []struct {
@@ -55,7 +57,10 @@ func TestServeHTTPDecisions(t *testing.T) {
 		{"deactivated", open, newRequest(paused.key), 401, "invalid_token", ""},
 		{"revoked", open, newRequest(revoked.key), 401, "invalid_token", ""},
 		{"live key", open, newRequest(alice.key), 204, "", ""},
-		{"key of another workspace without pin", open, newRequest(bob.key), 204, "", ""},
+		{"key of another workspace with *", open, newRequest(bob.key), 204, "", ""},
+		{"first of two workspaces", two, newRequest(alice.key), 204, "", ""},
+		{"second of two workspaces", two, newRequest(bob.key), 204, "", ""},
+		{"third workspace, two named", two, newRequest(frank.key), 403, "insufficient_scope", ""},
 		{"explicit grant", scoped, newRequest(alice.key, "X-Project", "p1"), 204, "", "owner"},
 		{"star grant below min_role", scoped, newRequest(alice.key, "X-Project", "p2"), 403, "insufficient_scope", ""},
 		{"lower project grant does not lower *", scoped, newRequest(erin.key, "X-Project", "p1"), 204, "", "contributor"},

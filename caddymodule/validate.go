@@ -1,9 +1,12 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/sagate/sagate/keystore"
 )
 
 // validRealm reports whether s can be quoted in WWW-Authenticate as is.
@@ -39,6 +42,43 @@ func validateOmitHeaders(names []string) error {
 		}
 		if slices.Contains(names[:i], n) {
 			return fmt.Errorf("omit_headers: %s given more than once", n)
+		}
+	}
+	return nil
+}
+
+// AnyWorkspace, alone in Handler.Workspaces, lets keys of every workspace in.
+const AnyWorkspace = "*"
+
+// errNoWorkspace is the error of a site that does not say whom it serves.
+var errNoWorkspace = errors.New("say which workspaces this site serves: workspace NAME… or workspace *")
+
+// workspaceList is Workspaces with Workspace, the single-name form, added.
+func (h *Handler) workspaceList() []string {
+	if h.Workspace == "" || slices.Contains(h.Workspaces, h.Workspace) {
+		return h.Workspaces
+	}
+	return append(slices.Clip(h.Workspaces), h.Workspace)
+}
+
+// validateWorkspaces checks that a site names its workspaces, each once, or
+// says "*" alone.
+func validateWorkspaces(names []string) error {
+	if len(names) == 0 {
+		return errNoWorkspace
+	}
+	for i, n := range names {
+		if n == AnyWorkspace {
+			if len(names) > 1 {
+				return errors.New(`workspace: "*" (any workspace) stands alone`)
+			}
+			continue
+		}
+		if err := keystore.ValidateSlug("workspace", n); err != nil {
+			return err
+		}
+		if slices.Contains(names[:i], n) {
+			return fmt.Errorf("workspace: %s given more than once", n)
 		}
 	}
 	return nil

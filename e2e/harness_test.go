@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -168,6 +169,9 @@ func (u *upstream) count() int {
 	return len(u.got)
 }
 
+// workspaceLine finds a workspace line in a sagate block's options.
+var workspaceLine = regexp.MustCompile(`(?m)^\s*workspace\s`)
+
 // sidecar is a running Caddy with the sagate module in front of an upstream.
 type sidecar struct {
 	proc      *systest.Proc
@@ -176,9 +180,13 @@ type sidecar struct {
 }
 
 // startSidecar runs the real Caddy binary with a sagate site whose block holds options,
-// trusting keytest.SigningKey, the admin's signing key in these tests.
+// trusting keytest.SigningKey, the admin's signing key in these tests. Options that
+// name no workspace get "workspace *": the site serves every workspace.
 func startSidecar(t testing.TB, redisURL, upstreamURL, options string) *sidecar {
 	t.Helper()
+	if !workspaceLine.MatchString(options) {
+		options = "workspace *\n\t\t" + options
+	}
 	bin := systest.Binaries(t)
 	addr, adminAddr := systest.Addr(t), systest.Addr(t)
 	cfg := fmt.Sprintf(`{

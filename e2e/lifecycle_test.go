@@ -145,6 +145,19 @@ func TestRolesAndWorkspaces(t *testing.T) {
 	if code != http.StatusForbidden || !strings.Contains(hdr.Get("WWW-Authenticate"), "insufficient_scope") {
 		t.Fatalf("foreign workspace key = %d %q, want 403 insufficient_scope", code, hdr.Get("WWW-Authenticate"))
 	}
+
+	// A site that names two workspaces lets in keys of both and refuses a third's.
+	e.admin.must(http.StatusCreated, "POST", "/v1/workspaces", map[string]any{"name": "third"})
+	third := e.admin.newAccount("third", "trainer", "owner")
+	two := startSidecar(t, e.redis.URL(), e.up.srv.URL, "workspace ml-team other")
+	for _, c := range []struct {
+		name, key string
+		want      int
+	}{{"ml-team", k.Key, http.StatusOK}, {"other", foreign.Key, http.StatusOK}, {"third", third.Key, http.StatusForbidden}} {
+		if got := two.status(t, c.key); got != c.want {
+			t.Errorf("site of ml-team and other, key of %s = %d, want %d", c.name, got, c.want)
+		}
+	}
 }
 
 func TestExpiryAndLastUsed(t *testing.T) {

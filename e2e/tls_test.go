@@ -58,7 +58,7 @@ func TestRedisTLSMistakesStopStartUp(t *testing.T) {
 			if err == nil || !strings.Contains(out, "TLS verification failed") {
 				t.Errorf("sagate serve: exit %v, want a failure saying TLS verification failed; output:\n%s", err, out)
 			}
-			cfg := fmt.Sprintf("{\n\tadmin %s\n\tauto_https off\n\tpersist_config off\n}\nhttp://%s {\n\tsagate {\n\t\tredis %s\n\t\tsigning_keys %s\n\t}\n\trespond ok\n}\n",
+			cfg := fmt.Sprintf("{\n\tadmin %s\n\tauto_https off\n\tpersist_config off\n}\nhttp://%s {\n\tsagate {\n\t\tredis %s\n\t\tsigning_keys %s\n\t\tworkspace *\n\t}\n\trespond ok\n}\n",
 				systest.Addr(t), systest.Addr(t), url, keytest.SigningKey(t).Public())
 			file := filepath.Join(t.TempDir(), "Caddyfile")
 			if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {

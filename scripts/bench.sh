@@ -217,7 +217,7 @@ caddyfile() {
   case "$cfg" in
     plain) ;;
     sagate-*)
-      printf '\tsagate {\n\t\tredis %s\n\t\tsigning_keys %s\n' "$REDIS_URL" "$SIGNING_PUB"
+      printf '\tsagate {\n\t\tredis %s\n\t\tsigning_keys %s\n\t\tworkspace bench\n' "$REDIS_URL" "$SIGNING_PUB"
       [ -z "$extra" ] || printf '\t\t%s\n' "$extra"
       [ -z "$SAGATE_OPTION" ] || printf '\t\t%s\n' "$SAGATE_OPTION"
       printf '\t}\n' ;;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make demo: builds sagate and a Caddy with the sagate module, starts Redis, the admin,
 # a sample API and a Caddy sidecar from Caddyfile.example, and walks through a key's life:
-# created, used (200, with the identity headers the API received), revoked, refused (401).
-# KEEP=1 leaves everything running for you to play with.
+# created, used (200, with the identity headers the API received), a forged identity
+# header stripped, revoked, refused (401). Every command it runs is printed as it can be
+# pasted into a shell. KEEP=1 leaves everything running for you to play with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -10,7 +11,14 @@ scripts/ensure-deps.sh redis curl
 
 BIN=$(mkdir -p "${BIN:-bin}" && cd "${BIN:-bin}" && pwd)
 say()  { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() { printf '\033[36m$ %s\033[0m\n' "$*"; "$@"; }
+# run prints a shell line as it can be pasted, runs it, and prints its output, which
+# it also leaves in OUT for the checks that follow.
+# It runs in this shell, so that a line like KEY=... sets KEY here as in yours.
+run()  { printf '\033[36m$ %s\033[0m\n' "$1"; eval "$1" >"$WORK/out"; OUT=$(cat "$WORK/out"); printf '%s\n' "$OUT"; }
+# status is the HTTP status of the response curl -i printed in OUT.
+status() { printf '%s\n' "$OUT" | head -1 | awk '{print $2}'; }
+# fail says what went wrong, with the sidecar's log, and stops the demo.
+fail() { echo "demo: $*" >&2; cat "$WORK/caddy.log" >&2; exit 1; }
 
 say "Building bin/sagate, bin/caddy and the sample API"
 go build -o "$BIN/sagate" ./cmd/sagate
@@ -54,50 +62,51 @@ PIDS+=($!)
 wait_port "$SIDECAR_PORT"
 wait_http "$SAGATE_ADMIN_URL/readyz"
 
-say "Create a workspace and a service account; its key is shown once"
-show sagate workspace create ml-team
-show sagate sa create ci-bot --description "nightly CI" --all-projects-role contributor
-out=$(sagate key create ci-bot --name demo -o json)
-printf '\033[36m$ sagate key create ci-bot --name demo -o json\033[0m\n%s\n' "$out"
-KEY=$(printf '%s' "$out" | grep -o 'sak_[0-9A-Za-z]\{49\}' | head -1)
-LAST6=${KEY: -6}
-[ -n "$KEY" ] || { echo "no key in the answer" >&2; exit 1; }
-
 URL="http://127.0.0.1:$SIDECAR_PORT/models"
-say "Call the API through the sidecar with the key: 200, and the API sees who called"
-printf '\033[36m$ curl -i -H "Authorization: Bearer $KEY" -H "X-Project: forecasting" %s\033[0m\n' "$URL"
-curl -sS -i -H "Authorization: Bearer $KEY" -H "X-Project: forecasting" "$URL" | tee "$WORK/resp"
-code=$(head -1 "$WORK/resp" | awk '{print $2}')
-[ "$code" = 200 ] || { echo "expected 200, got $code" >&2; cat "$WORK/caddy.log" >&2; exit 1; }
+say "The commands below can be pasted into a shell that has (KEEP=1 keeps the demo running):"
+printf '  export PATH="%s:$PATH" SAGATE_ADMIN_URL=%s SAGATE_WORKSPACE=ml-team SAGATE_ADMIN_TOKEN=%s\n' "$BIN" "$SAGATE_ADMIN_URL" "$SAGATE_ADMIN_TOKEN"
 
-say "A forged identity header is stripped: the API still sees the real caller"
-code=$(curl -sS -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $KEY" -H "X-Project: forecasting" \
-  -H "X-Service-Account: admin@root" -H "X_Service_Account: admin@root" "$URL")
-cat "$WORK/body"
-grep -q 'admin@root' "$WORK/body" && { echo "forged identity reached the API" >&2; exit 1; }
+say "Create a workspace and a service account; its key is shown once"
+run "sagate workspace create ml-team"
+run "sagate sa create ci-bot --description 'nightly CI' --all-projects-role contributor"
+say "A second key, kept in KEY for the calls below"
+run "KEY=\$(sagate key create ci-bot --name demo | grep -o 'sak_[0-9A-Za-z]\\{49\\}'); echo \"\$KEY\""
+[ -n "$KEY" ] || fail "no key in the answer"
+LAST6=${KEY: -6}
+
+say "Call the API through the sidecar with the key: 200, and the API sees who called"
+run "curl -sS -i -H \"Authorization: Bearer \$KEY\" -H 'X-Project: forecasting' $URL"
+[ "$(status)" = 200 ] || fail "expected 200, got $(status)"
+
+say "Forged identity headers (also in underscore spelling) are stripped: the API sees the real caller"
+run "curl -sS -i -H \"Authorization: Bearer \$KEY\" -H 'X-Project: forecasting' -H 'X-Service-Account: root@ml-team' -H 'X_Service_Account: root@ml-team' -H 'X-Project-Role: owner' $URL"
+[ "$(status)" = 200 ] || fail "expected 200 with forged headers, got $(status)"
+case "$OUT" in *root@ml-team* | *'"owner"'*) fail "a forged identity reached the API" ;; esac
+for want in '"X-Service-Account": "ci-bot@ml-team"' '"X-Project-Role": "contributor"'; do
+  case "$OUT" in *"$want"*) ;; *) fail "the API did not get the real identity ($want)" ;; esac
+done
 
 say "Without a key: 401"
-show curl -sS -w '%{http_code}\n' "$URL"
+run "curl -sS -o /dev/null -w '%{http_code}\\n' $URL"
+[ "$OUT" = 401 ] || fail "expected 401 without a key, got $OUT"
 
 say "The key list shows when each key was last used (sidecars report it, the admin folds it in)"
 sleep 2.5
-show sagate key list ci-bot
+run "sagate key list ci-bot"
 say "Revoke the key (by its last six characters, $LAST6)"
-show sagate key revoke ci-bot "$LAST6"
+run "sagate key revoke ci-bot $LAST6"
 
 say "The same request now: 401 invalid_token"
-printf '\033[36m$ curl -i -H "Authorization: Bearer $KEY" -H "X-Project: forecasting" %s\033[0m\n' "$URL"
-curl -sS -i -H "Authorization: Bearer $KEY" -H "X-Project: forecasting" "$URL" | tee "$WORK/resp"; echo
-code=$(head -1 "$WORK/resp" | awk '{print $2}')
-[ "$code" = 401 ] || { echo "expected 401 after revocation, got $code" >&2; exit 1; }
+run "curl -sS -i -H \"Authorization: Bearer \$KEY\" -H 'X-Project: forecasting' $URL"
+[ "$(status)" = 401 ] || fail "expected 401 after revocation, got $(status)"
 
-show sagate audit
+run "sagate audit"
 if [ "${KEEP:-0}" = 1 ]; then
   say "Left running (KEEP=1). Try:"
   cat <<TXT
-  export SAGATE_ADMIN_URL=$SAGATE_ADMIN_URL SAGATE_ADMIN_TOKEN=$SAGATE_ADMIN_TOKEN SAGATE_WORKSPACE=ml-team PATH=$BIN:\$PATH
-  sagate key create ci-bot
-  curl -H "Authorization: Bearer <key>" -H "X-Project: forecasting" $URL
+  export SAGATE_ADMIN_URL=$SAGATE_ADMIN_URL SAGATE_ADMIN_TOKEN=$SAGATE_ADMIN_TOKEN SAGATE_WORKSPACE=ml-team PATH="$BIN:\$PATH"
+  KEY=\$(sagate key create ci-bot | grep -o 'sak_[0-9A-Za-z]\{49\}')
+  curl -i -H "Authorization: Bearer \$KEY" -H 'X-Project: forecasting' $URL
   Logs in $WORK. Stop everything with: kill ${PIDS[*]}
 TXT
   trap - EXIT

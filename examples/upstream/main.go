@@ -10,6 +10,8 @@ import (
 	"flag"
 	"log"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -31,10 +33,12 @@ func main() {
 			_, _ = w.Write([]byte(`{"ok":true}` + "\n"))
 			return
 		}
+		// Every identity header as received, also in another spelling (X_Workspace):
+		// a forged one that got past the sidecar would show here under its own name.
 		seen := map[string]string{}
-		for _, h := range identityHeaders {
-			if v := r.Header.Get(h); v != "" {
-				seen[h] = v
+		for name, vals := range r.Header {
+			if slices.Contains(identityHeaders, http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))) {
+				seen[name] = strings.Join(vals, ", ")
 			}
 		}
 		enc := json.NewEncoder(w)

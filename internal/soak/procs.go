@@ -116,12 +116,13 @@ http://%s {
 	sagate {
 		redis %s
 		signing_keys %s
+		workspace %s
 		project {http.request.header.X-Project}
 		min_role %s
 	}
 	reverse_proxy %s
 }
-`, adminAddr, addr, redisURL, pub, minRole, upstream)
+`, adminAddr, addr, redisURL, pub, workspace, minRole, upstream)
 }
 
 // writeSigningKey writes a new admin signing key to path (mode 0600) and returns its
