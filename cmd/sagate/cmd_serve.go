@@ -21,6 +21,7 @@ import (
 	"github.com/sagate/sagate/internal/redisurl"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/redissync"
+	"github.com/sagate/sagate/keystore/sqlstore"
 )
 
 // serveOptions are the flags of sagate serve.
@@ -164,7 +165,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	store, err := keystore.Open(ctx, o.store)
+	store, err := sqlstore.Open(ctx, o.store)
 	if err != nil {
 		return fmt.Errorf("opening the store: %w", err)
 	}

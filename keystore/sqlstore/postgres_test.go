@@ -1,4 +1,4 @@
-package keystore_test
+package sqlstore_test
 
 import (
 	"context"
@@ -15,12 +15,13 @@ import (
 	"github.com/sagate/sagate/internal/pgtest"
 	"github.com/sagate/sagate/internal/redistest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/sqlstore"
 	"github.com/sagate/sagate/keystore/storetest"
 )
 
 func openPostgres(t testing.TB, url string) keystore.Store {
 	t.Helper()
-	st, err := keystore.Open(context.Background(), url)
+	st, err := sqlstore.Open(context.Background(), url)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -206,7 +207,7 @@ func testPostgresMigrations(t *testing.T, url string) {
 	errs := make([]error, admins)
 	var wg sync.WaitGroup
 	for i := range admins {
-		wg.Go(func() { stores[i], errs[i] = keystore.Open(ctx, url) })
+		wg.Go(func() { stores[i], errs[i] = sqlstore.Open(ctx, url) })
 	}
 	wg.Wait()
 	for i, st := range stores {
@@ -215,7 +216,7 @@ func testPostgresMigrations(t *testing.T, url string) {
 		}
 		t.Cleanup(func() { st.Close() })
 	}
-	v, err := stores[0].(*keystore.PostgresStore).SchemaVersion(ctx)
+	v, err := stores[0].(*sqlstore.PostgresStore).SchemaVersion(ctx)
 	if err != nil || v != schemaVersion {
 		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, schemaVersion)
 	}
@@ -250,7 +251,7 @@ func TestPostgresOpenErrors(t *testing.T) {
 		fmt.Sprintf("postgres://sagate:%s@127.0.0.1:notaport/sagate", password),
 		fmt.Sprintf("postgres://sagate:%s@127.0.0.1/sagate?sslmode=bogus", password),
 	} {
-		st, err := keystore.Open(context.Background(), url)
+		st, err := sqlstore.Open(context.Background(), url)
 		if err != nil && st != nil {
 			t.Errorf("Open failed and returned a non-nil Store %#v", st)
 		}

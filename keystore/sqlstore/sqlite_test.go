@@ -1,4 +1,4 @@
-package keystore_test
+package sqlstore_test
 
 import (
 	"context"
@@ -12,12 +12,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/sqlstore"
 	"github.com/sagate/sagate/keystore/storetest"
 )
 
 func openSQLite(t testing.TB, path string) keystore.Store {
 	t.Helper()
-	st, err := keystore.Open(context.Background(), "sqlite://"+path)
+	st, err := sqlstore.Open(context.Background(), "sqlite://"+path)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -93,7 +94,7 @@ const schemaVersion = 2
 func TestSQLiteSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sagate.db")
 	st := openSQLite(t, path)
-	v, err := st.(*keystore.SQLiteStore).SchemaVersion(context.Background())
+	v, err := st.(*sqlstore.SQLiteStore).SchemaVersion(context.Background())
 	if err != nil || v != schemaVersion {
 		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, schemaVersion)
 	}
@@ -149,7 +150,7 @@ func TestOpenURL(t *testing.T) {
 		{"mysql://u:p@host/db", false, ""},
 		{"sagate.db", false, ""},
 	} {
-		st, err := keystore.Open(context.Background(), tc.url)
+		st, err := sqlstore.Open(context.Background(), tc.url)
 		if (err == nil) != tc.ok {
 			t.Errorf("Open(%q) error = %v, want ok=%v", tc.url, err, tc.ok)
 		}
