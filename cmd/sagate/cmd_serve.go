@@ -86,9 +86,9 @@ SIGINT or SIGTERM drains requests in flight, stops the sync and closes the store
 	f.StringVar(&o.tokenFile, "admin-token-file", "", "file holding the admin token (default $"+envAdminToken+")")
 	f.StringVar(&o.signingKeyFile, "signing-key-file", "", "file holding the admin's signing key (default $"+envSigningKeyFile+
 		"; sqlite: "+defaultSigningKeyName+" beside the database, created if missing; required with PostgreSQL)")
-	f.DurationVar(&o.reconcileInterval, "reconcile-interval", 5*time.Minute, "how often a full reconcile repairs Redis from the store")
-	f.DurationVar(&o.epochInterval, "epoch-check-interval", time.Second, "how often Redis is checked for its epoch marker (missing: full resync)")
-	f.DurationVar(&o.usageInterval, "usage-fold-interval", 30*time.Second, "how often sidecars' last-used reports are folded into the store")
+	f.DurationVar(&o.reconcileInterval, "reconcile-interval", redissync.DefaultReconcileInterval, "how often a full reconcile repairs Redis from the store")
+	f.DurationVar(&o.epochInterval, "epoch-check-interval", redissync.DefaultEpochCheckInterval, "how often Redis is checked for its epoch marker (missing: full resync)")
+	f.DurationVar(&o.usageInterval, "usage-fold-interval", redissync.DefaultUsageFoldInterval, "how often sidecars' last-used reports are folded into the store")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.access.flags(f)
 	return cmd
