@@ -147,4 +147,3 @@ func (a *app) wsFor(ref string) (string, error) {
 	}
 	return "", usagef("no workspace: pass -w WORKSPACE, set %s, or name the account in full (NAME@WORKSPACE)", envWorkspace)
 }
-
