@@ -20,7 +20,8 @@ import (
 //
 // On failure Apply returns the error and marks Redis dirty: Run then performs a full
 // sync with a new epoch soon (within a second while Redis answers). The store is never
-// rolled back.
+// rolled back. The failure is logged once, by the caller (keystore.Service logs it with
+// the change's action and revision).
 func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
 	hashes := dedupe(c.Hashes)
 	if len(hashes) == 0 {
@@ -44,15 +45,11 @@ func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
 	recs, rev, err := s.src.AuthRecords(ctx, hashes)
 	if err != nil {
 		s.markDirty()
-		s.log.Warn("redis sync: reading records for a change failed; full sync scheduled",
-			zap.String("action", c.Action), zap.Int("keys", len(hashes)), zap.Error(err))
 		return fmt.Errorf("syncing %s: reading key records: %w", c.Action, err)
 	}
 	ws, err := s.changeWrites(ctx, hashes, recs, rev)
 	if err != nil {
 		s.markDirty()
-		s.log.Warn("redis sync: preparing the writes of a change failed; full sync scheduled",
-			zap.String("action", c.Action), zap.Int("keys", len(hashes)), zap.Error(err))
 		return fmt.Errorf("syncing %s: %w", c.Action, err)
 	}
 	evRev := c.Rev
@@ -63,8 +60,6 @@ func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
 	if err != nil {
 		s.m.redisErrors.Inc()
 		s.markDirty()
-		s.log.Warn("redis sync: apply failed; full sync scheduled",
-			zap.String("action", c.Action), zap.Int("keys", len(hashes)), zap.Error(err))
 		return fmt.Errorf("syncing %s to redis: %w", c.Action, err)
 	}
 	if epoch == "" {
