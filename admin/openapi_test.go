@@ -18,6 +18,7 @@ import (
 	"github.com/sagate/sagate/admin"
 	"github.com/sagate/sagate/admin/admintest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/sqlstore"
 )
 
 // TestOpenAPIRoutes checks that openapi.json describes exactly the routes the server registers.
@@ -30,7 +31,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 	if doc.OpenAPI != "3.1.0" {
 		t.Errorf("openapi.json is OpenAPI %s, want 3.1.0", doc.OpenAPI)
 	}
-	store, err := keystore.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "sagate.db"))
+	store, err := sqlstore.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "sagate.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/sqlstore"
 )
 
 func TestCheckToken(t *testing.T) {
@@ -68,7 +69,7 @@ func TestCheckTokenRandom(t *testing.T) {
 
 // Weak tokens are refused by NewServer too, not only by the CLI.
 func TestNewServerRefusesWeakToken(t *testing.T) {
-	st, err := keystore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "sagate.db"))
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "sagate.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/sagate/sagate/internal/redistest"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/redissync"
+	"github.com/sagate/sagate/keystore/sqlstore"
 )
 
 // These tests run a real Caddy in this process against real redis-servers: what a
@@ -61,7 +62,7 @@ func TestEvictingRedisNeverRefusesValidKeys(t *testing.T) {
 	srv := redistest.Start(t, "--maxmemory", "8mb", "--maxmemory-policy", "allkeys-lru")
 	rdb := srv.Client()
 
-	sqlite, err := keystore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "sagate.db"))
+	sqlite, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "sagate.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,11 +25,11 @@ func init() {
 // Defaults of the handler's options.
 const (
 	DefaultRedis         = "redis://127.0.0.1:6379/0"
-	DefaultCacheTTL      = 5 * time.Minute
-	DefaultCacheSize     = 10000
+	DefaultCacheTTL      = keycache.DefaultTTL
+	DefaultCacheSize     = keycache.DefaultSize
 	DefaultStaleIfError  = 5 * time.Minute
-	DefaultNegativeTTL   = 2 * time.Second
-	DefaultLookupTimeout = 100 * time.Millisecond
+	DefaultNegativeTTL   = keycache.DefaultNegativeTTL
+	DefaultLookupTimeout = keycache.DefaultLookupTimeout
 	DefaultRealm         = "sagate"
 	DefaultMinRole       = keystore.RoleViewer
 	DefaultNormalizePath = true

@@ -2,9 +2,7 @@ package keystore
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -50,37 +48,4 @@ func (s *Service) recordPending(ctx context.Context, tx Tx, m *mutation) error {
 		return fmt.Errorf("recording the change for redis: %w", err)
 	}
 	return nil
-}
-
-// encodePendingHashes is the hashes column of the outbox: the hashes without repeats,
-// space-separated lower-case hex (as in a "keys" event).
-func encodePendingHashes(hashes []KeyHash) string {
-	seen := make(map[KeyHash]struct{}, len(hashes))
-	var b strings.Builder
-	b.Grow(len(hashes) * 65)
-	for _, h := range hashes {
-		if _, ok := seen[h]; ok {
-			continue
-		}
-		seen[h] = struct{}{}
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(h.String())
-	}
-	return b.String()
-}
-
-// decodePendingHashes parses the hashes column of the outbox.
-func decodePendingHashes(s string) ([]KeyHash, error) {
-	fields := strings.Fields(s)
-	out := make([]KeyHash, 0, len(fields))
-	for _, f := range fields {
-		h, err := ParseKeyHash(f)
-		if err != nil {
-			return nil, errors.New("reading a pending change: malformed hash list")
-		}
-		out = append(out, h)
-	}
-	return out, nil
 }

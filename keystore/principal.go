@@ -2,8 +2,6 @@ package keystore
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -195,29 +193,4 @@ func (s *Service) WhoAmI(ctx context.Context) (Principal, error) {
 		return err
 	})
 	return p, wrap("whoami", err)
-}
-
-// encodeAuditPrincipal is the text the audit table's principal column holds: JSON, or ""
-// for none.
-func encodeAuditPrincipal(p *AuditPrincipal) (string, error) {
-	if p == nil {
-		return "", nil
-	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return "", fmt.Errorf("encoding the audit principal: %w", err)
-	}
-	return string(b), nil
-}
-
-// decodeAuditPrincipal reads the audit table's principal column.
-func decodeAuditPrincipal(s string) (*AuditPrincipal, error) {
-	if s == "" {
-		return nil, nil
-	}
-	var p AuditPrincipal
-	if err := json.Unmarshal([]byte(s), &p); err != nil {
-		return nil, err
-	}
-	return &p, nil
 }

@@ -329,3 +329,6 @@ func (s *Service) RevokeAllKeys(ctx context.Context, ws, saRef string) (ServiceA
 	})
 	return sa, n, err
 }
+
+// fromMicro is the time of a key page token's Unix microseconds.
+func fromMicro(v int64) time.Time { return time.UnixMicro(v).UTC() }

@@ -25,6 +25,7 @@ import (
 	"github.com/sagate/sagate/internal/redistest"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/redissync"
+	"github.com/sagate/sagate/keystore/sqlstore"
 )
 
 // Token is the admin token of every Env.
@@ -81,7 +82,7 @@ func Start(t testing.TB, o Options) *Env {
 	log := zap.New(core)
 	ctx := context.Background()
 
-	store, err := keystore.Open(ctx, "sqlite://"+o.DBPath)
+	store, err := sqlstore.Open(ctx, "sqlite://"+o.DBPath)
 	if err != nil {
 		t.Fatalf("opening the store: %v", err)
 	}

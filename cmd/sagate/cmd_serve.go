@@ -21,6 +21,7 @@ import (
 	"github.com/sagate/sagate/internal/redisurl"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/redissync"
+	"github.com/sagate/sagate/keystore/sqlstore"
 )
 
 // serveOptions are the flags of sagate serve.
@@ -85,9 +86,9 @@ SIGINT or SIGTERM drains requests in flight, stops the sync and closes the store
 	f.StringVar(&o.tokenFile, "admin-token-file", "", "file holding the admin token (default $"+envAdminToken+")")
 	f.StringVar(&o.signingKeyFile, "signing-key-file", "", "file holding the admin's signing key (default $"+envSigningKeyFile+
 		"; sqlite: "+defaultSigningKeyName+" beside the database, created if missing; required with PostgreSQL)")
-	f.DurationVar(&o.reconcileInterval, "reconcile-interval", 5*time.Minute, "how often a full reconcile repairs Redis from the store")
-	f.DurationVar(&o.epochInterval, "epoch-check-interval", time.Second, "how often Redis is checked for its epoch marker (missing: full resync)")
-	f.DurationVar(&o.usageInterval, "usage-fold-interval", 30*time.Second, "how often sidecars' last-used reports are folded into the store")
+	f.DurationVar(&o.reconcileInterval, "reconcile-interval", redissync.DefaultReconcileInterval, "how often a full reconcile repairs Redis from the store")
+	f.DurationVar(&o.epochInterval, "epoch-check-interval", redissync.DefaultEpochCheckInterval, "how often Redis is checked for its epoch marker (missing: full resync)")
+	f.DurationVar(&o.usageInterval, "usage-fold-interval", redissync.DefaultUsageFoldInterval, "how often sidecars' last-used reports are folded into the store")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.access.flags(f)
 	return cmd
@@ -164,7 +165,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	store, err := keystore.Open(ctx, o.store)
+	store, err := sqlstore.Open(ctx, o.store)
 	if err != nil {
 		return fmt.Errorf("opening the store: %w", err)
 	}

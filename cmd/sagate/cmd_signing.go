@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/sqlstore"
 )
 
 // Signing-key defaults.
@@ -104,7 +105,7 @@ func (a *app) loadServeSigningKey(file, store string, log *zap.Logger) (keystore
 		file = a.getenv(envSigningKeyFile)
 	}
 	if file == "" {
-		db, ok := strings.CutPrefix(store, keystore.SchemeSQLite)
+		db, ok := strings.CutPrefix(store, sqlstore.SchemeSQLite)
 		if !ok {
 			return keystore.SigningKey{}, fmt.Errorf("refusing to start: --signing-key-file (or $%s) is required with a PostgreSQL store, "+
 				"so that every admin signs with the same key; create one with `sagate signing-key generate FILE`, "+

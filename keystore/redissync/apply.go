@@ -21,7 +21,9 @@ import (
 // On success the change's outbox row is deleted (in a batch, within confirmInterval
 // while Run runs). On failure Apply returns the error and marks Redis dirty: Run then
 // performs a full sync with a new epoch soon (within a second while Redis answers); the
-// outbox row stays, for any admin to re-apply. The store is never rolled back.
+// outbox row stays, for any admin to re-apply. The store is never rolled back. The
+// failure is logged once, by the caller (keystore.Service logs it with the change's
+// action and revision).
 func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
 	err := s.apply(ctx, c)
 	if err == nil && c.Rev > 0 {
@@ -54,15 +56,11 @@ func (s *Syncer) apply(ctx context.Context, c keystore.Change) error {
 	recs, rev, err := s.src.AuthRecords(ctx, hashes)
 	if err != nil {
 		s.markDirty()
-		s.log.Warn("redis sync: reading records for a change failed; full sync scheduled",
-			zap.String("action", c.Action), zap.Int("keys", len(hashes)), zap.Error(err))
 		return fmt.Errorf("syncing %s: reading key records: %w", c.Action, err)
 	}
 	ws, err := s.changeWrites(ctx, hashes, recs, rev)
 	if err != nil {
 		s.markDirty()
-		s.log.Warn("redis sync: preparing the writes of a change failed; full sync scheduled",
-			zap.String("action", c.Action), zap.Int("keys", len(hashes)), zap.Error(err))
 		return fmt.Errorf("syncing %s: %w", c.Action, err)
 	}
 	evRev := c.Rev
@@ -73,8 +71,6 @@ func (s *Syncer) apply(ctx context.Context, c keystore.Change) error {
 	if err != nil {
 		s.m.redisErrors.Inc()
 		s.markDirty()
-		s.log.Warn("redis sync: apply failed; full sync scheduled",
-			zap.String("action", c.Action), zap.Int("keys", len(hashes)), zap.Error(err))
 		return fmt.Errorf("syncing %s to redis: %w", c.Action, err)
 	}
 	if epoch == "" {

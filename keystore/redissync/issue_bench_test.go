@@ -11,6 +11,7 @@ import (
 
 	"github.com/sagate/sagate/internal/redistest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/sqlstore"
 )
 
 // BenchmarkCreateKeyWithRedis issues keys through the real Service on a real SQLite
@@ -24,7 +25,7 @@ func BenchmarkCreateKeyWithRedis(b *testing.B) {
 	srv := redistest.Start(b)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	b.Cleanup(func() { _ = rdb.Close() })
-	store, err := keystore.OpenSQLite(ctx, filepath.Join(b.TempDir(), "sagate.db"))
+	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(b.TempDir(), "sagate.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func BenchmarkCreateKeyWithRedis(b *testing.B) {
 // Apply does after each issued key.
 func BenchmarkAuthRecordsOne(b *testing.B) {
 	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
-	store, err := keystore.OpenSQLite(ctx, filepath.Join(b.TempDir(), "sagate.db"))
+	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(b.TempDir(), "sagate.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sagate/sagate/internal/redistest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/sqlstore"
 )
 
 // repaired reports whether Redis holds the store's state: key `revoked`'s record a
@@ -111,7 +112,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func TestCommitsWithoutKeysKeepTheEpoch(t *testing.T) {
 	e := newEnv(t, Config{EpochCheckInterval: 50 * time.Millisecond})
 	ctx := context.Background()
-	store, err := keystore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "sagate.db"))
+	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "sagate.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

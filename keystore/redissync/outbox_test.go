@@ -15,19 +15,20 @@ import (
 
 	"github.com/sagate/sagate/internal/redistest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/sqlstore"
 )
 
 // admin is one admin of a test: a Service and its Syncer over its own handle on a
 // shared SQLite store.
 type admin struct {
-	store *keystore.SQLiteStore
+	store *sqlstore.SQLiteStore
 	svc   *keystore.Service
 	s     *Syncer
 }
 
 func newAdmin(t *testing.T, path string, rdb redis.UniversalClient, cfg Config) admin {
 	t.Helper()
-	store, err := keystore.OpenSQLite(context.Background(), path)
+	store, err := sqlstore.OpenSQLite(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/sqlstore"
 )
 
 // TestWithSQLiteStore drives the real Service and SQLite store with this Syncer and
@@ -13,7 +14,7 @@ import (
 func TestWithSQLiteStore(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
-	store, err := keystore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "sagate.db"))
+	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "sagate.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/sagate/sagate/internal/bench"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/redissync"
+	"github.com/sagate/sagate/keystore/sqlstore"
 )
 
 func main() {
@@ -80,7 +81,7 @@ func run(o options) error {
 	if !reused {
 		_ = os.Remove(db) // a partial file of an interrupted run
 	}
-	st, err := keystore.OpenSQLite(ctx, db)
+	st, err := sqlstore.OpenSQLite(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -154,7 +155,7 @@ func loadKey(path string) (keystore.SigningKey, error) {
 
 // fill creates a workspace, the accounts and n keys, in transactions of 20,000 keys.
 // It returns the first keysCount keys with their secrets.
-func fill(ctx context.Context, st *keystore.SQLiteStore, n, accounts, keysCount int) ([]bench.IssuedKey, error) {
+func fill(ctx context.Context, st *sqlstore.SQLiteStore, n, accounts, keysCount int) ([]bench.IssuedKey, error) {
 	svc, err := keystore.NewService(st, keystore.ServiceOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("creating the service: %w", err)

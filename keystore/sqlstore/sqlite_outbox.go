@@ -1,4 +1,4 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/sagate/sagate/keystore"
 )
 
 // sqliteOutboxMigration adds the outbox (outbox.go): one row per committed change whose
@@ -23,15 +25,15 @@ CREATE TABLE sync_pending (
 const sqliteNowMicros = `CAST(unixepoch('subsec') * 1000000 AS INTEGER)`
 
 // InsertSyncPending implements Tx: the row carries the revision this transaction set.
-func (t *sqliteTx) InsertSyncPending(ctx context.Context, hashes []KeyHash) error {
+func (t *sqliteTx) InsertSyncPending(ctx context.Context, hashes []keystore.KeyHash) error {
 	_, err := t.exec(ctx, `INSERT INTO sync_pending (rev, hashes, created_at)
 SELECT rev, ?, `+sqliteNowMicros+` FROM meta WHERE id = 1`, encodePendingHashes(hashes))
 	return insertErr("pending change", err)
 }
 
 // PendingChanges implements SyncOutbox.
-func (s *SQLiteStore) PendingChanges(ctx context.Context, minAge time.Duration, limit int) ([]PendingChange, error) {
-	var out []PendingChange
+func (s *SQLiteStore) PendingChanges(ctx context.Context, minAge time.Duration, limit int) ([]keystore.PendingChange, error) {
+	var out []keystore.PendingChange
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		rows, err := s.rs.query(ctx, tx, `SELECT rev, hashes FROM sync_pending
 WHERE created_at <= `+sqliteNowMicros+` - ? ORDER BY rev LIMIT ?`, minAge.Microseconds(), limit)
@@ -45,8 +47,8 @@ WHERE created_at <= `+sqliteNowMicros+` - ? ORDER BY rev LIMIT ?`, minAge.Micros
 }
 
 // scanPending reads one outbox row (rev, hashes).
-func scanPending(r rowScanner) (PendingChange, error) {
-	var p PendingChange
+func scanPending(r rowScanner) (keystore.PendingChange, error) {
+	var p keystore.PendingChange
 	var hashes string
 	if err := r.Scan(&p.Rev, &hashes); err != nil {
 		return p, err
@@ -100,4 +102,4 @@ func (s *SQLiteStore) ConfirmChangesThrough(ctx context.Context, rev int64) erro
 	return nil
 }
 
-var _ SyncOutbox = (*SQLiteStore)(nil)
+var _ keystore.SyncOutbox = (*SQLiteStore)(nil)

@@ -1,17 +1,19 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/sagate/sagate/keystore"
 )
 
 // AccessTx over PostgreSQL, mirroring sqlite_access.go.
 
-func (t *postgresTx) GetKeyByHash(ctx context.Context, h KeyHash) (StoredKey, ServiceAccount, bool, error) {
+func (t *postgresTx) GetKeyByHash(ctx context.Context, h keystore.KeyHash) (keystore.StoredKey, keystore.ServiceAccount, bool, error) {
 	var (
-		k                      StoredKey
-		sa                     ServiceAccount
+		k                      keystore.StoredKey
+		sa                     keystore.ServiceAccount
 		hash                   string
 		expires, used, revoked sql.NullTime
 	)
@@ -19,13 +21,13 @@ func (t *postgresTx) GetKeyByHash(ctx context.Context, h KeyHash) (StoredKey, Se
 		&k.ID, &k.ServiceAccountID, &k.Name, &hash, &k.Last6, &k.State, &k.CreatedAt, &expires, &used, &revoked,
 		&sa.ID, &sa.Workspace, &sa.Name, &sa.Description, &sa.State, &sa.CreatedAt, &sa.UpdatedAt)
 	if _, ok, err := found(k, err, "reading key by hash"); !ok || err != nil {
-		return StoredKey{}, ServiceAccount{}, false, err
+		return keystore.StoredKey{}, keystore.ServiceAccount{}, false, err
 	}
 	k.Hash = h
 	k.CreatedAt = k.CreatedAt.UTC()
 	k.ExpiresAt, k.LastUsedAt, k.RevokedAt = fromNullTime(expires), fromNullTime(used), fromNullTime(revoked)
 	sa.CreatedAt, sa.UpdatedAt = sa.CreatedAt.UTC(), sa.UpdatedAt.UTC()
-	sa.FullName = FullName(sa.Name, sa.Workspace)
+	sa.FullName = keystore.FullName(sa.Name, sa.Workspace)
 	return k, sa, true, nil
 }
 
@@ -38,7 +40,7 @@ func (t *postgresTx) IsWorkspaceAdmin(ctx context.Context, ws, principal string)
 	return n > 0, nil
 }
 
-func (t *postgresTx) PutWorkspaceAdmin(ctx context.Context, a WorkspaceAdmin) (bool, error) {
+func (t *postgresTx) PutWorkspaceAdmin(ctx context.Context, a keystore.WorkspaceAdmin) (bool, error) {
 	res, err := t.tx.ExecContext(ctx, `INSERT INTO workspace_admins (workspace, principal, created_at) VALUES ($1, $2, $3)
 		ON CONFLICT (workspace, principal) DO NOTHING`, a.Workspace, a.Principal, a.CreatedAt)
 	return affected(res, err, "writing workspace admin")
@@ -49,12 +51,12 @@ func (t *postgresTx) DeleteWorkspaceAdmin(ctx context.Context, ws, principal str
 	return affected(res, err, "deleting workspace admin")
 }
 
-func (t *postgresTx) ListWorkspaceAdmins(ctx context.Context, ws, after string, limit int) ([]WorkspaceAdmin, error) {
+func (t *postgresTx) ListWorkspaceAdmins(ctx context.Context, ws, after string, limit int) ([]keystore.WorkspaceAdmin, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT a.workspace, a.principal, coalesce(s.name, ''), a.created_at
 		FROM workspace_admins a LEFT JOIN service_accounts s ON 'sa:' || s.id = a.principal
 		WHERE a.workspace = $1 AND a.principal > $2 ORDER BY a.principal LIMIT $3`, ws, after, limit)
-	return collect(rows, err, "listing workspace admins", func(r rowScanner) (WorkspaceAdmin, error) {
-		var a WorkspaceAdmin
+	return collect(rows, err, "listing workspace admins", func(r rowScanner) (keystore.WorkspaceAdmin, error) {
+		var a keystore.WorkspaceAdmin
 		err := r.Scan(&a.Workspace, &a.Principal, &a.Name, &a.CreatedAt)
 		a.CreatedAt = a.CreatedAt.UTC()
 		a.Name = adminName(a)
@@ -62,7 +64,7 @@ func (t *postgresTx) ListWorkspaceAdmins(ctx context.Context, ws, after string, 
 	})
 }
 
-func (t *postgresTx) PutPersonRole(ctx context.Context, r PersonRole) error {
+func (t *postgresTx) PutPersonRole(ctx context.Context, r keystore.PersonRole) error {
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO person_roles (workspace, project, person, role, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (workspace, project, person) DO UPDATE SET role = excluded.role, updated_at = excluded.updated_at`,
@@ -73,14 +75,14 @@ func (t *postgresTx) PutPersonRole(ctx context.Context, r PersonRole) error {
 	return nil
 }
 
-func pgScanPersonRole(r rowScanner) (PersonRole, error) {
-	var p PersonRole
+func pgScanPersonRole(r rowScanner) (keystore.PersonRole, error) {
+	var p keystore.PersonRole
 	err := r.Scan(&p.Workspace, &p.Project, &p.Person, &p.Role, &p.CreatedAt, &p.UpdatedAt)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return p, err
 }
 
-func (t *postgresTx) GetPersonRole(ctx context.Context, ws, project, person string) (PersonRole, bool, error) {
+func (t *postgresTx) GetPersonRole(ctx context.Context, ws, project, person string) (keystore.PersonRole, bool, error) {
 	p, err := pgScanPersonRole(t.tx.QueryRowContext(ctx, "SELECT "+personRoleColumns+
 		" FROM person_roles WHERE workspace = $1 AND project = $2 AND person = $3", ws, project, person))
 	return found(p, err, "reading person role")
@@ -91,7 +93,7 @@ func (t *postgresTx) DeletePersonRole(ctx context.Context, ws, project, person s
 	return affected(res, err, "deleting person role")
 }
 
-func (t *postgresTx) ListPersonRoles(ctx context.Context, ws, project string, limit int) ([]PersonRole, error) {
+func (t *postgresTx) ListPersonRoles(ctx context.Context, ws, project string, limit int) ([]keystore.PersonRole, error) {
 	rows, err := t.tx.QueryContext(ctx, "SELECT "+personRoleColumns+
 		" FROM person_roles WHERE workspace = $1 AND project IN ($2, '*') ORDER BY person, project LIMIT $3", ws, project, limit)
 	return collect(rows, err, "listing person roles", pgScanPersonRole)

@@ -1,9 +1,12 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+
+	"github.com/sagate/sagate/keystore"
 )
 
 // writeTx runs fn in a transaction of db with opts and commits it; fn's error is
@@ -31,4 +34,29 @@ func readTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.T
 	}
 	defer func() { _ = tx.Rollback() }()
 	return fn(tx)
+}
+
+// encodeAuditPrincipal is the text the audit table's principal column holds: JSON, or ""
+// for none.
+func encodeAuditPrincipal(p *keystore.AuditPrincipal) (string, error) {
+	if p == nil {
+		return "", nil
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("encoding the audit principal: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeAuditPrincipal reads the audit table's principal column.
+func decodeAuditPrincipal(s string) (*keystore.AuditPrincipal, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var p keystore.AuditPrincipal
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
 }

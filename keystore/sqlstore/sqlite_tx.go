@@ -1,4 +1,4 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sagate/sagate/keystore"
 )
 
 // sqliteTx implements Tx over one database/sql transaction.
@@ -55,40 +57,40 @@ func insertErr(what string, err error) error {
 		return nil
 	}
 	if isUniqueViolation(err) {
-		return fmt.Errorf("inserting %s: %w", what, ErrConflict)
+		return fmt.Errorf("inserting %s: %w", what, keystore.ErrConflict)
 	}
 	return fmt.Errorf("inserting %s: %w", what, err)
 }
 
 // --- workspaces ---
 
-func (t *sqliteTx) InsertWorkspace(ctx context.Context, w Workspace) error {
+func (t *sqliteTx) InsertWorkspace(ctx context.Context, w keystore.Workspace) error {
 	_, err := t.exec(ctx, "INSERT INTO workspaces (name, max_service_accounts, created_at) VALUES (?, ?, ?)",
 		w.Name, w.MaxServiceAccounts, micro(w.CreatedAt))
 	return insertErr("workspace", err)
 }
 
-func scanWorkspace(r rowScanner) (Workspace, error) {
-	var w Workspace
+func scanWorkspace(r rowScanner) (keystore.Workspace, error) {
+	var w keystore.Workspace
 	var created int64
 	err := r.Scan(&w.Name, &w.MaxServiceAccounts, &created)
 	w.CreatedAt = fromMicro(created)
 	return w, err
 }
 
-func (t *sqliteTx) GetWorkspace(ctx context.Context, name string) (Workspace, bool, error) {
+func (t *sqliteTx) GetWorkspace(ctx context.Context, name string) (keystore.Workspace, bool, error) {
 	w, err := scanWorkspace(t.queryRow(ctx,
 		"SELECT name, max_service_accounts, created_at FROM workspaces WHERE name = ?", name))
 	return found(w, err, "reading workspace")
 }
 
-func (t *sqliteTx) ListWorkspaces(ctx context.Context, after string, limit int) ([]Workspace, error) {
+func (t *sqliteTx) ListWorkspaces(ctx context.Context, after string, limit int) ([]keystore.Workspace, error) {
 	rows, err := t.query(ctx,
 		"SELECT name, max_service_accounts, created_at FROM workspaces WHERE name > ? ORDER BY name LIMIT ?", after, limit)
 	return collect(rows, err, "listing workspaces", scanWorkspace)
 }
 
-func (t *sqliteTx) UpdateWorkspace(ctx context.Context, w Workspace) error {
+func (t *sqliteTx) UpdateWorkspace(ctx context.Context, w keystore.Workspace) error {
 	if _, err := t.exec(ctx, "UPDATE workspaces SET max_service_accounts = ? WHERE name = ?", w.MaxServiceAccounts, w.Name); err != nil {
 		return fmt.Errorf("updating workspace: %w", err)
 	}
@@ -111,40 +113,40 @@ func (t *sqliteTx) CountServiceAccounts(ctx context.Context, ws string) (int, er
 
 const saColumns = "id, workspace, name, description, state, created_at, updated_at"
 
-func scanAccount(r rowScanner) (ServiceAccount, error) {
-	var sa ServiceAccount
+func scanAccount(r rowScanner) (keystore.ServiceAccount, error) {
+	var sa keystore.ServiceAccount
 	var created, updated int64
 	err := r.Scan(&sa.ID, &sa.Workspace, &sa.Name, &sa.Description, &sa.State, &created, &updated)
 	sa.CreatedAt, sa.UpdatedAt = fromMicro(created), fromMicro(updated)
-	sa.FullName = FullName(sa.Name, sa.Workspace)
+	sa.FullName = keystore.FullName(sa.Name, sa.Workspace)
 	return sa, err
 }
 
-func (t *sqliteTx) InsertServiceAccount(ctx context.Context, sa ServiceAccount) error {
+func (t *sqliteTx) InsertServiceAccount(ctx context.Context, sa keystore.ServiceAccount) error {
 	_, err := t.exec(ctx, "INSERT INTO service_accounts ("+saColumns+") VALUES (?, ?, ?, ?, ?, ?, ?)",
 		sa.ID, sa.Workspace, sa.Name, sa.Description, sa.State, micro(sa.CreatedAt), micro(sa.UpdatedAt))
 	return insertErr("service account", err)
 }
 
-func (t *sqliteTx) GetServiceAccountByID(ctx context.Context, ws, id string) (ServiceAccount, bool, error) {
+func (t *sqliteTx) GetServiceAccountByID(ctx context.Context, ws, id string) (keystore.ServiceAccount, bool, error) {
 	sa, err := scanAccount(t.queryRow(ctx,
 		"SELECT "+saColumns+" FROM service_accounts WHERE id = ? AND workspace = ?", id, ws))
 	return found(sa, err, "reading service account")
 }
 
-func (t *sqliteTx) GetServiceAccountByName(ctx context.Context, ws, name string) (ServiceAccount, bool, error) {
+func (t *sqliteTx) GetServiceAccountByName(ctx context.Context, ws, name string) (keystore.ServiceAccount, bool, error) {
 	sa, err := scanAccount(t.queryRow(ctx,
 		"SELECT "+saColumns+" FROM service_accounts WHERE workspace = ? AND name = ?", ws, name))
 	return found(sa, err, "reading service account")
 }
 
-func (t *sqliteTx) ListServiceAccounts(ctx context.Context, ws, after string, limit int) ([]ServiceAccount, error) {
+func (t *sqliteTx) ListServiceAccounts(ctx context.Context, ws, after string, limit int) ([]keystore.ServiceAccount, error) {
 	rows, err := t.query(ctx,
 		"SELECT "+saColumns+" FROM service_accounts WHERE workspace = ? AND name > ? ORDER BY name LIMIT ?", ws, after, limit)
 	return collect(rows, err, "listing service accounts", scanAccount)
 }
 
-func (t *sqliteTx) UpdateServiceAccount(ctx context.Context, sa ServiceAccount) error {
+func (t *sqliteTx) UpdateServiceAccount(ctx context.Context, sa keystore.ServiceAccount) error {
 	_, err := t.exec(ctx, "UPDATE service_accounts SET description = ?, state = ?, updated_at = ? WHERE id = ?",
 		sa.Description, sa.State, micro(sa.UpdatedAt), sa.ID)
 	if err != nil {
@@ -164,15 +166,15 @@ func (t *sqliteTx) DeleteServiceAccount(ctx context.Context, id string) error {
 
 const keyColumns = "id, sa_id, name, hash, last6, state, created_at, expires_at, last_used_at, revoked_at"
 
-func scanKey(r rowScanner) (StoredKey, error) {
-	var k StoredKey
+func scanKey(r rowScanner) (keystore.StoredKey, error) {
+	var k keystore.StoredKey
 	var hash string
 	var created int64
 	var expires, used, revoked sql.NullInt64
 	if err := r.Scan(&k.ID, &k.ServiceAccountID, &k.Name, &hash, &k.Last6, &k.State, &created, &expires, &used, &revoked); err != nil {
 		return k, err
 	}
-	h, err := ParseKeyHash(hash)
+	h, err := keystore.ParseKeyHash(hash)
 	if err != nil {
 		return k, fmt.Errorf("key %s: %w", k.ID, err)
 	}
@@ -182,25 +184,25 @@ func scanKey(r rowScanner) (StoredKey, error) {
 	return k, nil
 }
 
-func (t *sqliteTx) InsertKey(ctx context.Context, k StoredKey) error {
+func (t *sqliteTx) InsertKey(ctx context.Context, k keystore.StoredKey) error {
 	_, err := t.exec(ctx, "INSERT INTO api_keys ("+keyColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		k.ID, k.ServiceAccountID, k.Name, k.Hash.String(), k.Last6, k.State, micro(k.CreatedAt),
 		microPtr(k.ExpiresAt), microPtr(k.LastUsedAt), microPtr(k.RevokedAt))
 	return insertErr("key", err)
 }
 
-func (t *sqliteTx) GetKey(ctx context.Context, saID, id string) (StoredKey, bool, error) {
+func (t *sqliteTx) GetKey(ctx context.Context, saID, id string) (keystore.StoredKey, bool, error) {
 	k, err := scanKey(t.queryRow(ctx, "SELECT "+keyColumns+" FROM api_keys WHERE id = ? AND sa_id = ?", id, saID))
 	return found(k, err, "reading key")
 }
 
-func (t *sqliteTx) FindKeysByLast6(ctx context.Context, saID, last6 string) ([]StoredKey, error) {
+func (t *sqliteTx) FindKeysByLast6(ctx context.Context, saID, last6 string) ([]keystore.StoredKey, error) {
 	rows, err := t.query(ctx,
 		"SELECT "+keyColumns+" FROM api_keys WHERE sa_id = ? AND last6 = ? ORDER BY created_at, id", saID, last6)
 	return collect(rows, err, "finding keys", scanKey)
 }
 
-func (t *sqliteTx) ListKeys(ctx context.Context, saID string, afterCreated time.Time, afterID string, limit int) ([]StoredKey, error) {
+func (t *sqliteTx) ListKeys(ctx context.Context, saID string, afterCreated time.Time, afterID string, limit int) ([]keystore.StoredKey, error) {
 	var rows *sql.Rows
 	var err error
 	if afterID == "" {
@@ -215,13 +217,13 @@ func (t *sqliteTx) ListKeys(ctx context.Context, saID string, afterCreated time.
 	return collect(rows, err, "listing keys", scanKey)
 }
 
-func (t *sqliteTx) UnrevokedKeys(ctx context.Context, saID string) ([]StoredKey, error) {
+func (t *sqliteTx) UnrevokedKeys(ctx context.Context, saID string) ([]keystore.StoredKey, error) {
 	rows, err := t.query(ctx,
 		"SELECT "+keyColumns+" FROM api_keys WHERE sa_id = ? AND state != 'revoked' ORDER BY created_at, id", saID)
 	return collect(rows, err, "listing keys", scanKey)
 }
 
-func (t *sqliteTx) UpdateKey(ctx context.Context, k StoredKey) error {
+func (t *sqliteTx) UpdateKey(ctx context.Context, k keystore.StoredKey) error {
 	_, err := t.exec(ctx, "UPDATE api_keys SET name = ?, state = ?, expires_at = ?, revoked_at = ? WHERE id = ?",
 		k.Name, k.State, microPtr(k.ExpiresAt), microPtr(k.RevokedAt), k.ID)
 	if err != nil {
@@ -232,7 +234,7 @@ func (t *sqliteTx) UpdateKey(ctx context.Context, k StoredKey) error {
 
 // --- grants ---
 
-func (t *sqliteTx) PutGrant(ctx context.Context, g Grant) error {
+func (t *sqliteTx) PutGrant(ctx context.Context, g keystore.Grant) error {
 	_, err := t.exec(ctx, `INSERT INTO grants (sa_id, project, workspace, role, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (sa_id, project) DO UPDATE SET role = excluded.role, updated_at = excluded.updated_at`,
@@ -243,13 +245,13 @@ func (t *sqliteTx) PutGrant(ctx context.Context, g Grant) error {
 	return nil
 }
 
-func (t *sqliteTx) GetGrant(ctx context.Context, saID, project string) (Grant, bool, error) {
-	var g Grant
+func (t *sqliteTx) GetGrant(ctx context.Context, saID, project string) (keystore.Grant, bool, error) {
+	var g keystore.Grant
 	var created, updated int64
 	err := t.queryRow(ctx, `SELECT g.workspace, g.project, g.sa_id, s.name, g.role, g.created_at, g.updated_at
 		FROM grants g JOIN service_accounts s ON s.id = g.sa_id WHERE g.sa_id = ? AND g.project = ?`, saID, project).
 		Scan(&g.Workspace, &g.Project, &g.ServiceAccountID, &g.ServiceAccount, &g.Role, &created, &updated)
-	g.ServiceAccount = FullName(g.ServiceAccount, g.Workspace)
+	g.ServiceAccount = keystore.FullName(g.ServiceAccount, g.Workspace)
 	g.CreatedAt, g.UpdatedAt = fromMicro(created), fromMicro(updated)
 	return found(g, err, "reading grant")
 }
@@ -266,31 +268,31 @@ func (t *sqliteTx) DeleteGrant(ctx context.Context, saID, project string) (bool,
 	return n > 0, nil
 }
 
-func (t *sqliteTx) ListGrants(ctx context.Context, ws, project, afterName, afterProject string, limit int) ([]GrantRow, error) {
+func (t *sqliteTx) ListGrants(ctx context.Context, ws, project, afterName, afterProject string, limit int) ([]keystore.GrantRow, error) {
 	rows, err := t.query(ctx, `SELECT g.workspace, g.project, g.sa_id, s.name, g.role, g.created_at, g.updated_at
 		FROM grants g JOIN service_accounts s ON s.id = g.sa_id
 		WHERE g.workspace = ? AND g.project IN (?, '*')
 		  AND (s.name > ? OR (s.name = ? AND g.project > ?))
 		ORDER BY s.name, g.project LIMIT ?`, ws, project, afterName, afterName, afterProject, limit)
-	return collect(rows, err, "listing grants", func(r rowScanner) (GrantRow, error) {
-		var g GrantRow
+	return collect(rows, err, "listing grants", func(r rowScanner) (keystore.GrantRow, error) {
+		var g keystore.GrantRow
 		var created, updated int64
 		err := r.Scan(&g.Workspace, &g.Project, &g.ServiceAccountID, &g.AccountName, &g.Role, &created, &updated)
-		g.ServiceAccount = FullName(g.AccountName, g.Workspace)
+		g.ServiceAccount = keystore.FullName(g.AccountName, g.Workspace)
 		g.CreatedAt, g.UpdatedAt = fromMicro(created), fromMicro(updated)
 		return g, err
 	})
 }
 
-func (t *sqliteTx) ListAccountGrants(ctx context.Context, saID, afterProject string, limit int) ([]Grant, error) {
+func (t *sqliteTx) ListAccountGrants(ctx context.Context, saID, afterProject string, limit int) ([]keystore.Grant, error) {
 	rows, err := t.query(ctx, `SELECT g.workspace, g.project, g.sa_id, s.name, g.role, g.created_at, g.updated_at
 		FROM grants g JOIN service_accounts s ON s.id = g.sa_id
 		WHERE g.sa_id = ? AND g.project > ? ORDER BY g.project LIMIT ?`, saID, afterProject, limit)
-	return collect(rows, err, "listing grants", func(r rowScanner) (Grant, error) {
-		var g Grant
+	return collect(rows, err, "listing grants", func(r rowScanner) (keystore.Grant, error) {
+		var g keystore.Grant
 		var created, updated int64
 		err := r.Scan(&g.Workspace, &g.Project, &g.ServiceAccountID, &g.ServiceAccount, &g.Role, &created, &updated)
-		g.ServiceAccount = FullName(g.ServiceAccount, g.Workspace)
+		g.ServiceAccount = keystore.FullName(g.ServiceAccount, g.Workspace)
 		g.CreatedAt, g.UpdatedAt = fromMicro(created), fromMicro(updated)
 		return g, err
 	})
@@ -298,7 +300,7 @@ func (t *sqliteTx) ListAccountGrants(ctx context.Context, saID, afterProject str
 
 // --- audit ---
 
-func (t *sqliteTx) InsertAudit(ctx context.Context, e AuditEvent) error {
+func (t *sqliteTx) InsertAudit(ctx context.Context, e keystore.AuditEvent) error {
 	details, err := json.Marshal(e.Details)
 	if err != nil {
 		return fmt.Errorf("encoding audit details: %w", err)
@@ -315,7 +317,7 @@ func (t *sqliteTx) InsertAudit(ctx context.Context, e AuditEvent) error {
 	return nil
 }
 
-func (t *sqliteTx) ListAudit(ctx context.Context, ws string, beforeID int64, limit int) ([]AuditEvent, error) {
+func (t *sqliteTx) ListAudit(ctx context.Context, ws string, beforeID int64, limit int) ([]keystore.AuditEvent, error) {
 	if beforeID <= 0 {
 		beforeID = 1<<63 - 1
 	}
@@ -327,8 +329,8 @@ func (t *sqliteTx) ListAudit(ctx context.Context, ws string, beforeID int64, lim
 	} else {
 		rows, err = t.query(ctx, cols+" WHERE workspace = ? AND id < ? ORDER BY id DESC LIMIT ?", ws, beforeID, limit)
 	}
-	return collect(rows, err, "listing audit events", func(r rowScanner) (AuditEvent, error) {
-		var e AuditEvent
+	return collect(rows, err, "listing audit events", func(r rowScanner) (keystore.AuditEvent, error) {
+		var e keystore.AuditEvent
 		var at int64
 		var details, principal string
 		if err := r.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Workspace, &e.Target, &details, &principal); err != nil {
@@ -382,4 +384,4 @@ func collect[T any](rows *sql.Rows, err error, doing string, scan func(rowScanne
 	return out, nil
 }
 
-var _ Tx = (*sqliteTx)(nil)
+var _ keystore.Tx = (*sqliteTx)(nil)

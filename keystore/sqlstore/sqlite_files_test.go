@@ -1,4 +1,4 @@
-package keystore_test
+package sqlstore_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/sqlstore"
 )
 
 // The database holds every key's hash and the audit trail: what sagate creates is
@@ -74,7 +75,7 @@ func TestSQLiteFolderErrorNamesFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	folder := filepath.Join(notDir, "sagate")
-	_, err := keystore.Open(context.Background(), "sqlite://"+filepath.Join(folder, "sagate.db"))
+	_, err := sqlstore.Open(context.Background(), "sqlite://"+filepath.Join(folder, "sagate.db"))
 	if err == nil || !strings.Contains(err.Error(), "folder "+folder) {
 		t.Fatalf("Open under a file: %v; want an error naming the folder %s", err, folder)
 	}

@@ -1,4 +1,4 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
@@ -7,24 +7,25 @@ import (
 	"testing"
 
 	"github.com/sagate/sagate/internal/pgtest"
+	"github.com/sagate/sagate/keystore"
 )
 
 // upgradeCheck opens st's Service with a Syncer, issues a key in the workspace "ws" made
 // before the upgrade, and checks the outbox row it leaves.
-func upgradeCheck(t *testing.T, st Store, version func(context.Context) (int, error)) {
+func upgradeCheck(t *testing.T, st keystore.Store, version func(context.Context) (int, error)) {
 	t.Helper()
-	ctx := WithPrincipal(context.Background(), Operator("test"))
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	if v, err := version(ctx); err != nil || v != len(sqliteMigrations)-1 {
 		t.Fatalf("SchemaVersion after the upgrade = %d, %v; want %d", v, err, len(sqliteMigrations)-1)
 	}
-	svc, err := NewService(st, ServiceOptions{Syncer: nopSyncer{}})
+	svc, err := keystore.NewService(st, keystore.ServiceOptions{Syncer: nopSyncer{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.GetWorkspace(ctx, "ws"); err != nil {
 		t.Fatalf("the workspace made before the upgrade: %v", err)
 	}
-	if _, _, err := svc.CreateServiceAccount(ctx, "ws", CreateServiceAccountInput{Name: "bot", CreateKey: true}); err != nil {
+	if _, _, err := svc.CreateServiceAccount(ctx, "ws", keystore.CreateServiceAccountInput{Name: "bot", CreateKey: true}); err != nil {
 		t.Fatal(err)
 	}
 	if ps, err := st.PendingChanges(ctx, 0, 10); err != nil || len(ps) != 1 || len(ps[0].Hashes) != 1 {
@@ -34,7 +35,7 @@ func upgradeCheck(t *testing.T, st Store, version func(context.Context) (int, er
 
 type nopSyncer struct{}
 
-func (nopSyncer) Apply(context.Context, Change) error { return nil }
+func (nopSyncer) Apply(context.Context, keystore.Change) error { return nil }
 
 // An existing database at schema version 1 (before the outbox) gains sync_pending on
 // open and keeps its rows.

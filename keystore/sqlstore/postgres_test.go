@@ -1,4 +1,4 @@
-package keystore_test
+package sqlstore_test
 
 import (
 	"context"
@@ -15,12 +15,13 @@ import (
 	"github.com/sagate/sagate/internal/pgtest"
 	"github.com/sagate/sagate/internal/redistest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/sqlstore"
 	"github.com/sagate/sagate/keystore/storetest"
 )
 
 func openPostgres(t testing.TB, url string) keystore.Store {
 	t.Helper()
-	st, err := keystore.Open(context.Background(), url)
+	st, err := sqlstore.Open(context.Background(), url)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -36,7 +37,10 @@ func TestPostgres(t *testing.T) {
 	})
 	t.Run("TwoAdminsShareTheLimit", func(t *testing.T) { testPostgresTwoAdmins(t, fresh(t)) })
 	t.Run("RevisionsAcrossAdmins", func(t *testing.T) { testPostgresRevisions(t, fresh(t)) })
-	t.Run("Restart", func(t *testing.T) { testPostgresRestart(t, fresh(t)) })
+	t.Run("Restart", func(t *testing.T) {
+		url := fresh(t)
+		storetest.Restart(t, func() keystore.Store { return openPostgres(t, url) })
+	})
 	t.Run("Migrations", func(t *testing.T) { testPostgresMigrations(t, fresh(t)) })
 }
 
@@ -139,64 +143,6 @@ func testPostgresRevisions(t *testing.T, url string) {
 	}
 }
 
-// testPostgresRestart closes the store and opens it again: everything is still there,
-// and the revision goes on from where it was.
-func testPostgresRestart(t *testing.T, url string) {
-	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
-	st := openPostgres(t, url)
-	svc, err := keystore.NewService(st, keystore.ServiceOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.CreateWorkspace(ctx, "ws", 3); err != nil {
-		t.Fatal(err)
-	}
-	sa, k, err := svc.CreateServiceAccount(ctx, "ws", keystore.CreateServiceAccountInput{Name: "bot", CreateKey: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.SetGrant(ctx, "ws", "proj", "bot", keystore.RoleOwner); err != nil {
-		t.Fatal(err)
-	}
-	_, rev, err := st.AuthRecords(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-
-	st = openPostgres(t, url)
-	defer st.Close()
-	svc, err = keystore.NewService(st, keystore.ServiceOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := svc.GetWorkspace(ctx, "ws")
-	if err != nil || w.MaxServiceAccounts != 3 {
-		t.Errorf("workspace after restart = %+v, %v", w, err)
-	}
-	got, err := svc.GetServiceAccount(ctx, "ws", "bot")
-	if err != nil || got.ID != sa.ID || !got.CreatedAt.Equal(sa.CreatedAt) {
-		t.Errorf("account after restart = %+v, %v; want %+v", got, err, sa)
-	}
-	h := keystore.HashKey(k.Key)
-	recs, rev2, err := st.AuthRecords(ctx, []keystore.KeyHash{h})
-	if err != nil || rev2 != rev || len(recs) != 1 || recs[h].Roles["proj"] != keystore.RoleOwner {
-		t.Errorf("records after restart = %+v at rev %d (was %d), %v", recs, rev2, rev, err)
-	}
-	evs, _, err := svc.ListAudit(ctx, "", keystore.Page{})
-	if err != nil || len(evs) != 3 {
-		t.Errorf("audit after restart: %d events, %v", len(evs), err)
-	}
-	if _, err := svc.CreateKey(ctx, "ws", "bot", keystore.CreateKeyInput{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, rev3, _ := st.AuthRecords(ctx, nil); rev3 != rev+1 {
-		t.Errorf("revision after restart = %d, want %d", rev3, rev+1)
-	}
-}
-
 // testPostgresMigrations: admins starting at once on an empty database apply the schema
 // once (the advisory lock), and a View cannot write.
 func testPostgresMigrations(t *testing.T, url string) {
@@ -206,7 +152,7 @@ func testPostgresMigrations(t *testing.T, url string) {
 	errs := make([]error, admins)
 	var wg sync.WaitGroup
 	for i := range admins {
-		wg.Go(func() { stores[i], errs[i] = keystore.Open(ctx, url) })
+		wg.Go(func() { stores[i], errs[i] = sqlstore.Open(ctx, url) })
 	}
 	wg.Wait()
 	for i, st := range stores {
@@ -215,7 +161,7 @@ func testPostgresMigrations(t *testing.T, url string) {
 		}
 		t.Cleanup(func() { st.Close() })
 	}
-	v, err := stores[0].(*keystore.PostgresStore).SchemaVersion(ctx)
+	v, err := stores[0].(*sqlstore.PostgresStore).SchemaVersion(ctx)
 	if err != nil || v != schemaVersion {
 		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, schemaVersion)
 	}
@@ -250,7 +196,7 @@ func TestPostgresOpenErrors(t *testing.T) {
 		fmt.Sprintf("postgres://sagate:%s@127.0.0.1:notaport/sagate", password),
 		fmt.Sprintf("postgres://sagate:%s@127.0.0.1/sagate?sslmode=bogus", password),
 	} {
-		st, err := keystore.Open(context.Background(), url)
+		st, err := sqlstore.Open(context.Background(), url)
 		if err != nil && st != nil {
 			t.Errorf("Open failed and returned a non-nil Store %#v", st)
 		}

@@ -1,10 +1,12 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/sagate/sagate/keystore"
 )
 
 // postgresOutboxMigration adds the outbox (outbox.go), as on SQLite. created_at is the
@@ -19,7 +21,7 @@ CREATE TABLE sync_pending (
 `
 
 // InsertSyncPending implements Tx: the row carries the revision this transaction set.
-func (t *postgresTx) InsertSyncPending(ctx context.Context, hashes []KeyHash) error {
+func (t *postgresTx) InsertSyncPending(ctx context.Context, hashes []keystore.KeyHash) error {
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO sync_pending (rev, hashes, created_at)
 SELECT rev, $1, clock_timestamp() FROM meta WHERE id = 1`, encodePendingHashes(hashes))
 	return pgInsertErr("pending change", err)
@@ -29,8 +31,8 @@ SELECT rev, $1, clock_timestamp() FROM meta WHERE id = 1`, encodePendingHashes(h
 const pgOlderThan = `created_at <= clock_timestamp() - make_interval(secs => $1::double precision / 1000000)`
 
 // PendingChanges implements SyncOutbox.
-func (s *PostgresStore) PendingChanges(ctx context.Context, minAge time.Duration, limit int) ([]PendingChange, error) {
-	var out []PendingChange
+func (s *PostgresStore) PendingChanges(ctx context.Context, minAge time.Duration, limit int) ([]keystore.PendingChange, error) {
+	var out []keystore.PendingChange
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT rev, hashes FROM sync_pending WHERE `+pgOlderThan+` ORDER BY rev LIMIT $2`,
 			minAge.Microseconds(), limit)
@@ -71,4 +73,4 @@ func (s *PostgresStore) ConfirmChangesThrough(ctx context.Context, rev int64) er
 	return nil
 }
 
-var _ SyncOutbox = (*PostgresStore)(nil)
+var _ keystore.SyncOutbox = (*PostgresStore)(nil)

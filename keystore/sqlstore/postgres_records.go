@@ -1,4 +1,4 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/sagate/sagate/keystore"
 )
 
 // pgRecordColumns are the columns of one live key's Record; the account's grants come
@@ -33,8 +35,8 @@ WHERE ` + pgLive
 // AuthRecords implements RecordSource in one REPEATABLE READ read-only transaction, so
 // the revision and the records come from the same snapshot. The hashes go as one array
 // parameter, whatever their number.
-func (s *PostgresStore) AuthRecords(ctx context.Context, hashes []KeyHash) (map[KeyHash]Record, int64, error) {
-	recs := make(map[KeyHash]Record, len(hashes))
+func (s *PostgresStore) AuthRecords(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]keystore.Record, int64, error) {
+	recs := make(map[keystore.KeyHash]keystore.Record, len(hashes))
 	var rev int64
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -49,7 +51,7 @@ func (s *PostgresStore) AuthRecords(ctx context.Context, hashes []KeyHash) (map[
 			hs[i] = h.String()
 		}
 		return pgScanRecords(ctx, tx, pgRecordsByHash, []any{s.now(), hs}, rev,
-			func(h KeyHash, r Record) error {
+			func(h keystore.KeyHash, r keystore.Record) error {
 				recs[h] = r
 				return nil
 			})
@@ -64,7 +66,7 @@ func (s *PostgresStore) AuthRecords(ctx context.Context, hashes []KeyHash) (map[
 // READ read-only transaction. pgx hands rows over as they arrive from the server, one at
 // a time, so memory stays bounded whatever the number of keys; the snapshot keeps the
 // scan consistent while writers go on.
-func (s *PostgresStore) ScanAuthRecords(ctx context.Context, fn func(KeyHash, Record) error) error {
+func (s *PostgresStore) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, keystore.Record) error) error {
 	return s.read(ctx, func(tx *sql.Tx) error {
 		rev, err := readRev(ctx, tx, nil)
 		if err != nil {
@@ -117,8 +119,8 @@ func (s *PostgresStore) Revision(ctx context.Context) (int64, error) {
 }
 
 // KeyIdentities implements RecordSource.
-func (s *PostgresStore) KeyIdentities(ctx context.Context, hashes []KeyHash) (map[KeyHash]Record, error) {
-	out := make(map[KeyHash]Record, len(hashes))
+func (s *PostgresStore) KeyIdentities(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]keystore.Record, error) {
+	out := make(map[keystore.KeyHash]keystore.Record, len(hashes))
 	if len(hashes) == 0 {
 		return out, nil
 	}
@@ -137,7 +139,7 @@ JOIN service_accounts s ON s.id = k.sa_id WHERE k.hash = ANY($1)`, []any{hs}, ou
 }
 
 // pgScanRecords runs pgRecordsByHash or pgAllRecords and calls fn for each row as it is read.
-func pgScanRecords(ctx context.Context, tx *sql.Tx, q string, args []any, rev int64, fn func(KeyHash, Record) error) error {
+func pgScanRecords(ctx context.Context, tx *sql.Tx, q string, args []any, rev int64, fn func(keystore.KeyHash, keystore.Record) error) error {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("querying key records: %w", err)
@@ -149,19 +151,19 @@ func pgScanRecords(ctx context.Context, tx *sql.Tx, q string, args []any, rev in
 			keyState, accountState string
 			expires                sql.NullTime
 			grants                 sql.NullString
-			r                      = Record{Rev: rev}
+			r                      = keystore.Record{Rev: rev}
 		)
 		if err := rows.Scan(&hash, &r.KeyID, &r.SAID, &saName, &r.Workspace, &keyState, &accountState, &expires, &grants); err != nil {
 			return fmt.Errorf("reading key record: %w", err)
 		}
-		h, err := ParseKeyHash(hash)
+		h, err := keystore.ParseKeyHash(hash)
 		if err != nil {
 			return fmt.Errorf("reading key record %s: %w", r.KeyID, err)
 		}
-		r.SA = FullName(saName, r.Workspace)
-		r.State = KeyActive
-		if KeyState(keyState) != KeyActive || AccountState(accountState) != AccountActive {
-			r.State = KeyDeactivated
+		r.SA = keystore.FullName(saName, r.Workspace)
+		r.State = keystore.KeyActive
+		if keystore.KeyState(keyState) != keystore.KeyActive || keystore.AccountState(accountState) != keystore.AccountActive {
+			r.State = keystore.KeyDeactivated
 		}
 		if expires.Valid {
 			r.Exp = expires.Time.UnixMilli() // Service stores expiries in whole milliseconds

@@ -1,4 +1,4 @@
-package keystore_test
+package sqlstore_test
 
 import (
 	"context"
@@ -12,12 +12,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/sqlstore"
 	"github.com/sagate/sagate/keystore/storetest"
 )
 
 func openSQLite(t testing.TB, path string) keystore.Store {
 	t.Helper()
-	st, err := keystore.Open(context.Background(), "sqlite://"+path)
+	st, err := sqlstore.Open(context.Background(), "sqlite://"+path)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -31,60 +32,8 @@ func TestSQLiteConformance(t *testing.T) {
 }
 
 func TestSQLiteRestart(t *testing.T) {
-	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
 	path := filepath.Join(t.TempDir(), "sagate.db")
-	st := openSQLite(t, path)
-	svc, err := keystore.NewService(st, keystore.ServiceOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.CreateWorkspace(ctx, "ws", 3); err != nil {
-		t.Fatal(err)
-	}
-	sa, k, err := svc.CreateServiceAccount(ctx, "ws", keystore.CreateServiceAccountInput{Name: "bot", CreateKey: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.SetGrant(ctx, "ws", "proj", "bot", keystore.RoleOwner); err != nil {
-		t.Fatal(err)
-	}
-	_, rev, err := st.AuthRecords(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-
-	st = openSQLite(t, path)
-	defer st.Close()
-	svc, err = keystore.NewService(st, keystore.ServiceOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := svc.GetWorkspace(ctx, "ws")
-	if err != nil || w.MaxServiceAccounts != 3 {
-		t.Errorf("workspace after restart = %+v, %v", w, err)
-	}
-	got, err := svc.GetServiceAccount(ctx, "ws", "bot")
-	if err != nil || got.ID != sa.ID {
-		t.Errorf("account after restart = %+v, %v", got, err)
-	}
-	recs, rev2, err := st.AuthRecords(ctx, []keystore.KeyHash{keystore.HashKey(k.Key)})
-	if err != nil || rev2 != rev || len(recs) != 1 || recs[keystore.HashKey(k.Key)].Roles["proj"] != keystore.RoleOwner {
-		t.Errorf("records after restart = %+v at rev %d (was %d), %v", recs, rev2, rev, err)
-	}
-	evs, _, err := svc.ListAudit(ctx, "", keystore.Page{})
-	if err != nil || len(evs) != 3 {
-		t.Errorf("audit after restart: %d events, %v", len(evs), err)
-	}
-	// The next commit continues the revision.
-	if _, err := svc.CreateKey(ctx, "ws", "bot", keystore.CreateKeyInput{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, rev3, _ := st.AuthRecords(ctx, nil); rev3 != rev+1 {
-		t.Errorf("revision after restart = %d, want %d", rev3, rev+1)
-	}
+	storetest.Restart(t, func() keystore.Store { return openSQLite(t, path) })
 }
 
 // schemaVersion is the number of migrations of both stores.
@@ -93,7 +42,7 @@ const schemaVersion = 3
 func TestSQLiteSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sagate.db")
 	st := openSQLite(t, path)
-	v, err := st.(*keystore.SQLiteStore).SchemaVersion(context.Background())
+	v, err := st.(*sqlstore.SQLiteStore).SchemaVersion(context.Background())
 	if err != nil || v != schemaVersion {
 		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, schemaVersion)
 	}
@@ -149,7 +98,7 @@ func TestOpenURL(t *testing.T) {
 		{"mysql://u:p@host/db", false, ""},
 		{"sagate.db", false, ""},
 	} {
-		st, err := keystore.Open(context.Background(), tc.url)
+		st, err := sqlstore.Open(context.Background(), tc.url)
 		if (err == nil) != tc.ok {
 			t.Errorf("Open(%q) error = %v, want ok=%v", tc.url, err, tc.ok)
 		}

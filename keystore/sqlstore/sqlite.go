@@ -1,4 +1,4 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/sagate/sagate/keystore"
 )
 
 // SQLiteStore is the embedded Store: one SQLite file in WAL mode.
@@ -139,7 +141,7 @@ func (s *SQLiteStore) Close() error {
 }
 
 // Update runs fn in one BEGIN IMMEDIATE transaction after incrementing the revision.
-func (s *SQLiteStore) Update(ctx context.Context, fn func(Tx) error) (int64, error) {
+func (s *SQLiteStore) Update(ctx context.Context, fn func(keystore.Tx) error) (int64, error) {
 	var rev int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		t := &sqliteTx{tx: tx, stmts: s.ws}
@@ -155,7 +157,7 @@ func (s *SQLiteStore) Update(ctx context.Context, fn func(Tx) error) (int64, err
 }
 
 // View runs fn in one read transaction (one snapshot).
-func (s *SQLiteStore) View(ctx context.Context, fn func(Tx) error) error {
+func (s *SQLiteStore) View(ctx context.Context, fn func(keystore.Tx) error) error {
 	return s.read(ctx, func(tx *sql.Tx) error { return fn(&sqliteTx{tx: tx, stmts: s.rs}) })
 }
 
@@ -185,4 +187,4 @@ func isUniqueViolation(err error) bool {
 	return false
 }
 
-var _ Store = (*SQLiteStore)(nil)
+var _ keystore.Store = (*SQLiteStore)(nil)

@@ -1,4 +1,4 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sagate/sagate/keystore"
 )
 
 // maxAuthRecordsBatch bounds the number of hashes in one IN (…) list.
@@ -26,8 +28,8 @@ LEFT JOIN grants g ON g.sa_id = k.sa_id
 WHERE m.id = 1`
 
 // AuthRecords implements RecordSource in one read transaction.
-func (s *SQLiteStore) AuthRecords(ctx context.Context, hashes []KeyHash) (map[KeyHash]Record, int64, error) {
-	recs := make(map[KeyHash]Record, len(hashes))
+func (s *SQLiteStore) AuthRecords(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]keystore.Record, int64, error) {
+	recs := make(map[keystore.KeyHash]keystore.Record, len(hashes))
 	var rev int64
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		if len(hashes) == 0 {
@@ -72,7 +74,7 @@ func numberedParams(from, n int) string {
 
 // readAuthRecords runs an authRecordsQuery (through c's prepared statements), adds its
 // records to recs, and returns the revision.
-func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, args []any, recs map[KeyHash]Record) (int64, error) {
+func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, args []any, recs map[keystore.KeyHash]keystore.Record) (int64, error) {
 	rows, err := c.query(ctx, tx, q, args...)
 	if err != nil {
 		return 0, fmt.Errorf("querying key records: %w", err)
@@ -91,16 +93,16 @@ func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, ar
 		if !hash.Valid || !saName.Valid {
 			continue // no live key among the list (the row only carries the revision), or no account
 		}
-		h, err := ParseKeyHash(hash.String)
+		h, err := keystore.ParseKeyHash(hash.String)
 		if err != nil {
 			return 0, fmt.Errorf("reading key record %s: %w", keyID.String, err)
 		}
 		r, seen := recs[h]
 		if !seen {
-			r = Record{KeyID: keyID.String, SAID: saID.String, SA: FullName(saName.String, ws.String),
-				Workspace: ws.String, State: KeyActive, Rev: rev}
-			if KeyState(keyState.String) != KeyActive || AccountState(accountState.String) != AccountActive {
-				r.State = KeyDeactivated
+			r = keystore.Record{KeyID: keyID.String, SAID: saID.String, SA: keystore.FullName(saName.String, ws.String),
+				Workspace: ws.String, State: keystore.KeyActive, Rev: rev}
+			if keystore.KeyState(keyState.String) != keystore.KeyActive || keystore.AccountState(accountState.String) != keystore.AccountActive {
+				r.State = keystore.KeyDeactivated
 			}
 			if expires.Valid {
 				r.Exp = fromMicro(expires.Int64).UnixMilli() // Service stores expiries in whole milliseconds
@@ -108,9 +110,9 @@ func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, ar
 		}
 		if project.Valid {
 			if r.Roles == nil {
-				r.Roles = make(map[string]Role)
+				r.Roles = make(map[string]keystore.Role)
 			}
-			r.Roles[project.String] = Role(role.String)
+			r.Roles[project.String] = keystore.Role(role.String)
 		}
 		recs[h] = r
 	}
@@ -127,7 +129,7 @@ func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, ar
 // The accounts and their grants are read first (a few thousand rows at most), so that
 // the scan of api_keys needs no join or subquery per key; the records of one account
 // share one Roles map, which fn must not modify.
-func (s *SQLiteStore) ScanAuthRecords(ctx context.Context, fn func(KeyHash, Record) error) error {
+func (s *SQLiteStore) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, keystore.Record) error) error {
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		rev, err := readRev(ctx, tx, s.rs)
 		if err != nil {
@@ -147,7 +149,7 @@ WHERE state != 'revoked' AND (expires_at IS NULL OR expires_at > ?1)`, s.now().U
 			var (
 				hash, saID, keyState sql.RawBytes
 				expires              sql.NullInt64
-				r                    = Record{Rev: rev}
+				r                    = keystore.Record{Rev: rev}
 			)
 			if err := rows.Scan(&hash, &r.KeyID, &saID, &keyState, &expires); err != nil {
 				return fmt.Errorf("reading key record: %w", err)
@@ -156,14 +158,14 @@ WHERE state != 'revoked' AND (expires_at IS NULL OR expires_at > ?1)`, s.now().U
 			if !ok {
 				continue // as the inner join of recordQuery: no account, no record
 			}
-			h, err := ParseKeyHash(string(hash))
+			h, err := keystore.ParseKeyHash(string(hash))
 			if err != nil {
 				return fmt.Errorf("reading key record %s: %w", r.KeyID, err)
 			}
 			r.SAID, r.SA, r.Workspace, r.Roles = a.id, a.sa, a.ws, a.roles
-			r.State = KeyActive
-			if KeyState(keyState) != KeyActive || !a.active {
-				r.State = KeyDeactivated
+			r.State = keystore.KeyActive
+			if keystore.KeyState(keyState) != keystore.KeyActive || !a.active {
+				r.State = keystore.KeyDeactivated
 			}
 			if expires.Valid {
 				r.Exp = fromMicro(expires.Int64).UnixMilli() // Service stores expiries in whole milliseconds
@@ -187,7 +189,7 @@ WHERE state != 'revoked' AND (expires_at IS NULL OR expires_at > ?1)`, s.now().U
 type recordAccount struct {
 	id, sa, ws string
 	active     bool
-	roles      map[string]Role
+	roles      map[string]keystore.Role
 }
 
 // readRecordAccounts reads every service account with its grants, keyed by account id.
@@ -209,14 +211,14 @@ FROM service_accounts s LEFT JOIN grants g ON g.sa_id = s.id`)
 		}
 		a, ok := accounts[id]
 		if !ok {
-			a = &recordAccount{id: id, sa: FullName(name, ws), ws: ws, active: AccountState(state) == AccountActive}
+			a = &recordAccount{id: id, sa: keystore.FullName(name, ws), ws: ws, active: keystore.AccountState(state) == keystore.AccountActive}
 			accounts[id] = a
 		}
 		if project.Valid {
 			if a.roles == nil {
-				a.roles = make(map[string]Role)
+				a.roles = make(map[string]keystore.Role)
 			}
-			a.roles[project.String] = Role(role.String)
+			a.roles[project.String] = keystore.Role(role.String)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -269,8 +271,8 @@ func (s *SQLiteStore) Revision(ctx context.Context) (int64, error) {
 }
 
 // KeyIdentities implements RecordSource.
-func (s *SQLiteStore) KeyIdentities(ctx context.Context, hashes []KeyHash) (map[KeyHash]Record, error) {
-	out := make(map[KeyHash]Record, len(hashes))
+func (s *SQLiteStore) KeyIdentities(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]keystore.Record, error) {
+	out := make(map[keystore.KeyHash]keystore.Record, len(hashes))
 	if len(hashes) == 0 {
 		return out, nil
 	}
@@ -296,7 +298,7 @@ JOIN service_accounts s ON s.id = k.sa_id WHERE k.hash IN (` + numberedParams(1,
 
 // scanIdentities runs a query of (hash, key id, account id, account name, workspace)
 // rows and adds each identity to out.
-func scanIdentities(ctx context.Context, tx *sql.Tx, q string, args []any, out map[KeyHash]Record) error {
+func scanIdentities(ctx context.Context, tx *sql.Tx, q string, args []any, out map[keystore.KeyHash]keystore.Record) error {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("querying key identities: %w", err)
@@ -304,15 +306,15 @@ func scanIdentities(ctx context.Context, tx *sql.Tx, q string, args []any, out m
 	defer rows.Close()
 	for rows.Next() {
 		var hash, name string
-		var r Record
+		var r keystore.Record
 		if err := rows.Scan(&hash, &r.KeyID, &r.SAID, &name, &r.Workspace); err != nil {
 			return fmt.Errorf("reading key identity: %w", err)
 		}
-		h, err := ParseKeyHash(hash)
+		h, err := keystore.ParseKeyHash(hash)
 		if err != nil {
 			return fmt.Errorf("reading key identity %s: %w", r.KeyID, err)
 		}
-		r.SA = FullName(name, r.Workspace)
+		r.SA = keystore.FullName(name, r.Workspace)
 		out[h] = r
 	}
 	return rows.Err()

@@ -1,4 +1,4 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/sagate/sagate/keystore"
 )
 
 const insertWorkspaceSQL = "INSERT INTO workspaces (name, max_service_accounts, created_at) VALUES (?, ?, ?)"
@@ -23,8 +25,8 @@ func TestStmtCache(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	insert := func(name string) error {
-		_, err := s.Update(ctx, func(tx Tx) error {
-			return tx.InsertWorkspace(ctx, Workspace{Name: name, MaxServiceAccounts: 3, CreatedAt: time.Now()})
+		_, err := s.Update(ctx, func(tx keystore.Tx) error {
+			return tx.InsertWorkspace(ctx, keystore.Workspace{Name: name, MaxServiceAccounts: 3, CreatedAt: time.Now()})
 		})
 		return err
 	}
@@ -48,12 +50,12 @@ func TestStmtCache(t *testing.T) {
 	if err := insert("second"); err != nil {
 		t.Fatal(err)
 	}
-	if err := insert("second"); !errors.Is(err, ErrConflict) {
+	if err := insert("second"); !errors.Is(err, keystore.ErrConflict) {
 		t.Fatalf("duplicate insert through the prepared statement: %v, want ErrConflict", err)
 	}
 	for range 2 { // the first read prepares, the second runs prepared
 		for _, name := range []string{"first", "second"} {
-			err := s.View(ctx, func(tx Tx) error {
+			err := s.View(ctx, func(tx keystore.Tx) error {
 				w, ok, err := tx.GetWorkspace(ctx, name)
 				if err != nil || !ok || w.Name != name || w.MaxServiceAccounts != 3 {
 					return fmt.Errorf("GetWorkspace(%s) = %+v, %v, %v", name, w, ok, err)

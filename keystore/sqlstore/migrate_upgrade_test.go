@@ -1,4 +1,4 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sagate/sagate/internal/pgtest"
+	"github.com/sagate/sagate/keystore"
 )
 
 // TestUpgradeFromVersion1: a database made by the first schema (before principals) is
@@ -62,24 +63,24 @@ func seedVersion1(t *testing.T, db *sql.DB, schema string, stmts ...string) {
 	}
 }
 
-func checkUpgraded(t *testing.T, st Store) {
+func checkUpgraded(t *testing.T, st keystore.Store) {
 	t.Helper()
-	ctx := WithPrincipal(context.Background(), Operator("test"))
-	svc, err := NewService(st, ServiceOptions{})
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("test"))
+	svc, err := keystore.NewService(st, keystore.ServiceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, _, err := svc.ListAudit(ctx, "ws", Page{})
+	evs, _, err := svc.ListAudit(ctx, "ws", keystore.Page{})
 	if err != nil || len(evs) != 1 || evs[0].Actor != "alice@laptop" || evs[0].Principal != nil {
 		t.Fatalf("old audit rows after the upgrade = %+v, %v", evs, err)
 	}
 	if _, _, err := svc.SetWorkspaceAdmin(ctx, "ws", "person:alice"); err != nil {
 		t.Fatalf("SetWorkspaceAdmin after the upgrade: %v", err)
 	}
-	if _, err := svc.SetPersonRole(ctx, "ws", "p1", "bob", RoleOwner); err != nil {
+	if _, err := svc.SetPersonRole(ctx, "ws", "p1", "bob", keystore.RoleOwner); err != nil {
 		t.Fatalf("SetPersonRole after the upgrade: %v", err)
 	}
-	evs, _, err = svc.ListAudit(ctx, "ws", Page{})
+	evs, _, err = svc.ListAudit(ctx, "ws", keystore.Page{})
 	if err != nil || len(evs) != 3 || evs[0].Principal == nil || evs[0].Principal.Name != "test" {
 		t.Fatalf("audit after the upgrade = %+v, %v", evs, err)
 	}

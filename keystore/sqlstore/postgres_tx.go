@@ -1,4 +1,4 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/sagate/sagate/keystore"
 )
 
 // postgresTx implements Tx over one database/sql transaction on PostgreSQL.
@@ -35,39 +37,39 @@ func pgInsertErr(what string, err error) error {
 		return nil
 	}
 	if isPostgresUniqueViolation(err) {
-		return fmt.Errorf("inserting %s: %w", what, ErrConflict)
+		return fmt.Errorf("inserting %s: %w", what, keystore.ErrConflict)
 	}
 	return fmt.Errorf("inserting %s: %w", what, err)
 }
 
 // --- workspaces ---
 
-func (t *postgresTx) InsertWorkspace(ctx context.Context, w Workspace) error {
+func (t *postgresTx) InsertWorkspace(ctx context.Context, w keystore.Workspace) error {
 	_, err := t.tx.ExecContext(ctx, "INSERT INTO workspaces (name, max_service_accounts, created_at) VALUES ($1, $2, $3)",
 		w.Name, w.MaxServiceAccounts, w.CreatedAt)
 	return pgInsertErr("workspace", err)
 }
 
-func pgScanWorkspace(r rowScanner) (Workspace, error) {
-	var w Workspace
+func pgScanWorkspace(r rowScanner) (keystore.Workspace, error) {
+	var w keystore.Workspace
 	err := r.Scan(&w.Name, &w.MaxServiceAccounts, &w.CreatedAt)
 	w.CreatedAt = w.CreatedAt.UTC()
 	return w, err
 }
 
-func (t *postgresTx) GetWorkspace(ctx context.Context, name string) (Workspace, bool, error) {
+func (t *postgresTx) GetWorkspace(ctx context.Context, name string) (keystore.Workspace, bool, error) {
 	w, err := pgScanWorkspace(t.tx.QueryRowContext(ctx,
 		"SELECT name, max_service_accounts, created_at FROM workspaces WHERE name = $1", name))
 	return found(w, err, "reading workspace")
 }
 
-func (t *postgresTx) ListWorkspaces(ctx context.Context, after string, limit int) ([]Workspace, error) {
+func (t *postgresTx) ListWorkspaces(ctx context.Context, after string, limit int) ([]keystore.Workspace, error) {
 	rows, err := t.tx.QueryContext(ctx,
 		"SELECT name, max_service_accounts, created_at FROM workspaces WHERE name > $1 ORDER BY name LIMIT $2", after, limit)
 	return collect(rows, err, "listing workspaces", pgScanWorkspace)
 }
 
-func (t *postgresTx) UpdateWorkspace(ctx context.Context, w Workspace) error {
+func (t *postgresTx) UpdateWorkspace(ctx context.Context, w keystore.Workspace) error {
 	if _, err := t.tx.ExecContext(ctx, "UPDATE workspaces SET max_service_accounts = $1 WHERE name = $2", w.MaxServiceAccounts, w.Name); err != nil {
 		return fmt.Errorf("updating workspace: %w", err)
 	}
@@ -95,39 +97,39 @@ func (t *postgresTx) CountServiceAccounts(ctx context.Context, ws string) (int, 
 
 // --- service accounts ---
 
-func pgScanAccount(r rowScanner) (ServiceAccount, error) {
-	var sa ServiceAccount
+func pgScanAccount(r rowScanner) (keystore.ServiceAccount, error) {
+	var sa keystore.ServiceAccount
 	err := r.Scan(&sa.ID, &sa.Workspace, &sa.Name, &sa.Description, &sa.State, &sa.CreatedAt, &sa.UpdatedAt)
 	sa.CreatedAt, sa.UpdatedAt = sa.CreatedAt.UTC(), sa.UpdatedAt.UTC()
-	sa.FullName = FullName(sa.Name, sa.Workspace)
+	sa.FullName = keystore.FullName(sa.Name, sa.Workspace)
 	return sa, err
 }
 
-func (t *postgresTx) InsertServiceAccount(ctx context.Context, sa ServiceAccount) error {
+func (t *postgresTx) InsertServiceAccount(ctx context.Context, sa keystore.ServiceAccount) error {
 	_, err := t.tx.ExecContext(ctx, "INSERT INTO service_accounts ("+saColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
 		sa.ID, sa.Workspace, sa.Name, sa.Description, string(sa.State), sa.CreatedAt, sa.UpdatedAt)
 	return pgInsertErr("service account", err)
 }
 
-func (t *postgresTx) GetServiceAccountByID(ctx context.Context, ws, id string) (ServiceAccount, bool, error) {
+func (t *postgresTx) GetServiceAccountByID(ctx context.Context, ws, id string) (keystore.ServiceAccount, bool, error) {
 	sa, err := pgScanAccount(t.tx.QueryRowContext(ctx,
 		"SELECT "+saColumns+" FROM service_accounts WHERE id = $1 AND workspace = $2", id, ws))
 	return found(sa, err, "reading service account")
 }
 
-func (t *postgresTx) GetServiceAccountByName(ctx context.Context, ws, name string) (ServiceAccount, bool, error) {
+func (t *postgresTx) GetServiceAccountByName(ctx context.Context, ws, name string) (keystore.ServiceAccount, bool, error) {
 	sa, err := pgScanAccount(t.tx.QueryRowContext(ctx,
 		"SELECT "+saColumns+" FROM service_accounts WHERE workspace = $1 AND name = $2", ws, name))
 	return found(sa, err, "reading service account")
 }
 
-func (t *postgresTx) ListServiceAccounts(ctx context.Context, ws, after string, limit int) ([]ServiceAccount, error) {
+func (t *postgresTx) ListServiceAccounts(ctx context.Context, ws, after string, limit int) ([]keystore.ServiceAccount, error) {
 	rows, err := t.tx.QueryContext(ctx,
 		"SELECT "+saColumns+" FROM service_accounts WHERE workspace = $1 AND name > $2 ORDER BY name LIMIT $3", ws, after, limit)
 	return collect(rows, err, "listing service accounts", pgScanAccount)
 }
 
-func (t *postgresTx) UpdateServiceAccount(ctx context.Context, sa ServiceAccount) error {
+func (t *postgresTx) UpdateServiceAccount(ctx context.Context, sa keystore.ServiceAccount) error {
 	_, err := t.tx.ExecContext(ctx, "UPDATE service_accounts SET description = $1, state = $2, updated_at = $3 WHERE id = $4",
 		sa.Description, string(sa.State), sa.UpdatedAt, sa.ID)
 	if err != nil {
@@ -145,14 +147,14 @@ func (t *postgresTx) DeleteServiceAccount(ctx context.Context, id string) error 
 
 // --- keys ---
 
-func pgScanKey(r rowScanner) (StoredKey, error) {
-	var k StoredKey
+func pgScanKey(r rowScanner) (keystore.StoredKey, error) {
+	var k keystore.StoredKey
 	var hash string
 	var expires, used, revoked sql.NullTime
 	if err := r.Scan(&k.ID, &k.ServiceAccountID, &k.Name, &hash, &k.Last6, &k.State, &k.CreatedAt, &expires, &used, &revoked); err != nil {
 		return k, err
 	}
-	h, err := ParseKeyHash(hash)
+	h, err := keystore.ParseKeyHash(hash)
 	if err != nil {
 		return k, fmt.Errorf("key %s: %w", k.ID, err)
 	}
@@ -162,25 +164,25 @@ func pgScanKey(r rowScanner) (StoredKey, error) {
 	return k, nil
 }
 
-func (t *postgresTx) InsertKey(ctx context.Context, k StoredKey) error {
+func (t *postgresTx) InsertKey(ctx context.Context, k keystore.StoredKey) error {
 	_, err := t.tx.ExecContext(ctx, "INSERT INTO api_keys ("+keyColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
 		k.ID, k.ServiceAccountID, k.Name, k.Hash.String(), k.Last6, string(k.State), k.CreatedAt,
 		nullTime(k.ExpiresAt), nullTime(k.LastUsedAt), nullTime(k.RevokedAt))
 	return pgInsertErr("key", err)
 }
 
-func (t *postgresTx) GetKey(ctx context.Context, saID, id string) (StoredKey, bool, error) {
+func (t *postgresTx) GetKey(ctx context.Context, saID, id string) (keystore.StoredKey, bool, error) {
 	k, err := pgScanKey(t.tx.QueryRowContext(ctx, "SELECT "+keyColumns+" FROM api_keys WHERE id = $1 AND sa_id = $2", id, saID))
 	return found(k, err, "reading key")
 }
 
-func (t *postgresTx) FindKeysByLast6(ctx context.Context, saID, last6 string) ([]StoredKey, error) {
+func (t *postgresTx) FindKeysByLast6(ctx context.Context, saID, last6 string) ([]keystore.StoredKey, error) {
 	rows, err := t.tx.QueryContext(ctx,
 		"SELECT "+keyColumns+" FROM api_keys WHERE sa_id = $1 AND last6 = $2 ORDER BY created_at, id", saID, last6)
 	return collect(rows, err, "finding keys", pgScanKey)
 }
 
-func (t *postgresTx) ListKeys(ctx context.Context, saID string, afterCreated time.Time, afterID string, limit int) ([]StoredKey, error) {
+func (t *postgresTx) ListKeys(ctx context.Context, saID string, afterCreated time.Time, afterID string, limit int) ([]keystore.StoredKey, error) {
 	var rows *sql.Rows
 	var err error
 	if afterID == "" {
@@ -194,13 +196,13 @@ func (t *postgresTx) ListKeys(ctx context.Context, saID string, afterCreated tim
 	return collect(rows, err, "listing keys", pgScanKey)
 }
 
-func (t *postgresTx) UnrevokedKeys(ctx context.Context, saID string) ([]StoredKey, error) {
+func (t *postgresTx) UnrevokedKeys(ctx context.Context, saID string) ([]keystore.StoredKey, error) {
 	rows, err := t.tx.QueryContext(ctx,
 		"SELECT "+keyColumns+" FROM api_keys WHERE sa_id = $1 AND state <> 'revoked' ORDER BY created_at, id", saID)
 	return collect(rows, err, "listing keys", pgScanKey)
 }
 
-func (t *postgresTx) UpdateKey(ctx context.Context, k StoredKey) error {
+func (t *postgresTx) UpdateKey(ctx context.Context, k keystore.StoredKey) error {
 	_, err := t.tx.ExecContext(ctx, "UPDATE api_keys SET name = $1, state = $2, expires_at = $3, revoked_at = $4 WHERE id = $5",
 		k.Name, string(k.State), nullTime(k.ExpiresAt), nullTime(k.RevokedAt), k.ID)
 	if err != nil {
@@ -214,15 +216,15 @@ func (t *postgresTx) UpdateKey(ctx context.Context, k StoredKey) error {
 const pgGrantSelect = `SELECT g.workspace, g.project, g.sa_id, s.name, g.role, g.created_at, g.updated_at
 		FROM grants g JOIN service_accounts s ON s.id = g.sa_id`
 
-func pgScanGrant(r rowScanner) (GrantRow, error) {
-	var g GrantRow
+func pgScanGrant(r rowScanner) (keystore.GrantRow, error) {
+	var g keystore.GrantRow
 	err := r.Scan(&g.Workspace, &g.Project, &g.ServiceAccountID, &g.AccountName, &g.Role, &g.CreatedAt, &g.UpdatedAt)
-	g.ServiceAccount = FullName(g.AccountName, g.Workspace)
+	g.ServiceAccount = keystore.FullName(g.AccountName, g.Workspace)
 	g.CreatedAt, g.UpdatedAt = g.CreatedAt.UTC(), g.UpdatedAt.UTC()
 	return g, err
 }
 
-func (t *postgresTx) PutGrant(ctx context.Context, g Grant) error {
+func (t *postgresTx) PutGrant(ctx context.Context, g keystore.Grant) error {
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO grants (sa_id, project, workspace, role, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (sa_id, project) DO UPDATE SET role = excluded.role, updated_at = excluded.updated_at`,
@@ -233,7 +235,7 @@ func (t *postgresTx) PutGrant(ctx context.Context, g Grant) error {
 	return nil
 }
 
-func (t *postgresTx) GetGrant(ctx context.Context, saID, project string) (Grant, bool, error) {
+func (t *postgresTx) GetGrant(ctx context.Context, saID, project string) (keystore.Grant, bool, error) {
 	g, err := pgScanGrant(t.tx.QueryRowContext(ctx, pgGrantSelect+" WHERE g.sa_id = $1 AND g.project = $2", saID, project))
 	return found(g.Grant, err, "reading grant")
 }
@@ -250,17 +252,17 @@ func (t *postgresTx) DeleteGrant(ctx context.Context, saID, project string) (boo
 	return n > 0, nil
 }
 
-func (t *postgresTx) ListGrants(ctx context.Context, ws, project, afterName, afterProject string, limit int) ([]GrantRow, error) {
+func (t *postgresTx) ListGrants(ctx context.Context, ws, project, afterName, afterProject string, limit int) ([]keystore.GrantRow, error) {
 	rows, err := t.tx.QueryContext(ctx, pgGrantSelect+`
 		WHERE g.workspace = $1 AND g.project IN ($2, '*') AND (s.name, g.project) > ($3, $4)
 		ORDER BY s.name, g.project LIMIT $5`, ws, project, afterName, afterProject, limit)
 	return collect(rows, err, "listing grants", pgScanGrant)
 }
 
-func (t *postgresTx) ListAccountGrants(ctx context.Context, saID, afterProject string, limit int) ([]Grant, error) {
+func (t *postgresTx) ListAccountGrants(ctx context.Context, saID, afterProject string, limit int) ([]keystore.Grant, error) {
 	rows, err := t.tx.QueryContext(ctx, pgGrantSelect+`
 		WHERE g.sa_id = $1 AND g.project > $2 ORDER BY g.project LIMIT $3`, saID, afterProject, limit)
-	return collect(rows, err, "listing grants", func(r rowScanner) (Grant, error) {
+	return collect(rows, err, "listing grants", func(r rowScanner) (keystore.Grant, error) {
 		g, err := pgScanGrant(r)
 		return g.Grant, err
 	})
@@ -270,7 +272,7 @@ func (t *postgresTx) ListAccountGrants(ctx context.Context, saID, afterProject s
 
 // InsertAudit appends an audit row. Its id comes from an identity column; ids are taken
 // under the revision lock (see PostgresStore), so they grow in commit order.
-func (t *postgresTx) InsertAudit(ctx context.Context, e AuditEvent) error {
+func (t *postgresTx) InsertAudit(ctx context.Context, e keystore.AuditEvent) error {
 	details, err := json.Marshal(e.Details)
 	if err != nil {
 		return fmt.Errorf("encoding audit details: %w", err)
@@ -287,7 +289,7 @@ func (t *postgresTx) InsertAudit(ctx context.Context, e AuditEvent) error {
 	return nil
 }
 
-func (t *postgresTx) ListAudit(ctx context.Context, ws string, beforeID int64, limit int) ([]AuditEvent, error) {
+func (t *postgresTx) ListAudit(ctx context.Context, ws string, beforeID int64, limit int) ([]keystore.AuditEvent, error) {
 	if beforeID <= 0 {
 		beforeID = 1<<63 - 1
 	}
@@ -299,8 +301,8 @@ func (t *postgresTx) ListAudit(ctx context.Context, ws string, beforeID int64, l
 	} else {
 		rows, err = t.tx.QueryContext(ctx, cols+" WHERE workspace = $1 AND id < $2 ORDER BY id DESC LIMIT $3", ws, beforeID, limit)
 	}
-	return collect(rows, err, "listing audit events", func(r rowScanner) (AuditEvent, error) {
-		var e AuditEvent
+	return collect(rows, err, "listing audit events", func(r rowScanner) (keystore.AuditEvent, error) {
+		var e keystore.AuditEvent
 		var details, principal string
 		if err := r.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Workspace, &e.Target, &details, &principal); err != nil {
 			return e, err
@@ -318,4 +320,4 @@ func (t *postgresTx) ListAudit(ctx context.Context, ws string, beforeID int64, l
 	})
 }
 
-var _ Tx = (*postgresTx)(nil)
+var _ keystore.Tx = (*postgresTx)(nil)

@@ -1,4 +1,4 @@
-package keystore
+package sqlstore
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/sagate/sagate/keystore"
 )
 
 // PostgreSQL store URL schemes (libpq's two spellings).
@@ -100,7 +102,7 @@ func (s *PostgresStore) Close() error {
 
 // Update runs fn in one READ COMMITTED transaction after incrementing the revision,
 // which serialises it with every other writer (see PostgresStore).
-func (s *PostgresStore) Update(ctx context.Context, fn func(Tx) error) (int64, error) {
+func (s *PostgresStore) Update(ctx context.Context, fn func(keystore.Tx) error) (int64, error) {
 	var rev int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, "UPDATE meta SET rev = rev + 1 WHERE id = 1 RETURNING rev").Scan(&rev); err != nil {
@@ -115,7 +117,7 @@ func (s *PostgresStore) Update(ctx context.Context, fn func(Tx) error) (int64, e
 }
 
 // View runs fn in one REPEATABLE READ, read-only transaction (one snapshot).
-func (s *PostgresStore) View(ctx context.Context, fn func(Tx) error) error {
+func (s *PostgresStore) View(ctx context.Context, fn func(keystore.Tx) error) error {
 	return s.read(ctx, func(tx *sql.Tx) error { return fn(&postgresTx{tx: tx}) })
 }
 
@@ -138,4 +140,4 @@ func isPostgresUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == pgUniqueViolation
 }
 
-var _ Store = (*PostgresStore)(nil)
+var _ keystore.Store = (*PostgresStore)(nil)
