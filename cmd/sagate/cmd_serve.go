@@ -32,6 +32,7 @@ type serveOptions struct {
 	epochInterval     time.Duration
 	usageInterval     time.Duration
 	logLevel          string
+	console           bool
 }
 
 // serveCmd: sagate serve runs the admin endpoint.
@@ -61,6 +62,7 @@ SIGINT or SIGTERM drains requests in flight, stops the sync and closes the store
 	f.DurationVar(&o.epochInterval, "epoch-check-interval", time.Second, "how often Redis is checked for its epoch marker (missing: full resync)")
 	f.DurationVar(&o.usageInterval, "usage-fold-interval", 30*time.Second, "how often sidecars' last-used reports are folded into the store")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.BoolVar(&o.console, "console", true, "serve the web console under /console/ (sign in with the admin token)")
 	return cmd
 }
 
@@ -151,7 +153,8 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("starting the keystore service: %w", err)
 	}
-	srv, err := admin.NewServer(admin.Config{Token: token, Service: svc, Syncer: syncer, Logger: log.Named("admin"), Registry: reg})
+	srv, err := admin.NewServer(admin.Config{Token: token, Service: svc, Syncer: syncer, Logger: log.Named("admin"), Registry: reg,
+		Console: o.console})
 	if err != nil {
 		return err
 	}

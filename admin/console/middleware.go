@@ -1,0 +1,187 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+)
+
+// maxCredentialLen bounds a pasted credential, in bytes.
+const maxCredentialLen = 4096
+
+// req is what the console knows about a request besides the request itself.
+type req struct {
+	sess      session // the zero session before sign-in
+	signedIn  bool
+	principal Principal
+	csrf      string // the token the page's forms carry
+	flash     string
+}
+
+// handler serves one console route.
+type handler func(w http.ResponseWriter, r *http.Request, q *req)
+
+// open wraps a route that needs no sign-in. It finds the session or gives the browser a
+// pre-session nonce, and refuses a POST that is not same-origin or lacks the CSRF token.
+func (c *Console) open(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := &req{}
+		if s, ok := c.sessions.get(cookieValue(r, sessionCookie)); ok {
+			q.sess, q.csrf = s, s.csrf
+		} else {
+			nonce := cookieValue(r, preCookie)
+			if nonce == "" {
+				nonce = randomToken()
+				setCookie(w, r, preCookie, nonce)
+			}
+			q.csrf = c.sessions.preToken(nonce)
+		}
+		if r.Method == http.MethodPost && !c.checkPost(w, r, q) {
+			return
+		}
+		h(w, r, q)
+	}
+}
+
+// checkPost parses a form and checks its origin and CSRF token; it answers and returns
+// false when the request must not change anything.
+func (c *Console) checkPost(w http.ResponseWriter, r *http.Request, q *req) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			c.message(w, q, http.StatusRequestEntityTooLarge, "Form too large", "The form was larger than the console accepts; nothing was changed.")
+			return false
+		}
+		c.message(w, q, http.StatusBadRequest, "Unreadable form", "The form could not be read; nothing was changed.")
+		return false
+	}
+	if !sameOrigin(r) {
+		c.message(w, q, http.StatusForbidden, "Refused",
+			"This form was sent from another site (or the browser did not say from where), so nothing was changed. Use the console's own pages, over HTTPS.")
+		return false
+	}
+	if !tokenEqual(r.PostForm.Get(csrfField), q.csrf) {
+		c.message(w, q, http.StatusForbidden, "Form expired",
+			"This form is out of date or was not made by the console, so nothing was changed. Go back, reload the page and try again.")
+		return false
+	}
+	return true
+}
+
+// auth wraps a route that needs a signed-in principal: the session's credential (or the
+// proxy's word) is checked again, and the handler's context carries the principal.
+func (c *Console) auth(h handler) http.HandlerFunc {
+	return c.open(func(w http.ResponseWriter, r *http.Request, q *req) {
+		if q.sess.created.IsZero() && !c.proxySignIn(w, r, q) {
+			http.Redirect(w, r, Path+"sign-in", http.StatusSeeOther)
+			return
+		}
+		p, err := c.recheck(r, q.sess)
+		if err != nil {
+			c.sessions.end(q.sess.id)
+			setCookie(w, r, sessionCookie, "")
+			http.Redirect(w, r, Path+"sign-in?ended=1", http.StatusSeeOther)
+			return
+		}
+		q.signedIn, q.principal = true, p
+		q.flash = c.sessions.takeFlash(q.sess.id)
+		h(w, r.WithContext(c.cfg.Bind(r.Context(), p)), q)
+	})
+}
+
+// recheck asks again who the session's credential (or the proxy) stands for.
+func (c *Console) recheck(r *http.Request, s session) (Principal, error) {
+	if s.viaProxy {
+		if c.cfg.FromProxy == nil {
+			return Principal{}, ErrBadCredential
+		}
+		p, ok, err := c.cfg.FromProxy(r)
+		if err != nil || !ok || p.Actor != s.principal.Actor {
+			return Principal{}, ErrBadCredential
+		}
+		return p, nil
+	}
+	return c.cfg.Authenticate(r.Context(), s.credential)
+}
+
+// proxySignIn starts a session for the person Config.FromProxy names, if any. This is
+// the hook through which an authenticating proxy signs people in.
+func (c *Console) proxySignIn(w http.ResponseWriter, r *http.Request, q *req) bool {
+	if c.cfg.FromProxy == nil {
+		return false
+	}
+	p, ok, err := c.cfg.FromProxy(r)
+	if err != nil || !ok {
+		return false
+	}
+	id := c.sessions.create(p, "", true)
+	setCookie(w, r, sessionCookie, id)
+	s, _ := c.sessions.get(id)
+	q.sess, q.csrf = s, s.csrf
+	return true
+}
+
+// home sends a signed-in browser to the workspaces and anyone else to the sign-in page.
+func (c *Console) home(w http.ResponseWriter, r *http.Request, q *req) {
+	if q.sess.created.IsZero() && c.cfg.FromProxy == nil {
+		http.Redirect(w, r, Path+"sign-in", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, Path+"workspaces", http.StatusSeeOther)
+}
+
+// signInPage shows the sign-in form.
+func (c *Console) signInPage(w http.ResponseWriter, r *http.Request, q *req) {
+	var note string
+	switch {
+	case r.URL.Query().Has("ended"):
+		note = "Your session ended: it timed out, or the credential is no longer accepted. Sign in again."
+	case r.URL.Query().Has("signed-out"):
+		note = "You are signed out."
+	}
+	c.render(w, q, http.StatusOK, "sign-in", view{Title: "Sign in", Data: note})
+}
+
+// signIn checks the pasted credential and starts a session. The credential is never
+// logged, echoed or put in a URL.
+func (c *Console) signIn(w http.ResponseWriter, r *http.Request, q *req) {
+	cred := strings.TrimSpace(r.PostForm.Get("credential"))
+	fail := func(msg string) {
+		c.render(w, q, http.StatusUnauthorized, "sign-in", view{Title: "Sign in", Errors: map[string]string{"sign-in": msg}})
+	}
+	if cred == "" || len(cred) > maxCredentialLen {
+		fail("Paste an operator token (the admin token) or a managing account's key.")
+		return
+	}
+	p, err := c.cfg.Authenticate(r.Context(), cred)
+	if err != nil {
+		if !errors.Is(err, ErrBadCredential) {
+			c.log.Warn("console sign-in: checking a credential failed", zap.Error(err))
+		}
+		fail("That credential was not accepted.")
+		return
+	}
+	if !q.sess.created.IsZero() {
+		c.sessions.end(q.sess.id) // a new id at every sign-in: no session fixation
+	}
+	setCookie(w, r, sessionCookie, c.sessions.create(p, cred, false))
+	setCookie(w, r, preCookie, "")
+	http.Redirect(w, r, Path+"workspaces", http.StatusSeeOther)
+}
+
+// signOut ends the session.
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request, q *req) {
+	if !q.sess.created.IsZero() {
+		c.sessions.end(q.sess.id)
+	}
+	setCookie(w, r, sessionCookie, "")
+	http.Redirect(w, r, Path+"sign-in?signed-out=1", http.StatusSeeOther)
+}
+
+// notFound answers any other path under Path.
+func (c *Console) notFound(w http.ResponseWriter, r *http.Request, q *req) {
+	c.message(w, q, http.StatusNotFound, "Not found", "There is no such page in the console.")
+}
