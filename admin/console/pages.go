@@ -104,6 +104,7 @@ type accountData struct {
 	Account   keystore.ServiceAccount
 	Keys      []keystore.APIKey
 	KeysNext  string
+	Unrevoked bool // some key is not revoked yet
 	Grants    []keystore.Grant
 	Expiries  []option
 	AuditURL  string
@@ -132,6 +133,9 @@ func (c *Console) showAccount(w http.ResponseWriter, r *http.Request, q *req, st
 		AuditURL: withQuery(pathOf("audit"), "workspace", ws)}
 	if next != "" {
 		d.KeysNext = withQuery(pathOf("w", ws, "accounts", sa.Name), "keys", next)
+	}
+	for _, k := range keys {
+		d.Unrevoked = d.Unrevoked || k.State != keystore.KeyRevoked
 	}
 	c.render(w, q, status, "account", view{Title: sa.FullName, Data: d, Errors: errs, Form: form})
 }
