@@ -1,0 +1,191 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/sagate/sagate/internal/systest"
+)
+
+// TestConsoleInBrowser drives the web console of a real `sagate serve` with headless
+// Chromium (Debian's; `make deps` installs it), next to a real Redis and a real Caddy
+// sidecar: sign in, create an account, read its key off the page, use it at the sidecar
+// (200), revoke it in the console, and see the sidecar refuse it (401). A form posted
+// without its CSRF token, or from another site with a valid one, changes nothing.
+// Screenshots go to $SAGATE_SCREENSHOTS (default: a temporary directory).
+func TestConsoleInBrowser(t *testing.T) {
+	chrome := findChromium(t)
+	e := newEnv(t)
+	a := e.admin
+	a.must(http.StatusCreated, "POST", "/v1/workspaces", map[string]any{"name": "acme"})
+	for _, n := range []string{"billing-sync", "ci-bot", "nightly-report"} {
+		a.newAccount("acme", n, "viewer")
+	}
+	a.must(http.StatusOK, "PUT", "/v1/workspaces/acme/projects/billing/service-accounts/billing-sync", map[string]any{"role": "owner"})
+	s := startSidecar(t, e.redis.URL(), e.up.srv.URL, "")
+
+	shots := os.Getenv("SAGATE_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := newBrowser(t, chrome)
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		})
+	}
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(tctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	read := func(what string, a chromedp.Action[string]) string {
+		t.Helper()
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(tctx, a)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
+	}
+
+	run("sign in",
+		chromedp.Navigate(a.url+"/console/"),
+		chromedp.WaitVisible(chromedp.ID("credential")),
+		shot("1-sign-in"),
+		chromedp.SendKeys(chromedp.ID("credential"), adminToken),
+		chromedp.Submit(chromedp.ID("credential")),
+		chromedp.WaitVisible(`//h1[text()="Workspaces"]`),
+	)
+	run("create an account",
+		chromedp.Click(`//a[text()="acme"]`),
+		chromedp.WaitVisible(`//h1[text()="Accounts of acme"]`),
+		chromedp.Click(`//a[text()="New account"]`),
+		chromedp.WaitVisible(chromedp.ID("name")),
+		chromedp.SendKeys(chromedp.ID("name"), "web-bot"),
+		chromedp.SendKeys(chromedp.ID("description"), "the storefront"),
+		chromedp.SetValue(chromedp.ID("role"), "viewer"),
+		chromedp.Submit(chromedp.ID("name")),
+		chromedp.WaitVisible(chromedp.ID("new-key")),
+		shot("3-key-shown-once"),
+	)
+	key := read("read the key", chromedp.Text(chromedp.ID("new-key")))
+	heading := read("read the heading", chromedp.Text(chromedp.CSS("h1")))
+	if !strings.HasPrefix(key, "sak_") || !strings.Contains(heading, "web-bot@acme") {
+		t.Fatalf("key page: heading %q, key prefix ok: %v", heading, strings.HasPrefix(key, "sak_"))
+	}
+	if got := s.status(t, key); got != http.StatusOK {
+		t.Fatalf("the sidecar answers %d to the new key, want 200", got)
+	}
+	run("revoke it",
+		chromedp.Click(`//a[contains(., "back to the account")]`),
+		chromedp.WaitVisible(chromedp.CSS(`td.actions a.danger`)),
+		chromedp.Click(chromedp.CSS(`td.actions a.danger`)),
+		chromedp.WaitVisible(`//h1[starts-with(., "Revoke key …")]`),
+		shot("4-confirm-revoke"),
+		chromedp.Click(chromedp.CSS(`main form button.danger`)),
+		chromedp.WaitVisible(chromedp.CSS(`.flash`)),
+		shot("5-account"),
+	)
+	if flash := read("read the message", chromedp.Text(chromedp.CSS(`.flash`))); !strings.Contains(flash, "revoked") || !strings.Contains(flash, key[len(key)-6:]) {
+		t.Errorf("after revoking: %q", flash)
+	}
+	systest.Eventually(t, 10*time.Second, "the sidecar refuses the revoked key", func() bool {
+		return s.status(t, key) == http.StatusUnauthorized
+	})
+
+	// A form whose CSRF token was removed changes nothing.
+	keys := func() int {
+		return len(a.must(http.StatusOK, "GET", "/v1/workspaces/acme/service-accounts/web-bot/keys", nil)["items"].([]any))
+	}
+	keysBefore := keys()
+	run("post without the CSRF token",
+		chromedp.RemoveAttribute(`//form[contains(@action, "/keys")]/input[@name="csrf"]`, "name"), // the token is not sent
+		chromedp.SendKeys(chromedp.ID("key-name"), "sneaky"),
+		chromedp.Submit(chromedp.ID("key-name")),
+		chromedp.WaitVisible(`//h1[text()="Form expired"]`),
+	)
+	// A form on another site, even with the session's real token, is refused.
+	run("open the account page", chromedp.Navigate(a.url+"/console/w/acme/accounts/web-bot"),
+		chromedp.WaitVisible(chromedp.ID("key-name")))
+	token := read("read a real token", chromedp.Value(`//form[contains(@action, "/keys")]/input[@name="csrf"]`))
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><form method="post" action="%s/console/w/acme/accounts/web-bot/keys">
+<input type="hidden" name="csrf" value="%s"><input name="name" value="evil"><button id="go">go</button></form>`, a.url, token)
+	}))
+	defer evil.Close()
+	run("post from another site",
+		chromedp.Navigate(evil.URL),
+		chromedp.Click(chromedp.ID("go")),
+		chromedp.WaitVisible(`//h1[text()="Refused" or text()="Sign in"]`),
+	)
+	if after := keys(); after != keysBefore {
+		t.Fatalf("forged forms created keys: %d before, %d after", keysBefore, after)
+	}
+	run("accounts and audit pages",
+		chromedp.Navigate(a.url+"/console/w/acme/accounts"),
+		chromedp.WaitVisible(chromedp.CSS(`table.accounts`)),
+		shot("2-accounts"),
+		chromedp.Navigate(a.url+"/console/audit?workspace=acme"),
+		chromedp.WaitVisible(chromedp.CSS(`table.audit`)),
+		shot("6-audit"),
+	)
+	if out := a.proc.Output(); strings.Contains(out, key) || strings.Contains(out, adminToken) {
+		t.Error("the admin's log holds the key or the admin token")
+	}
+	t.Logf("screenshots in %s", shots)
+}
+
+// findChromium returns Debian's Chromium (`make deps` installs it) or fails.
+func findChromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("chromium is not installed: run `make deps` (scripts/ensure-deps.sh chromium)")
+	return ""
+}
+
+// newBrowser starts headless Chromium for the test and returns its context.
+func newBrowser(t *testing.T, chrome string) context.Context {
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.ExecPath(chrome),
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 860),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // Chromium's sandbox cannot run as root
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx
+}
