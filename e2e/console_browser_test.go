@@ -189,3 +189,21 @@ func newBrowser(t *testing.T, chrome string) context.Context {
 	}
 	return ctx
 }
+
+// TestConsoleFlag: sagate serve serves the console by default, and not with --console=false.
+func TestConsoleFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want int
+	}{{nil, http.StatusOK}, {[]string{"--console=false"}, http.StatusNotFound}} {
+		e := newEnv(t, c.args...)
+		resp, err := http.Get(e.admin.url + "/console/sign-in")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("serve %v: /console/sign-in answers %d, want %d", c.args, resp.StatusCode, c.want)
+		}
+	}
+}
