@@ -96,6 +96,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	if !strings.HasPrefix(key, "sak_") || !strings.Contains(heading, "web-bot@acme") {
 		t.Fatalf("key page: heading %q, key prefix ok: %v", heading, strings.HasPrefix(key, "sak_"))
 	}
+	// The copy button's script runs under the CSP: the key is copied, or left selected
+	// when headless Chromium has no clipboard.
+	run("copy the key",
+		chromedp.Click(chromedp.CSS("button.copy")),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Poll[chromedp.Void](`document.querySelector("button.copy").textContent === "Copied" || `+
+				`window.getSelection().toString() === document.getElementById("new-key").textContent`,
+				chromedp.WithPollingTimeout(5*time.Second))(ctx, tg)
+			return err
+		}),
+	)
 	if got := s.status(t, key); got != http.StatusOK {
 		t.Fatalf("the sidecar answers %d to the new key, want 200", got)
 	}
