@@ -126,6 +126,35 @@ func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, q *req) {
 	c.done(w, r, q, sa.Name, "Key "+k.Name+" ending in …"+k.Last6+" revoked; sidecars refuse it within seconds.")
 }
 
+// pauseKey deactivates one key; resumeKey activates it again.
+func (c *Console) pauseKey(w http.ResponseWriter, r *http.Request, q *req) {
+	c.setKeyActive(w, r, q, false)
+}
+
+func (c *Console) resumeKey(w http.ResponseWriter, r *http.Request, q *req) {
+	c.setKeyActive(w, r, q, true)
+}
+
+func (c *Console) setKeyActive(w http.ResponseWriter, r *http.Request, q *req, active bool) {
+	sa, k, err := c.findKey(r)
+	if err == nil {
+		if active {
+			_, err = c.cfg.Service.ActivateKey(r.Context(), sa.Workspace, sa.ID, k.ID)
+		} else {
+			_, err = c.cfg.Service.DeactivateKey(r.Context(), sa.Workspace, sa.ID, k.ID)
+		}
+	}
+	if err != nil {
+		c.accountFailed(w, r, q, "keys", err)
+		return
+	}
+	msg := "Key " + k.Name + " ending in …" + k.Last6 + " paused: sidecars refuse it until it is resumed."
+	if active {
+		msg = "Key " + k.Name + " ending in …" + k.Last6 + " resumed."
+	}
+	c.done(w, r, q, sa.Name, msg)
+}
+
 func (c *Console) revokeAllKeys(w http.ResponseWriter, r *http.Request, q *req) {
 	sa, n, err := c.cfg.Service.RevokeAllKeys(r.Context(), r.PathValue("ws"), r.PathValue("sa"))
 	if err != nil {

@@ -63,8 +63,10 @@ type Config struct {
 	Authenticate func(ctx context.Context, credential string) (Principal, error)
 	// FromProxy, when set, names the person an authenticating proxy vouches for (for
 	// example by a header only the proxy can set); ok=false means the proxy named no one
-	// and the sign-in page is shown. Such a session has no credential: FromProxy is asked
-	// again on every request and must name the same principal. Default: nil (off).
+	// and the sign-in page is shown. It must believe such a header only on requests from
+	// the proxy's own address (as Miniflux checks its trusted networks), since anyone
+	// else can send it too. Such a session has no credential: FromProxy is asked again
+	// on every request and must name the same principal. Default: nil (off).
 	FromProxy func(r *http.Request) (p Principal, ok bool, err error)
 	// Bind returns the context the Service is called with for principal p.
 	// Default: keystore.WithActor(ctx, p.Actor).
@@ -75,6 +77,10 @@ type Config struct {
 	IdleTimeout time.Duration
 	// AbsoluteTimeout ends a session this long after sign-in. Default: DefaultAbsoluteTimeout (12h).
 	AbsoluteTimeout time.Duration
+	// SecureCookies marks the console's cookies Secure even on requests that arrived
+	// over plain HTTP, for a console behind a proxy that terminates TLS. Cookies of
+	// requests that arrived over TLS are always Secure. Default: false.
+	SecureCookies bool
 	// PageSize is how many rows a list page shows. Default: DefaultPageSize (50).
 	PageSize int
 	// Now is the clock; nil: time.Now. For tests.
@@ -171,6 +177,8 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("GET "+key+"/{what}", c.auth(c.keyActionPage))
 	c.mux.HandleFunc("POST "+key+"/rotate", c.auth(c.rotateKey))
 	c.mux.HandleFunc("POST "+key+"/revoke", c.auth(c.revokeKey))
+	c.mux.HandleFunc("POST "+key+"/pause", c.auth(c.pauseKey))
+	c.mux.HandleFunc("POST "+key+"/resume", c.auth(c.resumeKey))
 	c.mux.HandleFunc("POST "+sa+"/grants", c.auth(c.setGrant))
 	c.mux.HandleFunc("POST "+sa+"/grants/remove", c.auth(c.removeGrant))
 	c.mux.HandleFunc(Path, c.open(c.notFound))

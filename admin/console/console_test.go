@@ -116,6 +116,15 @@ func mustURL(s string) *url.URL {
 	return u
 }
 
+func TestSecureCookies(t *testing.T) {
+	e := newEnv(t, func(c *console.Config) { c.SecureCookies = true })
+	resp, _ := e.browser().get("/console/sign-in")
+	cs := resp.Cookies()
+	if len(cs) != 1 || !cs[0].Secure || !cs[0].HttpOnly || cs[0].SameSite != http.SameSiteStrictMode {
+		t.Fatalf("cookies with SecureCookies: %+v", cs)
+	}
+}
+
 func TestRevokedCredentialEndsTheSession(t *testing.T) {
 	valid := true
 	e := newEnv(t, func(c *console.Config) {
@@ -198,13 +207,20 @@ func TestAccountLifecycle(t *testing.T) {
 		t.Fatalf("create key: %d", resp.StatusCode)
 	}
 	keys, _, _ := e.svc.ListKeys(context.Background(), "acme", "ci-bot", keystore.Page{})
-	deploy := keys[1]
+	var deploy, first keystore.APIKey // all keys share one created_at here: find them by name
+	for _, k := range keys {
+		if k.Name == "deploy" {
+			deploy = k
+		} else {
+			first = k
+		}
+	}
 	_, body = b.get("/console/w/acme/accounts/ci-bot/keys/" + deploy.ID + "/revoke")
 	if !strings.Contains(body, "…"+deploy.Last6) {
 		t.Error("the revoke confirmation does not name the last six")
 	}
-	_, body = b.get("/console/w/acme/accounts/ci-bot/keys/" + keys[0].ID + "/rotate")
-	resp, body = b.post("/console/w/acme/accounts/ci-bot/keys/"+keys[0].ID+"/rotate", url.Values{"retain": {"24h"}, "expires_in": {"0"}})
+	b.get("/console/w/acme/accounts/ci-bot/keys/" + first.ID + "/rotate")
+	resp, body = b.post("/console/w/acme/accounts/ci-bot/keys/"+first.ID+"/rotate", url.Values{"retain": {"24h"}, "expires_in": {"0"}})
 	if resp.StatusCode != http.StatusOK || keyRE.FindStringSubmatch(body) == nil || !strings.Contains(body, "keeps working for 24h") {
 		t.Fatalf("rotate: %d", resp.StatusCode)
 	}
@@ -219,6 +235,27 @@ func TestAccountLifecycle(t *testing.T) {
 	resp, body = b.post("/console/w/acme/accounts/ci-bot/keys/"+deploy.ID+"/revoke", nil)
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Not possible right now") {
 		t.Errorf("revoking twice: %d", resp.StatusCode)
+	}
+	// Pause and resume the rotated key's successor.
+	keys, _, _ = e.svc.ListKeys(context.Background(), "acme", "ci-bot", keystore.Page{})
+	var succ keystore.APIKey // the one active key without an expiry (the retained one has one)
+	for _, k := range keys {
+		if k.State == keystore.KeyActive && k.ExpiresAt == nil {
+			succ = k
+		}
+	}
+	b.get("/console/w/acme/accounts/ci-bot")
+	if resp, body := b.post("/console/w/acme/accounts/ci-bot/keys/"+succ.ID+"/pause", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("pause: %d %s", resp.StatusCode, regexp.MustCompile(`role="alert">[^<]*`).FindString(body))
+	}
+	if _, body := b.get("/console/w/acme/accounts/ci-bot"); !strings.Contains(body, "paused") || !strings.Contains(body, "/keys/"+succ.ID+"/resume") {
+		t.Error("no message or Resume button after pausing")
+	}
+	if resp, _ := b.post("/console/w/acme/accounts/ci-bot/keys/"+succ.ID+"/resume", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("resume: %d", resp.StatusCode)
+	}
+	if resp, body := b.post("/console/w/acme/accounts/ci-bot/keys/"+succ.ID+"/resume", nil); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Not possible right now") {
+		t.Errorf("resuming an active key: %d", resp.StatusCode)
 	}
 	// Deactivate, reactivate (a new key, shown once), revoke all.
 	if resp, _ := b.post("/console/w/acme/accounts/ci-bot/deactivate", nil); resp.StatusCode != http.StatusSeeOther {

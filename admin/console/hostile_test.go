@@ -49,10 +49,10 @@ func TestHostileForms(t *testing.T) {
 		{"key name with a bidi override", "/console/w/acme/accounts/bot/keys", url.Values{"name": {"k\u202e1"}}, 400, "Please check the form"},
 		{"project with a script", "/console/w/acme/accounts/bot/grants", url.Values{"project": {script}, "role": {"viewer"}}, 400, "a project is *"},
 		{"project 10 KB", "/console/w/acme/accounts/bot/grants", url.Values{"project": {long}, "role": {"viewer"}}, 400, "a project is *"},
-		{"unassign a project never assigned", "/console/w/acme/accounts/bot/grants/remove", url.Values{"project": {"nope"}}, 404, "Not found"},
-		{"unknown account", "/console/w/acme/accounts/ghost/keys", url.Values{"name": {"k"}}, 404, "Not found"},
+		{"unassign a project never assigned", "/console/w/acme/accounts/bot/grants/remove", url.Values{"project": {"nope"}}, 404, "not found: it may have been deleted"},
+		{"unknown account", "/console/w/acme/accounts/ghost/keys", url.Values{"name": {"k"}}, 404, "not found: it may have been deleted"},
 		{"workspace with a script", "/console/w/" + url.PathEscape(script) + "/accounts", url.Values{"name": {"x"}}, 400, "Please check the form"},
-		{"revoke an unknown key", "/console/w/acme/accounts/bot/keys/key_nope/revoke", nil, 404, "Not found"},
+		{"revoke an unknown key", "/console/w/acme/accounts/bot/keys/key_nope/revoke", nil, 404, "not found: it may have been deleted"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -34,7 +34,7 @@ func (c *Console) open(h handler) http.HandlerFunc {
 			nonce := cookieValue(r, preCookie)
 			if nonce == "" {
 				nonce = randomToken()
-				setCookie(w, r, preCookie, nonce)
+				c.setCookie(w, r, preCookie, nonce)
 			}
 			q.csrf = c.sessions.preToken(nonce)
 		}
@@ -82,7 +82,7 @@ func (c *Console) auth(h handler) http.HandlerFunc {
 		p, err := c.recheck(r, q.sess)
 		if err != nil {
 			c.sessions.end(q.sess.id)
-			setCookie(w, r, sessionCookie, "")
+			c.setCookie(w, r, sessionCookie, "")
 			http.Redirect(w, r, Path+"sign-in?ended=1", http.StatusSeeOther)
 			return
 		}
@@ -118,7 +118,7 @@ func (c *Console) proxySignIn(w http.ResponseWriter, r *http.Request, q *req) bo
 		return false
 	}
 	id := c.sessions.create(p, "", true)
-	setCookie(w, r, sessionCookie, id)
+	c.setCookie(w, r, sessionCookie, id)
 	s, _ := c.sessions.get(id)
 	q.sess, q.csrf = s, s.csrf
 	return true
@@ -167,8 +167,8 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, q *req) {
 	if !q.sess.created.IsZero() {
 		c.sessions.end(q.sess.id) // a new id at every sign-in: no session fixation
 	}
-	setCookie(w, r, sessionCookie, c.sessions.create(p, cred, false))
-	setCookie(w, r, preCookie, "")
+	c.setCookie(w, r, sessionCookie, c.sessions.create(p, cred, false))
+	c.setCookie(w, r, preCookie, "")
 	http.Redirect(w, r, Path+"workspaces", http.StatusSeeOther)
 }
 
@@ -177,7 +177,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, q *req) {
 	if !q.sess.created.IsZero() {
 		c.sessions.end(q.sess.id)
 	}
-	setCookie(w, r, sessionCookie, "")
+	c.setCookie(w, r, sessionCookie, "")
 	http.Redirect(w, r, Path+"sign-in?signed-out=1", http.StatusSeeOther)
 }
 

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -103,7 +105,7 @@ func (c *Console) describe(r *http.Request, err error) (string, int) {
 	case keystore.KindInvalid:
 		return "Please check the form: " + humanInvalid(ke.Message), http.StatusBadRequest
 	case keystore.KindNotFound:
-		return "Not found: " + ke.Message + ". It may have been deleted meanwhile.", http.StatusNotFound
+		return upperFirst(ke.Message) + ": it may have been deleted meanwhile.", http.StatusNotFound
 	case keystore.KindNameTaken:
 		return "That name is already taken: " + ke.Message + ". Choose another.", http.StatusConflict
 	case keystore.KindLimitReached:
@@ -137,6 +139,12 @@ func humanInvalid(msg string) string {
 		return h
 	}
 	return msg
+}
+
+// upperFirst capitalizes the first letter of s.
+func upperFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 // timeOf accepts a time.Time or a *time.Time (nil: the zero time).

@@ -149,10 +149,11 @@ func tokenEqual(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
 }
 
-// setCookie sets a console cookie: HttpOnly, SameSite=Strict, path Path, Secure under TLS.
-// An empty value deletes it.
-func setCookie(w http.ResponseWriter, r *http.Request, name, value string) {
-	c := &http.Cookie{Name: name, Value: value, Path: Path, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil}
+// setCookie sets a console cookie: HttpOnly, SameSite=Strict, path Path, Secure under
+// TLS or with Config.SecureCookies. An empty value deletes it.
+func (con *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value string) {
+	c := &http.Cookie{Name: name, Value: value, Path: Path, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil || con.cfg.SecureCookies}
 	if value == "" {
 		c.MaxAge = -1
 	}
