@@ -29,11 +29,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	e := newEnv(t)
 	a := e.admin
 	a.must(http.StatusCreated, "POST", "/v1/workspaces", map[string]any{"name": "acme"})
+	var billing issued
 	for _, n := range []string{"billing-sync", "ci-bot", "nightly-report"} {
-		a.newAccount("acme", n, "viewer")
+		k := a.newAccount("acme", n, "viewer")
+		if n == "billing-sync" {
+			billing = k
+		}
 	}
 	a.must(http.StatusOK, "PUT", "/v1/workspaces/acme/projects/billing/service-accounts/billing-sync", map[string]any{"role": "owner"})
+	a.must(http.StatusCreated, "POST", "/v1/workspaces/acme/service-accounts/billing-sync/keys", map[string]any{"name": "next", "expires_in": "720h"})
 	s := startSidecar(t, e.redis.URL(), e.up.srv.URL, "")
+	if got := s.status(t, billing.Key); got != http.StatusOK { // so that the pages show a last use
+		t.Fatalf("the sidecar answers %d to billing-sync's key", got)
+	}
 
 	shots := os.Getenv("SAGATE_SCREENSHOTS")
 	if shots == "" {
@@ -159,6 +167,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Navigate(a.url+"/console/w/acme/accounts"),
 		chromedp.WaitVisible(chromedp.CSS(`table.accounts`)),
 		shot("2-accounts"),
+		chromedp.Navigate(a.url+"/console/w/acme/accounts/billing-sync"),
+		chromedp.WaitVisible(chromedp.CSS(`table.keys`)),
+		shot("7-account-billing-sync"),
 		chromedp.Navigate(a.url+"/console/audit?workspace=acme"),
 		chromedp.WaitVisible(chromedp.CSS(`table.audit`)),
 		shot("6-audit"),

@@ -35,6 +35,8 @@ const (
 	DefaultAbsoluteTimeout = 12 * time.Hour
 	// DefaultPageSize is how many rows a list page shows.
 	DefaultPageSize = 50
+	// DefaultCredentialHint is the sign-in page's hint when Config.CredentialHint is empty.
+	DefaultCredentialHint = "The admin token (SAGATE_ADMIN_TOKEN)."
 	// maxFormBytes bounds a form body; larger is refused.
 	maxFormBytes = 64 << 10
 )
@@ -61,6 +63,9 @@ type Config struct {
 	// only that the credential was not accepted). Called again on every request of a
 	// session with the same credential. Required. It must never log the credential.
 	Authenticate func(ctx context.Context, credential string) (Principal, error)
+	// CredentialHint tells the sign-in page which credentials Authenticate accepts.
+	// Default: DefaultCredentialHint.
+	CredentialHint string
 	// FromProxy, when set, names the person an authenticating proxy vouches for (for
 	// example by a header only the proxy can set); ok=false means the proxy named no one
 	// and the sign-in page is shown. It must believe such a header only on requests from
@@ -115,6 +120,9 @@ func New(cfg Config) (*Console, error) {
 	}
 	if cfg.AbsoluteTimeout <= 0 {
 		cfg.AbsoluteTimeout = DefaultAbsoluteTimeout
+	}
+	if cfg.CredentialHint == "" {
+		cfg.CredentialHint = DefaultCredentialHint
 	}
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = DefaultPageSize

@@ -133,6 +133,12 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, q *req) {
 	http.Redirect(w, r, Path+"workspaces", http.StatusSeeOther)
 }
 
+// signInData is the sign-in page.
+type signInData struct {
+	Note string // why the visitor is here again, if known
+	Hint string // which credentials are accepted
+}
+
 // signInPage shows the sign-in form.
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request, q *req) {
 	var note string
@@ -142,7 +148,7 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request, q *req) {
 	case r.URL.Query().Has("signed-out"):
 		note = "You are signed out."
 	}
-	c.render(w, q, http.StatusOK, "sign-in", view{Title: "Sign in", Data: note})
+	c.render(w, q, http.StatusOK, "sign-in", view{Title: "Sign in", Data: signInData{Note: note, Hint: c.cfg.CredentialHint}})
 }
 
 // signIn checks the pasted credential and starts a session. The credential is never
@@ -150,10 +156,11 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request, q *req) {
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request, q *req) {
 	cred := strings.TrimSpace(r.PostForm.Get("credential"))
 	fail := func(msg string) {
-		c.render(w, q, http.StatusUnauthorized, "sign-in", view{Title: "Sign in", Errors: map[string]string{"sign-in": msg}})
+		c.render(w, q, http.StatusUnauthorized, "sign-in", view{Title: "Sign in", Data: signInData{Hint: c.cfg.CredentialHint},
+			Errors: map[string]string{"sign-in": msg}})
 	}
 	if cred == "" || len(cred) > maxCredentialLen {
-		fail("Paste an operator token (the admin token) or a managing account's key.")
+		fail("Paste an operator token.")
 		return
 	}
 	p, err := c.cfg.Authenticate(r.Context(), cred)

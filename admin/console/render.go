@@ -176,18 +176,20 @@ func relTime(t, now time.Time) string {
 		}
 		return "just now"
 	}
+	// in rounds to the nearest unit: a key that expires in 29 days 23 hours is "in 30 days".
+	in := func(unit time.Duration) int { return int((d + unit/2) / unit) }
 	var s string
 	switch {
 	case d < time.Hour:
-		s = plural(int(d/time.Minute), "minute")
+		s = plural(in(time.Minute), "minute")
 	case d < 48*time.Hour:
-		s = plural(int(d/time.Hour), "hour")
+		s = plural(in(time.Hour), "hour")
 	case d < 60*24*time.Hour:
-		s = plural(int(d/(24*time.Hour)), "day")
+		s = plural(in(24*time.Hour), "day")
 	case d < 2*365*24*time.Hour:
-		s = plural(int(d/(30*24*time.Hour)), "month")
+		s = plural(in(30*24*time.Hour), "month")
 	default:
-		s = plural(int(d/(365*24*time.Hour)), "year")
+		s = plural(in(365*24*time.Hour), "year")
 	}
 	if future {
 		return "in " + s
