@@ -37,6 +37,9 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 		resp, _ := b.get(p)
 		check(p, resp)
 	}
+	if resp, _ := b.get("/console/static/"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/console/static/ lists its files: %d", resp.StatusCode)
+	}
 	resp, _ := b.post("/console/sign-in", url.Values{"credential": {"wrong"}}, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
 	check("refused post", resp)
 	b.signIn()

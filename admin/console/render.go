@@ -25,10 +25,17 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// staticHandler serves the embedded CSS and script.
+// staticHandler serves the embedded CSS and script, and no directory listing.
 func staticHandler() http.Handler {
 	sub, _ := fs.Sub(staticFS, "static") // "static" is embedded above, so Sub cannot fail
-	return http.FileServerFS(sub)
+	files := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
 // pages holds one parsed template set per page: the layout plus the page.
