@@ -32,7 +32,7 @@ func (t *postgresTx) ListAccountSummaries(ctx context.Context, ws, contains, aft
 	})
 }
 
-func (t *postgresTx) ListAccountGrants(ctx context.Context, saID string) ([]Grant, error) {
+func (t *postgresTx) ListGrantsOfAccount(ctx context.Context, saID string) ([]Grant, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT workspace, project, sa_id, role, created_at, updated_at
 		FROM grants WHERE sa_id = $1 ORDER BY project`, saID)
 	return collect(rows, err, "listing an account's grants", func(r rowScanner) (Grant, error) {

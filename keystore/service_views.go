@@ -49,8 +49,8 @@ type viewTx interface {
 	// ListAccountSummaries returns up to limit accounts of ws whose name contains
 	// contains and sorts after after, by name; live keys are counted at now.
 	ListAccountSummaries(ctx context.Context, ws, contains, after string, now time.Time, limit int) ([]AccountSummary, error)
-	// ListAccountGrants returns every grant of account saID, by project.
-	ListAccountGrants(ctx context.Context, saID string) ([]Grant, error)
+	// ListGrantsOfAccount returns every grant of account saID, by project.
+	ListGrantsOfAccount(ctx context.Context, saID string) ([]Grant, error)
 	// ListAuditFiltered is ListAudit restricted to the events f matches.
 	ListAuditFiltered(ctx context.Context, f AuditFilter, beforeID int64, limit int) ([]AuditEvent, error)
 }
@@ -113,8 +113,8 @@ func (s *Service) ListAccountSummaries(ctx context.Context, ws, contains string,
 	return out, next, nil
 }
 
-// ListAccountGrants lists every grant of one account (by id or name), by project.
-func (s *Service) ListAccountGrants(ctx context.Context, ws, saRef string) ([]Grant, error) {
+// GrantsOfAccount lists every grant of one account (by id or name), by project, in one answer.
+func (s *Service) GrantsOfAccount(ctx context.Context, ws, saRef string) ([]Grant, error) {
 	var out []Grant
 	err := s.view(ctx, "listing an account's grants", func(tx Tx) error {
 		sa, err := getAccount(ctx, tx, ws, saRef)
@@ -125,7 +125,7 @@ func (s *Service) ListAccountGrants(ctx context.Context, ws, saRef string) ([]Gr
 		if err != nil {
 			return err
 		}
-		out, err = v.ListAccountGrants(ctx, sa.ID)
+		out, err = v.ListGrantsOfAccount(ctx, sa.ID)
 		for i := range out {
 			out[i].ServiceAccount = sa.FullName
 		}

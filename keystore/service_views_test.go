@@ -87,7 +87,7 @@ func testViews(t *testing.T, st keystore.Store) {
 		t.Errorf("unknown workspace: %v", err)
 	}
 
-	grants, err := svc.ListAccountGrants(ctx, "acme", "ci-bot")
+	grants, err := svc.GrantsOfAccount(ctx, "acme", "ci-bot")
 	must(err)
 	if len(grants) != 2 || grants[1].Project != "billing" || grants[1].ServiceAccount != "ci-bot@acme" {
 		t.Errorf("grants = %+v", grants)

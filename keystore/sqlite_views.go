@@ -32,7 +32,7 @@ func (t *sqliteTx) ListAccountSummaries(ctx context.Context, ws, contains, after
 	})
 }
 
-func (t *sqliteTx) ListAccountGrants(ctx context.Context, saID string) ([]Grant, error) {
+func (t *sqliteTx) ListGrantsOfAccount(ctx context.Context, saID string) ([]Grant, error) {
 	rows, err := t.query(ctx, `SELECT workspace, project, sa_id, role, created_at, updated_at
 		FROM grants WHERE sa_id = ? ORDER BY project`, saID)
 	return collect(rows, err, "listing an account's grants", func(r rowScanner) (Grant, error) {

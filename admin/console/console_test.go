@@ -196,12 +196,12 @@ func TestAccountLifecycle(t *testing.T) {
 		t.Error("no message after assigning")
 	}
 	b.post("/console/w/acme/accounts/ci-bot/grants", url.Values{"project": {"billing"}, "role": {"contributor"}})
-	gs, _ := e.svc.ListAccountGrants(context.Background(), "acme", "ci-bot")
+	gs, _ := e.svc.GrantsOfAccount(context.Background(), "acme", "ci-bot")
 	if len(gs) != 2 || gs[1].Role != keystore.RoleContributor {
 		t.Fatalf("grants after change: %+v", gs)
 	}
 	b.post("/console/w/acme/accounts/ci-bot/grants/remove", url.Values{"project": {"billing"}})
-	if gs, _ := e.svc.ListAccountGrants(context.Background(), "acme", "ci-bot"); len(gs) != 1 {
+	if gs, _ := e.svc.GrantsOfAccount(context.Background(), "acme", "ci-bot"); len(gs) != 1 {
 		t.Fatalf("grants after remove: %+v", gs)
 	}
 	// A second key, rotated with a retain window, then one revoked.

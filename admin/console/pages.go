@@ -122,7 +122,7 @@ func (c *Console) showAccount(w http.ResponseWriter, r *http.Request, q *req, st
 		keys, next, err = c.cfg.Service.ListKeys(ctx, ws, sa.ID, keystore.Page{Size: keystore.MaxPageSize, Token: r.URL.Query().Get("keys")})
 	}
 	if err == nil {
-		grants, err = c.cfg.Service.ListAccountGrants(ctx, ws, sa.ID)
+		grants, err = c.cfg.Service.GrantsOfAccount(ctx, ws, sa.ID)
 	}
 	if err != nil {
 		msg, st := c.describe(r, err)
