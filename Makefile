@@ -7,7 +7,7 @@ BIN ?= bin
 all: build
 
 deps:
-	@scripts/ensure-deps.sh redis postgres curl
+	@scripts/ensure-deps.sh redis postgres curl chromium
 
 build:
 	$(GO) build -o $(BIN)/sagate ./cmd/sagate

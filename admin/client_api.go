@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/sagate/sagate/keystore"
 )
@@ -176,18 +177,21 @@ func (c *Client) AllAccountGrants(ctx context.Context, ws, sa string) ([]keystor
 	})
 }
 
-// ListAudit returns one page of admin actions, newest first.
-func (c *Client) ListAudit(ctx context.Context, o ListOptions) (List[keystore.AuditEvent], error) {
-	return c.ListWorkspaceAudit(ctx, "", o)
-}
-
-// ListWorkspaceAudit returns one page of the admin actions on workspace ws, newest first
-// (ws "": every workspace's, which only operators may read).
-func (c *Client) ListWorkspaceAudit(ctx context.Context, ws string, o ListOptions) (List[keystore.AuditEvent], error) {
+// ListAudit returns one page of the admin actions f matches, newest first. Without
+// f.Workspace, every workspace's, which only operators may read.
+func (c *Client) ListAudit(ctx context.Context, f keystore.AuditFilter, o ListOptions) (List[keystore.AuditEvent], error) {
 	var out List[keystore.AuditEvent]
 	q := o.values()
-	if ws != "" {
-		q.Set("workspace", ws)
+	for k, v := range map[string]string{"workspace": f.Workspace, "action": f.Action, "actor": f.Actor} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if !f.Since.IsZero() {
+		q.Set("since", f.Since.Format(time.RFC3339Nano))
+	}
+	if !f.Until.IsZero() {
+		q.Set("until", f.Until.Format(time.RFC3339Nano))
 	}
 	return out, c.do(ctx, http.MethodGet, "/v1/audit", q, nil, &out, http.StatusOK)
 }

@@ -124,7 +124,7 @@ func TestClient(t *testing.T) {
 		t.Fatalf("DeleteServiceAccount: %v", err)
 	}
 
-	audit, err := c.ListAudit(ctx, admin.ListOptions{PageSize: 3})
+	audit, err := c.ListAudit(ctx, keystore.AuditFilter{}, admin.ListOptions{PageSize: 3})
 	if err != nil || len(audit.Items) != 3 || audit.Items[0].Actor != "operator:admin" || audit.NextPageToken == "" {
 		t.Fatalf("ListAudit: %+v %v", audit, err)
 	}

@@ -1,6 +1,12 @@
 package admin
 
-import "net/http"
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/sagate/sagate/keystore"
+)
 
 // createWorkspace: POST /v1/workspaces {name, max_service_accounts?} → 201 the workspace.
 func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
@@ -45,14 +51,19 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// listAudit: GET /v1/audit[?workspace=WS] → {items, next_page_token}, newest first.
-// Without workspace, every workspace's (operators only).
+// listAudit: GET /v1/audit[?workspace=WS&action=A&actor=REF&since=T&until=T] →
+// {items, next_page_token}, newest first. Without workspace, every workspace's
+// (operators only). since and until are RFC 3339 times.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	p, err := pageOf(r)
 	if err != nil {
 		return err
 	}
-	items, next, err := s.svc.ListAudit(r.Context(), r.URL.Query().Get("workspace"), p)
+	f, err := auditFilterOf(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	items, next, err := s.svc.ListAudit(r.Context(), f, p)
 	if err != nil {
 		return err
 	}
@@ -66,4 +77,22 @@ func writeList[T any](w http.ResponseWriter, items []T, next string) {
 		items = []T{}
 	}
 	writeJSON(w, http.StatusOK, List[T]{Items: items, NextPageToken: next})
+}
+
+// auditFilterOf reads the audit filter of GET /v1/audit from its query.
+func auditFilterOf(q url.Values) (keystore.AuditFilter, error) {
+	f := keystore.AuditFilter{Workspace: q.Get("workspace"), Action: q.Get("action"), Actor: q.Get("actor")}
+	for _, t := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(t.name); v != "" {
+			at, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return f, keystore.Invalid(t.name, "must be an RFC 3339 time such as 2026-05-01T14:30:00Z")
+			}
+			*t.dst = at
+		}
+	}
+	return f, nil
 }

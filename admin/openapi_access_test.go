@@ -36,7 +36,7 @@ func accessWorkflow(t *testing.T, ctx context.Context, c *admin.Client, a *specA
 	}
 	_, err = gc.GetWorkspace(ctx, ws)
 	wantAPIError(t, "guest reads the workspace", err, http.StatusForbidden, admin.CodePermissionDenied)
-	_, err = gc.ListWorkspaceAudit(ctx, ws, admin.ListOptions{})
+	_, err = gc.ListAudit(ctx, keystore.AuditFilter{Workspace: ws}, admin.ListOptions{})
 	wantAPIError(t, "guest reads the audit", err, http.StatusForbidden, admin.CodePermissionDenied)
 	_, err = gc.SetPersonRole(ctx, ws, "billing", "alice", keystore.RoleViewer)
 	wantAPIError(t, "guest gives a role", err, http.StatusForbidden, admin.CodePermissionDenied)
@@ -78,9 +78,9 @@ func accessWorkflow(t *testing.T, ctx context.Context, c *admin.Client, a *specA
 	// As an admin, guest may read the workspace and its audit, and give people roles.
 	_, err = gc.GetWorkspace(ctx, ws)
 	ok("guest reads the workspace as an admin", err)
-	_, err = gc.ListWorkspaceAudit(ctx, ws, admin.ListOptions{PageSize: 1})
+	_, err = gc.ListAudit(ctx, keystore.AuditFilter{Workspace: ws}, admin.ListOptions{PageSize: 1})
 	ok("guest reads the workspace's audit", err)
-	_, err = gc.ListAudit(ctx, admin.ListOptions{})
+	_, err = gc.ListAudit(ctx, keystore.AuditFilter{}, admin.ListOptions{})
 	wantAPIError(t, "guest reads every workspace's audit", err, http.StatusForbidden, admin.CodePermissionDenied)
 	pr, err := gc.SetPersonRole(ctx, ws, "billing", "alice", keystore.RoleOwner)
 	ok("guest gives alice a role", err)

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -208,22 +209,38 @@ func workflow(t *testing.T, ctx context.Context, c *admin.Client, a *specAPI) pa
 	wantAPIError(t, "delete twice", c.DeleteServiceAccount(ctx, ws, "nokey"), http.StatusNotFound, admin.CodeNotFound)
 
 	// Audit, paged.
-	ap, err := c.ListAudit(ctx, admin.ListOptions{PageSize: 3})
+	ap, err := c.ListAudit(ctx, keystore.AuditFilter{}, admin.ListOptions{PageSize: 3})
 	ok("list audit", err)
 	if len(ap.Items) != 3 || ap.NextPageToken == "" || ap.Items[0].Actor != "operator:admin" ||
 		ap.Items[0].Principal == nil || ap.Items[0].Principal.Kind != keystore.PrincipalOperator {
 		t.Fatalf("first page of audit: %+v", ap)
 	}
-	ap2, err := c.ListAudit(ctx, admin.ListOptions{PageSize: 3, PageToken: ap.NextPageToken})
+	ap2, err := c.ListAudit(ctx, keystore.AuditFilter{}, admin.ListOptions{PageSize: 3, PageToken: ap.NextPageToken})
 	ok("list audit, page 2", err)
 	if len(ap2.Items) != 3 || ap2.Items[0].ID >= ap.Items[2].ID {
 		t.Fatalf("second page of audit: %+v", ap2)
 	}
-	wp, err := c.ListWorkspaceAudit(ctx, "tiny", admin.ListOptions{})
+	wp, err := c.ListAudit(ctx, keystore.AuditFilter{Workspace: "tiny"}, admin.ListOptions{})
 	ok("list tiny's audit", err)
 	if len(wp.Items) == 0 || wp.Items[0].Workspace != "tiny" {
 		t.Fatalf("tiny's audit: %+v", wp)
 	}
+	now := time.Now()
+	fp, err := c.ListAudit(ctx, keystore.AuditFilter{Workspace: ws, Action: "key.", Actor: "operator:admin",
+		Since: now.Add(-time.Hour), Until: now.Add(time.Hour)}, admin.ListOptions{})
+	ok("list filtered audit", err)
+	if len(fp.Items) == 0 {
+		t.Fatal("the filtered audit is empty")
+	}
+	for _, e := range fp.Items {
+		if e.Workspace != ws || !strings.HasPrefix(e.Action, "key.") || e.Actor != "operator:admin" {
+			t.Fatalf("the filter let through %+v", e)
+		}
+	}
+	if fp, err := c.ListAudit(ctx, keystore.AuditFilter{Workspace: ws, Since: now.Add(time.Hour)}, admin.ListOptions{}); err != nil || len(fp.Items) != 0 {
+		t.Fatalf("audit since an hour from now: %d events, %v", len(fp.Items), err)
+	}
+	a.expect(specInvalid(ctx), http.StatusBadRequest, admin.CodeInvalid, "GET", "/v1/audit?workspace="+ws+"&since=yesterday", "")
 	return pathIDs{"ws": ws, "sa": "bot", "key": deploy.ID, "project": "billing", "principal": "sa:bot", "name": "alice"}
 }
 

@@ -56,6 +56,8 @@ type Config struct {
 	Registry *prometheus.Registry
 	// MaxBodyBytes bounds a request body; larger is 413. Default: DefaultMaxBodyBytes (64 KiB).
 	MaxBodyBytes int64
+	// Console serves the web console (package admin/console) under /console/. Default: off.
+	Console bool
 }
 
 // Server is the admin HTTP API as an http.Handler. It is safe for concurrent use.
@@ -126,6 +128,11 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("creating admin server: registering metrics: %w", err)
 	}
 	s.routes()
+	if cfg.Console {
+		if err := s.mountConsole(); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 

@@ -134,29 +134,4 @@ func (s *Service) ListAccountGrants(ctx context.Context, ws, saRef string, p Pag
 	return gs, next, nil
 }
 
-// ListAudit lists admin actions, newest first: every workspace's when ws is "" (operators
-// only), else the actions on workspace ws (its admins too).
-func (s *Service) ListAudit(ctx context.Context, ws string, p Page) ([]AuditEvent, string, error) {
-	size, after, err := parsePage(p, 1)
-	if err != nil {
-		return nil, "", err
-	}
-	var before int64
-	if after[0] != "" {
-		if before, err = parseInt(after[0]); err != nil || before <= 0 {
-			return nil, "", Invalid("page_token", "is not a token from a previous page of this list")
-		}
-	}
-	var evs []AuditEvent
-	err = s.view(ctx, "audit.list", scope{ws: ws}, func(tx Tx) error {
-		evs, err = tx.ListAudit(ctx, ws, before, size+1)
-		return err
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	evs, next := nextPage(evs, size, func(e AuditEvent) []string { return []string{strconv.FormatInt(e.ID, 10)} })
-	return evs, next, nil
-}
-
 func parseInt(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }

@@ -113,9 +113,9 @@ type Tx interface {
 
 	// InsertAudit appends an audit event (its ID is assigned by the store).
 	InsertAudit(ctx context.Context, e AuditEvent) error
-	// ListAudit returns up to limit events with an ID below beforeID (0: from the newest), newest
-	// first: of every workspace when ws is "", else of workspace ws.
-	ListAudit(ctx context.Context, ws string, beforeID int64, limit int) ([]AuditEvent, error)
+	// ListAudit returns up to limit events that f matches with an ID below beforeID (0: from
+	// the newest), newest first.
+	ListAudit(ctx context.Context, f AuditFilter, beforeID int64, limit int) ([]AuditEvent, error)
 
 	AccessTx
 }

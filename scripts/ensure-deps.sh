@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what sagate's tests, demo and benchmarks need on a fresh Debian machine,
-# and only what is missing. Usage: scripts/ensure-deps.sh [redis] [postgres] [wrk] [curl] [valgrind]
+# and only what is missing. Usage: scripts/ensure-deps.sh [redis] [postgres] [wrk] [curl] [valgrind] [chromium]
 set -euo pipefail
 want=("$@")
 [ ${#want[@]} -gt 0 ] || want=(redis)
@@ -12,6 +12,8 @@ for w in "${want[@]}"; do
     curl) command -v curl >/dev/null 2>&1 || missing+=(curl) ;;
     valgrind) command -v callgrind_control >/dev/null 2>&1 || missing+=(valgrind) ;;
     postgres) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql) ;;
+    # the console's browser test (e2e/console_browser_test.go) drives it headless
+    chromium) command -v chromium >/dev/null 2>&1 || missing+=(chromium) ;;
     *) echo "ensure-deps: unknown dependency $w" >&2; exit 2 ;;
   esac
 done

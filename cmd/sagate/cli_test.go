@@ -179,6 +179,19 @@ func TestCLIKeysProjectsAudit(t *testing.T) {
 	if r := ok(t, e, "", "audit"); !strings.Contains(r.stdout, "ACTION") || !strings.Contains(r.stdout, "workspace.create") {
 		t.Fatalf("audit table: %q", r.stdout)
 	}
+	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	fl := okJSON[admin.List[keystore.AuditEvent]](t, e, "ml-team", "audit", "--action", "grant.", "--actor", "operator:admin", "--since", since)
+	if len(fl.Items) == 0 {
+		t.Fatal("filtered audit: no event")
+	}
+	for _, ev := range fl.Items {
+		if !strings.HasPrefix(ev.Action, "grant.") || ev.Workspace != "ml-team" || ev.Actor != "operator:admin" {
+			t.Fatalf("filtered audit let through %+v", ev)
+		}
+	}
+	if fl := okJSON[admin.List[keystore.AuditEvent]](t, e, "", "audit", "--actor", "person:nobody"); len(fl.Items) != 0 {
+		t.Fatalf("audit of person:nobody: %+v", fl.Items)
+	}
 }
 
 func TestCLIErrors(t *testing.T) {
@@ -208,6 +221,8 @@ func TestCLIErrors(t *testing.T) {
 		{"bad role", "ml-team", "--role must be one of viewer, contributor, owner", exitUsage, []string{"project", "assign", "vision", "bot", "--role", "god"}},
 		{"bad duration", "ml-team", "--expires-in: \"-3d\" is not a duration", exitError, []string{"key", "create", "bot", "--expires-in", "-3d"}},
 		{"bad audit limit", "", "--limit", exitUsage, []string{"audit", "--limit", "0"}},
+		{"bad audit since", "", "--since must be an RFC 3339 time", exitUsage, []string{"audit", "--since", "yesterday"}},
+		{"bad audit actor", "", "actor", exitError, []string{"audit", "--actor", "alice"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -37,6 +37,7 @@ type serveOptions struct {
 	usageInterval     time.Duration
 	logLevel          string
 	access            accessOptions
+	console           bool
 }
 
 // serveCmd: sagate serve runs the admin endpoint.
@@ -91,6 +92,7 @@ SIGINT or SIGTERM drains requests in flight, stops the sync and closes the store
 	f.DurationVar(&o.usageInterval, "usage-fold-interval", redissync.DefaultUsageFoldInterval, "how often sidecars' last-used reports are folded into the store")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.access.flags(f)
+	f.BoolVar(&o.console, "console", true, "serve the web console under /console/")
 	return cmd
 }
 
@@ -203,7 +205,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 		return fmt.Errorf("starting the keystore service: %w", err)
 	}
 	srv, err := admin.NewServer(admin.Config{Token: token, Service: svc, Syncer: syncer, Redis: rdb, Logger: log.Named("admin"), Registry: reg,
-		OperatorsFile: acfg.OperatorsFile, ProxyUserHeader: acfg.ProxyUserHeader, TrustedProxies: acfg.TrustedProxies})
+		OperatorsFile: acfg.OperatorsFile, ProxyUserHeader: acfg.ProxyUserHeader, TrustedProxies: acfg.TrustedProxies, Console: o.console})
 	if err != nil {
 		return err
 	}

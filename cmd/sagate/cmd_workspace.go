@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -98,10 +99,12 @@ func (a *app) workspaceCmd() *cobra.Command {
 	return cmd
 }
 
-// auditCmd: sagate audit [--limit N]: one workspace's actions with -w, else every workspace's.
+// auditCmd: sagate audit [-w WS] [--action A] [--actor REF] [--since T] [--until T]
+// [--limit N]: one workspace's actions with -w, else every workspace's.
 func (a *app) auditCmd() *cobra.Command {
 	var limit int
-	var token string
+	var token, since, until string
+	var f keystore.AuditFilter
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Show admin actions, newest first",
@@ -110,15 +113,28 @@ func (a *app) auditCmd() *cobra.Command {
 			if limit < 1 || limit > keystore.MaxPageSize {
 				return usagef("--limit must be from 1 to %d", keystore.MaxPageSize)
 			}
+			for _, t := range []struct {
+				flag, v string
+				dst     *time.Time
+			}{{"--since", since, &f.Since}, {"--until", until, &f.Until}} {
+				if t.v == "" {
+					continue
+				}
+				at, err := time.Parse(time.RFC3339, t.v)
+				if err != nil {
+					return usagef("%s must be an RFC 3339 time such as 2026-05-01T14:30:00Z", t.flag)
+				}
+				*t.dst = at
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
 			}
-			ws := a.workspace // optional here: without it, every workspace's (operators only)
-			if ws == "" {
-				ws = a.getenv(envWorkspace)
+			f.Workspace = a.workspace // optional here: without it, every workspace's (operators only)
+			if f.Workspace == "" {
+				f.Workspace = a.getenv(envWorkspace)
 			}
-			l, err := c.ListWorkspaceAudit(cmd.Context(), ws, admin.ListOptions{PageSize: limit, PageToken: token})
+			l, err := c.ListAudit(cmd.Context(), f, admin.ListOptions{PageSize: limit, PageToken: token})
 			if err != nil {
 				return err
 			}
@@ -133,13 +149,17 @@ func (a *app) auditCmd() *cobra.Command {
 				return err
 			}
 			if l.NextPageToken != "" {
-				a.done("(more: sagate audit --page-token %s)", l.NextPageToken)
+				a.done("(more: the same command with --page-token %s)", l.NextPageToken)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", keystore.DefaultPageSize, "how many actions to show")
 	cmd.Flags().StringVar(&token, "page-token", "", "continue from a previous page")
+	cmd.Flags().StringVar(&f.Action, "action", "", `only this action ("key.revoke"), or every action of a kind ("key.")`)
+	cmd.Flags().StringVar(&f.Actor, "actor", "", "only the actions of this principal (operator:NAME, sa:ID or person:NAME)")
+	cmd.Flags().StringVar(&since, "since", "", "only actions at or after this RFC 3339 time")
+	cmd.Flags().StringVar(&until, "until", "", "only actions before this RFC 3339 time")
 	return cmd
 }
 

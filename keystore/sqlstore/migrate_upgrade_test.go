@@ -70,7 +70,7 @@ func checkUpgraded(t *testing.T, st keystore.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, _, err := svc.ListAudit(ctx, "ws", keystore.Page{})
+	evs, _, err := svc.ListAudit(ctx, keystore.AuditFilter{Workspace: "ws"}, keystore.Page{})
 	if err != nil || len(evs) != 1 || evs[0].Actor != "alice@laptop" || evs[0].Principal != nil {
 		t.Fatalf("old audit rows after the upgrade = %+v, %v", evs, err)
 	}
@@ -80,7 +80,7 @@ func checkUpgraded(t *testing.T, st keystore.Store) {
 	if _, err := svc.SetPersonRole(ctx, "ws", "p1", "bob", keystore.RoleOwner); err != nil {
 		t.Fatalf("SetPersonRole after the upgrade: %v", err)
 	}
-	evs, _, err = svc.ListAudit(ctx, "ws", keystore.Page{})
+	evs, _, err = svc.ListAudit(ctx, keystore.AuditFilter{Workspace: "ws"}, keystore.Page{})
 	if err != nil || len(evs) != 3 || evs[0].Principal == nil || evs[0].Principal.Name != "test" {
 		t.Fatalf("audit after the upgrade = %+v, %v", evs, err)
 	}

@@ -130,7 +130,7 @@ func testPostgresRevisions(t *testing.T, url string) {
 	var events []keystore.AuditEvent
 	err := stores[1].View(ctx, func(tx keystore.Tx) error {
 		var err error
-		events, err = tx.ListAudit(ctx, "", 0, writes+1)
+		events, err = tx.ListAudit(ctx, keystore.AuditFilter{}, 0, writes+1)
 		return err
 	})
 	if err != nil || len(events) != writes {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/sagate/sagate/keystore"
@@ -289,18 +290,10 @@ func (t *postgresTx) InsertAudit(ctx context.Context, e keystore.AuditEvent) err
 	return nil
 }
 
-func (t *postgresTx) ListAudit(ctx context.Context, ws string, beforeID int64, limit int) ([]keystore.AuditEvent, error) {
-	if beforeID <= 0 {
-		beforeID = 1<<63 - 1
-	}
-	const cols = "SELECT id, at, actor, action, workspace, target, details::text, principal FROM audit"
-	var rows *sql.Rows
-	var err error
-	if ws == "" {
-		rows, err = t.tx.QueryContext(ctx, cols+" WHERE id < $1 ORDER BY id DESC LIMIT $2", beforeID, limit)
-	} else {
-		rows, err = t.tx.QueryContext(ctx, cols+" WHERE workspace = $1 AND id < $2 ORDER BY id DESC LIMIT $3", ws, beforeID, limit)
-	}
+func (t *postgresTx) ListAudit(ctx context.Context, f keystore.AuditFilter, beforeID int64, limit int) ([]keystore.AuditEvent, error) {
+	where, args := auditWhere(f, beforeID, func(n int) string { return "$" + strconv.Itoa(n) }, func(v time.Time) any { return v })
+	rows, err := t.tx.QueryContext(ctx, "SELECT id, at, actor, action, workspace, target, details::text, principal FROM audit WHERE "+where+
+		" ORDER BY id DESC LIMIT $"+strconv.Itoa(len(args)+1), append(args, limit)...)
 	return collect(rows, err, "listing audit events", func(r rowScanner) (keystore.AuditEvent, error) {
 		var e keystore.AuditEvent
 		var details, principal string

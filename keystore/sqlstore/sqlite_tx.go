@@ -317,18 +317,10 @@ func (t *sqliteTx) InsertAudit(ctx context.Context, e keystore.AuditEvent) error
 	return nil
 }
 
-func (t *sqliteTx) ListAudit(ctx context.Context, ws string, beforeID int64, limit int) ([]keystore.AuditEvent, error) {
-	if beforeID <= 0 {
-		beforeID = 1<<63 - 1
-	}
-	const cols = "SELECT id, at, actor, action, workspace, target, details, principal FROM audit"
-	var rows *sql.Rows
-	var err error
-	if ws == "" {
-		rows, err = t.query(ctx, cols+" WHERE id < ? ORDER BY id DESC LIMIT ?", beforeID, limit)
-	} else {
-		rows, err = t.query(ctx, cols+" WHERE workspace = ? AND id < ? ORDER BY id DESC LIMIT ?", ws, beforeID, limit)
-	}
+func (t *sqliteTx) ListAudit(ctx context.Context, f keystore.AuditFilter, beforeID int64, limit int) ([]keystore.AuditEvent, error) {
+	where, args := auditWhere(f, beforeID, func(int) string { return "?" }, func(v time.Time) any { return micro(v) })
+	rows, err := t.query(ctx, "SELECT id, at, actor, action, workspace, target, details, principal FROM audit WHERE "+where+
+		" ORDER BY id DESC LIMIT ?", append(args, limit)...)
 	return collect(rows, err, "listing audit events", func(r rowScanner) (keystore.AuditEvent, error) {
 		var e keystore.AuditEvent
 		var at int64

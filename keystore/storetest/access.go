@@ -22,7 +22,7 @@ func (e *env) caller(key keystore.IssuedKey) context.Context {
 // auditLen counts the audit events of every workspace.
 func (e *env) auditLen() int {
 	e.t.Helper()
-	evs, _, err := e.svc.ListAudit(e.ctx, "", keystore.Page{Size: keystore.MaxPageSize})
+	evs, _, err := e.svc.ListAudit(e.ctx, keystore.AuditFilter{}, keystore.Page{Size: keystore.MaxPageSize})
 	if err != nil {
 		e.t.Fatalf("ListAudit: %v", err)
 	}
@@ -191,8 +191,14 @@ func testAccessRules(t *testing.T, e *env) {
 			_, _, err := e.svc.SetWorkspaceAdmin(ctx, "a", "sa:plain")
 			return err
 		}},
-		{"audit of a", func(ctx context.Context) error { _, _, err := e.svc.ListAudit(ctx, "a", keystore.Page{}); return err }},
-		{"audit of all", func(ctx context.Context) error { _, _, err := e.svc.ListAudit(ctx, "", keystore.Page{}); return err }},
+		{"audit of a", func(ctx context.Context) error {
+			_, _, err := e.svc.ListAudit(ctx, keystore.AuditFilter{Workspace: "a"}, keystore.Page{})
+			return err
+		}},
+		{"audit of all", func(ctx context.Context) error {
+			_, _, err := e.svc.ListAudit(ctx, keystore.AuditFilter{}, keystore.Page{})
+			return err
+		}},
 		{"accounts of b", func(ctx context.Context) error {
 			_, _, err := e.svc.ListServiceAccounts(ctx, "b", keystore.Page{})
 			return err
@@ -271,7 +277,7 @@ func testAccessRules(t *testing.T, e *env) {
 	wantKind(t, "a deleted account's key", err, keystore.KindUnauthenticated)
 
 	// The audit trail names each principal.
-	evs, _, err := e.svc.ListAudit(dave, "a", keystore.Page{Size: keystore.MaxPageSize})
+	evs, _, err := e.svc.ListAudit(dave, keystore.AuditFilter{Workspace: "a"}, keystore.Page{Size: keystore.MaxPageSize})
 	mustDo("ListAudit as dave", err)
 	kinds := map[keystore.PrincipalKind]bool{}
 	for _, ev := range evs {

@@ -269,7 +269,7 @@ func testAudit(t *testing.T, e *env) {
 	_, err = e.svc.RotateKey(ctx, "ws", "nobody", "key_AAAAAAAAAAAAAAAAAAAA", 0, 0) // refused: no audit row
 	wantKind(t, "rotating for an unknown account", err, keystore.KindNotFound)
 
-	evs, next, err := e.svc.ListAudit(e.ctx, "", keystore.Page{})
+	evs, next, err := e.svc.ListAudit(e.ctx, keystore.AuditFilter{}, keystore.Page{})
 	if err != nil || next != "" {
 		t.Fatalf("ListAudit: %v, next %q", err, next)
 	}
@@ -349,11 +349,11 @@ func testPagination(t *testing.T, e *env) {
 	if fmt.Sprint(keyNames) != "[default k0 k1 k2 k3]" {
 		t.Errorf("paged keys = %v", keyNames)
 	}
-	evs, next, err := e.svc.ListAudit(e.ctx, "", keystore.Page{Size: 2})
+	evs, next, err := e.svc.ListAudit(e.ctx, keystore.AuditFilter{}, keystore.Page{Size: 2})
 	if err != nil || len(evs) != 2 || next == "" {
 		t.Fatalf("ListAudit page 1 = %d, %q, %v", len(evs), next, err)
 	}
-	evs2, _, err := e.svc.ListAudit(e.ctx, "", keystore.Page{Size: 2, Token: next})
+	evs2, _, err := e.svc.ListAudit(e.ctx, keystore.AuditFilter{}, keystore.Page{Size: 2, Token: next})
 	if err != nil || len(evs2) != 2 || evs2[0].ID >= evs[1].ID {
 		t.Errorf("ListAudit page 2 = %+v, %v", evs2, err)
 	}
@@ -364,7 +364,7 @@ func testPagination(t *testing.T, e *env) {
 		wantKind(t, fmt.Sprintf("ListServiceAccounts(%+v)", p), err, keystore.KindInvalid)
 		_, _, err = e.svc.ListKeys(e.ctx, "ws", "sa-00", p)
 		wantKind(t, fmt.Sprintf("ListKeys(%+v)", p), err, keystore.KindInvalid)
-		_, _, err = e.svc.ListAudit(e.ctx, "", p)
+		_, _, err = e.svc.ListAudit(e.ctx, keystore.AuditFilter{}, p)
 		wantKind(t, fmt.Sprintf("ListAudit(%+v)", p), err, keystore.KindInvalid)
 	}
 	all, _, err := e.svc.ListServiceAccounts(e.ctx, "ws", keystore.Page{Size: keystore.MaxPageSize})

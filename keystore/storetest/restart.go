@@ -54,7 +54,7 @@ func Restart(t *testing.T, open func() keystore.Store) {
 	if err != nil || rev2 != rev || len(recs) != 1 || recs[h].Roles["proj"] != keystore.RoleOwner {
 		t.Errorf("records after restart = %+v at rev %d (was %d), %v", recs, rev2, rev, err)
 	}
-	evs, _, err := svc.ListAudit(ctx, "", keystore.Page{})
+	evs, _, err := svc.ListAudit(ctx, keystore.AuditFilter{}, keystore.Page{})
 	if err != nil || len(evs) != 3 {
 		t.Errorf("audit after restart: %d events, %v", len(evs), err)
 	}
