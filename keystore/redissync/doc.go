@@ -197,7 +197,7 @@
 // and on a store error puts them back keeping the later time per key. A crash between the
 // take and the store write loses at most one interval of last-used times (they are advisory).
 //
-// Measured on the shared 2-core machine (load average 4–7; internal/bench/reconcile, the
+// Measured on the shared 2-core machine (load average 4–7; internal/tools/bench/reconcile, the
 // real SQLite store, 1,000,000 keys over 50 accounts, into an empty Redis): a full sync
 // took 9.3 s before records were signed (31.7 s with the earlier re-read of every record
 // under the lock). Signing costs about 34 µs of CPU per record (an Ed25519 signature
