@@ -1,7 +1,7 @@
 // Package admintest starts a complete admin endpoint for tests: a real SQLite store in
-// a temporary directory, a real redis-server (internal/testing/redistest), the Redis syncer, and
-// the admin API on an httptest.Server, with every log line captured so that tests can
-// assert that no secret was logged.
+// a temporary directory, a real redis-server (internal/testing/redistest), the Redis
+// syncer, and the admin API on an httptest.Server, with every log line captured so that
+// tests can assert that no secret was logged.
 package admintest
 
 import (
