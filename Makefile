@@ -27,11 +27,11 @@ test: deps vet
 	$(MAKE) --no-print-directory test-redis-ha
 	$(MAKE) --no-print-directory fuzz
 
-# Redis Sentinel and Cluster failover with real servers (internal/redistest), the
+# Redis Sentinel and Cluster failover with real servers (internal/testing/redistest), the
 # sidecars under load: about a minute on 2 cores. Part of `make test`.
 HA_TESTS = ^Test(Sentinel|Cluster)
 test-redis-ha:
-	$(GO) test -race -count=1 -timeout 10m -run '$(HA_TESTS)' ./internal/redistest ./e2e
+	$(GO) test -race -count=1 -timeout 10m -run '$(HA_TESTS)' ./internal/testing/redistest ./e2e
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseAuthorization$$' -fuzztime $(FUZZTIME) ./caddymodule/httpauth
@@ -49,7 +49,7 @@ bench:
 	@scripts/bench.sh
 
 # At least 60 s at full speed with valid, revoked and garbage keys while keys are revoked
-# and roles change: zero wrong decisions, flat memory and goroutines (see internal/soak).
+# and roles change: zero wrong decisions, flat memory and goroutines (see internal/tools/soak).
 soak:
 	@scripts/soak.sh
 

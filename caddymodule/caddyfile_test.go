@@ -17,7 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	"github.com/sagate/sagate/internal/keytest"
+	"github.com/sagate/sagate/internal/testing/keytest"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected JSON of testdata/*.caddyfiletest")

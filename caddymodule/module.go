@@ -13,9 +13,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sagate/sagate/caddymodule/httpauth"
-	"github.com/sagate/sagate/internal/redisurl"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/keycache"
+	"github.com/sagate/sagate/keystore/redisurl"
 )
 
 func init() {

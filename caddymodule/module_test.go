@@ -9,7 +9,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/sagate/sagate/internal/keytest"
+	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/keystore"
 )
 

@@ -12,9 +12,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/internal/redisurl"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/keycache"
+	"github.com/sagate/sagate/keystore/redisurl"
 )
 
 // caches holds one *sharedCache per distinct cacheSettings. It is package-level so

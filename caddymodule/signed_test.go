@@ -5,7 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/sagate/sagate/internal/keytest"
+	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/keystore"
 )
 

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/internal/systest"
+	"github.com/sagate/sagate/internal/testing/systest"
 )
 
 // startAuthProxy runs the real Caddy binary as an authenticating proxy in front of the

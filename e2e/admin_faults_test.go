@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/internal/redistest"
-	"github.com/sagate/sagate/internal/systest"
+	"github.com/sagate/sagate/internal/testing/redistest"
+	"github.com/sagate/sagate/internal/testing/systest"
 	"github.com/sagate/sagate/keystore"
 )
 

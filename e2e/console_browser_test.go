@@ -15,7 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/sagate/sagate/internal/systest"
+	"github.com/sagate/sagate/internal/testing/systest"
 )
 
 // TestConsoleInBrowser drives the web console of a real `sagate serve` with headless

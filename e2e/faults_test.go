@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/internal/systest"
+	"github.com/sagate/sagate/internal/testing/systest"
 	"github.com/sagate/sagate/keystore"
 )
 

@@ -4,9 +4,9 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/sagate/sagate/internal/pgtest"
-	"github.com/sagate/sagate/internal/redistest"
-	"github.com/sagate/sagate/internal/systest"
+	"github.com/sagate/sagate/internal/testing/pgtest"
+	"github.com/sagate/sagate/internal/testing/redistest"
+	"github.com/sagate/sagate/internal/testing/systest"
 	"github.com/sagate/sagate/keystore"
 )
 

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/internal/keytest"
-	"github.com/sagate/sagate/internal/redistest"
-	"github.com/sagate/sagate/internal/systest"
+	"github.com/sagate/sagate/internal/testing/keytest"
+	"github.com/sagate/sagate/internal/testing/redistest"
+	"github.com/sagate/sagate/internal/testing/systest"
 )
 
 // adminToken is the admin token every test admin starts with.

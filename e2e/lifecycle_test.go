@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/internal/systest"
+	"github.com/sagate/sagate/internal/testing/systest"
 )
 
 // The sidecar's promise: revocation reaches every sidecar within 1 s while Redis is up

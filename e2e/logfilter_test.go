@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/internal/keytest"
-	"github.com/sagate/sagate/internal/systest"
+	"github.com/sagate/sagate/internal/testing/keytest"
+	"github.com/sagate/sagate/internal/testing/systest"
 )
 
 // A client that puts its key in the query string or in an X-Api-Key header (sagate reads

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/internal/pgtest"
-	"github.com/sagate/sagate/internal/redistest"
-	"github.com/sagate/sagate/internal/systest"
+	"github.com/sagate/sagate/internal/testing/pgtest"
+	"github.com/sagate/sagate/internal/testing/redistest"
+	"github.com/sagate/sagate/internal/testing/systest"
 	"github.com/sagate/sagate/keystore"
 )
 

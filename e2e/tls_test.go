@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/internal/keytest"
-	"github.com/sagate/sagate/internal/redistest"
-	"github.com/sagate/sagate/internal/systest"
+	"github.com/sagate/sagate/internal/testing/keytest"
+	"github.com/sagate/sagate/internal/testing/redistest"
+	"github.com/sagate/sagate/internal/testing/systest"
 )
 
 // TestRedisTLS runs the admin and a sidecar against a Redis that speaks TLS only and

@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/internal/testing/redistest"
 )
 
 func TestParseEvictionInfo(t *testing.T) {

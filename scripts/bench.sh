@@ -3,7 +3,7 @@
 # the targets of BENCHMARKS.md.
 #
 #  1. go test -bench for every package that has benchmarks (short -benchtime).
-#  2. Builds sagate, Caddy with sagate, the sample API and the harness (internal/bench).
+#  2. Builds sagate, Caddy with sagate, the sample API and the harness (internal/tools/bench).
 #  3. Starts Redis, the admin (SQLite), the sample API (-quiet) and the forward_auth auth
 #     service; issues the load keys through the admin and reports keys/s.
 #  4. Starts one Caddy per configuration and runs interleaved wrk rounds against them:
@@ -12,7 +12,7 @@
 #       sagate-redis  sagate with cache_size BENCH_MISS_CACHE, BENCH_LOAD_KEYS distinct keys
 #                     walked in order: no key is still cached when it comes round, so every
 #                     request is a Redis lookup (GET epoch + GET record, one pipelined round trip)
-#       forward_auth  forward_auth to internal/bench/authsvc: one Redis GET per request
+#       forward_auth  forward_auth to internal/tools/bench/authsvc: one Redis GET per request
 #       basic_auth    Caddy basic_auth, one user (bcrypt; Caddy's hash cache makes it one lookup)
 #       headers       no check: reverse_proxy's header_up removes Authorization and sets
 #                     the four identity headers sagate sets (one header operation, Caddy's
@@ -145,9 +145,9 @@ say "Building"
 go build -o "$BIN/sagate" ./cmd/sagate
 go build -o "$BIN/caddy" ./cmd/caddy
 go build -o "$BIN/upstream" ./examples/upstream
-go build -o "$BIN/" ./internal/bench/authsvc ./internal/bench/issue ./internal/bench/propagation \
-  ./internal/bench/reconcile ./internal/bench/memory ./internal/bench/report ./internal/bench/rate \
-  ./internal/bench/instructions
+go build -o "$BIN/" ./internal/tools/bench/authsvc ./internal/tools/bench/issue ./internal/tools/bench/propagation \
+  ./internal/tools/bench/reconcile ./internal/tools/bench/memory ./internal/tools/bench/report ./internal/tools/bench/rate \
+  ./internal/tools/bench/instructions
 echo "binaries in $BIN" | out
 
 # The admin's signing key: the admin and the reconcile step sign with it; the sidecars
@@ -304,7 +304,7 @@ if step rounds; then
     for try in 1 2 3; do
       c0=$(ticks "${PID[$cfg]}"); a0=$(ticks "$AUTH_PID")
       # shellcheck disable=SC2086
-      res=$(timeout $((secs + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" -s internal/bench/wrk/keys.lua \
+      res=$(timeout $((secs + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" -s internal/tools/bench/wrk/keys.lua \
         "http://127.0.0.1:${PORT[$cfg]}/" -- ${KEYS[$cfg]} 2>"$WORK/wrk.err" | grep '^RESULT') && break
       echo "  wrk against $cfg failed (attempt $try of 3): $(head -c 300 "$WORK/wrk.err")" | out
       [ "$try" -lt 3 ] || { echo "wrk failed three times against $cfg" >&2; exit 1; }
@@ -421,7 +421,7 @@ if step propagation; then
     -sidecars "$SIDECARS" -metrics "$METRICS" -label "without load" | grep -E '^(PROPAGATION|EVENT_LAG)' | sed 's/^PROPAGATION/PROPAGATION (no load)/' | out
   loaders=()
   for i in 1 2 3; do
-    wrk -t1 -c16 -d120s -s internal/bench/wrk/keys.lua "http://127.0.0.1:${PORT[prop$i]}/" -- bearer "$WORK/warm.tsv" \
+    wrk -t1 -c16 -d120s -s internal/tools/bench/wrk/keys.lua "http://127.0.0.1:${PORT[prop$i]}/" -- bearer "$WORK/warm.tsv" \
       >/dev/null 2>&1 &
     loaders+=($!)
     PIDS+=($!)

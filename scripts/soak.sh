@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make soak: the soak test. Builds sagate, Caddy with sagate and the soak
-# program (internal/soak), which starts its own redis-server, admin, upstream and one
+# program (internal/tools/soak), which starts its own redis-server, admin, upstream and one
 # Caddy sidecar on loopback, sends requests at full speed for SOAK_DURATION with a mix
 # of live, revoked and garbage keys while keys are revoked and roles changed through the
 # admin, checks every decision against what the admin acknowledged, samples the
@@ -18,7 +18,7 @@ scripts/ensure-deps.sh redis
 BIN=$(mkdir -p "${BIN:-bin}" && cd "${BIN:-bin}" && pwd)
 go build -o "$BIN/sagate" ./cmd/sagate
 go build -o "$BIN/caddy" ./cmd/caddy
-go build -o "$BIN/soak" ./internal/soak
+go build -o "$BIN/soak" ./internal/tools/soak
 
 timeout 600 "$BIN/soak" -sagate "$BIN/sagate" -caddy "$BIN/caddy" \
   -duration "${SOAK_DURATION:-60s}" -workers "${SOAK_WORKERS:-32}" \

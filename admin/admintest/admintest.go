@@ -1,7 +1,7 @@
 // Package admintest starts a complete admin endpoint for tests: a real SQLite store in
-// a temporary directory, a real redis-server (internal/redistest), the Redis syncer, and
-// the admin API on an httptest.Server, with every log line captured so that tests can
-// assert that no secret was logged.
+// a temporary directory, a real redis-server (internal/testing/redistest), the Redis
+// syncer, and the admin API on an httptest.Server, with every log line captured so that
+// tests can assert that no secret was logged.
 package admintest
 
 import (
@@ -21,8 +21,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/sagate/sagate/admin"
-	"github.com/sagate/sagate/internal/keytest"
-	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/internal/testing/keytest"
+	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/redissync"
 	"github.com/sagate/sagate/keystore/sqlstore"

@@ -18,9 +18,9 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/sagate/sagate/admin"
-	"github.com/sagate/sagate/internal/redisurl"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/redissync"
+	"github.com/sagate/sagate/keystore/redisurl"
 	"github.com/sagate/sagate/keystore/sqlstore"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/sagate/sagate/admin"
 	"github.com/sagate/sagate/admin/admintest"
-	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/internal/testing/redistest"
 )
 
 // sagate serve listens on loopback unless told otherwise.

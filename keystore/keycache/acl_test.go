@@ -10,7 +10,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/keystore"
 )
 

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/sagate/sagate/internal/redistest"
-	"github.com/sagate/sagate/internal/systest"
+	"github.com/sagate/sagate/internal/testing/redistest"
+	"github.com/sagate/sagate/internal/testing/systest"
 	"github.com/sagate/sagate/keystore"
 )
 

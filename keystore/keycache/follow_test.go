@@ -10,8 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
-	"github.com/sagate/sagate/internal/redistest"
-	"github.com/sagate/sagate/internal/systest"
+	"github.com/sagate/sagate/internal/testing/redistest"
+	"github.com/sagate/sagate/internal/testing/systest"
 	"github.com/sagate/sagate/keystore"
 )
 

@@ -1,92 +1,32 @@
 // Package keycache is the sidecar's side of the Redis sync: it answers "which live key
 // has this hash?" from a bounded local cache, from Redis in one round trip on a miss,
-// and keeps the cache honest by following the admin's events stream.
+// and keeps the cache honest by following the admin's events stream. docs/protocol.md
+// ("The sidecar's side") walks through how.
 //
-// # Freshness
+// Guarantees:
+//   - Fresh or refused: a cached entry answers on its own (SourceCache) only while the
+//     cache can prove it saw every event since the entry was fetched and the entry is
+//     younger than the site's TTL. Any event that could have been missed bumps the
+//     generation: older entries remain only as a stale fallback while Redis cannot
+//     answer, bounded by the site's StaleIfError. A key an event names is never answered
+//     from its old entry, not even as stale; one the event flags gone is refused at once.
+//   - Signed or nothing: it answers only from what verifies with Config.Verifier. A value
+//     that does not is never answered from nor cached (a stale entry or ErrUnavailable,
+//     so 503, never 200 nor 401), counted (Stats.SignatureFailures) and logged without the
+//     value; an event that does not verify flushes the cache. A cache hit verifies nothing.
+//   - Never back in time: a Redis whose revision marker is missing or below the highest
+//     revision already seen is not answered from until the admin has repaired it.
+//   - Fail closed: a Redis error is never cached and never read as "no such key"; neither
+//     is a missing record while the epoch is missing or Redis may evict keys.
+//   - A reply that may predate an event it raced is not cached.
 //
-// A cached entry answers on its own (SourceCache) only while the cache can prove it saw
-// every event since the entry was fetched: the entry was fetched under the current
-// generation, the events follower is connected and caught up, and the entry is younger
-// than the site's TTL. Every event that could have been missed (a gap in the events'
-// seq, a replaced or vanished stream, a resync event, a changed epoch) bumps the
-// generation: older entries stay only as a stale fallback, used while Redis cannot
-// answer and bounded by the site's StaleIfError. An event naming a key drops its entry
-// outright, so a revoked key is never answered, not even as stale; when the event flags
-// the key as gone (keystore.Event.Gone: a tombstone was sent for it) the entry stays
-// instead, turned into a refusal, so that the next request with it is refused without
-// a round trip to Redis.
-//
-// # Trust
-//
-// Redis is a cache of the admin's store, not an authority: the cache answers only
-// from what the admin signed (keystore/sign.go), checked against Config.Verifier.
-// A record, epoch or revision marker that does not verify is never answered from nor
-// cached: the lookup cannot tell (a stale entry or ErrUnavailable, so 503, never 200
-// nor 401), and the refusal is counted (Stats.SignatureFailures) and logged,
-// rate-limited, without the value. An event that does not verify flushes the cache.
-// Verification happens on the miss path only, and once per record version: a verdict
-// table keeps sha256(redis key ‖ value) of records that verified (verdict.go), and
-// the markers are verified again only when they change. A cache hit verifies nothing.
-//
-// It never goes back: the cache keeps the highest store revision it has seen
-// verified (in sagate:rev, which every miss reads, and in events); a reply whose
-// marker is missing or lower comes from a Redis older than what it saw (restarted
-// from an older snapshot, a lagging replica promoted, a restored backup) and nothing
-// in it is answered or cached until the admin has repaired Redis. A writer to Redis
-// other than the admin can delete or replay what the admin wrote, and make lookups
-// fail, but never mint a key, a role or a refusal.
-//
-// # Redis
-//
-// A miss costs a share of one pipelined round trip, GET sagate:epoch + GET sagate:rev
-// + GET sagate:key:<hex> for every hash missed meanwhile, bounded by LookupTimeout: the first
-// miss leaves at once, those arriving while a pipeline is in flight leave together
-// with the next (batch.go). Concurrent misses for one hash share one lookup, one
-// pipeline is in flight at a time and at most 1024 hashes wait (a miss beyond that is answered
-// as if Redis were down), so a slow Redis cannot pile up goroutines or connections
-// even when the client does not honour context deadlines (go-redis only does with
-// Options.ContextTimeoutEnabled, which is recommended; the caller waits at most
-// LookupTimeout either way). A missing epoch means Redis is empty or not yet resynced
-// by the admin: "cannot tell", never "no such key". So does a missing record while
-// Redis may evict keys (maxmemory with a policy other than noeviction, checked at
-// Start and every 10s: evict.go): the record may have been evicted while the epoch
-// stayed, and no "no such key" is cached or used meanwhile.
-//
-// The events follower reads sagate:events with XREAD BLOCK on a connection of its own,
-// taken from a *redis.Client with Conn (for other clients, a connection of the shared
-// pool for the length of each BLOCK). That is one connection of the main pool (10 per
-// CPU by default); lookups run as pipelines, which go-redis serves from its separate
-// pipeline pool, so a blocked XREAD never starves them. Close ends a blocked XREAD at
-// once with CLIENT UNBLOCK. A dead link is noticed when XREAD fails: at once for a
-// closed or reset connection; for a silent partition, 1s after the 2s BLOCK with
-// ContextTimeoutEnabled, else after go-redis' own 10s margin. Until then the follower
-// cannot know it is missing events.
-//
-// # Races
-//
-// A lookup whose reply may predate an event it raced is not cached (see Cache.store):
-// each shard counts the events that touched it, and a lookup notes the count before its
-// request leaves. Redis runs commands in order and the admin publishes an event only
-// after writing its records, so a reply that left Redis after an event was applied is
-// current, and one that left before is followed by the event, which drops it.
-//
-// # Memory
-//
-// A cached key is one 112-byte slot (its hash, key id, state, expiry, times and LRU
-// links) in a slab outside the Go heap, and a 4-byte cell of its shard's open-addressing
-// index: the garbage collector neither scans nor counts the slots, so a full cache of
-// 100,000 keys costs about 11 MB, not twice that plus per-object overhead (slab.go).
-// "No such key" answers take slots of the same slab but a list and a bound of their
-// own (at most Size/8 besides Size: see negativeShare in lru.go): a flood of made-up
-// keys, which pass the public checksum, evicts only other unknown keys, never a
-// verified one that may have to answer stale while Redis is out.
-// What the keys of one service account share (its id, name, workspace and roles) is
-// interned once per cache on the heap; each shard holds a small record of it, counted
-// by the shard's slots, so it leaves with the last of them. A lookup copies what it answers out of the slot into an Entry
-// value, under the shard's lock: nothing outside the lock points into the slab.
-//
-// Use reports (RecordUse) are coalesced per key and written off the hot path as
-// HSET sagate:lastused <key_id> <unix ms>, in pipelined batches about once a second.
+// Bounds: a miss waits at most LookupTimeout (DefaultLookupTimeout, 100ms), one pipeline
+// is in flight at a time and at most 1024 hashes wait for it, so a slow Redis cannot pile
+// up goroutines or connections; at most Size (DefaultSize) keys are cached, plus Size/8
+// "no such key" answers (DefaultNegativeTTL, 2s) that can evict only each other; the
+// follower holds one connection; use reports (RecordUse) are written at most once per
+// DefaultUsageInterval per key, off the request path. A cached key costs a 112-byte slot
+// outside the Go heap: 100,000 keys, about 11 MB.
 package keycache
 
 import (
@@ -113,7 +53,7 @@ const (
 	DefaultNegativeTTL   = 2 * time.Second
 	DefaultLookupTimeout = 100 * time.Millisecond
 	DefaultUsageInterval = time.Minute
-	// DefaultTTL is used for a Policy whose TTL is zero (DESIGN.md: cache_ttl 5m).
+	// DefaultTTL is used for a Policy whose TTL is zero (the directive's cache_ttl).
 	DefaultTTL = 5 * time.Minute
 )
 

@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/keycache"
 )
 
 // The heap a full cache holds, per entry: records as the admin writes them (keys spread
 // over memAccounts service accounts, each with a grant on every project and one on a
-// project of its own, as internal/bench/reconcile fills the store), every one looked up
+// project of its own, as internal/tools/bench/reconcile fills the store), every one looked up
 // once through Redis, then the growth of HeapInuse after GC per entry added.
 // Run: go test -run '^$' -bench Memory -benchmem ./keystore/keycache/
 

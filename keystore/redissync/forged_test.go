@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/internal/keytest"
+	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/keystore"
 )
 

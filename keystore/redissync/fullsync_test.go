@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/sagate/sagate/internal/keytest"
+	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/keystore"
 )
 

@@ -9,14 +9,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/sqlstore"
 )
 
 // BenchmarkCreateKeyWithRedis issues keys through the real Service on a real SQLite
 // store with this Syncer writing to a real Redis: what the admin does per issued key
-// (commit with its outbox row, then Apply), 8 callers at a time as internal/bench/issue
+// (commit with its outbox row, then Apply), 8 callers at a time as internal/tools/bench/issue
 // -c 8, with Run deleting the confirmed outbox rows in batches as in the admin.
 //
 //	go test -run '^$' -bench CreateKeyWithRedis -benchtime 5000x ./keystore/redissync/

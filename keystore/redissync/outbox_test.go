@@ -13,7 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/sqlstore"
 )

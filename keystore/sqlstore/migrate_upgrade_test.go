@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/sagate/sagate/internal/pgtest"
+	"github.com/sagate/sagate/internal/testing/pgtest"
 	"github.com/sagate/sagate/keystore"
 )
 

@@ -12,8 +12,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 
-	"github.com/sagate/sagate/internal/pgtest"
-	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/internal/testing/pgtest"
+	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/sqlstore"
 	"github.com/sagate/sagate/keystore/storetest"

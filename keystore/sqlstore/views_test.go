@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/internal/pgtest"
+	"github.com/sagate/sagate/internal/testing/pgtest"
 	"github.com/sagate/sagate/keystore"
 )
 

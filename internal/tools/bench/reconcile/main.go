@@ -26,7 +26,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sagate/sagate/internal/bench"
+	"github.com/sagate/sagate/internal/tools/bench"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/redissync"
 	"github.com/sagate/sagate/keystore/sqlstore"

@@ -20,7 +20,7 @@ import (
 	"log"
 	"os"
 
-	"github.com/sagate/sagate/internal/bench"
+	"github.com/sagate/sagate/internal/tools/bench"
 )
 
 func main() {

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/sagate/sagate/admin"
-	"github.com/sagate/sagate/internal/bench"
+	"github.com/sagate/sagate/internal/tools/bench"
 	"github.com/sagate/sagate/keystore"
 )
 

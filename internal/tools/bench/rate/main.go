@@ -27,7 +27,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sagate/sagate/internal/bench"
+	"github.com/sagate/sagate/internal/tools/bench"
 )
 
 func main() {

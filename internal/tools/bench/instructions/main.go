@@ -24,7 +24,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sagate/sagate/internal/bench"
+	"github.com/sagate/sagate/internal/tools/bench"
 )
 
 // The middleware measured on its own, and the call that leaves it (the next handler).

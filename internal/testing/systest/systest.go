@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/internal/redistest"
+	"github.com/sagate/sagate/internal/testing/redistest"
 )
 
 var (
@@ -63,7 +63,7 @@ func moduleRoot() (string, error) {
 	if !ok {
 		return "", fmt.Errorf("finding the module root")
 	}
-	return filepath.Abs(filepath.Join(filepath.Dir(file), "..", ".."))
+	return filepath.Abs(filepath.Join(filepath.Dir(file), "..", "..", ".."))
 }
 
 // Proc is a process started by a test. Its output is kept for failure messages.
