@@ -311,8 +311,8 @@ func TestVerdicts(t *testing.T) {
 	if len(v.slots) != verdictMinSlots {
 		t.Errorf("%d slots for a small cache, want %d", len(v.slots), verdictMinSlots)
 	}
-	if n := len(newVerdicts(100_000).slots); n != 1<<18 {
-		t.Errorf("%d slots for 100,000 entries, want %d", n, 1<<18)
+	if n := len(newVerdicts(100_000).slots); n != 1<<17 {
+		t.Errorf("%d slots for 100,000 entries, want %d", n, 1<<17)
 	}
 	// Three digests of one bucket: the oldest goes.
 	var a, b, c [32]byte

@@ -12,7 +12,7 @@ import (
 // ScanAuthRecords. Reported: keys/s; B/op divided by n shows that memory does not
 // grow with the number of keys (rows are read one at a time). Any Store runs it.
 func BenchScanAuthRecords(b *testing.B, st keystore.Store, n int) {
-	ctx := context.Background()
+	ctx := keystore.WithPrincipal(context.Background(), keystore.Operator("bench"))
 	svc, err := keystore.NewService(st, keystore.ServiceOptions{})
 	if err != nil {
 		b.Fatal(err)
