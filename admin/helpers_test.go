@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -84,15 +85,31 @@ func js(v any) string {
 // hdr is name, value pairs.
 func (h *harness) do(method, path, body string, hdr ...string) resp {
 	h.t.Helper()
+	r := sendRaw(h.t, context.Background(), http.DefaultClient, method, h.URL+path, h.Token, body, hdr...)
+	if found := keyRE.FindAll(r.Body, -1); len(found) > 0 {
+		h.mu.Lock()
+		for _, k := range found {
+			h.keys = append(h.keys, string(k))
+		}
+		h.mu.Unlock()
+	}
+	return r
+}
+
+// sendRaw sends one request to url with token as its Bearer credential unless hdr sets
+// Authorization ("" removes a header); hdr is name, value pairs. It fails t on a
+// transport error.
+func sendRaw(t testing.TB, ctx context.Context, hc *http.Client, method, url, token, body string, hdr ...string) resp {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, h.URL+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
-		h.t.Fatalf("building %s %s: %v", method, path, err)
+		t.Fatalf("building %s %s: %v", method, url, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+h.Token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -103,21 +120,14 @@ func (h *harness) do(method, path, body string, hdr ...string) resp {
 		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := hc.Do(req)
 	if err != nil {
-		h.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		h.t.Fatalf("reading the answer to %s %s: %v", method, path, err)
-	}
-	if found := keyRE.FindAll(b, -1); len(found) > 0 {
-		h.mu.Lock()
-		for _, k := range found {
-			h.keys = append(h.keys, string(k))
-		}
-		h.mu.Unlock()
+		t.Fatalf("reading the answer to %s %s: %v", method, url, err)
 	}
 	return resp{Status: res.StatusCode, Header: res.Header, Body: b}
 }

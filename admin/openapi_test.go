@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -73,35 +72,8 @@ type specAPI struct {
 // send sends a request with the admin token unless hdr sets Authorization ("" removes it).
 func (a *specAPI) send(ctx context.Context, method, path, body string, hdr ...string) (int, []byte) {
 	a.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.url+path, rd)
-	if err != nil {
-		a.t.Fatalf("building %s %s: %v", method, path, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		if hdr[i+1] == "" {
-			req.Header.Del(hdr[i])
-			continue
-		}
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	res, err := a.hc.Do(req)
-	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		a.t.Fatalf("reading the answer to %s %s: %v", method, path, err)
-	}
-	return res.StatusCode, b
+	r := sendRaw(a.t, ctx, a.hc, method, a.url+path, a.token, body, hdr...)
+	return r.Status, r.Body
 }
 
 // expect sends a request and fails unless it answers status (and, for an error, code).
