@@ -155,6 +155,139 @@ func (c *Cluster) PrimaryFor(key string) *Server {
 	return p
 }
 
+// ReplicaOf returns the running node that replicates from primary, as the cluster
+// sees it (CLUSTER NODES, asked of primary first, then of the other running nodes):
+// the node that takes primary's slots over when primary is killed. It fails the test
+// if there is none.
+func (c *Cluster) ReplicaOf(primary *Server) *Server {
+	c.t.Helper()
+	var r *Server
+	waitFor(c.t, 10*time.Second, "a replica of "+primary.String(), func() error {
+		var err error
+		r, err = c.replicaOf(primary)
+		return err
+	})
+	return r
+}
+
+// replicaOf is ReplicaOf, once.
+func (c *Cluster) replicaOf(primary *Server) (*Server, error) {
+	askers := append([]*Server{primary}, c.Nodes...)
+	for _, n := range askers {
+		if !n.Running() {
+			continue
+		}
+		nodes, err := clusterNodes(n)
+		if err != nil {
+			continue
+		}
+		var id string
+		for _, e := range nodes {
+			if e.addr == primary.Addr() {
+				id = e.id
+			}
+		}
+		if id == "" {
+			return nil, fmt.Errorf("%s does not know %s", n, primary)
+		}
+		for _, e := range nodes {
+			if e.master != id || !e.flags["slave"] || e.flags["fail"] || e.flags["fail?"] {
+				continue
+			}
+			for _, m := range c.Nodes {
+				if m.Addr() == e.addr && m.Running() {
+					return m, nil
+				}
+			}
+		}
+		return nil, fmt.Errorf("%s knows no running replica of %s", n, primary)
+	}
+	return nil, fmt.Errorf("no running node answered CLUSTER NODES")
+}
+
+// clusterNode is one line of CLUSTER NODES.
+type clusterNode struct {
+	id, addr, master string
+	flags            map[string]bool
+}
+
+// clusterNodes asks n for CLUSTER NODES.
+func clusterNodes(n *Server) ([]clusterNode, error) {
+	cl := redis.NewClient(Options(n.Addr()))
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	out, err := cl.ClusterNodes(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	var nodes []clusterNode
+	for _, line := range strings.Split(out, "\n") {
+		// <id> <ip:port@cport[,hostname]> <flags> <master id or -> ...
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		addr, _, _ := strings.Cut(f[1], "@")
+		e := clusterNode{id: f[0], addr: addr, master: f[3], flags: map[string]bool{}}
+		for _, fl := range strings.Split(f[2], ",") {
+			e.flags[fl] = true
+		}
+		nodes = append(nodes, e)
+	}
+	return nodes, nil
+}
+
+// cutMasterauth is the password a replica cut off by CutReplication offers its primary,
+// which has none: the primary refuses the AUTH, and the replica cannot sync again.
+const cutMasterauth = "redistest-replication-cut"
+
+// CutReplication cuts the replication link from primary to its replica (ReplicaOf) and
+// returns the replica: writes primary acknowledges from then on never reach the
+// replica, as Redis' asynchronous replication allows, while the replica stays a
+// replica of primary in the cluster and is still promoted when primary is killed
+// (cluster-replica-validity-factor is 0: the age of its data does not matter).
+//
+// REPLICAOF is refused in cluster mode, so the replica cannot be pointed at a proxy
+// (see SentinelSet.ReplicateFrom); instead the replica is given a masterauth that
+// primary, whose default user has no password, refuses ("AUTH <password> called
+// without any password configured for the default user"), primary drops its
+// replication connection (CLIENT KILL TYPE replica), and CutReplication waits until
+// the replica reports its link down and primary no replica connected. The replica
+// retries once a second and fails at AUTH each time, before asking for any data.
+//
+// The replica keeps that masterauth. It does not matter once the replica is promoted
+// (a primary authenticates to no one, and the cluster bus does not use it), but
+// should the node become a replica again (e.g. by CLUSTER FAILOVER on a restarted
+// old primary) it could not sync, and WaitHealthy would time out: CONFIG SET
+// masterauth "" on it first.
+func (c *Cluster) CutReplication(primary *Server) *Server {
+	c.t.Helper()
+	replica := c.ReplicaOf(primary)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rc := redis.NewClient(Options(replica.Addr()))
+	defer rc.Close()
+	if err := rc.ConfigSet(ctx, "masterauth", cutMasterauth).Err(); err != nil {
+		c.t.Fatalf("redistest: CONFIG SET masterauth on %v: %v", replica, err)
+	}
+	pc := redis.NewClient(Options(primary.Addr()))
+	defer pc.Close()
+	if err := pc.ClientKillByFilter(ctx, "TYPE", "replica").Err(); err != nil {
+		c.t.Fatalf("redistest: CLIENT KILL TYPE replica on %v: %v", primary, err)
+	}
+	waitFor(c.t, 10*time.Second, "replication from "+primary.String()+" to "+replica.String()+" cut", func() error {
+		if st := infoField(replica, "replication", "master_link_status"); st != "down" {
+			return fmt.Errorf("%s: master_link_status %q", replica, st)
+		}
+		if n := infoField(primary, "replication", "connected_slaves"); n != "0" {
+			return fmt.Errorf("%s: connected_slaves %q", primary, n)
+		}
+		return nil
+	})
+	return replica
+}
+
 // primaryOfSlot asks a running node which node serves slot.
 func (c *Cluster) primaryOfSlot(slot int) (*Server, error) {
 	for _, n := range c.Nodes {

@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -57,6 +58,71 @@ func TestClusterFailsOver(t *testing.T) {
 	c.WaitHealthy(30 * time.Second)
 	if p := c.PrimaryFor("k"); p == old {
 		t.Fatalf("slot of k still served by the killed %v", old)
+	}
+}
+
+// TestClusterLostWrite loses an acknowledged write as Redis Cluster may: the primary
+// of k acknowledges a write its replica never gets, is killed, and the replica takes
+// over with the older value; another shard keeps what it was given.
+func TestClusterLostWrite(t *testing.T) {
+	c := StartCluster(t)
+	cc := c.Client()
+	ctx := context.Background()
+	const k = "k"
+	old := c.PrimaryFor(k)
+	other := ""
+	for i := 0; other == ""; i++ {
+		if key := fmt.Sprintf("other%d", i); c.PrimaryFor(key) != old {
+			other = key
+		}
+	}
+	if err := cc.Set(ctx, k, "v1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := old.Client().Wait(ctx, 1, 5*time.Second).Result(); err != nil || n != 1 {
+		t.Fatalf("WAIT 1 on %v: %d replicas, %v", old, n, err)
+	}
+
+	start := time.Now()
+	replica := c.CutReplication(old)
+	t.Logf("CutReplication took %v", time.Since(start))
+	if replica == old || replica != c.ReplicaOf(old) {
+		t.Fatalf("CutReplication returned %v, want the replica of %v", replica, old)
+	}
+	if err := cc.Set(ctx, k, "v2", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cc.Set(ctx, other, "w", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := old.Client().Get(ctx, k).Result(); err != nil || v != "v2" {
+		t.Fatalf("the primary acknowledged v2 but holds k = %q, %v", v, err)
+	}
+	// The replica does not get v2, even given time to.
+	time.Sleep(1500 * time.Millisecond)
+	rc := replica.Client()
+	if err := rc.ReadOnly(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := rc.Get(ctx, k).Result(); err != nil || v != "v1" {
+		t.Fatalf("the cut replica holds k = %q, %v, want v1", v, err)
+	}
+
+	start = time.Now()
+	old.Kill()
+	c.WaitHealthy(30 * time.Second)
+	t.Logf("failover took %v", time.Since(start))
+	if p := c.PrimaryFor(k); p != replica {
+		t.Fatalf("slot of k served by %v, want the former replica %v", p, replica)
+	}
+	// A new client: cc still maps k's slot to the killed node, and go-redis only
+	// reloads the map on MOVED or after 10 s.
+	after := c.Client()
+	if v, err := after.Get(ctx, k).Result(); err != nil || v != "v1" {
+		t.Fatalf("after the failover k = %q, %v, want v1 (v2 lost)", v, err)
+	}
+	if v, err := after.Get(ctx, other).Result(); err != nil || v != "w" {
+		t.Fatalf("after the failover %s = %q, %v, want w", other, v, err)
 	}
 }
 
