@@ -31,7 +31,7 @@ test: deps vet
 # sidecars under load: about a minute on 2 cores. Part of `make test`.
 HA_TESTS = ^Test(Sentinel|Cluster)
 test-redis-ha:
-	$(GO) test -race -count=1 -timeout 10m -run '$(HA_TESTS)' ./internal/testing/redistest ./e2e
+	$(GO) test -race -count=1 -timeout 10m -run '$(HA_TESTS)' ./internal/testing/redistest ./keystore/redissync ./keystore/keycache ./e2e
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseAuthorization$$' -fuzztime $(FUZZTIME) ./caddymodule/httpauth

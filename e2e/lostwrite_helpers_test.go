@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sagate/sagate/internal/testing/keytest"
+	"github.com/sagate/sagate/internal/testing/systest"
 	"github.com/sagate/sagate/keystore"
 )
 
@@ -115,15 +116,28 @@ func settled(t testing.TB, what string, got []answer, want, wrong int) time.Time
 // redisRev returns the verified revision marker c holds (-1 when missing or unreadable).
 func redisRev(t testing.TB, c *redis.Client) int64 {
 	t.Helper()
+	return markerRev(t, c, keystore.RedisRev)
+}
+
+// markerRev returns the verified revision of the marker key (sagate:rev or a shard
+// marker) that c holds (-1 when missing or unreadable).
+func markerRev(t testing.TB, c *redis.Client, key string) int64 {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	v, err := c.Get(ctx, keystore.RedisRev).Result()
+	v, err := c.Get(ctx, key).Result()
 	if errors.Is(err, redis.Nil) || err != nil {
 		return -1
 	}
-	rev, err := keystore.OpenRev(keystore.NewVerifier(keytest.SigningKey(t).Public()), v)
+	ver := keystore.NewVerifier(keytest.SigningKey(t).Public())
+	var rev int64
+	if key == keystore.RedisRev {
+		rev, err = keystore.OpenRev(ver, v)
+	} else {
+		rev, err = keystore.OpenShardRev(ver, key, v)
+	}
 	if err != nil {
-		t.Fatalf("the revision marker does not verify: %v", err)
+		t.Fatalf("the revision marker %s does not verify: %v", key, err)
 	}
 	return rev
 }
@@ -143,4 +157,43 @@ func statusCounts(got []answer) map[int]int {
 		n[a.status]++
 	}
 	return n
+}
+
+// checkLostWrite waits until every sidecar answers the lost changes right, then checks
+// each one's answers since the fault: recs holds, per sidecar, the recorders of the key
+// revoked and seen before the kill ("seen"; absent for the sidecar started during the
+// failover, which comes last), the key revoked just before the kill ("unseen") and the
+// key issued just before it ("fresh"). The keys revoked must settle on 401 and the key
+// issued on 200 within lostWriteBound of promoted, and "seen" must never be allowed
+// again. It returns when the last sidecar settled on each.
+func checkLostWrite(t *testing.T, recs []map[string]*recorder, promoted time.Time) (refusedBy, allowedBy time.Duration) {
+	t.Helper()
+	systest.Eventually(t, lostWriteBound, "every sidecar answers the lost changes right", func() bool {
+		for _, r := range recs {
+			if (r["seen"] != nil && r["seen"].last().status != http.StatusUnauthorized) || r["unseen"].last().status != http.StatusUnauthorized ||
+				r["fresh"].last().status != http.StatusOK {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(300 * time.Millisecond) // answers after the repair
+	for i, r := range recs {
+		if i == len(recs)-1 {
+			unseenN, freshN := statusCounts(r["unseen"].stop()), statusCounts(r["fresh"].stop())
+			t.Logf("lost write: the sidecar started during the failover answered the key revoked %v, the key issued %v", unseenN, freshN)
+		}
+		if r["seen"] != nil {
+			settled(t, fmt.Sprintf("sidecar %d, key revoked and seen before the kill", i), r["seen"].stop(), http.StatusUnauthorized, http.StatusOK)
+		}
+		refused := settled(t, fmt.Sprintf("sidecar %d, key revoked just before the kill", i), r["unseen"].stop(), http.StatusUnauthorized, http.StatusOK).Sub(promoted)
+		allowed := settled(t, fmt.Sprintf("sidecar %d, key issued just before the kill", i), r["fresh"].stop(), http.StatusOK, http.StatusUnauthorized).Sub(promoted)
+		for what, d := range map[string]time.Duration{"refused the key revoked": refused, "allowed the key issued": allowed} {
+			if d > lostWriteBound {
+				t.Errorf("sidecar %d %s just before the kill %v after the promotion, want within %v", i, what, d, lostWriteBound)
+			}
+		}
+		refusedBy, allowedBy = max(refusedBy, refused), max(allowedBy, allowed)
+	}
+	return refusedBy, allowedBy
 }

@@ -36,7 +36,8 @@ var connectionCommands = []string{
 
 // SidecarACLRules returns the rules of a sidecar's Redis user, after the password:
 //
-//   - GET of sagate:key:*, sagate:epoch and sagate:rev (read-only key permission);
+//   - GET of sagate:key:*, sagate:epoch, sagate:rev and, on a Cluster, the shard
+//     markers sagate:rev:* (read-only key permission);
 //   - XREAD and XREVRANGE of sagate:events (the events follower);
 //   - HSET of sagate:lastused (write-only key permission: use reports);
 //   - CLIENT ID and CLIENT UNBLOCK (the follower's connection, unblocked on Close);
@@ -50,7 +51,7 @@ func SidecarACLRules() []string {
 	}
 	rules = append(rules, connectionCommands...)
 	return append(rules,
-		"%R~"+RedisKeyPrefix+"*", "%R~"+RedisEpoch, "%R~"+RedisRev, "%R~"+RedisEvents,
+		"%R~"+RedisKeyPrefix+"*", "%R~"+RedisEpoch, "%R~"+RedisRev, "%R~"+RedisShardRevPrefix+"*", "%R~"+RedisEvents,
 		"%W~"+RedisLastUsed)
 }
 

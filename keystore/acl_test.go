@@ -42,7 +42,7 @@ func TestACLUsers(t *testing.T) {
 	setUser(t, root, keystore.ACLSetUser("adm", keystore.ACLPassword("adm-pass", "x"), keystore.AdminACLRules()))
 	// Applying again replaces, not adds.
 	setUser(t, root, keystore.ACLSetUser("side", keystore.ACLPassword("side-pass", "x"), keystore.SidecarACLRules()))
-	for _, k := range []string{"sagate:key:x", keystore.RedisEpoch, keystore.RedisRev, "other"} {
+	for _, k := range []string{"sagate:key:x", keystore.RedisEpoch, keystore.RedisRev, keystore.ShardRevKey(0), "other"} {
 		root.Set(ctx, k, "v", 0)
 	}
 	root.XAdd(ctx, &redis.XAddArgs{Stream: keystore.RedisEvents, Values: []any{"seq", "1"}})
@@ -57,6 +57,7 @@ func TestACLUsers(t *testing.T) {
 		{"sidecar", side, []any{"GET", "sagate:key:x"}, true},
 		{"sidecar", side, []any{"GET", keystore.RedisEpoch}, true},
 		{"sidecar", side, []any{"GET", keystore.RedisRev}, true},
+		{"sidecar", side, []any{"GET", keystore.ShardRevKey(0)}, true},
 		{"sidecar", side, []any{"XREVRANGE", keystore.RedisEvents, "+", "-", "COUNT", "1"}, true},
 		{"sidecar", side, []any{"XREAD", "COUNT", "1", "STREAMS", keystore.RedisEvents, "0-0"}, true},
 		{"sidecar", side, []any{"HSET", keystore.RedisLastUsed, "key_1", "1"}, true},
@@ -68,6 +69,7 @@ func TestACLUsers(t *testing.T) {
 		{"sidecar", side, []any{"SET", keystore.RedisEpoch, "forged"}, false},
 		{"sidecar", side, []any{"SET", keystore.RedisRev, "forged"}, false},
 		{"sidecar", side, []any{"DEL", keystore.RedisRev}, false},
+		{"sidecar", side, []any{"SET", keystore.ShardRevKey(0), "forged"}, false},
 		{"sidecar", side, []any{"XADD", keystore.RedisEvents, "*", "seq", "2"}, false},
 		{"sidecar", side, []any{"XTRIM", keystore.RedisEvents, "MAXLEN", "0"}, false},
 		{"sidecar", side, []any{"EVAL", "return 1", "0"}, false},

@@ -35,7 +35,7 @@ const (
 	DomainRecord = "record" // a key record; name: the key hash in hex
 	DomainEvent  = "event"  // an events stream entry; name: ""
 	DomainEpoch  = "epoch"  // the epoch marker; name: ""
-	DomainRev    = "rev"    // the revision marker; name: ""
+	DomainRev    = "rev"    // a revision marker; name: "" (RedisRev) or the shard marker's key
 )
 
 // Formats of keys and signatures.

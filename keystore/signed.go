@@ -58,11 +58,17 @@ func SealRev(k SigningKey, rev int64) string {
 
 // OpenRev verifies a sealed revision marker and returns its revision.
 func OpenRev(v *Verifier, sealed string) (int64, error) {
-	text, err := OpenMarker(v, DomainRev, sealed)
+	return openRev(v, "", sealed)
+}
+
+// openRev verifies a sealed revision marker named name ("" for RedisRev, the key for
+// a shard marker) and returns its revision.
+func openRev(v *Verifier, name, sealed string) (int64, error) {
+	payload, err := v.Open(DomainRev, name, []byte(sealed))
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("verifying the %s marker: %w", DomainRev, err)
 	}
-	rev, err := strconv.ParseInt(text, 10, 64)
+	rev, err := strconv.ParseInt(string(payload), 10, 64)
 	if err != nil || rev < 0 {
 		return 0, fmt.Errorf("verifying the %s marker: not a revision", DomainRev)
 	}

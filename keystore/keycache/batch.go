@@ -20,7 +20,7 @@ import (
 // Each flight, when its reply is in, takes whatever queued meanwhile (at most maxBatch
 // hashes) and goes again, until the queue is empty: under load, N concurrent misses
 // cost one write instead of N. Every pipeline is GET sagate:epoch + GET sagate:rev + one
-// GET per hash.
+// GET per hash, and on a Cluster one GET per shard marker of those hashes (shardrev.go).
 
 // errExpired answers a queued lookup that nobody waited for any more.
 var errExpired = errors.New("lookup expired in the queue")
@@ -155,12 +155,23 @@ func (c *Cache) fetch(batch []*call) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LookupTimeout)
 	defer cancel()
+	slotMap, err := c.batchSlotMap(ctx)
+	if err != nil {
+		c.finish(batch, err)
+		return
+	}
 	pipe := c.client.Pipeline()
 	epochCmd := pipe.Get(ctx, keystore.RedisEpoch)
 	revCmd := pipe.Get(ctx, keystore.RedisRev)
 	recCmds := make([]*redis.StringCmd, len(batch))
 	for i, cl := range batch {
 		recCmds[i] = pipe.Get(ctx, redisKey(cl.h))
+	}
+	var shardCmds []*redis.StringCmd // on a Cluster (shardrev.go)
+	var shardKeys []string
+	var shardOf []int
+	if slotMap != nil {
+		shardCmds, shardKeys, shardOf = shardGets(ctx, pipe, slotMap, batch)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		c.finish(batch, fmt.Errorf("looking up key records: %w", err))
@@ -174,25 +185,54 @@ func (c *Cache) fetch(batch []*call) {
 		c.finish(batch, err)
 		return
 	}
-	if err := c.replyRev(revCmd, seen, hasEpoch); err != nil {
+	replyRev, err := c.replyRev(revCmd, seen, hasEpoch)
+	if err != nil {
 		// Redis went back in time, or its marker does not verify: nothing it says
 		// can be told from what it said before.
 		c.finish(batch, err)
 		return
 	}
-	c.answerAll(batch, recCmds, hasEpoch, confirmed, gen)
+	var states []shardState
+	if slotMap != nil {
+		shardStates, err := c.shardStates(shardCmds, shardKeys, seen, replyRev)
+		if err != nil {
+			c.finish(batch, err)
+			return
+		}
+		states = make([]shardState, len(batch))
+		for i, j := range shardOf {
+			if j < 0 {
+				states[i] = shardRefused // a slot no range of the map serves: the map is stale
+			} else {
+				states[i] = shardStates[j]
+			}
+		}
+	}
+	c.answerAll(batch, recCmds, states, hasEpoch, confirmed, gen)
 	c.finish(batch, nil)
 }
 
-// answerAll answers the calls of batch from their records' replies. A record seen
+// answerAll answers the calls of batch from their records' replies and, on a Cluster,
+// the states of their shard markers (states; nil otherwise). A record seen
 // for the first time costs an Ed25519 verification (about 50 µs, verdict.go): so
 // that a batch of them (after a restart) does not wait on one CPU, the calls are
 // shared out over up to GOMAXPROCS goroutines, which end with the batch.
-func (c *Cache) answerAll(batch []*call, cmds []*redis.StringCmd, hasEpoch bool, confirmed int64, gen uint64) {
+func (c *Cache) answerAll(batch []*call, cmds []*redis.StringCmd, states []shardState, hasEpoch bool, confirmed int64, gen uint64) {
 	one := func(i int) {
 		cl := batch[i]
 		raw, err := cmds[i].Bytes()
-		if errors.Is(err, redis.Nil) && !hasEpoch {
+		var st shardState
+		if states != nil {
+			st = states[i]
+		}
+		if st == shardRefused {
+			cl.err = errBehind // that shard is older than what this cache saw (shardrev.go)
+			return
+		}
+		if st == shardUnsure {
+			cl.inv = noCache // answered, not cached: the next lookup checks again
+		}
+		if errors.Is(err, redis.Nil) && (!hasEpoch || st == shardUnsure) {
 			// No epoch: Redis is empty or half-filled, so a MISSING record cannot be
 			// told from an unknown key (stale or 503). A record that IS there was
 			// written by the admin since Redis came back (rev-checked; later changes
@@ -239,29 +279,30 @@ func (c *Cache) replyEpoch(cmd *redis.StringCmd) (bool, error) {
 }
 
 // replyRev checks the revision marker of a reply against seen, the highest revision
-// this cache had seen verified when the request left: missing or lower means Redis
-// is older than what this cache saw (errBehind), or, with no epoch either and nothing
-// seen yet, that Redis is empty (errNoEpoch). A higher one raises seenRev.
-func (c *Cache) replyRev(cmd *redis.StringCmd, seen int64, hasEpoch bool) error {
+// this cache had seen verified when the request left, and returns the marker's
+// revision: missing or lower means Redis is older than what this cache saw
+// (errBehind), or, with no epoch either and nothing seen yet, that Redis is empty
+// (errNoEpoch). A higher one raises seenRev.
+func (c *Cache) replyRev(cmd *redis.StringCmd, seen int64, hasEpoch bool) (int64, error) {
 	sealed, err := cmd.Result()
 	if errors.Is(err, redis.Nil) {
 		if !hasEpoch && seen == 0 {
-			return errNoEpoch
+			return 0, errNoEpoch
 		}
-		return c.behind(0, seen)
+		return 0, c.behind(0, seen)
 	}
 	if err != nil {
-		return fmt.Errorf("reading the revision marker: %w", err)
+		return 0, fmt.Errorf("reading the revision marker: %w", err)
 	}
 	rev, err := c.openRev(sealed)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if rev < seen {
-		return c.behind(rev, seen)
+		return 0, c.behind(rev, seen)
 	}
 	c.noteRev(rev)
-	return nil
+	return rev, nil
 }
 
 // answer verifies, decodes and caches one record of a pipeline's reply (err: the

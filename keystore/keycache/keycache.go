@@ -15,7 +15,8 @@
 //     so 503, never 200 nor 401), counted (Stats.SignatureFailures) and logged without the
 //     value; an event that does not verify flushes the cache. A cache hit verifies nothing.
 //   - Never back in time: a Redis whose revision marker is missing or below the highest
-//     revision already seen is not answered from until the admin has repaired it.
+//     revision already seen is not answered from until the admin has repaired it; on
+//     a Redis Cluster, the same holds for each shard, by its own marker (shardrev.go).
 //   - Fail closed: a Redis error is never cached and never read as "no such key"; neither
 //     is a missing record while the epoch is missing or Redis may evict keys.
 //   - A reply that may predate an event it raced is not cached.
@@ -210,8 +211,11 @@ type Cache struct {
 
 	// Verification (verdict.go). seenRev is the highest store revision seen verified,
 	// in a revision marker or an event: Redis never answers for an older state.
-	verdicts     *verdicts
-	marks        markers
+	verdicts *verdicts
+	marks    markers
+	// slotMap is the Redis Cluster's slot map (shardrev.go); nil on a single server
+	// or Sentinel, and until first read.
+	slotMap      atomic.Pointer[keystore.Shards]
 	seenRev      atomic.Int64
 	sigFails     [numSigKinds]atomic.Uint64
 	sigWarned    [numSigKinds]atomic.Int64 // UnixNano of the last warning, by kind
@@ -288,6 +292,10 @@ func (c *Cache) Start() {
 		go c.follow(ctx)
 		go c.flushUses(ctx)
 		go c.watchEviction(ctx)
+		if cc := c.clusterClient(); cc != nil {
+			c.wg.Add(1)
+			go c.watchSlots(ctx, cc)
+		}
 	})
 }
 

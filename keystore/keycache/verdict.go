@@ -129,6 +129,7 @@ type markers struct {
 	epochText   string
 	revSealed   string
 	rev         int64
+	shardRevs   map[string]sealedRev // by key (shardrev.go)
 }
 
 // openEpoch returns the text of the sealed epoch marker.

@@ -12,23 +12,26 @@
 //	                                 and "resync" events (a new epoch); XADD MAXLEN ~ EventsMaxLen
 //	sagate:epoch             string  "<unix ms>-<16 hex>", written last by each full sync
 //	sagate:rev               string  the highest store revision whose changes Redis holds
+//	sagate:rev:{<tag>}       string  on a Redis Cluster, the same for one slot range, kept
+//	                                 on the range's primary (keystore/shards.go, markers.go)
 //	sagate:lastused          hash    written by sidecars; taken, emptied and folded by the admin
 //
-// Every script touches a single key, so the layout works on Redis Cluster.
+// Every script touches a single key, so the layout works on Redis Cluster, where each
+// shard also carries its own revision marker, since a shard can lose writes on its own.
 //
 // Invariants it keeps:
 //   - The store is the truth. A change is committed with its outbox row before anything is
 //     written to Redis; Apply then writes its records (read fresh from the store), raises
-//     sagate:rev, and publishes its event, in that order; an event is never in the stream
-//     before the records it announces.
+//     the shard markers (on a Cluster) and sagate:rev, and publishes its event, in that
+//     order; an event is never in the stream before the records it announces.
 //   - Writes are rev-checked: a stored record of a higher revision is never replaced by a
 //     lower one, so concurrent Applies, full syncs and a second admin may interleave freely.
 //   - Nothing unverified stays: a value that does not verify with the admin's current key,
 //     or carries a revision above the store's, is rewritten from the store by compare-and-set
 //     on the bytes read (never over a newer write).
-//   - A failed Apply, a missing or unverifiable epoch or revision marker, or a marker that
-//     stays behind the store's revision for more than 2s brings a full sync with a new
-//     epoch, so every sidecar drops its cache.
+//   - A failed Apply, a missing or unverifiable epoch or revision marker (sagate:rev or a
+//     shard marker), or a marker that stays behind the store's revision for more than 2s
+//     brings a full sync with a new epoch, so every sidecar drops its cache.
 //   - A committed change that Redis may lack (its outbox row older than 2s by the store's
 //     clock) is re-applied by any live admin; every full sync confirms the rows it covers.
 //

@@ -139,7 +139,13 @@ func (e *env) redisRev(t *testing.T) int64 {
 
 func (e *env) epoch(t *testing.T) string {
 	t.Helper()
-	ep, err := e.s.readEpoch(context.Background())
+	return syncerEpoch(t, e.s)
+}
+
+// syncerEpoch returns the epoch marker s reads from Redis ("" when missing).
+func syncerEpoch(t *testing.T, s *Syncer) string {
+	t.Helper()
+	ep, err := s.readEpoch(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

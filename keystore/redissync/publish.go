@@ -10,8 +10,8 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-// writeAndPublish runs ws through writeScript, reads the epoch marker, raises the
-// revision marker to rev, and publishes signed "keys" events for hashes (at most
+// writeAndPublish runs ws through writeScript, raises the shard revision markers (on a
+// Cluster), reads the epoch marker, raises the revision marker to rev, and publishes signed "keys" events for hashes (at most
 // maxEventHashes each), all in one pipeline: Redis runs them in that order, so a sidecar
 // that reads an event finds the records it announces and a revision marker at least as
 // high as the event's (on a Redis Cluster, whose nodes run their parts of a pipeline in
@@ -26,16 +26,23 @@ import (
 func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, hashes []keystore.KeyHash) (string, error) {
 	pipe := s.rdb.Pipeline()
 	writes := s.queueWrites(ctx, pipe, ws, writeScript.Eval)
+	// Each primary runs its part of a pipeline in order: a shard marker queued after
+	// the writes is raised after the records that primary holds.
+	shardCmds := s.queueRaiseShards(ctx, pipe, rev)
 	epochCmd := pipe.Get(ctx, keystore.RedisEpoch)
 	_, cluster := s.rdb.(*redis.ClusterClient)
 	if cluster {
 		// A cluster pipeline runs on several nodes at once, in no order between them:
-		// the writes must be done before the marker, the marker before the event.
+		// the writes and shard markers must be done before RedisRev, RedisRev before
+		// the event.
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return "", fmt.Errorf("writing %d records: %w", len(ws), err)
 		}
+		if err := firstErr(shardCmds); err != nil {
+			return "", fmt.Errorf("raising the shard revision markers: %w", err)
+		}
 	}
-	revCmd := s.queueRaiseRev(ctx, pipe, rev)
+	revCmd := s.queueRaise(ctx, pipe, keystore.RedisRev, rev)
 	if cluster {
 		if _, err := pipe.Exec(ctx); err != nil {
 			return "", fmt.Errorf("raising the revision marker: %w", err)

@@ -55,6 +55,10 @@ func (s *Syncer) reconcile(ctx context.Context, forceNew bool) (ReconcileStats, 
 
 func (s *Syncer) doReconcile(ctx context.Context, forceNew bool) (ReconcileStats, error) {
 	var st ReconcileStats
+	if err := s.refreshShards(ctx); err != nil {
+		s.m.redisErrors.Inc()
+		return st, err
+	}
 	epoch, err := s.readEpoch(ctx)
 	if err != nil {
 		s.m.redisErrors.Inc()
@@ -210,7 +214,7 @@ func (s *Syncer) setEpoch(ctx context.Context, rev int64) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.setRevMarker(ctx, rev); err != nil {
+	if err := s.setRevMarkers(ctx, rev); err != nil {
 		s.m.redisErrors.Inc()
 		return err
 	}

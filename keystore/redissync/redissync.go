@@ -90,6 +90,9 @@ type Syncer struct {
 	backlog *backlog
 	// confirm deletes the outbox rows of successful Applies (outbox.go).
 	confirm *confirmer
+	// shards is the Cluster's slot map as the shard revision markers follow it
+	// (markers.go); nil on a single server or Sentinel, and until first read.
+	shards atomic.Pointer[keystore.Shards]
 }
 
 var _ keystore.Syncer = (*Syncer)(nil)

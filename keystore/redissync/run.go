@@ -140,6 +140,10 @@ func (r *runState) attempt(ctx context.Context) {
 // that stays behind the store (behind), needs a full sync now; Redis answering again
 // after an outage lets an owed sync run without waiting for its backoff.
 func (r *runState) checkEpoch(ctx context.Context) {
+	if err := r.s.refreshShards(ctx); err != nil {
+		r.redisUp = false
+		return
+	}
 	m, err := r.s.readMarkers(ctx)
 	if err != nil {
 		r.redisUp = false
@@ -147,7 +151,7 @@ func (r *runState) checkEpoch(ctx context.Context) {
 	}
 	wasDown := !r.redisUp
 	r.redisUp = true
-	full := m.epoch == "" || (m.revSeen && !m.revOK) || r.behind(m)
+	full := m.epoch == "" || m.forged || r.behind(m)
 	if full {
 		r.pendingFull = true
 	}

@@ -147,7 +147,10 @@ func (c *Cluster) WaitHealthy(timeout time.Duration) {
 // PrimaryFor returns the node that serves key's slot now, as the running nodes see it.
 func (c *Cluster) PrimaryFor(key string) *Server {
 	c.t.Helper()
-	slot := int(keySlot(key))
+	slot, err := c.keySlot(key)
+	if err != nil {
+		c.t.Fatalf("redistest: finding the slot of %q: %v", key, err)
+	}
 	p, err := c.primaryOfSlot(slot)
 	if err != nil {
 		c.t.Fatalf("redistest: finding the primary of %q: %v", key, err)
@@ -318,23 +321,20 @@ func (c *Cluster) primaryOfSlot(slot int) (*Server, error) {
 	return nil, fmt.Errorf("no running node answered CLUSTER SLOTS")
 }
 
-// keySlot is Redis Cluster's hash slot of key (CRC16 of its hash tag, mod 16384).
-func keySlot(key string) uint16 {
-	if i := strings.IndexByte(key, '{'); i >= 0 {
-		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
-			key = key[i+1 : i+1+j]
+// keySlot asks a running node for key's hash slot (CLUSTER KEYSLOT).
+func (c *Cluster) keySlot(key string) (int, error) {
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			continue
+		}
+		cl := redis.NewClient(Options(n.Addr()))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		slot, err := cl.ClusterKeySlot(ctx, key).Result()
+		cancel()
+		_ = cl.Close()
+		if err == nil {
+			return int(slot), nil
 		}
 	}
-	var crc uint16
-	for i := 0; i < len(key); i++ {
-		crc ^= uint16(key[i]) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc % 16384
+	return 0, fmt.Errorf("no running node answered CLUSTER KEYSLOT")
 }

@@ -1,0 +1,188 @@
+package redissync
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sagate/sagate/internal/testing/keytest"
+	"github.com/sagate/sagate/internal/testing/redistest"
+	"github.com/sagate/sagate/keystore"
+)
+
+// clusterEnv is a real Redis Cluster (three primaries, a replica each), a fake store
+// and a running Syncer on a cluster client.
+type clusterEnv struct {
+	c   *redistest.Cluster
+	rdb *redis.ClusterClient
+	src *memSource
+	s   *Syncer
+}
+
+func newClusterEnv(t *testing.T, keys int) *clusterEnv {
+	t.Helper()
+	c := redistest.StartCluster(t)
+	e := &clusterEnv{c: c, rdb: c.Client(), src: newMemSource()}
+	for i := range keys {
+		e.src.put(testHash(i), testRecord(i))
+	}
+	e.s = newSyncer(t, e.rdb, e.src, Config{EpochCheckInterval: 100 * time.Millisecond})
+	startRun(t, e.s)
+	waitFor(t, "the initial sync", func() bool { return e.s.Ready(context.Background()) == nil })
+	return e
+}
+
+// shardRevs returns the revision of each shard marker of the cluster's slot map, by
+// key: -1 when missing, -2 when it does not verify.
+func (e *clusterEnv) shardRevs(t *testing.T) map[string]int64 {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]int64{}
+	for _, k := range e.shards(t).Keys() {
+		v, err := e.rdb.Get(ctx, k).Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			out[k] = -1
+		case err != nil:
+			t.Fatalf("reading %s: %v", k, err)
+		default:
+			rev, err := keystore.OpenShardRev(verifier(t), k, v)
+			if err != nil {
+				rev = -2
+			}
+			out[k] = rev
+		}
+	}
+	return out
+}
+
+// allAt reports whether every shard marker is at rev.
+func allAt(revs map[string]int64, rev int64) bool {
+	for _, r := range revs {
+		if r != rev {
+			return false
+		}
+	}
+	return len(revs) > 0
+}
+
+// TestClusterShardMarkers: on a Cluster the admin keeps one revision marker per slot
+// range, in that range, raises every one with each change, and repairs a shard that
+// lost its records (a primary restarted empty: FLUSHALL on that node alone), one whose
+// marker went back, and one whose marker is forged, with a full sync.
+func TestClusterShardMarkers(t *testing.T) {
+	e := newClusterEnv(t, 60)
+	ctx := context.Background()
+	_, rev := e.src.snapshot()
+	if revs := e.shardRevs(t); len(revs) != 3 || !allAt(revs, rev) {
+		t.Fatalf("after the initial sync the shard markers are %v, want 3 at %d", revs, rev)
+	}
+	// keystore.Slot is Redis' own: every marker is in the first slot of its range.
+	for k := range e.shardRevs(t) {
+		got, err := e.rdb.ClusterKeySlot(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int(got) != keystore.Slot(k) {
+			t.Errorf("CLUSTER KEYSLOT %s = %d, keystore.Slot = %d", k, got, keystore.Slot(k))
+		}
+	}
+
+	// A change raises every marker, on every primary.
+	rev = e.src.remove(testHash(0))
+	if err := e.s.Apply(ctx, keystore.Change{Rev: rev, Action: "test", Hashes: []keystore.KeyHash{testHash(0)}}); err != nil {
+		t.Fatal(err)
+	}
+	if revs := e.shardRevs(t); !allAt(revs, rev) {
+		t.Fatalf("after a change at %d the shard markers are %v", rev, revs)
+	}
+
+	// A shard that lost everything (its primary restarted empty before its replica
+	// took over, which then copied the empty primary): the admin rewrites it.
+	// The victim holds neither the epoch nor sagate:rev, which would tell on their own.
+	victim := e.otherPrimary(t)
+	epoch := e.epoch(t)
+	start := time.Now()
+	if err := victim.Client().FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the admin to repair the emptied shard", func() bool {
+		return allAt(e.shardRevs(t), rev) && e.epoch(t) != epoch && e.mismatch(t) == ""
+	})
+	t.Logf("a shard emptied on its own was repaired in %v", time.Since(start).Round(time.Millisecond))
+
+	// A marker put back to an older revision: repaired after the grace.
+	markerKey, _ := e.shards(t).KeyFor(keystore.RedisKey(testHash(3)))
+	sk := keytest.SigningKey(t)
+	epoch = e.epoch(t)
+	if err := e.rdb.Set(ctx, markerKey, keystore.SealShardRev(sk, markerKey, rev-1), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the admin to repair a shard marker gone back", func() bool {
+		return allAt(e.shardRevs(t), rev) && e.epoch(t) != epoch
+	})
+
+	// A marker that does not verify (another shard's, copied): replaced at once.
+	var other string
+	for k := range e.shardRevs(t) {
+		if k != markerKey {
+			other = k
+			break
+		}
+	}
+	epoch = e.epoch(t)
+	if err := e.rdb.Set(ctx, markerKey, keystore.SealShardRev(sk, other, rev), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the admin to replace a forged shard marker", func() bool {
+		return allAt(e.shardRevs(t), rev) && e.epoch(t) != epoch
+	})
+}
+
+func (e *clusterEnv) shards(t *testing.T) keystore.Shards {
+	t.Helper()
+	sh, err := keystore.LoadShards(context.Background(), e.rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sh
+}
+
+func (e *clusterEnv) epoch(t *testing.T) string {
+	t.Helper()
+	return syncerEpoch(t, e.s)
+}
+
+// mismatch is env.mismatch's check of every live key's record, read through the
+// cluster client ("" when Redis holds the store's state for them).
+func (e *clusterEnv) mismatch(t *testing.T) string {
+	t.Helper()
+	recs, _ := e.src.snapshot()
+	for h, want := range recs {
+		b, err := e.rdb.Get(context.Background(), keystore.RedisKey(h)).Bytes()
+		if err != nil {
+			return "record of " + want.KeyID + ": " + err.Error()
+		}
+		got, err := keystore.OpenRecord(verifier(t), h, b)
+		if err != nil || !sameRecord(got, want) {
+			return "record of " + want.KeyID + " differs from the store"
+		}
+	}
+	return ""
+}
+
+// otherPrimary returns the primary that holds neither the epoch nor sagate:rev.
+func (e *clusterEnv) otherPrimary(t *testing.T) *redistest.Server {
+	t.Helper()
+	busy := map[*redistest.Server]bool{e.c.PrimaryFor(keystore.RedisEpoch): true, e.c.PrimaryFor(keystore.RedisRev): true}
+	for i := range 100 {
+		if p := e.c.PrimaryFor(keystore.RedisKey(testHash(i))); !busy[p] {
+			return p
+		}
+	}
+	t.Fatal("no primary without the epoch and sagate:rev holds a key record")
+	return nil
+}
