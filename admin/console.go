@@ -10,8 +10,9 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-// mountConsole serves the web console under console.Path.
-func (s *Server) mountConsole() error {
+// mountConsole serves the web console under console.Path; secureCookies is
+// Config.ConsoleSecureCookies.
+func (s *Server) mountConsole(secureCookies bool) error {
 	c, err := console.New(console.Config{
 		Service:      s.svc,
 		Authenticate: s.consoleAuthenticate,
@@ -22,7 +23,8 @@ func (s *Server) mountConsole() error {
 			kp, _ := p.Value.(keystore.Principal)
 			return keystore.WithPrincipal(ctx, kp)
 		},
-		Logger: s.log.Named("console"),
+		Logger:        s.log.Named("console"),
+		SecureCookies: secureCookies,
 	})
 	if err != nil {
 		return fmt.Errorf("creating admin server: %w", err)

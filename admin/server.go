@@ -58,6 +58,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// Console serves the web console (package admin/console) under /console/. Default: off.
 	Console bool
+	// ConsoleSecureCookies marks the console's cookies Secure on requests that arrived
+	// over plain HTTP too, for a console behind a proxy that terminates TLS
+	// (console.Config.SecureCookies). Cookies of requests over TLS are always Secure.
+	// Default: false.
+	ConsoleSecureCookies bool
 }
 
 // Server is the admin HTTP API as an http.Handler. It is safe for concurrent use.
@@ -129,7 +134,7 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s.routes()
 	if cfg.Console {
-		if err := s.mountConsole(); err != nil {
+		if err := s.mountConsole(cfg.ConsoleSecureCookies); err != nil {
 			return nil, err
 		}
 	}

@@ -3,9 +3,11 @@ package console_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/sagate/sagate/admin/console"
 	"github.com/sagate/sagate/keystore"
 )
 
@@ -98,5 +100,87 @@ func TestServiceAccountsInTheConsole(t *testing.T) {
 	must(err)
 	if resp, _ := a.get("/console/w/acme/accounts"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("after the account was deactivated: %d", resp.StatusCode)
+	}
+}
+
+// TestProjectPageShowsPeople: the project page lists the people with a role in the
+// project (there or on "*") to whoever may read the project's grants: an operator, the
+// project's owner (a service account or a person); to anyone else it shows no one (the
+// header names a person signed in through the proxy, so rows are looked for, not names).
+func TestProjectPageShowsPeople(t *testing.T) {
+	var svc *keystore.Service
+	e := newEnv(t, withKeys(&svc), func(c *console.Config) {
+		c.FromProxy = func(r *http.Request) (console.Principal, bool, error) {
+			u := r.Header.Get("X-Test-User")
+			return console.Principal{Actor: "person:" + u, Label: u, Value: keystore.Person(u, "127.0.0.1")}, u != "", nil
+		}
+	})
+	svc = e.svc
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, lead, err := e.svc.CreateServiceAccount(e.op, "acme", keystore.CreateServiceAccountInput{Name: "lead", CreateKey: true})
+	must(err)
+	_, err = e.svc.SetGrant(e.op, "acme", "p1", "lead", keystore.RoleOwner)
+	must(err)
+	_, err = e.svc.SetGrant(e.op, "acme", "p2", "lead", keystore.RoleViewer)
+	must(err)
+	for _, r := range []struct {
+		project, person string
+		role            keystore.Role
+	}{{"p1", "carol", keystore.RoleOwner}, {"*", "dave", keystore.RoleViewer}, {"p2", "erin", keystore.RoleContributor}} {
+		_, err = e.svc.SetPersonRole(e.op, "acme", r.project, r.person, r.role)
+		must(err)
+	}
+	row := func(person, role, through string) *regexp.Regexp {
+		return regexp.MustCompile(`<td>` + person + `</td>\s*<td>` + role + `</td>\s*<td>` + regexp.QuoteMeta(through) + `</td>`)
+	}
+	sees := func(who string, status int, body string) {
+		t.Helper()
+		if status != http.StatusOK || !strings.Contains(body, "People and their roles") ||
+			!row("carol", "owner", "this project").MatchString(body) || !row("dave", "viewer", "every project (*)").MatchString(body) ||
+			strings.Contains(body, "erin") {
+			t.Errorf("p1's people, as %s: %d, want carol (owner, this project) and dave (viewer, *), not erin", who, status)
+		}
+	}
+	seesNoOne := func(who string, status int, body string) {
+		t.Helper()
+		if status != http.StatusForbidden || strings.Contains(body, "People and their roles") ||
+			strings.Contains(body, "<td>carol</td>") || strings.Contains(body, "dave") || strings.Contains(body, "erin") {
+			t.Errorf("p2's people, as %s: %d, want 403 and no one", who, status)
+		}
+	}
+
+	op := e.browser()
+	op.signIn()
+	resp, body := op.get("/console/w/acme/projects/p1")
+	sees("an operator", resp.StatusCode, body)
+
+	// The owner of p1, a service account: p1's people, none of p2's, where it is a viewer.
+	sa := e.browser()
+	sa.signInWith(lead.Key)
+	resp, body = sa.get("/console/w/acme/projects/p1")
+	sees("p1's owning account", resp.StatusCode, body)
+	resp, body = sa.get("/console/w/acme/projects/p2")
+	seesNoOne("p1's owning account", resp.StatusCode, body)
+
+	// People through the proxy: carol owns p1; dave is only a viewer everywhere.
+	person := func(name, path string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+		req.Header.Set("X-Test-User", name)
+		resp, body := e.browser().do(req)
+		return resp.StatusCode, body
+	}
+	code, body := person("carol", "/console/w/acme/projects/p1")
+	sees("carol", code, body)
+	code, body = person("carol", "/console/w/acme/projects/p2")
+	seesNoOne("carol", code, body)
+	code, body = person("dave", "/console/w/acme/projects/p1")
+	if code != http.StatusForbidden || strings.Contains(body, "People and their roles") || strings.Contains(body, "carol") || strings.Contains(body, "<td>dave</td>") {
+		t.Errorf("p1's people, as dave (a viewer): %d, want 403 and no one", code)
 	}
 }

@@ -8,7 +8,9 @@ import (
 )
 
 // The project page: who has which role in one project, for its owners and the admins
-// of its workspace. Its forms assign and unassign service accounts there; the Service
+// of its workspace: the service accounts, and the people the authenticating proxy
+// names. Its forms assign and unassign service accounts there; people's roles are only
+// shown (they are given with the API or sagate project assign --person). The Service
 // decides, per call, whether the principal may.
 
 // projectData is a project's page.
@@ -17,7 +19,13 @@ type projectData struct {
 	Project   string
 	Grants    []keystore.Grant // grants on the project and on "*", by account
 	NextURL   string
-	Refused   bool // the principal may not read the project: no form is offered
+	// FirstPage: the people's roles are read and shown with the first page of grants only.
+	FirstPage bool
+	// People are the people's roles in the project and on "*", by person, at most
+	// keystore.MaxPageSize of them (PeopleCapped: there may be more).
+	People       []keystore.PersonRole
+	PeopleCapped bool
+	Refused      bool // the principal may not read the project: no form is offered
 }
 
 // openProject answers the overview's "open a project" form with the project's page.
@@ -30,12 +38,18 @@ func (c *Console) projectPage(w http.ResponseWriter, r *http.Request, q *req) {
 }
 
 // showProject renders a project's page; errs and form show a failed form again. When
-// the principal may not read the project, the page says why and offers no form.
+// the principal may not read the project, the page says why and offers no form. As the
+// API's list of a project's grants does, the first page also shows the people's roles:
+// the Service reads them under the same rule as the grants.
 func (c *Console) showProject(w http.ResponseWriter, r *http.Request, q *req, status int, errs map[string]string, form map[string][]string) {
 	ws, project := r.PathValue("ws"), r.PathValue("project")
 	token := r.URL.Query().Get("page")
 	gs, next, err := c.cfg.Service.ListGrants(r.Context(), ws, project, keystore.Page{Size: c.cfg.PageSize, Token: token})
-	d := projectData{Workspace: ws, Project: project, Grants: gs}
+	d := projectData{Workspace: ws, Project: project, Grants: gs, FirstPage: token == ""}
+	if err == nil && d.FirstPage {
+		d.People, err = c.cfg.Service.ListPersonRoles(r.Context(), ws, project)
+		d.PeopleCapped = len(d.People) >= keystore.MaxPageSize
+	}
 	if err != nil {
 		d.Refused = true
 		if errs == nil { // else the failed form's own message says it

@@ -38,6 +38,7 @@ type serveOptions struct {
 	logLevel          string
 	access            accessOptions
 	console           bool
+	secureCookies     bool
 }
 
 // serveCmd: sagate serve runs the admin endpoint.
@@ -93,6 +94,8 @@ SIGINT or SIGTERM drains requests in flight, stops the sync and closes the store
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.access.flags(f)
 	f.BoolVar(&o.console, "console", true, "serve the web console under /console/")
+	f.BoolVar(&o.secureCookies, "console-secure-cookies", false,
+		"mark the console's cookies Secure on plain-HTTP requests too, behind a proxy that terminates TLS (over --tls-cert they always are)")
 	return cmd
 }
 
@@ -205,7 +208,8 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 		return fmt.Errorf("starting the keystore service: %w", err)
 	}
 	srv, err := admin.NewServer(admin.Config{Token: token, Service: svc, Syncer: syncer, Redis: rdb, Logger: log.Named("admin"), Registry: reg,
-		OperatorsFile: acfg.OperatorsFile, ProxyUserHeader: acfg.ProxyUserHeader, TrustedProxies: acfg.TrustedProxies, Console: o.console})
+		OperatorsFile: acfg.OperatorsFile, ProxyUserHeader: acfg.ProxyUserHeader, TrustedProxies: acfg.TrustedProxies,
+		Console: o.console, ConsoleSecureCookies: o.secureCookies})
 	if err != nil {
 		return err
 	}

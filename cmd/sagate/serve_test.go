@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -204,4 +207,64 @@ func TestServeWithOperatorsFile(t *testing.T) {
 	if r := runWith(t, map[string]string{envAdminURL: base, envAdminToken: "not-an-operator-token"}, "whoami"); r.code != 1 || !strings.Contains(r.stderr, "check SAGATE_ADMIN_TOKEN") {
 		t.Fatalf("whoami with an unknown token: %+v", r)
 	}
+}
+
+// TestServeConsoleSecureCookies: with --console-secure-cookies the session cookie set at
+// sign-in on a plain-HTTP request is Secure (for a proxy that terminates TLS); without
+// the flag it is not.
+func TestServeConsoleSecureCookies(t *testing.T) {
+	rs := redistest.Start(t)
+	db := "sqlite://" + filepath.Join(t.TempDir(), "sagate.db")
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("secure=%v", secure), func(t *testing.T) {
+			args := []string{"--store", db, "--redis", rs.URL()}
+			if secure {
+				args = append(args, "--console-secure-cookies")
+			}
+			base, stop := serving(t, map[string]string{envAdminToken: serveToken}, args...)
+			defer stop()
+			c := consoleSessionCookie(t, base, serveToken)
+			if c.Secure != secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+				t.Fatalf("session cookie: Secure %v HttpOnly %v SameSite %v; want Secure %v, HttpOnly, SameSite=Strict",
+					c.Secure, c.HttpOnly, c.SameSite, secure)
+			}
+		})
+	}
+}
+
+// consoleSessionCookie signs in to the console at base over plain HTTP with cred, as a
+// browser would, and returns the session cookie the sign-in set. It carries the cookies
+// by hand: a cookie jar would not send a Secure cookie back over plain HTTP.
+func consoleSessionCookie(t *testing.T, base, cred string) *http.Cookie {
+	t.Helper()
+	resp, err := http.Get(base + "/console/sign-in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil || len(resp.Cookies()) != 1 {
+		t.Fatalf("sign-in page: %d, csrf found %v, %d cookies", resp.StatusCode, m != nil, len(resp.Cookies()))
+	}
+	form := url.Values{"credential": {cred}, "csrf": {string(m[1])}}
+	req, _ := http.NewRequest(http.MethodPost, base+"/console/sign-in", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	req.AddCookie(resp.Cookies()[0])
+	resp, err = http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d, want 303", resp.StatusCode)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == "sagate_console" {
+			return c
+		}
+	}
+	t.Fatal("the sign-in set no session cookie")
+	return nil
 }
