@@ -239,6 +239,7 @@ func (c *Cache) answerAll(batch []*call, cmds []*redis.StringCmd, states []shard
 			// overwrite it, and the revision marker says Redis is not behind), so it
 			// answers: the tombstone of a key revoked meanwhile must refuse the key
 			// rather than let a stale cached entry say yes (e2e TestRevokedWhileRedisEmpty).
+			// The same holds for a Cluster shard that may be behind (shardUnsure).
 			cl.err = errNoEpoch
 			return
 		}
