@@ -3,6 +3,7 @@ package redissync
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,14 +23,14 @@ type clusterEnv struct {
 	s   *Syncer
 }
 
-func newClusterEnv(t *testing.T, keys int) *clusterEnv {
+func newClusterEnv(t *testing.T, keys int, checkEvery time.Duration) *clusterEnv {
 	t.Helper()
 	c := redistest.StartCluster(t)
 	e := &clusterEnv{c: c, rdb: c.Client(), src: newMemSource()}
 	for i := range keys {
 		e.src.put(testHash(i), testRecord(i))
 	}
-	e.s = newSyncer(t, e.rdb, e.src, Config{EpochCheckInterval: 100 * time.Millisecond})
+	e.s = newSyncer(t, e.rdb, e.src, Config{EpochCheckInterval: checkEvery})
 	startRun(t, e.s)
 	waitFor(t, "the initial sync", func() bool { return e.s.Ready(context.Background()) == nil })
 	return e
@@ -74,7 +75,7 @@ func allAt(revs map[string]int64, rev int64) bool {
 // lost its records (a primary restarted empty: FLUSHALL on that node alone), one whose
 // marker went back, and one whose marker is forged, with a full sync.
 func TestClusterShardMarkers(t *testing.T) {
-	e := newClusterEnv(t, 60)
+	e := newClusterEnv(t, 60, 100*time.Millisecond)
 	ctx := context.Background()
 	_, rev := e.src.snapshot()
 	if revs := e.shardRevs(t); len(revs) != 3 || !allAt(revs, rev) {
@@ -185,4 +186,36 @@ func (e *clusterEnv) otherPrimary(t *testing.T) *redistest.Server {
 	}
 	t.Fatal("no primary without the epoch and sagate:rev holds a key record")
 	return nil
+}
+
+// TestClusterNoFalseAlarm: changes made concurrently while the admin checks the markers
+// every 5ms never look like a shard that lost writes (no full sync, the epoch stays):
+// every writer raises the shard markers before sagate:rev, and the check reads
+// sagate:rev before the shard markers. (Raising sagate:rev first fails it.)
+func TestClusterNoFalseAlarm(t *testing.T) {
+	e := newClusterEnv(t, 100, 5*time.Millisecond)
+	ctx := context.Background()
+	epoch := e.epoch(t)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 100 {
+				h := testHash(100 + w*1000 + i)
+				rev := e.src.put(h, testRecord(100+w*1000+i))
+				if err := e.s.Apply(ctx, keystore.Change{Rev: rev, Action: "test", Hashes: []keystore.KeyHash{h}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	time.Sleep(50 * time.Millisecond) // a few more checks
+	if got := e.epoch(t); got != epoch {
+		t.Fatalf("the epoch changed from %q to %q: a full sync ran for concurrent changes", epoch, got)
+	}
+	_, rev := e.src.snapshot()
+	if revs := e.shardRevs(t); !allAt(revs, rev) {
+		t.Fatalf("after the changes the shard markers are %v, want all at %d", revs, rev)
+	}
 }

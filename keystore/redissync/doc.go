@@ -30,8 +30,9 @@
 //     or carries a revision above the store's, is rewritten from the store by compare-and-set
 //     on the bytes read (never over a newer write).
 //   - A failed Apply, a missing or unverifiable epoch or revision marker (sagate:rev or a
-//     shard marker), or a marker that stays behind the store's revision for more than 2s
-//     brings a full sync with a new epoch, so every sidecar drops its cache.
+//     shard marker), a shard marker below sagate:rev, or a marker that stays behind the
+//     store's revision for more than 2s brings a full sync with a new epoch, so every
+//     sidecar drops its cache.
 //   - A committed change that Redis may lack (its outbox row older than 2s by the store's
 //     clock) is re-applied by any live admin; every full sync confirms the rows it covers.
 //

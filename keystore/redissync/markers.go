@@ -95,21 +95,36 @@ type markers struct {
 	rev int64
 	// forged: a revision marker is present but does not verify, or is above the
 	// store's revision.
-	forged   bool
-	storeRev int64
+	forged bool
+	// shardLost: on a Cluster, a shard marker read after sagate:rev is missing or
+	// below it. Every writer raises the shard markers before sagate:rev, so that shard
+	// lost writes (or the slot map changed and its range has no marker yet): no grace
+	// is needed before the full sync.
+	shardLost bool
+	globalRev int64 // sagate:rev's revision (0: missing or forged)
+	storeRev  int64
 }
 
-// readMarkers reads the markers in one round trip, then the store's revision.
+// readMarkers reads the epoch and sagate:rev in one round trip, then, on a Cluster, the
+// shard markers in another (after sagate:rev, so that a marker below it is a loss), then
+// the store's revision.
 func (s *Syncer) readMarkers(ctx context.Context) (markers, error) {
 	pipe := s.rdb.Pipeline()
 	ec := pipe.Get(ctx, keystore.RedisEpoch)
-	keys := append([]string{keystore.RedisRev}, s.shardKeys()...)
-	rcs := make([]*redis.StringCmd, len(keys))
-	for i, k := range keys {
-		rcs[i] = pipe.Get(ctx, k)
-	}
+	rc := pipe.Get(ctx, keystore.RedisRev)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return markers{}, fmt.Errorf("reading the markers: %w", err)
+	}
+	keys := s.shardKeys()
+	scs := make([]*redis.StringCmd, len(keys))
+	if len(keys) > 0 {
+		pipe := s.rdb.Pipeline()
+		for i, k := range keys {
+			scs[i] = pipe.Get(ctx, k)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return markers{}, fmt.Errorf("reading the shard revision markers: %w", err)
+		}
 	}
 	var m markers
 	m.epoch = s.openEpoch(ec.Val())
@@ -119,12 +134,13 @@ func (s *Syncer) readMarkers(ctx context.Context) (markers, error) {
 		return markers{}, err
 	}
 	m.storeRev = storeRev
+	global, globalOK, seen := s.openRev(keystore.RedisRev, rc.Val(), storeRev)
+	m.rev, m.globalRev, m.forged = global, global, seen && !globalOK
 	for i, k := range keys {
-		rev, ok, seen := s.openRev(k, rcs[i].Val(), storeRev)
-		if i == 0 || rev < m.rev {
-			m.rev = rev
-		}
+		rev, ok, seen := s.openRev(k, scs[i].Val(), storeRev)
+		m.rev = min(m.rev, rev)
 		m.forged = m.forged || seen && !ok
+		m.shardLost = m.shardLost || globalOK && !(seen && !ok) && rev < global
 	}
 	return m, nil
 }
