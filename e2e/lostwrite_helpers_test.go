@@ -165,8 +165,9 @@ func statusCounts(got []answer) map[int]int {
 // failover, which comes last), the key revoked just before the kill ("unseen") and the
 // key issued just before it ("fresh"). The keys revoked must settle on 401 and the key
 // issued on 200 within lostWriteBound of promoted, and "seen" must never be allowed
-// again. It returns when the last sidecar settled on each.
-func checkLostWrite(t *testing.T, recs []map[string]*recorder, promoted time.Time) (refusedBy, allowedBy time.Duration) {
+// again. It returns when the last sidecar settled on each, and how the sidecar started
+// during the failover answered the key revoked just before the kill, by status.
+func checkLostWrite(t *testing.T, recs []map[string]*recorder, promoted time.Time) (refusedBy, allowedBy time.Duration, coldRevoked map[int]int) {
 	t.Helper()
 	systest.Eventually(t, lostWriteBound, "every sidecar answers the lost changes right", func() bool {
 		for _, r := range recs {
@@ -180,8 +181,8 @@ func checkLostWrite(t *testing.T, recs []map[string]*recorder, promoted time.Tim
 	time.Sleep(300 * time.Millisecond) // answers after the repair
 	for i, r := range recs {
 		if i == len(recs)-1 {
-			unseenN, freshN := statusCounts(r["unseen"].stop()), statusCounts(r["fresh"].stop())
-			t.Logf("lost write: the sidecar started during the failover answered the key revoked %v, the key issued %v", unseenN, freshN)
+			coldRevoked = statusCounts(r["unseen"].stop())
+			t.Logf("lost write: the sidecar started during the failover answered the key revoked %v, the key issued %v", coldRevoked, statusCounts(r["fresh"].stop()))
 		}
 		if r["seen"] != nil {
 			settled(t, fmt.Sprintf("sidecar %d, key revoked and seen before the kill", i), r["seen"].stop(), http.StatusUnauthorized, http.StatusOK)
@@ -195,5 +196,5 @@ func checkLostWrite(t *testing.T, recs []map[string]*recorder, promoted time.Tim
 		}
 		refusedBy, allowedBy = max(refusedBy, refused), max(allowedBy, allowed)
 	}
-	return refusedBy, allowedBy
+	return refusedBy, allowedBy, coldRevoked
 }

@@ -22,7 +22,6 @@ func TestSlot(t *testing.T) {
 		{"{user1000}.following", 3443},
 		{"{user1000}.followers", 3443},
 		{"user1000", 3443},
-		{"foo{}{bar}", keystore.Slot("foo{}{bar}")}, // an empty tag: the whole key
 		{"foo{{bar}}zap", keystore.Slot("{bar")},
 	}
 	for _, tt := range tests {

@@ -134,8 +134,18 @@ func (c *Cache) fly(batch []*call) {
 // every record in one pipeline. Each call gets its entry (nil: no such key, with the
 // epoch present) or why Redis could not tell. Errors are never cached, and neither is
 // anything that did not verify (verdict.go) or came from a Redis older than what this
-// cache has seen.
+// cache has seen. On a Cluster, the calls whose shard marker was below the reply's
+// sagate:rev (shardUnsure) are asked once more (shardrev.go).
 func (c *Cache) fetch(batch []*call) {
+	if again := c.fetchOnce(batch, false); len(again) > 0 {
+		c.fetchOnce(again, true)
+	}
+}
+
+// fetchOnce is one round trip of fetch. On the first (retry false) it returns the
+// calls it left unanswered, to ask again; on the second, those are answered "cannot
+// tell".
+func (c *Cache) fetchOnce(batch []*call, retry bool) []*call {
 	if c.fetchHook != nil {
 		c.fetchHook()
 	}
@@ -158,24 +168,26 @@ func (c *Cache) fetch(batch []*call) {
 	slotMap, err := c.batchSlotMap(ctx)
 	if err != nil {
 		c.finish(batch, err)
-		return
+		return nil
 	}
 	pipe := c.client.Pipeline()
 	epochCmd := pipe.Get(ctx, keystore.RedisEpoch)
 	revCmd := pipe.Get(ctx, keystore.RedisRev)
-	recCmds := make([]*redis.StringCmd, len(batch))
-	for i, cl := range batch {
-		recCmds[i] = pipe.Get(ctx, redisKey(cl.h))
-	}
-	var shardCmds []*redis.StringCmd // on a Cluster (shardrev.go)
+	// On a Cluster, each record's shard marker, before the records, as the markers
+	// above: a record read after its marker is at least as new (shardrev.go).
+	var shardCmds []*redis.StringCmd
 	var shardKeys []string
 	var shardOf []int
 	if slotMap != nil {
 		shardCmds, shardKeys, shardOf = shardGets(ctx, pipe, slotMap, batch)
 	}
+	recCmds := make([]*redis.StringCmd, len(batch))
+	for i, cl := range batch {
+		recCmds[i] = pipe.Get(ctx, redisKey(cl.h))
+	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		c.finish(batch, fmt.Errorf("looking up key records: %w", err))
-		return
+		return nil
 	}
 	if c.replyHook != nil {
 		c.replyHook()
@@ -183,33 +195,58 @@ func (c *Cache) fetch(batch []*call) {
 	hasEpoch, err := c.replyEpoch(epochCmd)
 	if err != nil {
 		c.finish(batch, err)
-		return
+		return nil
 	}
 	replyRev, err := c.replyRev(revCmd, seen, hasEpoch)
+	if errors.Is(err, errBehind) {
+		// Redis went back in time (or lost its marker): nothing it says can be told
+		// from what it said before, but a tombstone, which is final.
+		for i, cl := range batch {
+			cl.e, cl.err = c.answerFinal(cl, recCmds[i], confirmed, gen, err)
+		}
+		c.finish(batch, nil)
+		return nil
+	}
 	if err != nil {
-		// Redis went back in time, or its marker does not verify: nothing it says
-		// can be told from what it said before.
+		// No epoch and nothing seen, or a marker that does not verify.
 		c.finish(batch, err)
-		return
+		return nil
 	}
 	var states []shardState
 	if slotMap != nil {
 		shardStates, err := c.shardStates(shardCmds, shardKeys, seen, replyRev)
 		if err != nil {
 			c.finish(batch, err)
-			return
+			return nil
 		}
 		states = make([]shardState, len(batch))
 		for i, j := range shardOf {
-			if j < 0 {
-				states[i] = shardRefused // a slot no range of the map serves: the map is stale
-			} else {
+			switch {
+			case j < 0: // a slot no range of the map serves: the map is stale
+				_ = c.behind(0, seen)
+				states[i] = shardRefused
+			case shardStates[j] == shardUnsure && retry:
+				states[i] = shardRefused
+			default:
 				states[i] = shardStates[j]
 			}
 		}
 	}
 	c.answerAll(batch, recCmds, states, hasEpoch, confirmed, gen)
+	var again []*call
+	if states != nil {
+		done := batch[:0:0]
+		for i, cl := range batch {
+			if states[i] == shardUnsure {
+				again = append(again, cl)
+			} else {
+				done = append(done, cl)
+			}
+		}
+		batch = done
+	}
 	c.finish(batch, nil)
+	return again
 }
 
 // answerAll answers the calls of batch from their records' replies and, on a Cluster,
@@ -225,21 +262,20 @@ func (c *Cache) answerAll(batch []*call, cmds []*redis.StringCmd, states []shard
 		if states != nil {
 			st = states[i]
 		}
-		if st == shardRefused {
-			cl.err = errBehind // that shard is older than what this cache saw (shardrev.go)
+		switch st {
+		case shardRefused: // that shard is older than what this cache saw (shardrev.go)
+			cl.e, cl.err = c.answerFinal(cl, cmds[i], confirmed, gen, errBehind)
 			return
+		case shardUnsure:
+			return // asked again by fetch
 		}
-		if st == shardUnsure {
-			cl.inv = noCache // answered, not cached: the next lookup checks again
-		}
-		if errors.Is(err, redis.Nil) && (!hasEpoch || st == shardUnsure) {
+		if errors.Is(err, redis.Nil) && !hasEpoch {
 			// No epoch: Redis is empty or half-filled, so a MISSING record cannot be
 			// told from an unknown key (stale or 503). A record that IS there was
 			// written by the admin since Redis came back (rev-checked; later changes
 			// overwrite it, and the revision marker says Redis is not behind), so it
 			// answers: the tombstone of a key revoked meanwhile must refuse the key
 			// rather than let a stale cached entry say yes (e2e TestRevokedWhileRedisEmpty).
-			// The same holds for a Cluster shard that may be behind (shardUnsure).
 			cl.err = errNoEpoch
 			return
 		}
@@ -304,6 +340,21 @@ func (c *Cache) replyRev(cmd *redis.StringCmd, seen int64, hasEpoch bool) (int64
 	}
 	c.noteRev(rev)
 	return rev, nil
+}
+
+// answerFinal answers a call from a Redis that is behind what this cache has seen: only
+// a tombstone (a verified record of a revoked key) answers, since revocation is final
+// (keystore.Event.Gone); anything else is why, "cannot tell".
+func (c *Cache) answerFinal(cl *call, cmd *redis.StringCmd, confirmed int64, gen uint64, why error) (Entry, error) {
+	raw, err := cmd.Bytes()
+	if err != nil {
+		return Entry{}, why
+	}
+	rec, err := c.openRecord(cl.h, raw)
+	if err != nil || rec.State != keystore.KeyRevoked {
+		return Entry{}, why
+	}
+	return c.store(cl.h, &rec, confirmed, gen, cl.inv)
 }
 
 // answer verifies, decodes and caches one record of a pipeline's reply (err: the

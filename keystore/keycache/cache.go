@@ -137,7 +137,6 @@ func (c *Cache) fallback(h keystore.KeyHash, p Policy, at int64, cause error) (E
 // The reply still answers its own request: it was true when Redis served it. A flush
 // during the lookup needs no check here: the slot carries the generation it was
 // fetched under, so it is not fresh, only a stale fallback like every other flushed entry.
-// An inv of noCache answers without caching.
 func (c *Cache) store(h keystore.KeyHash, rec *keystore.Record, confirmed int64, gen, inv uint64) (Entry, error) {
 	var e Entry
 	if rec != nil && len(rec.KeyID) > MaxKeyIDLen {
@@ -190,10 +189,6 @@ func (c *Cache) store(h keystore.KeyHash, rec *keystore.Record, confirmed int64,
 	e.shard, e.slot, e.ver = s, i, sl.ver
 	return e, nil
 }
-
-// noCache is an invalidation count no shard of the cache reaches: a lookup that
-// carries it answers its own request, and its reply is not cached.
-const noCache = ^uint64(0)
 
 // noteEpoch remembers the epoch Redis reported and flushes the cache when it changed:
 // the admin rebuilt Redis, and nothing cached before can be proved current.

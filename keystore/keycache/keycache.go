@@ -15,8 +15,9 @@
 //     so 503, never 200 nor 401), counted (Stats.SignatureFailures) and logged without the
 //     value; an event that does not verify flushes the cache. A cache hit verifies nothing.
 //   - Never back in time: a Redis whose revision marker is missing or below the highest
-//     revision already seen is not answered from until the admin has repaired it; on
-//     a Redis Cluster, the same holds for each shard, by its own marker (shardrev.go).
+//     revision already seen is not answered from until the admin has repaired it, but for
+//     its tombstones, which are final; on a Redis Cluster, the same holds for each shard,
+//     by its own marker (shardrev.go).
 //   - Fail closed: a Redis error is never cached and never read as "no such key"; neither
 //     is a missing record while the epoch is missing or Redis may evict keys.
 //   - A reply that may predate an event it raced is not cached.

@@ -23,12 +23,11 @@ import (
 //     left, or missing once it had seen one: that shard is behind (errBehind: a stale
 //     entry or 503);
 //   - the marker is below sagate:rev in the same reply, or missing while nothing was
-//     seen yet (a sidecar started while the shard was behind or empty): a record that
-//     is there answers but is not cached, and a missing one cannot be told from an
-//     unknown key (errNoEpoch), as on a Redis without its epoch. The next lookup has
-//     seen sagate:rev, and is refused as behind. (The reply may also have raced an
-//     Apply, which raises the shard markers just before sagate:rev: then the next
-//     lookup finds the shard caught up.)
+//     seen yet (a sidecar started while the shard was behind or empty, or a reply that
+//     raced a change, whose shard markers are raised just before sagate:rev): the
+//     record is asked for once more, now that sagate:rev is seen, and answered only if
+//     the shard has caught up; else it is refused as behind;
+//   - the record's slot is in no range of the slot map (the map changed): refused;
 //   - the marker does not verify: refused (errUnverified).
 //
 // A shard marker never raises the revision seen: the admin raises the shard markers
@@ -49,7 +48,7 @@ type shardState uint8
 
 const (
 	shardOK      shardState = iota
-	shardUnsure             // behind this reply's sagate:rev only: answer, do not cache; missing records cannot be told
+	shardUnsure             // behind this reply's sagate:rev only: ask once more
 	shardRefused            // behind or not verifying: the reply is not used
 )
 

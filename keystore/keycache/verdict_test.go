@@ -222,6 +222,15 @@ func TestRevisionNeverGoesBack(t *testing.T) {
 			t.Errorf("%s: %d replies counted behind, want 2", tc.name, got)
 		}
 	}
+	// A tombstone is final: even from a Redis that is behind, it refuses the key (and
+	// a stale entry of the key does not answer instead).
+	e.cache.flush("test")
+	revoked := activeRecord()
+	revoked.State = keystore.KeyRevoked
+	e.put(cached, revoked)
+	if ent, src, err := e.cache.Lookup(context.Background(), cached, testPolicy); err != nil || !ent.Found() || ent.Live(time.Now()) || src != SourceRedis {
+		t.Fatalf("a tombstone from a Redis behind: found %v, live %v, from %v, %v; want refused from redis", ent.Found(), ent.Live(time.Now()), src, err)
+	}
 	// A verified event's revision counts too: the marker (10) is now below it.
 	e.setRev(10)
 	applied := e.cache.Stats().EventsApplied

@@ -100,6 +100,16 @@ func TestClusterShardMarkers(t *testing.T) {
 	if revs := e.shardRevs(t); !allAt(revs, rev) {
 		t.Fatalf("after a change at %d the shard markers are %v", rev, revs)
 	}
+	// So does a change made by an admin that has not looked at the slot map yet (its
+	// Run has not started).
+	second := newSyncer(t, e.rdb, e.src, Config{})
+	rev = e.src.put(testHash(0), testRecord(0))
+	if err := second.Apply(ctx, keystore.Change{Rev: rev, Action: "test", Hashes: []keystore.KeyHash{testHash(0)}}); err != nil {
+		t.Fatal(err)
+	}
+	if revs := e.shardRevs(t); !allAt(revs, rev) {
+		t.Fatalf("after a change at %d by a new admin the shard markers are %v", rev, revs)
+	}
 
 	// A shard that lost everything (its primary restarted empty before its replica
 	// took over, which then copied the empty primary): the admin rewrites it.
@@ -108,6 +118,12 @@ func TestClusterShardMarkers(t *testing.T) {
 	epoch := e.epoch(t)
 	start := time.Now()
 	if err := victim.Client().FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// A change elsewhere before the admin's check must not raise the emptied shard's
+	// marker over the loss.
+	rev = e.src.put(testHash(1000), testRecord(1000))
+	if err := e.s.Apply(ctx, keystore.Change{Rev: rev, Action: "test", Hashes: []keystore.KeyHash{testHash(1000)}}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the admin to repair the emptied shard", func() bool {

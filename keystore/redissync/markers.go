@@ -12,24 +12,36 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-// raiseRevScript sets the revision marker KEYS[1] to the sealed ARGV[1], of revision
-// ARGV[2], unless it holds a revision at least as high; the stored revision is read
-// after the seal's prefix. It returns 1 when written.
+// raiseRevScript raises the revision marker KEYS[1] to the sealed ARGV[1], of revision
+// ARGV[2]: it returns 1 when written, 0 when the marker already holds a revision at least
+// as high (the stored revision is read after the seal's prefix), and -1, writing
+// nothing, when the marker is missing, unreadable or below ARGV[3], the floor (0: none).
+// Markers only ever go up, so a marker below a revision its writer saw there means that
+// Redis lost writes: raising it would hide the loss from the check of the markers.
 var raiseRevScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
-if cur then
-  local r = tonumber(string.sub(cur, ` + strconv.Itoa(keystore.SealedPrefixLen+1) + `))
-  if r and r >= tonumber(ARGV[2]) then return 0 end
-end
+local floor = tonumber(ARGV[3])
+local r = nil
+if cur then r = tonumber(string.sub(cur, ` + strconv.Itoa(keystore.SealedPrefixLen+1) + `)) end
+if floor > 0 and (not r or r < floor) then return -1 end
+if r and r >= tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 return 1
 `)
 
 // The revision markers are RedisRev and, on a Redis Cluster, one shard marker per
 // slot range (keystore/shards.go). A shard marker is raised after the records written
-// to its primary; RedisRev after every shard marker; the event after RedisRev. So a
-// sidecar that has seen a revision (in RedisRev or an event) finds every shard marker
-// at least as high, unless a shard lost writes.
+// to its primary have been acknowledged; RedisRev after every shard marker; the event
+// after RedisRev. So a sidecar that has seen a revision (in RedisRev or an event) finds
+// every shard marker at least as high, unless a shard lost writes.
+//
+// The floor: every raise but a full sync's passes the highest RedisRev this Syncer has
+// seen verified or raised since its last full sync (Syncer.floor). A marker below it
+// lost writes; the raise then fails (errMarkerLost) and a full sync follows, instead of
+// the next change raising the marker over the loss.
+
+// errMarkerLost is the error of a raise that found a revision marker below the floor.
+var errMarkerLost = errors.New("a revision marker is missing or below what this admin saw: redis lost writes (restarted from a snapshot, a replica promoted with lag); a full sync follows")
 
 // sealRev seals the revision marker key (RedisRev or a shard marker's key) at rev.
 func (s *Syncer) sealRev(key string, rev int64) string {
@@ -39,50 +51,77 @@ func (s *Syncer) sealRev(key string, rev int64) string {
 	return keystore.SealShardRev(s.key, key, rev)
 }
 
-// queueRaise queues on pipe the raise of the revision marker key to rev.
-func (s *Syncer) queueRaise(ctx context.Context, pipe redis.Pipeliner, key string, rev int64) *redis.Cmd {
-	return raiseRevScript.Eval(ctx, pipe, []string{key}, s.sealRev(key, rev), strconv.FormatInt(rev, 10))
+// queueRaise queues on pipe the raise of the revision marker key to rev, refused below
+// floor (0: none).
+func (s *Syncer) queueRaise(ctx context.Context, pipe redis.Pipeliner, key string, rev, floor int64) *redis.Cmd {
+	return raiseRevScript.Eval(ctx, pipe, []string{key}, s.sealRev(key, rev), strconv.FormatInt(rev, 10), strconv.FormatInt(floor, 10))
 }
 
 // queueRaiseShards queues on pipe the raise of every shard marker to rev (none but on a
 // Cluster).
-func (s *Syncer) queueRaiseShards(ctx context.Context, pipe redis.Pipeliner, rev int64) []*redis.Cmd {
+func (s *Syncer) queueRaiseShards(ctx context.Context, pipe redis.Pipeliner, rev, floor int64) []*redis.Cmd {
 	keys := s.shardKeys()
 	cmds := make([]*redis.Cmd, len(keys))
 	for i, k := range keys {
-		cmds[i] = s.queueRaise(ctx, pipe, k, rev)
+		cmds[i] = s.queueRaise(ctx, pipe, k, rev, floor)
 	}
 	return cmds
 }
 
+// raised checks the replies of raises: an error, or errMarkerLost (after marking Redis
+// dirty: a full sync is owed) when a marker was below the floor. The raises of the other
+// markers went ahead; the one below stays there, so that the check of the markers and
+// every sidecar see the loss until the full sync.
+func (s *Syncer) raised(cmds ...*redis.Cmd) error {
+	for _, c := range cmds {
+		n, err := c.Int64()
+		if err != nil {
+			return fmt.Errorf("raising a revision marker: %w", err)
+		}
+		if n < 0 {
+			s.markDirty()
+			return errMarkerLost
+		}
+	}
+	return nil
+}
+
+// noteFloor raises the floor to rev, a RedisRev this Syncer raised or read verified.
+func (s *Syncer) noteFloor(rev int64) {
+	for {
+		cur := s.floor.Load()
+		if rev <= cur || s.floor.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
+}
+
 // raiseRev raises the revision markers to rev (a marker already higher stays): the
-// shard markers, then RedisRev.
+// shard markers, then RedisRev. A marker below the floor fails it (errMarkerLost).
 func (s *Syncer) raiseRev(ctx context.Context, rev int64) error {
+	if err := s.ensureShards(ctx); err != nil {
+		return err
+	}
+	floor := s.floor.Load()
 	if keys := s.shardKeys(); len(keys) > 0 {
 		pipe := s.rdb.Pipeline()
-		cmds := s.queueRaiseShards(ctx, pipe, rev)
+		cmds := s.queueRaiseShards(ctx, pipe, rev, floor)
 		if _, err := pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("raising the shard revision markers: %w", err)
 		}
-		if err := firstErr(cmds); err != nil {
-			return fmt.Errorf("raising the shard revision markers: %w", err)
-		}
-	}
-	pipe := s.rdb.Pipeline()
-	cmd := s.queueRaise(ctx, pipe, keystore.RedisRev, rev)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("raising the revision marker: %w", err)
-	}
-	return cmd.Err()
-}
-
-// firstErr returns the first error of cmds.
-func firstErr(cmds []*redis.Cmd) error {
-	for _, c := range cmds {
-		if err := c.Err(); err != nil {
+		if err := s.raised(cmds...); err != nil {
 			return err
 		}
 	}
+	pipe := s.rdb.Pipeline()
+	cmd := s.queueRaise(ctx, pipe, keystore.RedisRev, rev, floor)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("raising the revision marker: %w", err)
+	}
+	if err := s.raised(cmd); err != nil {
+		return err
+	}
+	s.noteFloor(rev)
 	return nil
 }
 
@@ -96,11 +135,12 @@ type markers struct {
 	// forged: a revision marker is present but does not verify, or is above the
 	// store's revision.
 	forged bool
-	// shardLost: on a Cluster, a shard marker read after sagate:rev is missing or
-	// below it. Every writer raises the shard markers before sagate:rev, so that shard
-	// lost writes (or the slot map changed and its range has no marker yet): no grace
-	// is needed before the full sync.
-	shardLost bool
+	// lost: Redis certainly lost writes, so no grace is needed before the full sync:
+	// RedisRev is missing or below the floor (what this Syncer saw there), or, on a
+	// Cluster, a shard marker read after RedisRev is missing or below it (every writer
+	// raises the shard markers first; or the slot map changed and a range has no
+	// marker yet).
+	lost      bool
 	globalRev int64 // sagate:rev's revision (0: missing or forged)
 	storeRev  int64
 }
@@ -109,6 +149,8 @@ type markers struct {
 // shard markers in another (after sagate:rev, so that a marker below it is a loss), then
 // the store's revision.
 func (s *Syncer) readMarkers(ctx context.Context) (markers, error) {
+	// The floor first: a marker read after it is at least as high unless Redis lost it.
+	floor := s.floor.Load()
 	pipe := s.rdb.Pipeline()
 	ec := pipe.Get(ctx, keystore.RedisEpoch)
 	rc := pipe.Get(ctx, keystore.RedisRev)
@@ -136,11 +178,15 @@ func (s *Syncer) readMarkers(ctx context.Context) (markers, error) {
 	m.storeRev = storeRev
 	global, globalOK, seen := s.openRev(keystore.RedisRev, rc.Val(), storeRev)
 	m.rev, m.globalRev, m.forged = global, global, seen && !globalOK
+	m.lost = !m.forged && floor > 0 && global < floor
 	for i, k := range keys {
 		rev, ok, seen := s.openRev(k, scs[i].Val(), storeRev)
 		m.rev = min(m.rev, rev)
 		m.forged = m.forged || seen && !ok
-		m.shardLost = m.shardLost || globalOK && !(seen && !ok) && rev < global
+		m.lost = m.lost || globalOK && !(seen && !ok) && rev < global
+	}
+	if globalOK && !m.lost {
+		s.noteFloor(global)
 	}
 	return m, nil
 }
@@ -191,7 +237,7 @@ func (s *Syncer) setRevMarker(ctx context.Context, key string, rev int64) error 
 		}
 		if _, ok, seen := s.openRev(key, cur, storeRev); ok || !seen {
 			pipe := s.rdb.Pipeline()
-			cmd := s.queueRaise(ctx, pipe, key, rev)
+			cmd := s.queueRaise(ctx, pipe, key, rev, 0) // a full sync: no floor
 			if _, err := pipe.Exec(ctx); err != nil {
 				return fmt.Errorf("raising the revision marker: %w", err)
 			}
@@ -214,6 +260,16 @@ func (s *Syncer) shardKeys() []string {
 		return sh.Keys()
 	}
 	return nil
+}
+
+// ensureShards reads the Cluster's slot map if this Syncer has none yet (a change before
+// Run's first look at it), so that no revision marker is raised without the shard
+// markers; a no-op on a single server or Sentinel.
+func (s *Syncer) ensureShards(ctx context.Context) error {
+	if _, cluster := s.rdb.(*redis.ClusterClient); !cluster || s.shards.Load() != nil {
+		return nil
+	}
+	return s.refreshShards(ctx)
 }
 
 // refreshShards reads the Cluster's slot map (CLUSTER SLOTS) and keeps it for the shard

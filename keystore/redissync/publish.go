@@ -10,13 +10,15 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-// writeAndPublish runs ws through writeScript, raises the shard revision markers (on a
-// Cluster), reads the epoch marker, raises the revision marker to rev, and publishes signed "keys" events for hashes (at most
-// maxEventHashes each), all in one pipeline: Redis runs them in that order, so a sidecar
-// that reads an event finds the records it announces and a revision marker at least as
-// high as the event's (on a Redis Cluster, whose nodes run their parts of a pipeline in
-// no mutual order, the marker and the events take a round trip each). The events flag the hashes whose tombstone ws
-// writes (keystore.Event.Gone).
+// writeAndPublish runs ws through writeScript, reads the epoch marker, raises the
+// revision markers to rev, and publishes signed "keys" events for hashes (at most
+// maxEventHashes each). On one server (or Sentinel) that is one pipeline, which Redis
+// runs in order; on a Cluster, four round trips: the writes, the shard markers, RedisRev,
+// the events (see the comment in the code). So a sidecar that reads an event finds the
+// records it announces and every revision marker at least as high as the event's. A
+// marker below the floor (markers.go) is left as it is and a full sync is owed; the
+// change itself is written, and published. The events flag the hashes whose tombstone
+// ws writes (keystore.Event.Gone).
 // The events carry the epoch last seen by this Syncer (sidecars use the epoch of "keys"
 // events for nothing; a resync event carries the new one). It returns the epoch marker
 // read ("" when missing) and remembers it.
@@ -24,28 +26,44 @@ import (
 // The scripts are sent with EVAL, not EVALSHA: a script cache emptied by a Redis restart
 // could otherwise fail the writes while the event still went out.
 func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, hashes []keystore.KeyHash) (string, error) {
+	floor := s.floor.Load()
+	var lost error // errMarkerLost: Redis lost earlier writes; a full sync is owed (raised)
 	pipe := s.rdb.Pipeline()
 	writes := s.queueWrites(ctx, pipe, ws, writeScript.Eval)
-	// Each primary runs its part of a pipeline in order: a shard marker queued after
-	// the writes is raised after the records that primary holds.
-	shardCmds := s.queueRaiseShards(ctx, pipe, rev)
 	epochCmd := pipe.Get(ctx, keystore.RedisEpoch)
 	_, cluster := s.rdb.(*redis.ClusterClient)
 	if cluster {
-		// A cluster pipeline runs on several nodes at once, in no order between them:
-		// the writes and shard markers must be done before RedisRev, RedisRev before
-		// the event.
+		// A cluster pipeline runs on several nodes at once, in no order between them,
+		// and a command redirected (MOVED, ASK) runs after the others: the writes must
+		// be acknowledged before the shard markers are raised, the shard markers before
+		// RedisRev, RedisRev before the event.
+		if err := s.ensureShards(ctx); err != nil {
+			return "", err
+		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return "", fmt.Errorf("writing %d records: %w", len(ws), err)
 		}
-		if err := firstErr(shardCmds); err != nil {
+		if err := writesDone(writes, len(ws)); err != nil {
+			return "", err
+		}
+		shardCmds := s.queueRaiseShards(ctx, pipe, rev, floor)
+		if _, err := pipe.Exec(ctx); err != nil {
 			return "", fmt.Errorf("raising the shard revision markers: %w", err)
 		}
+		lost = s.raised(shardCmds...)
+		if lost != nil && !errors.Is(lost, errMarkerLost) {
+			return "", lost
+		}
 	}
-	revCmd := s.queueRaise(ctx, pipe, keystore.RedisRev, rev)
+	revCmd := s.queueRaise(ctx, pipe, keystore.RedisRev, rev, floor)
 	if cluster {
 		if _, err := pipe.Exec(ctx); err != nil {
 			return "", fmt.Errorf("raising the revision marker: %w", err)
+		}
+		if err := s.raised(revCmd); err != nil && !errors.Is(err, errMarkerLost) {
+			return "", err
+		} else if err != nil {
+			lost = err
 		}
 	}
 	var events []*redis.Cmd
@@ -60,13 +78,16 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return "", fmt.Errorf("writing %d records and their event: %w", len(ws), err)
 	}
-	for _, c := range writes {
-		if _, err := c.Int64Slice(); err != nil {
-			return "", fmt.Errorf("writing %d records: %w", len(ws), err)
-		}
+	if err := writesDone(writes, len(ws)); err != nil {
+		return "", err
 	}
-	if err := revCmd.Err(); err != nil {
-		return "", fmt.Errorf("raising the revision marker: %w", err)
+	if err := s.raised(revCmd); err != nil && !errors.Is(err, errMarkerLost) {
+		return "", err
+	} else if err != nil {
+		lost = err
+	}
+	if lost == nil {
+		s.noteFloor(rev)
 	}
 	for _, c := range events {
 		if _, _, err := keystore.EventReply(c); err != nil {
@@ -111,3 +132,13 @@ func (s *Syncer) lastEpoch() string {
 
 // noteEpoch remembers an epoch marker read from or written to Redis ("": missing).
 func (s *Syncer) noteEpoch(e string) { s.epoch.Store(&e) }
+
+// writesDone returns the first error of the record writes cmds (n records).
+func writesDone(cmds []*redis.Cmd, n int) error {
+	for _, c := range cmds {
+		if _, err := c.Int64Slice(); err != nil {
+			return fmt.Errorf("writing %d records: %w", n, err)
+		}
+	}
+	return nil
+}

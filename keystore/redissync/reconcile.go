@@ -223,6 +223,9 @@ func (s *Syncer) setEpoch(ctx context.Context, rev int64) error {
 		return fmt.Errorf("setting the epoch marker: %w", err)
 	}
 	s.noteEpoch(epoch)
+	// Redis now holds the store's state at rev: the floor starts again from there (a
+	// store restored to an older revision brings the markers down with it).
+	s.floor.Store(rev)
 	e := keystore.Event{Kind: keystore.EventResync, Rev: rev, Epoch: epoch}
 	keystore.SignEvent(s.key, &e)
 	if _, _, err := keystore.PublishEvent(ctx, s.rdb, e, s.cfg.EventsMaxLen); err != nil {

@@ -93,6 +93,9 @@ type Syncer struct {
 	// shards is the Cluster's slot map as the shard revision markers follow it
 	// (markers.go); nil on a single server or Sentinel, and until first read.
 	shards atomic.Pointer[keystore.Shards]
+	// floor is the highest RedisRev this Syncer has raised or read verified since its
+	// last full sync: a revision marker below it lost writes (markers.go).
+	floor atomic.Int64
 }
 
 var _ keystore.Syncer = (*Syncer)(nil)

@@ -151,11 +151,11 @@ func (r *runState) checkEpoch(ctx context.Context) {
 	}
 	wasDown := !r.redisUp
 	r.redisUp = true
-	if m.shardLost && m.epoch != "" && !m.forged {
-		r.s.log.Warn("redis sync: a redis cluster shard lacks committed changes (its primary lost writes or restarted empty, or slots moved); full sync with a new epoch",
-			zap.Int64("shard_rev", m.rev), zap.Int64("redis_rev_elsewhere", m.globalRev), zap.Int64("store_rev", m.storeRev))
+	if m.lost && m.epoch != "" && !m.forged {
+		r.s.log.Warn("redis sync: redis lost committed changes (restarted from a snapshot, a replica promoted with lag, a cluster shard that lost writes or restarted empty, or slots moved); full sync with a new epoch",
+			zap.Int64("redis_rev", m.rev), zap.Int64("redis_rev_seen", max(m.globalRev, r.s.floor.Load())), zap.Int64("store_rev", m.storeRev))
 	}
-	full := m.epoch == "" || m.forged || m.shardLost || r.behind(m)
+	full := m.epoch == "" || m.forged || m.lost || r.behind(m)
 	if full {
 		r.pendingFull = true
 	}
