@@ -23,6 +23,10 @@
 // TLS configuration mistake (untrusted server, refused client certificate) from an
 // unreachable server, so that the admin and the sidecar can refuse to start on it.
 //
+// Reads from replicas (read_only, route_by_latency, route_randomly, replica_only) are
+// refused: a replica may lag behind a revocation, and the revision markers that let a
+// sidecar tell an older Redis are read with the records from the primary that wrote them.
+//
 // A cluster client (see newClusterClient) reloads its slot map when a node fails, so
 // that it follows a failover within a second rather than go-redis' default minute.
 package redisurl
@@ -71,6 +75,9 @@ func Parse(raw string) (Options, error) {
 	}
 	if err != nil {
 		return o, fmt.Errorf("redis: parsing URL: %v", redactURLError(err))
+	}
+	if replicaReads(o) {
+		return o, errReplicaReads
 	}
 	switch {
 	case o.Simple != nil:
@@ -127,4 +134,18 @@ func Redacted(raw string) string {
 		return "(unparsable)"
 	}
 	return u.Redacted()
+}
+
+// errReplicaReads refuses the options that send reads to replicas.
+var errReplicaReads = errors.New("redis: read_only, route_by_latency, route_randomly and replica_only are not supported: sagate reads from primaries only (a replica may lag behind a revocation)")
+
+// replicaReads reports whether o sends reads to replicas.
+func replicaReads(o Options) bool {
+	switch {
+	case o.Cluster != nil:
+		return o.Cluster.ReadOnly || o.Cluster.RouteByLatency || o.Cluster.RouteRandomly
+	case o.Failover != nil:
+		return o.Failover.ReplicaOnly || o.Failover.RouteByLatency || o.Failover.RouteRandomly
+	}
+	return false
 }

@@ -57,3 +57,24 @@ func TestRedisURLErrorHidesPassword(t *testing.T) {
 		t.Fatalf("Redacted = %q", got)
 	}
 }
+
+// TestReplicaReadsRefused: every option that sends reads to replicas is refused.
+func TestReplicaReadsRefused(t *testing.T) {
+	for _, u := range []string{
+		"redis+cluster://n1:7000?read_only=true",
+		"redis+cluster://n1:7000?route_by_latency=true",
+		"redis+cluster://n1:7000?route_randomly=true",
+		"redis+sentinel://s1:26379?master_name=m&replica_only=true",
+		"redis+sentinel://s1:26379?master_name=m&route_by_latency=true",
+		"redis+sentinel://s1:26379?master_name=m&route_randomly=true",
+	} {
+		if _, err := Parse(u); err == nil || !strings.Contains(err.Error(), "primaries only") {
+			t.Errorf("%s: %v, want the replica reads refused", u, err)
+		}
+	}
+	for _, u := range []string{"redis+cluster://n1:7000?read_only=false", "redis+sentinel://s1:26379?master_name=m"} {
+		if _, err := Parse(u); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+}
