@@ -137,15 +137,17 @@ func (c *Cache) fly(batch []*call) {
 // cache has seen. On a Cluster, the calls whose shard marker was below the reply's
 // sagate:rev (shardUnsure) are asked once more (shardrev.go).
 func (c *Cache) fetch(batch []*call) {
-	if again := c.fetchOnce(batch, false); len(again) > 0 {
-		c.fetchOnce(again, true)
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LookupTimeout) // for both rounds
+	defer cancel()
+	if again := c.fetchOnce(ctx, batch, false); len(again) > 0 {
+		c.fetchOnce(ctx, again, true)
 	}
 }
 
 // fetchOnce is one round trip of fetch. On the first (retry false) it returns the
 // calls it left unanswered, to ask again; on the second, those are answered "cannot
 // tell".
-func (c *Cache) fetchOnce(batch []*call, retry bool) []*call {
+func (c *Cache) fetchOnce(ctx context.Context, batch []*call, retry bool) []*call {
 	if c.fetchHook != nil {
 		c.fetchHook()
 	}
@@ -163,8 +165,6 @@ func (c *Cache) fetchOnce(batch []*call, retry bool) []*call {
 	}
 	confirmed := c.mono(c.now())
 
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LookupTimeout)
-	defer cancel()
 	slotMap, err := c.batchSlotMap(ctx)
 	if err != nil {
 		c.finish(batch, err)
@@ -220,16 +220,20 @@ func (c *Cache) fetchOnce(batch []*call, retry bool) []*call {
 			return nil
 		}
 		states = make([]shardState, len(batch))
+		unserved := false
 		for i, j := range shardOf {
 			switch {
 			case j < 0: // a slot no range of the map serves: the map is stale
-				_ = c.behind(0, seen)
+				unserved = true
 				states[i] = shardRefused
 			case shardStates[j] == shardUnsure && retry:
 				states[i] = shardRefused
 			default:
 				states[i] = shardStates[j]
 			}
+		}
+		if unserved {
+			_ = c.behind(0, seen) // counted once per reply
 		}
 	}
 	c.answerAll(batch, recCmds, states, hasEpoch, confirmed, gen)

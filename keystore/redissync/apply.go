@@ -126,7 +126,9 @@ func (s *Syncer) NoteRevision(ctx context.Context, rev int64) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	if err := s.raiseRev(ctx, rev); err != nil {
+	if err := s.raiseRev(ctx, rev); errors.Is(err, errMarkerLost) {
+		return // logged by raised, and a full sync is owed
+	} else if err != nil {
 		s.m.redisErrors.Inc()
 		s.log.Warn("redis sync: raising the revision marker failed", zap.Int64("rev", rev), zap.Error(err))
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -68,23 +69,51 @@ func (s *Syncer) queueRaiseShards(ctx context.Context, pipe redis.Pipeliner, rev
 	return cmds
 }
 
-// raised checks the replies of raises: an error, or errMarkerLost (after marking Redis
-// dirty: a full sync is owed) when a marker was below the floor. The raises of the other
-// markers went ahead; the one below stays there, so that the check of the markers and
-// every sidecar see the loss until the full sync.
-func (s *Syncer) raised(cmds ...*redis.Cmd) error {
+// floorRead is the floor a raise carries, and the count of full syncs started when it
+// was read.
+type floorRead struct {
+	floor int64
+	syncs uint64
+}
+
+// loadFloor reads the floor for a raise.
+func (s *Syncer) loadFloor() floorRead {
+	syncs := s.fullSyncs.Load()
+	return floorRead{floor: s.floor.Load(), syncs: syncs}
+}
+
+// raised checks the replies of raises carrying fr: an error, or errMarkerLost when a
+// marker was below the floor (it was not raised, and the floor must not be). Then Redis
+// is marked dirty (a full sync is owed) and the loss logged (at most once per
+// lostWarnEvery), unless a full sync started since fr was read: that sync covers the
+// change, whose commit precedes it. The raises of the other markers went ahead; the
+// one below stays there, so that the check of the markers and every sidecar see the
+// loss until the full sync.
+func (s *Syncer) raised(fr floorRead, cmds ...*redis.Cmd) error {
 	for _, c := range cmds {
 		n, err := c.Int64()
 		if err != nil {
 			return fmt.Errorf("raising a revision marker: %w", err)
 		}
-		if n < 0 {
-			s.markDirty()
+		if n >= 0 {
+			continue
+		}
+		if s.fullSyncs.Load() != fr.syncs {
 			return errMarkerLost
 		}
+		s.markDirty()
+		if at := now().UnixNano(); at-s.lostWarned.Load() >= int64(lostWarnEvery) {
+			s.lostWarned.Store(at)
+			s.log.Warn("redis sync: a revision marker is below what this admin saw there: redis lost committed changes (restarted from a snapshot, a replica promoted with lag, a cluster shard that lost writes); full sync with a new epoch",
+				zap.Int64("redis_rev_seen", fr.floor))
+		}
+		return errMarkerLost
 	}
 	return nil
 }
+
+// lostWarnEvery bounds the warnings of raised.
+const lostWarnEvery = 10 * time.Second
 
 // noteFloor raises the floor to rev, a RedisRev this Syncer raised or read verified.
 func (s *Syncer) noteFloor(rev int64) {
@@ -102,14 +131,15 @@ func (s *Syncer) raiseRev(ctx context.Context, rev int64) error {
 	if err := s.ensureShards(ctx); err != nil {
 		return err
 	}
-	floor := s.floor.Load()
+	fr := s.loadFloor()
+	floor := fr.floor
 	if keys := s.shardKeys(); len(keys) > 0 {
 		pipe := s.rdb.Pipeline()
 		cmds := s.queueRaiseShards(ctx, pipe, rev, floor)
 		if _, err := pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("raising the shard revision markers: %w", err)
 		}
-		if err := s.raised(cmds...); err != nil {
+		if err := s.raised(fr, cmds...); err != nil {
 			return err
 		}
 	}
@@ -118,7 +148,7 @@ func (s *Syncer) raiseRev(ctx context.Context, rev int64) error {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("raising the revision marker: %w", err)
 	}
-	if err := s.raised(cmd); err != nil {
+	if err := s.raised(fr, cmd); err != nil {
 		return err
 	}
 	s.noteFloor(rev)

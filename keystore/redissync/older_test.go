@@ -76,7 +76,12 @@ func testRedisBackFromSnapshot(t *testing.T, every time.Duration) {
 		t.Fatalf("redis did not come back from its snapshot: record %+v", r)
 	}
 	waitFor(t, "the repair of redis", func() bool { return e.repaired(t, 0, 2) })
-	t.Logf("redis repaired %v after it came back from its snapshot", time.Since(back).Round(time.Millisecond))
+	took := time.Since(back)
+	t.Logf("redis repaired %v after it came back from its snapshot", took.Round(time.Millisecond))
+	// The admin saw the newer marker: no grace is needed to tell the loss.
+	if every < revGrace/4 && took >= revGrace {
+		t.Errorf("repaired %v after Redis came back, checking every %v: the admin waited out the grace (%v) for a loss it knew of", took, every, revGrace)
+	}
 	if e.epoch(t) == epoch {
 		t.Error("the repair kept the epoch: sidecars would keep what they cached from the older redis")
 	}
@@ -174,4 +179,49 @@ func TestCommitsWithoutKeysKeepTheEpoch(t *testing.T) {
 	if got := e.epoch(t); got != epoch {
 		t.Error("commits without keys were taken for changes redis lacks: the epoch changed")
 	}
+}
+
+// TestOneFullSyncPerLoss: changes that keep coming while the admin repairs a Redis that
+// came back older do not bring a second full sync (a second flush of every sidecar's
+// cache): the sync covers them, and they raise the markers again without the floor.
+func TestOneFullSyncPerLoss(t *testing.T) {
+	e := newEnv(t, Config{EpochCheckInterval: 50 * time.Millisecond})
+	ctx := context.Background()
+	e.fill(5000) // a sync long enough for changes to land during it
+	startRun(t, e.s)
+	waitFor(t, "the initial sync", func() bool { return e.s.Ready(ctx) == nil })
+	e.srv.Save()
+	before := e.epoch(t)
+	apply := func(rev int64, h keystore.KeyHash) {
+		t.Helper()
+		if err := e.s.Apply(ctx, keystore.Change{Rev: rev, Action: "test", Hashes: []keystore.KeyHash{h}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(e.src.remove(testHash(0)), testHash(0))
+	e.srv.KillAndRestartKeepingData()
+	for i, end := 0, time.Now().Add(time.Second); time.Now().Before(end); i++ {
+		apply(e.src.put(testHash(30000+i), testRecord(30000+i)), testHash(30000+i))
+		time.Sleep(5 * time.Millisecond)
+	}
+	waitFor(t, "the repair of redis", func() bool { return e.mismatch(t) == "" })
+	epochs := map[string]bool{}
+	for _, ev := range e.events(t) {
+		if ev.Kind == keystore.EventResync && ev.Epoch != before {
+			epochs[ev.Epoch] = true
+		}
+	}
+	if len(epochs) != 1 {
+		t.Errorf("%d full syncs after Redis came back older, want 1", len(epochs))
+	}
+	if rev := e.redisRev(t); rev != e.revOf(t) {
+		t.Errorf("the revision marker is at %d after the repair, the store at %d", rev, e.revOf(t))
+	}
+}
+
+// revOf returns the store's revision.
+func (e *env) revOf(t *testing.T) int64 {
+	t.Helper()
+	_, rev := e.src.snapshot()
+	return rev
 }

@@ -26,7 +26,8 @@ import (
 // The scripts are sent with EVAL, not EVALSHA: a script cache emptied by a Redis restart
 // could otherwise fail the writes while the event still went out.
 func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, hashes []keystore.KeyHash) (string, error) {
-	floor := s.floor.Load()
+	fr := s.loadFloor()
+	floor := fr.floor
 	var lost error // errMarkerLost: Redis lost earlier writes; a full sync is owed (raised)
 	pipe := s.rdb.Pipeline()
 	writes := s.queueWrites(ctx, pipe, ws, writeScript.Eval)
@@ -50,7 +51,7 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 		if _, err := pipe.Exec(ctx); err != nil {
 			return "", fmt.Errorf("raising the shard revision markers: %w", err)
 		}
-		lost = s.raised(shardCmds...)
+		lost = s.raised(fr, shardCmds...)
 		if lost != nil && !errors.Is(lost, errMarkerLost) {
 			return "", lost
 		}
@@ -60,7 +61,7 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 		if _, err := pipe.Exec(ctx); err != nil {
 			return "", fmt.Errorf("raising the revision marker: %w", err)
 		}
-		if err := s.raised(revCmd); err != nil && !errors.Is(err, errMarkerLost) {
+		if err := s.raised(fr, revCmd); err != nil && !errors.Is(err, errMarkerLost) {
 			return "", err
 		} else if err != nil {
 			lost = err
@@ -81,7 +82,7 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 	if err := writesDone(writes, len(ws)); err != nil {
 		return "", err
 	}
-	if err := s.raised(revCmd); err != nil && !errors.Is(err, errMarkerLost) {
+	if err := s.raised(fr, revCmd); err != nil && !errors.Is(err, errMarkerLost) {
 		return "", err
 	} else if err != nil {
 		lost = err

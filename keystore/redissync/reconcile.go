@@ -68,7 +68,11 @@ func (s *Syncer) doReconcile(ctx context.Context, forceNew bool) (ReconcileStats
 	st.NewEpoch = full
 	if full {
 		// Whatever was owed is covered by this sync: every change committed up to
-		// covered is in the snapshot it writes, so their outbox rows can go.
+		// covered is in the snapshot it writes, so their outbox rows can go. So are
+		// the losses the floor told: changes made meanwhile raise the markers again
+		// without it (the sync sets it anew when done).
+		s.fullSyncs.Add(1)
+		s.floor.Store(0)
 		s.needFull.Store(false)
 		covered, err := s.src.Revision(ctx)
 		if err != nil {

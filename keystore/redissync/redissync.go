@@ -96,6 +96,10 @@ type Syncer struct {
 	// floor is the highest RedisRev this Syncer has raised or read verified since its
 	// last full sync: a revision marker below it lost writes (markers.go).
 	floor atomic.Int64
+	// fullSyncs counts the full syncs started (raised: markers.go); lostWarned is the
+	// UnixNano of raised's last warning.
+	fullSyncs  atomic.Uint64
+	lostWarned atomic.Int64
 }
 
 var _ keystore.Syncer = (*Syncer)(nil)
