@@ -18,12 +18,7 @@ func TestServiceAccountsInTheConsole(t *testing.T) {
 	var svc *keystore.Service
 	e := newEnv(t, withKeys(&svc))
 	svc = e.svc
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	must := mustOK(t)
 	_, lead, err := e.svc.CreateServiceAccount(e.op, "acme", keystore.CreateServiceAccountInput{Name: "lead", CreateKey: true})
 	must(err)
 	_, boss, err := e.svc.CreateServiceAccount(e.op, "acme", keystore.CreateServiceAccountInput{Name: "boss", CreateKey: true})
@@ -116,12 +111,7 @@ func TestProjectPageShowsPeople(t *testing.T) {
 		}
 	})
 	svc = e.svc
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	must := mustOK(t)
 	_, lead, err := e.svc.CreateServiceAccount(e.op, "acme", keystore.CreateServiceAccountInput{Name: "lead", CreateKey: true})
 	must(err)
 	_, err = e.svc.SetGrant(e.op, "acme", "p1", "lead", keystore.RoleOwner)
@@ -182,5 +172,15 @@ func TestProjectPageShowsPeople(t *testing.T) {
 	code, body = person("dave", "/console/w/acme/projects/p1")
 	if code != http.StatusForbidden || strings.Contains(body, "People and their roles") || strings.Contains(body, "carol") || strings.Contains(body, "<td>dave</td>") {
 		t.Errorf("p1's people, as dave (a viewer): %d, want 403 and no one", code)
+	}
+}
+
+// mustOK returns a function that fails t on an error.
+func mustOK(t *testing.T) func(error) {
+	return func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
