@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/keycache"
@@ -28,8 +31,13 @@ const (
 // cache's verdict table keeps (almost) nothing, so that every record is verified.
 func missSetup(b *testing.B, cold bool) (*keycache.Cache, []keystore.KeyHash) {
 	b.Helper()
-	srv := redistest.Start(b)
-	rdb := srv.Client()
+	return missSetupOn(b, redistest.Start(b).Client(), cold)
+}
+
+// missSetupOn is missSetup on rdb, a single server or a Cluster (then with the shard
+// revision markers the admin writes there).
+func missSetupOn(b *testing.B, rdb redis.UniversalClient, cold bool) (*keycache.Cache, []keystore.KeyHash) {
+	b.Helper()
 	ctx := context.Background()
 	hashes := make([]keystore.KeyHash, missKeys)
 	pipe := rdb.Pipeline()
@@ -41,6 +49,15 @@ func missSetup(b *testing.B, cold bool) (*keycache.Cache, []keystore.KeyHash) {
 			Roles: map[string]keystore.Role{keystore.AllProjects: keystore.RoleViewer}, Rev: 1,
 		})
 		pipe.Set(ctx, keystore.RedisKey(hashes[i]), raw, 0)
+	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		shards, err := keystore.LoadShards(ctx, cc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, k := range shards.Keys() {
+			pipe.Set(ctx, k, keystore.SealShardRev(keytest.SigningKey(b), k, 1), 0)
+		}
 	}
 	queueMarkers(b, pipe, 1, "bench-epoch")
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -67,8 +84,22 @@ func BenchmarkLookupMissRedisVerify(b *testing.B) {
 	benchmarkMiss(b, true)
 }
 
+// BenchmarkLookupMissCluster is BenchmarkLookupMissRedis on a Redis Cluster of three
+// primaries (a replica each): the pipeline goes to the primaries of the epoch, of
+// sagate:rev and of the record, and reads the record's shard revision marker with it.
+// Run with the cluster tests' target or on its own: go test -run '^$' -bench MissCluster.
+func BenchmarkLookupMissCluster(b *testing.B) {
+	c, hashes := missSetupOn(b, redistest.StartCluster(b).Client(), false)
+	runMiss(b, c, hashes)
+}
+
 func benchmarkMiss(b *testing.B, cold bool) {
 	c, hashes := missSetup(b, cold)
+	runMiss(b, c, hashes)
+}
+
+// runMiss times lookups of hashes in order, each a miss answered by Redis.
+func runMiss(b *testing.B, c *keycache.Cache, hashes []keystore.KeyHash) {
 	ctx := context.Background()
 	p := keycache.Policy{}
 	warmVerdicts(b, c, hashes)
