@@ -112,7 +112,7 @@ func (c *Cache) batchSlotMap(ctx context.Context) (*keystore.Shards, error) {
 
 // shardGets queues on pipe the GET of the shard marker of each call's record, one per
 // marker, and returns the commands and, for each call, the index of its marker's
-// command (-1: its slot is in no range of the map, which reads as a missing marker).
+// command (-1: its slot is in no range of the map, whose answer is refused).
 func shardGets(ctx context.Context, pipe redis.Pipeliner, sh *keystore.Shards, batch []*call) ([]*redis.StringCmd, []string, []int) {
 	idx := make([]int, len(batch))
 	var keys []string

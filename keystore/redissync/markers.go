@@ -58,17 +58,6 @@ func (s *Syncer) queueRaise(ctx context.Context, pipe redis.Pipeliner, key strin
 	return raiseRevScript.Eval(ctx, pipe, []string{key}, s.sealRev(key, rev), strconv.FormatInt(rev, 10), strconv.FormatInt(floor, 10))
 }
 
-// queueRaiseShards queues on pipe the raise of every shard marker to rev (none but on a
-// Cluster).
-func (s *Syncer) queueRaiseShards(ctx context.Context, pipe redis.Pipeliner, rev, floor int64) []*redis.Cmd {
-	keys := s.shardKeys()
-	cmds := make([]*redis.Cmd, len(keys))
-	for i, k := range keys {
-		cmds[i] = s.queueRaise(ctx, pipe, k, rev, floor)
-	}
-	return cmds
-}
-
 // floorRead is the floor a raise carries, and the count of full syncs started when it
 // was read.
 type floorRead struct {
@@ -126,33 +115,40 @@ func (s *Syncer) noteFloor(rev int64) {
 }
 
 // raiseRev raises the revision markers to rev (a marker already higher stays): the
-// shard markers, then RedisRev. A marker below the floor fails it (errMarkerLost).
+// shard markers, then RedisRev, a round trip each. A marker below the floor stays as it
+// is and makes it return errMarkerLost, after the other markers are raised; the floor is
+// raised only when none was below it.
 func (s *Syncer) raiseRev(ctx context.Context, rev int64) error {
 	if err := s.ensureShards(ctx); err != nil {
 		return err
 	}
 	fr := s.loadFloor()
-	floor := fr.floor
+	var lost error
 	if keys := s.shardKeys(); len(keys) > 0 {
 		pipe := s.rdb.Pipeline()
-		cmds := s.queueRaiseShards(ctx, pipe, rev, floor)
+		cmds := make([]*redis.Cmd, len(keys))
+		for i, k := range keys {
+			cmds[i] = s.queueRaise(ctx, pipe, k, rev, fr.floor)
+		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("raising the shard revision markers: %w", err)
 		}
-		if err := s.raised(fr, cmds...); err != nil {
-			return err
+		if lost = s.raised(fr, cmds...); lost != nil && !errors.Is(lost, errMarkerLost) {
+			return lost
 		}
 	}
 	pipe := s.rdb.Pipeline()
-	cmd := s.queueRaise(ctx, pipe, keystore.RedisRev, rev, floor)
+	cmd := s.queueRaise(ctx, pipe, keystore.RedisRev, rev, fr.floor)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("raising the revision marker: %w", err)
 	}
 	if err := s.raised(fr, cmd); err != nil {
 		return err
 	}
-	s.noteFloor(rev)
-	return nil
+	if lost == nil {
+		s.noteFloor(rev)
+	}
+	return lost
 }
 
 // markers is what the periodic check reads: the epoch and revision markers, then the

@@ -26,9 +26,9 @@ import (
 // The scripts are sent with EVAL, not EVALSHA: a script cache emptied by a Redis restart
 // could otherwise fail the writes while the event still went out.
 func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, hashes []keystore.KeyHash) (string, error) {
-	fr := s.loadFloor()
-	floor := fr.floor
 	var lost error // errMarkerLost: Redis lost earlier writes; a full sync is owed (raised)
+	var fr floorRead
+	var revCmd *redis.Cmd // on one server: the raise of RedisRev, in the pipeline
 	pipe := s.rdb.Pipeline()
 	writes := s.queueWrites(ctx, pipe, ws, writeScript.Eval)
 	epochCmd := pipe.Get(ctx, keystore.RedisEpoch)
@@ -36,8 +36,8 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 	if cluster {
 		// A cluster pipeline runs on several nodes at once, in no order between them,
 		// and a command redirected (MOVED, ASK) runs after the others: the writes must
-		// be acknowledged before the shard markers are raised, the shard markers before
-		// RedisRev, RedisRev before the event.
+		// be acknowledged before the markers are raised (raiseRev: the shard markers,
+		// then RedisRev), and the markers before the event.
 		if err := s.ensureShards(ctx); err != nil {
 			return "", err
 		}
@@ -47,25 +47,12 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 		if err := writesDone(writes, len(ws)); err != nil {
 			return "", err
 		}
-		shardCmds := s.queueRaiseShards(ctx, pipe, rev, floor)
-		if _, err := pipe.Exec(ctx); err != nil {
-			return "", fmt.Errorf("raising the shard revision markers: %w", err)
-		}
-		lost = s.raised(fr, shardCmds...)
-		if lost != nil && !errors.Is(lost, errMarkerLost) {
+		if lost = s.raiseRev(ctx, rev); lost != nil && !errors.Is(lost, errMarkerLost) {
 			return "", lost
 		}
-	}
-	revCmd := s.queueRaise(ctx, pipe, keystore.RedisRev, rev, floor)
-	if cluster {
-		if _, err := pipe.Exec(ctx); err != nil {
-			return "", fmt.Errorf("raising the revision marker: %w", err)
-		}
-		if err := s.raised(fr, revCmd); err != nil && !errors.Is(err, errMarkerLost) {
-			return "", err
-		} else if err != nil {
-			lost = err
-		}
+	} else {
+		fr = s.loadFloor()
+		revCmd = s.queueRaise(ctx, pipe, keystore.RedisRev, rev, fr.floor)
 	}
 	var events []*redis.Cmd
 	epoch := s.lastEpoch()
@@ -79,16 +66,15 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return "", fmt.Errorf("writing %d records and their event: %w", len(ws), err)
 	}
-	if err := writesDone(writes, len(ws)); err != nil {
-		return "", err
-	}
-	if err := s.raised(fr, revCmd); err != nil && !errors.Is(err, errMarkerLost) {
-		return "", err
-	} else if err != nil {
-		lost = err
-	}
-	if lost == nil {
-		s.noteFloor(rev)
+	if !cluster {
+		if err := writesDone(writes, len(ws)); err != nil {
+			return "", err
+		}
+		if err := s.raised(fr, revCmd); err != nil && !errors.Is(err, errMarkerLost) {
+			return "", err
+		} else if err == nil {
+			s.noteFloor(rev)
+		}
 	}
 	for _, c := range events {
 		if _, _, err := keystore.EventReply(c); err != nil {
