@@ -177,30 +177,36 @@ func adminRef(p Principal) string {
 	return PrincipalRefPerson + p.Name
 }
 
-// isProjectOwner reports whether p's effective role in project (its role there, else
-// its role on "*") is owner.
+// isProjectOwner reports whether p's role in project, by the one rule (roleOf), is owner.
 func isProjectOwner(ctx context.Context, tx Tx, p Principal, ws, project string) (bool, error) {
+	role, _, err := roleOf(ctx, tx, p, ws, project)
+	return role == RoleOwner, err
+}
+
+// roleOf answers p's role in project of ws as the sidecar would: its grants on project
+// and on "*", merged by AddRole, read by RoleIn. ok is false when no grant covers the
+// project. Operators and workspace admins are not asked here: they stand above roles.
+func roleOf(ctx context.Context, tx Tx, p Principal, ws, project string) (role Role, ok bool, err error) {
+	var roles map[string]Role
 	for _, proj := range []string{project, AllProjects} {
-		var (
-			role Role
-			ok   bool
-		)
 		if p.Kind == PrincipalServiceAccount {
 			g, found, err := tx.GetGrant(ctx, p.ID, proj)
 			if err != nil {
-				return false, err
+				return "", false, err
 			}
-			role, ok = g.Role, found
-		} else {
-			r, found, err := tx.GetPersonRole(ctx, ws, proj, p.Name)
-			if err != nil {
-				return false, err
+			if found {
+				roles = AddRole(roles, proj, g.Role)
 			}
-			role, ok = r.Role, found
+			continue
 		}
-		if ok {
-			return role == RoleOwner, nil
+		r, found, err := tx.GetPersonRole(ctx, ws, proj, p.Name)
+		if err != nil {
+			return "", false, err
+		}
+		if found {
+			roles = AddRole(roles, proj, r.Role)
 		}
 	}
-	return false, nil
+	role, ok = RoleIn(roles, project)
+	return role, ok, nil
 }

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"SyncerErrorKeepsCommit", testSyncerError},
 		{"Authenticate", testAuthenticate},
 		{"AccessRules", testAccessRules},
+		{"OneRoleRule", testOneRoleRule},
 		{"SyncPending", testSyncPending},
 		{"SyncPendingAgeAndConfirm", testSyncPendingAgeAndConfirm},
 	}
