@@ -118,6 +118,7 @@ type Tx interface {
 	ListAudit(ctx context.Context, f AuditFilter, beforeID int64, limit int) ([]AuditEvent, error)
 
 	AccessTx
+	GroupTx
 }
 
 // AccessTx holds the rows of who may manage what: the key a caller

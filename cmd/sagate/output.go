@@ -129,6 +129,8 @@ type actionResult struct {
 	Person         string `json:"person,omitempty"`
 	Key            string `json:"key,omitempty"`
 	Project        string `json:"project,omitempty"`
+	Group          string `json:"group,omitempty"`
+	Member         string `json:"member,omitempty"`
 }
 
 // acted prints r as JSON, or line in table mode.

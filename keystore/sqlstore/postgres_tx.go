@@ -13,7 +13,10 @@ import (
 
 // postgresTx implements Tx over one database/sql transaction on PostgreSQL.
 // It shares the row helpers found and collect with the SQLite store.
-type postgresTx struct{ tx *sql.Tx }
+type postgresTx struct {
+	tx *sql.Tx
+	groupSQL
+}
 
 // nullTime turns an optional time into a nullable TIMESTAMPTZ parameter.
 func nullTime(t *time.Time) sql.NullTime {

@@ -97,6 +97,8 @@ CREATE INDEX audit_by_workspace ON audit (workspace, id);
 `,
 	// 3: the outbox of changes Redis has not confirmed.
 	3: sqliteOutboxMigration,
+	// 4: groups, their members and grants, and the account_roles view.
+	4: groupsMigration("TEXT", "INTEGER"),
 }
 
 // migrate applies every migration not yet recorded in schema_migrations.

@@ -15,6 +15,7 @@ import (
 type sqliteTx struct {
 	tx    *sql.Tx
 	stmts *stmtCache // the handle's prepared statements; nil: none
+	groupSQL
 }
 
 func (t *sqliteTx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"Authenticate", testAuthenticate},
 		{"AccessRules", testAccessRules},
 		{"OneRoleRule", testOneRoleRule},
+		{"Groups", testGroups},
 		{"SyncPending", testSyncPending},
 		{"SyncPendingAgeAndConfirm", testSyncPendingAgeAndConfirm},
 	}

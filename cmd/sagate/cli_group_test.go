@@ -1,0 +1,69 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sagate/sagate/admin"
+	"github.com/sagate/sagate/admin/admintest"
+	"github.com/sagate/sagate/keystore"
+)
+
+// TestCLIGroups: a group's life through the CLI, and its role reaching its members' records
+// in Redis as soon as each command returns.
+func TestCLIGroups(t *testing.T) {
+	e := admintest.Start(t, admintest.Options{})
+	ok(t, e, "", "workspace", "create", "ml")
+	bot := okJSON[admin.ServiceAccountWithKey](t, e, "ml", "sa", "create", "bot", "-o", "json")
+	key := bot.APIKey.Key
+
+	g := okJSON[keystore.Group](t, e, "ml", "group", "create", "ops", "--description", "on call", "-o", "json")
+	if g.Name != "ops" || g.Description != "on call" {
+		t.Fatalf("group create: %+v", g)
+	}
+	m := okJSON[keystore.GroupMember](t, e, "ml", "group", "add", "ops", "sa:bot", "-o", "json")
+	if m.Name != "bot@ml" {
+		t.Fatalf("group add: %+v", m)
+	}
+	ok(t, e, "ml", "group", "add", "ops", "person:alice")
+	gg := okJSON[keystore.GroupGrant](t, e, "ml", "project", "assign", "vision", "--group", "ops", "--role", "owner", "-o", "json")
+	if gg.Group != "ops" || gg.Role != keystore.RoleOwner {
+		t.Fatalf("project assign --group: %+v", gg)
+	}
+	rec := e.LiveRecord(t, key)
+	if role, _ := rec.RoleFor("vision"); role != keystore.RoleOwner {
+		t.Fatalf("bot's record after the group's grant: role in vision %q, want owner", role)
+	}
+	r := ok(t, e, "ml", "group", "show", "ops")
+	for _, want := range []string{"ops", "vision", "owner", "bot@ml", "alice"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("group show lacks %q: %s", want, r.stdout)
+		}
+	}
+	if r := ok(t, e, "ml", "group", "list"); !strings.Contains(r.stdout, "ops") || !strings.Contains(r.stdout, "2") {
+		t.Errorf("group list: %s", r.stdout)
+	}
+	if r := ok(t, e, "ml", "project", "list", "vision"); !strings.Contains(r.stdout, "ops") {
+		t.Errorf("project list vision does not show the group: %s", r.stdout)
+	}
+	ok(t, e, "ml", "group", "update", "ops", "--description", "nights")
+	failing(t, e, "ml", "not found", "group", "add", "nope", "sa:bot")
+	failingWith(t, e, 2, "ml", "not both", "project", "assign", "vision", "--group", "ops", "--person", "x", "--role", "viewer")
+
+	ok(t, e, "ml", "group", "remove", "ops", "sa:bot")
+	rec = e.LiveRecord(t, key)
+	if role, ok := rec.RoleFor("vision"); ok {
+		t.Fatalf("bot's record after leaving ops: role in vision %q", role)
+	}
+	ok(t, e, "ml", "group", "add", "ops", "sa:bot")
+	ok(t, e, "ml", "project", "unassign", "vision", "--group", "ops")
+	rec = e.LiveRecord(t, key)
+	if role, ok := rec.RoleFor("vision"); ok {
+		t.Fatalf("bot's record after unassigning ops: role in vision %q", role)
+	}
+	res := okJSON[actionResult](t, e, "ml", "group", "delete", "ops", "-o", "json")
+	if res.Action != "deleted" || res.Group != "ops" {
+		t.Fatalf("group delete -o json: %+v", res)
+	}
+	failing(t, e, "ml", "not found", "group", "show", "ops")
+}
