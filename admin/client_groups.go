@@ -98,3 +98,16 @@ func (c *Client) ProjectGroups(ctx context.Context, ws, project string) ([]keyst
 	out, err := c.projectFirstPage(ctx, ws, project)
 	return out.Groups, err
 }
+
+// ListProjects returns one page of the projects of ws that hold a grant, by name.
+func (c *Client) ListProjects(ctx context.Context, ws string, o ListOptions) (List[keystore.ProjectSummary], error) {
+	var out List[keystore.ProjectSummary]
+	return out, c.do(ctx, http.MethodGet, "/v1/workspaces/"+seg(ws)+"/projects", o.values(), nil, &out, http.StatusOK)
+}
+
+// AllProjects returns every project of ws that holds a grant.
+func (c *Client) AllProjects(ctx context.Context, ws string) ([]keystore.ProjectSummary, error) {
+	return all(ctx, c.pageSize, func(ctx context.Context, o ListOptions) (List[keystore.ProjectSummary], error) {
+		return c.ListProjects(ctx, ws, o)
+	})
+}

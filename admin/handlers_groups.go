@@ -23,7 +23,8 @@ type SetGroupGrantRequest struct {
 	Role string `json:"role"`
 }
 
-// groupRoutes registers the routes of groups, their members and their grants.
+// groupRoutes registers the routes of groups, their members and their grants, and the
+// list of projects.
 func (s *Server) groupRoutes() {
 	const (
 		groups = "/v1/workspaces/{ws}/groups"
@@ -40,6 +41,7 @@ func (s *Server) groupRoutes() {
 	s.handle("DELETE "+group+"/members/{principal}", s.removeGroupMember)
 	s.handle("PUT "+grant, s.setGroupGrant)
 	s.handle("DELETE "+grant, s.removeGroupGrant)
+	s.handle("GET /v1/workspaces/{ws}/projects", s.listProjects)
 }
 
 // createGroup: POST /v1/workspaces/{ws}/groups {name, description} → 201 the group.

@@ -51,5 +51,6 @@ func groupMatrixRoutes(svc *keystore.Service, op context.Context, must func(stri
 		}},
 		{"assign group on another project", adm, 200, fixed("PUT", ws+"/projects/p2/groups/g1", `{"role": "viewer"}`)},
 		{"assign group on every project", adm, 200, fixed("PUT", ws+"/projects/*/groups/g1", `{"role": "viewer"}`)},
+		{"list projects", adm, 200, fixed("GET", ws+"/projects", "")},
 	}
 }

@@ -72,6 +72,17 @@ func groupsWorkflow(t *testing.T, ctx context.Context, c *admin.Client, a *specA
 	if len(pg) != 1 || pg[0].Group != "ops" {
 		t.Fatalf("billing's groups: %+v", pg)
 	}
+	ps, err := c.AllProjects(ctx, ws)
+	ok("list projects", err)
+	var billing keystore.ProjectSummary
+	for _, p := range ps {
+		if p.Project == "billing" {
+			billing = p
+		}
+	}
+	if billing.Groups != 1 {
+		t.Fatalf("projects: %+v", ps)
+	}
 	ok("delete gone", c.DeleteGroup(ctx, ws, "gone"))
 	_, err = c.GetGroup(ctx, ws, "gone")
 	wantAPIError(t, "get a deleted group", err, http.StatusNotFound, admin.CodeNotFound)

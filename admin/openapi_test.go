@@ -198,6 +198,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"GroupGrant", keystore.GroupGrant{}, true},
 		{"GroupList", admin.List[keystore.Group]{}, true},
 		{"GroupMemberList", admin.List[keystore.GroupMember]{}, true},
+		{"ProjectSummary", keystore.ProjectSummary{}, true},
+		{"ProjectList", admin.List[keystore.ProjectSummary]{}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.schema, func(t *testing.T) {

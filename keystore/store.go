@@ -119,6 +119,7 @@ type Tx interface {
 
 	AccessTx
 	GroupTx
+	ProjectTx
 }
 
 // AccessTx holds the rows of who may manage what: the key a caller

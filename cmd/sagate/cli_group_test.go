@@ -46,6 +46,13 @@ func TestCLIGroups(t *testing.T) {
 	if r := ok(t, e, "ml", "project", "list", "vision"); !strings.Contains(r.stdout, "ops") {
 		t.Errorf("project list vision does not show the group: %s", r.stdout)
 	}
+	ps := okJSON[admin.List[keystore.ProjectSummary]](t, e, "ml", "project", "list", "-o", "json").Items
+	if len(ps) != 1 || ps[0].Project != "vision" || ps[0].Groups != 1 {
+		t.Errorf("project list -o json: %+v", ps)
+	}
+	if r := ok(t, e, "ml", "project", "list"); !strings.Contains(r.stdout, "vision") || !strings.Contains(r.stdout, "GROUPS") {
+		t.Errorf("project list: %s", r.stdout)
+	}
 	ok(t, e, "ml", "group", "update", "ops", "--description", "nights")
 	failing(t, e, "ml", "not found", "group", "add", "nope", "sa:bot")
 	failingWith(t, e, 2, "ml", "not both", "project", "assign", "vision", "--group", "ops", "--person", "x", "--role", "viewer")

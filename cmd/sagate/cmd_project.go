@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -81,10 +82,22 @@ func (a *app) projectCmd() *cobra.Command {
 	}
 
 	list := &cobra.Command{
-		Use:   "list PROJECT",
-		Short: "Show who has which role in a project (its grants and \"*\" grants: the higher one counts)",
-		Args:  nArgs(1, "PROJECT"),
+		Use:   "list [PROJECT]",
+		Short: "List the workspace's projects with a grant; with PROJECT, who has which role in it (the highest counts)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usagef("project list takes at most one PROJECT, got %d arguments", len(args))
+			}
+			return nil
+		},
 		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+			if len(args) == 0 {
+				items, err := c.AllProjects(ctx, ws)
+				if err != nil {
+					return err
+				}
+				return showList(a, items, projectHeader, projectRow)
+			}
 			items, err := c.AllGrants(ctx, ws, args[0])
 			if err != nil {
 				return err
@@ -127,4 +140,10 @@ func saOrPerson(person, grp *string) cobra.PositionalArgs {
 		}
 		return nArgs(2, "PROJECT SA")(cmd, args)
 	}
+}
+
+var projectHeader = []string{"PROJECT", "ACCOUNTS", "GROUPS", "PEOPLE"}
+
+func projectRow(p keystore.ProjectSummary) []string {
+	return []string{p.Project, strconv.Itoa(p.Accounts), strconv.Itoa(p.Groups), strconv.Itoa(p.People)}
 }

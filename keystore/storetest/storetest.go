@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"AccessRules", testAccessRules},
 		{"OneRoleRule", testOneRoleRule},
 		{"Groups", testGroups},
+		{"ListProjects", testListProjects},
 		{"SyncPending", testSyncPending},
 		{"SyncPendingAgeAndConfirm", testSyncPendingAgeAndConfirm},
 	}
