@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/sagate/sagate/admin"
@@ -84,6 +85,24 @@ func groupsWorkflow(t *testing.T, ctx context.Context, c *admin.Client, a *specA
 		t.Fatalf("projects: %+v", ps)
 	}
 	ok("delete gone", c.DeleteGroup(ctx, ws, "gone"))
+
+	// Ownership: who created an account, and who owns it.
+	owned, err := c.CreateServiceAccount(ctx, ws, admin.CreateServiceAccountRequest{Name: "owned", Owner: "person:alice"})
+	ok("create an owned account", err)
+	if owned.ServiceAccount.CreatedBy != "operator:admin" || owned.ServiceAccount.Owner != "person:alice" {
+		t.Fatalf("owned account: %+v", owned.ServiceAccount)
+	}
+	bot := "sa:bot"
+	sa, err := c.UpdateServiceAccount(ctx, ws, "owned", admin.UpdateServiceAccountRequest{Owner: &bot})
+	ok("give owned to bot", err)
+	if !strings.HasPrefix(sa.Owner, "sa:sa_") {
+		t.Fatalf("owner by account: %+v", sa)
+	}
+	none := ""
+	if sa, err = c.UpdateServiceAccount(ctx, ws, "owned", admin.UpdateServiceAccountRequest{Owner: &none}); err != nil || sa.Owner != "" {
+		t.Fatalf("clear the owner: %+v, %v", sa, err)
+	}
+	a.expect(specInvalid(ctx), http.StatusBadRequest, admin.CodeInvalid, "PATCH", "/v1/workspaces/"+ws+"/service-accounts/owned", `{"owner": "alice"}`)
 	_, err = c.GetGroup(ctx, ws, "gone")
 	wantAPIError(t, "get a deleted group", err, http.StatusNotFound, admin.CodeNotFound)
 }

@@ -74,3 +74,32 @@ func TestCLIGroups(t *testing.T) {
 	}
 	failing(t, e, "ml", "not found", "group", "show", "ops")
 }
+
+// TestCLIOwnership: sa create --owner, sa update --owner, sa list --owner, and who created
+// an account, in the table and in JSON.
+func TestCLIOwnership(t *testing.T) {
+	e := admintest.Start(t, admintest.Options{})
+	ok(t, e, "", "workspace", "create", "ml")
+	lead := okJSON[admin.ServiceAccountWithKey](t, e, "ml", "sa", "create", "lead", "--no-key", "-o", "json").ServiceAccount
+	a := okJSON[admin.ServiceAccountWithKey](t, e, "ml", "sa", "create", "etl", "--owner", "person:alice", "-o", "json").ServiceAccount
+	if a.Owner != "person:alice" || a.CreatedBy != "operator:admin" {
+		t.Fatalf("sa create --owner: %+v", a)
+	}
+	ok(t, e, "ml", "sa", "create", "ingest", "--no-key")
+	b := okJSON[keystore.ServiceAccount](t, e, "ml", "sa", "update", "ingest", "--owner", "sa:lead", "-o", "json")
+	if b.Owner != "sa:"+lead.ID {
+		t.Fatalf("sa update --owner sa:lead: %+v", b)
+	}
+	list := okJSON[admin.List[keystore.ServiceAccount]](t, e, "ml", "sa", "list", "--owner", "sa:lead", "-o", "json").Items
+	if len(list) != 1 || list[0].Name != "ingest" {
+		t.Fatalf("sa list --owner sa:lead: %+v", list)
+	}
+	if r := ok(t, e, "ml", "sa", "list", "--owner", "person:alice"); !strings.Contains(r.stdout, "etl@ml") || strings.Contains(r.stdout, "ingest") {
+		t.Fatalf("sa list --owner person:alice: %s", r.stdout)
+	}
+	if r := ok(t, e, "ml", "sa", "show", "etl"); !strings.Contains(r.stdout, "person:alice") || !strings.Contains(r.stdout, "operator:admin") {
+		t.Fatalf("sa show does not show the owner and creator: %s", r.stdout)
+	}
+	failingWith(t, e, 2, "ml", "--description or --owner", "sa", "update", "etl")
+	failingWith(t, e, 2, "ml", "--owner must be", "sa", "list", "--owner", "alice")
+}

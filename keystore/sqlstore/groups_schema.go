@@ -47,6 +47,13 @@ CREATE VIEW account_roles AS
 	WHERE m.sa_id IS NOT NULL;
 `
 
+// ownershipMigration records who created each account and who is responsible for it
+// (keystore.ServiceAccount's CreatedBy and Owner); accounts created before have neither.
+const ownershipMigration = `
+ALTER TABLE service_accounts ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE service_accounts ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+`
+
 // groupsMigration returns groupsMigrationTemplate for a store whose sorted text columns
 // are key and whose time columns are ts.
 func groupsMigration(key, ts string) string {

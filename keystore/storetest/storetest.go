@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"OneRoleRule", testOneRoleRule},
 		{"Groups", testGroups},
 		{"ListProjects", testListProjects},
+		{"Ownership", testOwnership},
 		{"SyncPending", testSyncPending},
 		{"SyncPendingAgeAndConfirm", testSyncPendingAgeAndConfirm},
 	}
