@@ -62,8 +62,15 @@ func (c *Client) RemovePersonRole(ctx context.Context, ws, project, person strin
 
 // ProjectPeople returns the people's roles in project (and in "*").
 func (c *Client) ProjectPeople(ctx context.Context, ws, project string) ([]keystore.PersonRole, error) {
+	out, err := c.projectFirstPage(ctx, ws, project)
+	return out.People, err
+}
+
+// projectFirstPage reads the first page of a project's grants, which carries the
+// people's roles and the groups' grants.
+func (c *Client) projectFirstPage(ctx context.Context, ws, project string) (GrantList, error) {
 	var out GrantList
 	q := url.Values{"page_size": {"1"}}
 	err := c.do(ctx, http.MethodGet, "/v1/workspaces/"+seg(ws)+"/projects/"+seg(project)+"/service-accounts", q, nil, &out, http.StatusOK)
-	return out.People, err
+	return out, err
 }

@@ -28,11 +28,13 @@ type SetPersonRoleRequest struct {
 }
 
 // GrantList is the answer of GET …/projects/{project}/service-accounts: a page of the
-// accounts' grants and, on the first page, the people's roles in the project.
+// accounts' grants and, on the first page, the people's roles and the groups' grants
+// in the project (on it and on "*").
 type GrantList struct {
 	Items         []keystore.Grant      `json:"items"`
 	NextPageToken string                `json:"next_page_token"`
 	People        []keystore.PersonRole `json:"people,omitempty"`
+	Groups        []keystore.GroupGrant `json:"groups,omitempty"`
 }
 
 // accessRoutes registers the routes of principals, workspace admins and people's roles.

@@ -34,7 +34,7 @@ func (s *Server) removeGrant(w http.ResponseWriter, r *http.Request) error {
 }
 
 // listGrants: GET /v1/workspaces/{ws}/projects/{project}/service-accounts → {items,
-// next_page_token, people}: people's roles come with the first page.
+// next_page_token, people, groups}: people's roles and groups' grants come with the first page.
 func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) error {
 	p, err := pageOf(r)
 	if err != nil {
@@ -51,6 +51,9 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) error {
 	}
 	if p.Token == "" {
 		if out.People, err = s.svc.ListPersonRoles(r.Context(), ws, project); err != nil {
+			return err
+		}
+		if out.Groups, err = s.svc.ListProjectGroupGrants(r.Context(), ws, project); err != nil {
 			return err
 		}
 	}

@@ -30,6 +30,7 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request) er
 		AllProjectsRole: role,
 		CreateKey:       createKey,
 		KeyExpiresIn:    exp,
+		Owner:           in.Owner,
 	})
 	if err != nil {
 		return err
@@ -68,7 +69,18 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request) er
 	if err := s.decodeBody(w, r, &in, false); err != nil {
 		return err
 	}
-	sa, err := s.svc.UpdateServiceAccount(r.Context(), r.PathValue("ws"), r.PathValue("sa"), in.Description)
+	if in.Description != nil { // checked before the owner changes, so a bad body changes nothing
+		if err := keystore.ValidateDescription(*in.Description); err != nil {
+			return err
+		}
+	}
+	ws, ref := r.PathValue("ws"), r.PathValue("sa")
+	if in.Owner != nil {
+		if _, err := s.svc.SetServiceAccountOwner(r.Context(), ws, ref, *in.Owner); err != nil {
+			return err
+		}
+	}
+	sa, err := s.svc.UpdateServiceAccount(r.Context(), ws, ref, in.Description)
 	if err != nil {
 		return err
 	}

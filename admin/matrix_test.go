@@ -181,6 +181,7 @@ func TestAccessMatrix(t *testing.T) {
 			return "DELETE", fmt.Sprintf("%s/projects/p1/people/dan%d", ws, n), ""
 		}},
 	}
+	routes = append(routes, groupMatrixRoutes(svc, op, must, ADM, OWN)...)
 	covered := map[string]bool{}
 	n := 0
 	for _, rt := range routes {

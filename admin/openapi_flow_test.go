@@ -182,6 +182,7 @@ func workflow(t *testing.T, ctx context.Context, c *admin.Client, a *specAPI) pa
 	wantAPIError(t, "remove a grant twice", c.RemoveGrant(ctx, ws, "billing", "bot"), http.StatusNotFound, admin.CodeNotFound)
 
 	accessWorkflow(t, ctx, c, a, ws)
+	groupsWorkflow(t, ctx, c, a, ws)
 
 	// Account lifecycle.
 	got, err = c.DeactivateServiceAccount(ctx, ws, "bot")
@@ -241,7 +242,7 @@ func workflow(t *testing.T, ctx context.Context, c *admin.Client, a *specAPI) pa
 		t.Fatalf("audit since an hour from now: %d events, %v", len(fp.Items), err)
 	}
 	a.expect(specInvalid(ctx), http.StatusBadRequest, admin.CodeInvalid, "GET", "/v1/audit?workspace="+ws+"&since=yesterday", "")
-	return pathIDs{"ws": ws, "sa": "bot", "key": deploy.ID, "project": "billing", "principal": "sa:bot", "name": "alice"}
+	return pathIDs{"ws": ws, "sa": "bot", "key": deploy.ID, "project": "billing", "principal": "sa:bot", "name": "alice", "group": "ops"}
 }
 
 // validBodies are well-formed request bodies by operationId; the other operations take none.
@@ -255,6 +256,10 @@ var validBodies = map[string]string{
 	"setGrant":             `{"role": "viewer"}`,
 	"setWorkspaceAdmin":    `{}`,
 	"setPersonRole":        `{"role": "viewer"}`,
+	"createGroup":          `{"name": "other-group"}`,
+	"updateGroup":          `{"description": "x"}`,
+	"addGroupMember":       `{}`,
+	"setGroupGrant":        `{"role": "viewer"}`,
 }
 
 // typicalErrors sends each /v1 operation of doc the errors every route shares: wrong or

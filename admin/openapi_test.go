@@ -189,6 +189,17 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"APIKeyList", admin.List[keystore.APIKey]{}, true},
 		{"GrantList", admin.List[keystore.Grant]{}, true},
 		{"AuditEventList", admin.List[keystore.AuditEvent]{}, true},
+		{"CreateGroupRequest", admin.CreateGroupRequest{}, false},
+		{"UpdateGroupRequest", admin.UpdateGroupRequest{}, false},
+		{"SetGroupGrantRequest", admin.SetGroupGrantRequest{}, false},
+		{"Group", keystore.Group{}, true},
+		{"GroupDetail", keystore.GroupDetail{}, true},
+		{"GroupMember", keystore.GroupMember{}, true},
+		{"GroupGrant", keystore.GroupGrant{}, true},
+		{"GroupList", admin.List[keystore.Group]{}, true},
+		{"GroupMemberList", admin.List[keystore.GroupMember]{}, true},
+		{"ProjectSummary", keystore.ProjectSummary{}, true},
+		{"ProjectList", admin.List[keystore.ProjectSummary]{}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.schema, func(t *testing.T) {

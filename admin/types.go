@@ -28,6 +28,9 @@ type CreateServiceAccountRequest struct {
 	CreateKey *bool `json:"create_key,omitempty"`
 	// KeyExpiresIn is the first key's lifetime ("90d"). Default (absent): never expires.
 	KeyExpiresIn string `json:"key_expires_in,omitempty"`
+	// Owner is the principal responsible for the account: sa:<id or name> of the
+	// workspace or person:<name>. Default (absent): none.
+	Owner string `json:"owner,omitempty"`
 }
 
 // ServiceAccountWithKey answers service-account create and reactivate. APIKey is nil
@@ -41,6 +44,9 @@ type ServiceAccountWithKey struct {
 // A nil Description leaves it unchanged.
 type UpdateServiceAccountRequest struct {
 	Description *string `json:"description,omitempty"`
+	// Owner, when present, replaces the account's owner: sa:<id or name> of the
+	// workspace, person:<name>, or "" for none.
+	Owner *string `json:"owner,omitempty"`
 }
 
 // CreateKeyRequest is the body of POST …/service-accounts/{sa}/keys.

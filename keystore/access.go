@@ -46,7 +46,8 @@ func (l Level) String() string {
 // AccessRule is the standing one action needs.
 type AccessRule struct {
 	Level Level
-	// NotOnSelf: a service account may not do this to itself (give itself a role).
+	// NotOnSelf: a service account may not do this to itself (give itself a role), nor
+	// to a group it belongs to.
 	NotOnSelf bool
 }
 
@@ -82,15 +83,25 @@ var accessRules = map[string]AccessRule{
 	"grant.remove":               {Level: LevelProjectOwner},
 	"person_role.set":            {Level: LevelProjectOwner},
 	"person_role.remove":         {Level: LevelProjectOwner},
+	"group.create":               {Level: LevelWorkspaceAdmin},
+	"group.list":                 {Level: LevelWorkspaceAdmin},
+	"group.read":                 {Level: LevelWorkspaceAdmin},
+	"group.update":               {Level: LevelWorkspaceAdmin},
+	"group.delete":               {Level: LevelWorkspaceAdmin},
+	"group_member.add":           {Level: LevelWorkspaceAdmin, NotOnSelf: true},
+	"group_member.remove":        {Level: LevelWorkspaceAdmin},
+	"group_grant.set":            {Level: LevelProjectOwner, NotOnSelf: true},
+	"group_grant.remove":         {Level: LevelProjectOwner},
+	"project.list":               {Level: LevelWorkspaceAdmin},
 }
 
 // AccessRules returns a copy of the table of who may do what: action → the standing it needs.
 func AccessRules() map[string]AccessRule { return maps.Clone(accessRules) }
 
-// scope is what a call is about: the workspace, the project and the service account
-// (an id or a name), each empty when it does not apply.
+// scope is what a call is about: the workspace, the project, the service account (an
+// id or a name) and the group (a name), each empty when it does not apply.
 type scope struct {
-	ws, project, sa string
+	ws, project, sa, group string
 }
 
 // errNoPrincipal refuses a call whose context carries no principal.
@@ -143,6 +154,15 @@ func allowed(ctx context.Context, tx Tx, p Principal, action string, sc scope) e
 	if self && rule.NotOnSelf {
 		return denied("a service account cannot give itself a role")
 	}
+	if rule.NotOnSelf && sc.group != "" && p.Kind == PrincipalServiceAccount && p.Workspace == sc.ws {
+		member, err := tx.IsGroupMember(ctx, sc.ws, sc.group, adminRef(p))
+		if err != nil {
+			return err
+		}
+		if member {
+			return denied("a service account cannot give itself a role, nor through a group it belongs to")
+		}
+	}
 	if self && rule.Level == LevelSelf {
 		return nil
 	}
@@ -177,30 +197,43 @@ func adminRef(p Principal) string {
 	return PrincipalRefPerson + p.Name
 }
 
-// isProjectOwner reports whether p's effective role in project (its role there, else
-// its role on "*") is owner.
+// isProjectOwner reports whether p's role in project, by the one rule (roleOf), is owner.
 func isProjectOwner(ctx context.Context, tx Tx, p Principal, ws, project string) (bool, error) {
+	role, _, err := roleOf(ctx, tx, p, ws, project)
+	return role == RoleOwner, err
+}
+
+// roleOf answers p's role in project of ws as the sidecar would: its own grants and its
+// groups' grants on project and on "*", merged by AddRole, read by RoleIn. ok is false when no grant covers the
+// project. Operators and workspace admins are not asked here: they stand above roles.
+func roleOf(ctx context.Context, tx Tx, p Principal, ws, project string) (role Role, ok bool, err error) {
+	var roles map[string]Role
 	for _, proj := range []string{project, AllProjects} {
-		var (
-			role Role
-			ok   bool
-		)
 		if p.Kind == PrincipalServiceAccount {
 			g, found, err := tx.GetGrant(ctx, p.ID, proj)
 			if err != nil {
-				return false, err
+				return "", false, err
 			}
-			role, ok = g.Role, found
-		} else {
-			r, found, err := tx.GetPersonRole(ctx, ws, proj, p.Name)
-			if err != nil {
-				return false, err
+			if found {
+				roles = AddRole(roles, proj, g.Role)
 			}
-			role, ok = r.Role, found
+			continue
 		}
-		if ok {
-			return role == RoleOwner, nil
+		r, found, err := tx.GetPersonRole(ctx, ws, proj, p.Name)
+		if err != nil {
+			return "", false, err
+		}
+		if found {
+			roles = AddRole(roles, proj, r.Role)
 		}
 	}
-	return false, nil
+	gs, err := tx.MemberGroupGrants(ctx, ws, adminRef(p), project)
+	if err != nil {
+		return "", false, err
+	}
+	for _, g := range gs {
+		roles = AddRole(roles, g.Project, g.Role)
+	}
+	role, ok = RoleIn(roles, project)
+	return role, ok, nil
 }

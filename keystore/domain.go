@@ -83,8 +83,14 @@ type ServiceAccount struct {
 	FullName    string       `json:"full_name"` // name@workspace
 	Description string       `json:"description"`
 	State       AccountState `json:"state"`
-	CreatedAt   time.Time    `json:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
+	// CreatedBy is the principal that created the account ("operator:NAME", "sa:ID" or
+	// "person:NAME"); "" for an account created before it was recorded.
+	CreatedBy string `json:"created_by"`
+	// Owner is the principal responsible for the account ("sa:ID" or "person:NAME"), set
+	// by whoever may update it; "" for none.
+	Owner     string    `json:"owner"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // FullName returns name@workspace.

@@ -47,17 +47,11 @@ type Record struct {
 	Rev       int64           `json:"rev"` // store revision the record was computed at
 }
 
-// RoleFor resolves the account's role in project: the higher of its grant on project and
-// its grant on "*" (grants add up, as cloud IAM roles do: a project grant never lowers
-// what "*" gives). ok is false when the account has no grant that covers the project.
-// It allocates nothing: the sidecar calls it on every request.
-func (r *Record) RoleFor(project string) (role Role, ok bool) {
-	role, ok = r.Roles[project]
-	if all, star := r.Roles[AllProjects]; star && (!ok || all.Rank() > role.Rank()) {
-		return all, true
-	}
-	return role, ok
-}
+// RoleFor resolves the account's role in project by the one rule, RoleIn: the higher of
+// its role on project and on "*", its groups' grants already merged into Roles by the
+// writer. ok is false when no grant covers the project. It allocates nothing: the
+// sidecar calls it on every request.
+func (r *Record) RoleFor(project string) (role Role, ok bool) { return RoleIn(r.Roles, project) }
 
 // Live reports whether the record lets a request in at time now (ignoring roles).
 func (r *Record) Live(now time.Time) bool {

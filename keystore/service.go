@@ -29,6 +29,9 @@ type CreateServiceAccountInput struct {
 	AllProjectsRole Role          // "" for none; otherwise a grant on project "*"
 	CreateKey       bool          // issue a first key
 	KeyExpiresIn    time.Duration // 0: the key never expires
+	// Owner, when set, is the principal responsible for the account: "sa:<id, name or
+	// name@ws>" of the same workspace or "person:<name>".
+	Owner string
 }
 
 // CreateKeyInput is the input of Service.CreateKey.

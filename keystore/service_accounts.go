@@ -91,7 +91,12 @@ func (s *Service) CreateServiceAccount(ctx context.Context, ws string, in Create
 		}
 		sa = ServiceAccount{
 			ID: id, Name: in.Name, Workspace: ws, FullName: FullName(in.Name, ws), Description: in.Description,
-			State: AccountActive, CreatedAt: m.now, UpdatedAt: m.now,
+			State: AccountActive, CreatedBy: m.principal.Ref(), CreatedAt: m.now, UpdatedAt: m.now,
+		}
+		if in.Owner != "" {
+			if sa.Owner, _, err = resolveAdminRef(ctx, tx, ws, in.Owner); err != nil {
+				return ownerErr(err)
+			}
 		}
 		if err := tx.InsertServiceAccount(ctx, sa); err != nil {
 			if errors.Is(err, ErrConflict) {
@@ -100,6 +105,9 @@ func (s *Service) CreateServiceAccount(ctx context.Context, ws string, in Create
 			return err
 		}
 		details := map[string]string{"name": in.Name}
+		if sa.Owner != "" {
+			details["owner"] = sa.Owner
+		}
 		if in.AllProjectsRole != "" {
 			g := Grant{Workspace: ws, Project: AllProjects, ServiceAccountID: id, ServiceAccount: sa.FullName,
 				Role: in.AllProjectsRole, CreatedAt: m.now, UpdatedAt: m.now}
@@ -268,4 +276,41 @@ func limitReached(w Workspace) error {
 	return Errorf(KindLimitReached,
 		"%s; raise it with PATCH /v1/workspaces/%s {\"max_service_accounts\": %d} (sagate workspace update %s --max-service-accounts %d)",
 		msg, w.Name, n, w.Name, n)
+}
+
+// ownerErr names the owner field in a refusal of the principal given as an owner.
+func ownerErr(err error) error {
+	if e, ok := errors.AsType[*Error](err); ok && e.Kind == KindInvalid {
+		return Invalid("owner", "must be sa:<id or name> of the workspace or person:<name>")
+	}
+	return err
+}
+
+// SetServiceAccountOwner makes owner ("sa:<id, name or name@ws>" of the workspace or
+// "person:<name>"; "" for none) the principal responsible for the account. Whoever may
+// update the account may set it.
+func (s *Service) SetServiceAccountOwner(ctx context.Context, ws, ref, owner string) (ServiceAccount, error) {
+	var sa ServiceAccount
+	err := s.update(ctx, "service_account.update", scope{ws: ws, sa: ref}, func(tx Tx, m *mutation) error {
+		var err error
+		if sa, err = getAccount(ctx, tx, ws, ref); err != nil {
+			return err
+		}
+		previous := sa.Owner
+		sa.Owner = ""
+		if owner != "" {
+			if sa.Owner, _, err = resolveAdminRef(ctx, tx, ws, owner); err != nil {
+				return ownerErr(err)
+			}
+		}
+		if sa.Owner == previous {
+			return nil
+		}
+		sa.UpdatedAt = m.now
+		if err := tx.UpdateServiceAccount(ctx, sa); err != nil {
+			return err
+		}
+		return m.audit(tx, ws, sa.ID, map[string]string{"name": sa.Name, "owner": sa.Owner, "previous_owner": previous})
+	})
+	return sa, err
 }

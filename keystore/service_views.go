@@ -3,6 +3,8 @@ package keystore
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -187,8 +189,8 @@ type Reach struct {
 	Every bool `json:"every"`
 	// Admin lists the workspaces the principal administers, by name.
 	Admin []string `json:"admin"`
-	// Owner lists the projects where the principal's own role is owner (a grant or a
-	// person's role; "*": every project of that workspace), by workspace then project.
+	// Owner lists the projects where the principal's role is owner (its own grant or
+	// role, or a group's; "*": every project of that workspace), by workspace then project.
 	Owner []ProjectRef `json:"owner"`
 }
 
@@ -224,20 +226,31 @@ func (s *Service) Reach(ctx context.Context) (Reach, error) {
 		if admin {
 			out.Admin = []string{p.Workspace}
 		}
-		for after := ""; len(out.Owner) < MaxReach; {
+		var roles map[string]Role
+		for after := ""; ; {
 			gs, err := tx.ListAccountGrants(ctx, p.ID, after, MaxPageSize)
 			if err != nil {
 				return err
 			}
 			for _, g := range gs {
-				if g.Role == RoleOwner {
-					out.Owner = append(out.Owner, ProjectRef{Workspace: g.Workspace, Project: g.Project})
-				}
+				roles = AddRole(roles, g.Project, g.Role)
 			}
 			if len(gs) < MaxPageSize {
-				return nil
+				break
 			}
 			after = gs[len(gs)-1].Project
+		}
+		ggs, err := tx.MemberGroupGrants(ctx, p.Workspace, adminRef(p), "")
+		if err != nil {
+			return err
+		}
+		for _, g := range ggs {
+			roles = AddRole(roles, g.Project, g.Role)
+		}
+		for _, project := range slices.Sorted(maps.Keys(roles)) {
+			if roles[project] == RoleOwner && len(out.Owner) < MaxReach {
+				out.Owner = append(out.Owner, ProjectRef{Workspace: p.Workspace, Project: project})
+			}
 		}
 		return nil
 	})

@@ -118,6 +118,8 @@ type Tx interface {
 	ListAudit(ctx context.Context, f AuditFilter, beforeID int64, limit int) ([]AuditEvent, error)
 
 	AccessTx
+	GroupTx
+	ProjectTx
 }
 
 // AccessTx holds the rows of who may manage what: the key a caller

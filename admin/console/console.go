@@ -197,6 +197,7 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("GET "+ws+"/projects/{project}", c.auth(c.projectPage))
 	c.mux.HandleFunc("POST "+ws+"/projects/{project}/assign", c.auth(c.assignInProject))
 	c.mux.HandleFunc("POST "+ws+"/projects/{project}/unassign", c.auth(c.unassignInProject))
+	c.groupRoutes(ws)
 	c.mux.HandleFunc(Path, c.open(c.notFound))
 }
 

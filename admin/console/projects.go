@@ -25,7 +25,9 @@ type projectData struct {
 	// keystore.MaxPageSize of them (PeopleCapped: there may be more).
 	People       []keystore.PersonRole
 	PeopleCapped bool
-	Refused      bool // the principal may not read the project: no form is offered
+	// Groups are the groups' grants on the project and on "*", by group (first page only).
+	Groups  []keystore.GroupGrant
+	Refused bool // the principal may not read the project: no form is offered
 }
 
 // openProject answers the overview's "open a project" form with the project's page.
@@ -49,6 +51,9 @@ func (c *Console) showProject(w http.ResponseWriter, r *http.Request, q *req, st
 	if err == nil && d.FirstPage {
 		d.People, err = c.cfg.Service.ListPersonRoles(r.Context(), ws, project)
 		d.PeopleCapped = len(d.People) >= keystore.MaxPageSize
+		if err == nil {
+			d.Groups, err = c.cfg.Service.ListProjectGroupGrants(r.Context(), ws, project)
+		}
 	}
 	if err != nil {
 		d.Refused = true

@@ -43,7 +43,8 @@ func staticHandler() http.Handler {
 type pages struct{ byName map[string]*template.Template }
 
 // pageNames are the templates under templates/, without ".html", besides the layout.
-var pageNames = []string{"sign-in", "workspaces", "accounts", "new-account", "account", "project", "key", "confirm", "rotate", "audit", "message"}
+var pageNames = []string{"sign-in", "workspaces", "accounts", "new-account", "account", "project", "key", "confirm", "rotate", "audit", "message",
+	"groups", "group", "projects"}
 
 func parsePages(now func() time.Time) (*pages, error) {
 	funcs := template.FuncMap{

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -50,9 +51,11 @@ func (a *app) saCmd() *cobra.Command {
 	f := create.Flags()
 	f.StringVar(&in.Description, "description", "", "what the account is for")
 	f.StringVar(&in.AllProjectsRole, "all-projects-role", "", "grant this role (viewer, contributor, owner) on every project")
+	f.StringVar(&in.Owner, "owner", "", "the principal responsible for the account: sa:NAME or person:NAME")
 	f.BoolVar(&noKey, "no-key", false, "do not issue a first key")
 	f.StringVar(&in.KeyExpiresIn, "key-expires-in", "", "the first key expires after this long (e.g. 90d); default never")
 
+	var owner string
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the workspace's service accounts",
@@ -62,17 +65,38 @@ func (a *app) saCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if owner != "" {
+				ref, err := ownerRef(ctx, c, ws, owner)
+				if err != nil {
+					return err
+				}
+				items = slices.DeleteFunc(items, func(sa keystore.ServiceAccount) bool { return sa.Owner != ref })
+			}
 			return showList(a, items, saHeader, saRow)
 		}),
 	}
+	list.Flags().StringVar(&owner, "owner", "", "only the accounts this principal owns: sa:NAME or person:NAME")
 
-	var desc string
-	update := &cobra.Command{
-		Use:   "update NAME --description D",
-		Short: "Change a service account's description",
+	var (
+		desc, newOwner string
+		update         *cobra.Command
+	)
+	update = &cobra.Command{
+		Use:   "update NAME [--description D] [--owner PRINCIPAL]",
+		Short: "Change a service account's description or owner (--owner \"\": none)",
 		Args:  nArgs(1, "NAME"),
 		RunE: a.withSA(0, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
-			sa, err := c.UpdateServiceAccount(ctx, ws, args[0], admin.UpdateServiceAccountRequest{Description: &desc})
+			var in admin.UpdateServiceAccountRequest
+			if update.Flags().Changed("description") {
+				in.Description = &desc
+			}
+			if update.Flags().Changed("owner") {
+				in.Owner = &newOwner
+			}
+			if in.Description == nil && in.Owner == nil {
+				return usagef("sa update needs --description or --owner")
+			}
+			sa, err := c.UpdateServiceAccount(ctx, ws, args[0], in)
 			if err != nil {
 				return err
 			}
@@ -80,7 +104,7 @@ func (a *app) saCmd() *cobra.Command {
 		}),
 	}
 	update.Flags().StringVar(&desc, "description", "", "the new description")
-	_ = update.MarkFlagRequired("description")
+	update.Flags().StringVar(&newOwner, "owner", "", "the principal responsible for the account: sa:NAME, person:NAME, or \"\" for none")
 
 	cmd.AddCommand(create, list, update,
 		a.saVerb("get", "Show a service account (sa show: with its roles and keys)", (*admin.Client).GetServiceAccount),
@@ -157,4 +181,20 @@ func (a *app) withSA(saArg int, f func(ctx context.Context, c *admin.Client, ws 
 		}
 		return f(cmd.Context(), c, ws, args)
 	}
+}
+
+// ownerRef turns an owner as the user names it (sa:NAME, sa:NAME@WS, sa:ID or person:NAME)
+// into the principal an account's owner field holds (sa:ID or person:NAME).
+func ownerRef(ctx context.Context, c *admin.Client, ws, owner string) (string, error) {
+	if ref, ok := strings.CutPrefix(owner, keystore.PrincipalRefSA); ok {
+		sa, err := c.GetServiceAccount(ctx, ws, ref)
+		if err != nil {
+			return "", err
+		}
+		return keystore.PrincipalRefSA + sa.ID, nil
+	}
+	if strings.HasPrefix(owner, keystore.PrincipalRefPerson) {
+		return owner, nil
+	}
+	return "", usagef("--owner must be sa:NAME or person:NAME, not %q", owner)
 }

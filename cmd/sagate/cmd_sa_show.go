@@ -19,8 +19,9 @@ type accountView struct {
 	Keys []keystore.APIKey `json:"keys"`
 }
 
-// grantView is one grant of an account and the role it ends up with in that project:
-// the higher of the project's grant and the "*" grant.
+// grantView is one grant of an account and the role its own grants give it in that
+// project, by the one rule (keystore.RoleIn): the higher of the project's grant and the
+// "*" grant. Its groups' grants add to it (sagate group show lists them).
 type grantView struct {
 	Project       string        `json:"project"`
 	Role          keystore.Role `json:"role"`
@@ -58,13 +59,13 @@ func (a *app) accountView(ctx context.Context, c *admin.Client, ws, ref string) 
 	if err != nil {
 		return accountView{}, err
 	}
-	rec := keystore.Record{Roles: make(map[string]keystore.Role, len(grants))}
+	var roles map[string]keystore.Role
 	for _, g := range grants {
-		rec.Roles[g.Project] = g.Role
+		roles = keystore.AddRole(roles, g.Project, g.Role)
 	}
 	v := accountView{ServiceAccount: sa, Grants: make([]grantView, 0, len(grants)), Keys: keys}
 	for _, g := range grants {
-		eff, _ := rec.RoleFor(g.Project)
+		eff, _ := keystore.RoleIn(roles, g.Project)
 		v.Grants = append(v.Grants, grantView{Project: g.Project, Role: g.Role, EffectiveRole: eff, UpdatedAt: ts(g.UpdatedAt)})
 	}
 	if v.Keys == nil {

@@ -129,6 +129,8 @@ type actionResult struct {
 	Person         string `json:"person,omitempty"`
 	Key            string `json:"key,omitempty"`
 	Project        string `json:"project,omitempty"`
+	Group          string `json:"group,omitempty"`
+	Member         string `json:"member,omitempty"`
 }
 
 // acted prints r as JSON, or line in table mode.
@@ -162,13 +164,13 @@ func tsPtr(t *time.Time, none string) string {
 }
 
 var (
-	saHeader    = []string{"NAME", "ID", "STATE", "DESCRIPTION", "CREATED"}
+	saHeader    = []string{"NAME", "ID", "STATE", "DESCRIPTION", "OWNER", "CREATED BY", "CREATED"}
 	keyHeader   = []string{"ID", "NAME", "LAST6", "STATE", "EXPIRES", "LAST USED", "CREATED"}
 	grantHeader = []string{"PROJECT", "SERVICE ACCOUNT", "ROLE", "UPDATED"}
 )
 
 func saRow(s keystore.ServiceAccount) []string {
-	return []string{s.FullName, s.ID, string(s.State), s.Description, ts(s.CreatedAt)}
+	return []string{s.FullName, s.ID, string(s.State), s.Description, s.Owner, s.CreatedBy, ts(s.CreatedAt)}
 }
 
 func keyRow(k keystore.APIKey) []string {

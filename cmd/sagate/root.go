@@ -71,6 +71,7 @@ func newRoot(a *app) *cobra.Command {
 		a.saCmd(),
 		a.keyCmd(),
 		a.projectCmd(),
+		a.groupCmd(),
 		a.auditCmd(),
 		a.redisACLCmd(),
 		a.whoamiCmd(),

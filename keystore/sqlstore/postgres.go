@@ -108,7 +108,7 @@ func (s *PostgresStore) Update(ctx context.Context, fn func(keystore.Tx) error) 
 		if err := tx.QueryRowContext(ctx, "UPDATE meta SET rev = rev + 1 WHERE id = 1 RETURNING rev").Scan(&rev); err != nil {
 			return fmt.Errorf("incrementing revision: %w", err)
 		}
-		return fn(&postgresTx{tx: tx})
+		return fn(&postgresTx{tx: tx, groupSQL: groupSQL{gtx: tx, pg: true}})
 	})
 	if err != nil {
 		return 0, err
@@ -118,7 +118,7 @@ func (s *PostgresStore) Update(ctx context.Context, fn func(keystore.Tx) error) 
 
 // View runs fn in one REPEATABLE READ, read-only transaction (one snapshot).
 func (s *PostgresStore) View(ctx context.Context, fn func(keystore.Tx) error) error {
-	return s.read(ctx, func(tx *sql.Tx) error { return fn(&postgresTx{tx: tx}) })
+	return s.read(ctx, func(tx *sql.Tx) error { return fn(&postgresTx{tx: tx, groupSQL: groupSQL{gtx: tx, pg: true}}) })
 }
 
 // write runs fn in a READ COMMITTED transaction and commits it; fn's error is returned unchanged.

@@ -10,8 +10,9 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-// pgRecordColumns are the columns of one live key's Record; the account's grants come
-// as one JSON object project → role (NULL when there are none).
+// pgRecordColumns are the columns of one live key's Record; the account's roles (its
+// grants and its groups', the view account_roles) come as one JSON array of [project,
+// role] pairs (NULL when there are none), merged by keystore.AddRole.
 const pgRecordColumns = `k.hash, k.id, k.sa_id, s.name, s.workspace, k.state, s.state, k.expires_at`
 
 // pgLive keeps keys that are not revoked and not expired at $1, the admin's clock (as on
@@ -21,7 +22,7 @@ const pgLive = `k.state <> 'revoked' AND (k.expires_at IS NULL OR k.expires_at >
 // pgRecordsByHash reads the records of the keys whose hashes are in the array $2. The
 // grants are aggregated per key, which is cheap for the few keys of one change.
 const pgRecordsByHash = `SELECT ` + pgRecordColumns + `,
-	(SELECT jsonb_object_agg(g.project, g.role)::text FROM grants g WHERE g.sa_id = k.sa_id)
+	(SELECT jsonb_agg(jsonb_build_array(g.project, g.role))::text FROM account_roles g WHERE g.sa_id = k.sa_id)
 FROM api_keys k JOIN service_accounts s ON s.id = k.sa_id
 WHERE k.hash = ANY($2) AND ` + pgLive
 
@@ -29,7 +30,7 @@ WHERE k.hash = ANY($2) AND ` + pgLive
 // and joined, rather than once per key: it is the full reconcile's query.
 const pgAllRecords = `SELECT ` + pgRecordColumns + `, r.roles
 FROM api_keys k JOIN service_accounts s ON s.id = k.sa_id
-LEFT JOIN (SELECT sa_id, jsonb_object_agg(project, role)::text AS roles FROM grants GROUP BY sa_id) r ON r.sa_id = k.sa_id
+LEFT JOIN (SELECT sa_id, jsonb_agg(jsonb_build_array(project, role))::text AS roles FROM account_roles GROUP BY sa_id) r ON r.sa_id = k.sa_id
 WHERE ` + pgLive
 
 // AuthRecords implements RecordSource in one REPEATABLE READ read-only transaction, so
@@ -169,8 +170,12 @@ func pgScanRecords(ctx context.Context, tx *sql.Tx, q string, args []any, rev in
 			r.Exp = expires.Time.UnixMilli() // Service stores expiries in whole milliseconds
 		}
 		if grants.Valid {
-			if err := json.Unmarshal([]byte(grants.String), &r.Roles); err != nil {
-				return fmt.Errorf("reading the grants of key record %s: %w", r.KeyID, err)
+			var pairs [][2]string
+			if err := json.Unmarshal([]byte(grants.String), &pairs); err != nil {
+				return fmt.Errorf("reading the roles of key record %s: %w", r.KeyID, err)
+			}
+			for _, p := range pairs {
+				r.Roles = keystore.AddRole(r.Roles, p[0], keystore.Role(p[1]))
 			}
 		}
 		if err := fn(h, r); err != nil {

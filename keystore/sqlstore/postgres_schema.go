@@ -98,6 +98,10 @@ CREATE INDEX audit_by_workspace ON audit (workspace, id);
 `,
 	// 3: the outbox of changes Redis has not confirmed.
 	3: postgresOutboxMigration,
+	// 4: groups, their members and grants, and the account_roles view.
+	4: groupsMigration(`TEXT COLLATE "C"`, "TIMESTAMPTZ"),
+	// 5: who created each account, and who owns it.
+	5: ownershipMigration,
 }
 
 // migrationLockID is the key of the transaction-level advisory lock that serialises

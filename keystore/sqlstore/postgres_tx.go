@@ -13,7 +13,10 @@ import (
 
 // postgresTx implements Tx over one database/sql transaction on PostgreSQL.
 // It shares the row helpers found and collect with the SQLite store.
-type postgresTx struct{ tx *sql.Tx }
+type postgresTx struct {
+	tx *sql.Tx
+	groupSQL
+}
 
 // nullTime turns an optional time into a nullable TIMESTAMPTZ parameter.
 func nullTime(t *time.Time) sql.NullTime {
@@ -100,15 +103,15 @@ func (t *postgresTx) CountServiceAccounts(ctx context.Context, ws string) (int, 
 
 func pgScanAccount(r rowScanner) (keystore.ServiceAccount, error) {
 	var sa keystore.ServiceAccount
-	err := r.Scan(&sa.ID, &sa.Workspace, &sa.Name, &sa.Description, &sa.State, &sa.CreatedAt, &sa.UpdatedAt)
+	err := r.Scan(&sa.ID, &sa.Workspace, &sa.Name, &sa.Description, &sa.State, &sa.CreatedAt, &sa.UpdatedAt, &sa.CreatedBy, &sa.Owner)
 	sa.CreatedAt, sa.UpdatedAt = sa.CreatedAt.UTC(), sa.UpdatedAt.UTC()
 	sa.FullName = keystore.FullName(sa.Name, sa.Workspace)
 	return sa, err
 }
 
 func (t *postgresTx) InsertServiceAccount(ctx context.Context, sa keystore.ServiceAccount) error {
-	_, err := t.tx.ExecContext(ctx, "INSERT INTO service_accounts ("+saColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		sa.ID, sa.Workspace, sa.Name, sa.Description, string(sa.State), sa.CreatedAt, sa.UpdatedAt)
+	_, err := t.tx.ExecContext(ctx, "INSERT INTO service_accounts ("+saColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+		sa.ID, sa.Workspace, sa.Name, sa.Description, string(sa.State), sa.CreatedAt, sa.UpdatedAt, sa.CreatedBy, sa.Owner)
 	return pgInsertErr("service account", err)
 }
 
@@ -131,8 +134,8 @@ func (t *postgresTx) ListServiceAccounts(ctx context.Context, ws, after string, 
 }
 
 func (t *postgresTx) UpdateServiceAccount(ctx context.Context, sa keystore.ServiceAccount) error {
-	_, err := t.tx.ExecContext(ctx, "UPDATE service_accounts SET description = $1, state = $2, updated_at = $3 WHERE id = $4",
-		sa.Description, string(sa.State), sa.UpdatedAt, sa.ID)
+	_, err := t.tx.ExecContext(ctx, "UPDATE service_accounts SET description = $1, state = $2, updated_at = $3, owner = $4 WHERE id = $5",
+		sa.Description, string(sa.State), sa.UpdatedAt, sa.Owner, sa.ID)
 	if err != nil {
 		return fmt.Errorf("updating service account: %w", err)
 	}

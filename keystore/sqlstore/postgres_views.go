@@ -40,8 +40,7 @@ func (t *postgresTx) PersonReach(ctx context.Context, person string, limit int) 
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, err = t.tx.QueryContext(ctx, "SELECT workspace, project FROM person_roles WHERE person = $1 AND role = $2 ORDER BY workspace, project LIMIT $3",
-		person, string(keystore.RoleOwner), limit)
+	rows, err = t.tx.QueryContext(ctx, personOwnerQuery(true), person, string(keystore.RoleOwner), keystore.PrincipalRefPerson+person, limit)
 	owner, err := collect(rows, err, "listing a person's projects", func(r rowScanner) (keystore.ProjectRef, error) {
 		var p keystore.ProjectRef
 		return p, r.Scan(&p.Workspace, &p.Project)

@@ -144,7 +144,7 @@ func (s *SQLiteStore) Close() error {
 func (s *SQLiteStore) Update(ctx context.Context, fn func(keystore.Tx) error) (int64, error) {
 	var rev int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		t := &sqliteTx{tx: tx, stmts: s.ws}
+		t := &sqliteTx{tx: tx, stmts: s.ws, groupSQL: groupSQL{gtx: tx}}
 		if err := t.queryRow(ctx, "UPDATE meta SET rev = rev + 1 WHERE id = 1 RETURNING rev").Scan(&rev); err != nil {
 			return fmt.Errorf("incrementing revision: %w", err)
 		}
@@ -158,7 +158,7 @@ func (s *SQLiteStore) Update(ctx context.Context, fn func(keystore.Tx) error) (i
 
 // View runs fn in one read transaction (one snapshot).
 func (s *SQLiteStore) View(ctx context.Context, fn func(keystore.Tx) error) error {
-	return s.read(ctx, func(tx *sql.Tx) error { return fn(&sqliteTx{tx: tx, stmts: s.rs}) })
+	return s.read(ctx, func(tx *sql.Tx) error { return fn(&sqliteTx{tx: tx, stmts: s.rs, groupSQL: groupSQL{gtx: tx}}) })
 }
 
 // write runs fn in a write transaction and commits it; fn's error is returned

@@ -17,14 +17,15 @@ const maxAuthRecordsBatch = 500
 
 // authRecordsQuery reads the revision and the live keys among an IN (…) list put in its
 // %s, in one statement: parsing is most of the cost of reading one key, as Apply does
-// after each commit. One row per grant (one with NULL project for an account without
+// after each commit. One row per role of the account (account_roles: its grants and its
+// groups' grants, merged by keystore.AddRole; one with NULL project for an account without
 // grants); a single row with NULL hash when no key is live. Live: not revoked and not
 // expired at ?1 (Unix microseconds).
 const authRecordsQuery = `SELECT m.rev, k.hash, k.id, k.sa_id, s.name, s.workspace, k.state, s.state, k.expires_at, g.project, g.role
 FROM meta m
 LEFT JOIN api_keys k ON k.hash IN (%s) AND k.state != 'revoked' AND (k.expires_at IS NULL OR k.expires_at > ?1)
 LEFT JOIN service_accounts s ON s.id = k.sa_id
-LEFT JOIN grants g ON g.sa_id = k.sa_id
+LEFT JOIN account_roles g ON g.sa_id = k.sa_id
 WHERE m.id = 1`
 
 // AuthRecords implements RecordSource in one read transaction.
@@ -109,10 +110,7 @@ func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, ar
 			}
 		}
 		if project.Valid {
-			if r.Roles == nil {
-				r.Roles = make(map[string]keystore.Role)
-			}
-			r.Roles[project.String] = keystore.Role(role.String)
+			r.Roles = keystore.AddRole(r.Roles, project.String, keystore.Role(role.String))
 		}
 		recs[h] = r
 	}
@@ -192,10 +190,11 @@ type recordAccount struct {
 	roles      map[string]keystore.Role
 }
 
-// readRecordAccounts reads every service account with its grants, keyed by account id.
+// readRecordAccounts reads every service account with its roles (account_roles, merged
+// by keystore.AddRole), keyed by account id.
 func readRecordAccounts(ctx context.Context, tx *sql.Tx) (map[string]*recordAccount, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT s.id, s.name, s.workspace, s.state, g.project, g.role
-FROM service_accounts s LEFT JOIN grants g ON g.sa_id = s.id`)
+FROM service_accounts s LEFT JOIN account_roles g ON g.sa_id = s.id`)
 	if err != nil {
 		return nil, fmt.Errorf("querying accounts: %w", err)
 	}
@@ -215,10 +214,7 @@ FROM service_accounts s LEFT JOIN grants g ON g.sa_id = s.id`)
 			accounts[id] = a
 		}
 		if project.Valid {
-			if a.roles == nil {
-				a.roles = make(map[string]keystore.Role)
-			}
-			a.roles[project.String] = keystore.Role(role.String)
+			a.roles = keystore.AddRole(a.roles, project.String, keystore.Role(role.String))
 		}
 	}
 	if err := rows.Err(); err != nil {

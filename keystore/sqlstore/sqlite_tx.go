@@ -15,6 +15,7 @@ import (
 type sqliteTx struct {
 	tx    *sql.Tx
 	stmts *stmtCache // the handle's prepared statements; nil: none
+	groupSQL
 }
 
 func (t *sqliteTx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -111,20 +112,20 @@ func (t *sqliteTx) CountServiceAccounts(ctx context.Context, ws string) (int, er
 
 // --- service accounts ---
 
-const saColumns = "id, workspace, name, description, state, created_at, updated_at"
+const saColumns = "id, workspace, name, description, state, created_at, updated_at, created_by, owner"
 
 func scanAccount(r rowScanner) (keystore.ServiceAccount, error) {
 	var sa keystore.ServiceAccount
 	var created, updated int64
-	err := r.Scan(&sa.ID, &sa.Workspace, &sa.Name, &sa.Description, &sa.State, &created, &updated)
+	err := r.Scan(&sa.ID, &sa.Workspace, &sa.Name, &sa.Description, &sa.State, &created, &updated, &sa.CreatedBy, &sa.Owner)
 	sa.CreatedAt, sa.UpdatedAt = fromMicro(created), fromMicro(updated)
 	sa.FullName = keystore.FullName(sa.Name, sa.Workspace)
 	return sa, err
 }
 
 func (t *sqliteTx) InsertServiceAccount(ctx context.Context, sa keystore.ServiceAccount) error {
-	_, err := t.exec(ctx, "INSERT INTO service_accounts ("+saColumns+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-		sa.ID, sa.Workspace, sa.Name, sa.Description, sa.State, micro(sa.CreatedAt), micro(sa.UpdatedAt))
+	_, err := t.exec(ctx, "INSERT INTO service_accounts ("+saColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		sa.ID, sa.Workspace, sa.Name, sa.Description, sa.State, micro(sa.CreatedAt), micro(sa.UpdatedAt), sa.CreatedBy, sa.Owner)
 	return insertErr("service account", err)
 }
 
@@ -147,8 +148,8 @@ func (t *sqliteTx) ListServiceAccounts(ctx context.Context, ws, after string, li
 }
 
 func (t *sqliteTx) UpdateServiceAccount(ctx context.Context, sa keystore.ServiceAccount) error {
-	_, err := t.exec(ctx, "UPDATE service_accounts SET description = ?, state = ?, updated_at = ? WHERE id = ?",
-		sa.Description, sa.State, micro(sa.UpdatedAt), sa.ID)
+	_, err := t.exec(ctx, "UPDATE service_accounts SET description = ?, state = ?, updated_at = ?, owner = ? WHERE id = ?",
+		sa.Description, sa.State, micro(sa.UpdatedAt), sa.Owner, sa.ID)
 	if err != nil {
 		return fmt.Errorf("updating service account: %w", err)
 	}

@@ -41,8 +41,7 @@ func (t *sqliteTx) PersonReach(ctx context.Context, person string, limit int) ([
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, err = t.query(ctx, "SELECT workspace, project FROM person_roles WHERE person = ? AND role = ? ORDER BY workspace, project LIMIT ?",
-		person, string(keystore.RoleOwner), limit)
+	rows, err = t.query(ctx, personOwnerQuery(false), person, string(keystore.RoleOwner), keystore.PrincipalRefPerson+person, limit)
 	owner, err := collect(rows, err, "listing a person's projects", func(r rowScanner) (keystore.ProjectRef, error) {
 		var p keystore.ProjectRef
 		return p, r.Scan(&p.Workspace, &p.Project)

@@ -51,6 +51,10 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"SyncerErrorKeepsCommit", testSyncerError},
 		{"Authenticate", testAuthenticate},
 		{"AccessRules", testAccessRules},
+		{"OneRoleRule", testOneRoleRule},
+		{"Groups", testGroups},
+		{"ListProjects", testListProjects},
+		{"Ownership", testOwnership},
 		{"SyncPending", testSyncPending},
 		{"SyncPendingAgeAndConfirm", testSyncPendingAgeAndConfirm},
 	}
