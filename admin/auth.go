@@ -104,8 +104,9 @@ const msgNoCredential = "missing or invalid credential: send Authorization: Bear
 // authenticate returns the principal of r:
 //   - a person, when the proxy user header is configured, present, and r comes from a
 //     trusted proxy (the same header from any other address is refused, not ignored);
-//   - else the service account of a sak_ Bearer key, checked against the store: by the
-//     route's Service method in its transaction, or here when no route matches;
+//   - else the service account of a sak_ Bearer key, checked live against the store here,
+//     for every route alike (the Service method reads it again in its own transaction,
+//     so a key revoked in between is refused there too);
 //   - else the operator whose token is the Bearer credential.
 func (s *Server) authenticate(r *http.Request) (keystore.Principal, error) {
 	if s.userHeader != "" {
@@ -123,14 +124,6 @@ func (s *Server) authenticate(r *http.Request) (keystore.Principal, error) {
 		return keystore.Principal{}, &authError{msgNoCredential}
 	}
 	if strings.HasPrefix(cred, keystore.KeyPrefix) {
-		if r.Pattern != "" {
-			// The route's Service method checks the key in its own transaction (one read).
-			p, err := keystore.KeyPrincipal(cred)
-			if err != nil {
-				return keystore.Principal{}, &authError{err.Error()}
-			}
-			return p, nil
-		}
 		p, err := s.svc.Authenticate(r.Context(), cred)
 		var ke *keystore.Error
 		if errors.As(err, &ke) && ke.Kind == keystore.KindUnauthenticated {
@@ -201,22 +194,4 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
-}
-
-// checkCaller returns err, unless the request failed before any Service method checked
-// its sak_ key (a malformed body, say) and the key does not authenticate: then the
-// answer is the 401 of the key, so that a dead key never learns more than that.
-func (s *Server) checkCaller(r *http.Request, err error) error {
-	p, _ := keystore.PrincipalFrom(r.Context())
-	if !p.Unchecked() {
-		return err
-	}
-	switch keystore.KindOf(err) {
-	case keystore.KindUnauthenticated, keystore.KindPermissionDenied:
-		return err // a Service method has checked it
-	}
-	if _, cerr := s.svc.Check(r.Context(), p); cerr != nil {
-		return cerr
-	}
-	return err
 }

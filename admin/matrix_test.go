@@ -239,7 +239,7 @@ func (h *harness) send(t *testing.T, c matrixCaller, method, path, body string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body != "" {
+	if body != "" || (method != "GET" && method != "HEAD") {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(c.hdr); i += 2 {

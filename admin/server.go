@@ -211,13 +211,14 @@ func (s *Server) handle(pattern string, f apiFunc) {
 			err = f(w, r)
 		}
 		if err != nil {
-			err = s.checkCaller(r, err)
 			s.writeError(w, r, err)
 		}
 	})
 }
 
-// ServeHTTP authenticates /v1 requests, routes them, and records each in the metrics and the access log.
+// ServeHTTP authenticates /v1 requests (a sak_ key is checked live here, once for every
+// route), refuses state changes a browser was made to send from another site
+// (crossSite), routes them, and records each in the metrics and the access log.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
@@ -247,6 +248,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		r = r.WithContext(keystore.WithPrincipal(r.Context(), p))
+		if pattern != "" {
+			if err := crossSite(r); err != nil {
+				s.writeError(sw, r, err)
+				return
+			}
+		}
 	}
 	if pattern == "" {
 		s.unrouted(sw, r, h)
