@@ -24,7 +24,7 @@ import (
 )
 
 // testToken is the operator token the tests' Authenticate accepts.
-const testToken = "console-test-token-0123456789abcdef"
+const testToken = "console-test-947aa039aa0e02144cd10656f8a49a8f8cb45e60be8f5b51b51dccd8848ee5f5"
 
 // clock is a settable clock shared by the Service and the console.
 type clock struct {
