@@ -130,7 +130,11 @@ func (o *operators) load(b []byte) []lineError {
 // lookup returns the name of the operator whose token is tok. Every token is compared,
 // in constant time, whichever matches: the time taken tells nothing of which nor where.
 func (o *operators) lookup(tok string) (string, bool) {
-	h := sha256.Sum256([]byte(tok))
+	return o.lookupHash(sha256.Sum256([]byte(tok)))
+}
+
+// lookupHash is lookup by the token's SHA-256, for a caller that keeps only the hash.
+func (o *operators) lookupHash(h [sha256.Size]byte) (string, bool) {
 	name, found := "", false
 	for _, list := range [][]operator{o.fixed, *o.file.Load()} {
 		for _, op := range list {

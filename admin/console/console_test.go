@@ -131,11 +131,11 @@ func TestSecureCookies(t *testing.T) {
 func TestRevokedCredentialEndsTheSession(t *testing.T) {
 	valid := true
 	e := newEnv(t, func(c *console.Config) {
-		c.Authenticate = func(ctx context.Context, cred string) (console.Principal, error) {
+		c.Recheck = func(ctx context.Context, p console.Principal) (console.Principal, error) {
 			if !valid {
 				return console.Principal{}, console.ErrBadCredential
 			}
-			return authenticate(ctx, cred)
+			return recheck(ctx, p)
 		}
 	})
 	b := e.browser()
