@@ -188,6 +188,7 @@ func (c *Console) routes() {
 
 	c.mux.HandleFunc("GET "+Path+"workspaces", c.auth(c.workspacesPage))
 	c.mux.HandleFunc("GET "+Path+"audit", c.auth(c.auditPage))
+	c.mux.HandleFunc("GET "+newKeyPath, c.auth(c.newKeyPage))
 	c.mux.HandleFunc("GET "+ws+"/accounts", c.auth(c.accountsPage))
 	c.mux.HandleFunc("GET "+ws+"/new-account", c.auth(c.newAccountPage))
 	c.mux.HandleFunc("POST "+ws+"/accounts", c.auth(c.createAccount))

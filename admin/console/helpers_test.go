@@ -210,6 +210,16 @@ func (b *browser) post(path string, form url.Values, hdr ...string) (*http.Respo
 	return b.do(req)
 }
 
+// postKey posts a form that issues a key and follows the redirect to the page that
+// shows it once, whose answer it returns; any other answer is returned as it is.
+func (b *browser) postKey(path string, form url.Values) (*http.Response, string) {
+	resp, body := b.post(path, form)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/new-key" {
+		return resp, body
+	}
+	return b.get("/console/new-key")
+}
+
 // signIn signs the browser in with testToken.
 func (b *browser) signIn() {
 	b.e.t.Helper()

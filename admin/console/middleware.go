@@ -68,6 +68,11 @@ func (c *Console) checkPost(w http.ResponseWriter, r *http.Request, q *req) bool
 			"This form was sent from another site (or the browser did not say from where), so nothing was changed. Use the console's own pages, over HTTPS.")
 		return false
 	}
+	if tok := r.PostForm.Get(csrfField); !tokenEqual(tok, q.csrf) && q.sess.spentToken(tok) {
+		c.message(w, q, http.StatusConflict, "Already sent",
+			"This form was sent before, and what it made was shown then (a new key is shown once). Nothing was created again. Reload the page to make another.")
+		return false
+	}
 	if !tokenEqual(r.PostForm.Get(csrfField), q.csrf) {
 		c.message(w, q, http.StatusForbidden, "Form expired",
 			"This form is out of date or was not made by the console, so nothing was changed. Go back, reload the page and try again.")

@@ -32,6 +32,8 @@ type session struct {
 	created   time.Time
 	seen      time.Time
 	flash     string
+	spent     [][sha256.Size]byte // hashes of CSRF tokens a key-issuing form used (once.go)
+	reveal    *keyData            // a new key to show once at newKeyPath (once.go)
 }
 
 // sessions is the in-memory session store. Sessions do not survive a restart: one signs in again.
