@@ -113,7 +113,7 @@ func TestRequestBodies(t *testing.T) {
 		{"trailing data", "POST", "/v1/workspaces", `{"name": "ws2"} {"name": "ws3"}`, nil, 400, admin.CodeInvalid},
 		{"trailing junk", "POST", "/v1/workspaces", `{"name": "ws2"}x`, nil, 400, admin.CodeInvalid},
 		{"wrong type", "POST", "/v1/workspaces", `{"name": 7}`, nil, 400, admin.CodeInvalid},
-		{"wrong content type", "POST", "/v1/workspaces", `{"name": "ws2"}`, []string{"Content-Type", "text/plain"}, 400, admin.CodeInvalid},
+		{"wrong content type", "POST", "/v1/workspaces", `{"name": "ws2"}`, []string{"Content-Type", "text/plain"}, 415, admin.CodeUnsupportedMediaType},
 		{"empty body", "POST", "/v1/workspaces", ``, nil, 400, admin.CodeInvalid},
 		{"huge body", "POST", sas, huge, nil, 413, admin.CodeTooLarge},
 		{"unicode name", "POST", "/v1/workspaces", `{"name": "wörk"}`, nil, 400, admin.CodeInvalid},

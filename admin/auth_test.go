@@ -15,15 +15,17 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/sagate/sagate/admin"
 	"github.com/sagate/sagate/admin/admintest"
 	"github.com/sagate/sagate/keystore"
 )
 
 const (
-	aliceToken = "alice-operator-token-0123456789"
-	bobToken   = "bob-operator-token-abcdefghijkl"
-	carolToken = "carol-operator-token-ABCDEFGHIJ"
+	aliceToken = "alice-5988eba7e5760a46a80ea94cb64b98f33f8bb0f2e035bd8cd32da4e178276a60"
+	bobToken   = "bob-daa49fb275a968eb1877e35143dbf59351c122d514afd6e9c8ecccd6ffa84b3b"
+	carolToken = "carol-04a25d62126a39b7556d7bb7fafda3205194538af5f4d8663bd2dacd72df5dda"
 )
 
 // writeOperators writes the operators file and moves its modification time forward, so
@@ -50,8 +52,9 @@ func whoami(t *testing.T, h *harness, hdr ...string) (int, admin.WhoAmI) {
 }
 
 // TestOperatorsFile: named operators authenticate with their tokens (plain or as a
-// SHA-256), the admin token stays operator "admin", the file is read again when it
-// changes, and a file that stops parsing keeps the operators read before.
+// SHA-256), the admin token stays operator "admin", and every edit of the file applies
+// (it is checked on a ticker): lines that do not parse are skipped and logged with their
+// number, a deleted file or one open to others means no operator of the file.
 func TestOperatorsFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "operators")
 	sum := sha256.Sum256([]byte(bobToken))
@@ -70,26 +73,67 @@ func TestOperatorsFile(t *testing.T) {
 		t.Fatalf("audit of alice's change: %+v", ev)
 	}
 
-	// Alice leaves, carol joins: no restart.
-	writeOperators(t, path, "bob sha256:"+hex.EncodeToString(sum[:])+"\ncarol "+carolToken+"\n", 2)
-	if st, _ := whoami(t, h, "Authorization", "Bearer "+aliceToken); st != 401 {
-		t.Fatalf("a removed operator: status %d, want 401", st)
+	// Alice leaves, carol joins, and a line that does not parse is skipped: no restart.
+	writeOperators(t, path, "bob sha256:"+hex.EncodeToString(sum[:])+"\ndave short\ncarol "+carolToken+"\n", 2)
+	eventuallyWhoami(t, h, aliceToken, 401, "")
+	eventuallyWhoami(t, h, carolToken, 200, "carol")
+	eventuallyWhoami(t, h, bobToken, 200, "bob")
+	if h.Logs.FilterMessage("operators file: line skipped").FilterField(zap.Int("line", 2)).Len() != 1 {
+		t.Errorf("the skipped line 2 was not logged once: %v", h.Logs.FilterMessage("operators file: line skipped").All())
 	}
-	if st, w := whoami(t, h, "Authorization", "Bearer "+carolToken); st != 200 || w.Name != "carol" {
-		t.Fatalf("an added operator: %d %+v", st, w)
+	// Removing an operator takes effect even if the same edit leaves a bad line.
+	writeOperators(t, path, "carol "+carolToken+"\nbob sha256:abc\n", 4)
+	eventuallyWhoami(t, h, bobToken, 401, "")
+	eventuallyWhoami(t, h, carolToken, 200, "carol")
+
+	// A deleted file means no operator of the file, logged once; the admin token stays.
+	const gone = "the operators file cannot be used; no operator of the file is accepted until it can"
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
 	}
-	// A broken file keeps what was read before.
-	writeOperators(t, path, "carol short\n", 4)
-	if st, w := whoami(t, h, "Authorization", "Bearer "+carolToken); st != 200 || w.Name != "carol" {
-		t.Fatalf("after a broken rewrite: %d %+v", st, w)
+	eventuallyWhoami(t, h, carolToken, 401, "")
+	for range 3 {
+		admin.CheckOperators(h.Server)
 	}
-	if h.Logs.FilterMessage("the operators file changed but does not parse; keeping the operators read before").Len() == 0 {
-		t.Error("the broken operators file was not logged")
+	if n := h.Logs.FilterMessage(gone).Len(); n != 1 {
+		t.Errorf("the deleted file was logged %d times, want once", n)
 	}
+	eventuallyWhoami(t, h, admintest.Token, 200, "admin")
+	// Back, but open to others: still none. Then chmod 600: carol again.
+	writeOperators(t, path, "carol "+carolToken+"\n", 6)
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	admin.CheckOperators(h.Server)
+	if st, _ := whoami(t, h, "Authorization", "Bearer "+carolToken); st != 401 {
+		t.Fatalf("carol from a file open to others: %d, want 401", st)
+	}
+	if n := h.Logs.FilterMessage(gone).Len(); n != 2 {
+		t.Errorf("the file open to others was not logged (%d lines)", n)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWhoami(t, h, carolToken, 200, "carol")
 	h.keys = append(h.keys, aliceToken, bobToken, carolToken) // none may appear in a log line
 }
 
-// TestOperatorsFileErrors: a bad file stops the server from starting, naming the line only.
+// eventuallyWhoami waits (the file is checked on a ticker) until whoami with tok answers
+// status, as operator name when status is 200.
+func eventuallyWhoami(t *testing.T, h *harness, tok string, status int, name string) {
+	t.Helper()
+	admintest.Eventually(t, 10*time.Second, fmt.Sprintf("whoami to answer %d %s", status, name), func() error {
+		st, w := whoami(t, h, "Authorization", "Bearer "+tok)
+		if st != status || (status == 200 && w.Name != name) {
+			return fmt.Errorf("whoami: %d %s", st, w.Name)
+		}
+		return nil
+	})
+}
+
+// TestOperatorsFileErrors: a file that names no usable operator, or that group or others
+// may read, stops a server without an admin token from starting; the error names the
+// line, never a token. A file with one good line starts, skipping the others.
 func TestOperatorsFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	for name, text := range map[string]string{
@@ -97,18 +141,29 @@ func TestOperatorsFileErrors(t *testing.T) {
 		"three words": "alice " + aliceToken + " extra\n",
 		"bad hash":    "alice sha256:abc\n",
 		"bad name":    "al ice\n",
-		"twice":       "alice " + aliceToken + "\nalice " + bobToken + "\n",
+		"weak token":  "alice my-super-secret-admin-token\n",
+		"open":        "alice " + aliceToken + "\n",
 	} {
 		path := filepath.Join(dir, fmt.Sprintf("operators-%d", len(name)))
 		writeOperators(t, path, text, 0)
+		if name == "open" {
+			if err := os.Chmod(path, 0o640); err != nil {
+				t.Fatal(err)
+			}
+		}
 		_, err := admin.NewServer(admin.Config{OperatorsFile: path, Service: &keystore.Service{}})
 		if err == nil {
 			t.Errorf("%s: NewServer accepted the file", name)
 			continue
 		}
-		if strings.Contains(err.Error(), aliceToken) || strings.Contains(err.Error(), "short-token") {
+		if strings.Contains(err.Error(), aliceToken) || strings.Contains(err.Error(), "short-token") || strings.Contains(err.Error(), "super-secret") {
 			t.Errorf("%s: the error shows the token: %v", name, err)
 		}
+	}
+	path := filepath.Join(dir, "mixed")
+	writeOperators(t, path, "al ice\nalice "+aliceToken+"\nalice "+bobToken+"\n", 0)
+	if _, err := admin.NewServer(admin.Config{OperatorsFile: path, Service: &keystore.Service{}}); err != nil {
+		t.Fatalf("a file with one good line: %v", err)
 	}
 }
 

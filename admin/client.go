@@ -131,7 +131,9 @@ func (c *Client) doStatus(ctx context.Context, method, path string, q url.Values
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.ua)
-	if in != nil {
+	if in != nil || (method != http.MethodGet && method != http.MethodHead) {
+		// Every change carries it, with or without a body: the admin refuses any other
+		// (a browser's form cannot send it to another origin).
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.hc.Do(req)

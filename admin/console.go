@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"strings"
@@ -16,6 +17,7 @@ func (s *Server) mountConsole(secureCookies bool) error {
 	c, err := console.New(console.Config{
 		Service:      s.svc,
 		Authenticate: s.consoleAuthenticate,
+		Recheck:      s.consoleRecheck,
 		FromProxy:    s.consoleFromProxy,
 		CredentialHint: "An operator token, or the sak_ key of a service account that administers a workspace or owns a project." +
 			" People signed in by the auth proxy need nothing here.",
@@ -35,9 +37,9 @@ func (s *Server) mountConsole(secureCookies bool) error {
 }
 
 // consoleAuthenticate is the console's credential check, the same as the API's: an
-// operator token, or a service account's live sak_ key. The console calls it again on
-// every request of the session, so a revoked key, or a deactivated account, ends the
-// session at the next click; the Service checks the key again in each call as well.
+// operator token, or a service account's live sak_ key. The principal it returns keeps
+// only hashes (the operator token's SHA-256 in Proof; the key's hash inside the keystore
+// principal), from which consoleRecheck checks it again on every request of the session.
 func (s *Server) consoleAuthenticate(ctx context.Context, credential string) (console.Principal, error) {
 	if strings.HasPrefix(credential, keystore.KeyPrefix) {
 		p, err := s.svc.Authenticate(ctx, credential)
@@ -46,11 +48,44 @@ func (s *Server) consoleAuthenticate(ctx context.Context, credential string) (co
 		}
 		return consolePrincipal(p), nil
 	}
-	name, ok := s.ops.lookup(credential)
+	h := sha256.Sum256([]byte(credential))
+	name, ok := s.ops.lookupHash(h)
 	if !ok {
 		return console.Principal{}, console.ErrBadCredential
 	}
-	return consolePrincipal(keystore.Operator(name)), nil
+	cp := consolePrincipal(keystore.Operator(name))
+	cp.Proof = h
+	return cp, nil
+}
+
+// consoleRecheck checks a session's principal again, as the API checks each request: a
+// service account's key (by its hash) must still be live and its account active; an
+// operator's token (by its hash) must still be in the operators file or be the admin
+// token, under the same name. So a revoked key, a deactivated account or a removed
+// operator ends the session at the next click.
+func (s *Server) consoleRecheck(ctx context.Context, cp console.Principal) (console.Principal, error) {
+	p, ok := cp.Value.(keystore.Principal)
+	if !ok {
+		return console.Principal{}, console.ErrBadCredential
+	}
+	switch p.Kind {
+	case keystore.PrincipalServiceAccount:
+		live, err := s.svc.Check(ctx, p)
+		if err != nil {
+			return console.Principal{}, console.ErrBadCredential
+		}
+		return consolePrincipal(live), nil
+	case keystore.PrincipalOperator:
+		h, ok := cp.Proof.([sha256.Size]byte)
+		if !ok {
+			return console.Principal{}, console.ErrBadCredential
+		}
+		if name, ok := s.ops.lookupHash(h); !ok || name != p.Name {
+			return console.Principal{}, console.ErrBadCredential
+		}
+		return cp, nil
+	}
+	return console.Principal{}, console.ErrBadCredential
 }
 
 // consoleFromProxy names the person the configured auth proxy vouches for, as the API

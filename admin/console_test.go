@@ -7,6 +7,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,8 +19,8 @@ import (
 	"github.com/sagate/sagate/keystore/sqlstore"
 )
 
-// consoleServer starts an admin server over a fresh SQLite store, with or without the console.
-func consoleServer(t *testing.T, console bool) *httptest.Server {
+// newService returns a Service over a fresh SQLite store.
+func newService(t *testing.T) *keystore.Service {
 	t.Helper()
 	st, err := sqlstore.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
@@ -30,6 +31,13 @@ func consoleServer(t *testing.T, console bool) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return svc
+}
+
+// consoleServer starts an admin server over a fresh SQLite store, with or without the console.
+func consoleServer(t *testing.T, console bool) *httptest.Server {
+	t.Helper()
+	svc := newService(t)
 	srv, err := admin.NewServer(admin.Config{Token: admintest.Token, Service: svc, Console: console})
 	if err != nil {
 		t.Fatal(err)
@@ -100,15 +108,7 @@ func TestConsoleOff(t *testing.T) {
 // address, is signed in without pasting anything and sees the workspace it administers;
 // the same header from an untrusted address signs no one in.
 func TestConsoleSignsInTheProxysPerson(t *testing.T) {
-	st, err := sqlstore.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	svc, err := keystore.NewService(st, keystore.ServiceOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := newService(t)
 	op := keystore.WithPrincipal(context.Background(), keystore.Operator("seed"))
 	if _, err := svc.CreateWorkspace(op, "acme", 0); err != nil {
 		t.Fatal(err)
@@ -154,5 +154,54 @@ func TestConsoleSignsInTheProxysPerson(t *testing.T) {
 	code, body = get(open("10.9.9.9"), "carol")
 	if code != http.StatusOK || !strings.HasPrefix(body, "/console/sign-in\n") {
 		t.Fatalf("carol from an untrusted address: %d %.60q", code, body)
+	}
+}
+
+// TestConsoleSessionEndsWithItsOperator: a console session keeps only the operator
+// token's hash and checks it on every request, so removing the operator from the
+// operators file ends the session at the next click.
+func TestConsoleSessionEndsWithItsOperator(t *testing.T) {
+	svc := newService(t)
+	ops := filepath.Join(t.TempDir(), "operators")
+	const carol = "carol-04a25d62126a39b7556d7bb7fafda3205194538af5f4d8663bd2dacd72df5dda"
+	if err := os.WriteFile(ops, []byte("carol "+carol+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := admin.NewServer(admin.Config{Token: admintest.Token, OperatorsFile: ops, Service: svc, Console: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	get := func(p string) string {
+		t.Helper()
+		resp, err := c.Get(hs.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	token := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(get("/console/sign-in"))[1]
+	req, _ := http.NewRequest(http.MethodPost, hs.URL+"/console/sign-in", strings.NewReader(url.Values{"credential": {carol}, "csrf": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", hs.URL)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if body := get("/console/workspaces"); !strings.Contains(body, "operator carol") {
+		t.Fatal("carol is not signed in")
+	}
+	if err := os.WriteFile(ops, []byte("# carol left\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	admin.CheckOperators(srv)
+	if body := get("/console/workspaces"); !strings.Contains(body, "Your session ended") || strings.Contains(body, "operator carol") {
+		t.Fatal("carol's session outlived her removal from the operators file")
 	}
 }

@@ -11,3 +11,6 @@ func PatternOf(s *Server, r *http.Request) string {
 	_, p := s.mux.Handler(r)
 	return p
 }
+
+// CheckOperators checks the operators file once, as WatchOperators does on its ticker.
+func CheckOperators(s *Server) { s.ops.check() }

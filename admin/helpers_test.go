@@ -110,7 +110,7 @@ func sendRaw(t testing.TB, ctx context.Context, hc *http.Client, method, url, to
 		t.Fatalf("building %s %s: %v", method, url, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	if body != "" {
+	if body != "" || (method != "GET" && method != "HEAD") {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {

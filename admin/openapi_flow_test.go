@@ -313,10 +313,20 @@ func typicalErrors(t *testing.T, ctx context.Context, doc *openapi3.T, a *specAP
 				a.expect(inv, http.StatusBadRequest, admin.CodeInvalid, method, p+"?page_size=1001", "")
 				a.expect(ctx, http.StatusBadRequest, admin.CodeInvalid, method, p+"?page_token=garbage", "")
 			}
+			if method != http.MethodGet {
+				// A change a browser could be made to send from another site is refused.
+				wrongType := ctx // the description has no body to refuse for a bodiless route
+				if op.RequestBody != nil {
+					wrongType = inv
+				}
+				a.expect(wrongType, http.StatusUnsupportedMediaType, admin.CodeUnsupportedMediaType, method, p, body, "Content-Type", "text/plain")
+				a.expect(wrongType, http.StatusUnsupportedMediaType, admin.CodeUnsupportedMediaType, method, p, body, "Content-Type", "")
+				a.expect(ctx, http.StatusForbidden, admin.CodeCrossSite, method, p, body, "Sec-Fetch-Site", "cross-site")
+				a.expect(ctx, http.StatusForbidden, admin.CodeCrossSite, method, p, body, "Origin", "https://evil.example")
+			}
 			if op.RequestBody != nil {
 				a.expect(inv, http.StatusBadRequest, admin.CodeInvalid, method, p, `{"name": `)
 				a.expect(inv, http.StatusBadRequest, admin.CodeInvalid, method, p, `{"zzz": 1}`)
-				a.expect(inv, http.StatusBadRequest, admin.CodeInvalid, method, p, body, "Content-Type", "text/plain")
 				huge := `{"description": "` + strings.Repeat("a", admin.DefaultMaxBodyBytes) + `"}`
 				a.expect(inv, http.StatusRequestEntityTooLarge, admin.CodeTooLarge, method, p, huge)
 			}

@@ -3,14 +3,17 @@ package admin
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -18,6 +21,10 @@ import (
 
 // EnvTokenOperator is the operator name of Config.Token (SAGATE_ADMIN_TOKEN).
 const EnvTokenOperator = "admin"
+
+// DefaultOperatorsFileInterval is how often the operators file is checked for changes
+// when Config.OperatorsFileInterval is 0.
+const DefaultOperatorsFileInterval = 2 * time.Second
 
 // hashPrefix marks an operators-file line that holds the SHA-256 of the token, not the token.
 const hashPrefix = "sha256:"
@@ -31,17 +38,21 @@ type operator struct {
 }
 
 // operators holds the operator tokens: Config.Token as "admin" and the lines of the
-// operators file, which it reads again whenever the file's size or modification time
-// changes. A file that no longer parses is logged and the tokens read before stay.
+// operators file. The file is read at start and then by check, on a ticker (watch),
+// never on a request. Whatever the file says now is what applies: a line that does not
+// parse is skipped and logged with its line number, the others apply; a file that is
+// gone, unreadable or readable by group or others means no file operators. Each such
+// state is logged once, when it begins.
 type operators struct {
 	fixed []operator // from Config.Token
 	path  string
 	log   *zap.Logger
 
-	mu      sync.Mutex
-	file    []operator
-	modTime time.Time
-	size    int64
+	file atomic.Pointer[[]operator] // the file's operators as last read
+
+	mu      sync.Mutex // serializes check
+	sum     [sha256.Size]byte
+	problem string // what was wrong with the file at the last check; "" when it was read
 }
 
 func newOperators(token, path string, log *zap.Logger) (*operators, error) {
@@ -49,64 +60,102 @@ func newOperators(token, path string, log *zap.Logger) (*operators, error) {
 	if token != "" {
 		o.fixed = []operator{{name: EnvTokenOperator, hash: sha256.Sum256([]byte(token))}}
 	}
+	o.file.Store(&[]operator{})
 	if path != "" {
-		fi, err := os.Stat(path)
-		if err != nil {
-			return nil, fmt.Errorf("reading the operators file: %w", err)
-		}
-		ops, err := readOperators(path)
+		// At start a file that cannot be used is a configuration error.
+		b, err := ReadPrivateFile(path, "the operators file")
 		if err != nil {
 			return nil, err
 		}
-		o.file, o.modTime, o.size = ops, fi.ModTime(), fi.Size()
+		if bad := o.load(b); len(*o.file.Load()) == 0 && token == "" {
+			why := ""
+			if len(bad) > 0 {
+				why = fmt.Sprintf(" (line %d: %s)", bad[0].line, bad[0].problem)
+			}
+			return nil, fmt.Errorf("the operators file %s names no usable operator and there is no admin token%s", path, why)
+		}
 	}
 	return o, nil
 }
 
-// current returns the operators, reading the file again if it has changed.
-func (o *operators) current() []operator {
+// watch checks the operators file every interval until ctx ends.
+func (o *operators) watch(ctx context.Context, interval time.Duration) {
 	if o.path == "" {
-		return o.fixed
+		return
 	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			o.check()
+		}
+	}
+}
+
+// check reads the operators file and applies it if its content changed.
+func (o *operators) check() {
+	b, err := ReadPrivateFile(o.path, "the operators file")
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	fi, err := os.Stat(o.path)
 	if err != nil {
-		o.log.Warn("the operators file cannot be read; keeping the operators read before", zap.Error(err))
-	} else if !fi.ModTime().Equal(o.modTime) || fi.Size() != o.size {
-		ops, err := readOperators(o.path)
-		if err != nil {
-			o.log.Warn("the operators file changed but does not parse; keeping the operators read before", zap.Error(err))
-		} else {
-			o.log.Info("operators file reloaded", zap.Int("operators", len(ops)))
-			o.file = ops
+		o.file.Store(&[]operator{})
+		if msg := err.Error(); msg != o.problem {
+			o.problem = msg
+			o.log.Warn("the operators file cannot be used; no operator of the file is accepted until it can", zap.Error(err))
 		}
-		o.modTime, o.size = fi.ModTime(), fi.Size()
+		return
 	}
-	return append(o.fixed[:len(o.fixed):len(o.fixed)], o.file...)
+	if o.problem == "" && sha256.Sum256(b) == o.sum {
+		return
+	}
+	o.load(b)
+	o.log.Info("operators file reloaded", zap.Int("operators", len(*o.file.Load())))
+}
+
+// load applies the content b of the operators file and returns the lines it skipped,
+// each logged. Called at start and under mu.
+func (o *operators) load(b []byte) []lineError {
+	ops, bad := parseOperators(b)
+	for _, e := range bad {
+		o.log.Warn("operators file: line skipped", zap.String("file", o.path), zap.Int("line", e.line), zap.String("problem", e.problem))
+	}
+	o.file.Store(&ops)
+	o.sum, o.problem = sha256.Sum256(b), ""
+	return bad
 }
 
 // lookup returns the name of the operator whose token is tok. Every token is compared,
 // in constant time, whichever matches: the time taken tells nothing of which nor where.
 func (o *operators) lookup(tok string) (string, bool) {
-	h := sha256.Sum256([]byte(tok))
+	return o.lookupHash(sha256.Sum256([]byte(tok)))
+}
+
+// lookupHash is lookup by the token's SHA-256, for a caller that keeps only the hash.
+func (o *operators) lookupHash(h [sha256.Size]byte) (string, bool) {
 	name, found := "", false
-	for _, op := range o.current() {
-		if subtle.ConstantTimeCompare(h[:], op.hash[:]) == 1 && !found {
-			name, found = op.name, true
+	for _, list := range [][]operator{o.fixed, *o.file.Load()} {
+		for _, op := range list {
+			if subtle.ConstantTimeCompare(h[:], op.hash[:]) == 1 && !found {
+				name, found = op.name, true
+			}
 		}
 	}
 	return name, found
 }
 
-// readOperators parses an operators file: one "NAME TOKEN" or "NAME sha256:HEX" per line;
-// blank lines and lines starting with # are skipped. Errors name the line, never a token.
-func readOperators(path string) ([]operator, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the operators file: %w", err)
-	}
-	var ops []operator
+// lineError is a line of the operators file that was skipped; problem never holds a token.
+type lineError struct {
+	line    int
+	problem string
+}
+
+// parseOperators parses an operators file: one "NAME TOKEN" or "NAME sha256:HEX" per
+// line; blank lines and lines starting with # are ignored. A line that does not parse,
+// and a second line for a name, is skipped and returned in bad.
+func parseOperators(b []byte) (ops []operator, bad []lineError) {
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for n := 1; sc.Scan(); n++ {
@@ -114,35 +163,75 @@ func readOperators(path string) ([]operator, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		f := strings.Fields(line)
-		if len(f) != 2 {
-			return nil, fmt.Errorf("operators file %s line %d: want NAME TOKEN or NAME sha256:HEX", path, n)
+		op, problem := parseOperator(line)
+		if problem == "" && seen[op.name] {
+			problem = fmt.Sprintf("operator %q is named on an earlier line", op.name)
 		}
-		name, tok := f[0], f[1]
-		if !operatorNameRE.MatchString(name) {
-			return nil, fmt.Errorf("operators file %s line %d: the name must match %s", path, n, operatorNameRE)
+		if problem != "" {
+			bad = append(bad, lineError{line: n, problem: problem})
+			continue
 		}
-		if seen[name] {
-			return nil, fmt.Errorf("operators file %s line %d: operator %q named twice", path, n, name)
-		}
-		seen[name] = true
-		op := operator{name: name}
-		if hexHash, ok := strings.CutPrefix(tok, hashPrefix); ok {
-			raw, err := hex.DecodeString(hexHash)
-			if err != nil || len(raw) != sha256.Size {
-				return nil, fmt.Errorf("operators file %s line %d: sha256: must be followed by 64 hex digits", path, n)
-			}
-			copy(op.hash[:], raw)
-		} else {
-			if err := CheckToken(tok); err != nil {
-				return nil, fmt.Errorf("operators file %s line %d: %w", path, n, err)
-			}
-			op.hash = sha256.Sum256([]byte(tok))
-		}
+		seen[op.name] = true
 		ops = append(ops, op)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading the operators file: %w", err)
+		bad = append(bad, lineError{problem: "the rest of the file: " + err.Error()})
 	}
-	return ops, nil
+	return ops, bad
 }
+
+// parseOperator parses one line; problem is "" when it parses.
+func parseOperator(line string) (op operator, problem string) {
+	f := strings.Fields(line)
+	if len(f) != 2 {
+		return op, "want NAME TOKEN or NAME sha256:HEX"
+	}
+	name, tok := f[0], f[1]
+	if !operatorNameRE.MatchString(name) {
+		return op, "the name must match " + operatorNameRE.String()
+	}
+	op.name = name
+	if hexHash, ok := strings.CutPrefix(tok, hashPrefix); ok {
+		raw, err := hex.DecodeString(hexHash)
+		if err != nil || len(raw) != sha256.Size {
+			return op, "sha256: must be followed by 64 hex digits"
+		}
+		copy(op.hash[:], raw)
+		return op, ""
+	}
+	if err := CheckToken(tok); err != nil {
+		return op, err.Error()
+	}
+	op.hash = sha256.Sum256([]byte(tok))
+	return op, ""
+}
+
+// ReadPrivateFile reads a file that holds secrets (what names it in errors), refusing
+// one that group or others may read or write (mode & 0o077), as the signing key is
+// refused: whoever can read it can act as what it names. The error never holds the
+// file's content.
+func ReadPrivateFile(path, what string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("%s %s is open to group or others (mode %v); chmod 600 it", what, path, perm)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxPrivateFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	if len(b) > maxPrivateFile {
+		return nil, fmt.Errorf("reading %s: larger than %d bytes", what, maxPrivateFile)
+	}
+	return b, nil
+}
+
+// maxPrivateFile bounds a file ReadPrivateFile reads.
+const maxPrivateFile = 1 << 20

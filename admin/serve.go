@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,7 +27,7 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 // Serve answers requests on ln until ctx ends, then stops accepting and waits up to
 // ShutdownTimeout for the requests in flight. It returns nil after a clean shutdown.
 // Meanwhile it checks whether Config.Redis may evict sagate's keys, at once and every
-// 10s (evict.go).
+// 10s (evict.go), and runs WatchOperators.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s,
@@ -40,14 +41,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	watchCtx, stopWatch := context.WithCancel(ctx)
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		s.evict.run(watchCtx)
-	}()
+	var watching sync.WaitGroup
+	watching.Go(func() { s.evict.run(watchCtx) })
+	watching.Go(func() { s.WatchOperators(watchCtx) })
 	defer func() {
 		stopWatch()
-		<-watched
+		watching.Wait()
 	}()
 	s.log.Info("admin listening", zap.String("addr", ln.Addr().String()))
 	select {
@@ -67,3 +66,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("admin stopped")
 	return nil
 }
+
+// WatchOperators checks the operators file (Config.OperatorsFile) every
+// Config.OperatorsFileInterval until ctx ends, and applies what it says. Serve runs it;
+// whoever serves the Server otherwise (an httptest server) runs it too.
+func (s *Server) WatchOperators(ctx context.Context) { s.ops.watch(ctx, s.opsEvery) }

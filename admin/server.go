@@ -32,8 +32,14 @@ type Config struct {
 	// (CheckToken); required unless OperatorsFile is set. It is never logged.
 	Token string
 	// OperatorsFile names more operator tokens, one "NAME TOKEN" or "NAME sha256:HEX" a
-	// line; it is read again whenever it changes. "": Token only.
+	// line. It must be open to its owner only (mode 0600 or stricter). It is checked every
+	// OperatorsFileInterval while serving, and what it says then applies: a line that does
+	// not parse is skipped (and logged with its number); a file that is gone or cannot be
+	// read means no operator of the file. "": Token only.
 	OperatorsFile string
+	// OperatorsFileInterval is how often the operators file is checked for changes.
+	// Default: DefaultOperatorsFileInterval (2s).
+	OperatorsFileInterval time.Duration
 	// ProxyUserHeader names the header in which an authenticating proxy sends a person's
 	// name. "": no people. Honoured only from TrustedProxies; from anywhere else it is 401.
 	ProxyUserHeader string
@@ -76,7 +82,8 @@ type Server struct {
 	maxBody  int64
 	mux      *http.ServeMux
 	ops      *operators // only hashes are kept, so that no token can leak from a dump of the struct
-	patterns []string   // every pattern registered on mux, in order
+	opsEvery time.Duration
+	patterns []string // every pattern registered on mux, in order
 
 	userHeader     string
 	trustedProxies []netip.Prefix
@@ -118,6 +125,10 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("creating admin server: %w", err)
 	}
 	s.ops = ops
+	s.opsEvery = cfg.OperatorsFileInterval
+	if s.opsEvery <= 0 {
+		s.opsEvery = DefaultOperatorsFileInterval
+	}
 	if s.registry == nil {
 		s.registry = prometheus.NewRegistry()
 	}
@@ -212,13 +223,14 @@ func (s *Server) handle(pattern string, f apiFunc) {
 			err = f(w, r)
 		}
 		if err != nil {
-			err = s.checkCaller(r, err)
 			s.writeError(w, r, err)
 		}
 	})
 }
 
-// ServeHTTP authenticates /v1 requests, routes them, and records each in the metrics and the access log.
+// ServeHTTP authenticates /v1 requests (a sak_ key is checked live here, once for every
+// route), refuses state changes a browser was made to send from another site
+// (crossSite), routes them, and records each in the metrics and the access log.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
@@ -248,6 +260,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		r = r.WithContext(keystore.WithPrincipal(r.Context(), p))
+		if pattern != "" {
+			if err := crossSite(r); err != nil {
+				s.writeError(sw, r, err)
+				return
+			}
+		}
 	}
 	if pattern == "" {
 		s.unrouted(sw, r, h)

@@ -71,7 +71,7 @@ func personCall(t *testing.T, hc *http.Client, method, url, user, password, body
 	if user != "" {
 		req.SetBasicAuth(user, password)
 	}
-	if body != "" {
+	if body != "" || (method != "GET" && method != "HEAD") {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {

@@ -21,7 +21,7 @@ import (
 )
 
 // adminToken is the admin token every test admin starts with.
-const adminToken = "e2e-admin-03b82577a9b261a20fa099e4420e7e4d"
+const adminToken = "e2e-admin-03b82577a9b261a20fa099e4420e7e4d9c2d7f1e4b8a3c6d0e5f2a7b1c4d8e3f"
 
 // admin is a running `sagate serve` process and a tiny client of its documented HTTP API.
 type admin struct {

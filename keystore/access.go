@@ -49,6 +49,11 @@ type AccessRule struct {
 	// NotOnSelf: a service account may not do this to itself (give itself a role), nor
 	// to a group it belongs to.
 	NotOnSelf bool
+	// NotByAccount: a service account may not do this to any service account (make it a
+	// workspace admin); operators and people may. Otherwise an admin account could make a
+	// helper account it holds a key of an admin, and that one give the first what it
+	// cannot give itself.
+	NotByAccount bool
 }
 
 // accessRules is the one table of who may do what: every Service method names its
@@ -61,7 +66,7 @@ var accessRules = map[string]AccessRule{
 	"workspace.list":             {Level: LevelOperator},
 	"workspace.read":             {Level: LevelWorkspaceAdmin},
 	"workspace_admin.list":       {Level: LevelWorkspaceAdmin},
-	"workspace_admin.set":        {Level: LevelWorkspaceAdmin, NotOnSelf: true},
+	"workspace_admin.set":        {Level: LevelWorkspaceAdmin, NotOnSelf: true, NotByAccount: true},
 	"workspace_admin.remove":     {Level: LevelWorkspaceAdmin},
 	"audit.list":                 {Level: LevelWorkspaceAdmin},
 	"service_account.create":     {Level: LevelWorkspaceAdmin},
@@ -162,6 +167,9 @@ func allowed(ctx context.Context, tx Tx, p Principal, action string, sc scope) e
 		if member {
 			return denied("a service account cannot give itself a role, nor through a group it belongs to")
 		}
+	}
+	if rule.NotByAccount && p.Kind == PrincipalServiceAccount && sa != "" {
+		return denied("%s of a service account needs an operator or a person; a service account cannot do it", action)
 	}
 	if self && rule.Level == LevelSelf {
 		return nil

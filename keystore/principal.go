@@ -170,10 +170,12 @@ func KeyPrincipal(key string) (Principal, error) {
 // Unchecked reports whether p is a KeyPrincipal no Service method has checked yet.
 func (p Principal) Unchecked() bool { return p.Kind == PrincipalServiceAccount && p.ID == "" }
 
-// Check reads the key of an unchecked principal and answers its live principal, or
-// KindUnauthenticated. Other principals are returned as they are.
+// Check reads again the key a service account's principal holds (as its hash) and
+// answers the live principal, or KindUnauthenticated: for a KeyPrincipal, and for one
+// Authenticate returned earlier (a session checked on each request keeps the principal,
+// never the key). Other principals are returned as they are.
 func (s *Service) Check(ctx context.Context, p Principal) (Principal, error) {
-	if !p.Unchecked() {
+	if p.Kind != PrincipalServiceAccount {
 		return p, nil
 	}
 	err := s.store.View(ctx, func(tx Tx) error {

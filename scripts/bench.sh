@@ -172,7 +172,7 @@ if step rounds || step instructions || step propagation; then
   take_port REDIS_PORT; take_port ADMIN_PORT; take_port API_PORT; take_port AUTH_PORT
   REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
   start_redis "$REDIS_PORT" main
-  SAGATE_ADMIN_TOKEN="bench-$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  SAGATE_ADMIN_TOKEN="bench-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   export SAGATE_ADMIN_TOKEN
   ADMIN_URL="http://127.0.0.1:$ADMIN_PORT"
   "$BIN/sagate" serve --listen "127.0.0.1:$ADMIN_PORT" --store "sqlite://$WORK/sagate.db" \

@@ -39,7 +39,7 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --d
 PIDS+=($!)
 wait_port "$REDIS_PORT"
 
-export SAGATE_ADMIN_TOKEN="demo-$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export SAGATE_ADMIN_TOKEN="demo-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export SAGATE_ADMIN_URL="http://127.0.0.1:$ADMIN_PORT"
 export SAGATE_WORKSPACE=ml-team
 # The admin signs what it writes to Redis; the sidecar trusts the public key

@@ -29,7 +29,7 @@ import (
 )
 
 // Token is the admin token of every Env.
-const Token = "admintest-23f744cde9d190ff45c95e01ef904a98"
+const Token = "admintest-8a16abdd228821e4144a2ffbc5d31537803fc0db18695deb2a8386a8a1ed0f0d"
 
 // Options configures Start. Zero values take the defaults given.
 type Options struct {
@@ -105,7 +105,7 @@ func Start(t testing.TB, o Options) *Env {
 		t.Fatalf("starting the service: %v", err)
 	}
 	srv, err := admin.NewServer(admin.Config{Token: Token, Service: svc, Syncer: syncer, Redis: rdb, Logger: log.Named("admin"), Registry: reg,
-		OperatorsFile: o.OperatorsFile, ProxyUserHeader: o.ProxyUserHeader, TrustedProxies: o.TrustedProxies})
+		OperatorsFile: o.OperatorsFile, OperatorsFileInterval: 20 * time.Millisecond, ProxyUserHeader: o.ProxyUserHeader, TrustedProxies: o.TrustedProxies})
 	if err != nil {
 		t.Fatalf("starting the admin server: %v", err)
 	}
@@ -114,6 +114,7 @@ func Start(t testing.TB, o Options) *Env {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		go srv.WatchOperators(syncCtx)
 		syncer.Run(syncCtx)
 	}()
 	e := &Env{

@@ -10,8 +10,9 @@ import (
 )
 
 // The POST handlers. Each reads its form, makes one Service call as the signed-in
-// principal, and then either shows a new key in its own answer, or leaves a message and
-// redirects (303) to the account's page, or shows the form again with the error next to it.
+// principal, and then either redirects (303) to the page that shows a new key once
+// (once.go), or leaves a message and redirects to the account's page, or shows the form
+// again with the error next to it.
 
 // parseDuration reads a duration field ("0", "24h"); keystore checks its bounds.
 func parseDuration(field, s string) (time.Duration, error) {
@@ -63,7 +64,7 @@ func (c *Console) createAccount(w http.ResponseWriter, r *http.Request, q *req) 
 		c.done(w, r, q, sa.Name, "Account "+sa.FullName+" created, without a key.")
 		return
 	}
-	c.showKey(w, q, sa, "Account "+sa.FullName+" created", "", *key)
+	c.revealKey(w, q, sa, "Account "+sa.FullName+" created", "", *key)
 }
 
 func (c *Console) createKey(w http.ResponseWriter, r *http.Request, q *req) {
@@ -83,7 +84,7 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, q *req) {
 		c.accountFailed(w, r, q, "create-key", err)
 		return
 	}
-	c.showKey(w, q, sa, "Key "+k.Name+" created for "+sa.FullName, "", k)
+	c.revealKey(w, q, sa, "Key "+k.Name+" created for "+sa.FullName, "", k)
 }
 
 func (c *Console) rotateKey(w http.ResponseWriter, r *http.Request, q *req) {
@@ -111,7 +112,7 @@ func (c *Console) rotateKey(w http.ResponseWriter, r *http.Request, q *req) {
 	if retain > 0 {
 		note = fmt.Sprintf("The old key keeps working for %s, then stops: move clients to the new key before then.", retain)
 	}
-	c.showKey(w, q, sa, "Key "+k.Name+" of "+sa.FullName+" rotated", note, k)
+	c.revealKey(w, q, sa, "Key "+k.Name+" of "+sa.FullName+" rotated", note, k)
 }
 
 func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, q *req) {
@@ -179,7 +180,7 @@ func (c *Console) reactivateAccount(w http.ResponseWriter, r *http.Request, q *r
 		c.accountFailed(w, r, q, "state", err)
 		return
 	}
-	c.showKey(w, q, sa, "Account "+sa.FullName+" reactivated", "Its old keys were revoked; this is its one new key.", k)
+	c.revealKey(w, q, sa, "Account "+sa.FullName+" reactivated", "Its old keys were revoked; this is its one new key.", k)
 }
 
 func (c *Console) setGrant(w http.ResponseWriter, r *http.Request, q *req) {

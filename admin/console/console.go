@@ -8,9 +8,9 @@
 // offer what keystore.Service.Reach says the principal manages: an operator every
 // workspace, a workspace admin its workspaces, a project owner its projects. Sign-in
 // takes a credential that Config.Authenticate checks (in sagate: an operator token or a
-// sak_ key), or the word of an authenticating proxy (Config.FromProxy); the credential
-// stays server-side in a session and is checked again on every request, so revoking it
-// ends the session at the next click.
+// sak_ key), or the word of an authenticating proxy (Config.FromProxy). The session keeps
+// the principal and a hash of the credential, never the credential; Config.Recheck checks
+// them again on every request, so revoking the credential ends the session at the next click.
 //
 // Safety: every state change is a POST that carries the session's CSRF token and comes
 // from the console's own origin; every answer carries a strict Content-Security-Policy,
@@ -56,6 +56,9 @@ type Principal struct {
 	Label string
 	// Value is handed to Config.Bind, e.g. the keystore principal of the delegation model.
 	Value any
+	// Proof is what Config.Recheck needs, besides Value, to check the principal again:
+	// a hash of the credential, never the credential itself.
+	Proof any
 }
 
 // Config configures a Console.
@@ -64,9 +67,14 @@ type Config struct {
 	Service *keystore.Service
 	// Authenticate checks a credential pasted on the sign-in page and returns the
 	// principal it stands for, or an error (ErrBadCredential or any other: the page says
-	// only that the credential was not accepted). Called again on every request of a
-	// session with the same credential. Required. It must never log the credential.
+	// only that the credential was not accepted). Required. It must never log the
+	// credential, nor put it in the Principal: the session keeps the Principal, not the
+	// credential.
 	Authenticate func(ctx context.Context, credential string) (Principal, error)
+	// Recheck checks again, on every request of a session signed in with a credential,
+	// the principal Authenticate returned (from its Value and Proof), and returns it as
+	// it stands now, or an error that ends the session. Required.
+	Recheck func(ctx context.Context, p Principal) (Principal, error)
 	// CredentialHint tells the sign-in page which credentials Authenticate accepts.
 	// Default: DefaultCredentialHint.
 	CredentialHint string
@@ -112,6 +120,9 @@ func New(cfg Config) (*Console, error) {
 	}
 	if cfg.Authenticate == nil {
 		return nil, errors.New("creating the console: no Authenticate function")
+	}
+	if cfg.Recheck == nil {
+		return nil, errors.New("creating the console: no Recheck function")
 	}
 	if cfg.Bind == nil {
 		return nil, errors.New("creating the console: no Bind function")
@@ -177,6 +188,7 @@ func (c *Console) routes() {
 
 	c.mux.HandleFunc("GET "+Path+"workspaces", c.auth(c.workspacesPage))
 	c.mux.HandleFunc("GET "+Path+"audit", c.auth(c.auditPage))
+	c.mux.HandleFunc("GET "+newKeyPath, c.auth(c.newKeyPage))
 	c.mux.HandleFunc("GET "+ws+"/accounts", c.auth(c.accountsPage))
 	c.mux.HandleFunc("GET "+ws+"/new-account", c.auth(c.newAccountPage))
 	c.mux.HandleFunc("POST "+ws+"/accounts", c.auth(c.createAccount))

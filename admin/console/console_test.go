@@ -131,11 +131,11 @@ func TestSecureCookies(t *testing.T) {
 func TestRevokedCredentialEndsTheSession(t *testing.T) {
 	valid := true
 	e := newEnv(t, func(c *console.Config) {
-		c.Authenticate = func(ctx context.Context, cred string) (console.Principal, error) {
+		c.Recheck = func(ctx context.Context, p console.Principal) (console.Principal, error) {
 			if !valid {
 				return console.Principal{}, console.ErrBadCredential
 			}
-			return authenticate(ctx, cred)
+			return recheck(ctx, p)
 		}
 	})
 	b := e.browser()
@@ -170,7 +170,7 @@ func TestAccountLifecycle(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser()
 	b.signIn()
-	resp, body := b.post("/console/w/acme/accounts", url.Values{"name": {"ci-bot"}, "description": {"builds"}, "role": {"viewer"}, "create_key": {"on"}, "expires_in": {"720h"}})
+	resp, body := b.postKey("/console/w/acme/accounts", url.Values{"name": {"ci-bot"}, "description": {"builds"}, "role": {"viewer"}, "create_key": {"on"}, "expires_in": {"720h"}})
 	m := keyRE.FindStringSubmatch(body)
 	if resp.StatusCode != http.StatusOK || m == nil || !strings.Contains(body, "will not be shown again") ||
 		!strings.Contains(body, "export SAGATE_KEY="+m[1]) || !strings.Contains(body, `Authorization: Bearer `+m[1]) {
@@ -205,7 +205,7 @@ func TestAccountLifecycle(t *testing.T) {
 		t.Fatalf("grants after remove: %+v", gs)
 	}
 	// A second key, rotated with a retain window, then one revoked.
-	resp, body = b.post("/console/w/acme/accounts/ci-bot/keys", url.Values{"name": {"deploy"}, "expires_in": {"0"}})
+	resp, body = b.postKey("/console/w/acme/accounts/ci-bot/keys", url.Values{"name": {"deploy"}, "expires_in": {"0"}})
 	if resp.StatusCode != http.StatusOK || keyRE.FindStringSubmatch(body) == nil {
 		t.Fatalf("create key: %d", resp.StatusCode)
 	}
@@ -223,7 +223,7 @@ func TestAccountLifecycle(t *testing.T) {
 		t.Error("the revoke confirmation does not name the last six")
 	}
 	b.get("/console/w/acme/accounts/ci-bot/keys/" + first.ID + "/rotate")
-	resp, body = b.post("/console/w/acme/accounts/ci-bot/keys/"+first.ID+"/rotate", url.Values{"retain": {"24h"}, "expires_in": {"0"}})
+	resp, body = b.postKey("/console/w/acme/accounts/ci-bot/keys/"+first.ID+"/rotate", url.Values{"retain": {"24h"}, "expires_in": {"0"}})
 	if resp.StatusCode != http.StatusOK || keyRE.FindStringSubmatch(body) == nil || !strings.Contains(body, "keeps working for 24h") {
 		t.Fatalf("rotate: %d", resp.StatusCode)
 	}
@@ -264,7 +264,7 @@ func TestAccountLifecycle(t *testing.T) {
 	if resp, _ := b.post("/console/w/acme/accounts/ci-bot/deactivate", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("deactivate: %d", resp.StatusCode)
 	}
-	resp, body = b.post("/console/w/acme/accounts/ci-bot/reactivate", nil)
+	resp, body = b.postKey("/console/w/acme/accounts/ci-bot/reactivate", nil)
 	if resp.StatusCode != http.StatusOK || keyRE.FindStringSubmatch(body) == nil {
 		t.Fatalf("reactivate: %d", resp.StatusCode)
 	}
@@ -302,5 +302,42 @@ func TestAccountsFilterAndPaging(t *testing.T) {
 	_, body = b.get(strings.ReplaceAll(next[1], "&amp;", "&"))
 	if !strings.Contains(body, "d-bot") || strings.Contains(body, "a-bot") || strings.Contains(body, "Next page") {
 		t.Fatal("second page of bot")
+	}
+}
+
+// TestShownOnceMeansOnce: a new key is shown by the GET a POST redirects to, once; the
+// page again shows nothing, and the same form sent again (Back, then reload) creates
+// nothing and says so.
+func TestShownOnceMeansOnce(t *testing.T) {
+	e := newEnv(t)
+	if _, _, err := e.svc.CreateServiceAccount(e.op, "acme", keystore.CreateServiceAccountInput{Name: "ci-bot"}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	b.signIn()
+	b.get("/console/w/acme/accounts/ci-bot")
+	form := url.Values{"name": {"deploy"}, "expires_in": {"0"}, "csrf": {b.csrf}}
+	resp, _ := b.post("/console/w/acme/accounts/ci-bot/keys", form)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/new-key" {
+		t.Fatalf("create key: %d to %q, want a redirect to the key page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	before, _, _ := e.svc.ListKeys(e.op, "acme", "ci-bot", keystore.Page{})
+	if resp, body := b.get("/console/new-key"); resp.StatusCode != http.StatusOK || keyRE.FindStringSubmatch(body) == nil {
+		t.Fatalf("the key page: %d", resp.StatusCode)
+	}
+	if resp, body := b.get("/console/new-key"); resp.StatusCode != http.StatusGone || strings.Contains(body, "sak_") {
+		t.Fatalf("the key page reloaded: %d, shows a key: %v", resp.StatusCode, strings.Contains(body, "sak_"))
+	}
+	resp, body := b.post("/console/w/acme/accounts/ci-bot/keys", form)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "Nothing was created again") {
+		t.Fatalf("the form sent again: %d", resp.StatusCode)
+	}
+	if after, _, _ := e.svc.ListKeys(e.op, "acme", "ci-bot", keystore.Page{}); len(after) != len(before) {
+		t.Fatalf("the form sent again made a key: %d keys, then %d", len(before), len(after))
+	}
+	// A fresh page's form makes another.
+	b.get("/console/w/acme/accounts/ci-bot")
+	if resp, _ := b.postKey("/console/w/acme/accounts/ci-bot/keys", url.Values{"name": {"deploy2"}, "expires_in": {"0"}}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("a second key from a fresh page: %d", resp.StatusCode)
 	}
 }

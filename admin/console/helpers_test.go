@@ -24,7 +24,7 @@ import (
 )
 
 // testToken is the operator token the tests' Authenticate accepts.
-const testToken = "console-test-token-0123456789abcdef"
+const testToken = "console-test-947aa039aa0e02144cd10656f8a49a8f8cb45e60be8f5b51b51dccd8848ee5f5"
 
 // clock is a settable clock shared by the Service and the console.
 type clock struct {
@@ -68,6 +68,14 @@ func authenticate(_ context.Context, cred string) (console.Principal, error) {
 	return console.Principal{Actor: "operator:alice", Label: "alice (operator)", Value: keystore.Operator("alice")}, nil
 }
 
+// recheck accepts again the operator "alice" that authenticate returned.
+func recheck(_ context.Context, p console.Principal) (console.Principal, error) {
+	if p.Actor != "operator:alice" {
+		return console.Principal{}, console.ErrBadCredential
+	}
+	return p, nil
+}
+
 // withKeys makes the console accept, besides testToken, a live sak_ key of svc, as sagate does.
 func withKeys(svc **keystore.Service) func(*console.Config) {
 	return func(c *console.Config) {
@@ -80,6 +88,16 @@ func withKeys(svc **keystore.Service) func(*console.Config) {
 				return console.Principal{}, console.ErrBadCredential
 			}
 			return console.Principal{Actor: p.Ref(), Label: "service account " + p.FullName(), Value: p}, nil
+		}
+		c.Recheck = func(ctx context.Context, cp console.Principal) (console.Principal, error) {
+			p, ok := cp.Value.(keystore.Principal)
+			if !ok || p.Kind != keystore.PrincipalServiceAccount {
+				return recheck(ctx, cp)
+			}
+			if p, err := (*svc).Check(ctx, p); err != nil || p.Kind != keystore.PrincipalServiceAccount {
+				return console.Principal{}, console.ErrBadCredential
+			}
+			return cp, nil
 		}
 	}
 }
@@ -116,7 +134,7 @@ func newEnv(t testing.TB, mod ...func(*console.Config)) *env {
 		kp, _ := p.Value.(keystore.Principal)
 		return keystore.WithPrincipal(ctx, kp)
 	}
-	cfg := console.Config{Service: svc, Authenticate: authenticate, Bind: bind, Logger: log.Named("console"), Now: clk.Now}
+	cfg := console.Config{Service: svc, Authenticate: authenticate, Recheck: recheck, Bind: bind, Logger: log.Named("console"), Now: clk.Now}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -190,6 +208,16 @@ func (b *browser) post(path string, form url.Values, hdr ...string) (*http.Respo
 		}
 	}
 	return b.do(req)
+}
+
+// postKey posts a form that issues a key and follows the redirect to the page that
+// shows it once, whose answer it returns; any other answer is returned as it is.
+func (b *browser) postKey(path string, form url.Values) (*http.Response, string) {
+	resp, body := b.post(path, form)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/new-key" {
+		return resp, body
+	}
+	return b.get("/console/new-key")
 }
 
 // signIn signs the browser in with testToken.

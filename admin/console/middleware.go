@@ -68,6 +68,11 @@ func (c *Console) checkPost(w http.ResponseWriter, r *http.Request, q *req) bool
 			"This form was sent from another site (or the browser did not say from where), so nothing was changed. Use the console's own pages, over HTTPS.")
 		return false
 	}
+	if tok := r.PostForm.Get(csrfField); !tokenEqual(tok, q.csrf) && q.sess.spentToken(tok) {
+		c.message(w, q, http.StatusConflict, "Already sent",
+			"This form was sent before, and what it made was shown then (a new key is shown once). Nothing was created again. Reload the page to make another.")
+		return false
+	}
 	if !tokenEqual(r.PostForm.Get(csrfField), q.csrf) {
 		c.message(w, q, http.StatusForbidden, "Form expired",
 			"This form is out of date or was not made by the console, so nothing was changed. Go back, reload the page and try again.")
@@ -76,7 +81,7 @@ func (c *Console) checkPost(w http.ResponseWriter, r *http.Request, q *req) bool
 	return true
 }
 
-// auth wraps a route that needs a signed-in principal: the session's credential (or the
+// auth wraps a route that needs a signed-in principal: the session's principal (or the
 // proxy's word) is checked again, and the handler's context carries the principal.
 func (c *Console) auth(h handler) http.HandlerFunc {
 	return c.open(func(w http.ResponseWriter, r *http.Request, q *req) {
@@ -134,7 +139,7 @@ func landing(r keystore.Reach) string {
 	return Path + "workspaces"
 }
 
-// recheck asks again who the session's credential (or the proxy) stands for.
+// recheck asks again who the session's principal (or the proxy) stands for.
 func (c *Console) recheck(r *http.Request, s session) (Principal, error) {
 	if s.viaProxy {
 		if c.cfg.FromProxy == nil {
@@ -146,7 +151,7 @@ func (c *Console) recheck(r *http.Request, s session) (Principal, error) {
 		}
 		return p, nil
 	}
-	return c.cfg.Authenticate(r.Context(), s.credential)
+	return c.cfg.Recheck(r.Context(), s.principal)
 }
 
 // proxySignIn starts a session for the person Config.FromProxy names, if any. This is
@@ -159,7 +164,7 @@ func (c *Console) proxySignIn(w http.ResponseWriter, r *http.Request, q *req) bo
 	if err != nil || !ok {
 		return false
 	}
-	id := c.sessions.create(p, "", true)
+	id := c.sessions.create(p, true)
 	c.setCookie(w, r, sessionCookie, id)
 	s, _ := c.sessions.get(id)
 	q.sess, q.csrf = s, s.csrf
@@ -222,7 +227,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, q *req) {
 	if !q.sess.created.IsZero() {
 		c.sessions.end(q.sess.id) // a new id at every sign-in: no session fixation
 	}
-	c.setCookie(w, r, sessionCookie, c.sessions.create(p, cred, false))
+	c.setCookie(w, r, sessionCookie, c.sessions.create(p, false))
 	c.setCookie(w, r, preCookie, "")
 	http.Redirect(w, r, landing(reach), http.StatusSeeOther)
 }

@@ -273,15 +273,6 @@ type keyData struct {
 	Key     keystore.IssuedKey
 }
 
-// showKey renders a newly issued key in the answer to the POST that issued it: never in
-// a URL or a redirect, and with Cache-Control: no-store like every console page.
-func (c *Console) showKey(w http.ResponseWriter, q *req, sa keystore.ServiceAccount, heading, note string, k keystore.IssuedKey) {
-	c.render(w, q, http.StatusOK, "key", view{Title: heading, Data: keyData{
-		Heading: heading, Note: note, Account: sa.FullName, Key: k,
-		Back: pathOf("w", sa.Workspace, "accounts", sa.Name),
-	}})
-}
-
 // auditData is the audit page.
 type auditData struct {
 	Events  []keystore.AuditEvent

@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// Cookie names. The session cookie holds only a random 256-bit id; the credential, the
-// principal and the CSRF token stay on the server.
+// Cookie names. The session cookie holds only a random 256-bit id; the principal and the
+// CSRF token stay on the server, and the credential is not kept at all.
 const (
 	sessionCookie = "sagate_console"
 	// preCookie holds a random nonce before sign-in; the sign-in form's CSRF token is an
@@ -25,14 +25,15 @@ const (
 
 // session is one signed-in browser. Fields are read and written under sessions.mu.
 type session struct {
-	id         [sha256.Size]byte // sha256 of the cookie value: the value itself is not kept
-	csrf       string
-	credential string // "" for a session FromProxy vouches for
-	viaProxy   bool
-	principal  Principal
-	created    time.Time
-	seen       time.Time
-	flash      string
+	id        [sha256.Size]byte // sha256 of the cookie value: the value itself is not kept
+	csrf      string
+	viaProxy  bool      // FromProxy vouches for it; else Config.Recheck checks principal
+	principal Principal // as Authenticate or FromProxy returned it: hashes, never the credential
+	created   time.Time
+	seen      time.Time
+	flash     string
+	spent     [][sha256.Size]byte // hashes of CSRF tokens a key-issuing form used (once.go)
+	reveal    *keyData            // a new key to show once at newKeyPath (once.go)
 }
 
 // sessions is the in-memory session store. Sessions do not survive a restart: one signs in again.
@@ -59,14 +60,14 @@ func randomBytes(n int) []byte {
 func randomToken() string { return base64.RawURLEncoding.EncodeToString(randomBytes(32)) }
 
 // create starts a session for p and returns its cookie value.
-func (s *sessions) create(p Principal, credential string, viaProxy bool) string {
+func (s *sessions) create(p Principal, viaProxy bool) string {
 	id := randomToken()
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweepLocked(now)
 	s.byID[sha256.Sum256([]byte(id))] = &session{
-		id: sha256.Sum256([]byte(id)), csrf: randomToken(), credential: credential, viaProxy: viaProxy,
+		id: sha256.Sum256([]byte(id)), csrf: randomToken(), viaProxy: viaProxy,
 		principal: p, created: now, seen: now,
 	}
 	return id

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -39,6 +40,7 @@ type serveOptions struct {
 	access            accessOptions
 	console           bool
 	secureCookies     bool
+	insecurePlainHTTP bool
 }
 
 // serveCmd: sagate serve runs the admin endpoint.
@@ -49,12 +51,15 @@ func (a *app) serveCmd() *cobra.Command {
 		Short: "Run the admin endpoint",
 		Long: `Run the admin endpoint: the admin HTTP API over the durable store, keeping Redis in sync.
 
-The admin token comes from --admin-token-file (whitespace around it is ignored) or, without
-that flag, from $` + envAdminToken + `; serve refuses to start without one, with one shorter
-than 16 characters, or with one of low estimated entropy (repeats, runs, words): use
-24 random bytes or more, e.g. openssl rand -hex 32.
+The admin token comes from --admin-token-file (mode 0600: a file group or others may read is
+refused; whitespace around the token is ignored) or, without that flag, from $` + envAdminToken + `;
+serve refuses to start without one, with one shorter than 16 characters, or with one a
+strength estimator (zxcvbn) puts below 128 bits (words, names, keyboard rows, repeats,
+runs): use 32 random bytes, e.g. openssl rand -hex 32.
 
-It listens on ` + defaultListen + ` (loopback) unless --listen says otherwise. With --tls-cert
+It listens on ` + defaultListen + ` (loopback) unless --listen says otherwise; on any other address
+it needs --tls-cert, or --insecure-plain-http to say that plain HTTP is meant (a proxy in front
+terminates TLS). With --tls-cert
 and --tls-key it serves https; the files are checked for changes every few seconds and
 reloaded without a restart (a pair that does not load is logged and the previous one kept).
 Clients of a private CA pass --ca-file or $` + envAdminCA + `.
@@ -93,6 +98,8 @@ SIGINT or SIGTERM drains requests in flight, stops the sync and closes the store
 	f.DurationVar(&o.usageInterval, "usage-fold-interval", redissync.DefaultUsageFoldInterval, "how often sidecars' last-used reports are folded into the store")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.access.flags(f)
+	f.BoolVar(&o.insecurePlainHTTP, "insecure-plain-http", false,
+		"allow plain HTTP on a --listen address other than loopback, without --tls-cert (behind a proxy that terminates TLS on the same host or a private link)")
 	f.BoolVar(&o.console, "console", true, "serve the web console under /console/")
 	f.BoolVar(&o.secureCookies, "console-secure-cookies", false,
 		"mark the console's cookies Secure on plain-HTTP requests too, behind a proxy that terminates TLS (over --tls-cert they always are)")
@@ -104,9 +111,9 @@ SIGINT or SIGTERM drains requests in flight, stops the sync and closes the store
 func (a *app) adminToken(file string) (string, error) {
 	var tok string
 	if file != "" {
-		b, err := os.ReadFile(file)
+		b, err := admin.ReadPrivateFile(file, "--admin-token-file")
 		if err != nil {
-			return "", fmt.Errorf("reading --admin-token-file: %w", err)
+			return "", fmt.Errorf("refusing to start: %w", err)
 		}
 		tok = strings.TrimSpace(string(b))
 		if tok == "" {
@@ -157,6 +164,10 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 	tlsOn := o.tlsCert != "" || o.tlsKey != ""
 	if tlsOn && (o.tlsCert == "" || o.tlsKey == "") {
 		return usagef("--tls-cert and --tls-key go together")
+	}
+	if !tlsOn && !o.insecurePlainHTTP && !loopbackListen(o.listen) {
+		return usagef("--listen %s is not a loopback address: serve https (--tls-cert and --tls-key), "+
+			"or pass --insecure-plain-http if a proxy in front terminates TLS and plain HTTP never leaves a trusted link", o.listen)
 	}
 	log, err := a.newLogger(o.logLevel)
 	if err != nil {
@@ -241,4 +252,18 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 	stopSync()
 	wg.Wait()
 	return err
+}
+
+// loopbackListen reports whether the --listen address addr is on loopback only: a
+// loopback IP or "localhost". An empty host (every interface) and any other name are not.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

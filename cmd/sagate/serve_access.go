@@ -15,7 +15,7 @@ type accessOptions struct {
 }
 
 func (o *accessOptions) flags(f *pflag.FlagSet) {
-	f.StringVar(&o.operatorsFile, "operators-file", "", `file of operator tokens, one "NAME TOKEN" or "NAME sha256:HEX" a line; read again when it changes`)
+	f.StringVar(&o.operatorsFile, "operators-file", "", `file (mode 0600) of operator tokens, one "NAME TOKEN" or "NAME sha256:HEX" a line; checked every 2s, a line that does not parse is skipped`)
 	f.StringVar(&o.proxyUserHeader, "proxy-user-header", "", "header in which an authenticating proxy names the person (e.g. X-Webauth-User); honoured only from --trusted-proxies")
 	f.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of the authenticating proxies")
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-const serveToken = "serve-test-a9cd65e1af0d56f1361c9a8363a9d6c2"
+const serveToken = "serve-test-a9cd65e1af0d56f1361c9a8363a9d6c2b1c4d8e3f9c2d7f1e4b8a3c6d0e5f2a7"
 
 func TestServeRefuses(t *testing.T) {
 	dir := t.TempDir()
@@ -37,6 +37,14 @@ func TestServeRefuses(t *testing.T) {
 	short := write("short", "abc\n")
 	good := write("good", serveToken+"\n")
 	weak := write("weak", "0123456789abcdef0123\n")
+	open := write("open", serveToken+"\n")
+	if err := os.Chmod(open, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	openOps := write("open-ops", "alice "+serveToken+"\n")
+	if err := os.Chmod(openOps, 0o604); err != nil {
+		t.Fatal(err)
+	}
 	db := "sqlite://" + filepath.Join(dir, "sagate.db")
 	cases := []struct {
 		name string
@@ -45,6 +53,13 @@ func TestServeRefuses(t *testing.T) {
 		want string
 	}{
 		{"no token", nil, nil, "refusing to start without an admin token"},
+		{"memorable token", map[string]string{envAdminToken: "my-super-secret-admin-token"}, nil, "too predictable"},
+		{"token for a cluster", map[string]string{envAdminToken: "admin-token-for-prod-cluster"}, nil, "too predictable"},
+		{"a pangram token", map[string]string{envAdminToken: "thequickbrownfoxjumpsoverthelazydog"}, nil, "too predictable"},
+		{"token file open to the group", nil, []string{"--admin-token-file", open}, "chmod 600"},
+		{"operators file open to others", nil, []string{"--operators-file", openOps}, "chmod 600"},
+		{"every interface over plain http", nil, []string{"--admin-token-file", good, "--listen", "0.0.0.0:0"}, "--insecure-plain-http"},
+		{"all interfaces, short form", nil, []string{"--admin-token-file", good, "--listen", ":0"}, "not a loopback address"},
 		{"blank env token", map[string]string{envAdminToken: "   "}, nil, "refusing to start without an admin token"},
 		{"short env token", map[string]string{envAdminToken: "short-token"}, nil, "shorter than 16"},
 		{"repeated-letter env token", map[string]string{envAdminToken: "aaaaaaaaaaaaaaaa"}, nil, "too predictable"},
@@ -73,7 +88,8 @@ func TestServeRefuses(t *testing.T) {
 			if (r.code != exitError && r.code != exitUsage) || !strings.Contains(r.stderr, c.want) {
 				t.Fatalf("exit %d, stderr %q; want 1 or 2 and %q", r.code, r.stderr, c.want)
 			}
-			for _, secret := range []string{serveToken, "hunter2pass", "short-token", "aaaaaaaaaaaaaaaa", "0123456789abcdef0123"} {
+			for _, secret := range []string{serveToken, "hunter2pass", "short-token", "aaaaaaaaaaaaaaaa", "0123456789abcdef0123",
+				"my-super-secret-admin-token", "admin-token-for-prod-cluster", "thequickbrownfoxjumpsoverthelazydog"} {
 				if strings.Contains(r.stderr, secret) {
 					t.Fatalf("stderr shows a secret: %q", r.stderr)
 				}
@@ -267,4 +283,15 @@ func consoleSessionCookie(t *testing.T, base, cred string) *http.Cookie {
 	}
 	t.Fatal("the sign-in set no session cookie")
 	return nil
+}
+
+func TestLoopbackListen(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8081": true, "127.0.0.2:8081": true, "[::1]:8081": true, "localhost:8081": true, "[::ffff:127.0.0.1]:1": true,
+		":8081": false, "0.0.0.0:8081": false, "[::]:8081": false, "10.0.0.7:8081": false, "admin.example.com:8081": false, "8081": false,
+	} {
+		if got := loopbackListen(addr); got != want {
+			t.Errorf("loopbackListen(%q) = %v, want %v", addr, got, want)
+		}
+	}
 }

@@ -211,7 +211,7 @@ func testAccessRules(t *testing.T, e *env) {
 	}
 	const Y, N = true, false
 	allowed := map[string][]bool{ // per call, in the order of calls
-		"admin":    {N, N, N, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, N, N},
+		"admin":    {N, N, N, Y, Y, Y, Y, Y, Y, Y, Y, Y, N, Y, N, N}, // only operators and people make accounts admins
 		"owner":    {N, N, N, N, N, N, Y, Y, N, N, Y, Y, N, N, N, N}, // "read owner" reads itself
 		"plain":    {N, N, N, N, N, Y, N, N, N, N, N, N, N, N, N, N},
 		"other":    {N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, Y},

@@ -110,7 +110,7 @@ func run(ctx context.Context, c config) (bool, error) {
 	}
 	redisURL := "redis://" + redisAddr + "/0"
 
-	tok := make([]byte, 16)
+	tok := make([]byte, 32)
 	_, _ = rand.Read(tok)
 	token := "soak-" + hex.EncodeToString(tok)
 	keyFile := filepath.Join(dir, "signing.key")
