@@ -73,6 +73,7 @@ func newRoot(a *app) *cobra.Command {
 		a.projectCmd(),
 		a.auditCmd(),
 		a.redisACLCmd(),
+		a.doctorCmd(),
 		a.whoamiCmd(),
 	)
 	return root
