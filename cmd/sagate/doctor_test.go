@@ -345,3 +345,25 @@ func TestCaddyfileTargets(t *testing.T) {
 		})
 	}
 }
+
+// TestDoctorReadsTheWalkthroughCaddyfile: the API hosts' Caddyfile of the walkthrough,
+// with its environment file, gives doctor the Redis URL and public key.
+func TestDoctorReadsTheWalkthroughCaddyfile(t *testing.T) {
+	b, err := os.ReadFile("../../examples/walkthrough/env/caddy-sagate.env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			env[k] = strings.Trim(v, `"`)
+		}
+	}
+	got, err := caddyfileTargets("../../examples/walkthrough/caddy/api.Caddyfile", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].redis != env["SAGATE_REDIS_URL"] || fmt.Sprint(got[0].keys) != "["+env["SAGATE_SIGNING_KEY"]+"]" {
+		t.Errorf("targets %+v, env %v", got, env)
+	}
+}
