@@ -6,8 +6,8 @@
 # VERSION defaults to the git tag on HEAD, else a Go pseudo-version of HEAD
 # (v0.0.0-YYYYMMDDhhmmss-abcdefabcdef, "+dirty" left out: a dirty tree is refused unless
 # ALLOW_DIRTY=1). sagate gets it through -ldflags (sagate version). Caddy is built, as
-# xcaddy does, from a throwaway module that requires github.com/sagate/sagate at VERSION,
-# replaced by this checkout: Caddy's `list-modules --versions` then shows
+# xcaddy does, from a throwaway module with its own main package that requires
+# github.com/sagate/sagate at VERSION, replaced by this checkout: Caddy's `list-modules --versions` then shows
 # "http.handlers.sagate VERSION". The binaries of this machine's platform are run to check
 # both.
 set -euo pipefail
@@ -48,12 +48,22 @@ require github.com/sagate/sagate $VERSION
 replace github.com/sagate/sagate $VERSION => $root
 MOD
 cp go.sum "$build/go.sum"
-cat >"$build/tools.go" <<'SRC'
-//go:build tools
+# Its own main package, the same as cmd/caddy: built from a package of the sagate module,
+# Go would make sagate the main module, which list-modules does not look at.
+cat >"$build/main.go" <<'SRC'
+package main
 
-package release
+import (
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
-import _ "github.com/sagate/sagate/cmd/caddy"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/sagate/sagate/caddymodule"
+)
+
+func main() {
+	caddycmd.Main()
+}
 SRC
 (cd "$build" && GOFLAGS=-mod=mod $GO mod tidy >/dev/null)
 
@@ -64,7 +74,7 @@ for platform in $ARCHES; do
 	CGO_ENABLED=0 GOOS=$os GOARCH=$arch $GO build -trimpath -ldflags "-s -w -X main.version=$VERSION" \
 		-o "$dist/sagate-$VERSION-$os-$arch" ./cmd/sagate
 	(cd "$build" && CGO_ENABLED=0 GOOS=$os GOARCH=$arch $GO build -trimpath -ldflags "-s -w" \
-		-o "$dist/caddy-sagate-$VERSION-$os-$arch" github.com/sagate/sagate/cmd/caddy)
+		-o "$dist/caddy-sagate-$VERSION-$os-$arch" .)
 done
 
 here="$($GO env GOOS)-$($GO env GOARCH)"
