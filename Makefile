@@ -60,3 +60,10 @@ xcaddy-test:
 
 clean:
 	rm -rf $(BIN)
+
+# Static binaries of sagate and of Caddy with the module for linux/amd64 and linux/arm64,
+# with their version (VERSION=v1.2.3, default: the tag on HEAD or a pseudo-version) and
+# SHA256SUMS, into dist/ (DIST=…); ARCHES="linux/amd64" for fewer. On demand, not in test.
+.PHONY: release
+release:
+	@GO=$(GO) scripts/release.sh

@@ -43,7 +43,7 @@ func newRoot(a *app) *cobra.Command {
 			"Accounts are named by name, full name (NAME@WORKSPACE, which also gives the workspace) or id.\n" +
 			"Exit status: 0 done, 1 the admin refused, failed or could not be reached, 2 a usage mistake (nothing was sent).\n" +
 			"With -o json, errors are {\"error\": {\"code\", \"message\"}} on stderr.",
-		Version:       version,
+		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          subcommandArgs,
@@ -74,6 +74,8 @@ func newRoot(a *app) *cobra.Command {
 		a.groupCmd(),
 		a.auditCmd(),
 		a.redisACLCmd(),
+		a.doctorCmd(),
+		a.versionCmd(),
 		a.whoamiCmd(),
 	)
 	return root
@@ -106,7 +108,7 @@ func (a *app) client() (*admin.Client, error) {
 	if token == "" {
 		return nil, configf("no credential: set %s to an operator token or a service account's sak_ key", envAdminToken)
 	}
-	opts := []admin.ClientOption{admin.WithUserAgent("sagate-cli/" + version)}
+	opts := []admin.ClientOption{admin.WithUserAgent("sagate-cli/" + buildVersion())}
 	ca := a.caFile
 	if ca == "" {
 		ca = a.getenv(envAdminCA)
