@@ -211,7 +211,7 @@ func (f *follower) apply(msgs []redis.XMessage) {
 		f.lastSeq = ev.Seq
 		switch ev.Kind {
 		case keystore.EventKeys:
-			c.drop(ev.Hashes, ev.Gone)
+			c.drop(ev.Hashes, ev.Gone, ev.Rev)
 			if c.cfg.EventLag != nil {
 				if at, ok := streamTime(m.ID); ok {
 					c.cfg.EventLag(max(c.now().Sub(at), 0))
@@ -232,14 +232,16 @@ func (f *follower) apply(msgs []redis.XMessage) {
 	}
 }
 
-// drop applies a keys event: it removes the entries of hashes, positive and negative,
-// except the positive entry of a key that gone flags (keystore.Event.Gone; nil: none
-// flagged). That entry stays and now refuses the key, as the tombstone sent for it
-// would: the next request with it is refused without a round trip, and still refused
-// if Redis is out by then. Either way the shards are marked so that
+// drop applies a keys event of revision rev: it removes the entries of hashes, positive
+// and negative, except the positive entry of a key that gone flags (keystore.Event.Gone;
+// nil: none flagged) and a positive entry whose record is of rev or later (it holds the
+// change already). A key flagged gone keeps its entry, which now refuses the key, as
+// the tombstone sent for it would: the next request with it is refused without a round
+// trip, and still refused if Redis is out by then. A positive entry removed leaves its
+// revision floor behind (floor.go). Either way the shards are marked so that
 // lookups in flight do not cache a reply that predates the event (nor answer misses
 // that arrive from now on: see forget).
-func (c *Cache) drop(hashes []keystore.KeyHash, gone []bool) {
+func (c *Cache) drop(hashes []keystore.KeyHash, gone []bool, rev int64) {
 	c.forget(hashes)
 	for i, h := range hashes {
 		s := c.shard(h)
@@ -248,7 +250,7 @@ func (c *Cache) drop(hashes []keystore.KeyHash, gone []bool) {
 			if i < len(gone) && gone[i] {
 				s.kill(&h)
 			} else {
-				s.remove(&h)
+				s.dropEntry(&h, rev)
 			}
 		}
 		s.inv++

@@ -136,10 +136,9 @@ func TestUnverifiableEntriesChangeNothing(t *testing.T) {
 			})
 			// The admin's next event: numbered past the entry, it follows the last one
 			// the cache applied.
-			other, _ := e.putNew()
+			other, rec := e.putNew()
 			e.lookup(other)
-			e.publish(keystore.EventKeys, other)
-			e.waitEvents(before.EventsApplied + 1)
+			e.change(other, rec)
 			// And the tail check of an idle follower finds the admin's event again.
 			e.xaddRaw(tt.entry(e, h, last+1)...)
 			eventually(t, "the second entry counted", func() bool {
