@@ -13,7 +13,10 @@
 //   - Signed or nothing: it answers only from what verifies with Config.Verifier. A value
 //     that does not is never answered from nor cached (a stale entry or ErrUnavailable,
 //     so 503, never 200 nor 401), counted (Stats.SignatureFailures) and logged without the
-//     value; an event that does not verify flushes the cache. A cache hit verifies nothing.
+//     value; an event that does not verify changes nothing. A cache hit verifies nothing.
+//   - Never an older record: a record older than one seen for the same key, or a live
+//     record of a key seen revoked, is refused, also after the key left the cache,
+//     while its floor is kept (floor.go).
 //   - Never back in time: a Redis whose revision marker is missing or below the highest
 //     revision already seen is not answered from until the admin has repaired it, but for
 //     its tombstones, which are final; on a Redis Cluster, the same holds for each shard,
