@@ -299,7 +299,7 @@ func TestCaddyEndToEnd(t *testing.T) {
 			`sagate_redis_lookups_total`, `sagate_cache_slab_bytes`, `sagate_event_lag_seconds_bucket`,
 			"sagate_redis_may_evict 0",
 			`sagate_signature_failures_total{kind="record"} 0`, `sagate_signature_failures_total{kind="event"} 0`,
-			`sagate_redis_behind_total 0`,
+			`sagate_redis_behind_total 0`, `sagate_older_records_total 0`,
 		} {
 			if !strings.Contains(a.body, want) {
 				t.Errorf("metrics lack %s", want)

@@ -82,7 +82,7 @@ func registerMetrics(reg prometheus.Registerer) error {
 // zero again, which Prometheus reads as a counter reset.
 type cacheCollector struct {
 	hits, misses, stale, negative, redisErrors, events, flushes, entries, lookups, slab, mayEvict *prometheus.Desc
-	sigFailures, behind                                                                           *prometheus.Desc
+	sigFailures, behind, older                                                                    *prometheus.Desc
 }
 
 func newCacheCollector() *cacheCollector {
@@ -104,19 +104,20 @@ func newCacheCollector() *cacheCollector {
 			"Values read from Redis refused because no trusted signing key signed them (someone other than the admin wrote to Redis, or signing_keys lacks the admin's key), by kind: record, event, epoch, rev.",
 			[]string{"kind"}, nil),
 		behind: d("sagate_redis_behind_total", "Redis replies refused because Redis' revision marker was missing or lower than the highest revision this process had seen (Redis restored from an older state)."),
+		older:  d("sagate_older_records_total", "Key records refused because this process had seen a newer record of the same key, or the key revoked: an older record the admin once signed, put back by someone who can write to Redis."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.stale, c.negative, c.redisErrors, c.events, c.flushes, c.entries, c.lookups, c.slab, c.mayEvict, c.sigFailures, c.behind} {
+	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.stale, c.negative, c.redisErrors, c.events, c.flushes, c.entries, c.lookups, c.slab, c.mayEvict, c.sigFailures, c.behind, c.older} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector.
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
-	var hits, misses, stale, negative, redisErrors, events, flushes, lookups, behind uint64
+	var hits, misses, stale, negative, redisErrors, events, flushes, lookups, behind, older uint64
 	var entries, slab int
 	var mayEvict float64
 	var sig keycache.SignatureFailures
@@ -137,6 +138,7 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 				mayEvict = 1
 			}
 			behind += s.RedisBehind
+			older += s.OlderRecords
 			sig.Records += s.SignatureFailures.Records
 			sig.Events += s.SignatureFailures.Events
 			sig.Epochs += s.SignatureFailures.Epochs
@@ -156,6 +158,7 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.flushes, flushes)
 	counter(c.lookups, lookups)
 	counter(c.behind, behind)
+	counter(c.older, older)
 	for kind, v := range map[string]uint64{"record": sig.Records, "event": sig.Events, "epoch": sig.Epochs, "rev": sig.Revs} {
 		ch <- prometheus.MustNewConstMetric(c.sigFailures, prometheus.CounterValue, float64(v), kind)
 	}

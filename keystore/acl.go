@@ -58,18 +58,26 @@ func SidecarACLRules() []string {
 // AdminACLRules returns the rules of the admin's Redis user, after the password:
 // every read and write command, scripts (EVAL, EVALSHA, SCRIPT) and transactions,
 // on sagate:* keys only, but none of the dangerous ones (server administration,
-// FLUSHALL, KEYS, ...) nor FUNCTION (sagate uses none); INFO and DBSIZE, which the admin's health and eviction checks
-// use, and connectionCommands.
+// FLUSHALL, KEYS, CONFIG, ...) nor FUNCTION (sagate uses none); INFO and DBSIZE, which
+// the admin's health and eviction checks use; PSUBSCRIBE to the keyspace notifications
+// of the record keys (KeyspacePattern), the admin's watch for writes it did not make;
+// and connectionCommands. Without CONFIG the admin cannot turn those notifications on
+// itself: the server's notify-keyspace-events must include K, $ and g.
 func AdminACLRules() []string {
 	rules := []string{
 		"resetkeys", "resetchannels", "-@all",
 		"+@read", "+@write", "+@scripting", "+@transaction", "+@connection",
 		"-@dangerous",
 		"+info", "+dbsize", "+client|id", "+client|unblock", "-function",
+		"+psubscribe", "+punsubscribe",
 	}
 	rules = append(rules, connectionCommands...)
-	return append(rules, "~sagate:*")
+	return append(rules, "~sagate:*", "&"+KeyspacePattern)
 }
+
+// KeyspacePattern is the channel pattern of the keyspace notifications of the record
+// keys, in every database, which the admin subscribes to.
+const KeyspacePattern = "__keyspace@*__:" + RedisKeyPrefix + "*"
 
 // ACLPassword returns the password rule of a user: the SHA-256 of password
 // ("#<hex>"), so that the rule never holds the password itself, or, when password

@@ -94,6 +94,18 @@ func TestACLUsers(t *testing.T) {
 		{"admin", adm, []any{"CONFIG", "SET", "maxmemory", "1"}, false},
 		{"admin", adm, []any{"FUNCTION", "FLUSH"}, false},
 	}
+	// The admin's watch: keyspace notifications of the record keys, and no other channel.
+	for _, tc := range []struct {
+		pattern string
+		allowed bool
+	}{{keystore.KeyspacePattern, true}, {"__keyspace@*__:*", false}, {"__keyevent@*__:set", false}} {
+		ps := adm.PSubscribe(ctx, tc.pattern)
+		_, err := ps.Receive(ctx)
+		_ = ps.Close()
+		if got := err == nil; got != tc.allowed || err != nil && !strings.Contains(err.Error(), "NOPERM") {
+			t.Errorf("admin PSUBSCRIBE %s: %v, want allowed %v", tc.pattern, err, tc.allowed)
+		}
+	}
 	for _, tt := range tests {
 		err := tt.c.Do(ctx, tt.args...).Err()
 		if err == redis.Nil {

@@ -3,6 +3,7 @@ package keystore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -112,18 +113,46 @@ type Event struct {
 	Sig string
 }
 
-// publishScript appends an event with seq = previous entry's seq + 1 (1 on an empty stream),
-// in one atomic step. It touches only the stream key, so it is Redis-Cluster safe.
+// publishScript appends an event with seq = the seq of the last event of the same
+// signer + 1 (1 when there is none), in one atomic step. It touches only the stream key,
+// so it is Redis-Cluster safe. An entry counts when its seq is a whole number below 2^50
+// and its sig is a signature of the same signer as the new event's (the same "s1:<id>:"
+// prefix, in a signature's shape); entries that do not (written by someone else, which
+// sidecars ignore) are skipped, up to 64 back, so that such an entry does not make the
+// admin's next event look like a gap in seq to every sidecar. (A copy of one of the
+// admin's events still can: seq is the one field the signature does not cover.)
 var publishScript = redis.NewScript(`
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local seq = 1
-if #last > 0 then
-  local f = last[1][2]
-  for i = 1, #f, 2 do
-    if f[i] == 'seq' then seq = tonumber(f[i+1]) + 1 end
-  end
+local signer
+for i = 2, #ARGV, 2 do
+  if ARGV[i] == 'sig' then signer = string.sub(ARGV[i+1], 1, 20) end
 end
-local args = {'XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'seq', tostring(seq)}
+local function signedSeq(entry)
+  local f = entry[2]
+  local seq, sig
+  for i = 1, #f, 2 do
+    if f[i] == 'seq' then seq = tonumber(f[i+1]) elseif f[i] == 'sig' then sig = f[i+1] end
+  end
+  if seq == nil or sig == nil or seq < 1 or seq >= 1125899906842624 or seq ~= math.floor(seq) then
+    return nil
+  end
+  if #sig ~= 106 or not string.find(sig, '^s1:%x+:[%w_%-]+$') then return nil end
+  if signer ~= nil and string.sub(sig, 1, 20) ~= signer then return nil end
+  return seq
+end
+local seq = 1
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #last > 0 then
+  local s = signedSeq(last[1])
+  if s == nil then
+    last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 64)
+    for _, e in ipairs(last) do
+      s = signedSeq(e)
+      if s ~= nil then break end
+    end
+  end
+  if s ~= nil then seq = s + 1 end
+end
+local args = {'XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'seq', string.format('%d', seq)}
 for i = 2, #ARGV do args[#args+1] = ARGV[i] end
 local id = redis.call(unpack(args))
 return {id, seq}
@@ -205,13 +234,14 @@ func PublishEvent(ctx context.Context, rdb redis.Scripter, e Event, maxLen int64
 	return EventReply(QueueEvent(ctx, rdb, e, maxLen))
 }
 
-// ParseEvent decodes a stream entry written by PublishEvent.
+// ParseEvent decodes a stream entry written by PublishEvent. An entry whose seq is bad
+// is returned parsed but for Seq, with an error wrapping ErrEventSeq.
 func ParseEvent(m redis.XMessage) (Event, error) {
 	e := Event{ID: m.ID}
 	str := func(k string) string { s, _ := m.Values[k].(string); return s }
-	var err error
-	if e.Seq, err = strconv.ParseInt(str("seq"), 10, 64); err != nil {
-		return e, fmt.Errorf("event %s: bad seq", m.ID)
+	seq, seqErr := strconv.ParseInt(str("seq"), 10, 64)
+	if seqErr == nil {
+		e.Seq = seq
 	}
 	e.Rev, _ = strconv.ParseInt(str("rev"), 10, 64)
 	e.Kind = str("kind")
@@ -225,8 +255,17 @@ func ParseEvent(m redis.XMessage) (Event, error) {
 	}
 	e.Gone = decodeGone(str("gone"), len(e.Hashes))
 	e.Sig = str("sig")
+	if seqErr != nil {
+		return e, fmt.Errorf("event %s: %w", m.ID, ErrEventSeq)
+	}
 	return e, nil
 }
+
+// ErrEventSeq is ParseEvent's error for an entry whose seq is missing or not a number.
+// The rest of the entry is parsed all the same: seq is the one field the signature
+// does not cover, so the entry may still verify, and a reader then knows the chain of
+// seqs is broken.
+var ErrEventSeq = errors.New("bad seq")
 
 // Change is what one committed admin mutation touched, handed to the Syncer after the
 // durable commit.

@@ -103,11 +103,11 @@ func (c *Cache) miss(ctx context.Context, h keystore.KeyHash, p Policy, at int64
 	}
 }
 
-// fallback answers when Redis could not (errNoEpoch and errMayEvict: could not tell;
-// those are not Redis errors): a cached positive entry still within
+// fallback answers when Redis could not (errNoEpoch, errMayEvict and errOlder: could
+// not tell; those are not Redis errors): a cached positive entry still within
 // TTL+StaleIfError answers as stale; otherwise ErrUnavailable. Never a negative.
 func (c *Cache) fallback(h keystore.KeyHash, p Policy, at int64, cause error) (Entry, Source, error) {
-	if !errors.Is(cause, errNoEpoch) && !errors.Is(cause, errMayEvict) {
+	if !errors.Is(cause, errNoEpoch) && !errors.Is(cause, errMayEvict) && !errors.Is(cause, errOlder) {
 		c.redisErrors.Add(1)
 	}
 	s := c.shard(h)
@@ -147,20 +147,34 @@ func (c *Cache) store(h keystore.KeyHash, rec *keystore.Record, confirmed int64,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var old *slot
+	var oi int32
 	if !s.closed { // after Close the slab is gone: answer, do not cache
-		if i, _ := s.find(&h); i != 0 {
-			old = &s.slots[i]
+		if oi, _ = s.find(&h); oi != 0 {
+			old = &s.slots[oi]
 		}
 	}
 	// Keep the reply unless an event touched the shard meanwhile or a newer lookup
 	// already answered.
 	keep := !s.closed && s.inv == inv && (old == nil || old.gen <= gen)
 	if rec == nil {
-		if keep {
+		switch {
+		case !keep || old != nil && old.kind == slotFloor:
+		case old != nil && old.kind == slotPositive:
+			s.demote(oi) // what the cache knew of the key stays (floor.go)
+		default:
 			sl := &s.slots[s.put(&h, slotNegative)]
 			sl.confirmed, sl.gen = confirmed, gen
 		}
 		return e, nil
+	}
+	switch s.checkFloor(oi, rec) {
+	case floorOlder:
+		return e, c.older()
+	case floorRevoked:
+		_ = c.older()
+		revoked := *rec
+		revoked.State, revoked.Rev = keystore.KeyRevoked, max(rec.Rev, old.rev.get())
+		rec = &revoked
 	}
 	// A refetch of the same key keeps its last reported use, so that it is not
 	// reported again within UsageInterval.
@@ -184,6 +198,7 @@ func (c *Cache) store(h keystore.KeyHash, rec *keystore.Record, confirmed int64,
 	sl := &s.slots[i]
 	sl.confirmed, sl.gen = confirmed, gen
 	sl.exp, sl.state, sl.kidLen, sl.kid = e.exp, e.state, e.kidLen, e.kid
+	sl.rev.set(rec.Rev)
 	sl.lastUse = lastUse
 	sl.acc = e.acc.idx
 	e.shard, e.slot, e.ver = s, i, sl.ver

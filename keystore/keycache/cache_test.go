@@ -373,7 +373,7 @@ func TestClosedCacheAnswersUnavailable(t *testing.T) {
 		t.Fatalf("lookup after Close: %v, want ErrUnavailable", err)
 	}
 	e.cache.RecordUse(ent, time.Now()) // no panic, no report
-	e.cache.drop([]keystore.KeyHash{h}, nil)
+	e.cache.drop([]keystore.KeyHash{h}, nil, 2)
 	if ent.KeyID() != rec.KeyID || ent.ServiceAccount() != rec.SA {
 		t.Fatalf("an entry taken before Close changed: %+v", ent.Record())
 	}

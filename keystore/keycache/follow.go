@@ -41,12 +41,17 @@ type follower struct {
 	conn       *redis.Conn   // the connection of its own, if any
 	own        *redis.Client // the one-connection client conn comes from
 	needConn   bool          // (re)open conn before the next command
-	positioned bool          // lastID/lastSeq are known
-	lastID     string        // id of the last event applied ("0-0": none, the stream did not exist)
-	lastSeq    int64         // its seq (0: none)
-	lastSum    uint64        // its fields' fingerprint (eventSum)
-	caughtUp   bool          // every event up to the stream's end at the last read was applied
-	checkTail  bool          // the stream must be checked for replacement before reading on
+	positioned bool          // readID and lastID/lastSeq are known
+	// readID is the id of the last entry read, verified or not: XREAD goes on after it.
+	readID string
+	// lastID is the id of the last event applied: one that verified ("0-0": none, the
+	// stream did not exist; "": none found). Entries that do not verify are not events
+	// of the stream as far as the follower is concerned: they move readID only.
+	lastID    string
+	lastSeq   int64  // its seq (0: none)
+	lastSum   uint64 // its fields' fingerprint (eventSum)
+	caughtUp  bool   // every event up to the stream's end at the last read was applied
+	checkTail bool   // the stream must be checked for replacement before reading on
 }
 
 // follow runs the events follower until ctx is done.
@@ -94,19 +99,22 @@ func (f *follower) step(ctx context.Context) error {
 		}
 	}
 	if !f.positioned || f.checkTail {
-		id, seq, sum, err := c.tail(ctx, f.rdb)
+		t, err := c.tail(ctx, f.rdb, f.lastID, f.lastSum)
 		if err != nil {
 			return err
 		}
 		f.checkTail = false
-		if !f.positioned || f.replacedBy(id, seq, sum) {
+		// A tail with no event that verifies (entries someone else wrote, as many as
+		// tailScan) tells nothing: reading on, the next event of the admin shows a gap in
+		// seq if events were lost meanwhile.
+		if !f.positioned || t.found && f.replacedBy(t.id, t.seq, t.sum) {
 			if f.positioned {
 				c.log.Warn("events stream replaced or trimmed; key cache flushed",
-					zap.Int64("last_seq", f.lastSeq), zap.Int64("tail_seq", seq))
+					zap.Int64("last_seq", f.lastSeq), zap.Int64("tail_seq", t.seq))
 			}
 			// Everything cached so far may have missed events before this tail: flush
 			// after reading it, so that only lookups that start afterwards are fresh.
-			f.lastID, f.lastSeq, f.lastSum, f.positioned = id, seq, sum, true
+			f.readID, f.lastID, f.lastSeq, f.lastSum, f.positioned = t.end, t.id, t.seq, t.sum, true
 			c.flush("following the events stream from its tail")
 			f.caughtUp = true
 			c.setConnected()
@@ -115,7 +123,7 @@ func (f *follower) step(ctx context.Context) error {
 	}
 	if !f.caughtUp {
 		// Replay what was missed without blocking; fresh again only once at the end.
-		msgs, err := c.readEvents(ctx, f.rdb, f.lastID, -1)
+		msgs, err := c.readEvents(ctx, f.rdb, f.readID, -1)
 		if err != nil {
 			return err
 		}
@@ -126,7 +134,7 @@ func (f *follower) step(ctx context.Context) error {
 		}
 		return nil
 	}
-	msgs, err := c.readEvents(ctx, f.rdb, f.lastID, c.block)
+	msgs, err := c.readEvents(ctx, f.rdb, f.readID, c.block)
 	if err != nil {
 		return err
 	}
@@ -172,31 +180,30 @@ func eventSum(m redis.XMessage) uint64 {
 	return h.Sum64()
 }
 
-// apply applies events in order. A seq that does not follow the last one (events
-// missed: trimmed, or a new stream) or an event that does not verify flushes
-// everything. A verified event's revision raises seenRev.
+// apply applies events in order. An entry that does not verify (unreadable, unsigned,
+// signed by another key) changes nothing: it is counted and logged without its value,
+// and skipped (verdict.go, ignoreEvent); the seq chain runs over the events that verify.
+// Only the signed protocol drops cached entries: a verified event whose seq does not
+// follow the last one's (events missed: trimmed, or a new stream), a resync event, a
+// kind this version does not know; and a keys event drops the entries it names. A
+// verified event's revision raises seenRev.
 func (f *follower) apply(msgs []redis.XMessage) {
 	c := f.c
 	for _, m := range msgs {
+		f.readID = m.ID
 		ev, err := keystore.ParseEvent(m)
-		f.lastID, f.lastSum = m.ID, eventSum(m)
-		if err != nil {
-			// Its hashes cannot be known: treat as a flush. The parse error is not
-			// logged: it may quote part of a hash.
-			c.log.Warn("unreadable event; key cache flushed", zap.String("event_id", m.ID))
-			c.flush("unreadable event")
-			if ev.Seq > 0 {
-				f.lastSeq = ev.Seq
-			}
-			c.events.Add(1)
+		badSeq := errors.Is(err, keystore.ErrEventSeq)
+		if err != nil && !badSeq {
+			// Its hashes cannot be read, so neither can its signature be checked. The
+			// parse error is not logged: it may quote part of a hash.
+			c.ignoreEvent("unreadable")
 			continue
 		}
 		if !c.trustEvent(ev) {
-			f.lastSeq = ev.Seq
-			c.events.Add(1)
 			continue
 		}
-		if ev.Seq != f.lastSeq+1 {
+		f.lastID, f.lastSum = m.ID, eventSum(m)
+		if badSeq || ev.Seq != f.lastSeq+1 {
 			c.log.Warn("gap in events; key cache flushed",
 				zap.Int64("last_seq", f.lastSeq), zap.Int64("seq", ev.Seq))
 			c.flush("gap in events")
@@ -204,7 +211,7 @@ func (f *follower) apply(msgs []redis.XMessage) {
 		f.lastSeq = ev.Seq
 		switch ev.Kind {
 		case keystore.EventKeys:
-			c.drop(ev.Hashes, ev.Gone)
+			c.drop(ev.Hashes, ev.Gone, ev.Rev)
 			if c.cfg.EventLag != nil {
 				if at, ok := streamTime(m.ID); ok {
 					c.cfg.EventLag(max(c.now().Sub(at), 0))
@@ -225,14 +232,16 @@ func (f *follower) apply(msgs []redis.XMessage) {
 	}
 }
 
-// drop applies a keys event: it removes the entries of hashes, positive and negative,
-// except the positive entry of a key that gone flags (keystore.Event.Gone; nil: none
-// flagged). That entry stays and now refuses the key, as the tombstone sent for it
-// would: the next request with it is refused without a round trip, and still refused
-// if Redis is out by then. Either way the shards are marked so that
+// drop applies a keys event of revision rev: it removes the entries of hashes, positive
+// and negative, except the positive entry of a key that gone flags (keystore.Event.Gone;
+// nil: none flagged) and a positive entry whose record is of rev or later (it holds the
+// change already). A key flagged gone keeps its entry, which now refuses the key, as
+// the tombstone sent for it would: the next request with it is refused without a round
+// trip, and still refused if Redis is out by then. A positive entry removed leaves its
+// revision floor behind (floor.go). Either way the shards are marked so that
 // lookups in flight do not cache a reply that predates the event (nor answer misses
 // that arrive from now on: see forget).
-func (c *Cache) drop(hashes []keystore.KeyHash, gone []bool) {
+func (c *Cache) drop(hashes []keystore.KeyHash, gone []bool, rev int64) {
 	c.forget(hashes)
 	for i, h := range hashes {
 		s := c.shard(h)
@@ -241,7 +250,7 @@ func (c *Cache) drop(hashes []keystore.KeyHash, gone []bool) {
 			if i < len(gone) && gone[i] {
 				s.kill(&h)
 			} else {
-				s.remove(&h)
+				s.dropEntry(&h, rev)
 			}
 		}
 		s.inv++
@@ -259,23 +268,56 @@ func (c *Cache) setConnected() {
 	}
 }
 
-// tail returns the id, seq and fingerprint (eventSum) of the stream's last event, or
-// "0-0", 0, 0 when there is no stream.
-func (c *Cache) tail(ctx context.Context, rdb redis.Cmdable) (string, int64, uint64, error) {
+// tailScan is how many entries from the stream's end the follower looks through for
+// the last event that verifies.
+const tailScan = 64
+
+// streamTail is the end of the events stream as the follower compares it.
+type streamTail struct {
+	end   string // id of the last entry ("0-0": no stream)
+	found bool   // an event that verifies was found (always, with no stream)
+	id    string // the last such event's id ("0-0": no stream)
+	seq   int64  // its seq
+	sum   uint64 // its fields' fingerprint (eventSum)
+}
+
+// tail returns the stream's end: its last entry, and the last event that verifies
+// among the last tailScan entries (entries someone else wrote are skipped). An entry
+// whose id and fingerprint are lastID's and lastSum's, the last event applied, is not
+// verified again.
+func (c *Cache) tail(ctx context.Context, rdb redis.Cmdable, lastID string, lastSum uint64) (streamTail, error) {
 	ctx, cancel := context.WithTimeout(ctx, tailTimeout)
 	defer cancel()
 	msgs, err := rdb.XRevRangeN(ctx, keystore.RedisEvents, "+", "-", 1).Result()
+	if err == nil && len(msgs) == 1 && !c.tailEvent(msgs[0], lastID, lastSum) {
+		msgs, err = rdb.XRevRangeN(ctx, keystore.RedisEvents, "+", "-", tailScan).Result()
+	}
 	if err != nil {
-		return "", 0, 0, fmt.Errorf("reading the events stream's tail: %w", err)
+		return streamTail{}, fmt.Errorf("reading the events stream's tail: %w", err)
 	}
 	if len(msgs) == 0 {
-		return "0-0", 0, 0, nil
+		return streamTail{end: "0-0", found: true, id: "0-0"}, nil
 	}
-	ev, err := keystore.ParseEvent(msgs[0])
-	if ev.Seq == 0 && err != nil {
-		return "", 0, 0, fmt.Errorf("reading the events stream's tail: %w", err)
+	t := streamTail{end: msgs[0].ID}
+	for _, m := range msgs {
+		if c.tailEvent(m, lastID, lastSum) {
+			ev, _ := keystore.ParseEvent(m)
+			t.found, t.id, t.seq, t.sum = true, m.ID, ev.Seq, eventSum(m)
+			break
+		}
 	}
-	return msgs[0].ID, ev.Seq, eventSum(msgs[0]), nil
+	return t, nil
+}
+
+// tailEvent reports whether m is an event of the admin with a readable seq: the last
+// one applied (lastID, lastSum), or one that verifies. Nothing is counted or logged:
+// the entries of the tail are counted when they are read.
+func (c *Cache) tailEvent(m redis.XMessage, lastID string, lastSum uint64) bool {
+	if m.ID == lastID && eventSum(m) == lastSum {
+		return true
+	}
+	ev, err := keystore.ParseEvent(m)
+	return err == nil && keystore.VerifyEvent(c.cfg.Verifier, ev) == nil
 }
 
 // readEvents reads up to eventsBatch events after id, blocking up to block (no

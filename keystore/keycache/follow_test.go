@@ -51,9 +51,9 @@ func TestEventsThatMayHaveBeenMissedFlush(t *testing.T) {
 		}},
 		{"resync event", func(e *env) { e.publish(keystore.EventResync) }},
 		{"unknown kind", func(e *env) { e.publish("something-new") }},
-		{"unreadable event", func(e *env) {
-			last := e.publish(keystore.EventKeys)
-			e.xadd(last+1, keystore.EventKeys, "h", "not-a-hash")
+		{"an admin's event without a readable seq", func(e *env) {
+			e.publish(keystore.EventKeys)
+			e.xaddRaw(e.signedFields(keystore.EventKeys)...)
 		}},
 	}
 	for _, tt := range tests {
@@ -84,6 +84,100 @@ func (e *env) xadd(seq int64, kind string, extra ...any) {
 	ev := keystore.Event{Rev: e.rev, Kind: kind, Epoch: "e1"}
 	keystore.SignEvent(e.sk, &ev)
 	vals := append([]any{"seq", strconv.FormatInt(seq, 10), "rev", strconv.FormatInt(ev.Rev, 10), "kind", kind, "epoch", "e1", "sig", ev.Sig}, extra...)
+	if err := e.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: keystore.RedisEvents, Values: vals}).Err(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// TestUnverifiableEntriesChangeNothing: an entry of the events stream that does not
+// verify, whatever it holds, is counted and skipped: the cache keeps its entries fresh,
+// the key it names stays live, and the admin's next event neither looks like a gap nor
+// is missed.
+func TestUnverifiableEntriesChangeNothing(t *testing.T) {
+	tests := []struct {
+		name  string
+		entry func(e *env, h keystore.KeyHash, last int64) []any
+	}{
+		{"junk", func(*env, keystore.KeyHash, int64) []any { return []any{"kind", "junk", "sig", "x"} }},
+		{"junk with the next seq", func(_ *env, _ keystore.KeyHash, last int64) []any {
+			return []any{"seq", strconv.FormatInt(last+1, 10), "kind", "junk", "sig", "x"}
+		}},
+		{"a seq far ahead", func(_ *env, _ keystore.KeyHash, last int64) []any {
+			return []any{"seq", strconv.FormatInt(last+1000, 10), "kind", keystore.EventResync, "epoch", "e2"}
+		}},
+		{"unreadable hashes", func(e *env, _ keystore.KeyHash, _ int64) []any {
+			return append(e.signedFields(keystore.EventKeys), "h", "not-a-hash")
+		}},
+		{"unsigned resync", func(_ *env, _ keystore.KeyHash, last int64) []any {
+			return []any{"seq", strconv.FormatInt(last+1, 10), "rev", "9", "kind", keystore.EventResync, "epoch", "e2"}
+		}},
+		{"gone, signed by another key", func(e *env, h keystore.KeyHash, last int64) []any {
+			ev := keystore.Event{Kind: keystore.EventKeys, Epoch: "e1", Rev: 1 << 40, Hashes: []keystore.KeyHash{h}, Gone: []bool{true}}
+			ev.Sig = otherKey(e.t).Sign(keystore.DomainEvent, "", keystore.EventSigningPayload(ev))
+			return []any{"seq", strconv.FormatInt(last+1, 10), "rev", strconv.FormatInt(ev.Rev, 10), "kind", ev.Kind,
+				"epoch", ev.Epoch, "h", h.String(), "gone", "1", "sig", ev.Sig}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOpts{})
+			h, _ := e.putNew()
+			last := e.publish(keystore.EventKeys)
+			e.waitEvents(1)
+			e.lookup(h)
+			if _, src := e.lookup(h); src != SourceCache {
+				t.Fatalf("cached: %v", src)
+			}
+			before := e.cache.Stats()
+			seen := e.cache.seenRev.Load()
+			e.xaddRaw(tt.entry(e, h, last)...)
+			eventually(t, "the entry counted", func() bool {
+				return e.cache.Stats().SignatureFailures.Events == before.SignatureFailures.Events+1
+			})
+			// The admin's next event: numbered past the entry, it follows the last one
+			// the cache applied.
+			other, rec := e.putNew()
+			e.lookup(other)
+			e.change(other, rec)
+			// And the tail check of an idle follower finds the admin's event again.
+			e.xaddRaw(tt.entry(e, h, last+1)...)
+			eventually(t, "the second entry counted", func() bool {
+				return e.cache.Stats().SignatureFailures.Events == before.SignatureFailures.Events+2
+			})
+			// Idle, the follower checks the tail (twice: the second check began after
+			// the entry was there).
+			tails := e.commandCalls("xrevrange")
+			eventually(t, "two tail checks", func() bool { return e.commandCalls("xrevrange") >= tails+2 })
+			st := e.cache.Stats()
+			if st.Flushes != before.Flushes {
+				t.Errorf("flushes %d, want %d: an entry that does not verify dropped the cache", st.Flushes, before.Flushes)
+			}
+			if got := e.cache.seenRev.Load(); got != seen+1 {
+				t.Errorf("seenRev %d, want %d (the admin's event only)", got, seen+1)
+			}
+			ent, src := e.lookup(h)
+			if src != SourceCache || ent == nil || !ent.Live(time.Now()) {
+				t.Fatalf("the key after the entry: %+v from %v, want it live from the cache", ent, src)
+			}
+			if _, src := e.lookup(other); src != SourceRedis {
+				t.Fatalf("the key the admin's event named: %v, want redis (dropped)", src)
+			}
+		})
+	}
+}
+
+// signedFields returns the fields of an event of kind at the current revision, signed,
+// without seq, followed by extra.
+func (e *env) signedFields(kind string, extra ...any) []any {
+	ev := keystore.Event{Rev: e.rev, Kind: kind, Epoch: "e1"}
+	keystore.SignEvent(e.sk, &ev)
+	return append(extra, "rev", strconv.FormatInt(ev.Rev, 10), "kind", kind, "epoch", "e1", "sig", ev.Sig)
+}
+
+// xaddRaw appends an entry of the given fields to the events stream, as anyone who can
+// write to Redis can.
+func (e *env) xaddRaw(vals ...any) {
+	e.t.Helper()
 	if err := e.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: keystore.RedisEvents, Values: vals}).Err(); err != nil {
 		e.t.Fatal(err)
 	}

@@ -210,14 +210,17 @@ func (e *env) waitEvents(n uint64) {
 const markerGets = 2
 
 // getCalls returns how many GET commands the server has run.
-func (e *env) getCalls() int {
+func (e *env) getCalls() int { return e.commandCalls("get") }
+
+// commandCalls returns how many times the server has run the command name (lower case).
+func (e *env) commandCalls(name string) int {
 	e.t.Helper()
 	info, err := e.rdb.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	for line := range strings.SplitSeq(info, "\n") {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_get:calls=")
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+name+":calls=")
 		if !ok {
 			continue
 		}

@@ -13,7 +13,10 @@
 //   - Signed or nothing: it answers only from what verifies with Config.Verifier. A value
 //     that does not is never answered from nor cached (a stale entry or ErrUnavailable,
 //     so 503, never 200 nor 401), counted (Stats.SignatureFailures) and logged without the
-//     value; an event that does not verify flushes the cache. A cache hit verifies nothing.
+//     value; an event that does not verify changes nothing. A cache hit verifies nothing.
+//   - Never an older record: a record older than one seen for the same key, or a live
+//     record of a key seen revoked, is refused, also after the key left the cache,
+//     while its floor is kept (floor.go).
 //   - Never back in time: a Redis whose revision marker is missing or below the highest
 //     revision already seen is not answered from until the admin has repaired it, but for
 //     its tombstones, which are final; on a Redis Cluster, the same holds for each shard,
@@ -182,6 +185,12 @@ type Stats struct {
 	// RedisBehind counts the Redis replies refused because Redis' revision marker was
 	// missing or lower than the highest revision this cache had seen.
 	RedisBehind uint64
+	// OlderRecords counts the records refused because this cache had seen a newer
+	// revision of the same key's record, or the key revoked (floor.go): replays.
+	OlderRecords uint64
+	// Floors is the number of keys whose revision floor is kept after their entry left
+	// the cache (floor.go): at most Size/8.
+	Floors int
 }
 
 // Cache is safe for concurrent use.
@@ -222,6 +231,9 @@ type Cache struct {
 	sigWarned    [numSigKinds]atomic.Int64 // UnixNano of the last warning, by kind
 	behindN      atomic.Uint64
 	behindWarned atomic.Int64
+	// Records refused by a revision floor (floor.go).
+	olderN      atomic.Uint64
+	olderWarned atomic.Int64
 
 	// The miss path's lookups (batch.go), under bmu.
 	bmu     sync.Mutex
@@ -346,6 +358,7 @@ func (c *Cache) Stats() Stats {
 		RedisMayEvict: c.mayEvict.Load(),
 	}
 	st.SignatureFailures, st.RedisBehind = c.sigStats()
+	st.OlderRecords = c.olderN.Load()
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
@@ -353,6 +366,7 @@ func (c *Cache) Stats() Stats {
 		st.NegativeHits += s.negHits
 		st.Entries += s.n
 		st.NegativeEntries += s.neg
+		st.Floors += s.floors
 		st.SlabBytes += int(s.used-firstSlot) * slotSize // the lists' sentinels before
 		s.mu.Unlock()
 	}

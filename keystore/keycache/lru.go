@@ -23,12 +23,14 @@ const minPerShard = 8
 // region only needs to hold the unknown keys that come back within that time.
 const negativeShare = 8
 
-// Sentinels of a shard's two LRU lists: slots[posList] for verified entries and
-// refusals, slots[negList] for "no such key". Slots from firstSlot on are handed out.
+// Sentinels of a shard's three LRU lists: slots[posList] for verified entries and
+// refusals, slots[negList] for "no such key", slots[floorList] for what the cache still
+// knows of keys that left the first list (floor.go). Slots from firstSlot on are handed out.
 const (
 	posList   int32 = 0
 	negList   int32 = 1
-	firstSlot int32 = 2
+	floorList int32 = 2
+	firstSlot int32 = 3
 )
 
 // MaxKeyIDLen is the longest key id an entry holds (keystore ids are 24 bytes). A
@@ -40,6 +42,7 @@ const (
 	slotFree     uint8 = iota // on the free list
 	slotNegative              // Redis said there is no such key
 	slotPositive              // a record
+	slotFloor                 // a key's revision floor, after its record left (floor.go)
 )
 
 // slot is one cached answer. Slots live in the shard's slab, which the garbage
@@ -63,6 +66,7 @@ type slot struct {
 	kind       uint8
 	state      uint8 // stateCode of the record
 	kidLen     uint8
+	rev        slotRev // the record's revision (positive and floor slots)
 	kid        [MaxKeyIDLen]byte
 }
 
@@ -72,9 +76,10 @@ type hashTail [len(keystore.KeyHash{}) - 8]byte
 // tailOf returns the part of h a slot keeps.
 func tailOf(h *keystore.KeyHash) *hashTail { return (*hashTail)(h[8:]) }
 
-// shard is a bounded LRU of slots with its own lock: two lists, one of positive slots
-// (at most cap) and one of negative slots (at most negCap), each evicting only its
-// own. Not safe for concurrent use without holding mu.
+// shard is a bounded LRU of slots with its own lock: three lists, one of positive
+// slots (at most cap), one of negative slots (at most negCap) and one of floors (at
+// most floorCap), each evicting only its own; a positive slot evicted becomes a floor.
+// Not safe for concurrent use without holding mu.
 type shard struct {
 	mu sync.Mutex
 	// slots is the slab: slots[posList] and slots[negList] are the lists' sentinels
@@ -90,6 +95,8 @@ type shard struct {
 	cap   int // the most positive slots
 	// negCap is the most negative slots (see negativeShare).
 	negCap int
+	// floors is the floor slots in use, not counted in n; floorCap the most (floorShare).
+	floors, floorCap int
 	// closed is set by Cache.Close before the slab is released.
 	closed bool
 	// inv is bumped whenever an event drops a hash of this shard. A lookup notes it
@@ -118,7 +125,7 @@ func newShards(size int) ([]shard, uint64, *slab) {
 		n /= 2
 	}
 	per := max(size/n, 1)
-	span := int(firstSlot) + per + negCapOf(per)
+	span := int(firstSlot) + per + negCapOf(per) + floorCapOf(per)
 	sl := newSlab(n * span)
 	intern := &accountIntern{m: make(map[string][]*accountData)}
 	shards := make([]shard, n)
@@ -132,17 +139,20 @@ func newShards(size int) ([]shard, uint64, *slab) {
 func negCapOf(capacity int) int { return max(capacity/negativeShare, 1) }
 
 // init prepares an empty shard holding at most capacity positive slots and
-// negCapOf(capacity) negative ones in slots (firstSlot+capacity+negCapOf(capacity)
-// long, zeroed), interning account content in intern (shared by the cache's shards).
+// negCapOf(capacity) negative ones and floorCapOf(capacity) floors in slots
+// (firstSlot+capacity+negCapOf(capacity)+floorCapOf(capacity) long, zeroed), interning
+// account content in intern (shared by the cache's shards).
 func (s *shard) init(capacity int, slots []slot, intern *accountIntern) {
 	s.intern = intern
 	s.cap = capacity
 	s.negCap = negCapOf(capacity)
+	s.floorCap = floorCapOf(capacity)
 	s.slots = slots
 	s.slots[negList].next, s.slots[negList].prev = negList, negList // posList's are 0 already
+	s.slots[floorList].next, s.slots[floorList].prev = floorList, floorList
 	s.used = firstSlot
 	// At most half full: short probe sequences.
-	s.index = make([]int32, 1<<bits.Len(uint(2*(capacity+s.negCap))))
+	s.index = make([]int32, 1<<bits.Len(uint(2*(capacity+s.negCap+s.floorCap))))
 	s.accounts = make(map[string][]*account)
 }
 
@@ -205,8 +215,11 @@ func (s *shard) pushFront(root, i int32) {
 
 // listOf returns the sentinel of the list that holds slots of kind.
 func listOf(kind uint8) int32 {
-	if kind == slotNegative {
+	switch kind {
+	case slotNegative:
 		return negList
+	case slotFloor:
+		return floorList
 	}
 	return posList
 }
@@ -224,8 +237,9 @@ func (s *shard) touch(i int32) {
 // put returns the slot for h, emptied but for its kind (slotPositive or slotNegative;
 // the caller fills in the rest) and at the front of that kind's list: the one h had, a
 // free one, or the least recently used one of the same kind, evicted. A negative
-// answer never evicts a positive one, nor the reverse. Its ver has moved on, so that a
-// use report for what it held before is not taken for the new answer.
+// answer never evicts a positive one, nor the reverse; a positive one evicted becomes
+// a floor (demote). Its ver has moved on, so that a use report for what it held before
+// is not taken for the new answer.
 func (s *shard) put(h *keystore.KeyHash, kind uint8) int32 {
 	i, pos := s.find(h)
 	if i != 0 && s.slots[i].kind != kind {
@@ -241,6 +255,9 @@ func (s *shard) put(h *keystore.KeyHash, kind uint8) int32 {
 	case i != 0:
 		s.release(&s.slots[i])
 		s.unlink(i)
+	case full && kind == slotPositive:
+		s.demote(s.slots[root].prev)
+		i, pos = s.alloc(h)
 	case full:
 		s.removeTail(&s.slots[s.slots[root].prev].tail)
 		i, pos = s.alloc(h)
@@ -281,14 +298,14 @@ func (s *shard) remove(h *keystore.KeyHash) { s.removeTail(tailOf(h)) }
 
 // kill makes a positive slot of h refuse its key from now on: its state becomes
 // revoked, which is what the tombstone sent for the key says. The slot
-// keeps its key id and account, for the log line of the refusal. Any other slot of h
-// is removed.
+// keeps its key id and account, for the log line of the refusal. A floor of h becomes
+// a revoked one (floor.go); a negative slot is removed.
 func (s *shard) kill(h *keystore.KeyHash) {
 	i, _ := s.find(h)
 	if i == 0 {
 		return
 	}
-	if sl := &s.slots[i]; sl.kind == slotPositive {
+	if sl := &s.slots[i]; sl.kind == slotPositive || sl.kind == slotFloor {
 		sl.state = stateRevoked
 		return
 	}
@@ -305,12 +322,17 @@ func (s *shard) removeTail(t *hashTail) {
 	s.unlink(i)
 	sl := &s.slots[i]
 	s.release(sl)
-	if sl.kind == slotNegative {
+	switch sl.kind {
+	case slotFloor: // not counted in n
+		s.floors--
+	case slotNegative:
 		s.neg--
+		s.n--
+	default:
+		s.n--
 	}
 	sl.kind = slotFree
 	sl.ver++
 	sl.next = s.free
 	s.free = i
-	s.n--
 }

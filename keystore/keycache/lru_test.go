@@ -17,7 +17,7 @@ func hashOf(b byte) keystore.KeyHash {
 // testShard returns an empty shard of the given capacity, on a heap slab.
 func testShard(capacity int) *shard {
 	var s shard
-	s.init(capacity, make([]slot, int(firstSlot)+capacity+negCapOf(capacity)), &accountIntern{m: make(map[string][]*accountData)})
+	s.init(capacity, make([]slot, int(firstSlot)+capacity+negCapOf(capacity)+floorCapOf(capacity)), &accountIntern{m: make(map[string][]*accountData)})
 	return &s
 }
 
@@ -52,12 +52,12 @@ func listed(s *shard, root int32) []byte {
 // position.
 func checkShard(t *testing.T, s *shard) {
 	t.Helper()
-	listed, negs := 0, 0
+	listed, negs, floors := 0, 0, 0
 	for _, l := range []struct {
 		root  int32
 		kind  uint8
 		limit int
-	}{{posList, slotPositive, s.cap}, {negList, slotNegative, s.negCap}} {
+	}{{posList, slotPositive, s.cap}, {negList, slotNegative, s.negCap}, {floorList, slotFloor, s.floorCap}} {
 		n := 0
 		for i := s.slots[l.root].next; i != l.root; i = s.slots[i].next {
 			n++
@@ -71,13 +71,17 @@ func checkShard(t *testing.T, s *shard) {
 				t.Fatalf("the list of kind %d is longer than its capacity %d (a cycle?)", l.kind, l.limit)
 			}
 		}
-		listed += n
-		if l.kind == slotNegative {
+		switch l.kind {
+		case slotNegative:
 			negs = n
+		case slotFloor:
+			floors = n
+			continue // not counted in n
 		}
+		listed += n
 	}
-	if negs != s.neg {
-		t.Fatalf("%d negatives listed, neg = %d", negs, s.neg)
+	if negs != s.neg || floors != s.floors {
+		t.Fatalf("%d negatives listed, neg = %d; %d floors listed, floors = %d", negs, s.neg, floors, s.floors)
 	}
 	indexed := 0
 	for _, i := range s.index {
@@ -85,29 +89,30 @@ func checkShard(t *testing.T, s *shard) {
 			indexed++
 		}
 	}
-	if listed != s.n || indexed != s.n {
-		t.Fatalf("%d listed, %d indexed, n = %d", listed, indexed, s.n)
+	if listed != s.n || indexed != s.n+s.floors {
+		t.Fatalf("%d listed, %d indexed, n = %d, floors = %d", listed, indexed, s.n, s.floors)
 	}
 }
 
 func TestShardLRU(t *testing.T) {
 	tests := []struct {
-		name    string
-		cap     int // positives; negatives get negCapOf(cap)
-		ops     func(s *shard)
-		want    []byte // positive list, most recent first
-		wantNeg []byte // negative list, most recent first
+		name      string
+		cap       int // positives; negatives get negCapOf(cap), floors floorCapOf(cap)
+		ops       func(s *shard)
+		want      []byte // positive list, most recent first
+		wantNeg   []byte // negative list, most recent first
+		wantFloor []byte // floor list, most recent first
 	}{
 		{"fills up to capacity", 3, func(s *shard) {
 			for _, b := range []byte{1, 2, 3} {
 				putPos(s, hashOf(b))
 			}
-		}, []byte{3, 2, 1}, nil},
+		}, []byte{3, 2, 1}, nil, nil},
 		{"evicts the least recently put", 3, func(s *shard) {
 			for _, b := range []byte{1, 2, 3, 4} {
 				putPos(s, hashOf(b))
 			}
-		}, []byte{4, 3, 2}, nil},
+		}, []byte{4, 3, 2}, nil, []byte{1}},
 		{"a touch protects from eviction", 3, func(s *shard) {
 			for _, b := range []byte{1, 2, 3} {
 				putPos(s, hashOf(b))
@@ -116,12 +121,12 @@ func TestShardLRU(t *testing.T) {
 			i, _ := s.find(&h)
 			s.touch(i)
 			putPos(s, hashOf(4))
-		}, []byte{4, 1, 3}, nil},
+		}, []byte{4, 1, 3}, nil, []byte{2}},
 		{"replacing keeps one slot per hash", 3, func(s *shard) {
 			putPos(s, hashOf(1))
 			putPos(s, hashOf(2))
 			putPos(s, hashOf(1))
-		}, []byte{1, 2}, nil},
+		}, []byte{1, 2}, nil, nil},
 		{"remove", 3, func(s *shard) {
 			putPos(s, hashOf(1))
 			putNeg(s, hashOf(2))
@@ -129,40 +134,51 @@ func TestShardLRU(t *testing.T) {
 			s.remove(&h1)
 			s.remove(&h2)
 			s.remove(&h9) // absent: no-op
-		}, nil, nil},
+		}, nil, nil, nil},
 		{"a removed slot is used again", 2, func(s *shard) {
 			putPos(s, hashOf(1))
 			putPos(s, hashOf(2))
 			h := hashOf(1)
 			s.remove(&h)
 			putPos(s, hashOf(3))
-		}, []byte{3, 2}, nil},
+		}, []byte{3, 2}, nil, nil},
 		{"capacity one", 1, func(s *shard) {
 			putPos(s, hashOf(1))
 			putPos(s, hashOf(2))
-		}, []byte{2}, nil},
+		}, []byte{2}, nil, []byte{1}},
 		{"negatives evict only negatives", 16, func(s *shard) { // negCap 2
 			putPos(s, hashOf(1))
 			for b := byte(10); b < 60; b++ {
 				putNeg(s, hashOf(b))
 			}
-		}, []byte{1}, []byte{59, 58}},
+		}, []byte{1}, []byte{59, 58}, nil},
 		{"positives evict only positives", 8, func(s *shard) { // negCap 1
 			putNeg(s, hashOf(100))
 			for b := byte(1); b <= 20; b++ {
 				putPos(s, hashOf(b))
 			}
-		}, []byte{20, 19, 18, 17, 16, 15, 14, 13}, []byte{100}},
+		}, []byte{20, 19, 18, 17, 16, 15, 14, 13}, []byte{100}, []byte{12, 11, 10, 9, 8, 7, 6, 5}},
+		{"floors evict only floors, oldest first", 16, func(s *shard) { // floorCap 8
+			putNeg(s, hashOf(100))
+			for b := byte(1); b <= 40; b++ {
+				putPos(s, hashOf(b))
+			}
+		}, []byte{40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25}, []byte{100}, []byte{24, 23, 22, 21, 20, 19, 18, 17}},
+		{"a floor becoming positive leaves its list", 1, func(s *shard) {
+			putPos(s, hashOf(1))
+			putPos(s, hashOf(2))
+			putPos(s, hashOf(1))
+		}, []byte{1}, nil, []byte{2}},
 		{"a negative becoming positive changes lists", 8, func(s *shard) {
 			putPos(s, hashOf(1))
 			putNeg(s, hashOf(2))
 			putPos(s, hashOf(2))
-		}, []byte{2, 1}, nil},
+		}, []byte{2, 1}, nil, nil},
 		{"a positive becoming negative changes lists", 8, func(s *shard) {
 			putPos(s, hashOf(1))
 			putPos(s, hashOf(2))
 			putNeg(s, hashOf(1))
-		}, []byte{2}, []byte{1}},
+		}, []byte{2}, []byte{1}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,9 +190,12 @@ func TestShardLRU(t *testing.T) {
 			if got := listed(s, negList); string(got) != string(tt.wantNeg) {
 				t.Errorf("negative order = %v, want %v", got, tt.wantNeg)
 			}
+			if got := listed(s, floorList); string(got) != string(tt.wantFloor) {
+				t.Errorf("floor order = %v, want %v", got, tt.wantFloor)
+			}
 			checkShard(t, s)
-			if n := int(s.used - firstSlot); n > tt.cap+s.negCap {
-				t.Fatalf("%d slots handed out for capacity %d+%d", n, tt.cap, s.negCap)
+			if n := int(s.used - firstSlot); n > tt.cap+s.negCap+s.floorCap {
+				t.Fatalf("%d slots handed out for capacity %d+%d+%d", n, tt.cap, s.negCap, s.floorCap)
 			}
 		})
 	}
@@ -188,7 +207,7 @@ func TestShardLRU(t *testing.T) {
 // every hash after any deletion, and each kind evicts only its own.
 func TestShardAgainstModel(t *testing.T) {
 	const capacity, keys, steps = 16, 40, 20000
-	negCap := negCapOf(capacity)
+	negCap, floorCap := negCapOf(capacity), floorCapOf(capacity)
 	rng := rand.New(rand.NewPCG(1, 2))
 	hashes := make([]keystore.KeyHash, keys)
 	for i := range hashes {
@@ -196,25 +215,28 @@ func TestShardAgainstModel(t *testing.T) {
 		hashes[i][8] = byte(rng.IntN(4)) // home positions 0..3 of 64: long probe runs
 	}
 	s := testShard(capacity)
-	var pos, neg []int // the lists, most recent first
+	var pos, neg, floor []int // the lists, most recent first
 	drop := func(k int) {
-		if at := slices.Index(pos, k); at >= 0 {
-			pos = slices.Delete(pos, at, at+1)
-		}
-		if at := slices.Index(neg, k); at >= 0 {
-			neg = slices.Delete(neg, at, at+1)
+		for _, l := range []*[]int{&pos, &neg, &floor} {
+			if at := slices.Index(*l, k); at >= 0 {
+				*l = slices.Delete(*l, at, at+1)
+			}
 		}
 	}
 	for step := range steps {
 		k := rng.IntN(keys)
 		h := hashes[k]
-		held := slices.Contains(pos, k) || slices.Contains(neg, k)
+		held := slices.Contains(pos, k) || slices.Contains(neg, k) || slices.Contains(floor, k)
 		switch op := rng.IntN(4); op {
 		case 0: // put positive
 			putPos(s, h)
 			drop(k)
 			pos = slices.Insert(pos, 0, k)
-			pos = pos[:min(len(pos), capacity)]
+			if len(pos) > capacity { // the evicted one becomes a floor
+				floor = slices.Insert(floor, 0, pos[capacity])
+				floor = floor[:min(len(floor), floorCap)]
+				pos = pos[:capacity]
+			}
 		case 1: // put negative
 			putNeg(s, h)
 			drop(k)
@@ -225,11 +247,10 @@ func TestShardAgainstModel(t *testing.T) {
 				t.Fatalf("step %d: find(%d) = %d, model holds it: %v", step, k, i, held)
 			} else if i != 0 {
 				s.touch(i)
-				if at := slices.Index(pos, k); at >= 0 {
-					pos = slices.Insert(slices.Delete(pos, at, at+1), 0, k)
-				} else {
-					at = slices.Index(neg, k)
-					neg = slices.Insert(slices.Delete(neg, at, at+1), 0, k)
+				for _, l := range []*[]int{&pos, &neg, &floor} {
+					if at := slices.Index(*l, k); at >= 0 {
+						*l = slices.Insert(slices.Delete(*l, at, at+1), 0, k)
+					}
 				}
 			}
 		case 3: // remove
@@ -239,7 +260,7 @@ func TestShardAgainstModel(t *testing.T) {
 		for _, l := range []struct {
 			root  int32
 			model []int
-		}{{posList, pos}, {negList, neg}} {
+		}{{posList, pos}, {negList, neg}, {floorList, floor}} {
 			got := listed(s, l.root)
 			want := make([]byte, len(l.model))
 			for i, k := range l.model {
@@ -267,7 +288,7 @@ func TestNewShardsBoundSize(t *testing.T) {
 		total := 0
 		for i := range shards {
 			total += shards[i].cap
-			c := shards[i].cap + shards[i].negCap
+			c := shards[i].cap + shards[i].negCap + shards[i].floorCap
 			if len(shards[i].slots) != int(firstSlot)+c || len(shards[i].index) < 2*c ||
 				shards[i].negCap != max(shards[i].cap/negativeShare, 1) {
 				t.Errorf("size %d: shard %d has %d slots and an index of %d for capacity %d",

@@ -221,17 +221,28 @@ func (c *Cache) warnDue(last *atomic.Int64) bool {
 	return (prev == 0 || now-prev >= int64(sigWarnEvery)) && last.CompareAndSwap(prev, now)
 }
 
-// trustEvent verifies ev. One that does not verify is not the admin's, and may stand
-// in place of one of the admin's: it is refused and the cache flushed. A verified
-// event's revision raises seenRev.
+// trustEvent verifies ev. One that does not verify is not the admin's: it is counted
+// and logged (ignoreEvent), and changes nothing. A verified event's revision raises
+// seenRev.
 func (c *Cache) trustEvent(ev keystore.Event) bool {
 	if err := keystore.VerifyEvent(c.cfg.Verifier, ev); err != nil {
-		_ = c.refuse(sigEvent, sigReason(err))
-		c.flush("event not signed by a trusted key")
+		reason := sigReason(err)
+		if reason == "" {
+			reason = "bad_signature"
+		}
+		c.ignoreEvent(reason)
 		return false
 	}
 	c.noteRev(ev.Rev)
 	return true
+}
+
+// ignoreEvent counts and logs (rate-limited, never the entry) an entry of the events
+// stream that does not verify, which the follower then skips. Dropping cached entries
+// for it would let anyone who can write to Redis empty every sidecar's cache with one
+// XADD, and with it what the cache knows of keys it has seen revoked.
+func (c *Cache) ignoreEvent(reason string) {
+	_ = c.refuse(sigEvent, reason)
 }
 
 // sigStats returns the refusals counted so far.

@@ -193,6 +193,7 @@ func (s *Syncer) writeSnapshotBatch(ctx context.Context, b snapshotBatch, presen
 			s.m.redisErrors.Inc()
 			return nil, fmt.Errorf("writing %d records: %w", len(cmds), err)
 		}
+		s.written.note(nx)
 		for i, c := range cmds {
 			if c.Val() {
 				st.Written++

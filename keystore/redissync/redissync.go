@@ -100,6 +100,10 @@ type Syncer struct {
 	// UnixNano of raised's last warning.
 	fullSyncs  atomic.Uint64
 	lostWarned atomic.Int64
+	// written and watchSt are the watch's (watch.go): the values this Syncer last
+	// wrote, and what the watch reports.
+	written *writtenSet
+	watchSt *watchState
 }
 
 var _ keystore.Syncer = (*Syncer)(nil)
@@ -142,6 +146,8 @@ func New(rdb redis.UniversalClient, src keystore.RecordSource, cfg Config) (*Syn
 		dirty:   make(chan struct{}, 1),
 		backlog: newBacklog(cfg.Registerer, log),
 		confirm: &confirmer{src: src, log: log},
+		written: newWrittenSet(),
+		watchSt: newWatchState(cfg.Registerer, log),
 	}, nil
 }
 

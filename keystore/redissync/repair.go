@@ -32,6 +32,13 @@ import (
 // With publish, the rewritten hashes are announced in a "keys" event, after the
 // revision marker is raised to R. It returns R.
 func (s *Syncer) repairBatch(ctx context.Context, hashes []keystore.KeyHash, publish bool, epoch string, st *ReconcileStats) (int64, error) {
+	return s.repairBatchForce(ctx, hashes, publish, epoch, st, nil)
+}
+
+// repairBatchForce is repairBatch that also rewrites the live keys force names when
+// Redis holds their record with the store's content: at R, above the revision Redis
+// holds (watch.go: an older revision put back).
+func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash, publish bool, epoch string, st *ReconcileStats, force map[keystore.KeyHash]bool) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, err := s.readRecords(ctx, hashes)
@@ -50,7 +57,7 @@ func (s *Syncer) repairBatch(ctx context.Context, hashes []keystore.KeyHash, pub
 		c := cur[i]
 		forged := c.raw != nil && (!c.ok || c.rec.Rev > rev)
 		if r, live := recs[h]; live {
-			if same[i] {
+			if same[i] && !force[h] {
 				st.Unchanged++
 				continue
 			}
@@ -201,6 +208,7 @@ func (s *Syncer) execCAS(ctx context.Context, ws []write, old [][]byte) ([]bool,
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("replacing %d records: %w", len(ws), err)
 	}
+	s.written.note(ws)
 	applied := make([]bool, len(ws))
 	for i, c := range cmds {
 		n, err := c.Int()

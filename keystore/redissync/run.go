@@ -18,9 +18,9 @@ const (
 // before Run concludes that Redis lacks that change (and not that an Apply is in flight).
 const revGrace = 2 * time.Second
 
-// Run keeps Redis in sync until ctx ends, then returns. Its one goroutine deletes the
-// outbox rows of successful Applies every 100ms (outbox.go) and ends before Run returns,
-// after a last deletion.
+// Run keeps Redis in sync until ctx ends, then returns. Its goroutines (one deletes the
+// outbox rows of successful Applies every 100ms, outbox.go; one watches for writes by
+// others, watch.go) end before Run returns, the first after a last deletion.
 //
 // It first does a full sync with a new epoch (retrying with backoff while Redis or the
 // store is down): a restarted admin cannot know which events its predecessor failed to
@@ -38,11 +38,14 @@ const revGrace = 2 * time.Second
 //   - every ReconcileInterval it reconciles (compare and repair);
 //   - after a failed Apply it runs a full sync with a new epoch, at once when Redis
 //     answers again, else with backoff (250ms doubling to 30s);
-//   - every UsageFoldInterval it folds sidecars' last-used times into the store.
+//   - every UsageFoldInterval it folds sidecars' last-used times into the store;
+//   - all along, a second goroutine watches Redis' keyspace notifications and repairs
+//     within about a second any record key written by someone else (watch.go).
 func (s *Syncer) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	confirmCtx, stopConfirm := context.WithCancel(ctx)
 	wg.Go(func() { s.confirm.run(confirmCtx) })
+	wg.Go(func() { s.watch(confirmCtx) })
 	defer func() {
 		stopConfirm()
 		wg.Wait()

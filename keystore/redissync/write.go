@@ -156,6 +156,7 @@ func (s *Syncer) execWritesOnce(ctx context.Context, ws []write) ([]bool, error)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("writing %d records: %w", len(ws), err)
 	}
+	s.written.note(ws)
 	applied := make([]bool, 0, len(ws))
 	for _, c := range cmds {
 		res, err := c.Int64Slice()
