@@ -51,6 +51,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		normalize_path        [true|false]
 //		merge_slashes         [true|false]
 //		escaped_slashes       reject|keep|unescape
+//		mode                  enforce|shadow
 //		headers {
 //			service_account_id <name>
 //			service_account    <name>
@@ -152,6 +153,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if h.EscapedSlashes, err = oneArg(d); err == nil {
 				if _, ok := escapedSlashPolicies[h.EscapedSlashes]; !ok {
 					return d.Errf("sagate: %v", errEscapedSlashes(h.EscapedSlashes))
+				}
+			}
+		case "mode":
+			if h.Mode, err = oneArg(d); err == nil {
+				if err := validateMode(h.Mode); err != nil {
+					return d.Errf("sagate: %v", err)
 				}
 			}
 		case "headers":

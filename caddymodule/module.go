@@ -148,23 +148,33 @@ type Handler struct {
 	// only some of them can leave the others out.
 	OmitHeaders []string `json:"omit_headers,omitempty"`
 
+	// What happens to a request that does not pass: "enforce" refuses it; "shadow"
+	// decides exactly as enforce does but forwards every request, with
+	// Sagate-Decision telling the upstream what enforce would have done, and counts
+	// and logs the would-be refusals (sagate_shadow_refusals_total, by reason). Identity
+	// headers are set only for keys that pass, and the client's copies are removed
+	// either way. For moving a live API behind sagate. Default: enforce
+	Mode string `json:"mode,omitempty"`
+
 	// Runtime state, set by Provision.
-	minRole      keystore.Role
-	names        HeaderNames        // with defaults, canonical form
-	inject       []injectHeader     // the identity headers set, in identity.vals order
-	strip        httpauth.Sanitizer // every identity name, default and configured
-	replies      replies            // refusals prepared once: no allocation when refusing
-	cache        *keycache.Cache
-	poolKey      string // key of the shared client and cache in pool; "" when none held
-	logger       *zap.Logger
-	timeNow      func() time.Time // for tests
-	lastWarn     *atomic.Int64    // UnixNano of the last 503 logged at warn level (see warnAllowed)
-	hasProj      bool
-	workspaces   []string // Workspaces and Workspace joined
-	anyWorkspace bool     // workspaces is ["*"]
-	pathOpts     httpauth.PathOptions
-	policy       keycache.Policy
-	released     bool
+	minRole       keystore.Role
+	names         HeaderNames        // with defaults, canonical form
+	inject        []injectHeader     // the identity headers set, in identity.vals order
+	strip         httpauth.Sanitizer // every identity name, default and configured
+	replies       replies            // refusals prepared once: no allocation when refusing
+	cache         *keycache.Cache
+	poolKey       string // key of the shared client and cache in pool; "" when none held
+	logger        *zap.Logger
+	timeNow       func() time.Time // for tests
+	lastWarn      *atomic.Int64    // UnixNano of the last 503 logged at warn level (see warnAllowed)
+	hasProj       bool
+	workspaces    []string // Workspaces and Workspace joined
+	anyWorkspace  bool     // workspaces is ["*"]
+	pathOpts      httpauth.PathOptions
+	shadow        bool          // Mode is shadow
+	lastShadowLog *atomic.Int64 // UnixNano of the last would-be refusal logged at info level
+	policy        keycache.Policy
+	released      bool
 }
 
 // HeaderNames are the identity headers set on allowed requests. Each one the
@@ -245,6 +255,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.timeNow = time.Now
 	}
 	h.lastWarn = new(atomic.Int64)
+	h.lastShadowLog = new(atomic.Int64)
 	if err := h.applyDefaults(); err != nil {
 		return err
 	}
@@ -253,6 +264,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("registering sagate metrics: %w", err)
+	}
+	if err := registerRolloutMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering sagate metrics: %w", err)
 	}
 	c, key, err := acquireCache(h.cacheSettings(), h.logger)
@@ -306,7 +320,9 @@ func (h *Handler) applyDefaults() error {
 		n = *h.Headers
 	}
 	h.names = n.withDefaults()
-	h.strip = httpauth.NewSanitizer(append(DefaultHeaderNames.list(), h.names.list()...))
+	h.strip = httpauth.NewSanitizer(append(append(DefaultHeaderNames.list(), h.names.list()...), sagateHeaders...))
+	h.shadow = h.Mode == ModeShadow
+	initShadowMetrics() // serveShadow counts, whether or not Provision registered them
 	h.replies = newReplies(h.Realm)
 	h.hasProj = h.Project != ""
 	h.workspaces = h.workspaceList()
@@ -366,6 +382,9 @@ func (h *Handler) Validate() error {
 		}
 	}
 	if err := validateOmitHeaders(h.OmitHeaders); err != nil {
+		return err
+	}
+	if err := validateMode(h.Mode); err != nil {
 		return err
 	}
 	if _, err := redisurl.Parse(h.Redis); h.Redis != "" && err != nil {

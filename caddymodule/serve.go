@@ -42,6 +42,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	metrics.verify.Observe(time.Since(start).Seconds())
 	if d.reason != reasonNone {
 		metrics.byResult[reasonSpecs[d.reason].result].Inc()
+		if h.shadow {
+			return h.serveShadow(w, r, d, next)
+		}
 		h.logRefusal(r, d)
 		h.replies[d.reason].write(w)
 		return nil
@@ -50,6 +53,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	id := newIdentity(&d.entry, project, d.role)
 	h.injectIdentity(r, id)
+	if h.shadow {
+		r.Header[DecisionHeader] = []string{decisionAllow}
+	}
 	if repl != nil {
 		setPlaceholders(repl, id, h.hasProj)
 	}
@@ -163,9 +169,21 @@ func newIdentity(e *keycache.Entry, project string, role keystore.Role) *identit
 	return id
 }
 
-// injectIdentity removes every identity header the client sent (and their names
-// from Connection), sets sagate's, and drops Authorization unless configured not to.
+// injectIdentity removes every identity header the client sent (stripClient) and
+// sets sagate's.
 func (h *Handler) injectIdentity(r *http.Request, id *identity) {
+	h.stripClient(r)
+	// Each slice has cap == len, so that an append copies.
+	v := &id.vals
+	for _, s := range h.inject {
+		r.Header[s.name] = v[s.at : s.at+1 : s.at+1]
+	}
+}
+
+// stripClient removes every identity header the client sent (and their names from
+// Connection), in the headers and the trailers, and drops Authorization unless
+// configured not to.
+func (h *Handler) stripClient(r *http.Request) {
 	hdr := r.Header
 	h.strip.Sanitize(hdr)
 	if r.Trailer != nil {
@@ -177,11 +195,6 @@ func (h *Handler) injectIdentity(r *http.Request, id *identity) {
 	}
 	if !h.ForwardAuthorization {
 		delete(hdr, "Authorization")
-	}
-	// Each slice has cap == len, so that an append copies.
-	v := &id.vals
-	for _, s := range h.inject {
-		hdr[s.name] = v[s.at : s.at+1 : s.at+1]
 	}
 }
 
@@ -199,6 +212,11 @@ func (h *Handler) logRefusal(r *http.Request, d decision) {
 	if ce == nil {
 		return
 	}
+	ce.Write(h.refusalFields(r, d)...)
+}
+
+// refusalFields are the log fields of a refusal: no key, only its last six characters.
+func (h *Handler) refusalFields(r *http.Request, d decision) []zap.Field {
 	fields := []zap.Field{
 		zap.String("result", resultNames[reasonSpecs[d.reason].result]),
 		zap.String("reason", reasonSpecs[d.reason].description),
@@ -213,7 +231,7 @@ func (h *Handler) logRefusal(r *http.Request, d decision) {
 	if d.err != nil {
 		fields = append(fields, zap.Error(d.err))
 	}
-	ce.Write(fields...)
+	return fields
 }
 
 // trailerSanitizer strips identity headers from a request's trailers when its body
