@@ -52,6 +52,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		merge_slashes         [true|false]
 //		escaped_slashes       reject|keep|unescape
 //		mode                  enforce|shadow
+//		assertion {
+//			key_file <file>
+//			audience <audience>
+//		}
 //		headers {
 //			service_account_id <name>
 //			service_account    <name>
@@ -161,6 +165,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Errf("sagate: %v", err)
 				}
 			}
+		case "assertion":
+			h.Assertion = new(Assertion)
+			err = h.Assertion.unmarshal(d)
 		case "headers":
 			err = h.unmarshalHeaders(d)
 		case "omit_headers":

@@ -13,7 +13,7 @@ import (
 	"github.com/sagate/sagate/internal/testing/keytest"
 )
 
-// readmeCaddyfile returns the Caddyfile that follows "<!-- migrate:NAME -->" in the
+// readmeCaddyfile returns the Caddyfile that follows "<!-- caddyfile:NAME -->" in the
 // README, with its addresses pointed at the test's sidecar, Redis and upstreams:
 // the rest is run as written.
 func readmeCaddyfile(t *testing.T, name string, sc sidecar, st *store, addrs map[string]string) string {
@@ -22,9 +22,9 @@ func readmeCaddyfile(t *testing.T, name string, sc sidecar, st *store, addrs map
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)<!-- migrate:" + regexp.QuoteMeta(name) + " -->\n```caddyfile\n(.*?)```").FindSubmatch(b)
+	m := regexp.MustCompile("(?s)<!-- caddyfile:" + regexp.QuoteMeta(name) + " -->\n```caddyfile\n(.*?)```").FindSubmatch(b)
 	if m == nil {
-		t.Fatalf("README has no Caddyfile marked migrate:%s", name)
+		t.Fatalf("README has no Caddyfile marked caddyfile:%s", name)
 	}
 	cf := strings.Replace(string(m[1]), ":8080 {", sc.url+" {", 1)
 	cf = strings.ReplaceAll(cf, "redis://127.0.0.1:6379/0", st.sidecarURL())

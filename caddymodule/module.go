@@ -156,6 +156,11 @@ type Handler struct {
 	// either way. For moving a live API behind sagate. Default: enforce
 	Mode string `json:"mode,omitempty"`
 
+	// Give allowed requests a signed identity assertion in Sagate-Assertion: a JWS
+	// (EdDSA) the upstream verifies against this sidecar's public key instead of
+	// trusting headers. Default: none.
+	Assertion *Assertion `json:"assertion,omitempty"`
+
 	// Runtime state, set by Provision.
 	minRole       keystore.Role
 	names         HeaderNames        // with defaults, canonical form
@@ -172,6 +177,7 @@ type Handler struct {
 	anyWorkspace  bool     // workspaces is ["*"]
 	pathOpts      httpauth.PathOptions
 	shadow        bool          // Mode is shadow
+	asserter      *asserter     // signs the assertions; nil: none
 	lastShadowLog *atomic.Int64 // UnixNano of the last would-be refusal logged at info level
 	policy        keycache.Policy
 	released      bool
@@ -268,6 +274,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if err := registerRolloutMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering sagate metrics: %w", err)
+	}
+	if err := h.provisionAssertion(); err != nil {
+		return err
 	}
 	c, key, err := acquireCache(h.cacheSettings(), h.logger)
 	if err != nil {
@@ -386,6 +395,11 @@ func (h *Handler) Validate() error {
 	}
 	if err := validateMode(h.Mode); err != nil {
 		return err
+	}
+	if h.Assertion != nil {
+		if err := h.Assertion.validate(); err != nil {
+			return err
+		}
 	}
 	if _, err := redisurl.Parse(h.Redis); h.Redis != "" && err != nil {
 		return err

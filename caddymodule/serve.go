@@ -56,6 +56,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.shadow {
 		r.Header[DecisionHeader] = []string{decisionAllow}
 	}
+	if h.asserter != nil {
+		if err := h.assert(r, id, start); err != nil {
+			return err
+		}
+	}
 	if repl != nil {
 		setPlaceholders(repl, id, h.hasProj)
 	}

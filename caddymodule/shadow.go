@@ -28,7 +28,7 @@ const DecisionHeader = "Sagate-Decision"
 
 // sagateHeaders are the headers sagate itself sends the upstream, besides the
 // identity headers: removed from every client request, whatever the mode.
-var sagateHeaders = []string{DecisionHeader}
+var sagateHeaders = []string{DecisionHeader, AssertionHeader}
 
 // reasonNames are the refusals as the shadow metric's reason label and
 // DecisionHeader name them: stable, and never anything the client sent.
