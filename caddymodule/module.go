@@ -332,6 +332,7 @@ func (h *Handler) applyDefaults() error {
 	h.strip = httpauth.NewSanitizer(append(append(DefaultHeaderNames.list(), h.names.list()...), sagateHeaders...))
 	h.shadow = h.Mode == ModeShadow
 	initShadowMetrics() // serveShadow counts, whether or not Provision registered them
+	initStreamMetrics()
 	h.replies = newReplies(h.Realm)
 	h.hasProj = h.Project != ""
 	h.workspaces = h.workspaceList()

@@ -65,7 +65,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		setPlaceholders(repl, id, h.hasProj)
 	}
 	h.cache.RecordUse(&d.entry, start)
-	return next.ServeHTTP(w, r)
+	return h.serveWatched(w, r, next, &d, project)
 }
 
 // reasonNone marks an allowed decision.
@@ -77,7 +77,8 @@ type decision struct {
 	entry  keycache.Entry // not Found: no such key
 	role   keystore.Role
 	source keycache.Source
-	err    error // a lookup failure, for the log; never holds the key
+	err    error            // a lookup failure, for the log; never holds the key
+	hash   keystore.KeyHash // the key's hash, when allowed
 }
 
 // decide checks the request's credentials. It does not allocate on a cache hit.
@@ -91,7 +92,12 @@ func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, n
 	case httpauth.CredMalformed:
 		return decision{reason: reasonMalformed}
 	}
-	entry, src, err := h.cache.LookupAt(ctx, keystore.HashKey(key), h.policy, now)
+	return h.decideHash(ctx, keystore.HashKey(key), project, now)
+}
+
+// decideHash checks the key of hash h for project at now.
+func (h *Handler) decideHash(ctx context.Context, hash keystore.KeyHash, project string, now time.Time) decision {
+	entry, src, err := h.cache.LookupAt(ctx, hash, h.policy, now)
 	if err != nil {
 		// Whatever went wrong, this key was not checked: never 200, never 401.
 		return decision{reason: reasonUnavailable, source: src, err: err}
@@ -109,7 +115,7 @@ func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, n
 		return decision{reason: reasonWorkspace, entry: entry, source: src}
 	}
 	if !h.hasProj {
-		return decision{reason: reasonNone, entry: entry, source: src}
+		return decision{reason: reasonNone, entry: entry, source: src, hash: hash}
 	}
 	if project == "" {
 		return decision{reason: reasonNoProject, entry: entry, source: src}
@@ -124,7 +130,7 @@ func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, n
 	if !role.AtLeast(h.minRole) {
 		return decision{reason: reasonLowRole, entry: entry, source: src}
 	}
-	return decision{reason: reasonNone, entry: entry, role: role, source: src}
+	return decision{reason: reasonNone, entry: entry, role: role, source: src, hash: hash}
 }
 
 // validProject reports whether p is a project name a grant can exist for:

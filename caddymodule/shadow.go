@@ -83,10 +83,11 @@ func initShadowMetrics() {
 // streams on reg; registering them again is not an error.
 func registerRolloutMetrics(reg prometheus.Registerer) error {
 	initShadowMetrics()
+	initStreamMetrics()
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{shadowMetrics.refusals} {
+	for _, c := range []prometheus.Collector{shadowMetrics.refusals, streamMetrics.closed} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

@@ -247,6 +247,7 @@ func (c *Cache) drop(hashes []keystore.KeyHash, gone []bool) {
 		s.inv++
 		s.mu.Unlock()
 	}
+	c.watchers.notify(hashes, false)
 }
 
 // setConnected marks the follower caught up, so that entries of the current
