@@ -148,7 +148,8 @@ func TestCaddyRevocationClosesOpenRequests(t *testing.T) {
 		{"chunked download, key revoked", "/download", st.revoke},
 		{"download with a length, key revoked", "/download?length", st.revoke},
 		{"event stream, key expired", "/events", func(a *testAccount) {
-			// The admin announces the expiry with an event: the same record, now past its time.
+			// An event that leaves the key past its expiry: the recheck applies the
+			// sidecar's clock to the record it fetches.
 			a.rec.Exp = time.Now().UnixMilli() - 1
 			st.put(a)
 		}},
