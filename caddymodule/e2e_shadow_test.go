@@ -52,6 +52,13 @@ func TestMigrateFromNoAuthentication(t *testing.T) {
 	outsider := st.newAccount("intruder", "other-team", nil)
 	shadow := readmeCaddyfile(t, "none", sc, st, map[string]string{"127.0.0.1:9000": strings.TrimPrefix(up.URL, "http://")})
 	loadCaddy(t, shadow)
+	// Both keys are cached before counting: under load a first lookup may time out,
+	// which shadow mode reports as unavailable.
+	for _, k := range []struct{ key, want string }{{member.key, decisionAllow}, {outsider.key, decisionValues[reasonWorkspace]}} {
+		waitUntil(t, "the key's decision", func() bool {
+			return sc.do(t, "/", "Bearer "+k.key).status == http.StatusOK && up.last(t).Get(DecisionHeader) == k.want
+		})
+	}
 
 	// Step 1: nothing is refused; the upstream learns what would have been.
 	before := shadowCount(reasonNoKey)
