@@ -64,7 +64,11 @@ func (discardWriter) WriteHeader(int)             {}
 // BenchmarkServeHTTPHit measures a cache hit end to end through ServeHTTP.
 // Run with -benchmem; the budget is ≤ 1 µs and ≤ 3 allocs/op.
 func BenchmarkServeHTTPHit(b *testing.B) {
-	f := newHitFixture(b)
+	benchHits(b, newHitFixture(b))
+}
+
+// benchHits runs f's requests through ServeHTTP, b.N of them.
+func benchHits(b *testing.B, f *hitFixture) {
 	const batch = 256 // small enough to stay in cache, as a request just parsed by net/http is
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -51,6 +51,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		normalize_path        [true|false]
 //		merge_slashes         [true|false]
 //		escaped_slashes       reject|keep|unescape
+//		mode                  enforce|shadow
+//		assertion {
+//			key_file <file>
+//			audience <audience>
+//		}
 //		headers {
 //			service_account_id <name>
 //			service_account    <name>
@@ -154,6 +159,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Errf("sagate: %v", errEscapedSlashes(h.EscapedSlashes))
 				}
 			}
+		case "mode":
+			if h.Mode, err = oneArg(d); err == nil {
+				if err := validateMode(h.Mode); err != nil {
+					return d.Errf("sagate: %v", err)
+				}
+			}
+		case "assertion":
+			h.Assertion = new(Assertion)
+			err = h.Assertion.unmarshal(d)
 		case "headers":
 			err = h.unmarshalHeaders(d)
 		case "omit_headers":

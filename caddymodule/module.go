@@ -148,23 +148,39 @@ type Handler struct {
 	// only some of them can leave the others out.
 	OmitHeaders []string `json:"omit_headers,omitempty"`
 
+	// What happens to a request that does not pass: "enforce" refuses it; "shadow"
+	// decides exactly as enforce does but forwards every request, with
+	// Sagate-Decision telling the upstream what enforce would have done, and counts
+	// and logs the would-be refusals (sagate_shadow_refusals_total, by reason). Identity
+	// headers are set only for keys that pass, and the client's copies are removed
+	// either way. For moving a live API behind sagate. Default: enforce
+	Mode string `json:"mode,omitempty"`
+
+	// Give allowed requests a signed identity assertion in Sagate-Assertion: a JWS
+	// (EdDSA) the upstream verifies against this sidecar's public key instead of
+	// trusting headers. Default: none.
+	Assertion *Assertion `json:"assertion,omitempty"`
+
 	// Runtime state, set by Provision.
-	minRole      keystore.Role
-	names        HeaderNames        // with defaults, canonical form
-	inject       []injectHeader     // the identity headers set, in identity.vals order
-	strip        httpauth.Sanitizer // every identity name, default and configured
-	replies      replies            // refusals prepared once: no allocation when refusing
-	cache        *keycache.Cache
-	poolKey      string // key of the shared client and cache in pool; "" when none held
-	logger       *zap.Logger
-	timeNow      func() time.Time // for tests
-	lastWarn     *atomic.Int64    // UnixNano of the last 503 logged at warn level (see warnAllowed)
-	hasProj      bool
-	workspaces   []string // Workspaces and Workspace joined
-	anyWorkspace bool     // workspaces is ["*"]
-	pathOpts     httpauth.PathOptions
-	policy       keycache.Policy
-	released     bool
+	minRole       keystore.Role
+	names         HeaderNames        // with defaults, canonical form
+	inject        []injectHeader     // the identity headers set, in identity.vals order
+	strip         httpauth.Sanitizer // every identity name, default and configured
+	replies       replies            // refusals prepared once: no allocation when refusing
+	cache         *keycache.Cache
+	poolKey       string // key of the shared client and cache in pool; "" when none held
+	logger        *zap.Logger
+	timeNow       func() time.Time // for tests
+	lastWarn      *atomic.Int64    // UnixNano of the last 503 logged at warn level (see warnAllowed)
+	hasProj       bool
+	workspaces    []string // Workspaces and Workspace joined
+	anyWorkspace  bool     // workspaces is ["*"]
+	pathOpts      httpauth.PathOptions
+	shadow        bool          // Mode is shadow
+	asserter      *asserter     // signs the assertions; nil: none
+	lastShadowLog *atomic.Int64 // UnixNano of the last would-be refusal logged at info level
+	policy        keycache.Policy
+	released      bool
 }
 
 // HeaderNames are the identity headers set on allowed requests. Each one the
@@ -245,6 +261,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.timeNow = time.Now
 	}
 	h.lastWarn = new(atomic.Int64)
+	h.lastShadowLog = new(atomic.Int64)
 	if err := h.applyDefaults(); err != nil {
 		return err
 	}
@@ -254,6 +271,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering sagate metrics: %w", err)
+	}
+	if err := registerRolloutMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("registering sagate metrics: %w", err)
+	}
+	if err := h.provisionAssertion(); err != nil {
+		return err
 	}
 	c, key, err := acquireCache(h.cacheSettings(), h.logger)
 	if err != nil {
@@ -306,7 +329,10 @@ func (h *Handler) applyDefaults() error {
 		n = *h.Headers
 	}
 	h.names = n.withDefaults()
-	h.strip = httpauth.NewSanitizer(append(DefaultHeaderNames.list(), h.names.list()...))
+	h.strip = httpauth.NewSanitizer(append(append(DefaultHeaderNames.list(), h.names.list()...), sagateHeaders...))
+	h.shadow = h.Mode == ModeShadow
+	initShadowMetrics() // serveShadow counts, whether or not Provision registered them
+	initStreamMetrics()
 	h.replies = newReplies(h.Realm)
 	h.hasProj = h.Project != ""
 	h.workspaces = h.workspaceList()
@@ -367,6 +393,14 @@ func (h *Handler) Validate() error {
 	}
 	if err := validateOmitHeaders(h.OmitHeaders); err != nil {
 		return err
+	}
+	if err := validateMode(h.Mode); err != nil {
+		return err
+	}
+	if h.Assertion != nil {
+		if err := h.Assertion.validate(); err != nil {
+			return err
+		}
 	}
 	if _, err := redisurl.Parse(h.Redis); h.Redis != "" && err != nil {
 		return err

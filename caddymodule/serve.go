@@ -42,6 +42,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	metrics.verify.Observe(time.Since(start).Seconds())
 	if d.reason != reasonNone {
 		metrics.byResult[reasonSpecs[d.reason].result].Inc()
+		if h.shadow {
+			return h.serveShadow(w, r, d, next)
+		}
 		h.logRefusal(r, d)
 		h.replies[d.reason].write(w)
 		return nil
@@ -50,11 +53,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	id := newIdentity(&d.entry, project, d.role)
 	h.injectIdentity(r, id)
+	if h.shadow {
+		r.Header[DecisionHeader] = []string{decisionAllow}
+	}
+	if h.asserter != nil {
+		if err := h.assert(r, id, start); err != nil {
+			return err
+		}
+	}
 	if repl != nil {
 		setPlaceholders(repl, id, h.hasProj)
 	}
 	h.cache.RecordUse(&d.entry, start)
-	return next.ServeHTTP(w, r)
+	return h.serveWatched(w, r, next, &d, project)
 }
 
 // reasonNone marks an allowed decision.
@@ -66,7 +77,8 @@ type decision struct {
 	entry  keycache.Entry // not Found: no such key
 	role   keystore.Role
 	source keycache.Source
-	err    error // a lookup failure, for the log; never holds the key
+	err    error            // a lookup failure, for the log; never holds the key
+	hash   keystore.KeyHash // the key's hash, when allowed
 }
 
 // decide checks the request's credentials. It does not allocate on a cache hit.
@@ -80,7 +92,12 @@ func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, n
 	case httpauth.CredMalformed:
 		return decision{reason: reasonMalformed}
 	}
-	entry, src, err := h.cache.LookupAt(ctx, keystore.HashKey(key), h.policy, now)
+	return h.decideHash(ctx, keystore.HashKey(key), project, now)
+}
+
+// decideHash checks the key of hash h for project at now.
+func (h *Handler) decideHash(ctx context.Context, hash keystore.KeyHash, project string, now time.Time) decision {
+	entry, src, err := h.cache.LookupAt(ctx, hash, h.policy, now)
 	if err != nil {
 		// Whatever went wrong, this key was not checked: never 200, never 401.
 		return decision{reason: reasonUnavailable, source: src, err: err}
@@ -98,7 +115,7 @@ func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, n
 		return decision{reason: reasonWorkspace, entry: entry, source: src}
 	}
 	if !h.hasProj {
-		return decision{reason: reasonNone, entry: entry, source: src}
+		return decision{reason: reasonNone, entry: entry, source: src, hash: hash}
 	}
 	if project == "" {
 		return decision{reason: reasonNoProject, entry: entry, source: src}
@@ -113,7 +130,7 @@ func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, n
 	if !role.AtLeast(h.minRole) {
 		return decision{reason: reasonLowRole, entry: entry, source: src}
 	}
-	return decision{reason: reasonNone, entry: entry, role: role, source: src}
+	return decision{reason: reasonNone, entry: entry, role: role, source: src, hash: hash}
 }
 
 // validProject reports whether p is a project name a grant can exist for:
@@ -163,9 +180,21 @@ func newIdentity(e *keycache.Entry, project string, role keystore.Role) *identit
 	return id
 }
 
-// injectIdentity removes every identity header the client sent (and their names
-// from Connection), sets sagate's, and drops Authorization unless configured not to.
+// injectIdentity removes every identity header the client sent (stripClient) and
+// sets sagate's.
 func (h *Handler) injectIdentity(r *http.Request, id *identity) {
+	h.stripClient(r)
+	// Each slice has cap == len, so that an append copies.
+	v := &id.vals
+	for _, s := range h.inject {
+		r.Header[s.name] = v[s.at : s.at+1 : s.at+1]
+	}
+}
+
+// stripClient removes every identity header the client sent (and their names from
+// Connection), in the headers and the trailers, and drops Authorization unless
+// configured not to.
+func (h *Handler) stripClient(r *http.Request) {
 	hdr := r.Header
 	h.strip.Sanitize(hdr)
 	if r.Trailer != nil {
@@ -177,11 +206,6 @@ func (h *Handler) injectIdentity(r *http.Request, id *identity) {
 	}
 	if !h.ForwardAuthorization {
 		delete(hdr, "Authorization")
-	}
-	// Each slice has cap == len, so that an append copies.
-	v := &id.vals
-	for _, s := range h.inject {
-		hdr[s.name] = v[s.at : s.at+1 : s.at+1]
 	}
 }
 
@@ -199,6 +223,11 @@ func (h *Handler) logRefusal(r *http.Request, d decision) {
 	if ce == nil {
 		return
 	}
+	ce.Write(h.refusalFields(r, d)...)
+}
+
+// refusalFields are the log fields of a refusal: no key, only its last six characters.
+func (h *Handler) refusalFields(r *http.Request, d decision) []zap.Field {
 	fields := []zap.Field{
 		zap.String("result", resultNames[reasonSpecs[d.reason].result]),
 		zap.String("reason", reasonSpecs[d.reason].description),
@@ -213,7 +242,7 @@ func (h *Handler) logRefusal(r *http.Request, d decision) {
 	if d.err != nil {
 		fields = append(fields, zap.Error(d.err))
 	}
-	ce.Write(fields...)
+	return fields
 }
 
 // trailerSanitizer strips identity headers from a request's trailers when its body

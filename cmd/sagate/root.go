@@ -67,6 +67,7 @@ func newRoot(a *app) *cobra.Command {
 	root.AddCommand(
 		a.serveCmd(),
 		a.signingKeyCmd(),
+		a.assertionKeyCmd(),
 		a.workspaceCmd(),
 		a.saCmd(),
 		a.keyCmd(),

@@ -256,6 +256,7 @@ func (c *Cache) drop(hashes []keystore.KeyHash, gone []bool, rev int64) {
 		s.inv++
 		s.mu.Unlock()
 	}
+	c.watchers.notify(hashes, false)
 }
 
 // setConnected marks the follower caught up, so that entries of the current

@@ -243,6 +243,9 @@ type Cache struct {
 
 	uses chan use
 
+	// watchers are the callbacks of Watch (watch.go).
+	watchers *watchers
+
 	misses, stale, redisErrors, events, flushes, lookups, usageDropped atomic.Uint64
 
 	// base is the origin of the nodes' monotonic times (mono).
@@ -280,6 +283,7 @@ func New(client redis.UniversalClient, cfg Config) *Cache {
 		block:      eventsBlock,
 		flushEvery: usageFlushEvery,
 		evictEvery: evictionCheckEvery,
+		watchers:   newWatchers(),
 	}
 	c.shards, c.mask, c.slab = newShards(cfg.Size)
 	c.verdicts = newVerdicts(cfg.Size)
@@ -301,7 +305,11 @@ func (c *Cache) Start() {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		c.cancel = cancel
-		c.wg.Add(3)
+		c.wg.Add(4)
+		go func() {
+			defer c.wg.Done()
+			c.watchers.run(ctx)
+		}()
 		go c.follow(ctx)
 		go c.flushUses(ctx)
 		go c.watchEviction(ctx)
@@ -377,6 +385,7 @@ func (c *Cache) Stats() Stats {
 func (c *Cache) flush(reason string) {
 	c.gen.Add(1)
 	c.flushes.Add(1)
+	c.watchers.notify(nil, true)
 	if ce := c.log.Check(zap.DebugLevel, "key cache flushed"); ce != nil {
 		ce.Write(zap.String("reason", reason))
 	}
