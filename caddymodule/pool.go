@@ -12,9 +12,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/keycache"
 	"github.com/sagate/sagate/keystore/redisurl"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // caches holds one *sharedCache per distinct cacheSettings. It is package-level so
@@ -74,7 +74,7 @@ func acquireCache(s cacheSettings, logger *zap.Logger) (*keycache.Cache, string,
 			return nil, err
 		}
 		c := keycache.New(client, keycache.Config{
-			Verifier:      keystore.NewVerifier(keys...),
+			Verifier:      wire.NewVerifier(keys...),
 			Size:          s.size,
 			NegativeTTL:   s.negativeTTL,
 			LookupTimeout: s.lookupTimeout,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sagate/sagate/admin"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // accountView is what sa show prints: the account whole.
@@ -58,7 +59,7 @@ func (a *app) accountView(ctx context.Context, c *admin.Client, ws, ref string) 
 	if err != nil {
 		return accountView{}, err
 	}
-	rec := keystore.Record{Roles: make(map[string]keystore.Role, len(grants))}
+	rec := wire.Record{Roles: make(map[string]keystore.Role, len(grants))}
 	for _, g := range grants {
 		rec.Roles[g.Project] = g.Role
 	}

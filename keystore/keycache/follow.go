@@ -15,7 +15,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Follower back-off after a Redis error, doubled up to the cap.
@@ -178,7 +178,7 @@ func eventSum(m redis.XMessage) uint64 {
 func (f *follower) apply(msgs []redis.XMessage) {
 	c := f.c
 	for _, m := range msgs {
-		ev, err := keystore.ParseEvent(m)
+		ev, err := wire.ParseEvent(m)
 		f.lastID, f.lastSum = m.ID, eventSum(m)
 		if err != nil {
 			// Its hashes cannot be known: treat as a flush. The parse error is not
@@ -203,14 +203,14 @@ func (f *follower) apply(msgs []redis.XMessage) {
 		}
 		f.lastSeq = ev.Seq
 		switch ev.Kind {
-		case keystore.EventKeys:
+		case wire.EventKeys:
 			c.drop(ev.Hashes, ev.Gone)
 			if c.cfg.EventLag != nil {
 				if at, ok := streamTime(m.ID); ok {
 					c.cfg.EventLag(max(c.now().Sub(at), 0))
 				}
 			}
-		case keystore.EventResync:
+		case wire.EventResync:
 			c.flush("resync event")
 			if ev.Epoch != "" {
 				c.epochMu.Lock()
@@ -226,13 +226,13 @@ func (f *follower) apply(msgs []redis.XMessage) {
 }
 
 // drop applies a keys event: it removes the entries of hashes, positive and negative,
-// except the positive entry of a key that gone flags (keystore.Event.Gone; nil: none
+// except the positive entry of a key that gone flags (wire.Event.Gone; nil: none
 // flagged). That entry stays and now refuses the key, as the tombstone sent for it
 // would: the next request with it is refused without a round trip, and still refused
 // if Redis is out by then. Either way the shards are marked so that
 // lookups in flight do not cache a reply that predates the event (nor answer misses
 // that arrive from now on: see forget).
-func (c *Cache) drop(hashes []keystore.KeyHash, gone []bool) {
+func (c *Cache) drop(hashes []wire.KeyHash, gone []bool) {
 	c.forget(hashes)
 	for i, h := range hashes {
 		s := c.shard(h)
@@ -264,14 +264,14 @@ func (c *Cache) setConnected() {
 func (c *Cache) tail(ctx context.Context, rdb redis.Cmdable) (string, int64, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, tailTimeout)
 	defer cancel()
-	msgs, err := rdb.XRevRangeN(ctx, keystore.RedisEvents, "+", "-", 1).Result()
+	msgs, err := rdb.XRevRangeN(ctx, wire.RedisEvents, "+", "-", 1).Result()
 	if err != nil {
 		return "", 0, 0, fmt.Errorf("reading the events stream's tail: %w", err)
 	}
 	if len(msgs) == 0 {
 		return "0-0", 0, 0, nil
 	}
-	ev, err := keystore.ParseEvent(msgs[0])
+	ev, err := wire.ParseEvent(msgs[0])
 	if ev.Seq == 0 && err != nil {
 		return "", 0, 0, fmt.Errorf("reading the events stream's tail: %w", err)
 	}
@@ -287,7 +287,7 @@ func (c *Cache) readEvents(ctx context.Context, rdb redis.Cmdable, id string, bl
 	ctx, cancel := context.WithTimeout(ctx, max(block, 0)+readMargin)
 	defer cancel()
 	streams, err := rdb.XRead(ctx, &redis.XReadArgs{
-		Streams: []string{keystore.RedisEvents, id},
+		Streams: []string{wire.RedisEvents, id},
 		Count:   eventsBatch,
 		Block:   block,
 	}).Result()
@@ -298,7 +298,7 @@ func (c *Cache) readEvents(ctx context.Context, rdb redis.Cmdable, id string, bl
 		return nil, fmt.Errorf("reading events: %w", err)
 	}
 	for _, s := range streams {
-		if s.Stream == keystore.RedisEvents {
+		if s.Stream == wire.RedisEvents {
 			return s.Messages, nil
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/internal/testing/systest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func TestKeysEventDropsExactlyThoseEntries(t *testing.T) {
@@ -26,10 +26,10 @@ func TestKeysEventDropsExactlyThoseEntries(t *testing.T) {
 
 	e.revoke(revoked, rec)
 	e.put(created, activeRecord())
-	e.publish(keystore.EventKeys, created)
+	e.publish(wire.EventKeys, created)
 	e.waitEvents(2)
 
-	if ent, src := e.lookup(revoked); src != SourceRedis || ent == nil || ent.State() != keystore.KeyRevoked {
+	if ent, src := e.lookup(revoked); src != SourceRedis || ent == nil || ent.State() != wire.KeyRevoked {
 		t.Errorf("revoked key: %v %+v, want the tombstone from redis", src, ent)
 	}
 	if _, src := e.lookup(kept); src != SourceCache {
@@ -46,14 +46,14 @@ func TestEventsThatMayHaveBeenMissedFlush(t *testing.T) {
 		event func(e *env)
 	}{
 		{"seq gap", func(e *env) {
-			last := e.publish(keystore.EventKeys)
-			e.xadd(last+5, keystore.EventKeys)
+			last := e.publish(wire.EventKeys)
+			e.xadd(last+5, wire.EventKeys)
 		}},
-		{"resync event", func(e *env) { e.publish(keystore.EventResync) }},
+		{"resync event", func(e *env) { e.publish(wire.EventResync) }},
 		{"unknown kind", func(e *env) { e.publish("something-new") }},
 		{"unreadable event", func(e *env) {
-			last := e.publish(keystore.EventKeys)
-			e.xadd(last+1, keystore.EventKeys, "h", "not-a-hash")
+			last := e.publish(wire.EventKeys)
+			e.xadd(last+1, wire.EventKeys, "h", "not-a-hash")
 		}},
 	}
 	for _, tt := range tests {
@@ -81,24 +81,24 @@ func TestEventsThatMayHaveBeenMissedFlush(t *testing.T) {
 // signed for its kind and epoch at the current revision (extra fields are not signed).
 func (e *env) xadd(seq int64, kind string, extra ...any) {
 	e.t.Helper()
-	ev := keystore.Event{Rev: e.rev, Kind: kind, Epoch: "e1"}
-	keystore.SignEvent(e.sk, &ev)
+	ev := wire.Event{Rev: e.rev, Kind: kind, Epoch: "e1"}
+	wire.SignEvent(e.sk, &ev)
 	vals := append([]any{"seq", strconv.FormatInt(seq, 10), "rev", strconv.FormatInt(ev.Rev, 10), "kind", kind, "epoch", "e1", "sig", ev.Sig}, extra...)
-	if err := e.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: keystore.RedisEvents, Values: vals}).Err(); err != nil {
+	if err := e.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: wire.RedisEvents, Values: vals}).Err(); err != nil {
 		e.t.Fatal(err)
 	}
 }
 
 func TestStreamReplacedFlushes(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	e.publish(keystore.EventKeys)
-	e.publish(keystore.EventKeys)
+	e.publish(wire.EventKeys)
+	e.publish(wire.EventKeys)
 	e.waitEvents(2)
 	h, _ := e.putNew()
 	e.lookup(h)
 	flushes := e.cache.Stats().Flushes
 	// A new, shorter stream under the same name (Redis restored from an older state).
-	if err := e.rdb.Del(context.Background(), keystore.RedisEvents).Err(); err != nil {
+	if err := e.rdb.Del(context.Background(), wire.RedisEvents).Err(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "a flush", func() bool { return e.cache.Stats().Flushes > flushes })
@@ -109,7 +109,7 @@ func TestStreamReplacedFlushes(t *testing.T) {
 	before := e.cache.Stats().EventsApplied
 	e.revoke(h, activeRecord())
 	e.waitEvents(before + 1)
-	if ent, _ := e.lookup(h); ent == nil || ent.State() != keystore.KeyRevoked {
+	if ent, _ := e.lookup(h); ent == nil || ent.State() != wire.KeyRevoked {
 		t.Fatalf("event on the new stream not applied: %+v", ent)
 	}
 }
@@ -156,7 +156,7 @@ func TestFollowerClientKilled(t *testing.T) {
 	e.revoke(h, rec)
 	e.waitEvents(applied + 1)
 	e.waitConnected(true)
-	if ent, _ := e.lookup(h); ent == nil || ent.State() != keystore.KeyRevoked {
+	if ent, _ := e.lookup(h); ent == nil || ent.State() != wire.KeyRevoked {
 		t.Fatalf("after the follower's connection was killed: %+v, want the tombstone", ent)
 	}
 }
@@ -250,17 +250,17 @@ func TestGoneKeyIsRefusedFromTheCache(t *testing.T) {
 	e.lookup(other)
 	applied := e.cache.Stats().EventsApplied
 
-	rec.State, rec.Rev = keystore.KeyRevoked, rec.Rev+1
+	rec.State, rec.Rev = wire.KeyRevoked, rec.Rev+1
 	e.put(gone, rec)
-	orec.State, orec.Rev = keystore.KeyRevoked, orec.Rev+1
+	orec.State, orec.Rev = wire.KeyRevoked, orec.Rev+1
 	e.put(other, orec)
-	e.publishEvent(keystore.Event{Kind: keystore.EventKeys, Epoch: "e1", Hashes: []keystore.KeyHash{gone}, Gone: []bool{true}})
-	e.publish(keystore.EventKeys, other) // no flags
+	e.publishEvent(wire.Event{Kind: wire.EventKeys, Epoch: "e1", Hashes: []wire.KeyHash{gone}, Gone: []bool{true}})
+	e.publish(wire.EventKeys, other) // no flags
 	e.waitEvents(applied + 2)
 
 	gets := e.getCalls()
 	ent, src := e.lookup(gone)
-	if ent == nil || ent.State() != keystore.KeyRevoked || ent.Live(time.Now()) || src != SourceCache {
+	if ent == nil || ent.State() != wire.KeyRevoked || ent.Live(time.Now()) || src != SourceCache {
 		t.Fatalf("gone key: %+v from %v, want a revoked entry from the cache", ent, src)
 	}
 	if ent.KeyID() != rec.KeyID {
@@ -270,14 +270,14 @@ func TestGoneKeyIsRefusedFromTheCache(t *testing.T) {
 		t.Errorf("refusing the gone key took %d GETs, want none", n-gets)
 	}
 	ent, src = e.lookup(other)
-	if ent == nil || ent.State() != keystore.KeyRevoked || src != SourceRedis || e.getCalls() == gets {
+	if ent == nil || ent.State() != wire.KeyRevoked || src != SourceRedis || e.getCalls() == gets {
 		t.Errorf("key of an event without flags: %+v from %v, want the tombstone read from Redis", ent, src)
 	}
 
 	e.srv.Kill()
 	e.waitConnected(false)
 	ent, src, err := foundOf(e.cache.Lookup(context.Background(), gone, testPolicy))
-	if err != nil || ent == nil || ent.State() != keystore.KeyRevoked || ent.Live(time.Now()) || src != SourceStale {
+	if err != nil || ent == nil || ent.State() != wire.KeyRevoked || ent.Live(time.Now()) || src != SourceStale {
 		t.Fatalf("gone key with Redis down: %+v from %v, %v; want the revoked entry as the stale fallback", ent, src, err)
 	}
 }
