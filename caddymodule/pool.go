@@ -46,10 +46,12 @@ type sharedCache struct {
 	cache  *keycache.Cache
 }
 
-// Destruct stops the cache, then closes the client; the pool calls it when the
-// last user releases it.
+// Destruct stops the cache, then closes the client, and keeps the cache's counts in
+// the metrics' totals; the pool calls it when the last user releases it.
 func (s *sharedCache) Destruct() error {
-	return errors.Join(s.cache.Close(), s.client.Close())
+	err := errors.Join(s.cache.Close(), s.client.Close())
+	retireCache(s.cache)
+	return err
 }
 
 // acquireCache returns the cache for s, creating and starting it if no site holds
