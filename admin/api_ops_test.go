@@ -12,6 +12,7 @@ import (
 	"github.com/sagate/sagate/admin"
 	"github.com/sagate/sagate/admin/admintest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 type health struct {
@@ -200,7 +201,7 @@ func TestServeShutsDown(t *testing.T) {
 
 // recordExists reports, as an error for polling, whether Redis holds a record for key.
 func recordExists(h *harness, key string) error {
-	n, err := h.RDB.Exists(context.Background(), keystore.RedisKey(keystore.HashKey(key))).Result()
+	n, err := h.RDB.Exists(context.Background(), wire.RedisKey(keystore.HashKey(key))).Result()
 	if err != nil {
 		return err
 	}

@@ -9,11 +9,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/redisops"
 )
 
 // A Redis that may evict keys (maxmemory with a policy other than noeviction; see
-// keystore.CheckEviction) can lose sagate's records while the epoch stays: the sidecars
+// redisops.CheckEviction) can lose sagate's records while the epoch stays: the sidecars
 // then answer 503 for keys whose record is gone, where they would have let them in.
 // The admin reports it: a Warn log line when it starts and stops being the case, the
 // sagate_redis_may_evict gauge, and a warning in /readyz's body. /readyz stays 200 for
@@ -31,7 +31,7 @@ type evictWatch struct {
 	log   *zap.Logger
 
 	mu      sync.Mutex
-	risk    keystore.EvictionRisk
+	risk    redisops.EvictionRisk
 	known   bool // risk holds an answer
 	failing bool // the last check failed
 }
@@ -52,13 +52,13 @@ func newEvictWatch(rdb redis.UniversalClient, reg prometheus.Registerer, log *za
 // check asks Redis and returns the latest answer (the previous one if Redis cannot be
 // asked now); ok is false while there is none. A change is logged once, at Warn, as
 // is a check that starts failing.
-func (w *evictWatch) check(ctx context.Context) (risk keystore.EvictionRisk, ok bool) {
+func (w *evictWatch) check(ctx context.Context) (risk redisops.EvictionRisk, ok bool) {
 	if w.rdb == nil {
 		return risk, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	got, err := keystore.CheckEviction(ctx, w.rdb)
+	got, err := redisops.CheckEviction(ctx, w.rdb)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err != nil {

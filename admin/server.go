@@ -49,7 +49,7 @@ type Config struct {
 	Service *keystore.Service
 	// Syncer is asked by /readyz whether Redis is reachable and synced. nil: /readyz checks the store only.
 	Syncer Readier
-	// Redis, if set, is asked whether it may evict sagate's keys (keystore.CheckEviction):
+	// Redis, if set, is asked whether it may evict sagate's keys (redisops.CheckEviction):
 	// at Serve, every 10s while serving, and on each /readyz. The answer is logged when
 	// it changes, exported as sagate_redis_may_evict and listed in /readyz's warnings
 	// (evict.go). nil: not checked.

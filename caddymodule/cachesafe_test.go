@@ -15,6 +15,7 @@ import (
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/redissync"
 	"github.com/sagate/sagate/keystore/sqlstore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // These tests run a real Caddy in this process against real redis-servers: what a
@@ -30,7 +31,7 @@ func TestFloodThenRedisDownKeepsVerifiedKey(t *testing.T) {
 	sc := newSidecarURL(t)
 	// The account exists before the sidecar starts, so that no event of its creation
 	// drops the key's entry after the first lookup (see TestCaddyRedisDownNeverSeenKey).
-	known := st.newAccount("known", "ml", map[string]keystore.Role{keystore.AllProjects: keystore.RoleViewer})
+	known := st.newAccount("known", "ml", map[string]wire.Role{wire.AllProjects: wire.RoleViewer})
 	loadCaddy(t, globalOptions+fmt.Sprintf(`
 %s {
 	sagate {
@@ -91,13 +92,13 @@ func TestEvictingRedisNeverRefusesValidKeys(t *testing.T) {
 	valid := make([]string, keys)
 	for i := range valid {
 		_, k, err := svc.CreateServiceAccount(ctx, "ml", keystore.CreateServiceAccountInput{
-			Name: "bot-" + strconv.Itoa(i), AllProjectsRole: keystore.RoleViewer, CreateKey: true})
+			Name: "bot-" + strconv.Itoa(i), AllProjectsRole: wire.RoleViewer, CreateKey: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		valid[i] = k.Key
 	}
-	epoch, err := rdb.Get(ctx, keystore.RedisEpoch).Result()
+	epoch, err := rdb.Get(ctx, wire.RedisEpoch).Result()
 	if err != nil {
 		t.Fatalf("reading the epoch: %v", err)
 	}
@@ -130,11 +131,11 @@ func TestEvictingRedisNeverRefusesValidKeys(t *testing.T) {
 	}
 	// The epoch stayed hot (it is read on every miss); put it back should it have gone,
 	// and evict the records that survived, so that every record is gone.
-	if err := rdb.SetNX(ctx, keystore.RedisEpoch, epoch, 0).Err(); err != nil {
+	if err := rdb.SetNX(ctx, wire.RedisEpoch, epoch, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range valid {
-		if err := rdb.Del(ctx, keystore.RedisKey(keystore.HashKey(k))).Err(); err != nil {
+		if err := rdb.Del(ctx, wire.RedisKey(wire.HashKey(k))).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -7,7 +7,7 @@
 // refused, by default) and changes the request to it, so that the project
 // placeholder, later handlers and the upstream read the path that was checked. It
 // then takes the key from "Authorization: Bearer <key>", checks its format and checksum
-// without any I/O (keystore.CheckKey), hashes it (SHA-256) and looks the hash up in
+// without any I/O (wire.CheckKey), hashes it (SHA-256) and looks the hash up in
 // a shared keystore/keycache.Cache (a bounded local cache kept honest by the
 // admin's Redis events, one Redis round trip on a miss). What Redis holds counts only
 // when the admin signed it with a key that signing_keys trusts: a record, marker or

@@ -13,7 +13,7 @@ import (
 
 	"github.com/sagate/sagate/caddymodule/assertion"
 	"github.com/sagate/sagate/examples/verifyassertion"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // assertionSite starts a site that gives assertions for audience and serves its JWKS
@@ -44,7 +44,7 @@ func TestCaddyAssertion(t *testing.T) {
 	up := newUpstream(t)
 	const audience = "https://reports.example.com"
 	sc := assertionSite(t, st, up, audience)
-	a := st.newAccount("ci-bot", "ml-team", map[string]keystore.Role{"forecasting": keystore.RoleContributor})
+	a := st.newAccount("ci-bot", "ml-team", map[string]wire.Role{"forecasting": wire.RoleContributor})
 
 	if res := sc.do(t, "/", "Bearer "+a.key, "X-Project", "forecasting", AssertionHeader, "forged"); res.status != http.StatusOK {
 		t.Fatalf("a live key: %d %s", res.status, res.body)
@@ -85,7 +85,7 @@ func TestCaddyAssertion(t *testing.T) {
 		t.Error("a second request within the minute got a newly signed assertion")
 	}
 	// Another project is another identity.
-	a.rec.Roles["billing"] = keystore.RoleViewer
+	a.rec.Roles["billing"] = wire.RoleViewer
 	st.put(a)
 	waitUntil(t, "the new grant", func() bool {
 		return sc.do(t, "/", "Bearer "+a.key, "X-Project", "billing").status == http.StatusOK

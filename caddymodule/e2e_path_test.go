@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // These tests put a real Caddy with "project {http.request.uri.path.1}" in front
@@ -163,7 +163,7 @@ func TestCaddyPathTricks(t *testing.T) {
 		fmt.Fprintf(&cfg, "%s {\n\tsagate {\n\t\tredis %s\n\t\t%s\n\t\tproject {http.request.uri.path.1}\n\t}\n\treverse_proxy %s\n}\n", s.url, st.sidecarURL(), trustedAny(t), up.URL)
 	}
 	loadCaddy(t, cfg.String())
-	alice := st.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleOwner})
+	alice := st.newAccount("alice", "ml-team", map[string]wire.Role{"p1": wire.RoleOwner})
 	for name, s := range sites {
 		addr := strings.TrimPrefix(s.url, "http://")
 		waitUntil(t, "the key to pass on "+name, func() bool {
@@ -242,7 +242,7 @@ func TestCaddyPathTricksOptions(t *testing.T) {
 		}
 	}
 	loadCaddy(t, cfg.String())
-	alice := st.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleOwner})
+	alice := st.newAccount("alice", "ml-team", map[string]wire.Role{"p1": wire.RoleOwner})
 	paths := []string{"/api/p1%2Fy/x", "/api%2Fp2/p1/x", "/api/p1%2F%2E%2E%2Fp2/x", `/api/p1\y/x`, "/api/p2%5C..%5Cp1/x"}
 	for _, tt := range pathTricks {
 		paths = append(paths, tt.path)

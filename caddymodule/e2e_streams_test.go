@@ -16,7 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // streamUpstream sends frames until its client goes away: server-sent events at
@@ -144,7 +144,7 @@ func TestCaddyRevocationClosesOpenRequests(t *testing.T) {
 	}{
 		{"event stream, key revoked", "/events", st.revoke},
 		{"WebSocket, key revoked", "/ws", st.revoke},
-		{"WebSocket, key deactivated", "/ws", func(a *testAccount) { a.rec.State = keystore.KeyDeactivated; st.put(a) }},
+		{"WebSocket, key deactivated", "/ws", func(a *testAccount) { a.rec.State = wire.KeyDeactivated; st.put(a) }},
 		{"chunked download, key revoked", "/download", st.revoke},
 		{"download with a length, key revoked", "/download?length", st.revoke},
 		{"event stream, key expired", "/events", func(a *testAccount) {
@@ -195,7 +195,7 @@ func TestCaddyRevocationClosesOpenRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 		closed := testutil.ToFloat64(streamMetrics.closed)
-		a.rec.Roles = map[string]keystore.Role{"forecasting": keystore.RoleViewer}
+		a.rec.Roles = map[string]wire.Role{"forecasting": wire.RoleViewer}
 		st.put(a)
 		// The event was applied and the stream rechecked once the next key's event is
 		// seen by a fresh request (events apply in order).

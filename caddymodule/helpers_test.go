@@ -16,24 +16,25 @@ import (
 
 	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/internal/testing/redistest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/redisops"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // waitFor bounds every poll for something that happens in the background.
 const waitFor = 10 * time.Second
 
 // store plays the admin's part in Redis: it writes key records, the epoch and
-// revision markers and change events with the protocol of keystore/record.go and
-// keystore/signed.go, signed with keytest.SigningKey.
+// revision markers and change events with the protocol of keystore/wire/record.go and
+// keystore/wire/signed.go, signed with keytest.SigningKey.
 type store struct {
 	t   testing.TB
 	srv *redistest.Server
 	rdb *redis.Client
-	sk  keystore.SigningKey
+	sk  wire.SigningKey
 	rev int64
 }
 
-// newStore starts a redis-server, makes its sidecar user (keystore.SidecarACLRules)
+// newStore starts a redis-server, makes its sidecar user (redisops.SidecarACLRules)
 // and writes the markers. Sidecars log in as that user (sidecarURL): every test of
 // the module runs with no more rights than a deployment gives it.
 func newStore(t testing.TB) *store {
@@ -47,7 +48,7 @@ func newStore(t testing.TB) *store {
 
 // The Redis user and password of the sidecars in tests.
 const (
-	sidecarUser     = keystore.DefaultSidecarACLUser
+	sidecarUser     = redisops.DefaultSidecarACLUser
 	sidecarPassword = "sidecar-test-password"
 )
 
@@ -55,7 +56,7 @@ const (
 func (s *store) applyACL() {
 	s.t.Helper()
 	var args []any
-	line := keystore.ACLSetUser(sidecarUser, keystore.ACLPassword(sidecarPassword, ""), keystore.SidecarACLRules())
+	line := redisops.ACLSetUser(sidecarUser, redisops.ACLPassword(sidecarPassword, ""), redisops.SidecarACLRules())
 	for _, f := range strings.Fields(line) {
 		args = append(args, f)
 	}
@@ -100,7 +101,7 @@ func trustedAny(t testing.TB) string {
 func (s *store) setEpoch() {
 	s.t.Helper()
 	s.setRev(s.rev)
-	if err := s.rdb.Set(context.Background(), keystore.RedisEpoch, keystore.SealMarker(s.sk, keystore.DomainEpoch, "e1"), 0).Err(); err != nil {
+	if err := s.rdb.Set(context.Background(), wire.RedisEpoch, wire.SealMarker(s.sk, wire.DomainEpoch, "e1"), 0).Err(); err != nil {
 		s.t.Fatalf("writing the epoch: %v", err)
 	}
 }
@@ -108,7 +109,7 @@ func (s *store) setEpoch() {
 // setRev writes the revision marker at rev.
 func (s *store) setRev(rev int64) {
 	s.t.Helper()
-	if err := s.rdb.Set(context.Background(), keystore.RedisRev, keystore.SealRev(s.sk, rev), 0).Err(); err != nil {
+	if err := s.rdb.Set(context.Background(), wire.RedisRev, wire.SealRev(s.sk, rev), 0).Err(); err != nil {
 		s.t.Fatalf("writing the revision marker: %v", err)
 	}
 }
@@ -124,15 +125,15 @@ func (s *store) setRaw(key string, value []byte) {
 // testAccount is a service account with one key, as the admin would describe it.
 type testAccount struct {
 	key string
-	rec keystore.Record
+	rec wire.Record
 }
 
 // newAccount makes a live key of sa@ws with the given project roles and stores it.
-func (s *store) newAccount(sa, ws string, roles map[string]keystore.Role) *testAccount {
+func (s *store) newAccount(sa, ws string, roles map[string]wire.Role) *testAccount {
 	s.t.Helper()
-	a := &testAccount{key: keytest.New(s.t), rec: keystore.Record{
+	a := &testAccount{key: keytest.New(s.t), rec: wire.Record{
 		KeyID: "key_" + sa, SAID: "sa_" + sa, SA: sa + "@" + ws, Workspace: ws,
-		State: keystore.KeyActive, Roles: roles,
+		State: wire.KeyActive, Roles: roles,
 	}}
 	s.put(a)
 	return a
@@ -144,18 +145,18 @@ func (s *store) put(a *testAccount) {
 	ctx := context.Background()
 	s.rev++
 	a.rec.Rev = s.rev
-	h := keystore.HashKey(a.key)
-	b, err := keystore.SealRecord(s.sk, h, a.rec)
+	h := wire.HashKey(a.key)
+	b, err := wire.SealRecord(s.sk, h, a.rec)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if err := s.rdb.Set(ctx, keystore.RedisKey(h), b, 0).Err(); err != nil {
+	if err := s.rdb.Set(ctx, wire.RedisKey(h), b, 0).Err(); err != nil {
 		s.t.Fatalf("writing a record: %v", err)
 	}
 	s.setRev(s.rev)
-	ev := keystore.Event{Rev: s.rev, Kind: keystore.EventKeys, Epoch: "e1", Hashes: []keystore.KeyHash{h}}
-	keystore.SignEvent(s.sk, &ev)
-	if _, _, err := keystore.PublishEvent(ctx, s.rdb, ev, 0); err != nil {
+	ev := wire.Event{Rev: s.rev, Kind: wire.EventKeys, Epoch: "e1", Hashes: []wire.KeyHash{h}}
+	wire.SignEvent(s.sk, &ev)
+	if _, _, err := wire.PublishEvent(ctx, s.rdb, ev, 0); err != nil {
 		s.t.Fatalf("publishing an event: %v", err)
 	}
 }
@@ -163,7 +164,7 @@ func (s *store) put(a *testAccount) {
 // revoke replaces a's record with a tombstone and publishes the event.
 func (s *store) revoke(a *testAccount) {
 	s.t.Helper()
-	a.rec.State = keystore.KeyRevoked
+	a.rec.State = wire.KeyRevoked
 	s.put(a)
 }
 

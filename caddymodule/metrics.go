@@ -77,9 +77,10 @@ func registerMetrics(reg prometheus.Registerer) error {
 	return nil
 }
 
-// cacheCollector reports the counters of every key cache alive in the process
-// (keycache.Cache.Stats), summed. A cache that is closed and replaced starts from
-// zero again, which Prometheus reads as a counter reset.
+// cacheCollector reports the counters of the process's key caches (keycache.Cache.Stats):
+// those of the caches alive, plus what the closed ones had counted (retireCache), so
+// that replacing a cache on a config reload never lowers a total, which Prometheus
+// would read as a counter reset.
 type cacheCollector struct {
 	hits, misses, stale, negative, redisErrors, events, flushes, entries, lookups, slab, mayEvict *prometheus.Desc
 	sigFailures, behind, older                                                                    *prometheus.Desc
@@ -115,51 +116,106 @@ func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// cacheCounters are the counters of keycache.Stats, summed over caches.
+type cacheCounters struct {
+	hits, misses, stale, negative, redisErrors, events, flushes, lookups, behind, older uint64
+	sig                                                                                 keycache.SignatureFailures
+}
+
+// countersOf returns the counters of s.
+func countersOf(s keycache.Stats) cacheCounters {
+	return cacheCounters{
+		hits: s.Hits, misses: s.Misses, stale: s.StaleAnswers, negative: s.NegativeHits,
+		redisErrors: s.RedisErrors, events: s.EventsApplied, flushes: s.Flushes,
+		lookups: s.Lookups, behind: s.RedisBehind, older: s.OlderRecords, sig: s.SignatureFailures,
+	}
+}
+
+// add adds o's counters to c's.
+func (c *cacheCounters) add(o cacheCounters) {
+	c.hits += o.hits
+	c.misses += o.misses
+	c.stale += o.stale
+	c.negative += o.negative
+	c.redisErrors += o.redisErrors
+	c.events += o.events
+	c.flushes += o.flushes
+	c.lookups += o.lookups
+	c.behind += o.behind
+	c.older += o.older
+	c.sig.Records += o.sig.Records
+	c.sig.Events += o.sig.Events
+	c.sig.Epochs += o.sig.Epochs
+	c.sig.Revs += o.sig.Revs
+}
+
+// atLeast raises each counter of c to o's where o's is higher.
+func (c *cacheCounters) atLeast(o cacheCounters) {
+	for _, p := range []struct{ c, o *uint64 }{
+		{&c.hits, &o.hits}, {&c.misses, &o.misses}, {&c.stale, &o.stale}, {&c.negative, &o.negative},
+		{&c.redisErrors, &o.redisErrors}, {&c.events, &o.events}, {&c.flushes, &o.flushes},
+		{&c.lookups, &o.lookups}, {&c.behind, &o.behind}, {&c.older, &o.older}, {&c.sig.Records, &o.sig.Records},
+		{&c.sig.Events, &o.sig.Events}, {&c.sig.Epochs, &o.sig.Epochs}, {&c.sig.Revs, &o.sig.Revs},
+	} {
+		*p.c = max(*p.c, *p.o)
+	}
+}
+
+// cacheTotals holds what closed caches counted, and the totals last reported: a
+// cache leaves the pool before its final counts are retired, and a scrape in
+// between must not report less than the one before.
+var cacheTotals struct {
+	mu       sync.Mutex
+	retired  cacheCounters
+	reported cacheCounters
+}
+
+// retireCache keeps the counts of a cache that is being closed in the totals.
+func retireCache(c *keycache.Cache) {
+	s := c.Stats()
+	cacheTotals.mu.Lock()
+	defer cacheTotals.mu.Unlock()
+	cacheTotals.retired.add(countersOf(s))
+}
+
 // Collect implements prometheus.Collector.
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
-	var hits, misses, stale, negative, redisErrors, events, flushes, lookups, behind, older uint64
+	var live cacheCounters
 	var entries, slab int
 	var mayEvict float64
-	var sig keycache.SignatureFailures
 	caches.Range(func(_, v any) bool {
 		if sc, ok := v.(*sharedCache); ok {
 			s := sc.cache.Stats()
-			hits += s.Hits
-			misses += s.Misses
-			stale += s.StaleAnswers
-			negative += s.NegativeHits
-			redisErrors += s.RedisErrors
-			events += s.EventsApplied
-			flushes += s.Flushes
+			live.add(countersOf(s))
 			entries += s.Entries
-			lookups += s.Lookups
 			slab += s.SlabBytes
 			if s.RedisMayEvict {
 				mayEvict = 1
 			}
-			behind += s.RedisBehind
-			older += s.OlderRecords
-			sig.Records += s.SignatureFailures.Records
-			sig.Events += s.SignatureFailures.Events
-			sig.Epochs += s.SignatureFailures.Epochs
-			sig.Revs += s.SignatureFailures.Revs
 		}
 		return true
 	})
+	cacheTotals.mu.Lock()
+	t := cacheTotals.retired
+	t.add(live)
+	t.atLeast(cacheTotals.reported)
+	cacheTotals.reported = t
+	cacheTotals.mu.Unlock()
+
 	counter := func(d *prometheus.Desc, v uint64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
 	}
-	counter(c.hits, hits)
-	counter(c.misses, misses)
-	counter(c.stale, stale)
-	counter(c.negative, negative)
-	counter(c.redisErrors, redisErrors)
-	counter(c.events, events)
-	counter(c.flushes, flushes)
-	counter(c.lookups, lookups)
-	counter(c.behind, behind)
-	counter(c.older, older)
-	for kind, v := range map[string]uint64{"record": sig.Records, "event": sig.Events, "epoch": sig.Epochs, "rev": sig.Revs} {
+	counter(c.hits, t.hits)
+	counter(c.misses, t.misses)
+	counter(c.stale, t.stale)
+	counter(c.negative, t.negative)
+	counter(c.redisErrors, t.redisErrors)
+	counter(c.events, t.events)
+	counter(c.flushes, t.flushes)
+	counter(c.lookups, t.lookups)
+	counter(c.behind, t.behind)
+	counter(c.older, t.older)
+	for kind, v := range map[string]uint64{"record": t.sig.Records, "event": t.sig.Events, "epoch": t.sig.Epochs, "rev": t.sig.Revs} {
 		ch <- prometheus.MustNewConstMetric(c.sigFailures, prometheus.CounterValue, float64(v), kind)
 	}
 	ch <- prometheus.MustNewConstMetric(c.slab, prometheus.GaugeValue, float64(slab))

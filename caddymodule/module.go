@@ -13,9 +13,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sagate/sagate/caddymodule/httpauth"
-	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/keycache"
 	"github.com/sagate/sagate/keystore/redisurl"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func init() {
@@ -31,7 +31,7 @@ const (
 	DefaultNegativeTTL   = keycache.DefaultNegativeTTL
 	DefaultLookupTimeout = keycache.DefaultLookupTimeout
 	DefaultRealm         = "sagate"
-	DefaultMinRole       = keystore.RoleViewer
+	DefaultMinRole       = wire.RoleViewer
 	DefaultNormalizePath = true
 	DefaultMergeSlashes  = true
 	DefaultEscapedSlash  = EscapedSlashesReject
@@ -162,7 +162,7 @@ type Handler struct {
 	Assertion *Assertion `json:"assertion,omitempty"`
 
 	// Runtime state, set by Provision.
-	minRole       keystore.Role
+	minRole       wire.Role
 	names         HeaderNames        // with defaults, canonical form
 	inject        []injectHeader     // the identity headers set, in identity.vals order
 	strip         httpauth.Sanitizer // every identity name, default and configured
@@ -318,7 +318,7 @@ func (h *Handler) applyDefaults() error {
 	}
 	h.minRole = DefaultMinRole
 	if h.MinRole != "" {
-		role, err := keystore.ParseRole(h.MinRole)
+		role, err := wire.ParseRole(h.MinRole)
 		if err != nil {
 			return fmt.Errorf("min_role: %w", err)
 		}
@@ -363,7 +363,7 @@ func (h *Handler) Validate() error {
 		return errors.New("min_role needs project: without a project there is no role to check")
 	}
 	if h.MinRole != "" {
-		if _, err := keystore.ParseRole(h.MinRole); err != nil {
+		if _, err := wire.ParseRole(h.MinRole); err != nil {
 			return fmt.Errorf("min_role: %w", err)
 		}
 	}

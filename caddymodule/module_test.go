@@ -10,7 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/sagate/sagate/internal/testing/keytest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func TestValidate(t *testing.T) {
@@ -174,7 +174,7 @@ func TestHeaderFieldsOrder(t *testing.T) {
 // otherPublicKey is the public key of a signing key other than keytest.SigningKey.
 func otherPublicKey(t testing.TB) string {
 	t.Helper()
-	k, err := keystore.SigningKeyFromSeed([]byte(strings.Repeat("o", 32)))
+	k, err := wire.SigningKeyFromSeed([]byte(strings.Repeat("o", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}

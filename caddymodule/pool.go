@@ -12,9 +12,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/keycache"
 	"github.com/sagate/sagate/keystore/redisurl"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // caches holds one *sharedCache per distinct cacheSettings. It is package-level so
@@ -46,10 +46,12 @@ type sharedCache struct {
 	cache  *keycache.Cache
 }
 
-// Destruct stops the cache, then closes the client; the pool calls it when the
-// last user releases it.
+// Destruct stops the cache, then closes the client, and keeps the cache's counts in
+// the metrics' totals; the pool calls it when the last user releases it.
 func (s *sharedCache) Destruct() error {
-	return errors.Join(s.cache.Close(), s.client.Close())
+	err := errors.Join(s.cache.Close(), s.client.Close())
+	retireCache(s.cache)
+	return err
 }
 
 // acquireCache returns the cache for s, creating and starting it if no site holds
@@ -74,7 +76,7 @@ func acquireCache(s cacheSettings, logger *zap.Logger) (*keycache.Cache, string,
 			return nil, err
 		}
 		c := keycache.New(client, keycache.Config{
-			Verifier:      keystore.NewVerifier(keys...),
+			Verifier:      wire.NewVerifier(keys...),
 			Size:          s.size,
 			NegativeTTL:   s.negativeTTL,
 			LookupTimeout: s.lookupTimeout,

@@ -14,8 +14,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/sagate/sagate/caddymodule/httpauth"
-	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/keycache"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // ServeHTTP lets the request through to next only with a live key that may
@@ -75,10 +75,10 @@ const reasonNone = numReasons
 type decision struct {
 	reason reason         // reasonNone: allowed
 	entry  keycache.Entry // not Found: no such key
-	role   keystore.Role
+	role   wire.Role
 	source keycache.Source
 	err    error            // a lookup failure, for the log; never holds the key
-	hash   keystore.KeyHash // the key's hash, when allowed
+	hash   wire.KeyHash // the key's hash, when allowed
 }
 
 // decide checks the request's credentials. It does not allocate on a cache hit.
@@ -92,11 +92,11 @@ func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, n
 	case httpauth.CredMalformed:
 		return decision{reason: reasonMalformed}
 	}
-	return h.decideHash(ctx, keystore.HashKey(key), project, now)
+	return h.decideHash(ctx, wire.HashKey(key), project, now)
 }
 
 // decideHash checks the key of hash h for project at now.
-func (h *Handler) decideHash(ctx context.Context, hash keystore.KeyHash, project string, now time.Time) decision {
+func (h *Handler) decideHash(ctx context.Context, hash wire.KeyHash, project string, now time.Time) decision {
 	entry, src, err := h.cache.LookupAt(ctx, hash, h.policy, now)
 	if err != nil {
 		// Whatever went wrong, this key was not checked: never 200, never 401.
@@ -106,7 +106,7 @@ func (h *Handler) decideHash(ctx context.Context, hash keystore.KeyHash, project
 		return decision{reason: reasonUnknown, source: src}
 	}
 	if !entry.Live(now) {
-		if entry.State() == keystore.KeyActive {
+		if entry.State() == wire.KeyActive {
 			return decision{reason: reasonExpired, entry: entry, source: src}
 		}
 		return decision{reason: reasonUnknown, entry: entry, source: src}
@@ -171,7 +171,7 @@ const (
 )
 
 // newIdentity returns the identity of an allowed request.
-func newIdentity(e *keycache.Entry, project string, role keystore.Role) *identity {
+func newIdentity(e *keycache.Entry, project string, role wire.Role) *identity {
 	id := &identity{vals: [6]string{e.ServiceAccountID(), e.ServiceAccount(), e.Workspace(), "", project, string(role)}}
 	if n := copy(id.kid[:], e.KeyIDBytes()); n > 0 {
 		// kid is never written again: the string is as immutable as any other.
@@ -234,7 +234,7 @@ func (h *Handler) refusalFields(r *http.Request, d decision) []zap.Field {
 		zap.String("remote_ip", r.RemoteAddr),
 	}
 	if key, cred := httpauth.BearerKey(r.Header); cred == httpauth.CredKey {
-		fields = append(fields, zap.String("key_last6", keystore.Last6(key)))
+		fields = append(fields, zap.String("key_last6", wire.Last6(key)))
 	}
 	if d.entry.Found() {
 		fields = append(fields, zap.String("key_id", d.entry.KeyID()), zap.String("service_account_id", d.entry.ServiceAccountID()))

@@ -10,7 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // newPathRequest is a GET of target (the request line's path, as net/http parses
@@ -24,7 +24,7 @@ func newPathRequest(key, target string) *http.Request {
 
 func TestServeHTTPCleansPath(t *testing.T) {
 	s := newStore(t)
-	alice := s.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleOwner})
+	alice := s.newAccount("alice", "ml-team", map[string]wire.Role{"p1": wire.RoleOwner})
 	h := newHandler(t, s, Handler{Project: "{http.request.uri.path.1}"})
 	unescape, no := newHandler(t, s, Handler{Project: "{http.request.uri.path.1}", EscapedSlashes: "unescape"}), false
 	strict := newHandler(t, s, Handler{Project: "{http.request.uri.path.1}", NormalizePath: &no, MergeSlashes: &no})
@@ -97,7 +97,7 @@ func TestServeHTTPCleansPath(t *testing.T) {
 // never sees, so the request is refused.
 func TestServeHTTPRefusesStalePlaceholders(t *testing.T) {
 	s := newStore(t)
-	alice := s.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleOwner})
+	alice := s.newAccount("alice", "ml-team", map[string]wire.Role{"p1": wire.RoleOwner})
 	h := newHandler(t, s, Handler{Project: "{http.request.uri.path.1}"})
 	r := newPathRequest(alice.key, "/api/p1/../p2/x")
 	r = r.Clone(r.Context()) // a new URL; the replacer still holds the old request

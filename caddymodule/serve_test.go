@@ -11,22 +11,22 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/sagate/sagate/internal/testing/keytest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func TestServeHTTPDecisions(t *testing.T) {
 	s := newStore(t)
-	alice := s.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleOwner, "*": keystore.RoleViewer})
-	bob := s.newAccount("bob", "other", map[string]keystore.Role{"p1": keystore.RoleOwner})
+	alice := s.newAccount("alice", "ml-team", map[string]wire.Role{"p1": wire.RoleOwner, "*": wire.RoleViewer})
+	bob := s.newAccount("bob", "other", map[string]wire.Role{"p1": wire.RoleOwner})
 	frank := s.newAccount("frank", "third", nil)
-	carol := s.newAccount("carol", "ml-team", map[string]keystore.Role{"p1": keystore.RoleViewer})
+	carol := s.newAccount("carol", "ml-team", map[string]wire.Role{"p1": wire.RoleViewer})
 	dave := s.newAccount("dave", "ml-team", nil)
-	erin := s.newAccount("erin", "ml-team", map[string]keystore.Role{"*": keystore.RoleContributor, "p1": keystore.RoleViewer})
+	erin := s.newAccount("erin", "ml-team", map[string]wire.Role{"*": wire.RoleContributor, "p1": wire.RoleViewer})
 	expired := s.newAccount("old", "ml-team", nil)
 	expired.rec.Exp = time.Now().Add(-time.Minute).UnixMilli()
 	s.put(expired)
 	paused := s.newAccount("paused", "ml-team", nil)
-	paused.rec.State = keystore.KeyDeactivated
+	paused.rec.State = wire.KeyDeactivated
 	s.put(paused)
 	revoked := s.newAccount("gone", "ml-team", nil)
 	s.revoke(revoked)
@@ -123,7 +123,7 @@ func errAttr(www string) string {
 
 func TestServeHTTPAllowedSetsIdentity(t *testing.T) {
 	s := newStore(t)
-	alice := s.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleContributor})
+	alice := s.newAccount("alice", "ml-team", map[string]wire.Role{"p1": wire.RoleContributor})
 	h := newHandler(t, s, Handler{Project: "{http.request.header.X-Project}"})
 	spoofs := []string{
 		"X-Service-Account", "root@admin", "X_Service_Account", "root@admin", "x_service_account_id", "sa_root",
@@ -172,7 +172,7 @@ func TestServeHTTPAllowedSetsIdentity(t *testing.T) {
 // placeholder still carries the value.
 func TestServeHTTPOmitHeaders(t *testing.T) {
 	s := newStore(t)
-	alice := s.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleOwner})
+	alice := s.newAccount("alice", "ml-team", map[string]wire.Role{"p1": wire.RoleOwner})
 	h := newHandler(t, s, Handler{
 		Project:     "{http.request.header.X-Project}",
 		Headers:     &HeaderNames{KeyID: "X-Caller-Key"},
@@ -253,7 +253,7 @@ func TestServeHTTPRedisDown(t *testing.T) {
 // the same cached key carries.
 func TestIdentityValuesAreNotShared(t *testing.T) {
 	s := newStore(t)
-	alice := s.newAccount("alice", "ml-team", map[string]keystore.Role{"p1": keystore.RoleOwner})
+	alice := s.newAccount("alice", "ml-team", map[string]wire.Role{"p1": wire.RoleOwner})
 	h := newHandler(t, s, Handler{Project: "{http.request.header.X-Project}"})
 	vandal := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		for _, name := range []string{"X-Service-Account-Id", "X-Service-Account", "X-Workspace", "X-Api-Key-Id", "X-Project", "X-Project-Role"} {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/sagate/sagate/internal/testing/keytest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // The attacks of a writer to Redis who is not the admin, against a sidecar with a
@@ -25,10 +25,10 @@ func serve(t *testing.T, h *Handler, key string) (int, string) {
 
 // forgedOwner is the record one SET would mint: owner everywhere, at a revision the
 // admin never reaches.
-func forgedOwner(t *testing.T, state keystore.KeyState) []byte {
+func forgedOwner(t *testing.T, state wire.KeyState) []byte {
 	t.Helper()
-	b, err := keystore.EncodeRecord(keystore.Record{KeyID: "key_forged", SAID: "sa_forged", SA: "forged@ml-team",
-		Workspace: "ml-team", State: state, Roles: map[string]keystore.Role{keystore.AllProjects: keystore.RoleOwner},
+	b, err := wire.EncodeRecord(wire.Record{KeyID: "key_forged", SAID: "sa_forged", SA: "forged@ml-team",
+		Workspace: "ml-team", State: state, Roles: map[string]wire.Role{wire.AllProjects: wire.RoleOwner},
 		Rev: 9000000000000000000})
 	if err != nil {
 		t.Fatal(err)
@@ -42,17 +42,17 @@ func TestForgedRecordsGet503(t *testing.T) {
 	h := newHandler(t, s, Handler{StaleIfError: -1})
 
 	minted := keytest.New(t)
-	s.setRaw(keystore.RedisKey(keystore.HashKey(minted)), forgedOwner(t, keystore.KeyActive))
+	s.setRaw(wire.RedisKey(wire.HashKey(minted)), forgedOwner(t, wire.KeyActive))
 
 	copied := keytest.New(t)
-	aliceSealed, err := s.rdb.Get(context.Background(), keystore.RedisKey(keystore.HashKey(alice.key))).Bytes()
+	aliceSealed, err := s.rdb.Get(context.Background(), wire.RedisKey(wire.HashKey(alice.key))).Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.setRaw(keystore.RedisKey(keystore.HashKey(copied)), aliceSealed)
+	s.setRaw(wire.RedisKey(wire.HashKey(copied)), aliceSealed)
 
 	locked := s.newAccount("locked", "ml-team", nil)
-	s.setRaw(keystore.RedisKey(keystore.HashKey(locked.key)), forgedOwner(t, keystore.KeyRevoked))
+	s.setRaw(wire.RedisKey(wire.HashKey(locked.key)), forgedOwner(t, wire.KeyRevoked))
 
 	for _, tc := range []struct{ name, key string }{
 		{"an unsigned owner record", minted},
@@ -85,9 +85,9 @@ func TestForgedGoneEventChangesNothing(t *testing.T) {
 		return code == 204 && h.cache.Stats().Hits > before
 	})
 	before := h.cache.Stats()
-	ev := keystore.Event{Rev: 9000000000000000000, Kind: keystore.EventKeys, Epoch: "e1",
-		Hashes: []keystore.KeyHash{keystore.HashKey(alice.key)}, Gone: []bool{true}}
-	if _, _, err := keystore.PublishEvent(context.Background(), s.rdb, ev, 0); err != nil {
+	ev := wire.Event{Rev: 9000000000000000000, Kind: wire.EventKeys, Epoch: "e1",
+		Hashes: []wire.KeyHash{wire.HashKey(alice.key)}, Gone: []bool{true}}
+	if _, _, err := wire.PublishEvent(context.Background(), s.rdb, ev, 0); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the forged event", func() bool { return h.cache.Stats().SignatureFailures.Events > 0 })

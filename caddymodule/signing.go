@@ -7,11 +7,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // The admin's signing keys (signing_keys): the sidecar trusts what Redis holds only
-// when one of them signed it (keystore/sign.go, keystore/keycache).
+// when one of them signed it (keystore/wire/sign.go, keystore/keycache).
 
 // cacheSettings are the handler's settings of its shared cache. Call after Validate.
 func (h *Handler) cacheSettings() cacheSettings {
@@ -36,13 +36,13 @@ var errNoSigningKeys = errors.New("signing_keys is required: the public key of t
 	"and the admin logs it when it starts)")
 
 // parseSigningKeys parses the public keys of signing_keys; at least one is required.
-func parseSigningKeys(keys []string) ([]keystore.PublicKey, error) {
+func parseSigningKeys(keys []string) ([]wire.PublicKey, error) {
 	if len(keys) == 0 {
 		return nil, errNoSigningKeys
 	}
-	out := make([]keystore.PublicKey, len(keys))
+	out := make([]wire.PublicKey, len(keys))
 	for i, k := range keys {
-		pk, err := keystore.ParsePublicKey(k)
+		pk, err := wire.ParsePublicKey(k)
 		if err != nil {
 			return nil, fmt.Errorf("signing_keys: %w", err)
 		}

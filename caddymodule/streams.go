@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // A request that stays open (a WebSocket, a server-sent events stream, a long
@@ -63,7 +63,7 @@ func (h *Handler) serveWatched(w http.ResponseWriter, r *http.Request, next cadd
 type watchedWriter struct {
 	http.ResponseWriter
 	h       *Handler
-	hash    keystore.KeyHash
+	hash    wire.KeyHash
 	project string
 	exp     int64 // the key's expiry, Unix milliseconds; 0: none
 	writes  int   // Write calls so far, up to 2

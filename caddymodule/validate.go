@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // validRealm reports whether s can be quoted in WWW-Authenticate as is.
@@ -74,8 +74,8 @@ func validateWorkspaces(names []string) error {
 			}
 			continue
 		}
-		if err := keystore.ValidateSlug("workspace", n); err != nil {
-			return err
+		if !wire.ValidSlug(n) {
+			return fmt.Errorf("workspace: %q must match ^[a-z][a-z0-9-]{0,62}$", n)
 		}
 		if slices.Contains(names[:i], n) {
 			return fmt.Errorf("workspace: %s given more than once", n)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sagate/sagate/internal/testing/systest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // failoverBound is how soon after a failover a change must be answered right by
@@ -124,7 +125,7 @@ func failoverSetup(t *testing.T, a *admin, sidecars []*sidecar, r haRedis) failo
 		name := fmt.Sprintf("sa%d", i)
 		key := a.newAccount("ha", name, "")
 		where := "on"
-		if r.onFailing != nil && !r.onFailing(keystore.RedisKey(keystore.HashKey(key.Key))) {
+		if r.onFailing != nil && !r.onFailing(wire.RedisKey(keystore.HashKey(key.Key))) {
 			where = "off"
 		}
 		role := "valid-" + where

@@ -13,6 +13,7 @@ import (
 	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/internal/testing/systest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // promotionBound bounds how long a test waits for Redis to replace a killed primary
@@ -44,14 +45,14 @@ func TestSentinelFailover(t *testing.T) {
 // primary that holds the events stream is killed and its replica takes over.
 func TestClusterFailover(t *testing.T) {
 	c := redistest.StartCluster(t)
-	failing := c.PrimaryFor(keystore.RedisEvents)
+	failing := c.PrimaryFor(wire.RedisEvents)
 	runFailover(t, haRedis{
 		url:       c.URL(),
 		onFailing: func(k string) bool { return c.PrimaryFor(k) == failing },
 		fail:      failing.Kill,
 		recovered: func() *redis.Client {
 			c.WaitHealthy(promotionBound)
-			p := c.PrimaryFor(keystore.RedisEvents)
+			p := c.PrimaryFor(wire.RedisEvents)
 			if p == failing {
 				t.Fatalf("the events' slot is still served by the killed %v", failing)
 			}
@@ -162,13 +163,13 @@ func TestSentinelLostWrite(t *testing.T) {
 // TestClusterLostWrite is TestSentinelLostWrite on a Redis Cluster, where one shard
 // loses writes on its own: the primary that fails holds neither sagate:rev nor the
 // events stream, which stay as they were, so only that shard's own revision marker
-// (keystore/shards.go) tells the admin and the sidecars that it went back. Its replica's
+// (keystore/wire/shards.go) tells the admin and the sidecars that it went back. Its replica's
 // link is cut (redistest.Cluster.CutReplication), a key on it is issued and two are
 // revoked, it is killed, and the replica, which holds none of the three, takes over.
 func TestClusterLostWrite(t *testing.T) {
 	c := redistest.StartCluster(t)
 	victim := quietPrimary(t, c)
-	onVictim := func(key string) bool { return c.PrimaryFor(keystore.RedisKey(keystore.HashKey(key))) == victim }
+	onVictim := func(key string) bool { return c.PrimaryFor(wire.RedisKey(keystore.HashKey(key))) == victim }
 	a := startAdmin(t, c.URL(), filepath.Join(t.TempDir(), "sagate.db"))
 	up := startUpstream(t)
 	var sidecars []*sidecar
@@ -183,7 +184,7 @@ func TestClusterLostWrite(t *testing.T) {
 			return s.status(t, seen.Key) == http.StatusOK && s.status(t, unseen.Key) == http.StatusOK
 		})
 	}
-	marker, ok := keystore.ShardsOf(clusterSlots(t, c)).KeyFor(keystore.RedisKey(keystore.HashKey(seen.Key)))
+	marker, ok := wire.ShardsOf(clusterSlots(t, c)).KeyFor(wire.RedisKey(keystore.HashKey(seen.Key)))
 	if !ok {
 		t.Fatal("no slot range holds the keys' slot")
 	}
@@ -244,9 +245,9 @@ func TestClusterLostWrite(t *testing.T) {
 // stream (with three primaries there is at least one).
 func quietPrimary(t *testing.T, c *redistest.Cluster) *redistest.Server {
 	t.Helper()
-	busy := map[*redistest.Server]bool{c.PrimaryFor(keystore.RedisRev): true, c.PrimaryFor(keystore.RedisEvents): true}
+	busy := map[*redistest.Server]bool{c.PrimaryFor(wire.RedisRev): true, c.PrimaryFor(wire.RedisEvents): true}
 	for slot := 0; slot < 16384; slot += 1000 {
-		if p := c.PrimaryFor(keystore.ShardRevKey(slot)); !busy[p] {
+		if p := c.PrimaryFor(wire.ShardRevKey(slot)); !busy[p] {
 			return p
 		}
 	}

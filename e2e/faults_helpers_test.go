@@ -19,6 +19,7 @@ import (
 
 	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Helpers shared by the fault and hostile-input tests.
@@ -175,7 +176,7 @@ func followerIDs(t testing.TB, c *redis.Client) []int64 {
 func epochOf(c *redis.Client) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	v, err := c.Get(ctx, keystore.RedisEpoch).Result()
+	v, err := c.Get(ctx, wire.RedisEpoch).Result()
 	if err != nil {
 		return ""
 	}
@@ -183,16 +184,16 @@ func epochOf(c *redis.Client) string {
 }
 
 // recordOf returns the Redis record of key; ok is false when there is none.
-func recordOf(t testing.TB, c *redis.Client, key string) (keystore.Record, bool) {
+func recordOf(t testing.TB, c *redis.Client, key string) (wire.Record, bool) {
 	t.Helper()
-	raw, err := c.Get(context.Background(), keystore.RedisKey(keystore.HashKey(key))).Bytes()
+	raw, err := c.Get(context.Background(), wire.RedisKey(keystore.HashKey(key))).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return keystore.Record{}, false
+		return wire.Record{}, false
 	}
 	if err != nil {
 		t.Fatalf("reading a key record: %v", err)
 	}
-	r, err := keystore.OpenRecord(keystore.NewVerifier(keytest.SigningKey(t).Public()), keystore.HashKey(key), raw)
+	r, err := wire.OpenRecord(wire.NewVerifier(keytest.SigningKey(t).Public()), keystore.HashKey(key), raw)
 	if err != nil {
 		t.Fatalf("verifying a key record: %v", err)
 	}

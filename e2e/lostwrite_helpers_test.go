@@ -14,7 +14,7 @@ import (
 
 	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/internal/testing/systest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // answer is one status a sidecar gave, and when.
@@ -116,7 +116,7 @@ func settled(t testing.TB, what string, got []answer, want, wrong int) time.Time
 // redisRev returns the verified revision marker c holds (-1 when missing or unreadable).
 func redisRev(t testing.TB, c *redis.Client) int64 {
 	t.Helper()
-	return markerRev(t, c, keystore.RedisRev)
+	return markerRev(t, c, wire.RedisRev)
 }
 
 // markerRev returns the verified revision of the marker key (sagate:rev or a shard
@@ -129,12 +129,12 @@ func markerRev(t testing.TB, c *redis.Client, key string) int64 {
 	if errors.Is(err, redis.Nil) || err != nil {
 		return -1
 	}
-	ver := keystore.NewVerifier(keytest.SigningKey(t).Public())
+	ver := wire.NewVerifier(keytest.SigningKey(t).Public())
 	var rev int64
-	if key == keystore.RedisRev {
-		rev, err = keystore.OpenRev(ver, v)
+	if key == wire.RedisRev {
+		rev, err = wire.OpenRev(ver, v)
 	} else {
-		rev, err = keystore.OpenShardRev(ver, key, v)
+		rev, err = wire.OpenShardRev(ver, key, v)
 	}
 	if err != nil {
 		t.Fatalf("the revision marker %s does not verify: %v", key, err)

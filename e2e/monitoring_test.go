@@ -19,7 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sagate/sagate/internal/testing/systest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // monitoringDir holds the Prometheus and Grafana examples.
@@ -172,7 +172,7 @@ func TestMonitoringExamples(t *testing.T) {
 	e.admin.must(http.StatusNoContent, "DELETE", "/v1/workspaces/ml-team/service-accounts/ci-bot/keys/"+k.Last6, nil)
 	systest.Eventually(t, 5*time.Second, "the revocation at the sidecar", func() bool { return s.status(t, k.Key) == http.StatusUnauthorized })
 	// An epoch marker the admin did not sign: the admin counts it and rewrites it.
-	if err := e.redis.Client().Set(context.Background(), keystore.RedisEpoch, "forged", 0).Err(); err != nil {
+	if err := e.redis.Client().Set(context.Background(), wire.RedisEpoch, "forged", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 

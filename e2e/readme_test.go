@@ -17,7 +17,7 @@ import (
 
 	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/internal/testing/systest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // quickStartPorts are the fixed ports the README's quick start uses: the sidecar, the
@@ -128,7 +128,7 @@ func TestReadmeQuickStart(t *testing.T) {
 	// The admin synced into the quick start's own Redis, not into one on 6379.
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + ports["6379"]})
 	defer rdb.Close()
-	if n, err := rdb.Exists(context.Background(), keystore.RedisEpoch).Result(); err != nil || n != 1 {
+	if n, err := rdb.Exists(context.Background(), wire.RedisEpoch).Result(); err != nil || n != 1 {
 		t.Errorf("the quick start's Redis has no epoch marker (%d, %v)", n, err)
 	}
 }

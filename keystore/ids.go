@@ -11,6 +11,7 @@ const (
 	ServiceAccountIDPrefix = "sa_"
 	KeyIDPrefix            = "key_"
 	idLen                  = 20
+	base62                 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 )
 
 // newID returns prefix + idLen random base62 characters, without modulo bias.
@@ -42,4 +43,9 @@ func isID(s, prefix string) bool {
 		}
 	}
 	return true
+}
+
+// isBase62 reports whether c is one of base62's characters.
+func isBase62(c byte) bool {
+	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
 }

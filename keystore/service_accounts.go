@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // getAccount resolves ref in workspace ws: an id (sa_…), a name, or a full name
@@ -28,12 +30,12 @@ func getAccount(ctx context.Context, tx Tx, ws, ref string) (ServiceAccount, err
 			return ServiceAccount{}, NotFound("service account", truncate(ref, 64))
 		}
 		sa, ok, err = tx.GetServiceAccountByID(ctx, ws, ref)
-	case full && slugRE.MatchString(name) && slugRE.MatchString(inWS):
+	case full && wire.ValidSlug(name) && wire.ValidSlug(inWS):
 		if inWS != ws {
 			return ServiceAccount{}, Invalid("service_account", "%q is in workspace %q, not in %q", ref, inWS, ws)
 		}
 		sa, ok, err = tx.GetServiceAccountByName(ctx, ws, name)
-	case !full && slugRE.MatchString(ref):
+	case !full && wire.ValidSlug(ref):
 		sa, ok, err = tx.GetServiceAccountByName(ctx, ws, ref)
 		shown = FullName(ref, ws)
 	default:

@@ -7,11 +7,11 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 var (
-	slugRE    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-	projectRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 	keyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 )
 
@@ -26,7 +26,7 @@ const (
 
 // ValidateSlug checks a workspace or service-account name: ^[a-z][a-z0-9-]{0,62}$.
 func ValidateSlug(field, s string) error {
-	if !slugRE.MatchString(s) {
+	if !wire.ValidSlug(s) {
 		return Invalid(field, "must match ^[a-z][a-z0-9-]{0,62}$ (lower-case letter first, then letters, digits or '-', at most 63)")
 	}
 	return nil
@@ -34,7 +34,7 @@ func ValidateSlug(field, s string) error {
 
 // ValidateProject checks a project name: "*" or ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$.
 func ValidateProject(s string) error {
-	if s == AllProjects || projectRE.MatchString(s) {
+	if wire.ValidProject(s) {
 		return nil
 	}
 	return Invalid("project", "must be * or match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")

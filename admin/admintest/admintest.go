@@ -26,6 +26,7 @@ import (
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/redissync"
 	"github.com/sagate/sagate/keystore/sqlstore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Token is the admin token of every Env.
@@ -40,7 +41,7 @@ type Options struct {
 	// Now is the Service's clock. Default: time.Now.
 	Now func() time.Time
 	// SigningKey signs what the syncer writes to Redis. Default: keytest.SigningKey.
-	SigningKey keystore.SigningKey
+	SigningKey wire.SigningKey
 	// OperatorsFile, ProxyUserHeader and TrustedProxies are passed to admin.Config.
 	OperatorsFile   string
 	ProxyUserHeader string
@@ -59,7 +60,7 @@ type Env struct {
 	Service *keystore.Service
 	Syncer  *redissync.Syncer
 	// Verifier trusts the syncer's signing key.
-	Verifier *keystore.Verifier
+	Verifier *wire.Verifier
 	Server   *admin.Server
 	Registry *prometheus.Registry
 	HTTP     *httptest.Server
@@ -120,7 +121,7 @@ func Start(t testing.TB, o Options) *Env {
 	e := &Env{
 		URL: hs.URL, Token: Token, DBPath: o.DBPath, Redis: o.Redis, RDB: rdb, Logs: logs,
 		Store: store, Service: svc, Syncer: syncer, Server: srv, Registry: reg, HTTP: hs,
-		Verifier: keystore.NewVerifier(o.SigningKey.Public()),
+		Verifier: wire.NewVerifier(o.SigningKey.Public()),
 	}
 	e.stop = func() {
 		hs.Close()
@@ -162,16 +163,16 @@ func (e *Env) Client(t testing.TB, opts ...admin.ClientOption) *admin.Client {
 }
 
 // Record reads the Redis record of key; ok is false when there is none.
-func (e *Env) Record(t testing.TB, key string) (rec keystore.Record, ok bool) {
+func (e *Env) Record(t testing.TB, key string) (rec wire.Record, ok bool) {
 	t.Helper()
-	b, err := e.RDB.Get(context.Background(), keystore.RedisKey(keystore.HashKey(key))).Bytes()
+	b, err := e.RDB.Get(context.Background(), wire.RedisKey(keystore.HashKey(key))).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return keystore.Record{}, false
+		return wire.Record{}, false
 	}
 	if err != nil {
 		t.Fatalf("reading a key record from redis: %v", err)
 	}
-	rec, err = keystore.OpenRecord(e.Verifier, keystore.HashKey(key), b)
+	rec, err = wire.OpenRecord(e.Verifier, keystore.HashKey(key), b)
 	if err != nil {
 		t.Fatalf("verifying a key record: %v", err)
 	}
@@ -179,7 +180,7 @@ func (e *Env) Record(t testing.TB, key string) (rec keystore.Record, ok bool) {
 }
 
 // LiveRecord reads the record of key and fails unless it lets requests in now.
-func (e *Env) LiveRecord(t testing.TB, key string) keystore.Record {
+func (e *Env) LiveRecord(t testing.TB, key string) wire.Record {
 	t.Helper()
 	rec, ok := e.Record(t, key)
 	if !ok {

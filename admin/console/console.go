@@ -86,7 +86,8 @@ type Config struct {
 	// on every request and must name the same principal. Default: nil (off).
 	FromProxy func(r *http.Request) (p Principal, ok bool, err error)
 	// Bind returns the context the Service is called with for principal p.
-	// Default: keystore.WithActor(ctx, p.Actor).
+	// Required: New refuses a Config without it, since only the caller knows how a
+	// console principal maps to the Service's.
 	Bind func(ctx context.Context, p Principal) context.Context
 	// Logger for failures; it never receives a credential, a key or a session id. Default: zap.NewNop().
 	Logger *zap.Logger

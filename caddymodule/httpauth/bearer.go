@@ -3,7 +3,7 @@ package httpauth
 import (
 	"net/http"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Credential is what the Authorization header of a request amounts to.
@@ -15,7 +15,7 @@ const (
 	// CredAmbiguous: several Authorization headers.
 	CredAmbiguous
 	// CredMalformed: the Bearer scheme, but no key, extra text, or a key that
-	// keystore.CheckKey refuses (length, prefix, alphabet, checksum).
+	// wire.CheckKey refuses (length, prefix, alphabet, checksum).
 	CredMalformed
 	// CredKey: one well-formed key with a valid checksum.
 	CredKey
@@ -23,7 +23,7 @@ const (
 
 // BearerKey extracts the key from "Authorization: Bearer <key>". The scheme is
 // case-insensitive and separated from the key by one or more spaces or tabs; the
-// key must pass keystore.CheckKey, so anything around it makes it malformed. It
+// key must pass wire.CheckKey, so anything around it makes it malformed. It
 // does not allocate. A key anywhere else (query string, other headers) is ignored.
 func BearerKey(h http.Header) (string, Credential) {
 	vs := h["Authorization"]
@@ -55,7 +55,7 @@ func ParseBearer(v string) (string, Credential) {
 		i++
 	}
 	key := rest[i:]
-	if keystore.CheckKey(key) != nil {
+	if wire.CheckKey(key) != nil {
 		return "", CredMalformed
 	}
 	return key, CredKey

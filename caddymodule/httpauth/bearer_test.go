@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/sagate/sagate/internal/testing/keytest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func TestBearerKey(t *testing.T) {
@@ -54,7 +54,7 @@ func TestBearerKey(t *testing.T) {
 			}
 			got, cred := BearerKey(h)
 			if cred != tt.want || got != tt.wantKey {
-				t.Fatalf("BearerKey = (%q, %d), want (%q, %d)", keystore.Last6(got), cred, keystore.Last6(tt.wantKey), tt.want)
+				t.Fatalf("BearerKey = (%q, %d), want (%q, %d)", wire.Last6(got), cred, wire.Last6(tt.wantKey), tt.want)
 			}
 		})
 	}
@@ -68,7 +68,7 @@ func TestBearerKeyDoesNotAllocate(t *testing.T) {
 }
 
 // FuzzParseAuthorization: whatever the header, a key is returned only if
-// keystore.CheckKey accepts it and the header is one Bearer Credential made of it.
+// wire.CheckKey accepts it and the header is one Bearer Credential made of it.
 func FuzzParseAuthorization(f *testing.F) {
 	key := keytest.New(f)
 	for _, seed := range []string{
@@ -95,7 +95,7 @@ func FuzzParseAuthorization(f *testing.F) {
 			}
 			return
 		}
-		if err := keystore.CheckKey(got); err != nil {
+		if err := wire.CheckKey(got); err != nil {
 			t.Fatalf("accepted a key that CheckKey refuses: %v", err)
 		}
 		if !strings.HasSuffix(v, got) || !asciiEqualFold(v[:6], "bearer") {

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/redisops"
 )
 
 // Environment variables that give the passwords of the Redis users.
@@ -17,7 +17,7 @@ const (
 )
 
 // redisACLCmd prints the Redis ACL users of least privilege for the sidecars and the
-// admin (keystore/acl.go).
+// admin (keystore/redisops/acl.go).
 func (a *app) redisACLCmd() *cobra.Command {
 	var sidecarUser, adminUser, format string
 	cmd := &cobra.Command{
@@ -31,15 +31,15 @@ func (a *app) redisACLCmd() *cobra.Command {
 			"Passwords come from $" + envSidecarRedisPassword + " and $" + envAdminRedisPassword + " and are\n" +
 			"written as their SHA-256 (#<hex>). Without them the placeholder >" + aclPlaceholder + " is written:\n" +
 			"replace it before applying. Then give each its user in the Redis URL:\n" +
-			"redis://" + keystore.DefaultSidecarACLUser + ":PASSWORD@host:6379/0 in the sidecars' Caddyfile,\n" +
-			"redis://" + keystore.DefaultAdminACLUser + ":PASSWORD@host:6379/0 for sagate serve --redis.",
+			"redis://" + redisops.DefaultSidecarACLUser + ":PASSWORD@host:6379/0 in the sidecars' Caddyfile,\n" +
+			"redis://" + redisops.DefaultAdminACLUser + ":PASSWORD@host:6379/0 for sagate serve --redis.",
 		Args: nArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			line := keystore.ACLSetUser
+			line := redisops.ACLSetUser
 			switch format {
 			case "setuser":
 			case "aclfile":
-				line = keystore.ACLFileUser
+				line = redisops.ACLFileUser
 			default:
 				return usagef("--format must be setuser or aclfile, not %q", format)
 			}
@@ -47,8 +47,8 @@ func (a *app) redisACLCmd() *cobra.Command {
 				name, env string
 				rules     []string
 			}{
-				{sidecarUser, envSidecarRedisPassword, keystore.SidecarACLRules()},
-				{adminUser, envAdminRedisPassword, keystore.AdminACLRules()},
+				{sidecarUser, envSidecarRedisPassword, redisops.SidecarACLRules()},
+				{adminUser, envAdminRedisPassword, redisops.AdminACLRules()},
 			} {
 				if !validACLUser(u.name) {
 					return usagef("Redis user name %q: use letters, digits, '-', '_', '.', '@'", u.name)
@@ -58,14 +58,14 @@ func (a *app) redisACLCmd() *cobra.Command {
 					fmt.Fprintf(a.stderr, "sagate: $%s is not set: the password of %s is the placeholder %q; replace it before applying\n",
 						u.env, u.name, aclPlaceholder)
 				}
-				fmt.Fprintln(a.stdout, line(u.name, keystore.ACLPassword(pass, aclPlaceholder), u.rules))
+				fmt.Fprintln(a.stdout, line(u.name, redisops.ACLPassword(pass, aclPlaceholder), u.rules))
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&sidecarUser, "sidecar-user", keystore.DefaultSidecarACLUser, "Redis user of the sidecars")
-	f.StringVar(&adminUser, "admin-user", keystore.DefaultAdminACLUser, "Redis user of the admin")
+	f.StringVar(&sidecarUser, "sidecar-user", redisops.DefaultSidecarACLUser, "Redis user of the sidecars")
+	f.StringVar(&adminUser, "admin-user", redisops.DefaultAdminACLUser, "Redis user of the admin")
 	f.StringVar(&format, "format", "setuser", "setuser (ACL SETUSER commands) or aclfile (lines of an ACL file)")
 	return cmd
 }

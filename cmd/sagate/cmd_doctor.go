@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/redisurl"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Roles sagate doctor checks a host for.
@@ -180,13 +180,13 @@ func (a *app) printChecks(role string, checks []check) error {
 // trustedKeys are the public keys a host verifies Redis' values with, and their ids
 // (for messages).
 type trustedKeys struct {
-	ver *keystore.Verifier
+	ver *wire.Verifier
 	ids []string
 }
 
 // newTrustedKeys trusts pubs.
-func newTrustedKeys(pubs ...keystore.PublicKey) *trustedKeys {
-	tk := &trustedKeys{ver: keystore.NewVerifier(pubs...)}
+func newTrustedKeys(pubs ...wire.PublicKey) *trustedKeys {
+	tk := &trustedKeys{ver: wire.NewVerifier(pubs...)}
 	for _, p := range pubs {
 		tk.ids = append(tk.ids, p.ID())
 	}
@@ -195,13 +195,13 @@ func newTrustedKeys(pubs ...keystore.PublicKey) *trustedKeys {
 
 // parsePublicKeys parses the sidecar's signing_keys (each may hold several, comma-separated).
 func parsePublicKeys(keys []string) (*trustedKeys, error) {
-	var pubs []keystore.PublicKey
+	var pubs []wire.PublicKey
 	for _, k := range keys {
 		for s := range strings.SplitSeq(k, ",") {
 			if s = strings.TrimSpace(s); s == "" {
 				continue
 			}
-			p, err := keystore.ParsePublicKey(s)
+			p, err := wire.ParsePublicKey(s)
 			if err != nil {
 				return nil, err
 			}

@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/sqlstore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Signing-key defaults.
@@ -58,7 +58,7 @@ func (a *app) signingKeyCmd() *cobra.Command {
 		Short: "Print the public key of the signing key in FILE (for the sidecars' signing_keys)",
 		Args:  nArgs(1, "FILE"),
 		RunE: func(_ *cobra.Command, args []string) error {
-			k, err := keystore.LoadSigningKey(args[0])
+			k, err := wire.LoadSigningKey(args[0])
 			if err != nil {
 				return err
 			}
@@ -70,21 +70,21 @@ func (a *app) signingKeyCmd() *cobra.Command {
 }
 
 // writeNewSigningKey generates a signing key and writes it to path, which must not exist.
-func writeNewSigningKey(path string) (keystore.SigningKey, error) {
-	k, err := keystore.GenerateSigningKey()
+func writeNewSigningKey(path string) (wire.SigningKey, error) {
+	k, err := wire.GenerateSigningKey()
 	if err != nil {
-		return keystore.SigningKey{}, err
+		return wire.SigningKey{}, err
 	}
 	text, err := k.MarshalText()
 	if err != nil {
-		return keystore.SigningKey{}, err
+		return wire.SigningKey{}, err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return keystore.SigningKey{}, fmt.Errorf("refusing to overwrite %s: it exists", path)
+		return wire.SigningKey{}, fmt.Errorf("refusing to overwrite %s: it exists", path)
 	}
 	if err != nil {
-		return keystore.SigningKey{}, fmt.Errorf("writing the signing key: %w", err)
+		return wire.SigningKey{}, fmt.Errorf("writing the signing key: %w", err)
 	}
 	_, err = f.Write(append(text, '\n'))
 	if cerr := f.Close(); err == nil {
@@ -92,7 +92,7 @@ func writeNewSigningKey(path string) (keystore.SigningKey, error) {
 	}
 	if err != nil {
 		_ = os.Remove(path)
-		return keystore.SigningKey{}, fmt.Errorf("writing the signing key %s: %w", path, err)
+		return wire.SigningKey{}, fmt.Errorf("writing the signing key %s: %w", path, err)
 	}
 	return k, nil
 }
@@ -100,14 +100,14 @@ func writeNewSigningKey(path string) (keystore.SigningKey, error) {
 // loadServeSigningKey returns serve's signing key: from --signing-key-file, else
 // $SAGATE_SIGNING_KEY_FILE, else (SQLite store only) signing.key beside the database,
 // created on first start. A PostgreSQL store, shared by several admins, needs the flag.
-func (a *app) loadServeSigningKey(file, store string, log *zap.Logger) (keystore.SigningKey, error) {
+func (a *app) loadServeSigningKey(file, store string, log *zap.Logger) (wire.SigningKey, error) {
 	if file == "" {
 		file = a.getenv(envSigningKeyFile)
 	}
 	if file == "" {
 		db, ok := strings.CutPrefix(store, sqlstore.SchemeSQLite)
 		if !ok {
-			return keystore.SigningKey{}, fmt.Errorf("refusing to start: --signing-key-file (or $%s) is required with a PostgreSQL store, "+
+			return wire.SigningKey{}, fmt.Errorf("refusing to start: --signing-key-file (or $%s) is required with a PostgreSQL store, "+
 				"so that every admin signs with the same key; create one with `sagate signing-key generate FILE`, "+
 				"give it to every admin, and give the sidecars its public key (`sagate signing-key public FILE`)", envSigningKeyFile)
 		}
@@ -115,15 +115,15 @@ func (a *app) loadServeSigningKey(file, store string, log *zap.Logger) (keystore
 		if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
 			k, err := writeNewSigningKey(file)
 			if err != nil {
-				return keystore.SigningKey{}, err
+				return wire.SigningKey{}, err
 			}
 			log.Info("created a new signing key; configure the sidecars with its public key",
 				zap.String("file", file), zap.String("public_key", k.Public().String()))
 		}
 	}
-	k, err := keystore.LoadSigningKey(file)
+	k, err := wire.LoadSigningKey(file)
 	if err != nil {
-		return keystore.SigningKey{}, err
+		return wire.SigningKey{}, err
 	}
 	log.Info("signing what Redis holds", zap.String("file", file), zap.String("public_key", k.Public().String()))
 	return k, nil

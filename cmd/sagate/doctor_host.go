@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/sagate/sagate/admin"
-	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/sqlstore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // sidecarChecks checks what an API host's sidecar needs of t's Redis.
@@ -73,7 +73,7 @@ func signingKeyCheck(file string) (check, *trustedKeys) {
 		return c, nil
 	}
 	// LoadSigningKey refuses a file that group or others may read, as serve does.
-	k, err := keystore.LoadSigningKey(file)
+	k, err := wire.LoadSigningKey(file)
 	if err != nil {
 		c.Status, c.Detail = statusFail, err.Error()
 		c.Fix = "chmod 600 " + file + " if it is readable by others; else give the file serve uses (`sagate signing-key generate FILE` makes one)"

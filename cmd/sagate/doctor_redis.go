@@ -12,8 +12,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/redisops"
 	"github.com/sagate/sagate/keystore/redisurl"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // doctorNow is the local clock the skew check compares with Redis TIME; tests move it.
@@ -32,7 +33,7 @@ const eventsCatchUp = 3 * time.Second
 
 // probeKey is a key record that never exists (not a key hash): DEL of it changes
 // nothing, and tells whether the user may write records.
-const probeKey = keystore.RedisKeyPrefix + "doctor-probe"
+const probeKey = wire.RedisKeyPrefix + "doctor-probe"
 
 // Fixes shared by several checks.
 const (
@@ -165,10 +166,10 @@ func permissionChecks(ctx context.Context, rdb redis.UniversalClient, role strin
 		args []any
 	}
 	needs := []probe{
-		{"read the epoch marker", []any{"GET", keystore.RedisEpoch}},
-		{"read the revision marker", []any{"GET", keystore.RedisRev}},
+		{"read the epoch marker", []any{"GET", wire.RedisEpoch}},
+		{"read the revision marker", []any{"GET", wire.RedisRev}},
 		{"read key records", []any{"GET", probeKey}},
-		{"read the events stream", []any{"XREVRANGE", keystore.RedisEvents, "+", "-", "COUNT", "1"}},
+		{"read the events stream", []any{"XREVRANGE", wire.RedisEvents, "+", "-", "COUNT", "1"}},
 	}
 	if role == roleAdmin {
 		needs = append(needs,
@@ -260,12 +261,12 @@ func infoTime(ctx context.Context, rdb redis.UniversalClient) (time.Time, error)
 	return time.UnixMicro(us), nil
 }
 
-// evictionCheck reads whether Redis may evict sagate's keys (keystore.CheckEviction).
+// evictionCheck reads whether Redis may evict sagate's keys (redisops.CheckEviction).
 func evictionCheck(ctx context.Context, rdb redis.UniversalClient) check {
 	c := check{Name: "eviction"}
 	ctx, cancel := bounded(ctx)
 	defer cancel()
-	risk, err := keystore.CheckEviction(ctx, rdb)
+	risk, err := redisops.CheckEviction(ctx, rdb)
 	switch {
 	case err != nil:
 		c.Status, c.Detail = statusWarn, "not checked: "+err.Error()

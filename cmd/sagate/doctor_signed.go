@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // markerState is what Redis holds of sagate's signed state, verified.
@@ -58,19 +58,19 @@ func readMarkers(ctx context.Context, rdb redis.UniversalClient, tk *trustedKeys
 	ctx, cancel := bounded(ctx)
 	defer cancel()
 	var st markerState
-	sealed, err := rdb.Get(ctx, keystore.RedisEpoch).Result()
+	sealed, err := rdb.Get(ctx, wire.RedisEpoch).Result()
 	if err != nil {
-		return st, markerError(keystore.RedisEpoch, err)
+		return st, markerError(wire.RedisEpoch, err)
 	}
-	if st.epoch, err = keystore.OpenMarker(ver, keystore.DomainEpoch, sealed); err != nil {
-		return st, signerError(keystore.RedisEpoch, sealed, tk, err)
+	if st.epoch, err = wire.OpenMarker(ver, wire.DomainEpoch, sealed); err != nil {
+		return st, signerError(wire.RedisEpoch, sealed, tk, err)
 	}
-	sealed, err = rdb.Get(ctx, keystore.RedisRev).Result()
+	sealed, err = rdb.Get(ctx, wire.RedisRev).Result()
 	if err != nil {
-		return st, markerError(keystore.RedisRev, err)
+		return st, markerError(wire.RedisRev, err)
 	}
-	if st.rev, err = keystore.OpenRev(ver, sealed); err != nil {
-		return st, signerError(keystore.RedisRev, sealed, tk, err)
+	if st.rev, err = wire.OpenRev(ver, sealed); err != nil {
+		return st, signerError(wire.RedisRev, sealed, tk, err)
 	}
 	return st, nil
 }
@@ -84,7 +84,7 @@ func verifyShardMarkers(ctx context.Context, rdb redis.UniversalClient, tk *trus
 	}
 	ctx, cancel := bounded(ctx)
 	defer cancel()
-	shards, err := keystore.LoadShards(ctx, cc)
+	shards, err := wire.LoadShards(ctx, cc)
 	if err != nil {
 		return 0, fmt.Errorf("reading the cluster's shards: %w", err)
 	}
@@ -93,7 +93,7 @@ func verifyShardMarkers(ctx context.Context, rdb redis.UniversalClient, tk *trus
 		if err != nil {
 			return 0, markerError(key, err)
 		}
-		if _, err := keystore.OpenShardRev(tk.ver, key, sealed); err != nil {
+		if _, err := wire.OpenShardRev(tk.ver, key, sealed); err != nil {
 			return 0, signerError(key, sealed, tk, err)
 		}
 	}
@@ -111,7 +111,7 @@ func markerError(key string, err error) error {
 // signerError says why a sealed value did not verify, naming its signer and the
 // trusted ones (ids of public keys, never keys or signatures).
 func signerError(key, sealed string, tk *trustedKeys, err error) error {
-	if errors.Is(err, keystore.ErrUnknownSigner) {
+	if errors.Is(err, wire.ErrUnknownSigner) {
 		return fmt.Errorf("%s is signed by key %s, which is not among the configured public keys (%s)", key, signerOf(sealed), strings.Join(tk.ids, ", "))
 	}
 	return fmt.Errorf("%s does not verify: %w", key, err)
@@ -120,10 +120,10 @@ func signerError(key, sealed string, tk *trustedKeys, err error) error {
 // signerOf returns the signer id of a sealed value ("?" when it is not sealed).
 func signerOf(sealed string) string {
 	// s1:<signer id>:…
-	if len(sealed) < 3+keystore.SignerIDLen || !strings.HasPrefix(sealed, "s1:") {
+	if len(sealed) < 3+wire.SignerIDLen || !strings.HasPrefix(sealed, "s1:") {
 		return "?"
 	}
-	return sealed[3 : 3+keystore.SignerIDLen]
+	return sealed[3 : 3+wire.SignerIDLen]
 }
 
 // eventsCheck verifies the newest event and checks that the stream has caught up with
@@ -141,7 +141,7 @@ func eventsCheck(ctx context.Context, rdb redis.UniversalClient, tk *trustedKeys
 			c.Fix = fixNoAdmin
 			return c
 		}
-		if err := keystore.VerifyEvent(ver, e); err != nil {
+		if err := wire.VerifyEvent(ver, e); err != nil {
 			c.Status, c.Detail, c.Fix = statusFail, err.Error(), fixPublicKey
 			return c
 		}
@@ -179,15 +179,15 @@ func eventsCheck(ctx context.Context, rdb redis.UniversalClient, tk *trustedKeys
 }
 
 // newestEvent reads the newest entry of the events stream.
-func newestEvent(ctx context.Context, rdb redis.UniversalClient) (keystore.Event, error) {
+func newestEvent(ctx context.Context, rdb redis.UniversalClient) (wire.Event, error) {
 	ctx, cancel := bounded(ctx)
 	defer cancel()
-	msgs, err := rdb.XRevRangeN(ctx, keystore.RedisEvents, "+", "-", 1).Result()
+	msgs, err := rdb.XRevRangeN(ctx, wire.RedisEvents, "+", "-", 1).Result()
 	if err != nil {
-		return keystore.Event{}, fmt.Errorf("reading %s: %w", keystore.RedisEvents, err)
+		return wire.Event{}, fmt.Errorf("reading %s: %w", wire.RedisEvents, err)
 	}
 	if len(msgs) == 0 {
-		return keystore.Event{}, fmt.Errorf("%s is empty: no admin has written this Redis since it started empty", keystore.RedisEvents)
+		return wire.Event{}, fmt.Errorf("%s is empty: no admin has written this Redis since it started empty", wire.RedisEvents)
 	}
-	return keystore.ParseEvent(msgs[0])
+	return wire.ParseEvent(msgs[0])
 }

@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/sagate/sagate/internal/testing/redistest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/redisops"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // doctorReport is sagate doctor's -o json output.
@@ -77,9 +78,9 @@ func newDoctorSetup(t *testing.T) *doctorSetup {
 	t.Helper()
 	s := &doctorSetup{srv: redistest.Start(t)}
 	applyACLUsers(t, s.srv, map[string]string{envSidecarRedisPassword: "side-secret-7f3a", envAdminRedisPassword: "adm-secret-91c2"})
-	s.sidecarURL = "redis://" + keystore.DefaultSidecarACLUser + ":side-secret-7f3a@" + s.srv.Addr() + "/0"
-	s.adminURL = "redis://" + keystore.DefaultAdminACLUser + ":adm-secret-91c2@" + s.srv.Addr() + "/0"
-	s.wrongPassedURL = "redis://" + keystore.DefaultSidecarACLUser + ":not-the-password@" + s.srv.Addr() + "/0"
+	s.sidecarURL = "redis://" + redisops.DefaultSidecarACLUser + ":side-secret-7f3a@" + s.srv.Addr() + "/0"
+	s.adminURL = "redis://" + redisops.DefaultAdminACLUser + ":adm-secret-91c2@" + s.srv.Addr() + "/0"
+	s.wrongPassedURL = "redis://" + redisops.DefaultSidecarACLUser + ":not-the-password@" + s.srv.Addr() + "/0"
 	dir := t.TempDir()
 	s.keyFile = filepath.Join(dir, "signing.key")
 	k, err := writeNewSigningKey(s.keyFile)
@@ -87,7 +88,7 @@ func newDoctorSetup(t *testing.T) *doctorSetup {
 		t.Fatal(err)
 	}
 	s.pub = k.Public().String()
-	other, err := keystore.GenerateSigningKey()
+	other, err := wire.GenerateSigningKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,11 +271,11 @@ func TestDoctorRedisSetup(t *testing.T) {
 		if r := s.stopAdmin(); r.code != 0 {
 			t.Fatalf("admin exit %d: %s", r.code, r.stderr)
 		}
-		k, err := keystore.LoadSigningKey(s.keyFile)
+		k, err := wire.LoadSigningKey(s.keyFile)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := root.Set(ctx, keystore.RedisRev, keystore.SealRev(k, 1000), 0).Err(); err != nil {
+		if err := root.Set(ctx, wire.RedisRev, wire.SealRev(k, 1000), 0).Err(); err != nil {
 			t.Fatal(err)
 		}
 		code, rep := doctorRun(t, nil, s.sidecarArgs...)

@@ -20,6 +20,7 @@ import (
 	"github.com/sagate/sagate/admin/admintest"
 	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 const serveToken = "serve-test-a9cd65e1af0d56f1361c9a8363a9d6c2b1c4d8e3f9c2d7f1e4b8a3c6d0e5f2a7"
@@ -154,17 +155,17 @@ func TestServeRunsAndRestarts(t *testing.T) {
 	if r.code != 0 || key == "" {
 		t.Fatalf("sa create: %+v", r)
 	}
-	b, err := rs.Client().Get(context.Background(), keystore.RedisKey(keystore.HashKey(key))).Bytes()
+	b, err := rs.Client().Get(context.Background(), wire.RedisKey(keystore.HashKey(key))).Bytes()
 	if err != nil {
 		t.Fatalf("the record of the issued key is not in redis: %v", err)
 	}
 	// The signing key was created beside the database at the first start.
-	signing, err := keystore.LoadSigningKey(filepath.Join(dir, defaultSigningKeyName))
+	signing, err := wire.LoadSigningKey(filepath.Join(dir, defaultSigningKeyName))
 	if err != nil {
 		t.Fatalf("the signing key serve created: %v", err)
 	}
-	ver := keystore.NewVerifier(signing.Public())
-	if rec, err := keystore.OpenRecord(ver, keystore.HashKey(key), b); err != nil || rec.SA != "bot@ml-team" || !rec.Live(time.Now()) {
+	ver := wire.NewVerifier(signing.Public())
+	if rec, err := wire.OpenRecord(ver, keystore.HashKey(key), b); err != nil || rec.SA != "bot@ml-team" || !rec.Live(time.Now()) {
 		t.Fatalf("record: %+v %v", rec, err)
 	}
 	res := stop()
@@ -194,13 +195,13 @@ func TestServeRunsAndRestarts(t *testing.T) {
 	if r := runWith(t, cli, "key", "revoke", "bot", keystore.Last6(key)); r.code != 0 {
 		t.Fatalf("key revoke after restart: %+v", r)
 	}
-	b, err = rs.Client().Get(context.Background(), keystore.RedisKey(keystore.HashKey(key))).Bytes()
+	b, err = rs.Client().Get(context.Background(), wire.RedisKey(keystore.HashKey(key))).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
 	case err != nil:
 		t.Fatal(err)
 	default:
-		if rec, err := keystore.OpenRecord(ver, keystore.HashKey(key), b); err != nil || rec.Live(time.Now()) {
+		if rec, err := wire.OpenRecord(ver, keystore.HashKey(key), b); err != nil || rec.Live(time.Now()) {
 			t.Fatalf("the revoked key's record: %+v %v", rec, err)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func TestSigningKeyCommands(t *testing.T) {
@@ -16,7 +16,7 @@ func TestSigningKeyCommands(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("generate: %+v", r)
 	}
-	pub, err := keystore.ParsePublicKey(strings.TrimSpace(r.stdout))
+	pub, err := wire.ParsePublicKey(strings.TrimSpace(r.stdout))
 	if err != nil {
 		t.Fatalf("generate printed %q: %v", r.stdout, err)
 	}
@@ -24,7 +24,7 @@ func TestSigningKeyCommands(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v, %v; want mode 0600", fi, err)
 	}
-	k, err := keystore.LoadSigningKey(file)
+	k, err := wire.LoadSigningKey(file)
 	if err != nil || k.Public().String() != pub.String() {
 		t.Fatalf("the file holds another key (%v)", err)
 	}

@@ -11,14 +11,15 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/sagate/sagate/internal/testing/redistest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/redisops"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
-// TestWithSidecarACLUser runs the cache as the Redis user of keystore.SidecarACLRules:
+// TestWithSidecarACLUser runs the cache as the Redis user of redisops.SidecarACLRules:
 // lookups, events, use reports and Close all work with no more than those rights.
 func TestWithSidecarACLUser(t *testing.T) {
 	srv := redistest.Start(t)
-	line := keystore.ACLSetUser("sidecar", keystore.ACLPassword("pw", ""), keystore.SidecarACLRules())
+	line := redisops.ACLSetUser("sidecar", redisops.ACLPassword("pw", ""), redisops.SidecarACLRules())
 	var args []any
 	for _, f := range strings.Fields(line) {
 		args = append(args, f)
@@ -43,7 +44,7 @@ func TestWithSidecarACLUser(t *testing.T) {
 	applied := e.cache.Stats().EventsApplied
 	e.revoke(h, rec)
 	e.waitEvents(applied + 1)
-	if ent, _ := e.lookup(h); ent == nil || ent.State() != keystore.KeyRevoked {
+	if ent, _ := e.lookup(h); ent == nil || ent.State() != wire.KeyRevoked {
 		t.Fatalf("after the revocation: %+v", ent)
 	}
 	if id := e.cache.followID.Load(); id == 0 {

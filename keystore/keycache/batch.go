@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Misses share round trips. A miss for a hash already queued or in flight joins that
@@ -42,7 +42,7 @@ const (
 
 // call is the Redis lookup of one hash, shared by the misses for it.
 type call struct {
-	h    keystore.KeyHash
+	h    wire.KeyHash
 	done chan struct{} // closed once e and err are set
 	e    Entry
 	err  error
@@ -55,7 +55,7 @@ type call struct {
 // enqueue returns the lookup of h, joining the one queued or in flight, or queueing a
 // new one and starting a flight when fewer than maxFlights are in the air.
 // at is the miss's time (Cache.mono).
-func (c *Cache) enqueue(h keystore.KeyHash, at int64) (*call, error) {
+func (c *Cache) enqueue(h wire.KeyHash, at int64) (*call, error) {
 	c.bmu.Lock()
 	if cl := c.calls[h]; cl != nil {
 		cl.last = max(cl.last, at)
@@ -171,8 +171,8 @@ func (c *Cache) fetchOnce(ctx context.Context, batch []*call, retry bool) []*cal
 		return nil
 	}
 	pipe := c.client.Pipeline()
-	epochCmd := pipe.Get(ctx, keystore.RedisEpoch)
-	revCmd := pipe.Get(ctx, keystore.RedisRev)
+	epochCmd := pipe.Get(ctx, wire.RedisEpoch)
+	revCmd := pipe.Get(ctx, wire.RedisRev)
 	// On a Cluster, each record's shard marker, before the records, as the markers
 	// above: a record read after its marker is at least as new (shardrev.go).
 	var shardCmds []*redis.StringCmd
@@ -348,14 +348,14 @@ func (c *Cache) replyRev(cmd *redis.StringCmd, seen int64, hasEpoch bool) (int64
 
 // answerFinal answers a call from a Redis that is behind what this cache has seen: only
 // a tombstone (a verified record of a revoked key) answers, since revocation is final
-// (keystore.Event.Gone); anything else is why, "cannot tell".
+// (wire.Event.Gone); anything else is why, "cannot tell".
 func (c *Cache) answerFinal(cl *call, cmd *redis.StringCmd, confirmed int64, gen uint64, why error) (Entry, error) {
 	raw, err := cmd.Bytes()
 	if err != nil {
 		return Entry{}, why
 	}
 	rec, err := c.openRecord(cl.h, raw)
-	if err != nil || rec.State != keystore.KeyRevoked {
+	if err != nil || rec.State != wire.KeyRevoked {
 		return Entry{}, why
 	}
 	return c.store(cl.h, &rec, confirmed, gen, cl.inv)
@@ -401,7 +401,7 @@ func (c *Cache) finish(batch []*call, err error) {
 // forget detaches the lookups of hashes, queued or in flight, after an event named
 // them: their replies may predate the event, so a miss from now on must not join them.
 // They still answer the misses that joined before.
-func (c *Cache) forget(hashes []keystore.KeyHash) {
+func (c *Cache) forget(hashes []wire.KeyHash) {
 	c.bmu.Lock()
 	defer c.bmu.Unlock()
 	if len(c.calls) == 0 {
@@ -413,21 +413,21 @@ func (c *Cache) forget(hashes []keystore.KeyHash) {
 }
 
 // redisKeyLen is the length of a record's Redis key.
-const redisKeyLen = len(keystore.RedisKeyPrefix) + 2*len(keystore.KeyHash{})
+const redisKeyLen = len(wire.RedisKeyPrefix) + 2*len(wire.KeyHash{})
 
 // appendRedisKey appends the Redis key of h's record to b.
-func appendRedisKey(b []byte, h keystore.KeyHash) []byte {
-	b = append(b, keystore.RedisKeyPrefix...)
+func appendRedisKey(b []byte, h wire.KeyHash) []byte {
+	b = append(b, wire.RedisKeyPrefix...)
 	return hex.AppendEncode(b, h[:])
 }
 
-// redisKey is keystore.RedisKey in one allocation instead of two.
-func redisKey(h keystore.KeyHash) string {
-	var hx [2 * len(keystore.KeyHash{})]byte
+// redisKey is wire.RedisKey in one allocation instead of two.
+func redisKey(h wire.KeyHash) string {
+	var hx [2 * len(wire.KeyHash{})]byte
 	hex.Encode(hx[:], h[:])
 	var b strings.Builder
-	b.Grow(len(keystore.RedisKeyPrefix) + len(hx))
-	b.WriteString(keystore.RedisKeyPrefix)
+	b.Grow(len(wire.RedisKeyPrefix) + len(hx))
+	b.WriteString(wire.RedisKeyPrefix)
 	b.Write(hx[:])
 	return b.String()
 }

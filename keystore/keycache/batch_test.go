@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // lookupsPending returns the pipelines in flight and the hashes queued or in flight.
@@ -30,13 +30,13 @@ func (e *env) holdFlights() (held *atomic.Int64, release chan struct{}) {
 
 // lookupAsync runs Lookup for h on a goroutine of wg and sends its result.
 type result struct {
-	h   keystore.KeyHash
+	h   wire.KeyHash
 	e   *Entry
 	src Source
 	err error
 }
 
-func (e *env) lookupAsync(wg *sync.WaitGroup, out chan<- result, h keystore.KeyHash) {
+func (e *env) lookupAsync(wg *sync.WaitGroup, out chan<- result, h wire.KeyHash) {
 	wg.Go(func() {
 		ent, src, err := foundOf(e.cache.Lookup(context.Background(), h, testPolicy))
 		out <- result{h, ent, src, err}
@@ -49,8 +49,8 @@ func TestMissesForDifferentHashesShareRoundTrips(t *testing.T) {
 	before := e.getCalls()
 
 	const queued = 50
-	records := make(map[keystore.KeyHash]string) // hash → key id; "" for no such key
-	var hashes []keystore.KeyHash
+	records := make(map[wire.KeyHash]string) // hash → key id; "" for no such key
+	var hashes []wire.KeyHash
 	for i := range maxFlights + queued {
 		if i%5 == 4 {
 			h := newHash(t)
@@ -181,7 +181,7 @@ func TestMissAfterAnEventDoesNotJoinAnOlderLookup(t *testing.T) {
 	if got := e.cache.Stats().Lookups; got != 2 {
 		t.Errorf("%d round trips, want 2", got)
 	}
-	if ent, _ := e.lookup(h); ent == nil || ent.State() != keystore.KeyRevoked {
+	if ent, _ := e.lookup(h); ent == nil || ent.State() != wire.KeyRevoked {
 		t.Fatalf("after the event: %+v, want the tombstone", ent)
 	}
 }
@@ -204,8 +204,8 @@ func TestLookupAtTakesTheCallersClock(t *testing.T) {
 }
 
 func TestRedisKeyMatchesKeystore(t *testing.T) {
-	for _, h := range []keystore.KeyHash{{}, newHash(t), newHash(t)} {
-		if got, want := redisKey(h), keystore.RedisKey(h); got != want {
+	for _, h := range []wire.KeyHash{{}, newHash(t), newHash(t)} {
+		if got, want := redisKey(h), wire.RedisKey(h); got != want {
 			t.Fatalf("redisKey = %q, want %q", got, want)
 		}
 	}

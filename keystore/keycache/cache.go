@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Reasons a lookup could not get an answer from Redis. They never name the key.
@@ -23,13 +23,13 @@ var (
 // on its own clock.
 //
 // A fresh hit takes one shard lock and no allocation.
-func (c *Cache) Lookup(ctx context.Context, h keystore.KeyHash, p Policy) (Entry, Source, error) {
+func (c *Cache) Lookup(ctx context.Context, h wire.KeyHash, p Policy) (Entry, Source, error) {
 	return c.LookupAt(ctx, h, p, c.now())
 }
 
 // LookupAt is Lookup at the time now, which the caller has just read from time.Now
 // (with its monotonic reading), so that a request reads the clock once.
-func (c *Cache) LookupAt(ctx context.Context, h keystore.KeyHash, p Policy, now time.Time) (Entry, Source, error) {
+func (c *Cache) LookupAt(ctx context.Context, h wire.KeyHash, p Policy, now time.Time) (Entry, Source, error) {
 	if p.TTL <= 0 {
 		p.TTL = DefaultTTL
 	}
@@ -77,7 +77,7 @@ var timers = sync.Pool{New: func() any {
 
 // miss asks Redis, sharing a round trip with concurrent misses (one lookup per hash,
 // several hashes per pipeline; see batch.go), and waits at most LookupTimeout for it.
-func (c *Cache) miss(ctx context.Context, h keystore.KeyHash, p Policy, at int64) (Entry, Source, error) {
+func (c *Cache) miss(ctx context.Context, h wire.KeyHash, p Policy, at int64) (Entry, Source, error) {
 	c.misses.Add(1)
 	// The queue ages lookups on the cache's own clock: the caller's may lag.
 	cl, err := c.enqueue(h, c.mono(c.now()))
@@ -106,7 +106,7 @@ func (c *Cache) miss(ctx context.Context, h keystore.KeyHash, p Policy, at int64
 // fallback answers when Redis could not (errNoEpoch, errMayEvict and errOlder: could
 // not tell; those are not Redis errors): a cached positive entry still within
 // TTL+StaleIfError answers as stale; otherwise ErrUnavailable. Never a negative.
-func (c *Cache) fallback(h keystore.KeyHash, p Policy, at int64, cause error) (Entry, Source, error) {
+func (c *Cache) fallback(h wire.KeyHash, p Policy, at int64, cause error) (Entry, Source, error) {
 	if !errors.Is(cause, errNoEpoch) && !errors.Is(cause, errMayEvict) && !errors.Is(cause, errOlder) {
 		c.redisErrors.Add(1)
 	}
@@ -137,7 +137,7 @@ func (c *Cache) fallback(h keystore.KeyHash, p Policy, at int64, cause error) (E
 // The reply still answers its own request: it was true when Redis served it. A flush
 // during the lookup needs no check here: the slot carries the generation it was
 // fetched under, so it is not fresh, only a stale fallback like every other flushed entry.
-func (c *Cache) store(h keystore.KeyHash, rec *keystore.Record, confirmed int64, gen, inv uint64) (Entry, error) {
+func (c *Cache) store(h wire.KeyHash, rec *wire.Record, confirmed int64, gen, inv uint64) (Entry, error) {
 	var e Entry
 	if rec != nil && len(rec.KeyID) > MaxKeyIDLen {
 		return e, fmt.Errorf("key record: key id is %d bytes, at most %d are supported", len(rec.KeyID), MaxKeyIDLen)
@@ -173,7 +173,7 @@ func (c *Cache) store(h keystore.KeyHash, rec *keystore.Record, confirmed int64,
 	case floorRevoked:
 		_ = c.older()
 		revoked := *rec
-		revoked.State, revoked.Rev = keystore.KeyRevoked, max(rec.Rev, old.rev.get())
+		revoked.State, revoked.Rev = wire.KeyRevoked, max(rec.Rev, old.rev.get())
 		rec = &revoked
 	}
 	// A refetch of the same key keeps its last reported use, so that it is not

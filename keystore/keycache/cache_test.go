@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func TestLookup(t *testing.T) {
@@ -16,16 +16,16 @@ func TestLookup(t *testing.T) {
 	now := time.Now()
 	tests := []struct {
 		name   string
-		rec    *keystore.Record // nil: no record in Redis
+		rec    *wire.Record // nil: no record in Redis
 		live   bool
 		negSrc Source // the source of the second lookup
 	}{
 		{"active", recPtr(activeRecord()), true, SourceCache},
 		{"unknown", nil, false, SourceNegative},
-		{"tombstone", recPtr(with(activeRecord(), func(r *keystore.Record) { r.State = keystore.KeyRevoked })), false, SourceCache},
-		{"deactivated", recPtr(with(activeRecord(), func(r *keystore.Record) { r.State = keystore.KeyDeactivated })), false, SourceCache},
-		{"expired", recPtr(with(activeRecord(), func(r *keystore.Record) { r.Exp = now.Add(-time.Minute).UnixMilli() })), false, SourceCache},
-		{"not yet expired", recPtr(with(activeRecord(), func(r *keystore.Record) { r.Exp = now.Add(time.Hour).UnixMilli() })), true, SourceCache},
+		{"tombstone", recPtr(with(activeRecord(), func(r *wire.Record) { r.State = wire.KeyRevoked })), false, SourceCache},
+		{"deactivated", recPtr(with(activeRecord(), func(r *wire.Record) { r.State = wire.KeyDeactivated })), false, SourceCache},
+		{"expired", recPtr(with(activeRecord(), func(r *wire.Record) { r.Exp = now.Add(-time.Minute).UnixMilli() })), false, SourceCache},
+		{"not yet expired", recPtr(with(activeRecord(), func(r *wire.Record) { r.Exp = now.Add(time.Hour).UnixMilli() })), true, SourceCache},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,12 +58,12 @@ func TestLookup(t *testing.T) {
 	}
 }
 
-func recPtr(r keystore.Record) *keystore.Record { return &r }
+func recPtr(r wire.Record) *wire.Record { return &r }
 
-func with(r keystore.Record, f func(*keystore.Record)) keystore.Record { f(&r); return r }
+func with(r wire.Record, f func(*wire.Record)) wire.Record { f(&r); return r }
 
 // checkRecord verifies that e answers every field of rec but Rev, which it does not keep.
-func checkRecord(t *testing.T, e *Entry, rec keystore.Record) {
+func checkRecord(t *testing.T, e *Entry, rec wire.Record) {
 	t.Helper()
 	rec.Rev = 0
 	if got := e.Record(); !reflect.DeepEqual(got, rec) {
@@ -106,7 +106,7 @@ func TestLookupHitDoesNotAllocate(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
-		h    keystore.KeyHash
+		h    wire.KeyHash
 		want Source
 	}{{"positive", h, SourceCache}, {"negative", unknown, SourceNegative}} {
 		allocs := testing.AllocsPerRun(1000, func() {
@@ -163,7 +163,7 @@ func BenchmarkLookupHit(b *testing.B) {
 func BenchmarkLookupHitParallel(b *testing.B) {
 	e := newEnv(b, envOpts{})
 	e.cache.now = time.Now
-	hashes := make([]keystore.KeyHash, 1024)
+	hashes := make([]wire.KeyHash, 1024)
 	for i := range hashes {
 		hashes[i], _ = e.putNew()
 		e.lookup(hashes[i])
@@ -231,11 +231,11 @@ func TestReplyRacingAnEventIsNotCached(t *testing.T) {
 		e.waitEvents(1)
 	}
 	ent, src := e.lookup(h)
-	if src != SourceRedis || ent == nil || ent.State() != keystore.KeyActive {
+	if src != SourceRedis || ent == nil || ent.State() != wire.KeyActive {
 		t.Fatalf("racing lookup: %v %+v, want the active record it read", src, ent)
 	}
 	ent, src = e.lookup(h)
-	if src != SourceRedis || ent == nil || ent.State() != keystore.KeyRevoked {
+	if src != SourceRedis || ent == nil || ent.State() != wire.KeyRevoked {
 		t.Fatalf("next lookup: %v %+v, want the tombstone from redis (the raced reply must not be cached)", src, ent)
 	}
 }
@@ -269,7 +269,7 @@ func TestEmptyRedisIsNeverUnknown(t *testing.T) {
 	uncached, _ := e.putNew()
 	e.lookup(cached)
 	e.lookup(negative)
-	e.publish(keystore.EventKeys) // the admin has published before
+	e.publish(wire.EventKeys) // the admin has published before
 	e.waitEvents(1)
 	if err := e.rdb.FlushAll(context.Background()).Err(); err != nil {
 		t.Fatal(err)
@@ -279,7 +279,7 @@ func TestEmptyRedisIsNeverUnknown(t *testing.T) {
 		_, src, err := e.cache.Lookup(context.Background(), cached, testPolicy)
 		return err == nil && src == SourceStale
 	})
-	for name, h := range map[string]keystore.KeyHash{"negative before": negative, "uncached": uncached} {
+	for name, h := range map[string]wire.KeyHash{"negative before": negative, "uncached": uncached} {
 		ent, src, err := foundOf(e.cache.Lookup(context.Background(), h, testPolicy))
 		if !errors.Is(err, ErrUnavailable) {
 			t.Errorf("%s: %v %v %v, want ErrUnavailable", name, ent, src, err)
@@ -327,10 +327,10 @@ func TestRecordAnswersWithoutEpoch(t *testing.T) {
 	revoked, rec := e.putNew()
 	rewritten, rec2 := e.putNew()
 	missing, _ := e.putNew()
-	for _, h := range []keystore.KeyHash{revoked, rewritten, missing} {
+	for _, h := range []wire.KeyHash{revoked, rewritten, missing} {
 		e.lookup(h)
 	}
-	e.publish(keystore.EventKeys) // the admin has published before
+	e.publish(wire.EventKeys) // the admin has published before
 	e.waitEvents(1)
 	if err := e.rdb.FlushAll(context.Background()).Err(); err != nil {
 		t.Fatal(err)
@@ -339,11 +339,11 @@ func TestRecordAnswersWithoutEpoch(t *testing.T) {
 	// new stream, which the follower sees as a replaced stream and skips) and rewrites
 	// another.
 	tomb := rec
-	tomb.State = keystore.KeyRevoked
+	tomb.State = wire.KeyRevoked
 	tomb.Rev = rec.Rev + 1
 	e.put(revoked, tomb)
 	e.put(rewritten, rec2)
-	e.publish(keystore.EventKeys, revoked)
+	e.publish(wire.EventKeys, revoked)
 	eventually(t, "the tombstone refuses the revoked key", func() bool {
 		ent, _, err := foundOf(e.cache.Lookup(context.Background(), revoked, testPolicy))
 		return err == nil && ent != nil && !ent.Live(time.Now())
@@ -373,7 +373,7 @@ func TestClosedCacheAnswersUnavailable(t *testing.T) {
 		t.Fatalf("lookup after Close: %v, want ErrUnavailable", err)
 	}
 	e.cache.RecordUse(ent, time.Now()) // no panic, no report
-	e.cache.drop([]keystore.KeyHash{h}, nil, 2)
+	e.cache.drop([]wire.KeyHash{h}, nil, 2)
 	if ent.KeyID() != rec.KeyID || ent.ServiceAccount() != rec.SA {
 		t.Fatalf("an entry taken before Close changed: %+v", ent.Record())
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/internal/testing/redistest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // clusterEnv is a real Redis Cluster to which the test writes what the admin would:
@@ -18,8 +18,8 @@ import (
 type clusterEnv struct {
 	t      *testing.T
 	rdb    *redis.ClusterClient
-	sk     keystore.SigningKey
-	shards keystore.Shards
+	sk     wire.SigningKey
+	shards wire.Shards
 	rev    int64
 }
 
@@ -31,12 +31,12 @@ func newClusterEnv(t *testing.T, c *redistest.Cluster) *clusterEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.shards = keystore.ShardsOf(slots)
+	e.shards = wire.ShardsOf(slots)
 	if e.shards.Len() != 3 {
 		t.Fatalf("the cluster has %d slot ranges, want 3", e.shards.Len())
 	}
 	e.raise(1)
-	e.set(keystore.RedisEpoch, keystore.SealMarker(e.sk, keystore.DomainEpoch, "e1"))
+	e.set(wire.RedisEpoch, wire.SealMarker(e.sk, wire.DomainEpoch, "e1"))
 	return e
 }
 
@@ -52,9 +52,9 @@ func (e *clusterEnv) raise(rev int64) {
 	e.t.Helper()
 	e.rev = rev
 	for _, k := range e.shards.Keys() {
-		e.set(k, keystore.SealShardRev(e.sk, k, rev))
+		e.set(k, wire.SealShardRev(e.sk, k, rev))
 	}
-	e.set(keystore.RedisRev, keystore.SealRev(e.sk, rev))
+	e.set(wire.RedisRev, wire.SealRev(e.sk, rev))
 }
 
 // cache returns a started cache on a cluster client of its own whose follower has
@@ -70,35 +70,35 @@ func (e *clusterEnv) cache(c *redistest.Cluster) *Cache {
 }
 
 // keyOn returns a fresh hash whose record lives in the slot range of marker.
-func (e *clusterEnv) keyOn(marker string) keystore.KeyHash {
+func (e *clusterEnv) keyOn(marker string) wire.KeyHash {
 	e.t.Helper()
 	for range 10000 {
 		h := newHash(e.t)
-		if k, _ := e.shards.KeyFor(keystore.RedisKey(h)); k == marker {
+		if k, _ := e.shards.KeyFor(wire.RedisKey(h)); k == marker {
 			return h
 		}
 	}
 	e.t.Fatalf("no key found in the range of %s", marker)
-	return keystore.KeyHash{}
+	return wire.KeyHash{}
 }
 
 // put writes a live record for h.
-func (e *clusterEnv) put(h keystore.KeyHash) {
+func (e *clusterEnv) put(h wire.KeyHash) {
 	e.t.Helper()
-	b, err := keystore.SealRecord(e.sk, h, activeRecord())
+	b, err := wire.SealRecord(e.sk, h, activeRecord())
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.set(keystore.RedisKey(h), string(b))
+	e.set(wire.RedisKey(h), string(b))
 }
 
 // publish raises every marker to the next revision and appends a signed event naming h.
-func (e *clusterEnv) publish(h keystore.KeyHash) {
+func (e *clusterEnv) publish(h wire.KeyHash) {
 	e.t.Helper()
 	e.raise(e.rev + 1)
-	ev := keystore.Event{Kind: keystore.EventKeys, Rev: e.rev, Epoch: "e1", Hashes: []keystore.KeyHash{h}}
-	keystore.SignEvent(e.sk, &ev)
-	if _, _, err := keystore.PublishEvent(context.Background(), e.rdb, ev, 0); err != nil {
+	ev := wire.Event{Kind: wire.EventKeys, Rev: e.rev, Epoch: "e1", Hashes: []wire.KeyHash{h}}
+	wire.SignEvent(e.sk, &ev)
+	if _, _, err := wire.PublishEvent(context.Background(), e.rdb, ev, 0); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -114,11 +114,11 @@ func TestClusterShardGoesBack(t *testing.T) {
 	keys := e.shards.Keys()
 	back, other := keys[0], keys[1]
 	h1, h2, h3 := e.keyOn(back), e.keyOn(back), e.keyOn(other)
-	for _, h := range []keystore.KeyHash{h1, h2, h3} {
+	for _, h := range []wire.KeyHash{h1, h2, h3} {
 		e.put(h)
 	}
 	ca := e.cache(c)
-	lookup := func(h keystore.KeyHash) (Entry, error) {
+	lookup := func(h wire.KeyHash) (Entry, error) {
 		ent, _, err := ca.Lookup(ctx, h, Policy{})
 		return ent, err
 	}
@@ -129,7 +129,7 @@ func TestClusterShardGoesBack(t *testing.T) {
 	eventually(t, "the cache to see revision 2", func() bool { return ca.seenRev.Load() == 2 })
 
 	// The shard goes back to revision 1.
-	e.set(back, keystore.SealShardRev(e.sk, back, 1))
+	e.set(back, wire.SealShardRev(e.sk, back, 1))
 	behind := ca.Stats().RedisBehind
 	if _, err := lookup(h2); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("a key on a shard gone back: %v, want ErrUnavailable", err)
@@ -163,8 +163,8 @@ func TestClusterShardGoesBack(t *testing.T) {
 		t.Errorf("a new cache, no record on a sound shard: %v, found %v; want not found", err, ent.Found())
 	}
 	// The same for a new cache whose first reply shows the shard below sagate:rev.
-	e.set(back, keystore.SealShardRev(e.sk, back, 1))
-	for _, h := range []keystore.KeyHash{h1, e.keyOn(back)} {
+	e.set(back, wire.SealShardRev(e.sk, back, 1))
+	for _, h := range []wire.KeyHash{h1, e.keyOn(back)} {
 		fresh := New(c.Client(), Config{Verifier: testVerifier(t)})
 		t.Cleanup(func() { _ = fresh.Close() })
 		if _, _, err := fresh.Lookup(ctx, h, Policy{}); !errors.Is(err, ErrUnavailable) {
@@ -180,7 +180,7 @@ func TestClusterShardGoesBack(t *testing.T) {
 	racing := New(c.Client(), Config{Verifier: testVerifier(t)})
 	t.Cleanup(func() { _ = racing.Close() })
 	var once sync.Once
-	racing.replyHook = func() { once.Do(func() { e.set(back, keystore.SealShardRev(e.sk, back, e.rev)) }) }
+	racing.replyHook = func() { once.Do(func() { e.set(back, wire.SealShardRev(e.sk, back, e.rev)) }) }
 	if ent, _, err := racing.Lookup(ctx, h1, Policy{}); err != nil || !ent.Found() {
 		t.Errorf("a reply that raced a change, asked again: %v, found %v; want found", err, ent.Found())
 	}
@@ -189,7 +189,7 @@ func TestClusterShardGoesBack(t *testing.T) {
 	}
 
 	// Another shard's marker copied onto this one does not verify.
-	e.set(back, keystore.SealShardRev(e.sk, other, e.rev))
+	e.set(back, wire.SealShardRev(e.sk, other, e.rev))
 	revs := ca.Stats().SignatureFailures.Revs
 	if _, err := lookup(e.keyOn(back)); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("a key on a shard with a forged marker: %v, want ErrUnavailable", err)

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Entry is the answer to a lookup: a copy of a cached record, live or not, taken
@@ -52,22 +52,22 @@ func (e *Entry) Workspace() string { return e.acc.ws }
 
 // State returns the key's state: active, deactivated, or revoked (a tombstone); ""
 // for a state this version does not know, which is never live.
-func (e *Entry) State() keystore.KeyState { return stateNames[e.state] }
+func (e *Entry) State() wire.KeyState { return stateNames[e.state] }
 
 // Expires returns the key's expiry in Unix milliseconds, 0 if it never expires.
 func (e *Entry) Expires() int64 { return e.exp }
 
 // Live reports whether the key lets a request in at time now (ignoring roles); see
-// keystore.Record.Live.
+// wire.Record.Live.
 func (e *Entry) Live(now time.Time) bool {
 	return e.state == stateActive && (e.exp == 0 || now.UnixMilli() < e.exp)
 }
 
 // RoleFor resolves the account's role in project: the higher of its grants on project
-// and on "*"; see keystore.Record.RoleFor.
-func (e *Entry) RoleFor(project string) (keystore.Role, bool) {
+// and on "*"; see wire.Record.RoleFor.
+func (e *Entry) RoleFor(project string) (wire.Role, bool) {
 	role, ok := e.acc.roles[project]
-	if all, star := e.acc.roles[keystore.AllProjects]; star && (!ok || all.Rank() > role.Rank()) {
+	if all, star := e.acc.roles[wire.AllProjects]; star && (!ok || all.Rank() > role.Rank()) {
 		return all, true
 	}
 	return role, ok
@@ -76,11 +76,11 @@ func (e *Entry) RoleFor(project string) (keystore.Role, bool) {
 // Record returns the record the entry was made from, without its Rev (which the cache
 // does not keep). Its Roles map is shared and must not be modified. The zero Record
 // for an entry that is not Found.
-func (e *Entry) Record() keystore.Record {
+func (e *Entry) Record() wire.Record {
 	if !e.Found() {
-		return keystore.Record{}
+		return wire.Record{}
 	}
-	return keystore.Record{
+	return wire.Record{
 		KeyID: e.KeyID(), SAID: e.acc.said, SA: e.acc.sa, Workspace: e.acc.ws,
 		State: e.State(), Exp: e.exp, Roles: e.acc.roles,
 	}
@@ -94,19 +94,19 @@ const (
 	stateRevoked
 )
 
-var stateNames = [...]keystore.KeyState{
-	stateOther: "", stateActive: keystore.KeyActive,
-	stateDeactivated: keystore.KeyDeactivated, stateRevoked: keystore.KeyRevoked,
+var stateNames = [...]wire.KeyState{
+	stateOther: "", stateActive: wire.KeyActive,
+	stateDeactivated: wire.KeyDeactivated, stateRevoked: wire.KeyRevoked,
 }
 
 // stateCode returns the code of a record's state.
-func stateCode(s keystore.KeyState) uint8 {
+func stateCode(s wire.KeyState) uint8 {
 	switch s {
-	case keystore.KeyActive:
+	case wire.KeyActive:
 		return stateActive
-	case keystore.KeyDeactivated:
+	case wire.KeyDeactivated:
 		return stateDeactivated
-	case keystore.KeyRevoked:
+	case wire.KeyRevoked:
 		return stateRevoked
 	}
 	return stateOther
@@ -137,7 +137,7 @@ func useDue(last, useAt int64, interval time.Duration) bool {
 // with keys in every shard is held once, not once per shard.
 type account struct {
 	said, sa, ws string
-	roles        map[string]keystore.Role
+	roles        map[string]wire.Role
 	data         *accountData // nil: not in any table
 	// refs counts the shard's slots that use it; at 0 it leaves the table.
 	refs int
@@ -147,7 +147,7 @@ type account struct {
 // accountData is the content of an account, interned cache-wide.
 type accountData struct {
 	said, sa, ws string
-	roles        map[string]keystore.Role
+	roles        map[string]wire.Role
 	refs         int // shard accounts that use it, under accountIntern.mu
 }
 
@@ -159,21 +159,21 @@ type accountIntern struct {
 }
 
 // matches reports whether r's shared part equals a's.
-func (a *account) matches(r *keystore.Record) bool {
+func (a *account) matches(r *wire.Record) bool {
 	return a.said == r.SAID && a.sa == r.SA && a.ws == r.Workspace && maps.Equal(a.roles, r.Roles)
 }
 
 // newAccount returns the shared part of r, not in any table: a reply that is not
 // cached. Its strings are copied into one of their own: the record's may be cut from
-// the text of the whole record (keystore.DecodeRecord), which they would keep alive.
-func newAccount(r *keystore.Record) *account {
+// the text of the whole record (wire.DecodeRecord), which they would keep alive.
+func newAccount(r *wire.Record) *account {
 	all := strings.Clone(r.SAID + r.SA + r.Workspace)
 	a, b := len(r.SAID), len(r.SAID)+len(r.SA)
 	return &account{said: all[:a], sa: all[a:b], ws: all[b:], roles: r.Roles, idx: -1}
 }
 
 // hold returns the interned content equal to r's, counting one more user.
-func (in *accountIntern) hold(r *keystore.Record) *accountData {
+func (in *accountIntern) hold(r *wire.Record) *accountData {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, d := range in.m[r.SAID] {
@@ -217,7 +217,7 @@ func removeItem[T comparable](list []T, x T) []T {
 // account returns the shard's shared part equal to r's, or a new one that is added to
 // the table when add is set (a slot is about to use it; the caller counts it in refs).
 // The caller holds s.mu.
-func (s *shard) account(r *keystore.Record, add bool) *account {
+func (s *shard) account(r *wire.Record, add bool) *account {
 	for _, a := range s.accounts[r.SAID] {
 		if a.matches(r) {
 			return a

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // checkAccounts verifies the intern tables against the nodes: every account in a
@@ -86,18 +86,18 @@ func checkAccounts(t *testing.T, c *Cache) (accounts int) {
 func TestEntriesOfOneAccountShareItsParts(t *testing.T) {
 	e := newEnv(t, envOpts{cfg: Config{Size: 8}}) // one shard
 	base := activeRecord()
-	base.Roles = map[string]keystore.Role{"*": keystore.RoleViewer, "p1": keystore.RoleOwner}
+	base.Roles = map[string]wire.Role{"*": wire.RoleViewer, "p1": wire.RoleOwner}
 	sibling := base
 	sibling.KeyID += "-2"
 	sibling.Exp = 4_000_000_000_000
 	regranted := base // the account's roles changed; this record is already rewritten
 	regranted.KeyID += "-3"
-	regranted.Roles = map[string]keystore.Role{"*": keystore.RoleContributor}
+	regranted.Roles = map[string]wire.Role{"*": wire.RoleContributor}
 	other := activeRecord()
 
-	hashes := make([]keystore.KeyHash, 4)
+	hashes := make([]wire.KeyHash, 4)
 	ents := make([]*Entry, 4)
-	for i, rec := range []keystore.Record{base, sibling, regranted, other} {
+	for i, rec := range []wire.Record{base, sibling, regranted, other} {
 		hashes[i] = newHash(t)
 		e.put(hashes[i], rec)
 		ents[i], _ = e.lookup(hashes[i])
@@ -112,10 +112,10 @@ func TestEntriesOfOneAccountShareItsParts(t *testing.T) {
 	if ents[2].acc == ents[0].acc || ents[3].acc == ents[0].acc {
 		t.Error("records that differ share an account")
 	}
-	if r, ok := ents[2].RoleFor("p1"); !ok || r != keystore.RoleContributor {
+	if r, ok := ents[2].RoleFor("p1"); !ok || r != wire.RoleContributor {
 		t.Errorf("regranted key's role in p1: %v %v, want contributor from *", r, ok)
 	}
-	if r, ok := ents[1].RoleFor("p1"); !ok || r != keystore.RoleOwner {
+	if r, ok := ents[1].RoleFor("p1"); !ok || r != wire.RoleOwner {
 		t.Errorf("sibling's role in p1: %v %v, want owner", r, ok)
 	}
 	if got := checkAccounts(t, e.cache); got != 3 {
@@ -123,12 +123,12 @@ func TestEntriesOfOneAccountShareItsParts(t *testing.T) {
 	}
 
 	// Dropping the keys releases their parts with the last of them.
-	e.publish(keystore.EventKeys, hashes[0], hashes[2])
+	e.publish(wire.EventKeys, hashes[0], hashes[2])
 	e.waitEvents(1)
 	if got := checkAccounts(t, e.cache); got != 2 {
 		t.Errorf("%d accounts interned after dropping a key of each, want 2", got)
 	}
-	e.publish(keystore.EventKeys, hashes...)
+	e.publish(wire.EventKeys, hashes...)
 	e.waitEvents(2)
 	if got := checkAccounts(t, e.cache); got != 0 {
 		t.Errorf("%d accounts interned with no entry left, want 0", got)
@@ -157,10 +157,10 @@ func TestAccountContentIsSharedAcrossShards(t *testing.T) {
 		t.Fatalf("%d shards; the test needs several", len(e.cache.shards))
 	}
 	rec := activeRecord()
-	rec.Roles = map[string]keystore.Role{"*": keystore.RoleViewer}
-	var hashes []keystore.KeyHash
+	rec.Roles = map[string]wire.Role{"*": wire.RoleViewer}
+	var hashes []wire.KeyHash
 	shardsUsed := map[*shard]bool{}
-	var roles map[string]keystore.Role
+	var roles map[string]wire.Role
 	for i := range 200 {
 		h := newHash(t)
 		r := rec
@@ -182,7 +182,7 @@ func TestAccountContentIsSharedAcrossShards(t *testing.T) {
 		t.Fatalf("all keys landed in %d shard", len(shardsUsed))
 	}
 	checkAccounts(t, e.cache)
-	e.publish(keystore.EventKeys, hashes...)
+	e.publish(wire.EventKeys, hashes...)
 	e.waitEvents(1)
 	checkAccounts(t, e.cache)
 	in := e.cache.shards[0].intern
@@ -196,7 +196,7 @@ func TestAccountContentIsSharedAcrossShards(t *testing.T) {
 func TestEntryRoleForAddsUpGrants(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	rec := activeRecord()
-	rec.Roles = map[string]keystore.Role{"*": keystore.RoleContributor, "forecasting": keystore.RoleViewer, "billing": keystore.RoleOwner}
+	rec.Roles = map[string]wire.Role{"*": wire.RoleContributor, "forecasting": wire.RoleViewer, "billing": wire.RoleOwner}
 	h := newHash(t)
 	e.put(h, rec)
 	ent, _ := e.lookup(h)
@@ -205,11 +205,11 @@ func TestEntryRoleForAddsUpGrants(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		project string
-		want    keystore.Role
+		want    wire.Role
 	}{
-		{"forecasting", keystore.RoleContributor}, // a lower project grant does not lower "*"
-		{"billing", keystore.RoleOwner},           // a higher one raises it
-		{"other", keystore.RoleContributor},       // "*" alone
+		{"forecasting", wire.RoleContributor}, // a lower project grant does not lower "*"
+		{"billing", wire.RoleOwner},           // a higher one raises it
+		{"other", wire.RoleContributor},       // "*" alone
 	} {
 		if got, ok := ent.RoleFor(tc.project); !ok || got != tc.want {
 			t.Errorf("RoleFor(%s) = %q %v, want %q", tc.project, got, ok, tc.want)

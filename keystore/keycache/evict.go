@@ -7,11 +7,11 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/redisops"
 )
 
 // A Redis that may evict (maxmemory with a policy other than noeviction; see
-// keystore.CheckEviction) can lose a record while its epoch stays: the record's absence
+// redisops.CheckEviction) can lose a record while its epoch stays: the record's absence
 // then says nothing about the key. The cache asks Redis at Start and every
 // evictionCheckEvery after, off the hot path. While Redis may evict, a missing record
 // answers "cannot tell" (errMayEvict: the path of a missing epoch, a stale entry or
@@ -53,7 +53,7 @@ func (c *Cache) watchEviction(ctx context.Context) {
 func (c *Cache) checkEviction(ctx context.Context, failing bool) bool {
 	ctx, cancel := context.WithTimeout(ctx, evictionCheckTimeout)
 	defer cancel()
-	risk, err := keystore.CheckEviction(ctx, c.client)
+	risk, err := redisops.CheckEviction(ctx, c.client)
 	if err != nil {
 		if !failing && ctx.Err() == nil {
 			c.log.Warn("cannot tell whether redis may evict keys; keeping the last answer",

@@ -9,7 +9,7 @@ import (
 
 	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/internal/testing/systest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func TestRedisDownThenBack(t *testing.T) {
@@ -25,7 +25,7 @@ func TestRedisDownThenBack(t *testing.T) {
 	e.waitConnected(false)
 	tests := []struct {
 		name    string
-		h       keystore.KeyHash
+		h       wire.KeyHash
 		wantSrc Source
 		wantErr error
 	}{

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // TestUnknownKeysNeverEvictKnown: a flood of unknown keys (any number: here ten times
@@ -13,7 +13,7 @@ func TestUnknownKeysNeverEvictKnown(t *testing.T) {
 	const size = 64 // 8 shards of 8
 	e := newEnv(t, envOpts{cfg: Config{Size: size}})
 	// One known key per shard at most a few: 8 keys never overflow a shard of 8.
-	known := make([]keystore.KeyHash, 8)
+	known := make([]wire.KeyHash, 8)
 	for i := range known {
 		known[i], _ = e.putNew()
 		if ent, src := e.lookup(known[i]); ent == nil || src != SourceRedis {
@@ -46,7 +46,7 @@ func TestFloodThenRedisDown(t *testing.T) {
 		t.Fatalf("verifying the key: %v %v", src, ent)
 	}
 	for range 3 * size {
-		if ent, _ := e.lookup(keystore.HashKey(newKey(t))); ent != nil {
+		if ent, _ := e.lookup(wire.HashKey(newKey(t))); ent != nil {
 			t.Fatal("a made-up key was found")
 		}
 	}
@@ -61,11 +61,11 @@ func TestFloodThenRedisDown(t *testing.T) {
 // newKey returns a fresh well-formed key (its checksum passes).
 func newKey(t testing.TB) string {
 	t.Helper()
-	k, err := keystore.GenerateKey()
+	k, err := wire.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := keystore.CheckKey(k); err != nil {
+	if err := wire.CheckKey(k); err != nil {
 		t.Fatal(err)
 	}
 	return k

@@ -5,7 +5,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Revision floors. Anyone who can write to Redis can put back a record the admin once
@@ -86,7 +86,7 @@ func (s *shard) demote(i int32) {
 // record of rev or later stays (it holds the change); an older one becomes a floor of
 // rev, and a floor is raised to rev (the event says the key's record is that new now);
 // a negative answer goes. The caller holds s.mu.
-func (s *shard) dropEntry(h *keystore.KeyHash, rev int64) {
+func (s *shard) dropEntry(h *wire.KeyHash, rev int64) {
 	i, _ := s.find(h)
 	if i == 0 {
 		return
@@ -121,7 +121,7 @@ const (
 
 // checkFloor judges rec against slot i of its key (0: none; a positive or floor slot
 // is what the shard remembers). The caller holds s.mu.
-func (s *shard) checkFloor(i int32, rec *keystore.Record) floorVerdict {
+func (s *shard) checkFloor(i int32, rec *wire.Record) floorVerdict {
 	if i == 0 {
 		return floorPasses
 	}
@@ -130,7 +130,7 @@ func (s *shard) checkFloor(i int32, rec *keystore.Record) floorVerdict {
 		return floorPasses
 	}
 	switch {
-	case rec.State == keystore.KeyRevoked:
+	case rec.State == wire.KeyRevoked:
 		return floorPasses // a tombstone the admin signed is final, whatever its revision
 	case sl.state == stateRevoked:
 		return floorRevoked

@@ -6,46 +6,46 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // replayFlush puts back a record the admin once sealed for h (old: its bytes, as DUMP
 // and RESTORE would), then makes the cache drop its entries the way the signed protocol
 // can (a resync event), so that the next lookup asks Redis.
-func (e *env) replayFlush(h keystore.KeyHash, old []byte) {
+func (e *env) replayFlush(h wire.KeyHash, old []byte) {
 	e.t.Helper()
-	e.setRaw(keystore.RedisKey(h), old)
+	e.setRaw(wire.RedisKey(h), old)
 	applied := e.cache.Stats().EventsApplied
-	e.publish(keystore.EventResync)
+	e.publish(wire.EventResync)
 	e.waitEvents(applied + 1)
 }
 
 // change writes rec as h's record at the next revision and publishes the event, as the
 // admin does: the record's revision is the event's.
-func (e *env) change(h keystore.KeyHash, rec keystore.Record) keystore.Record {
+func (e *env) change(h wire.KeyHash, rec wire.Record) wire.Record {
 	e.t.Helper()
 	rec.Rev = e.rev + 1
 	e.put(h, rec)
 	applied := e.cache.Stats().EventsApplied
-	e.publish(keystore.EventKeys, h)
+	e.publish(wire.EventKeys, h)
 	e.waitEvents(applied + 1)
 	return rec
 }
 
 // revokeGone replaces h's record with a tombstone at the next revision and publishes the
 // event flagging it gone, as the admin does.
-func (e *env) revokeGone(h keystore.KeyHash, rec keystore.Record) {
+func (e *env) revokeGone(h wire.KeyHash, rec wire.Record) {
 	e.t.Helper()
-	rec.State, rec.Rev = keystore.KeyRevoked, e.rev+1
+	rec.State, rec.Rev = wire.KeyRevoked, e.rev+1
 	e.put(h, rec)
 	applied := e.cache.Stats().EventsApplied
-	e.publishEvent(keystore.Event{Kind: keystore.EventKeys, Epoch: "e1", Hashes: []keystore.KeyHash{h}, Gone: []bool{true}})
+	e.publishEvent(wire.Event{Kind: wire.EventKeys, Epoch: "e1", Hashes: []wire.KeyHash{h}, Gone: []bool{true}})
 	e.waitEvents(applied + 1)
 }
 
 // pushOut looks up n other keys, so that h, cached in a one-shard cache of Size 8, is
 // evicted to the floor list, and checks that it was.
-func (e *env) pushOut(h keystore.KeyHash, n int) {
+func (e *env) pushOut(h wire.KeyHash, n int) {
 	e.t.Helper()
 	for range n {
 		k, _ := e.putNew()
@@ -82,7 +82,7 @@ func TestReplayedRecordIsRefused(t *testing.T) {
 			e.replayFlush(h, old)
 			for range 2 { // from Redis, then from the entry the refusal left
 				ent, _ := e.lookup(h)
-				if ent == nil || ent.Live(time.Now()) || ent.State() != keystore.KeyRevoked {
+				if ent == nil || ent.Live(time.Now()) || ent.State() != wire.KeyRevoked {
 					t.Fatalf("replayed active record of a revoked key: %+v, want it refused as revoked", ent)
 				}
 			}
@@ -93,16 +93,16 @@ func TestReplayedRecordIsRefused(t *testing.T) {
 		t.Run("role lowered/"+name, func(t *testing.T) {
 			e := newEnv(t, envOpts{cfg: Config{Size: 8}})
 			h, rec := e.putNew()
-			rec.Roles = map[string]keystore.Role{keystore.AllProjects: keystore.RoleOwner}
+			rec.Roles = map[string]wire.Role{wire.AllProjects: wire.RoleOwner}
 			e.put(h, rec)
 			old := e.sealFor(h, rec)
 			e.lookup(h)
 			lowered := rec
-			lowered.Roles = map[string]keystore.Role{keystore.AllProjects: keystore.RoleViewer}
+			lowered.Roles = map[string]wire.Role{wire.AllProjects: wire.RoleViewer}
 			lowered = e.change(h, lowered)
 			if ent, _ := e.lookup(h); ent == nil {
 				t.Fatal("key lost")
-			} else if role, _ := ent.RoleFor("p"); role != keystore.RoleViewer {
+			} else if role, _ := ent.RoleFor("p"); role != wire.RoleViewer {
 				t.Fatalf("role %q after the change, want viewer", role)
 			}
 			if evicted {
@@ -116,7 +116,7 @@ func TestReplayedRecordIsRefused(t *testing.T) {
 			case !evicted && (err != nil || src != SourceStale || ent == nil):
 				t.Fatalf("replayed older record, entry cached: %+v %v %v, want the newer entry as stale", ent, src, err)
 			case ent != nil:
-				if role, _ := ent.RoleFor("p"); role != keystore.RoleViewer {
+				if role, _ := ent.RoleFor("p"); role != wire.RoleViewer {
 					t.Fatalf("role %q from a replayed record, want viewer", role)
 				}
 			}
@@ -145,10 +145,10 @@ func TestOldEventLeavesNewerEntry(t *testing.T) {
 	publishAt := func(rev int64) {
 		t.Helper()
 		e.setRev(max(e.rev, rev))
-		ev := keystore.Event{Kind: keystore.EventKeys, Rev: rev, Epoch: "e1", Hashes: []keystore.KeyHash{h}}
-		keystore.SignEvent(e.sk, &ev)
+		ev := wire.Event{Kind: wire.EventKeys, Rev: rev, Epoch: "e1", Hashes: []wire.KeyHash{h}}
+		wire.SignEvent(e.sk, &ev)
 		applied := e.cache.Stats().EventsApplied
-		if _, _, err := keystore.PublishEvent(context.Background(), e.rdb, ev, 0); err != nil {
+		if _, _, err := wire.PublishEvent(context.Background(), e.rdb, ev, 0); err != nil {
 			t.Fatal(err)
 		}
 		e.waitEvents(applied + 1)

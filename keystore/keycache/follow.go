@@ -15,7 +15,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Follower back-off after a Redis error, doubled up to the cap.
@@ -191,8 +191,8 @@ func (f *follower) apply(msgs []redis.XMessage) {
 	c := f.c
 	for _, m := range msgs {
 		f.readID = m.ID
-		ev, err := keystore.ParseEvent(m)
-		badSeq := errors.Is(err, keystore.ErrEventSeq)
+		ev, err := wire.ParseEvent(m)
+		badSeq := errors.Is(err, wire.ErrEventSeq)
 		if err != nil && !badSeq {
 			// Its hashes cannot be read, so neither can its signature be checked. The
 			// parse error is not logged: it may quote part of a hash.
@@ -210,14 +210,14 @@ func (f *follower) apply(msgs []redis.XMessage) {
 		}
 		f.lastSeq = ev.Seq
 		switch ev.Kind {
-		case keystore.EventKeys:
+		case wire.EventKeys:
 			c.drop(ev.Hashes, ev.Gone, ev.Rev)
 			if c.cfg.EventLag != nil {
 				if at, ok := streamTime(m.ID); ok {
 					c.cfg.EventLag(max(c.now().Sub(at), 0))
 				}
 			}
-		case keystore.EventResync:
+		case wire.EventResync:
 			c.flush("resync event")
 			if ev.Epoch != "" {
 				c.epochMu.Lock()
@@ -233,7 +233,7 @@ func (f *follower) apply(msgs []redis.XMessage) {
 }
 
 // drop applies a keys event of revision rev: it removes the entries of hashes, positive
-// and negative, except the positive entry of a key that gone flags (keystore.Event.Gone;
+// and negative, except the positive entry of a key that gone flags (wire.Event.Gone;
 // nil: none flagged) and a positive entry whose record is of rev or later (it holds the
 // change already). A key flagged gone keeps its entry, which now refuses the key, as
 // the tombstone sent for it would: the next request with it is refused without a round
@@ -241,7 +241,7 @@ func (f *follower) apply(msgs []redis.XMessage) {
 // revision floor behind (floor.go). Either way the shards are marked so that
 // lookups in flight do not cache a reply that predates the event (nor answer misses
 // that arrive from now on: see forget).
-func (c *Cache) drop(hashes []keystore.KeyHash, gone []bool, rev int64) {
+func (c *Cache) drop(hashes []wire.KeyHash, gone []bool, rev int64) {
 	c.forget(hashes)
 	for i, h := range hashes {
 		s := c.shard(h)
@@ -289,9 +289,9 @@ type streamTail struct {
 func (c *Cache) tail(ctx context.Context, rdb redis.Cmdable, lastID string, lastSum uint64) (streamTail, error) {
 	ctx, cancel := context.WithTimeout(ctx, tailTimeout)
 	defer cancel()
-	msgs, err := rdb.XRevRangeN(ctx, keystore.RedisEvents, "+", "-", 1).Result()
+	msgs, err := rdb.XRevRangeN(ctx, wire.RedisEvents, "+", "-", 1).Result()
 	if err == nil && len(msgs) == 1 && !c.tailEvent(msgs[0], lastID, lastSum) {
-		msgs, err = rdb.XRevRangeN(ctx, keystore.RedisEvents, "+", "-", tailScan).Result()
+		msgs, err = rdb.XRevRangeN(ctx, wire.RedisEvents, "+", "-", tailScan).Result()
 	}
 	if err != nil {
 		return streamTail{}, fmt.Errorf("reading the events stream's tail: %w", err)
@@ -302,7 +302,7 @@ func (c *Cache) tail(ctx context.Context, rdb redis.Cmdable, lastID string, last
 	t := streamTail{end: msgs[0].ID}
 	for _, m := range msgs {
 		if c.tailEvent(m, lastID, lastSum) {
-			ev, _ := keystore.ParseEvent(m)
+			ev, _ := wire.ParseEvent(m)
 			t.found, t.id, t.seq, t.sum = true, m.ID, ev.Seq, eventSum(m)
 			break
 		}
@@ -317,8 +317,8 @@ func (c *Cache) tailEvent(m redis.XMessage, lastID string, lastSum uint64) bool 
 	if m.ID == lastID && eventSum(m) == lastSum {
 		return true
 	}
-	ev, err := keystore.ParseEvent(m)
-	return err == nil && keystore.VerifyEvent(c.cfg.Verifier, ev) == nil
+	ev, err := wire.ParseEvent(m)
+	return err == nil && wire.VerifyEvent(c.cfg.Verifier, ev) == nil
 }
 
 // readEvents reads up to eventsBatch events after id, blocking up to block (no
@@ -330,7 +330,7 @@ func (c *Cache) readEvents(ctx context.Context, rdb redis.Cmdable, id string, bl
 	ctx, cancel := context.WithTimeout(ctx, max(block, 0)+readMargin)
 	defer cancel()
 	streams, err := rdb.XRead(ctx, &redis.XReadArgs{
-		Streams: []string{keystore.RedisEvents, id},
+		Streams: []string{wire.RedisEvents, id},
 		Count:   eventsBatch,
 		Block:   block,
 	}).Result()
@@ -341,7 +341,7 @@ func (c *Cache) readEvents(ctx context.Context, rdb redis.Cmdable, id string, bl
 		return nil, fmt.Errorf("reading events: %w", err)
 	}
 	for _, s := range streams {
-		if s.Stream == keystore.RedisEvents {
+		if s.Stream == wire.RedisEvents {
 			return s.Messages, nil
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/internal/testing/systest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func TestKeysEventDropsExactlyThoseEntries(t *testing.T) {
@@ -26,10 +26,10 @@ func TestKeysEventDropsExactlyThoseEntries(t *testing.T) {
 
 	e.revoke(revoked, rec)
 	e.put(created, activeRecord())
-	e.publish(keystore.EventKeys, created)
+	e.publish(wire.EventKeys, created)
 	e.waitEvents(2)
 
-	if ent, src := e.lookup(revoked); src != SourceRedis || ent == nil || ent.State() != keystore.KeyRevoked {
+	if ent, src := e.lookup(revoked); src != SourceRedis || ent == nil || ent.State() != wire.KeyRevoked {
 		t.Errorf("revoked key: %v %+v, want the tombstone from redis", src, ent)
 	}
 	if _, src := e.lookup(kept); src != SourceCache {
@@ -46,14 +46,14 @@ func TestEventsThatMayHaveBeenMissedFlush(t *testing.T) {
 		event func(e *env)
 	}{
 		{"seq gap", func(e *env) {
-			last := e.publish(keystore.EventKeys)
-			e.xadd(last+5, keystore.EventKeys)
+			last := e.publish(wire.EventKeys)
+			e.xadd(last+5, wire.EventKeys)
 		}},
-		{"resync event", func(e *env) { e.publish(keystore.EventResync) }},
+		{"resync event", func(e *env) { e.publish(wire.EventResync) }},
 		{"unknown kind", func(e *env) { e.publish("something-new") }},
 		{"an admin's event without a readable seq", func(e *env) {
-			e.publish(keystore.EventKeys)
-			e.xaddRaw(e.signedFields(keystore.EventKeys)...)
+			e.publish(wire.EventKeys)
+			e.xaddRaw(e.signedFields(wire.EventKeys)...)
 		}},
 	}
 	for _, tt := range tests {
@@ -81,10 +81,10 @@ func TestEventsThatMayHaveBeenMissedFlush(t *testing.T) {
 // signed for its kind and epoch at the current revision (extra fields are not signed).
 func (e *env) xadd(seq int64, kind string, extra ...any) {
 	e.t.Helper()
-	ev := keystore.Event{Rev: e.rev, Kind: kind, Epoch: "e1"}
-	keystore.SignEvent(e.sk, &ev)
+	ev := wire.Event{Rev: e.rev, Kind: kind, Epoch: "e1"}
+	wire.SignEvent(e.sk, &ev)
 	vals := append([]any{"seq", strconv.FormatInt(seq, 10), "rev", strconv.FormatInt(ev.Rev, 10), "kind", kind, "epoch", "e1", "sig", ev.Sig}, extra...)
-	if err := e.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: keystore.RedisEvents, Values: vals}).Err(); err != nil {
+	if err := e.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: wire.RedisEvents, Values: vals}).Err(); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -96,24 +96,24 @@ func (e *env) xadd(seq int64, kind string, extra ...any) {
 func TestUnverifiableEntriesChangeNothing(t *testing.T) {
 	tests := []struct {
 		name  string
-		entry func(e *env, h keystore.KeyHash, last int64) []any
+		entry func(e *env, h wire.KeyHash, last int64) []any
 	}{
-		{"junk", func(*env, keystore.KeyHash, int64) []any { return []any{"kind", "junk", "sig", "x"} }},
-		{"junk with the next seq", func(_ *env, _ keystore.KeyHash, last int64) []any {
+		{"junk", func(*env, wire.KeyHash, int64) []any { return []any{"kind", "junk", "sig", "x"} }},
+		{"junk with the next seq", func(_ *env, _ wire.KeyHash, last int64) []any {
 			return []any{"seq", strconv.FormatInt(last+1, 10), "kind", "junk", "sig", "x"}
 		}},
-		{"a seq far ahead", func(_ *env, _ keystore.KeyHash, last int64) []any {
-			return []any{"seq", strconv.FormatInt(last+1000, 10), "kind", keystore.EventResync, "epoch", "e2"}
+		{"a seq far ahead", func(_ *env, _ wire.KeyHash, last int64) []any {
+			return []any{"seq", strconv.FormatInt(last+1000, 10), "kind", wire.EventResync, "epoch", "e2"}
 		}},
-		{"unreadable hashes", func(e *env, _ keystore.KeyHash, _ int64) []any {
-			return append(e.signedFields(keystore.EventKeys), "h", "not-a-hash")
+		{"unreadable hashes", func(e *env, _ wire.KeyHash, _ int64) []any {
+			return append(e.signedFields(wire.EventKeys), "h", "not-a-hash")
 		}},
-		{"unsigned resync", func(_ *env, _ keystore.KeyHash, last int64) []any {
-			return []any{"seq", strconv.FormatInt(last+1, 10), "rev", "9", "kind", keystore.EventResync, "epoch", "e2"}
+		{"unsigned resync", func(_ *env, _ wire.KeyHash, last int64) []any {
+			return []any{"seq", strconv.FormatInt(last+1, 10), "rev", "9", "kind", wire.EventResync, "epoch", "e2"}
 		}},
-		{"gone, signed by another key", func(e *env, h keystore.KeyHash, last int64) []any {
-			ev := keystore.Event{Kind: keystore.EventKeys, Epoch: "e1", Rev: 1 << 40, Hashes: []keystore.KeyHash{h}, Gone: []bool{true}}
-			ev.Sig = otherKey(e.t).Sign(keystore.DomainEvent, "", keystore.EventSigningPayload(ev))
+		{"gone, signed by another key", func(e *env, h wire.KeyHash, last int64) []any {
+			ev := wire.Event{Kind: wire.EventKeys, Epoch: "e1", Rev: 1 << 40, Hashes: []wire.KeyHash{h}, Gone: []bool{true}}
+			ev.Sig = otherKey(e.t).Sign(wire.DomainEvent, "", wire.EventSigningPayload(ev))
 			return []any{"seq", strconv.FormatInt(last+1, 10), "rev", strconv.FormatInt(ev.Rev, 10), "kind", ev.Kind,
 				"epoch", ev.Epoch, "h", h.String(), "gone", "1", "sig", ev.Sig}
 		}},
@@ -122,7 +122,7 @@ func TestUnverifiableEntriesChangeNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, envOpts{})
 			h, _ := e.putNew()
-			last := e.publish(keystore.EventKeys)
+			last := e.publish(wire.EventKeys)
 			e.waitEvents(1)
 			e.lookup(h)
 			if _, src := e.lookup(h); src != SourceCache {
@@ -169,8 +169,8 @@ func TestUnverifiableEntriesChangeNothing(t *testing.T) {
 // signedFields returns the fields of an event of kind at the current revision, signed,
 // without seq, followed by extra.
 func (e *env) signedFields(kind string, extra ...any) []any {
-	ev := keystore.Event{Rev: e.rev, Kind: kind, Epoch: "e1"}
-	keystore.SignEvent(e.sk, &ev)
+	ev := wire.Event{Rev: e.rev, Kind: kind, Epoch: "e1"}
+	wire.SignEvent(e.sk, &ev)
 	return append(extra, "rev", strconv.FormatInt(ev.Rev, 10), "kind", kind, "epoch", "e1", "sig", ev.Sig)
 }
 
@@ -178,21 +178,21 @@ func (e *env) signedFields(kind string, extra ...any) []any {
 // write to Redis can.
 func (e *env) xaddRaw(vals ...any) {
 	e.t.Helper()
-	if err := e.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: keystore.RedisEvents, Values: vals}).Err(); err != nil {
+	if err := e.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: wire.RedisEvents, Values: vals}).Err(); err != nil {
 		e.t.Fatal(err)
 	}
 }
 
 func TestStreamReplacedFlushes(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	e.publish(keystore.EventKeys)
-	e.publish(keystore.EventKeys)
+	e.publish(wire.EventKeys)
+	e.publish(wire.EventKeys)
 	e.waitEvents(2)
 	h, _ := e.putNew()
 	e.lookup(h)
 	flushes := e.cache.Stats().Flushes
 	// A new, shorter stream under the same name (Redis restored from an older state).
-	if err := e.rdb.Del(context.Background(), keystore.RedisEvents).Err(); err != nil {
+	if err := e.rdb.Del(context.Background(), wire.RedisEvents).Err(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "a flush", func() bool { return e.cache.Stats().Flushes > flushes })
@@ -203,7 +203,7 @@ func TestStreamReplacedFlushes(t *testing.T) {
 	before := e.cache.Stats().EventsApplied
 	e.revoke(h, activeRecord())
 	e.waitEvents(before + 1)
-	if ent, _ := e.lookup(h); ent == nil || ent.State() != keystore.KeyRevoked {
+	if ent, _ := e.lookup(h); ent == nil || ent.State() != wire.KeyRevoked {
 		t.Fatalf("event on the new stream not applied: %+v", ent)
 	}
 }
@@ -250,7 +250,7 @@ func TestFollowerClientKilled(t *testing.T) {
 	e.revoke(h, rec)
 	e.waitEvents(applied + 1)
 	e.waitConnected(true)
-	if ent, _ := e.lookup(h); ent == nil || ent.State() != keystore.KeyRevoked {
+	if ent, _ := e.lookup(h); ent == nil || ent.State() != wire.KeyRevoked {
 		t.Fatalf("after the follower's connection was killed: %+v, want the tombstone", ent)
 	}
 }
@@ -344,17 +344,17 @@ func TestGoneKeyIsRefusedFromTheCache(t *testing.T) {
 	e.lookup(other)
 	applied := e.cache.Stats().EventsApplied
 
-	rec.State, rec.Rev = keystore.KeyRevoked, rec.Rev+1
+	rec.State, rec.Rev = wire.KeyRevoked, rec.Rev+1
 	e.put(gone, rec)
-	orec.State, orec.Rev = keystore.KeyRevoked, orec.Rev+1
+	orec.State, orec.Rev = wire.KeyRevoked, orec.Rev+1
 	e.put(other, orec)
-	e.publishEvent(keystore.Event{Kind: keystore.EventKeys, Epoch: "e1", Hashes: []keystore.KeyHash{gone}, Gone: []bool{true}})
-	e.publish(keystore.EventKeys, other) // no flags
+	e.publishEvent(wire.Event{Kind: wire.EventKeys, Epoch: "e1", Hashes: []wire.KeyHash{gone}, Gone: []bool{true}})
+	e.publish(wire.EventKeys, other) // no flags
 	e.waitEvents(applied + 2)
 
 	gets := e.getCalls()
 	ent, src := e.lookup(gone)
-	if ent == nil || ent.State() != keystore.KeyRevoked || ent.Live(time.Now()) || src != SourceCache {
+	if ent == nil || ent.State() != wire.KeyRevoked || ent.Live(time.Now()) || src != SourceCache {
 		t.Fatalf("gone key: %+v from %v, want a revoked entry from the cache", ent, src)
 	}
 	if ent.KeyID() != rec.KeyID {
@@ -364,14 +364,14 @@ func TestGoneKeyIsRefusedFromTheCache(t *testing.T) {
 		t.Errorf("refusing the gone key took %d GETs, want none", n-gets)
 	}
 	ent, src = e.lookup(other)
-	if ent == nil || ent.State() != keystore.KeyRevoked || src != SourceRedis || e.getCalls() == gets {
+	if ent == nil || ent.State() != wire.KeyRevoked || src != SourceRedis || e.getCalls() == gets {
 		t.Errorf("key of an event without flags: %+v from %v, want the tombstone read from Redis", ent, src)
 	}
 
 	e.srv.Kill()
 	e.waitConnected(false)
 	ent, src, err := foundOf(e.cache.Lookup(context.Background(), gone, testPolicy))
-	if err != nil || ent == nil || ent.State() != keystore.KeyRevoked || ent.Live(time.Now()) || src != SourceStale {
+	if err != nil || ent == nil || ent.State() != wire.KeyRevoked || ent.Live(time.Now()) || src != SourceStale {
 		t.Fatalf("gone key with Redis down: %+v from %v, %v; want the revoked entry as the stale fallback", ent, src, err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/internal/testing/redistest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // waitFor is how long a test polls for something that happens in the background.
@@ -35,8 +35,8 @@ type env struct {
 	cache *Cache
 	ccli  *redis.Client // the cache's client
 	clock *fakeClock
-	sk    keystore.SigningKey // the admin's signing key (keytest.SigningKey)
-	rev   int64               // the store revision: the revision marker's value
+	sk    wire.SigningKey // the admin's signing key (keytest.SigningKey)
+	rev   int64           // the store revision: the revision marker's value
 }
 
 // envOpts tunes newEnv.
@@ -98,8 +98,8 @@ func (e *env) waitConnected(want bool) {
 }
 
 // testVerifier trusts keytest.SigningKey.
-func testVerifier(t testing.TB) *keystore.Verifier {
-	return keystore.NewVerifier(keytest.SigningKey(t).Public())
+func testVerifier(t testing.TB) *wire.Verifier {
+	return wire.NewVerifier(keytest.SigningKey(t).Public())
 }
 
 // setEpoch writes the sealed revision marker (at the current revision), then the
@@ -107,7 +107,7 @@ func testVerifier(t testing.TB) *keystore.Verifier {
 func (e *env) setEpoch(epoch string) {
 	e.t.Helper()
 	e.setRev(e.rev)
-	if err := e.rdb.Set(context.Background(), keystore.RedisEpoch, keystore.SealMarker(e.sk, keystore.DomainEpoch, epoch), 0).Err(); err != nil {
+	if err := e.rdb.Set(context.Background(), wire.RedisEpoch, wire.SealMarker(e.sk, wire.DomainEpoch, epoch), 0).Err(); err != nil {
 		e.t.Fatalf("setting epoch: %v", err)
 	}
 }
@@ -116,44 +116,44 @@ func (e *env) setEpoch(epoch string) {
 func (e *env) setRev(rev int64) {
 	e.t.Helper()
 	e.rev = rev
-	if err := e.rdb.Set(context.Background(), keystore.RedisRev, keystore.SealRev(e.sk, rev), 0).Err(); err != nil {
+	if err := e.rdb.Set(context.Background(), wire.RedisRev, wire.SealRev(e.sk, rev), 0).Err(); err != nil {
 		e.t.Fatalf("setting the revision marker: %v", err)
 	}
 }
 
 // newHash returns the hash of a fresh random key.
-func newHash(t testing.TB) keystore.KeyHash {
+func newHash(t testing.TB) wire.KeyHash {
 	t.Helper()
-	k, err := keystore.GenerateKey()
+	k, err := wire.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return keystore.HashKey(k)
+	return wire.HashKey(k)
 }
 
 var recSeq atomic.Int64
 
 // activeRecord returns a live record with a unique key id.
-func activeRecord() keystore.Record {
+func activeRecord() wire.Record {
 	n := strconv.FormatInt(recSeq.Add(1), 10)
-	return keystore.Record{KeyID: "key_" + n, SAID: "sa_" + n, SA: "bot" + n + "@ml", Workspace: "ml",
-		State: keystore.KeyActive, Roles: map[string]keystore.Role{"*": keystore.RoleViewer}, Rev: 1}
+	return wire.Record{KeyID: "key_" + n, SAID: "sa_" + n, SA: "bot" + n + "@ml", Workspace: "ml",
+		State: wire.KeyActive, Roles: map[string]wire.Role{"*": wire.RoleViewer}, Rev: 1}
 }
 
 // put writes rec as the record of h, sealed by the admin's key.
-func (e *env) put(h keystore.KeyHash, rec keystore.Record) {
+func (e *env) put(h wire.KeyHash, rec wire.Record) {
 	e.t.Helper()
-	b, err := keystore.SealRecord(e.sk, h, rec)
+	b, err := wire.SealRecord(e.sk, h, rec)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.rdb.Set(context.Background(), keystore.RedisKey(h), b, 0).Err(); err != nil {
+	if err := e.rdb.Set(context.Background(), wire.RedisKey(h), b, 0).Err(); err != nil {
 		e.t.Fatalf("writing record: %v", err)
 	}
 }
 
 // putNew writes a new active record and returns its hash.
-func (e *env) putNew() (keystore.KeyHash, keystore.Record) {
+func (e *env) putNew() (wire.KeyHash, wire.Record) {
 	e.t.Helper()
 	h, rec := newHash(e.t), activeRecord()
 	e.put(h, rec)
@@ -161,19 +161,19 @@ func (e *env) putNew() (keystore.KeyHash, keystore.Record) {
 }
 
 // publish appends an event of kind for hashes, as the admin does after writing records.
-func (e *env) publish(kind string, hashes ...keystore.KeyHash) int64 {
+func (e *env) publish(kind string, hashes ...wire.KeyHash) int64 {
 	e.t.Helper()
-	return e.publishEvent(keystore.Event{Kind: kind, Epoch: "e1", Hashes: hashes})
+	return e.publishEvent(wire.Event{Kind: kind, Epoch: "e1", Hashes: hashes})
 }
 
 // publishEvent raises the store revision and the revision marker, then appends ev at
 // that revision, signed, as the admin does after writing records. It returns its seq.
-func (e *env) publishEvent(ev keystore.Event) int64 {
+func (e *env) publishEvent(ev wire.Event) int64 {
 	e.t.Helper()
 	e.setRev(e.rev + 1)
 	ev.Rev = e.rev
-	keystore.SignEvent(e.sk, &ev)
-	_, seq, err := keystore.PublishEvent(context.Background(), e.rdb, ev, 0)
+	wire.SignEvent(e.sk, &ev)
+	_, seq, err := wire.PublishEvent(context.Background(), e.rdb, ev, 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -181,16 +181,16 @@ func (e *env) publishEvent(ev keystore.Event) int64 {
 }
 
 // revoke replaces h's record with a tombstone and publishes the event, as the admin does.
-func (e *env) revoke(h keystore.KeyHash, rec keystore.Record) {
+func (e *env) revoke(h wire.KeyHash, rec wire.Record) {
 	e.t.Helper()
-	rec.State = keystore.KeyRevoked
+	rec.State = wire.KeyRevoked
 	rec.Rev++
 	e.put(h, rec)
-	e.publish(keystore.EventKeys, h)
+	e.publish(wire.EventKeys, h)
 }
 
 // lookup is Lookup with the test policy that fails the test on an error.
-func (e *env) lookup(h keystore.KeyHash) (*Entry, Source) {
+func (e *env) lookup(h wire.KeyHash) (*Entry, Source) {
 	e.t.Helper()
 	ent, src, err := foundOf(e.cache.Lookup(context.Background(), h, testPolicy))
 	if err != nil {

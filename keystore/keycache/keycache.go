@@ -44,7 +44,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // ErrUnavailable means Redis could not answer (down, slow, or not yet synced by the
@@ -84,7 +84,7 @@ type Config struct {
 	// Verifier holds the public keys of the admin's signing key. Required: every
 	// record, marker and event read from Redis must verify against it, and without
 	// one nothing does (every miss answers ErrUnavailable, every event flushes).
-	Verifier *keystore.Verifier
+	Verifier *wire.Verifier
 	// Size bounds the number of cached keys (records: live keys and refusals).
 	// "No such key" answers are held apart, in at most Size/8 more entries, so that
 	// unknown keys never evict a known one (lru.go, negativeShare). Default: 10000.
@@ -123,7 +123,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.Logger = zap.NewNop()
 	}
 	if cfg.Verifier == nil {
-		cfg.Verifier = keystore.NewVerifier() // trusts no key: refuses everything
+		cfg.Verifier = wire.NewVerifier() // trusts no key: refuses everything
 	}
 	return cfg
 }
@@ -225,7 +225,7 @@ type Cache struct {
 	marks    markers
 	// slotMap is the Redis Cluster's slot map (shardrev.go); nil on a single server
 	// or Sentinel, and until first read.
-	slotMap      atomic.Pointer[keystore.Shards]
+	slotMap      atomic.Pointer[wire.Shards]
 	seenRev      atomic.Int64
 	sigFails     [numSigKinds]atomic.Uint64
 	sigWarned    [numSigKinds]atomic.Int64 // UnixNano of the last warning, by kind
@@ -237,9 +237,9 @@ type Cache struct {
 
 	// The miss path's lookups (batch.go), under bmu.
 	bmu     sync.Mutex
-	calls   map[keystore.KeyHash]*call // queued or in flight, by hash
-	queue   []*call                    // waiting for a flight
-	flights int                        // pipelines in flight
+	calls   map[wire.KeyHash]*call // queued or in flight, by hash
+	queue   []*call                // waiting for a flight
+	flights int                    // pipelines in flight
 
 	uses chan use
 
@@ -276,7 +276,7 @@ func New(client redis.UniversalClient, cfg Config) *Cache {
 		client:     client,
 		cfg:        cfg,
 		log:        cfg.Logger,
-		calls:      make(map[keystore.KeyHash]*call),
+		calls:      make(map[wire.KeyHash]*call),
 		base:       time.Now(),
 		uses:       make(chan use, usageQueue),
 		now:        time.Now,

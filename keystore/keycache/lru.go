@@ -5,7 +5,7 @@ import (
 	"math/bits"
 	"sync"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // maxShards is the most shards a cache is split into, so that 2–8 cores hitting it
@@ -71,10 +71,10 @@ type slot struct {
 }
 
 // hashTail is what a slot keeps of a key hash.
-type hashTail [len(keystore.KeyHash{}) - 8]byte
+type hashTail [len(wire.KeyHash{}) - 8]byte
 
 // tailOf returns the part of h a slot keeps.
-func tailOf(h *keystore.KeyHash) *hashTail { return (*hashTail)(h[8:]) }
+func tailOf(h *wire.KeyHash) *hashTail { return (*hashTail)(h[8:]) }
 
 // shard is a bounded LRU of slots with its own lock: three lists, one of positive
 // slots (at most cap), one of negative slots (at most negCap) and one of floors (at
@@ -158,7 +158,7 @@ func (s *shard) init(capacity int, slots []slot, intern *accountIntern) {
 
 // shard returns the shard of h. Key hashes are SHA-256 output, so any 8 bytes are
 // uniformly distributed.
-func (c *Cache) shard(h keystore.KeyHash) *shard {
+func (c *Cache) shard(h wire.KeyHash) *shard {
 	return &c.shards[binary.LittleEndian.Uint64(h[:8])&c.mask]
 }
 
@@ -168,7 +168,7 @@ func (s *shard) home(t *hashTail) int {
 }
 
 // find returns the slot of h, or 0, and its position in the index.
-func (s *shard) find(h *keystore.KeyHash) (int32, int) { return s.findTail(tailOf(h)) }
+func (s *shard) find(h *wire.KeyHash) (int32, int) { return s.findTail(tailOf(h)) }
 
 // findTail returns the slot whose hash ends in t, or 0, and its position in the index.
 func (s *shard) findTail(t *hashTail) (i int32, pos int) {
@@ -240,7 +240,7 @@ func (s *shard) touch(i int32) {
 // answer never evicts a positive one, nor the reverse; a positive one evicted becomes
 // a floor (demote). Its ver has moved on, so that a use report for what it held before
 // is not taken for the new answer.
-func (s *shard) put(h *keystore.KeyHash, kind uint8) int32 {
+func (s *shard) put(h *wire.KeyHash, kind uint8) int32 {
 	i, pos := s.find(h)
 	if i != 0 && s.slots[i].kind != kind {
 		// It changes lists: leave the old one, then enter the new one as a new slot.
@@ -280,7 +280,7 @@ func (s *shard) put(h *keystore.KeyHash, kind uint8) int32 {
 
 // alloc takes a free slot for h, which is not in the index, and returns it with the
 // empty index position h probes to.
-func (s *shard) alloc(h *keystore.KeyHash) (int32, int) {
+func (s *shard) alloc(h *wire.KeyHash) (int32, int) {
 	var i int32
 	if s.free != 0 {
 		i = s.free
@@ -294,13 +294,13 @@ func (s *shard) alloc(h *keystore.KeyHash) (int32, int) {
 }
 
 // remove drops the slot of h, if any.
-func (s *shard) remove(h *keystore.KeyHash) { s.removeTail(tailOf(h)) }
+func (s *shard) remove(h *wire.KeyHash) { s.removeTail(tailOf(h)) }
 
 // kill makes a positive slot of h refuse its key from now on: its state becomes
 // revoked, which is what the tombstone sent for the key says. The slot
 // keeps its key id and account, for the log line of the refusal. A floor of h becomes
 // a revoked one (floor.go); a negative slot is removed.
-func (s *shard) kill(h *keystore.KeyHash) {
+func (s *shard) kill(h *wire.KeyHash) {
 	i, _ := s.find(h)
 	if i == 0 {
 		return

@@ -5,11 +5,11 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
-func hashOf(b byte) keystore.KeyHash {
-	var h keystore.KeyHash
+func hashOf(b byte) wire.KeyHash {
+	var h wire.KeyHash
 	h[31] = b
 	return h
 }
@@ -22,7 +22,7 @@ func testShard(capacity int) *shard {
 }
 
 // putPos stores a positive answer for h, with an account of its own, as Cache.store does.
-func putPos(s *shard, h keystore.KeyHash) {
+func putPos(s *shard, h wire.KeyHash) {
 	i := s.put(&h, slotPositive)
 	rec := activeRecord()
 	a := s.account(&rec, true)
@@ -31,7 +31,7 @@ func putPos(s *shard, h keystore.KeyHash) {
 }
 
 // putNeg stores a negative answer for h.
-func putNeg(s *shard, h keystore.KeyHash) { s.put(&h, slotNegative) }
+func putNeg(s *shard, h wire.KeyHash) { s.put(&h, slotNegative) }
 
 // order lists the hashes of the shard's positive list (by their last byte) from most
 // to least recently used.
@@ -209,7 +209,7 @@ func TestShardAgainstModel(t *testing.T) {
 	const capacity, keys, steps = 16, 40, 20000
 	negCap, floorCap := negCapOf(capacity), floorCapOf(capacity)
 	rng := rand.New(rand.NewPCG(1, 2))
-	hashes := make([]keystore.KeyHash, keys)
+	hashes := make([]wire.KeyHash, keys)
 	for i := range hashes {
 		hashes[i][31] = byte(i)
 		hashes[i][8] = byte(rng.IntN(4)) // home positions 0..3 of 64: long probe runs

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/sagate/sagate/internal/testing/redistest"
-	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/keycache"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // The heap a full cache holds, per entry: records as the admin writes them (keys spread
@@ -23,25 +23,25 @@ import (
 const memAccounts = 50
 
 // fillRedis writes n sealed records and the markers and returns their hashes.
-func fillRedis(tb testing.TB, srv *redistest.Server, n int) []keystore.KeyHash {
+func fillRedis(tb testing.TB, srv *redistest.Server, n int) []wire.KeyHash {
 	tb.Helper()
 	rdb := srv.Client()
 	ctx := context.Background()
-	hashes := make([]keystore.KeyHash, n)
+	hashes := make([]wire.KeyHash, n)
 	pipe := rdb.Pipeline()
 	for i := range hashes {
-		hashes[i] = keystore.HashKey(fmt.Sprintf("memory-%d", i))
+		hashes[i] = wire.HashKey(fmt.Sprintf("memory-%d", i))
 		sa := i % memAccounts
-		raw := sealRecord(tb, hashes[i], keystore.Record{
+		raw := sealRecord(tb, hashes[i], wire.Record{
 			KeyID: fmt.Sprintf("key_%020d", i), SAID: fmt.Sprintf("sa_%020d", sa),
-			SA: fmt.Sprintf("bot-%d@bench", sa), Workspace: "bench", State: keystore.KeyActive,
-			Roles: map[string]keystore.Role{
-				keystore.AllProjects:       keystore.RoleViewer,
-				fmt.Sprintf("proj-%d", sa): keystore.RoleOwner,
+			SA: fmt.Sprintf("bot-%d@bench", sa), Workspace: "bench", State: wire.KeyActive,
+			Roles: map[string]wire.Role{
+				wire.AllProjects:           wire.RoleViewer,
+				fmt.Sprintf("proj-%d", sa): wire.RoleOwner,
 			},
 			Rev: int64(1 + i%7),
 		})
-		pipe.Set(ctx, keystore.RedisKey(hashes[i]), raw, 0)
+		pipe.Set(ctx, wire.RedisKey(hashes[i]), raw, 0)
 		if pipe.Len() == 1000 {
 			if _, err := pipe.Exec(ctx); err != nil {
 				tb.Fatalf("writing records: %v", err)
@@ -68,7 +68,7 @@ func heapInuse() uint64 {
 // and returns the memory it holds per entry, on the Go heap and in its slab: the
 // growth from a fifth full to full, so that what does not grow with the entries
 // (connections, pools) is left out.
-func bytesPerEntry(tb testing.TB, srv *redistest.Server, hashes []keystore.KeyHash) (heap, slab float64) {
+func bytesPerEntry(tb testing.TB, srv *redistest.Server, hashes []wire.KeyHash) (heap, slab float64) {
 	tb.Helper()
 	rdb := srv.Client()
 	c := newCache(tb, rdb, keycache.Config{Size: len(hashes), LookupTimeout: 10 * time.Second})
@@ -89,7 +89,7 @@ func bytesPerEntry(tb testing.TB, srv *redistest.Server, hashes []keystore.KeyHa
 }
 
 // fill looks every hash up once, from 32 goroutines.
-func fill(tb testing.TB, c *keycache.Cache, hashes []keystore.KeyHash) {
+func fill(tb testing.TB, c *keycache.Cache, hashes []wire.KeyHash) {
 	tb.Helper()
 	ctx := context.Background()
 	p := keycache.Policy{}

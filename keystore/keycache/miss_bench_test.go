@@ -11,8 +11,8 @@ import (
 
 	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/internal/testing/redistest"
-	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/keycache"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // The miss path against a real Redis: one pipelined round trip (GET epoch, GET rev,
@@ -29,34 +29,34 @@ const (
 // missSetup writes missKeys sealed records and the markers to a fresh Redis and
 // returns a started cache too small to hold them, with their hashes. cold: the
 // cache's verdict table keeps (almost) nothing, so that every record is verified.
-func missSetup(b *testing.B, cold bool) (*keycache.Cache, []keystore.KeyHash) {
+func missSetup(b *testing.B, cold bool) (*keycache.Cache, []wire.KeyHash) {
 	b.Helper()
 	return missSetupOn(b, redistest.Start(b).Client(), cold)
 }
 
 // missSetupOn is missSetup on rdb, a single server or a Cluster (then with the shard
 // revision markers the admin writes there).
-func missSetupOn(b *testing.B, rdb redis.UniversalClient, cold bool) (*keycache.Cache, []keystore.KeyHash) {
+func missSetupOn(b *testing.B, rdb redis.UniversalClient, cold bool) (*keycache.Cache, []wire.KeyHash) {
 	b.Helper()
 	ctx := context.Background()
-	hashes := make([]keystore.KeyHash, missKeys)
+	hashes := make([]wire.KeyHash, missKeys)
 	pipe := rdb.Pipeline()
 	for i := range hashes {
-		hashes[i] = keystore.HashKey(fmt.Sprintf("miss-bench-%d", i))
-		raw := sealRecord(b, hashes[i], keystore.Record{
+		hashes[i] = wire.HashKey(fmt.Sprintf("miss-bench-%d", i))
+		raw := sealRecord(b, hashes[i], wire.Record{
 			KeyID: fmt.Sprintf("key_%020d", i), SAID: "sa_00000000000000000001", SA: "bot@bench",
-			Workspace: "bench", State: keystore.KeyActive,
-			Roles: map[string]keystore.Role{keystore.AllProjects: keystore.RoleViewer}, Rev: 1,
+			Workspace: "bench", State: wire.KeyActive,
+			Roles: map[string]wire.Role{wire.AllProjects: wire.RoleViewer}, Rev: 1,
 		})
-		pipe.Set(ctx, keystore.RedisKey(hashes[i]), raw, 0)
+		pipe.Set(ctx, wire.RedisKey(hashes[i]), raw, 0)
 	}
 	if cc, ok := rdb.(*redis.ClusterClient); ok {
-		shards, err := keystore.LoadShards(ctx, cc)
+		shards, err := wire.LoadShards(ctx, cc)
 		if err != nil {
 			b.Fatal(err)
 		}
 		for _, k := range shards.Keys() {
-			pipe.Set(ctx, k, keystore.SealShardRev(keytest.SigningKey(b), k, 1), 0)
+			pipe.Set(ctx, k, wire.SealShardRev(keytest.SigningKey(b), k, 1), 0)
 		}
 	}
 	queueMarkers(b, pipe, 1, "bench-epoch")
@@ -99,7 +99,7 @@ func benchmarkMiss(b *testing.B, cold bool) {
 }
 
 // runMiss times lookups of hashes in order, each a miss answered by Redis.
-func runMiss(b *testing.B, c *keycache.Cache, hashes []keystore.KeyHash) {
+func runMiss(b *testing.B, c *keycache.Cache, hashes []wire.KeyHash) {
 	ctx := context.Background()
 	p := keycache.Policy{}
 	warmVerdicts(b, c, hashes)
@@ -158,7 +158,7 @@ func BenchmarkLookupMissRedisParallel(b *testing.B) {
 
 // warmVerdicts looks every hash up once before timing: the verifications of the
 // first walk, whose verdicts are kept, are not what the benchmarks measure.
-func warmVerdicts(b *testing.B, c *keycache.Cache, hashes []keystore.KeyHash) {
+func warmVerdicts(b *testing.B, c *keycache.Cache, hashes []wire.KeyHash) {
 	b.Helper()
 	for _, h := range hashes {
 		if e, _, err := c.Lookup(context.Background(), h, keycache.Policy{}); err != nil || !e.Found() {

@@ -8,7 +8,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // TestRefusalsAreLoggedRateLimited: one warning per kind per interval, naming
@@ -16,9 +16,9 @@ import (
 func TestRefusalsAreLoggedRateLimited(t *testing.T) {
 	core, logs := observer.New(zap.WarnLevel)
 	e := newEnv(t, envOpts{cfg: Config{Logger: zap.New(core)}})
-	hs := []keystore.KeyHash{newHash(t), newHash(t), newHash(t)}
+	hs := []wire.KeyHash{newHash(t), newHash(t), newHash(t)}
 	for _, h := range hs {
-		e.setRaw(keystore.RedisKey(h), []byte(`{"key_id":"forged-id","sa_id":"sa","sa":"x@y","ws":"y","state":"active","rev":1}`))
+		e.setRaw(wire.RedisKey(h), []byte(`{"key_id":"forged-id","sa_id":"sa","sa":"x@y","ws":"y","state":"active","rev":1}`))
 		_, _, _ = e.cache.Lookup(context.Background(), h, testPolicy)
 	}
 	warned := logs.FilterMessageSnippet("not signed by a trusted key").All()
@@ -64,7 +64,7 @@ func BenchmarkOpenRecord(b *testing.B) {
 	b.Run("verify", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := keystore.OpenRecord(e.cache.cfg.Verifier, h, sealed); err != nil {
+			if _, err := wire.OpenRecord(e.cache.cfg.Verifier, h, sealed); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -9,14 +9,14 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // On a Redis Cluster each shard can go back in time on its own: a primary that dies
 // before its replica got its last writes, or restarts empty before the replica takes
 // over, takes back the records of its slots only, while sagate:rev, on another shard,
 // stays as it was. So on a Cluster every lookup also reads, in the same pipeline, the
-// shard revision marker of each record's slot range (keystore/shards.go), which lives
+// shard revision marker of each record's slot range (keystore/wire/shards.go), which lives
 // on the record's primary and is raised by the admin after the records it wrote
 // there. Per record:
 //   - the marker is below the highest revision this cache had seen when the lookup
@@ -83,7 +83,7 @@ func (c *Cache) watchSlots(ctx context.Context, cc *redis.ClusterClient) {
 func (c *Cache) loadSlotMap(ctx context.Context, cc *redis.ClusterClient) error {
 	ctx, cancel := context.WithTimeout(ctx, slotMapTimeout)
 	defer cancel()
-	sh, err := keystore.LoadShards(ctx, cc)
+	sh, err := wire.LoadShards(ctx, cc)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (c *Cache) loadSlotMap(ctx context.Context, cc *redis.ClusterClient) error 
 // batchSlotMap returns the slot map for a lookup: nil on a single server or Sentinel;
 // on a Cluster, the one last read, reading it first if none was (a lookup before
 // watchSlots' first read, or without Start).
-func (c *Cache) batchSlotMap(ctx context.Context) (*keystore.Shards, error) {
+func (c *Cache) batchSlotMap(ctx context.Context) (*wire.Shards, error) {
 	cc := c.clusterClient()
 	if cc == nil {
 		return nil, nil
@@ -113,7 +113,7 @@ func (c *Cache) batchSlotMap(ctx context.Context) (*keystore.Shards, error) {
 // shardGets queues on pipe the GET of the shard marker of each call's record, one per
 // marker, and returns the commands and, for each call, the index of its marker's
 // command (-1: its slot is in no range of the map, whose answer is refused).
-func shardGets(ctx context.Context, pipe redis.Pipeliner, sh *keystore.Shards, batch []*call) ([]*redis.StringCmd, []string, []int) {
+func shardGets(ctx context.Context, pipe redis.Pipeliner, sh *wire.Shards, batch []*call) ([]*redis.StringCmd, []string, []int) {
 	idx := make([]int, len(batch))
 	var keys []string
 	var cmds []*redis.StringCmd
@@ -183,7 +183,7 @@ func (c *Cache) openShardRev(key, sealed string) (int64, error) {
 	if v, ok := m.shardRevs[key]; ok && v.sealed == sealed {
 		return v.rev, nil
 	}
-	rev, err := keystore.OpenShardRev(c.cfg.Verifier, key, sealed)
+	rev, err := wire.OpenShardRev(c.cfg.Verifier, key, sealed)
 	if err != nil {
 		reason := sigReason(err)
 		if reason == "" {

@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // use is one reported use of a key, waiting to be written.
@@ -118,12 +118,12 @@ func (c *Cache) writeUses(ctx context.Context, pending map[string]int64) error {
 	for id, ms := range pending {
 		args = append(args, id, strconv.FormatInt(ms, 10))
 		if len(args) == 2*usageBatch {
-			pipe.HSet(ctx, keystore.RedisLastUsed, args...)
+			pipe.HSet(ctx, wire.RedisLastUsed, args...)
 			args = make([]any, 0, 2*usageBatch)
 		}
 	}
 	if len(args) > 0 {
-		pipe.HSet(ctx, keystore.RedisLastUsed, args...)
+		pipe.HSet(ctx, wire.RedisLastUsed, args...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("writing key use times: %w", err)

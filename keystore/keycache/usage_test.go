@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func (e *env) lastUsed(keyID string) int64 {
 	e.t.Helper()
-	s, err := e.rdb.HGet(context.Background(), keystore.RedisLastUsed, keyID).Result()
+	s, err := e.rdb.HGet(context.Background(), wire.RedisLastUsed, keyID).Result()
 	if err != nil {
 		return 0
 	}
@@ -24,7 +24,7 @@ func (e *env) lastUsed(keyID string) int64 {
 
 // request is one allowed request with the key of h at the clock's time: a lookup,
 // then RecordUse, as the module does.
-func (e *env) request(h keystore.KeyHash) {
+func (e *env) request(h wire.KeyHash) {
 	e.t.Helper()
 	now := e.clock.Now()
 	ent, _, err := e.cache.LookupAt(context.Background(), h, testPolicy, now)

@@ -11,11 +11,11 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Verification of what Redis answers. Every record, marker and event is signed by the
-// admin (keystore/sign.go); the cache trusts only what verifies against
+// admin (keystore/wire/sign.go); the cache trusts only what verifies against
 // Config.Verifier, and only on the miss path: a cache hit verifies nothing.
 //
 // An Ed25519 verification costs about 50 µs, a SHA-256 of a record well under 1 µs.
@@ -92,7 +92,7 @@ func (v *verdicts) add(d *[sha256.Size]byte) {
 }
 
 // recordDigest is sha256(redis key of h ‖ sealed): what the verdict table keeps.
-func recordDigest(h keystore.KeyHash, sealed []byte) [sha256.Size]byte {
+func recordDigest(h wire.KeyHash, sealed []byte) [sha256.Size]byte {
 	var buf [redisKeyLen]byte
 	d := sha256.New()
 	d.Write(appendRedisKey(buf[:0], h))
@@ -104,13 +104,13 @@ func recordDigest(h keystore.KeyHash, sealed []byte) [sha256.Size]byte {
 
 // openRecord verifies the sealed record of h (or finds its verdict) and decodes it.
 // A value that does not verify is counted, logged and refused with errUnverified.
-func (c *Cache) openRecord(h keystore.KeyHash, sealed []byte) (keystore.Record, error) {
+func (c *Cache) openRecord(h wire.KeyHash, sealed []byte) (wire.Record, error) {
 	d := recordDigest(h, sealed)
 	if c.verdicts.has(&d) {
-		payload, _ := keystore.RecordPayload(sealed)
-		return keystore.DecodeRecord(payload)
+		payload, _ := wire.RecordPayload(sealed)
+		return wire.DecodeRecord(payload)
 	}
-	rec, err := keystore.OpenRecord(c.cfg.Verifier, h, sealed)
+	rec, err := wire.OpenRecord(c.cfg.Verifier, h, sealed)
 	if err != nil {
 		if reason := sigReason(err); reason != "" {
 			return rec, c.refuse(sigRecord, reason)
@@ -140,7 +140,7 @@ func (c *Cache) openEpoch(sealed string) (string, error) {
 	if sealed == m.epochSealed && sealed != "" {
 		return m.epochText, nil
 	}
-	text, err := keystore.OpenMarker(c.cfg.Verifier, keystore.DomainEpoch, sealed)
+	text, err := wire.OpenMarker(c.cfg.Verifier, wire.DomainEpoch, sealed)
 	if err != nil {
 		return "", c.refuse(sigEpoch, sigReason(err))
 	}
@@ -156,7 +156,7 @@ func (c *Cache) openRev(sealed string) (int64, error) {
 	if sealed == m.revSealed && sealed != "" {
 		return m.rev, nil
 	}
-	rev, err := keystore.OpenRev(c.cfg.Verifier, sealed)
+	rev, err := wire.OpenRev(c.cfg.Verifier, sealed)
 	if err != nil {
 		reason := sigReason(err)
 		if reason == "" {
@@ -191,11 +191,11 @@ type SignatureFailures struct {
 // sigReason classifies a verification error for the log; "" when err is not one.
 func sigReason(err error) string {
 	switch {
-	case errors.Is(err, keystore.ErrUnsigned):
+	case errors.Is(err, wire.ErrUnsigned):
 		return "unsigned"
-	case errors.Is(err, keystore.ErrUnknownSigner):
+	case errors.Is(err, wire.ErrUnknownSigner):
 		return "unknown_signer"
-	case errors.Is(err, keystore.ErrBadSignature):
+	case errors.Is(err, wire.ErrBadSignature):
 		return "bad_signature"
 	}
 	return ""
@@ -224,8 +224,8 @@ func (c *Cache) warnDue(last *atomic.Int64) bool {
 // trustEvent verifies ev. One that does not verify is not the admin's: it is counted
 // and logged (ignoreEvent), and changes nothing. A verified event's revision raises
 // seenRev.
-func (c *Cache) trustEvent(ev keystore.Event) bool {
-	if err := keystore.VerifyEvent(c.cfg.Verifier, ev); err != nil {
+func (c *Cache) trustEvent(ev wire.Event) bool {
+	if err := wire.VerifyEvent(c.cfg.Verifier, ev); err != nil {
 		reason := sigReason(err)
 		if reason == "" {
 			reason = "bad_signature"

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // setRaw writes value at key as someone other than the admin would.
@@ -19,9 +19,9 @@ func (e *env) setRaw(key string, value []byte) {
 }
 
 // sealFor returns rec sealed for h with the admin's key.
-func (e *env) sealFor(h keystore.KeyHash, rec keystore.Record) []byte {
+func (e *env) sealFor(h wire.KeyHash, rec wire.Record) []byte {
 	e.t.Helper()
-	b, err := keystore.SealRecord(e.sk, h, rec)
+	b, err := wire.SealRecord(e.sk, h, rec)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -29,9 +29,9 @@ func (e *env) sealFor(h keystore.KeyHash, rec keystore.Record) []byte {
 }
 
 // otherKey is a signing key the cache does not trust.
-func otherKey(t testing.TB) keystore.SigningKey {
+func otherKey(t testing.TB) wire.SigningKey {
 	t.Helper()
-	k, err := keystore.SigningKeyFromSeed(bytes.Repeat([]byte{0x33}, 32))
+	k, err := wire.SigningKeyFromSeed(bytes.Repeat([]byte{0x33}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,9 +40,9 @@ func otherKey(t testing.TB) keystore.SigningKey {
 
 // ownerRecord is the record an attacker would mint: owner of every project, at a
 // revision no admin will reach.
-func ownerRecord() keystore.Record {
+func ownerRecord() wire.Record {
 	r := activeRecord()
-	r.Roles = map[string]keystore.Role{keystore.AllProjects: keystore.RoleOwner}
+	r.Roles = map[string]wire.Role{wire.AllProjects: wire.RoleOwner}
 	r.Rev = 9000000000000000000
 	return r
 }
@@ -53,37 +53,37 @@ func ownerRecord() keystore.Record {
 func TestForgedRecordsAreRefused(t *testing.T) {
 	tests := []struct {
 		name  string
-		value func(e *env, h keystore.KeyHash) []byte
+		value func(e *env, h wire.KeyHash) []byte
 	}{
-		{"unsigned owner record", func(e *env, h keystore.KeyHash) []byte {
-			b, _ := keystore.EncodeRecord(ownerRecord())
+		{"unsigned owner record", func(e *env, h wire.KeyHash) []byte {
+			b, _ := wire.EncodeRecord(ownerRecord())
 			return b
 		}},
-		{"sealed by another key", func(e *env, h keystore.KeyHash) []byte {
-			b, _ := keystore.SealRecord(otherKey(e.t), h, ownerRecord())
+		{"sealed by another key", func(e *env, h wire.KeyHash) []byte {
+			b, _ := wire.SealRecord(otherKey(e.t), h, ownerRecord())
 			return b
 		}},
-		{"sealed for another key hash", func(e *env, h keystore.KeyHash) []byte {
+		{"sealed for another key hash", func(e *env, h wire.KeyHash) []byte {
 			return e.sealFor(newHash(e.t), activeRecord())
 		}},
-		{"unsigned tombstone", func(e *env, h keystore.KeyHash) []byte {
+		{"unsigned tombstone", func(e *env, h wire.KeyHash) []byte {
 			r := activeRecord()
-			r.State, r.Rev = keystore.KeyRevoked, 9000000000000000000
-			b, _ := keystore.EncodeRecord(r)
+			r.State, r.Rev = wire.KeyRevoked, 9000000000000000000
+			b, _ := wire.EncodeRecord(r)
 			return b
 		}},
-		{"verified record with its payload changed", func(e *env, h keystore.KeyHash) []byte {
+		{"verified record with its payload changed", func(e *env, h wire.KeyHash) []byte {
 			sealed := e.sealFor(h, activeRecord())
 			return bytes.Replace(sealed, []byte(`"viewer"`), []byte(`"owner"`), 1)
 		}},
-		{"garbage", func(e *env, h keystore.KeyHash) []byte { return []byte("s1:not a signature") }},
+		{"garbage", func(e *env, h wire.KeyHash) []byte { return []byte("s1:not a signature") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, envOpts{})
 			// A key never seen: ErrUnavailable, and nothing cached.
 			h := newHash(t)
-			e.setRaw(keystore.RedisKey(h), tt.value(e, h))
+			e.setRaw(wire.RedisKey(h), tt.value(e, h))
 			for range 2 {
 				ent, _, err := foundOf(e.cache.Lookup(context.Background(), h, testPolicy))
 				if !errors.Is(err, ErrUnavailable) || ent != nil {
@@ -97,7 +97,7 @@ func TestForgedRecordsAreRefused(t *testing.T) {
 			// flushed: the stale entry answers, as it would with Redis down.
 			known, rec := e.putNew()
 			e.lookup(known)
-			e.setRaw(keystore.RedisKey(known), tt.value(e, known))
+			e.setRaw(wire.RedisKey(known), tt.value(e, known))
 			e.cache.flush("test")
 			ent, src, err := foundOf(e.cache.Lookup(context.Background(), known, testPolicy))
 			if err != nil || src != SourceStale || ent == nil || ent.KeyID() != rec.KeyID || !ent.Live(time.Now()) {
@@ -121,13 +121,13 @@ func TestForgedMarkersAreRefused(t *testing.T) {
 		value func(e *env) string
 		count func(SignatureFailures) uint64
 	}{
-		{"unsigned epoch", keystore.RedisEpoch, func(*env) string { return "e2" },
+		{"unsigned epoch", wire.RedisEpoch, func(*env) string { return "e2" },
 			func(s SignatureFailures) uint64 { return s.Epochs }},
-		{"epoch sealed as a revision marker", keystore.RedisEpoch, func(e *env) string { return keystore.SealRev(e.sk, 5) },
+		{"epoch sealed as a revision marker", wire.RedisEpoch, func(e *env) string { return wire.SealRev(e.sk, 5) },
 			func(s SignatureFailures) uint64 { return s.Epochs }},
-		{"unsigned revision marker", keystore.RedisRev, func(*env) string { return "9000000000000000000" },
+		{"unsigned revision marker", wire.RedisRev, func(*env) string { return "9000000000000000000" },
 			func(s SignatureFailures) uint64 { return s.Revs }},
-		{"revision marker sealed by another key", keystore.RedisRev, func(e *env) string { return keystore.SealRev(otherKey(e.t), 5) },
+		{"revision marker sealed by another key", wire.RedisRev, func(e *env) string { return wire.SealRev(otherKey(e.t), 5) },
 			func(s SignatureFailures) uint64 { return s.Revs }},
 	}
 	for _, tt := range tests {
@@ -158,10 +158,10 @@ func TestForgedEventChangesNothing(t *testing.T) {
 		t.Fatalf("cached: %v", src)
 	}
 	before := e.cache.Stats()
-	forged := keystore.Event{Kind: keystore.EventKeys, Epoch: "e1", Rev: 9000000000000000000,
-		Hashes: []keystore.KeyHash{h}, Gone: []bool{true}}
-	forged.Sig = otherKey(t).Sign(keystore.DomainEvent, "", keystore.EventSigningPayload(forged))
-	if _, _, err := keystore.PublishEvent(context.Background(), e.rdb, forged, 0); err != nil {
+	forged := wire.Event{Kind: wire.EventKeys, Epoch: "e1", Rev: 9000000000000000000,
+		Hashes: []wire.KeyHash{h}, Gone: []bool{true}}
+	forged.Sig = otherKey(t).Sign(wire.DomainEvent, "", wire.EventSigningPayload(forged))
+	if _, _, err := wire.PublishEvent(context.Background(), e.rdb, forged, 0); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the forged event counted", func() bool { return e.cache.Stats().SignatureFailures.Events == 1 })
@@ -202,7 +202,7 @@ func TestRevisionNeverGoesBack(t *testing.T) {
 	}{
 		{"lower marker", func() { e.setRev(9) }},
 		{"missing marker", func() {
-			if err := e.rdb.Del(context.Background(), keystore.RedisRev).Err(); err != nil {
+			if err := e.rdb.Del(context.Background(), wire.RedisRev).Err(); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -225,7 +225,7 @@ func TestRevisionNeverGoesBack(t *testing.T) {
 	// a stale entry of the key does not answer instead).
 	e.cache.flush("test")
 	revoked := activeRecord()
-	revoked.State = keystore.KeyRevoked
+	revoked.State = wire.KeyRevoked
 	e.put(cached, revoked)
 	if ent, src, err := e.cache.Lookup(context.Background(), cached, testPolicy); err != nil || !ent.Found() || ent.Live(time.Now()) || src != SourceRedis {
 		t.Fatalf("a tombstone from a Redis behind: found %v, live %v, from %v, %v; want refused from redis", ent.Found(), ent.Live(time.Now()), src, err)
@@ -233,9 +233,9 @@ func TestRevisionNeverGoesBack(t *testing.T) {
 	// A verified event's revision counts too: the marker (10) is now below it.
 	e.setRev(10)
 	applied := e.cache.Stats().EventsApplied
-	ev := keystore.Event{Kind: keystore.EventKeys, Epoch: "e1", Rev: 12}
-	keystore.SignEvent(e.sk, &ev)
-	if _, _, err := keystore.PublishEvent(context.Background(), e.rdb, ev, 0); err != nil {
+	ev := wire.Event{Kind: wire.EventKeys, Epoch: "e1", Rev: 12}
+	wire.SignEvent(e.sk, &ev)
+	if _, _, err := wire.PublishEvent(context.Background(), e.rdb, ev, 0); err != nil {
 		t.Fatal(err)
 	}
 	e.waitEvents(applied + 1)
@@ -256,11 +256,11 @@ func TestRevisionNeverGoesBack(t *testing.T) {
 func TestRedisRestoredFromAnOlderSnapshot(t *testing.T) {
 	e := newEnv(t, envOpts{cfg: Config{LookupTimeout: time.Second}})
 	h, rec := e.putNew()
-	e.publish(keystore.EventKeys, h)
+	e.publish(wire.EventKeys, h)
 	e.lookup(h)
 	ctx := context.Background()
 	snapshot := map[string]string{}
-	for _, k := range []string{keystore.RedisKey(h), keystore.RedisEpoch, keystore.RedisRev} {
+	for _, k := range []string{wire.RedisKey(h), wire.RedisEpoch, wire.RedisRev} {
 		v, err := e.rdb.Get(ctx, k).Result()
 		if err != nil {
 			t.Fatal(err)
@@ -289,13 +289,13 @@ func TestRedisRestoredFromAnOlderSnapshot(t *testing.T) {
 		t.Error("no reply counted as behind")
 	}
 	// The admin repairs Redis: the tombstone, the marker, a new epoch.
-	rec.State, rec.Rev = keystore.KeyRevoked, revokedAt
+	rec.State, rec.Rev = wire.KeyRevoked, revokedAt
 	e.put(h, rec)
 	e.setRev(revokedAt + 1)
 	e.setEpoch("e2")
 	eventually(t, "the tombstone after the repair", func() bool {
 		ent, src, err := foundOf(e.cache.Lookup(ctx, h, policy))
-		return err == nil && src == SourceRedis && ent != nil && ent.State() == keystore.KeyRevoked
+		return err == nil && src == SourceRedis && ent != nil && ent.State() == wire.KeyRevoked
 	})
 }
 
@@ -339,16 +339,16 @@ func TestVerdicts(t *testing.T) {
 func TestMarkersVerifiedOnChange(t *testing.T) {
 	e := newEnv(t, envOpts{noStart: true})
 	sk := e.sk
-	good := keystore.SealMarker(sk, keystore.DomainEpoch, "e9")
+	good := wire.SealMarker(sk, wire.DomainEpoch, "e9")
 	if text, err := e.cache.openEpoch(good); err != nil || text != "e9" {
 		t.Fatalf("openEpoch: %q %v", text, err)
 	}
 	// A verifier that trusts nothing would refuse it: only the memo answers.
-	e.cache.cfg.Verifier = keystore.NewVerifier()
+	e.cache.cfg.Verifier = wire.NewVerifier()
 	if text, err := e.cache.openEpoch(good); err != nil || text != "e9" {
 		t.Fatalf("unchanged epoch verified again: %q %v", text, err)
 	}
-	if _, err := e.cache.openEpoch(keystore.SealMarker(sk, keystore.DomainEpoch, "e10")); err == nil {
+	if _, err := e.cache.openEpoch(wire.SealMarker(sk, wire.DomainEpoch, "e10")); err == nil {
 		t.Fatal("a changed epoch was not verified")
 	}
 	if _, err := e.cache.openEpoch(""); err == nil {

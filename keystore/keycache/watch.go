@@ -5,7 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // watchers are the callbacks of Watch, and the notifications that wait for the
@@ -15,22 +15,22 @@ import (
 type watchers struct {
 	n      atomic.Int64 // watches registered: the follower skips all of this when 0
 	mu     sync.Mutex
-	byHash map[keystore.KeyHash]map[*watch]struct{}
-	due    map[keystore.KeyHash]struct{} // hashes named since the notifier last ran
-	all    bool                          // a flush since the notifier last ran
-	wake   chan struct{}                 // capacity 1
+	byHash map[wire.KeyHash]map[*watch]struct{}
+	due    map[wire.KeyHash]struct{} // hashes named since the notifier last ran
+	all    bool                      // a flush since the notifier last ran
+	wake   chan struct{}             // capacity 1
 }
 
 // watch is one Watch registration.
 type watch struct {
-	h  keystore.KeyHash
+	h  wire.KeyHash
 	fn func()
 }
 
 func newWatchers() *watchers {
 	return &watchers{
-		byHash: make(map[keystore.KeyHash]map[*watch]struct{}),
-		due:    make(map[keystore.KeyHash]struct{}),
+		byHash: make(map[wire.KeyHash]map[*watch]struct{}),
+		due:    make(map[wire.KeyHash]struct{}),
 		wake:   make(chan struct{}, 1),
 	}
 }
@@ -43,7 +43,7 @@ func newWatchers() *watchers {
 // key unchanged is harmless. Calls may be coalesced: several changes, one call. It is
 // for the few requests that stay open (streams, long downloads), so that a revocation
 // reaches them too; after Close, fn is never called.
-func (c *Cache) Watch(h keystore.KeyHash, fn func()) (stop func()) {
+func (c *Cache) Watch(h wire.KeyHash, fn func()) (stop func()) {
 	w := &watch{h: h, fn: fn}
 	ws := c.watchers
 	ws.mu.Lock()
@@ -73,7 +73,7 @@ func (c *Cache) Watch(h keystore.KeyHash, fn func()) (stop func()) {
 
 // notify queues the watches of hashes (all of them when hashes is nil) for the
 // notifier. It never blocks.
-func (ws *watchers) notify(hashes []keystore.KeyHash, all bool) {
+func (ws *watchers) notify(hashes []wire.KeyHash, all bool) {
 	if ws.n.Load() == 0 {
 		return
 	}

@@ -4,7 +4,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // TestWatch: a watch is called for an event that names its hash and for a flush,
@@ -20,20 +20,20 @@ func TestWatch(t *testing.T) {
 	stopNow() // twice is harmless
 
 	base := e.cache.Stats().EventsApplied
-	e.publish(keystore.EventKeys, other)
+	e.publish(wire.EventKeys, other)
 	e.revoke(h, rec)
 	e.waitEvents(base + 2)
 	eventually(t, "the watch of the revoked key called", func() bool { return calls.Load() >= 1 })
 	before := calls.Load()
 
-	e.publish(keystore.EventResync) // a flush
+	e.publish(wire.EventResync) // a flush
 	eventually(t, "the watch called after a flush", func() bool { return calls.Load() > before })
 
 	stop()
 	after := calls.Load()
 	base = e.cache.Stats().EventsApplied
-	e.publish(keystore.EventKeys, h)
-	e.publish(keystore.EventKeys, other) // applied in order after h's
+	e.publish(wire.EventKeys, h)
+	e.publish(wire.EventKeys, other) // applied in order after h's
 	e.waitEvents(base + 2)
 	if n := calls.Load(); n != after {
 		t.Errorf("a stopped watch was called %d more times", n-after)

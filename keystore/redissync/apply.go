@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Apply writes the records of c's keys, then publishes one event (several when c
@@ -84,14 +85,14 @@ func (s *Syncer) apply(ctx context.Context, c keystore.Change) error {
 
 // changeWrites seals the write of each of hashes read at rev: its live record in recs,
 // or a tombstone carrying the key's identity from the store ("-" when it has none).
-func (s *Syncer) changeWrites(ctx context.Context, hashes []keystore.KeyHash, recs map[keystore.KeyHash]keystore.Record, rev int64) ([]write, error) {
+func (s *Syncer) changeWrites(ctx context.Context, hashes []keystore.KeyHash, recs map[keystore.KeyHash]wire.Record, rev int64) ([]write, error) {
 	var dead []keystore.KeyHash
 	for _, h := range hashes {
 		if _, ok := recs[h]; !ok {
 			dead = append(dead, h)
 		}
 	}
-	var ids map[keystore.KeyHash]keystore.Record
+	var ids map[keystore.KeyHash]wire.Record
 	if len(dead) > 0 {
 		var err error
 		if ids, err = s.src.KeyIdentities(ctx, dead); err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func TestApply(t *testing.T) {
@@ -22,7 +23,7 @@ func TestApply(t *testing.T) {
 		name   string
 		mutate func() (int64, []keystore.KeyHash)
 		check  func(t *testing.T)
-		gone   []int // the keys the event flags as gone (keystore.Event.Gone)
+		gone   []int // the keys the event flags as gone (wire.Event.Gone)
 	}{
 		{
 			name: "changed records are rewritten",
@@ -55,7 +56,7 @@ func TestApply(t *testing.T) {
 				if !ok || r.State != keystore.KeyRevoked || r.KeyID != "key_2" || r.Live(time.Now()) {
 					t.Errorf("record %+v, want a revoked tombstone of key_2", r)
 				}
-				ttl := e.rdb.PTTL(ctx, keystore.RedisKey(testHash(2))).Val()
+				ttl := e.rdb.PTTL(ctx, wire.RedisKey(testHash(2))).Val()
 				if ttl <= 0 || ttl > tombstoneTTL {
 					t.Errorf("tombstone TTL %v, want in (0, %v]", ttl, tombstoneTTL)
 				}
@@ -86,11 +87,11 @@ func TestApply(t *testing.T) {
 				if !ok || r.Exp != exp || !r.Live(time.Now()) {
 					t.Errorf("record %+v, want live with exp %d", r, exp)
 				}
-				ttl := e.rdb.PTTL(ctx, keystore.RedisKey(testHash(10))).Val()
+				ttl := e.rdb.PTTL(ctx, wire.RedisKey(testHash(10))).Val()
 				if ttl <= time.Hour || ttl > time.Hour+expirySlack {
 					t.Errorf("record TTL %v, want in (1h, %v]", ttl, time.Hour+expirySlack)
 				}
-				if ttl := e.rdb.PTTL(ctx, keystore.RedisKey(testHash(3))).Val(); ttl != -1 {
+				if ttl := e.rdb.PTTL(ctx, wire.RedisKey(testHash(3))).Val(); ttl != -1 {
 					t.Errorf("record without expiry has TTL %v", ttl)
 				}
 			},
@@ -116,7 +117,7 @@ func TestApply(t *testing.T) {
 			}
 			ev := after[len(after)-1]
 			want := hashSet(hashes)
-			if ev.Kind != keystore.EventKeys || ev.Rev != rev || ev.Epoch != epoch ||
+			if ev.Kind != wire.EventKeys || ev.Rev != rev || ev.Epoch != epoch ||
 				ev.Seq != before[len(before)-1].Seq+1 || len(ev.Hashes) != len(want) {
 				t.Fatalf("event %+v, want kind keys, rev %d, epoch %s, next seq, %d hashes", ev, rev, epoch, len(want))
 			}
@@ -171,7 +172,7 @@ func TestApplySplitsLargeChanges(t *testing.T) {
 	}
 	seen := map[keystore.KeyHash]bool{}
 	for i, ev := range evs {
-		if ev.Seq != int64(i+1) || ev.Kind != keystore.EventKeys || len(ev.Hashes) > maxEventHashes {
+		if ev.Seq != int64(i+1) || ev.Kind != wire.EventKeys || len(ev.Hashes) > maxEventHashes {
 			t.Errorf("event %d: seq %d kind %s with %d hashes", i, ev.Seq, ev.Kind, len(ev.Hashes))
 		}
 		for j, h := range ev.Hashes {
@@ -190,7 +191,7 @@ func TestApplySplitsLargeChanges(t *testing.T) {
 }
 
 func TestApplyRevCheck(t *testing.T) {
-	newer := func(state keystore.KeyState, rev int64) keystore.Record {
+	newer := func(state keystore.KeyState, rev int64) wire.Record {
 		r := testRecord(1)
 		r.State, r.Rev = state, rev
 		r.Roles = map[string]keystore.Role{"*": keystore.RoleOwner}
@@ -198,7 +199,7 @@ func TestApplyRevCheck(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		stored   keystore.Record
+		stored   wire.Record
 		live     bool // the store holds key 1 (else it was removed)
 		wantKept bool // the stored record must survive
 	}{
@@ -219,7 +220,7 @@ func TestApplyRevCheck(t *testing.T) {
 			e.src.mu.Lock()
 			e.src.rev = 50
 			e.src.mu.Unlock()
-			if err := e.rdb.Set(ctx, keystore.RedisKey(testHash(1)), seal(t, testHash(1), tt.stored), 0).Err(); err != nil {
+			if err := e.rdb.Set(ctx, wire.RedisKey(testHash(1)), seal(t, testHash(1), tt.stored), 0).Err(); err != nil {
 				t.Fatal(err)
 			}
 			if err := e.s.Apply(ctx, keystore.Change{Rev: 50, Action: "test", Hashes: []keystore.KeyHash{testHash(1)}}); err != nil {
@@ -273,7 +274,7 @@ func TestApplyEdges(t *testing.T) {
 				t.Errorf("full sync owed = %v, want %v", got, tt.wantFull)
 			}
 			evs := e.events(t)
-			if last := evs[len(evs)-1]; last.Kind != keystore.EventKeys || last.Rev != rev {
+			if last := evs[len(evs)-1]; last.Kind != wire.EventKeys || last.Rev != rev {
 				t.Errorf("last event %+v, want the change's keys event", last)
 			}
 		})

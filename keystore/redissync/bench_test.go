@@ -13,6 +13,7 @@ import (
 
 	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // syncKeys is the number of keys of BenchmarkSync1M.
@@ -139,7 +140,7 @@ func newGenSource(n int) *genSource {
 	return g
 }
 
-func (g *genSource) record(i int) keystore.Record {
+func (g *genSource) record(i int) wire.Record {
 	r := testRecord(i)
 	if i%10 == 0 {
 		r.Exp = g.exp
@@ -148,8 +149,8 @@ func (g *genSource) record(i int) keystore.Record {
 	return r
 }
 
-func (g *genSource) AuthRecords(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]keystore.Record, int64, error) {
-	out := make(map[keystore.KeyHash]keystore.Record, len(hashes))
+func (g *genSource) AuthRecords(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]wire.Record, int64, error) {
+	out := make(map[keystore.KeyHash]wire.Record, len(hashes))
 	for _, h := range hashes {
 		if i, ok := g.index[h]; ok {
 			out[h] = g.record(int(i))
@@ -158,7 +159,7 @@ func (g *genSource) AuthRecords(ctx context.Context, hashes []keystore.KeyHash) 
 	return out, 1, nil
 }
 
-func (g *genSource) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, keystore.Record) error) error {
+func (g *genSource) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, wire.Record) error) error {
 	for i, h := range g.hashes {
 		if err := fn(h, g.record(i)); err != nil {
 			return err
@@ -169,8 +170,8 @@ func (g *genSource) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHas
 
 func (g *genSource) Revision(ctx context.Context) (int64, error) { return 1, nil }
 
-func (g *genSource) KeyIdentities(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]keystore.Record, error) {
-	return map[keystore.KeyHash]keystore.Record{}, nil
+func (g *genSource) KeyIdentities(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]wire.Record, error) {
+	return map[keystore.KeyHash]wire.Record{}, nil
 }
 
 func (g *genSource) RecordKeyUse(ctx context.Context, uses map[string]time.Time) error { return nil }

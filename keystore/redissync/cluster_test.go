@@ -12,6 +12,7 @@ import (
 	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // clusterEnv is a real Redis Cluster (three primaries, a replica each), a fake store
@@ -50,7 +51,7 @@ func (e *clusterEnv) shardRevs(t *testing.T) map[string]int64 {
 		case err != nil:
 			t.Fatalf("reading %s: %v", k, err)
 		default:
-			rev, err := keystore.OpenShardRev(verifier(t), k, v)
+			rev, err := wire.OpenShardRev(verifier(t), k, v)
 			if err != nil {
 				rev = -2
 			}
@@ -81,14 +82,14 @@ func TestClusterShardMarkers(t *testing.T) {
 	if revs := e.shardRevs(t); len(revs) != 3 || !allAt(revs, rev) {
 		t.Fatalf("after the initial sync the shard markers are %v, want 3 at %d", revs, rev)
 	}
-	// keystore.Slot is Redis' own: every marker is in the first slot of its range.
+	// wire.Slot is Redis' own: every marker is in the first slot of its range.
 	for k := range e.shardRevs(t) {
 		got, err := e.rdb.ClusterKeySlot(ctx, k).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if int(got) != keystore.Slot(k) {
-			t.Errorf("CLUSTER KEYSLOT %s = %d, keystore.Slot = %d", k, got, keystore.Slot(k))
+		if int(got) != wire.Slot(k) {
+			t.Errorf("CLUSTER KEYSLOT %s = %d, wire.Slot = %d", k, got, wire.Slot(k))
 		}
 	}
 
@@ -132,10 +133,10 @@ func TestClusterShardMarkers(t *testing.T) {
 	t.Logf("a shard emptied on its own was repaired in %v", time.Since(start).Round(time.Millisecond))
 
 	// A marker put back to an older revision: repaired after the grace.
-	markerKey, _ := e.shards(t).KeyFor(keystore.RedisKey(testHash(3)))
+	markerKey, _ := e.shards(t).KeyFor(wire.RedisKey(testHash(3)))
 	sk := keytest.SigningKey(t)
 	epoch = e.epoch(t)
-	if err := e.rdb.Set(ctx, markerKey, keystore.SealShardRev(sk, markerKey, rev-1), 0).Err(); err != nil {
+	if err := e.rdb.Set(ctx, markerKey, wire.SealShardRev(sk, markerKey, rev-1), 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the admin to repair a shard marker gone back", func() bool {
@@ -151,7 +152,7 @@ func TestClusterShardMarkers(t *testing.T) {
 		}
 	}
 	epoch = e.epoch(t)
-	if err := e.rdb.Set(ctx, markerKey, keystore.SealShardRev(sk, other, rev), 0).Err(); err != nil {
+	if err := e.rdb.Set(ctx, markerKey, wire.SealShardRev(sk, other, rev), 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the admin to replace a forged shard marker", func() bool {
@@ -159,9 +160,9 @@ func TestClusterShardMarkers(t *testing.T) {
 	})
 }
 
-func (e *clusterEnv) shards(t *testing.T) keystore.Shards {
+func (e *clusterEnv) shards(t *testing.T) wire.Shards {
 	t.Helper()
-	sh, err := keystore.LoadShards(context.Background(), e.rdb)
+	sh, err := wire.LoadShards(context.Background(), e.rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,11 +180,11 @@ func (e *clusterEnv) mismatch(t *testing.T) string {
 	t.Helper()
 	recs, _ := e.src.snapshot()
 	for h, want := range recs {
-		b, err := e.rdb.Get(context.Background(), keystore.RedisKey(h)).Bytes()
+		b, err := e.rdb.Get(context.Background(), wire.RedisKey(h)).Bytes()
 		if err != nil {
 			return "record of " + want.KeyID + ": " + err.Error()
 		}
-		got, err := keystore.OpenRecord(verifier(t), h, b)
+		got, err := wire.OpenRecord(verifier(t), h, b)
 		if err != nil || !sameRecord(got, want) {
 			return "record of " + want.KeyID + " differs from the store"
 		}
@@ -194,9 +195,9 @@ func (e *clusterEnv) mismatch(t *testing.T) string {
 // otherPrimary returns the primary that holds neither the epoch nor sagate:rev.
 func (e *clusterEnv) otherPrimary(t *testing.T) *redistest.Server {
 	t.Helper()
-	busy := map[*redistest.Server]bool{e.c.PrimaryFor(keystore.RedisEpoch): true, e.c.PrimaryFor(keystore.RedisRev): true}
+	busy := map[*redistest.Server]bool{e.c.PrimaryFor(wire.RedisEpoch): true, e.c.PrimaryFor(wire.RedisRev): true}
 	for i := range 100 {
-		if p := e.c.PrimaryFor(keystore.RedisKey(testHash(i))); !busy[p] {
+		if p := e.c.PrimaryFor(wire.RedisKey(testHash(i))); !busy[p] {
 			return p
 		}
 	}

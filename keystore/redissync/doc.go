@@ -1,19 +1,19 @@
 // Package redissync is the admin's side of the Redis sync: it writes key records and
 // change events after each durable commit, runs full syncs and repairs, and folds the
 // sidecars' last-used reports back into the store. The sidecar's side is package
-// keycache; the shared formats are in keystore/record.go. docs/protocol.md walks through
+// keycache; the shared formats are in keystore/wire/record.go. docs/protocol.md walks through
 // the protocol step by step.
 //
 // What it writes, every value but the last-used hash sealed with Config.SigningKey
-// (keystore.SigningKey.Seal):
+// (wire.SigningKey.Seal):
 //
-//	sagate:key:<sha256 hex>  string  a keystore.Record, or a tombstone (state "revoked") for 24h
+//	sagate:key:<sha256 hex>  string  a wire.Record, or a tombstone (state "revoked") for 24h
 //	sagate:events            stream  signed "keys" events (the hashes changed, which are gone)
 //	                                 and "resync" events (a new epoch); XADD MAXLEN ~ EventsMaxLen
 //	sagate:epoch             string  "<unix ms>-<16 hex>", written last by each full sync
 //	sagate:rev               string  the highest store revision whose changes Redis holds
 //	sagate:rev:{<tag>}       string  on a Redis Cluster, the same for one slot range, kept
-//	                                 on the range's primary (keystore/shards.go, markers.go)
+//	                                 on the range's primary (keystore/wire/shards.go, markers.go)
 //	sagate:lastused          hash    written by sidecars; taken, emptied and folded by the admin
 //
 // Every script touches a single key, so the layout works on Redis Cluster, where each
@@ -46,7 +46,7 @@
 //     reflects a change whose write was lost without Apply noticing.
 //   - UsageFoldInterval (DefaultUsageFoldInterval, 30s): a crash loses at most that much
 //     of last-used times, which are advisory.
-//   - EventsMaxLen (keystore.DefaultEventsMaxLen, 100000 stream entries); at most 1000
+//   - EventsMaxLen (wire.DefaultEventsMaxLen, 100000 stream entries); at most 1000
 //     hashes per event and per write batch.
 //
 // docs/protocol.md ("Limits") says what it does not cover: a store restored to an older

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // The attacks of a writer to Redis that does not hold the admin's signing key, and how
@@ -16,42 +17,42 @@ import (
 
 // forgedRoot is what one SET minted before records were signed: an owner of every
 // project, at a rev that no write could ever beat.
-func forgedRoot() keystore.Record {
-	return keystore.Record{KeyID: "key_forged", SAID: "sa_root", SA: "root@ws-a", Workspace: "ws-a",
+func forgedRoot() wire.Record {
+	return wire.Record{KeyID: "key_forged", SAID: "sa_root", SA: "root@ws-a", Workspace: "ws-a",
 		State: keystore.KeyActive, Roles: map[string]keystore.Role{"*": keystore.RoleOwner}, Rev: 9_000_000_000_000_000_000}
 }
 
 func TestForgedValuesAreRepaired(t *testing.T) {
 	ctx := context.Background()
-	unsigned := func(t testing.TB, _ keystore.KeyHash, r keystore.Record) []byte {
-		b, err := keystore.EncodeRecord(r)
+	unsigned := func(t testing.TB, _ keystore.KeyHash, r wire.Record) []byte {
+		b, err := wire.EncodeRecord(r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
-	tombstoneAt := func(rev int64) keystore.Record {
-		return keystore.Record{KeyID: "-", SAID: "-", SA: "-", Workspace: "-", State: keystore.KeyRevoked, Rev: rev}
+	tombstoneAt := func(rev int64) wire.Record {
+		return wire.Record{KeyID: "-", SAID: "-", SA: "-", Workspace: "-", State: keystore.KeyRevoked, Rev: rev}
 	}
-	withRev := func(r keystore.Record, rev int64) keystore.Record { r.Rev = rev; return r }
+	withRev := func(r wire.Record, rev int64) wire.Record { r.Rev = rev; return r }
 	tests := []struct {
 		name   string
 		key    int // the hash the value is written under; below 3: a live key of the store
-		sealer func(testing.TB, keystore.KeyHash, keystore.Record) []byte
-		value  func(storeRev int64) keystore.Record
+		sealer func(testing.TB, keystore.KeyHash, wire.Record) []byte
+		value  func(storeRev int64) wire.Record
 	}{
-		{"unsigned high-rev record of an unknown key", 100, unsigned, func(int64) keystore.Record { return forgedRoot() }},
-		{"forged-seal high-rev record of an unknown key", 100, forge, func(int64) keystore.Record { return forgedRoot() }},
-		{"admin-shaped record from the future", 100, forge, func(rev int64) keystore.Record { return withRev(testRecord(100), rev+1) }},
-		{"forged high-rev record over a live key", 1, forge, func(int64) keystore.Record { return forgedRoot() }},
-		{"unsigned escalated role of a live key", 1, unsigned, func(rev int64) keystore.Record {
+		{"unsigned high-rev record of an unknown key", 100, unsigned, func(int64) wire.Record { return forgedRoot() }},
+		{"forged-seal high-rev record of an unknown key", 100, forge, func(int64) wire.Record { return forgedRoot() }},
+		{"admin-shaped record from the future", 100, forge, func(rev int64) wire.Record { return withRev(testRecord(100), rev+1) }},
+		{"forged high-rev record over a live key", 1, forge, func(int64) wire.Record { return forgedRoot() }},
+		{"unsigned escalated role of a live key", 1, unsigned, func(rev int64) wire.Record {
 			r := withRev(testRecord(1), rev)
 			r.Roles = map[string]keystore.Role{"*": keystore.RoleOwner}
 			return r
 		}},
-		{"forged high-rev tombstone locking out a live key", 2, forge, func(int64) keystore.Record { return tombstoneAt(1 << 62) }},
-		{"tombstone from the future locking out a live key", 2, forge, func(rev int64) keystore.Record { return tombstoneAt(rev + 1) }},
-		{"live record with a bad signature, same content", 0, forge, func(rev int64) keystore.Record { return withRev(testRecord(0), rev) }},
+		{"forged high-rev tombstone locking out a live key", 2, forge, func(int64) wire.Record { return tombstoneAt(1 << 62) }},
+		{"tombstone from the future locking out a live key", 2, forge, func(rev int64) wire.Record { return tombstoneAt(rev + 1) }},
+		{"live record with a bad signature, same content", 0, forge, func(rev int64) wire.Record { return withRev(testRecord(0), rev) }},
 	}
 	for _, mode := range []string{"full sync", "repair"} {
 		for _, tt := range tests {
@@ -63,7 +64,7 @@ func TestForgedValuesAreRepaired(t *testing.T) {
 				}
 				_, rev := e.src.snapshot()
 				h := testHash(tt.key)
-				if err := e.rdb.Set(ctx, keystore.RedisKey(h), tt.sealer(t, h, tt.value(rev)), 0).Err(); err != nil {
+				if err := e.rdb.Set(ctx, wire.RedisKey(h), tt.sealer(t, h, tt.value(rev)), 0).Err(); err != nil {
 					t.Fatal(err)
 				}
 				st, err := e.s.reconcile(ctx, mode == "full sync")
@@ -91,7 +92,7 @@ func TestForgedValuesAreRepaired(t *testing.T) {
 // TestForgedMarkersAreRepaired: a revision marker from the future or an epoch that does
 // not verify makes the admin's check run a full sync with a new epoch, which rewrites them.
 func TestForgedMarkersAreRepaired(t *testing.T) {
-	other, err := keystore.GenerateSigningKey()
+	other, err := wire.GenerateSigningKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,17 +101,17 @@ func TestForgedMarkersAreRepaired(t *testing.T) {
 		key    string
 		forged func(storeRev int64) string
 	}{
-		{"revision marker of another signer", keystore.RedisRev, func(rev int64) string {
-			return keystore.SealRev(other, 9_000_000_000_000_000_000)
+		{"revision marker of another signer", wire.RedisRev, func(rev int64) string {
+			return wire.SealRev(other, 9_000_000_000_000_000_000)
 		}},
 		// Signed by the admin's key but above the store's revision: replayed from a store
 		// that was ahead (restored from an older backup since), never written by this one.
-		{"revision marker from the future", keystore.RedisRev, func(rev int64) string {
-			return keystore.SealRev(keytest.SigningKey(t), rev+1000)
+		{"revision marker from the future", wire.RedisRev, func(rev int64) string {
+			return wire.SealRev(keytest.SigningKey(t), rev+1000)
 		}},
-		{"unsigned revision marker", keystore.RedisRev, func(rev int64) string { return strconv.FormatInt(rev+10, 10) }},
-		{"epoch of another signer", keystore.RedisEpoch, func(int64) string {
-			return keystore.SealMarker(other, keystore.DomainEpoch, "1-0000000000000000")
+		{"unsigned revision marker", wire.RedisRev, func(rev int64) string { return strconv.FormatInt(rev+10, 10) }},
+		{"epoch of another signer", wire.RedisEpoch, func(int64) string {
+			return wire.SealMarker(other, wire.DomainEpoch, "1-0000000000000000")
 		}},
 	}
 	for _, tt := range tests {
@@ -126,11 +127,11 @@ func TestForgedMarkersAreRepaired(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitFor(t, "the markers to be rewritten", func() bool {
-				v, err := e.rdb.Get(ctx, keystore.RedisRev).Result()
+				v, err := e.rdb.Get(ctx, wire.RedisRev).Result()
 				if err != nil {
 					return false
 				}
-				r, err := keystore.OpenRev(verifier(t), v)
+				r, err := wire.OpenRev(verifier(t), v)
 				ep, _ := e.s.readEpoch(ctx)
 				return err == nil && r == rev && ep != "" && ep != first
 			})
@@ -149,10 +150,10 @@ func TestCASKeepsAConcurrentWrite(t *testing.T) {
 	h := testHash(1)
 	forged := forge(t, h, forgedRoot())
 	applied := seal(t, h, withRev1(testRecord(1)))
-	if err := e.rdb.Set(ctx, keystore.RedisKey(h), applied, 0).Err(); err != nil {
+	if err := e.rdb.Set(ctx, wire.RedisKey(h), applied, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	w, err := tombstoneWrite(e.s.key, h, 1, keystore.Record{})
+	w, err := tombstoneWrite(e.s.key, h, 1, wire.Record{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,14 +169,14 @@ func TestCASKeepsAConcurrentWrite(t *testing.T) {
 	}
 }
 
-func withRev1(r keystore.Record) keystore.Record { r.Rev = 1; return r }
+func withRev1(r wire.Record) wire.Record { r.Rev = 1; return r }
 
 // TestFoldClampsFutureTimes: a last-used time from the future (anyone who can write to
 // Redis can write the hash) reaches the store as the fold's time, not later.
 func TestFoldClampsFutureTimes(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := context.Background()
-	if err := e.rdb.HSet(ctx, keystore.RedisLastUsed, "key_1", "4102444800000").Err(); err != nil {
+	if err := e.rdb.HSet(ctx, wire.RedisLastUsed, "key_1", "4102444800000").Err(); err != nil {
 		t.Fatal(err)
 	}
 	before := time.Now()

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // fullSync makes Redis match one snapshot of the store and sets a new epoch; doc.go,
@@ -56,10 +57,10 @@ func (s *Syncer) fullSync(ctx context.Context, st *ReconcileStats) error {
 // prefix that are not a key hash are deleted.
 func (s *Syncer) recordKeys(ctx context.Context, st *ReconcileStats) (map[keystore.KeyHash]struct{}, error) {
 	present := make(map[keystore.KeyHash]struct{})
-	err := s.scanKeys(ctx, keystore.RedisKeyPrefix+"*", func(keys []string) error {
+	err := s.scanKeys(ctx, wire.RedisKeyPrefix+"*", func(keys []string) error {
 		var junk []string
 		for _, k := range keys {
-			h, err := keystore.ParseKeyHash(strings.TrimPrefix(k, keystore.RedisKeyPrefix))
+			h, err := keystore.ParseKeyHash(strings.TrimPrefix(k, wire.RedisKeyPrefix))
 			if err != nil {
 				junk = append(junk, k)
 				continue
@@ -77,7 +78,7 @@ func (s *Syncer) recordKeys(ctx context.Context, st *ReconcileStats) (map[keysto
 // snapshotBatch is one batch of the store's scan, sealed and written by a worker.
 type snapshotBatch struct {
 	hashes []keystore.KeyHash
-	recs   []keystore.Record
+	recs   []wire.Record
 	at     time.Time
 }
 
@@ -125,7 +126,7 @@ func (s *Syncer) writeSnapshot(ctx context.Context, present map[keystore.KeyHash
 
 	live = make(map[keystore.KeyHash]struct{})
 	var b snapshotBatch
-	err = s.src.ScanAuthRecords(ctx, func(h keystore.KeyHash, r keystore.Record) error {
+	err = s.src.ScanAuthRecords(ctx, func(h keystore.KeyHash, r wire.Record) error {
 		if r.Rev <= 0 {
 			// Written with rev 0, it would lose to any stale record in Redis.
 			return fmt.Errorf("record of key %s carries no store revision", r.KeyID)
@@ -136,7 +137,7 @@ func (s *Syncer) writeSnapshot(ctx context.Context, present map[keystore.KeyHash
 		live[h] = struct{}{}
 		rev = max(rev, r.Rev)
 		if len(b.hashes) == 0 {
-			b = snapshotBatch{hashes: make([]keystore.KeyHash, 0, batchSize), recs: make([]keystore.Record, 0, batchSize), at: now()}
+			b = snapshotBatch{hashes: make([]keystore.KeyHash, 0, batchSize), recs: make([]wire.Record, 0, batchSize), at: now()}
 		}
 		b.hashes, b.recs = append(b.hashes, h), append(b.recs, r)
 		if len(b.hashes) == batchSize {
@@ -186,7 +187,7 @@ func (s *Syncer) writeSnapshotBatch(ctx context.Context, b snapshotBatch, presen
 			continue
 		}
 		nx = append(nx, w)
-		cmds = append(cmds, pipe.SetNX(ctx, keystore.RedisKey(w.hash), w.val, w.ttl))
+		cmds = append(cmds, pipe.SetNX(ctx, wire.RedisKey(w.hash), w.val, w.ttl))
 	}
 	if len(cmds) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {

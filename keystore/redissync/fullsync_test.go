@@ -6,6 +6,7 @@ import (
 
 	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // killingSource kills Redis once the scan has handed over kill records, so that the
@@ -16,9 +17,9 @@ type killingSource struct {
 	e    *env
 }
 
-func (k killingSource) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, keystore.Record) error) error {
+func (k killingSource) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, wire.Record) error) error {
 	n := 0
-	return k.memSource.ScanAuthRecords(ctx, func(h keystore.KeyHash, r keystore.Record) error {
+	return k.memSource.ScanAuthRecords(ctx, func(h keystore.KeyHash, r wire.Record) error {
 		if n++; n == k.kill {
 			k.e.srv.Kill()
 		}
@@ -93,11 +94,11 @@ func TestFullSyncKeepsNewerRecords(t *testing.T) {
 // scan that began before later commits does.
 type staleScan struct {
 	*memSource
-	recs map[keystore.KeyHash]keystore.Record
+	recs map[keystore.KeyHash]wire.Record
 	rev  int64
 }
 
-func (s staleScan) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, keystore.Record) error) error {
+func (s staleScan) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, wire.Record) error) error {
 	for h, r := range s.recs {
 		r.Rev = s.rev
 		if err := fn(h, r); err != nil {
@@ -107,7 +108,7 @@ func (s staleScan) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash
 	return nil
 }
 
-func mustWrite(t *testing.T, h keystore.KeyHash, r keystore.Record, rev int64) write {
+func mustWrite(t *testing.T, h keystore.KeyHash, r wire.Record, rev int64) write {
 	t.Helper()
 	w, err := recordWrite(keytest.SigningKey(t), h, r, rev, now())
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // env is one test's real Redis, fake store and Syncer.
@@ -46,14 +47,14 @@ func newSyncer(t testing.TB, rdb redis.UniversalClient, src keystore.RecordSourc
 }
 
 // verifier trusts the test signing key.
-func verifier(t testing.TB) *keystore.Verifier {
-	return keystore.NewVerifier(keytest.SigningKey(t).Public())
+func verifier(t testing.TB) *wire.Verifier {
+	return wire.NewVerifier(keytest.SigningKey(t).Public())
 }
 
 // seal returns r sealed with the test signing key for h.
-func seal(t testing.TB, h keystore.KeyHash, r keystore.Record) []byte {
+func seal(t testing.TB, h keystore.KeyHash, r wire.Record) []byte {
 	t.Helper()
-	b, err := keystore.SealRecord(keytest.SigningKey(t), h, r)
+	b, err := wire.SealRecord(keytest.SigningKey(t), h, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,13 +63,13 @@ func seal(t testing.TB, h keystore.KeyHash, r keystore.Record) []byte {
 
 // forge returns r "sealed" with another key: what a writer to Redis without the admin's
 // key can produce at best.
-func forge(t testing.TB, h keystore.KeyHash, r keystore.Record) []byte {
+func forge(t testing.TB, h keystore.KeyHash, r wire.Record) []byte {
 	t.Helper()
-	k, err := keystore.GenerateSigningKey()
+	k, err := wire.GenerateSigningKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := keystore.SealRecord(k, h, r)
+	b, err := wire.SealRecord(k, h, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,16 +84,16 @@ func (e *env) fill(n int) {
 }
 
 // record reads the record of h from Redis; ok is false when there is none.
-func (e *env) record(t *testing.T, h keystore.KeyHash) (keystore.Record, bool) {
+func (e *env) record(t *testing.T, h keystore.KeyHash) (wire.Record, bool) {
 	t.Helper()
-	b, err := e.rdb.Get(context.Background(), keystore.RedisKey(h)).Bytes()
+	b, err := e.rdb.Get(context.Background(), wire.RedisKey(h)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return keystore.Record{}, false
+		return wire.Record{}, false
 	}
 	if err != nil {
 		t.Fatalf("reading record: %v", err)
 	}
-	r, err := keystore.OpenRecord(verifier(t), h, b)
+	r, err := wire.OpenRecord(verifier(t), h, b)
 	if err != nil {
 		t.Fatalf("record in redis does not verify: %v: %s", err, b)
 	}
@@ -100,19 +101,19 @@ func (e *env) record(t *testing.T, h keystore.KeyHash) (keystore.Record, bool) {
 }
 
 // events returns every event in the stream, oldest first.
-func (e *env) events(t *testing.T) []keystore.Event {
+func (e *env) events(t *testing.T) []wire.Event {
 	t.Helper()
-	msgs, err := e.rdb.XRange(context.Background(), keystore.RedisEvents, "-", "+").Result()
+	msgs, err := e.rdb.XRange(context.Background(), wire.RedisEvents, "-", "+").Result()
 	if err != nil {
 		t.Fatalf("reading events: %v", err)
 	}
-	out := make([]keystore.Event, 0, len(msgs))
+	out := make([]wire.Event, 0, len(msgs))
 	for _, m := range msgs {
-		ev, err := keystore.ParseEvent(m)
+		ev, err := wire.ParseEvent(m)
 		if err != nil {
 			t.Fatalf("parsing event: %v", err)
 		}
-		if err := keystore.VerifyEvent(verifier(t), ev); err != nil {
+		if err := wire.VerifyEvent(verifier(t), ev); err != nil {
 			t.Fatalf("event: %v", err)
 		}
 		out = append(out, ev)
@@ -123,14 +124,14 @@ func (e *env) events(t *testing.T) []keystore.Event {
 // redisRev returns the verified revision marker (-1 when missing).
 func (e *env) redisRev(t *testing.T) int64 {
 	t.Helper()
-	v, err := e.rdb.Get(context.Background(), keystore.RedisRev).Result()
+	v, err := e.rdb.Get(context.Background(), wire.RedisRev).Result()
 	if errors.Is(err, redis.Nil) {
 		return -1
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev, err := keystore.OpenRev(verifier(t), v)
+	rev, err := wire.OpenRev(verifier(t), v)
 	if err != nil {
 		t.Fatalf("revision marker: %v", err)
 	}
@@ -163,8 +164,8 @@ func (e *env) mismatch(t *testing.T) string {
 func (e *env) mismatchWith(t *testing.T, src keystore.RecordSource) string {
 	t.Helper()
 	ctx := context.Background()
-	recs := map[keystore.KeyHash]keystore.Record{}
-	err := src.ScanAuthRecords(ctx, func(h keystore.KeyHash, r keystore.Record) error {
+	recs := map[keystore.KeyHash]wire.Record{}
+	err := src.ScanAuthRecords(ctx, func(h keystore.KeyHash, r wire.Record) error {
 		recs[h] = r
 		return nil
 	})
@@ -173,12 +174,12 @@ func (e *env) mismatchWith(t *testing.T, src keystore.RecordSource) string {
 	}
 	var cursor uint64
 	for {
-		keys, next, err := e.rdb.Scan(ctx, cursor, keystore.RedisKeyPrefix+"*", 1000).Result()
+		keys, next, err := e.rdb.Scan(ctx, cursor, wire.RedisKeyPrefix+"*", 1000).Result()
 		if err != nil {
 			return "scan: " + err.Error()
 		}
 		for _, k := range keys {
-			h, err := keystore.ParseKeyHash(strings.TrimPrefix(k, keystore.RedisKeyPrefix))
+			h, err := keystore.ParseKeyHash(strings.TrimPrefix(k, wire.RedisKeyPrefix))
 			if err != nil {
 				return "malformed record key left in redis"
 			}

@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // raiseRevScript raises the revision marker KEYS[1] to the sealed ARGV[1], of revision
@@ -23,7 +23,7 @@ var raiseRevScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 local floor = tonumber(ARGV[3])
 local r = nil
-if cur then r = tonumber(string.sub(cur, ` + strconv.Itoa(keystore.SealedPrefixLen+1) + `)) end
+if cur then r = tonumber(string.sub(cur, ` + strconv.Itoa(wire.SealedPrefixLen+1) + `)) end
 if floor > 0 and (not r or r < floor) then return -1 end
 if r and r >= tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
@@ -31,7 +31,7 @@ return 1
 `)
 
 // The revision markers are RedisRev and, on a Redis Cluster, one shard marker per
-// slot range (keystore/shards.go). A shard marker is raised after the records written
+// slot range (keystore/wire/shards.go). A shard marker is raised after the records written
 // to its primary have been acknowledged; RedisRev after every shard marker; the event
 // after RedisRev. So a sidecar that has seen a revision (in RedisRev or an event) finds
 // every shard marker at least as high, unless a shard lost writes.
@@ -46,10 +46,10 @@ var errMarkerLost = errors.New("a revision marker is missing or below what this 
 
 // sealRev seals the revision marker key (RedisRev or a shard marker's key) at rev.
 func (s *Syncer) sealRev(key string, rev int64) string {
-	if key == keystore.RedisRev {
-		return keystore.SealRev(s.key, rev)
+	if key == wire.RedisRev {
+		return wire.SealRev(s.key, rev)
 	}
-	return keystore.SealShardRev(s.key, key, rev)
+	return wire.SealShardRev(s.key, key, rev)
 }
 
 // queueRaise queues on pipe the raise of the revision marker key to rev, refused below
@@ -138,7 +138,7 @@ func (s *Syncer) raiseRev(ctx context.Context, rev int64) error {
 		}
 	}
 	pipe := s.rdb.Pipeline()
-	cmd := s.queueRaise(ctx, pipe, keystore.RedisRev, rev, fr.floor)
+	cmd := s.queueRaise(ctx, pipe, wire.RedisRev, rev, fr.floor)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("raising the revision marker: %w", err)
 	}
@@ -178,8 +178,8 @@ func (s *Syncer) readMarkers(ctx context.Context) (markers, error) {
 	// The floor first: a marker read after it is at least as high unless Redis lost it.
 	floor := s.floor.Load()
 	pipe := s.rdb.Pipeline()
-	ec := pipe.Get(ctx, keystore.RedisEpoch)
-	rc := pipe.Get(ctx, keystore.RedisRev)
+	ec := pipe.Get(ctx, wire.RedisEpoch)
+	rc := pipe.Get(ctx, wire.RedisRev)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return markers{}, fmt.Errorf("reading the markers: %w", err)
 	}
@@ -202,7 +202,7 @@ func (s *Syncer) readMarkers(ctx context.Context) (markers, error) {
 		return markers{}, err
 	}
 	m.storeRev = storeRev
-	global, globalOK, seen := s.openRev(keystore.RedisRev, rc.Val(), storeRev)
+	global, globalOK, seen := s.openRev(wire.RedisRev, rc.Val(), storeRev)
 	m.rev, m.globalRev, m.forged = global, global, seen && !globalOK
 	m.lost = !m.forged && floor > 0 && global < floor
 	for i, k := range keys {
@@ -225,10 +225,10 @@ func (s *Syncer) openRev(key, sealed string, storeRev int64) (rev int64, ok, see
 		return 0, false, false
 	}
 	var err error
-	if key == keystore.RedisRev {
-		rev, err = keystore.OpenRev(s.ver, sealed)
+	if key == wire.RedisRev {
+		rev, err = wire.OpenRev(s.ver, sealed)
 	} else {
-		rev, err = keystore.OpenShardRev(s.ver, key, sealed)
+		rev, err = wire.OpenShardRev(s.ver, key, sealed)
 	}
 	if err != nil || rev > storeRev {
 		s.m.forged.WithLabelValues("rev").Inc()
@@ -245,7 +245,7 @@ func (s *Syncer) setRevMarkers(ctx context.Context, rev int64) error {
 			return err
 		}
 	}
-	return s.setRevMarker(ctx, keystore.RedisRev, rev)
+	return s.setRevMarker(ctx, wire.RedisRev, rev)
 }
 
 // setRevMarker makes the revision marker key at least rev, replacing one that does not
@@ -307,7 +307,7 @@ func (s *Syncer) refreshShards(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	sh, err := keystore.LoadShards(ctx, cc)
+	sh, err := wire.LoadShards(ctx, cc)
 	if err != nil {
 		return err
 	}

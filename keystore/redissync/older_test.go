@@ -12,6 +12,7 @@ import (
 	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/sqlstore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // repaired reports whether Redis holds the store's state: key `revoked`'s record a
@@ -207,7 +208,7 @@ func TestOneFullSyncPerLoss(t *testing.T) {
 	waitFor(t, "the repair of redis", func() bool { return e.mismatch(t) == "" })
 	epochs := map[string]bool{}
 	for _, ev := range e.events(t) {
-		if ev.Kind == keystore.EventResync && ev.Epoch != before {
+		if ev.Kind == wire.EventResync && ev.Epoch != before {
 			epochs[ev.Epoch] = true
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // writeAndPublish runs ws through writeScript, reads the epoch marker, raises the
@@ -18,7 +19,7 @@ import (
 // records it announces and every revision marker at least as high as the event's. A
 // marker below the floor (markers.go) is left as it is and a full sync is owed; the
 // change itself is written, and published. The events flag the hashes whose tombstone
-// ws writes (keystore.Event.Gone).
+// ws writes (wire.Event.Gone).
 // The events carry the epoch last seen by this Syncer (sidecars use the epoch of "keys"
 // events for nothing; a resync event carries the new one). It returns the epoch marker
 // read ("" when missing) and remembers it.
@@ -31,7 +32,7 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 	var revCmd *redis.Cmd // on one server: the raise of RedisRev, in the pipeline
 	pipe := s.rdb.Pipeline()
 	writes := s.queueWrites(ctx, pipe, ws, writeScript.Eval)
-	epochCmd := pipe.Get(ctx, keystore.RedisEpoch)
+	epochCmd := pipe.Get(ctx, wire.RedisEpoch)
 	_, cluster := s.rdb.(*redis.ClusterClient)
 	if cluster {
 		// A cluster pipeline runs on several nodes at once, in no order between them,
@@ -52,16 +53,16 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 		}
 	} else {
 		fr = s.loadFloor()
-		revCmd = s.queueRaise(ctx, pipe, keystore.RedisRev, rev, fr.floor)
+		revCmd = s.queueRaise(ctx, pipe, wire.RedisRev, rev, fr.floor)
 	}
 	var events []*redis.Cmd
 	epoch := s.lastEpoch()
 	gone := goneFlags(ws, hashes)
 	for i := 0; i < len(hashes); i += maxEventHashes {
 		j := min(i+maxEventHashes, len(hashes))
-		e := keystore.Event{Kind: keystore.EventKeys, Rev: rev, Epoch: epoch, Hashes: hashes[i:j], Gone: gone[i:j]}
-		keystore.SignEvent(s.key, &e)
-		events = append(events, keystore.QueueEvent(ctx, pipe, e, s.cfg.EventsMaxLen))
+		e := wire.Event{Kind: wire.EventKeys, Rev: rev, Epoch: epoch, Hashes: hashes[i:j], Gone: gone[i:j]}
+		wire.SignEvent(s.key, &e)
+		events = append(events, wire.QueueEvent(ctx, pipe, e, s.cfg.EventsMaxLen))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return "", fmt.Errorf("writing %d records and their event: %w", len(ws), err)
@@ -78,7 +79,7 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 		}
 	}
 	for _, c := range events {
-		if _, _, err := keystore.EventReply(c); err != nil {
+		if _, _, err := wire.EventReply(c); err != nil {
 			return "", fmt.Errorf("the event of %d keys: %w", len(hashes), err)
 		}
 	}
@@ -92,7 +93,7 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 }
 
 // goneFlags returns, for each of hashes, whether ws sends its tombstone: the flags of
-// the events (keystore.Event.Gone), which let sidecars refuse those keys without
+// the events (wire.Event.Gone), which let sidecars refuse those keys without
 // reading their records again. The flags are set before Redis runs the rev-checked
 // writes, so a tombstone refused for a newer record is flagged too; that is right only
 // because a key with no live record never gets a live one later (see Event.Gone).

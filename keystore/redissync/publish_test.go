@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
-// TestEventScriptMatchesPublishEvent interleaves keystore.PublishEvent with Apply's
+// TestEventScriptMatchesPublishEvent interleaves wire.PublishEvent with Apply's
 // pipelined events and checks that both continue one seq and write entries that
-// keystore.ParseEvent reads back as they were sent, gone flags included.
+// wire.ParseEvent reads back as they were sent, gone flags included.
 func TestEventScriptMatchesPublishEvent(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := context.Background()
@@ -18,22 +19,22 @@ func TestEventScriptMatchesPublishEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	epoch := e.epoch(t)
-	var want []keystore.Event
+	var want []wire.Event
 	for i := range 6 {
 		hs := []keystore.KeyHash{testHash(i), testHash(i + 100)}
-		ev := keystore.Event{Rev: int64(10 + i), Kind: keystore.EventKeys, Epoch: epoch, Hashes: hs}
+		ev := wire.Event{Rev: int64(10 + i), Kind: wire.EventKeys, Epoch: epoch, Hashes: hs}
 		var ws []write
 		if i%3 == 0 { // the first key is gone: its tombstone is written (both paths: i = 0, 3)
 			ev.Gone = []bool{true, false}
-			w, err := tombstoneWrite(e.s.key, hs[0], ev.Rev, keystore.Record{})
+			w, err := tombstoneWrite(e.s.key, hs[0], ev.Rev, wire.Record{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			ws = []write{w}
 		}
 		if i%2 == 0 {
-			keystore.SignEvent(e.s.key, &ev)
-			if _, _, err := keystore.PublishEvent(ctx, e.rdb, ev, 0); err != nil {
+			wire.SignEvent(e.s.key, &ev)
+			if _, _, err := wire.PublishEvent(ctx, e.rdb, ev, 0); err != nil {
 				t.Fatal(err)
 			}
 		} else if _, err := e.s.writeAndPublish(ctx, ws, ev.Rev, hs); err != nil {

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Reconcile makes Redis match the store.
@@ -105,7 +106,7 @@ func (s *Syncer) doReconcile(ctx context.Context, forceNew bool) (ReconcileStats
 // liveHashes returns the hashes of every live key in the store, as a list and as a set.
 func (s *Syncer) liveHashes(ctx context.Context) ([]keystore.KeyHash, map[keystore.KeyHash]struct{}, error) {
 	set := make(map[keystore.KeyHash]struct{})
-	err := s.src.ScanAuthRecords(ctx, func(h keystore.KeyHash, _ keystore.Record) error {
+	err := s.src.ScanAuthRecords(ctx, func(h keystore.KeyHash, _ wire.Record) error {
 		set[h] = struct{}{}
 		return nil
 	})
@@ -132,10 +133,10 @@ func (s *Syncer) syncExtras(ctx context.Context, live map[keystore.KeyHash]struc
 		clear(seen)
 		return err
 	}
-	err := s.scanKeys(ctx, keystore.RedisKeyPrefix+"*", func(keys []string) error {
+	err := s.scanKeys(ctx, wire.RedisKeyPrefix+"*", func(keys []string) error {
 		var junk []string
 		for _, k := range keys {
-			h, err := keystore.ParseKeyHash(strings.TrimPrefix(k, keystore.RedisKeyPrefix))
+			h, err := keystore.ParseKeyHash(strings.TrimPrefix(k, wire.RedisKeyPrefix))
 			if err != nil {
 				junk = append(junk, k)
 				continue
@@ -222,7 +223,7 @@ func (s *Syncer) setEpoch(ctx context.Context, rev int64) error {
 		s.m.redisErrors.Inc()
 		return err
 	}
-	if err := s.rdb.Set(ctx, keystore.RedisEpoch, keystore.SealMarker(s.key, keystore.DomainEpoch, epoch), 0).Err(); err != nil {
+	if err := s.rdb.Set(ctx, wire.RedisEpoch, wire.SealMarker(s.key, wire.DomainEpoch, epoch), 0).Err(); err != nil {
 		s.m.redisErrors.Inc()
 		return fmt.Errorf("setting the epoch marker: %w", err)
 	}
@@ -230,9 +231,9 @@ func (s *Syncer) setEpoch(ctx context.Context, rev int64) error {
 	// Redis now holds the store's state at rev: the floor starts again from there (a
 	// store restored to an older revision brings the markers down with it).
 	s.floor.Store(rev)
-	e := keystore.Event{Kind: keystore.EventResync, Rev: rev, Epoch: epoch}
-	keystore.SignEvent(s.key, &e)
-	if _, _, err := keystore.PublishEvent(ctx, s.rdb, e, s.cfg.EventsMaxLen); err != nil {
+	e := wire.Event{Kind: wire.EventResync, Rev: rev, Epoch: epoch}
+	wire.SignEvent(s.key, &e)
+	if _, _, err := wire.PublishEvent(ctx, s.rdb, e, s.cfg.EventsMaxLen); err != nil {
 		s.m.redisErrors.Inc()
 		return err
 	}

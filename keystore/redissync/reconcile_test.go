@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func TestReconcileFullSyncAfterFlushAll(t *testing.T) {
@@ -37,7 +38,7 @@ func TestReconcileFullSyncAfterFlushAll(t *testing.T) {
 		}
 		evs := e.events(t)
 		last := evs[len(evs)-1]
-		if last.Kind != keystore.EventResync || last.Epoch == "" || last.Epoch != e.epoch(t) {
+		if last.Kind != wire.EventResync || last.Epoch == "" || last.Epoch != e.epoch(t) {
 			t.Errorf("round %d: last event %+v, want a resync carrying epoch %q", round, last, e.epoch(t))
 		}
 	}
@@ -53,9 +54,9 @@ func TestReconcileRepairs(t *testing.T) {
 	epoch := e.epoch(t)
 	nEvents := len(e.events(t))
 
-	set := func(h keystore.KeyHash, r keystore.Record) {
+	set := func(h keystore.KeyHash, r wire.Record) {
 		t.Helper()
-		if err := e.rdb.Set(ctx, keystore.RedisKey(h), seal(t, h, r), 0).Err(); err != nil {
+		if err := e.rdb.Set(ctx, wire.RedisKey(h), seal(t, h, r), 0).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -65,12 +66,12 @@ func TestReconcileRepairs(t *testing.T) {
 	set(testHash(3), altered)
 	deactivated := testRecord(4)
 	deactivated.State = keystore.KeyDeactivated
-	set(testHash(4), deactivated)                                                                                         // the store says active
-	e.rdb.Del(ctx, keystore.RedisKey(testHash(5)))                                                                        // a lost record
-	set(testHash(500), testRecord(500))                                                                                   // a stray live-looking record
-	set(testHash(501), keystore.Record{KeyID: "key_501", SAID: "-", SA: "-", Workspace: "-", State: keystore.KeyRevoked}) // a tombstone: left
-	e.rdb.Set(ctx, keystore.RedisKeyPrefix+"not-a-hash", "x", 0)                                                          // junk under the prefix
-	e.rdb.Set(ctx, keystore.RedisKey(testHash(502)), "{garbage", 0)                                                       // undecodable
+	set(testHash(4), deactivated)                                                                                     // the store says active
+	e.rdb.Del(ctx, wire.RedisKey(testHash(5)))                                                                        // a lost record
+	set(testHash(500), testRecord(500))                                                                               // a stray live-looking record
+	set(testHash(501), wire.Record{KeyID: "key_501", SAID: "-", SA: "-", Workspace: "-", State: keystore.KeyRevoked}) // a tombstone: left
+	e.rdb.Set(ctx, wire.RedisKeyPrefix+"not-a-hash", "x", 0)                                                          // junk under the prefix
+	e.rdb.Set(ctx, wire.RedisKey(testHash(502)), "{garbage", 0)                                                       // undecodable
 
 	st, err := e.s.Reconcile(ctx)
 	if err != nil {
@@ -85,7 +86,7 @@ func TestReconcileRepairs(t *testing.T) {
 	if got := e.epoch(t); got != epoch {
 		t.Errorf("epoch changed from %q to %q", epoch, got)
 	}
-	if n := e.rdb.Exists(ctx, keystore.RedisKeyPrefix+"not-a-hash").Val(); n != 0 {
+	if n := e.rdb.Exists(ctx, wire.RedisKeyPrefix+"not-a-hash").Val(); n != 0 {
 		t.Error("junk key under the record prefix was not deleted")
 	}
 	if r, _ := e.record(t, testHash(500)); r.State != keystore.KeyRevoked || r.KeyID != "-" {
@@ -94,7 +95,7 @@ func TestReconcileRepairs(t *testing.T) {
 	evs := e.events(t)[nEvents:]
 	got := map[keystore.KeyHash]bool{}
 	for _, ev := range evs {
-		if ev.Kind != keystore.EventKeys || ev.Epoch != epoch {
+		if ev.Kind != wire.EventKeys || ev.Epoch != epoch {
 			t.Errorf("event %+v, want kind keys with epoch %q", ev, epoch)
 		}
 		for _, h := range ev.Hashes {

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Config configures a Syncer. Zero values take the defaults given.
@@ -21,8 +22,8 @@ type Config struct {
 	// Syncer writes; sidecars trust its public half. Required. What Redis holds is checked
 	// against this key only: after a change of key the first full sync (Run's start)
 	// rewrites everything with the new one.
-	SigningKey keystore.SigningKey
-	// EventsMaxLen is the approximate length of the events stream. Default: keystore.DefaultEventsMaxLen.
+	SigningKey wire.SigningKey
+	// EventsMaxLen is the approximate length of the events stream. Default: wire.DefaultEventsMaxLen.
 	EventsMaxLen int64
 	// ReconcileInterval is how often a full reconcile repairs Redis from the store. Default: 5m.
 	ReconcileInterval time.Duration
@@ -69,8 +70,8 @@ type Syncer struct {
 	rdb redis.UniversalClient
 	src keystore.RecordSource
 	cfg Config
-	key keystore.SigningKey
-	ver *keystore.Verifier
+	key wire.SigningKey
+	ver *wire.Verifier
 	log *zap.Logger
 	m   *metrics
 
@@ -92,7 +93,7 @@ type Syncer struct {
 	confirm *confirmer
 	// shards is the Cluster's slot map as the shard revision markers follow it
 	// (markers.go); nil on a single server or Sentinel, and until first read.
-	shards atomic.Pointer[keystore.Shards]
+	shards atomic.Pointer[wire.Shards]
 	// floor is the highest RedisRev this Syncer has raised or read verified since its
 	// last full sync: a revision marker below it lost writes (markers.go).
 	floor atomic.Int64
@@ -117,7 +118,7 @@ func New(rdb redis.UniversalClient, src keystore.RecordSource, cfg Config) (*Syn
 		return nil, ErrNoSigningKey
 	}
 	if cfg.EventsMaxLen <= 0 {
-		cfg.EventsMaxLen = keystore.DefaultEventsMaxLen
+		cfg.EventsMaxLen = wire.DefaultEventsMaxLen
 	}
 	if cfg.ReconcileInterval <= 0 {
 		cfg.ReconcileInterval = DefaultReconcileInterval
@@ -140,7 +141,7 @@ func New(rdb redis.UniversalClient, src keystore.RecordSource, cfg Config) (*Syn
 		src:     src,
 		cfg:     cfg,
 		key:     cfg.SigningKey,
-		ver:     keystore.NewVerifier(cfg.SigningKey.Public()),
+		ver:     wire.NewVerifier(cfg.SigningKey.Public()),
 		log:     log,
 		m:       newMetrics(cfg.Registerer, log),
 		dirty:   make(chan struct{}, 1),
@@ -166,7 +167,7 @@ func (s *Syncer) Ready(ctx context.Context) error {
 // readEpoch returns the text of the epoch marker, "" when it is missing or does not
 // verify (written by something other than this admin: a full sync replaces it).
 func (s *Syncer) readEpoch(ctx context.Context) (string, error) {
-	e, err := s.rdb.Get(ctx, keystore.RedisEpoch).Result()
+	e, err := s.rdb.Get(ctx, wire.RedisEpoch).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return "", fmt.Errorf("reading the epoch marker: %w", err)
 	}
@@ -181,7 +182,7 @@ func (s *Syncer) openEpoch(sealed string) string {
 	if sealed == "" {
 		return ""
 	}
-	text, err := keystore.OpenMarker(s.ver, keystore.DomainEpoch, sealed)
+	text, err := wire.OpenMarker(s.ver, wire.DomainEpoch, sealed)
 	if err != nil {
 		s.m.forged.WithLabelValues("epoch").Inc()
 		return ""
@@ -203,9 +204,9 @@ func (s *Syncer) markDirty() {
 func (s *Syncer) publish(ctx context.Context, kind string, rev int64, epoch string, hashes []keystore.KeyHash) error {
 	for len(hashes) > 0 {
 		n := min(len(hashes), maxEventHashes)
-		e := keystore.Event{Kind: kind, Rev: rev, Epoch: epoch, Hashes: hashes[:n]}
-		keystore.SignEvent(s.key, &e)
-		if _, _, err := keystore.PublishEvent(ctx, s.rdb, e, s.cfg.EventsMaxLen); err != nil {
+		e := wire.Event{Kind: kind, Rev: rev, Epoch: epoch, Hashes: hashes[:n]}
+		wire.SignEvent(s.key, &e)
+		if _, _, err := wire.PublishEvent(ctx, s.rdb, e, s.cfg.EventsMaxLen); err != nil {
 			return err
 		}
 		hashes = hashes[n:]

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func TestReady(t *testing.T) {
@@ -43,7 +44,7 @@ func TestMetrics(t *testing.T) {
 	if err := other.Apply(ctx, keystore.Change{Rev: rev, Hashes: []keystore.KeyHash{testHash(1)}}); err != nil {
 		t.Fatal(err)
 	}
-	e.rdb.Del(ctx, keystore.RedisKey(testHash(2)))
+	e.rdb.Del(ctx, wire.RedisKey(testHash(2)))
 	if _, err := e.s.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}

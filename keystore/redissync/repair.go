@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -79,7 +80,7 @@ func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash
 	if len(todo) == 0 {
 		return rev, nil
 	}
-	var ids map[keystore.KeyHash]keystore.Record
+	var ids map[keystore.KeyHash]wire.Record
 	if len(dead) > 0 {
 		if ids, err = s.src.KeyIdentities(ctx, dead); err != nil {
 			return 0, err
@@ -143,7 +144,7 @@ func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash
 			s.m.redisErrors.Inc()
 			return 0, err
 		}
-		if err := s.publish(ctx, keystore.EventKeys, rev, epoch, changed); err != nil {
+		if err := s.publish(ctx, wire.EventKeys, rev, epoch, changed); err != nil {
 			s.m.redisErrors.Inc()
 			return 0, err
 		}
@@ -154,7 +155,7 @@ func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash
 // sealedEqual reports, for each of hashes whose key is live in recs, whether Redis holds
 // exactly that record sealed by this Syncer at the stored rev (not above rev). The seals
 // are computed on GOMAXPROCS goroutines.
-func (s *Syncer) sealedEqual(hashes []keystore.KeyHash, cur []stored, recs map[keystore.KeyHash]keystore.Record, rev int64) []bool {
+func (s *Syncer) sealedEqual(hashes []keystore.KeyHash, cur []stored, recs map[keystore.KeyHash]wire.Record, rev int64) []bool {
 	same := make([]bool, len(hashes))
 	parallel(len(hashes), func(i int) {
 		c := cur[i]
@@ -163,7 +164,7 @@ func (s *Syncer) sealedEqual(hashes []keystore.KeyHash, cur []stored, recs map[k
 			return
 		}
 		r.Rev = c.rec.Rev
-		want, err := keystore.SealRecord(s.key, hashes[i], r)
+		want, err := wire.SealRecord(s.key, hashes[i], r)
 		same[i] = err == nil && bytes.Equal(want, c.raw)
 	})
 	return same
@@ -171,7 +172,7 @@ func (s *Syncer) sealedEqual(hashes []keystore.KeyHash, cur []stored, recs map[k
 
 // verifies reports whether a stored record verifies with this Syncer's key.
 func (s *Syncer) verifies(h keystore.KeyHash, raw []byte) bool {
-	_, err := s.ver.Open(keystore.DomainRecord, h.String(), raw)
+	_, err := s.ver.Open(wire.DomainRecord, h.String(), raw)
 	return err == nil
 }
 
@@ -203,7 +204,7 @@ func (s *Syncer) execCAS(ctx context.Context, ws []write, old [][]byte) ([]bool,
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(ws))
 	for i, w := range ws {
-		cmds[i] = casScript.Eval(ctx, pipe, []string{keystore.RedisKey(w.hash)}, old[i], w.val, ttlArg(w.ttl))
+		cmds[i] = casScript.Eval(ctx, pipe, []string{wire.RedisKey(w.hash)}, old[i], w.val, ttlArg(w.ttl))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("replacing %d records: %w", len(ws), err)

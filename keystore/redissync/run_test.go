@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // startRun runs s.Run until the test ends, and checks that it returns.
@@ -46,7 +47,7 @@ func TestRunResyncsAfterFlushAll(t *testing.T) {
 		t.Error(msg)
 	}
 	evs := e.events(t)
-	if last := evs[len(evs)-1]; last.Kind != keystore.EventResync || last.Epoch != e.epoch(t) {
+	if last := evs[len(evs)-1]; last.Kind != wire.EventResync || last.Epoch != e.epoch(t) {
 		t.Errorf("last event %+v, want a resync with the new epoch", last)
 	}
 }
@@ -86,11 +87,11 @@ func TestRunFoldsUsage(t *testing.T) {
 	ctx := context.Background()
 	at := time.UnixMilli(1_700_000_000_000)
 	startRun(t, e.s)
-	if err := e.rdb.HSet(ctx, keystore.RedisLastUsed, "key_1", strconv.FormatInt(at.UnixMilli(), 10)).Err(); err != nil {
+	if err := e.rdb.HSet(ctx, wire.RedisLastUsed, "key_1", strconv.FormatInt(at.UnixMilli(), 10)).Err(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the fold", func() bool { return e.src.usesCopy()["key_1"].Equal(at) })
-	waitFor(t, "the hash to be emptied", func() bool { return e.rdb.Exists(ctx, keystore.RedisLastUsed).Val() == 0 })
+	waitFor(t, "the hash to be emptied", func() bool { return e.rdb.Exists(ctx, wire.RedisLastUsed).Val() == 0 })
 }
 
 func TestRunRepairsAfterFailedApplyWithRedisUp(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // memSource is an in-memory keystore.RecordSource: a store with a revision counter.
@@ -17,9 +18,9 @@ import (
 type memSource struct {
 	mu   sync.Mutex
 	rev  int64
-	recs map[keystore.KeyHash]keystore.Record
+	recs map[keystore.KeyHash]wire.Record
 	// ids keeps the identity of every key ever put, as a store keeps revoked keys.
-	ids  map[keystore.KeyHash]keystore.Record
+	ids  map[keystore.KeyHash]wire.Record
 	uses map[string]time.Time
 	// useHook, when set, runs inside RecordKeyUse; its error is returned.
 	useHook func() error
@@ -30,7 +31,7 @@ type memSource struct {
 }
 
 func newMemSource() *memSource {
-	return &memSource{recs: map[keystore.KeyHash]keystore.Record{}, ids: map[keystore.KeyHash]keystore.Record{},
+	return &memSource{recs: map[keystore.KeyHash]wire.Record{}, ids: map[keystore.KeyHash]wire.Record{},
 		uses: map[string]time.Time{}, pending: map[int64]memPending{}}
 }
 
@@ -38,15 +39,15 @@ func newMemSource() *memSource {
 func testHash(n int) keystore.KeyHash { return sha256.Sum256(fmt.Appendf(nil, "key-%d", n)) }
 
 // testRecord returns a live record for key n.
-func testRecord(n int) keystore.Record {
-	return keystore.Record{
+func testRecord(n int) wire.Record {
+	return wire.Record{
 		KeyID: fmt.Sprintf("key_%d", n), SAID: fmt.Sprintf("sa_%d", n/3), SA: fmt.Sprintf("bot-%d@ws", n/3),
 		Workspace: "ws", State: keystore.KeyActive, Roles: map[string]keystore.Role{"*": keystore.RoleViewer},
 	}
 }
 
 // put commits r for h and returns the new revision.
-func (m *memSource) put(h keystore.KeyHash, r keystore.Record) int64 {
+func (m *memSource) put(h keystore.KeyHash, r wire.Record) int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.rev++
@@ -65,19 +66,19 @@ func (m *memSource) remove(h keystore.KeyHash) int64 {
 }
 
 // snapshot returns the live records and the current revision.
-func (m *memSource) snapshot() (map[keystore.KeyHash]keystore.Record, int64) {
+func (m *memSource) snapshot() (map[keystore.KeyHash]wire.Record, int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return maps.Clone(m.recs), m.rev
 }
 
-func (m *memSource) AuthRecords(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]keystore.Record, int64, error) {
+func (m *memSource) AuthRecords(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]wire.Record, int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.authErr != nil {
 		return nil, 0, m.authErr
 	}
-	out := make(map[keystore.KeyHash]keystore.Record, len(hashes))
+	out := make(map[keystore.KeyHash]wire.Record, len(hashes))
 	for _, h := range hashes {
 		if r, ok := m.recs[h]; ok {
 			r.Rev = m.rev
@@ -87,7 +88,7 @@ func (m *memSource) AuthRecords(ctx context.Context, hashes []keystore.KeyHash) 
 	return out, m.rev, nil
 }
 
-func (m *memSource) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, keystore.Record) error) error {
+func (m *memSource) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, wire.Record) error) error {
 	m.mu.Lock()
 	err := m.authErr
 	m.mu.Unlock()
@@ -132,16 +133,16 @@ func (m *memSource) Revision(ctx context.Context) (int64, error) {
 	return m.rev, nil
 }
 
-func (m *memSource) KeyIdentities(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]keystore.Record, error) {
+func (m *memSource) KeyIdentities(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]wire.Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.authErr != nil {
 		return nil, m.authErr
 	}
-	out := make(map[keystore.KeyHash]keystore.Record)
+	out := make(map[keystore.KeyHash]wire.Record)
 	for _, h := range hashes {
 		if r, ok := m.ids[h]; ok {
-			out[h] = keystore.Record{KeyID: r.KeyID, SAID: r.SAID, SA: r.SA, Workspace: r.Workspace}
+			out[h] = wire.Record{KeyID: r.KeyID, SAID: r.SAID, SA: r.SA, Workspace: r.Workspace}
 		}
 	}
 	return out, nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/sqlstore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // TestWithSQLiteStore drives the real Service and SQLite store with this Syncer and
@@ -42,35 +43,35 @@ func TestWithSQLiteStore(t *testing.T) {
 		name  string
 		do    func() error
 		hash  func() keystore.KeyHash
-		check func(r keystore.Record) bool
+		check func(r wire.Record) bool
 	}{
 		{"created", func() error { return nil }, func() keystore.KeyHash { return h1 },
-			func(r keystore.Record) bool {
+			func(r wire.Record) bool {
 				return r.KeyID == first.ID && r.SA == "ci-bot@ml" && r.State == keystore.KeyActive && r.Roles["*"] == keystore.RoleViewer
 			}},
 		{"granted", func() error {
 			_, err := svc.SetGrant(ctx, "ml", "billing", "ci-bot", keystore.RoleOwner)
 			return err
 		}, func() keystore.KeyHash { return h1 },
-			func(r keystore.Record) bool { return r.Roles["billing"] == keystore.RoleOwner }},
+			func(r wire.Record) bool { return r.Roles["billing"] == keystore.RoleOwner }},
 		{"account deactivated", func() error {
 			_, err := svc.DeactivateServiceAccount(ctx, "ml", "ci-bot")
 			return err
 		}, func() keystore.KeyHash { return h1 },
-			func(r keystore.Record) bool { return r.State == keystore.KeyDeactivated }},
+			func(r wire.Record) bool { return r.State == keystore.KeyDeactivated }},
 		{"account reactivated: old key revoked", func() error {
 			_, k, err := svc.ReactivateServiceAccount(ctx, "ml", "ci-bot")
 			h2 = keystore.HashKey(k.Key)
 			return err
 		}, func() keystore.KeyHash { return h1 },
-			func(r keystore.Record) bool { return r.State == keystore.KeyRevoked && r.KeyID == first.ID }},
+			func(r wire.Record) bool { return r.State == keystore.KeyRevoked && r.KeyID == first.ID }},
 		{"account reactivated: fresh key live", func() error { return nil }, func() keystore.KeyHash { return h2 },
-			func(r keystore.Record) bool {
+			func(r wire.Record) bool {
 				return r.State == keystore.KeyActive && r.Roles["billing"] == keystore.RoleOwner
 			}},
 		{"account deleted", func() error { return svc.DeleteServiceAccount(ctx, "ml", "ci-bot") },
 			func() keystore.KeyHash { return h2 },
-			func(r keystore.Record) bool { return r.State == keystore.KeyRevoked }},
+			func(r wire.Record) bool { return r.State == keystore.KeyRevoked }},
 	}
 	for _, st := range steps {
 		before := len(e.events(t))

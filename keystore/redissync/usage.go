@@ -9,7 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // takeUsageScript reads and deletes the last-used hash in one atomic step, so that a
@@ -35,7 +35,7 @@ return 1
 // store refuses them they are put back, so nothing is lost but a time that a crash
 // between the take and the store write drops (last-used times are advisory).
 func (s *Syncer) foldUsage(ctx context.Context) error {
-	raw, err := takeUsageScript.Run(ctx, s.rdb, []string{keystore.RedisLastUsed}).StringSlice()
+	raw, err := takeUsageScript.Run(ctx, s.rdb, []string{wire.RedisLastUsed}).StringSlice()
 	if err != nil {
 		s.m.redisErrors.Inc()
 		return fmt.Errorf("taking last-used times: %w", err)
@@ -71,7 +71,7 @@ func (s *Syncer) foldUsage(ctx context.Context) error {
 		for id, t := range uses {
 			args = append(args, id, strconv.FormatInt(t.UnixMilli(), 10))
 		}
-		if perr := putBackUsageScript.Run(ctx, s.rdb, []string{keystore.RedisLastUsed}, args...).Err(); perr != nil {
+		if perr := putBackUsageScript.Run(ctx, s.rdb, []string{wire.RedisLastUsed}, args...).Err(); perr != nil {
 			s.m.redisErrors.Inc()
 			return fmt.Errorf("recording %d last-used times: %w (putting them back in redis: %v)", len(uses), err, perr)
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func TestFoldUsage(t *testing.T) {
@@ -59,13 +59,13 @@ func TestFoldUsage(t *testing.T) {
 			e := newEnv(t, Config{})
 			ctx := context.Background()
 			if len(tt.hash) > 0 {
-				if err := e.rdb.HSet(ctx, keystore.RedisLastUsed, tt.hash).Err(); err != nil {
+				if err := e.rdb.HSet(ctx, wire.RedisLastUsed, tt.hash).Err(); err != nil {
 					t.Fatal(err)
 				}
 			}
 			e.src.useHook = func() error {
 				if len(tt.during) > 0 {
-					if err := e.rdb.HSet(ctx, keystore.RedisLastUsed, tt.during).Err(); err != nil {
+					if err := e.rdb.HSet(ctx, wire.RedisLastUsed, tt.during).Err(); err != nil {
 						return err
 					}
 				}
@@ -90,7 +90,7 @@ func TestFoldUsage(t *testing.T) {
 					t.Errorf("%s: store has %v, want %d", id, uses[id], want)
 				}
 			}
-			left, err := e.rdb.HGetAll(ctx, keystore.RedisLastUsed).Result()
+			left, err := e.rdb.HGetAll(ctx, wire.RedisLastUsed).Result()
 			if err != nil {
 				t.Fatal(err)
 			}

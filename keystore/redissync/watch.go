@@ -14,6 +14,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/redisops"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Watching Redis for writes this admin did not make. Anyone who can write to Redis can
@@ -233,7 +235,7 @@ func notifiedHash(channel string) (keystore.KeyHash, bool) {
 	if !ok {
 		return keystore.KeyHash{}, false
 	}
-	hx, ok := strings.CutPrefix(key, keystore.RedisKeyPrefix)
+	hx, ok := strings.CutPrefix(key, wire.RedisKeyPrefix)
 	if !ok {
 		return keystore.KeyHash{}, false
 	}
@@ -341,7 +343,7 @@ func (s *Syncer) subscribe(ctx context.Context) ([]*redis.PubSub, error) {
 	var mu sync.Mutex
 	var subs []*redis.PubSub
 	err := s.forEachPrimary(ctx, func(ctx context.Context, c *redis.Client) error {
-		ps := c.PSubscribe(ctx, keystore.KeyspacePattern)
+		ps := c.PSubscribe(ctx, redisops.KeyspacePattern)
 		if _, err := ps.Receive(ctx); err != nil {
 			_ = ps.Close()
 			return fmt.Errorf("subscribing to keyspace notifications: %w", err)

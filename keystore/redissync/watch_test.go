@@ -11,6 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/redisops"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // TestWatchUndoesWritesByOthers: with the periodic repair an hour away, a record someone
@@ -39,7 +41,7 @@ func TestWatchUndoesWritesByOthers(t *testing.T) {
 	}
 	dump := func(h keystore.KeyHash) string {
 		t.Helper()
-		b, err := e.rdb.Dump(ctx, keystore.RedisKey(h)).Result()
+		b, err := e.rdb.Dump(ctx, wire.RedisKey(h)).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,14 +49,14 @@ func TestWatchUndoesWritesByOthers(t *testing.T) {
 	}
 	restore := func(h keystore.KeyHash, b string) {
 		t.Helper()
-		if err := e.rdb.RestoreReplace(ctx, keystore.RedisKey(h), 0, b).Err(); err != nil {
+		if err := e.rdb.RestoreReplace(ctx, wire.RedisKey(h), 0, b).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	announced := func(h keystore.KeyHash, after int) bool {
 		evs := e.events(t)
 		for _, ev := range evs[min(after, len(evs)):] {
-			if ev.Kind == keystore.EventKeys && slices.Contains(ev.Hashes, h) {
+			if ev.Kind == wire.EventKeys && slices.Contains(ev.Hashes, h) {
 				return true
 			}
 		}
@@ -89,7 +91,7 @@ func TestWatchUndoesWritesByOthers(t *testing.T) {
 
 	// A record deleted.
 	deleted := testHash(2)
-	if err := e.rdb.Del(ctx, keystore.RedisKey(deleted)).Err(); err != nil {
+	if err := e.rdb.Del(ctx, wire.RedisKey(deleted)).Err(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the deleted record back", func() bool {
@@ -119,7 +121,7 @@ func TestWatchWithoutConfig(t *testing.T) {
 	root := e.rdb
 	if err := root.Do(ctx, "ACL", "SETUSER", "adm", "on", ">pw", "resetkeys", "resetchannels", "-@all",
 		"+@read", "+@write", "+@scripting", "+@connection", "+psubscribe", "+punsubscribe", "+info", "+dbsize",
-		"~sagate:*", "&"+keystore.KeyspacePattern).Err(); err != nil {
+		"~sagate:*", "&"+redisops.KeyspacePattern).Err(); err != nil {
 		t.Fatal(err)
 	}
 	adm := redis.NewClient(&redis.Options{Addr: e.srv.Addr(), Username: "adm", Password: "pw"})
@@ -132,7 +134,7 @@ func TestWatchWithoutConfig(t *testing.T) {
 		t.Fatal("the watch reports notifications on without CONFIG")
 	}
 	h := testHash(0)
-	if err := root.Del(ctx, keystore.RedisKey(h)).Err(); err != nil {
+	if err := root.Del(ctx, wire.RedisKey(h)).Err(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the deleted record back, by the periodic repair", func() bool {

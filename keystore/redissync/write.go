@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Bounds of the writer. They are documented in doc.go.
@@ -35,7 +36,7 @@ var now = time.Now
 // writeScript writes sealed records, refusing to replace a stored record that has a
 // higher rev, so that a slower writer (or a second admin) never brings back an older
 // state. The stored rev is read from the record JSON after the seal's prefix
-// (keystore.SealedPrefixLen); a value that does not parse there (unsigned, malformed) is
+// (wire.SealedPrefixLen); a value that does not parse there (unsigned, malformed) is
 // replaced. For each KEYS[i], ARGV holds three values: the sealed record or tombstone;
 // its rev; the TTL in milliseconds (0: none). It returns, per key, 1 when written and 0
 // when a record with a higher rev was kept. The script cannot verify a signature: a
@@ -49,7 +50,7 @@ for i = 1, #KEYS do
   local cur = redis.call('GET', KEYS[i])
   local old = nil
   if cur then
-    local ok, r = pcall(cjson.decode, string.sub(cur, ` + strconv.Itoa(keystore.SealedPrefixLen+1) + `))
+    local ok, r = pcall(cjson.decode, string.sub(cur, ` + strconv.Itoa(wire.SealedPrefixLen+1) + `))
     if ok and type(r) == 'table' then old = r end
   end
   if old and type(old.rev) == 'number' and old.rev > rev then
@@ -94,9 +95,9 @@ type write struct {
 }
 
 // recordWrite prepares the write of a live record, sealed with key.
-func recordWrite(key keystore.SigningKey, h keystore.KeyHash, r keystore.Record, rev int64, at time.Time) (write, error) {
+func recordWrite(key wire.SigningKey, h keystore.KeyHash, r wire.Record, rev int64, at time.Time) (write, error) {
 	r.Rev = rev
-	b, err := keystore.SealRecord(key, h, r)
+	b, err := wire.SealRecord(key, h, r)
 	if err != nil {
 		return write{}, fmt.Errorf("sealing record of key %s: %w", r.KeyID, err)
 	}
@@ -105,8 +106,8 @@ func recordWrite(key keystore.SigningKey, h keystore.KeyHash, r keystore.Record,
 
 // tombstoneWrite prepares the sealed tombstone of a key that is gone. ident is the key's
 // identity as the store knows it (zero when the store no longer holds the key: "-").
-func tombstoneWrite(key keystore.SigningKey, h keystore.KeyHash, rev int64, ident keystore.Record) (write, error) {
-	b, err := keystore.SealRecord(key, h, tombstone(ident, rev))
+func tombstoneWrite(key wire.SigningKey, h keystore.KeyHash, rev int64, ident wire.Record) (write, error) {
+	b, err := wire.SealRecord(key, h, tombstone(ident, rev))
 	if err != nil {
 		return write{}, fmt.Errorf("sealing a tombstone: %w", err)
 	}
@@ -115,19 +116,19 @@ func tombstoneWrite(key keystore.SigningKey, h keystore.KeyHash, rev int64, iden
 
 // tombstone is the record that refuses a key: state revoked, rev, and the identity
 // fields of ident, "-" where they are empty (so that it still decodes).
-func tombstone(ident keystore.Record, rev int64) keystore.Record {
+func tombstone(ident wire.Record, rev int64) wire.Record {
 	or := func(s string) string {
 		if s == "" {
 			return "-"
 		}
 		return s
 	}
-	return keystore.Record{KeyID: or(ident.KeyID), SAID: or(ident.SAID), SA: or(ident.SA), Workspace: or(ident.Workspace),
+	return wire.Record{KeyID: or(ident.KeyID), SAID: or(ident.SAID), SA: or(ident.SA), Workspace: or(ident.Workspace),
 		State: keystore.KeyRevoked, Rev: rev}
 }
 
 // recordTTL is how long Redis keeps r: until a little after its expiry, or forever.
-func recordTTL(r keystore.Record, at time.Time) time.Duration {
+func recordTTL(r wire.Record, at time.Time) time.Duration {
 	if r.Exp == 0 {
 		return 0
 	}
@@ -187,7 +188,7 @@ func (s *Syncer) queueWrites(ctx context.Context, pipe redis.Pipeliner, ws []wri
 		keys := make([]string, len(chunk))
 		args := make([]any, 0, 3*len(chunk))
 		for i, w := range chunk {
-			keys[i] = keystore.RedisKey(w.hash)
+			keys[i] = wire.RedisKey(w.hash)
 			args = append(args, w.val, strconv.FormatInt(w.rev, 10), ttlArg(w.ttl))
 		}
 		cmds = append(cmds, run(ctx, pipe, keys, args...))
@@ -205,7 +206,7 @@ func isNoScript(err error) bool {
 // stored is what Redis holds for one key.
 type stored struct {
 	raw []byte // the sealed value; nil: no record
-	rec keystore.Record
+	rec wire.Record
 	ok  bool // raw has the sealed form and its payload decodes (not verified)
 }
 
@@ -214,7 +215,7 @@ func (s *Syncer) readRecords(ctx context.Context, hashes []keystore.KeyHash) ([]
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.StringCmd, len(hashes))
 	for i, h := range hashes {
-		cmds[i] = pipe.Get(ctx, keystore.RedisKey(h))
+		cmds[i] = pipe.Get(ctx, wire.RedisKey(h))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("reading %d records: %w", len(hashes), err)
@@ -229,8 +230,8 @@ func (s *Syncer) readRecords(ctx context.Context, hashes []keystore.KeyHash) ([]
 			return nil, fmt.Errorf("reading %d records: %w", len(hashes), err)
 		}
 		out[i].raw = b
-		if p, ok := keystore.RecordPayload(b); ok {
-			if r, err := keystore.DecodeRecord(p); err == nil {
+		if p, ok := wire.RecordPayload(b); ok {
+			if r, err := wire.DecodeRecord(p); err == nil {
 				out[i].ok, out[i].rec = true, r
 			}
 		}
@@ -239,7 +240,7 @@ func (s *Syncer) readRecords(ctx context.Context, hashes []keystore.KeyHash) ([]
 }
 
 // sameRecord compares two records as a sidecar sees them: every field but Rev.
-func sameRecord(a, b keystore.Record) bool {
+func sameRecord(a, b wire.Record) bool {
 	a.Rev, b.Rev = 0, 0
 	if len(a.Roles) == 0 && len(b.Roles) == 0 {
 		a.Roles, b.Roles = nil, nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // pgRecordColumns are the columns of one live key's Record; the account's roles (its
@@ -36,8 +37,8 @@ WHERE ` + pgLive
 // AuthRecords implements RecordSource in one REPEATABLE READ read-only transaction, so
 // the revision and the records come from the same snapshot. The hashes go as one array
 // parameter, whatever their number.
-func (s *PostgresStore) AuthRecords(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]keystore.Record, int64, error) {
-	recs := make(map[keystore.KeyHash]keystore.Record, len(hashes))
+func (s *PostgresStore) AuthRecords(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]wire.Record, int64, error) {
+	recs := make(map[keystore.KeyHash]wire.Record, len(hashes))
 	var rev int64
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -52,7 +53,7 @@ func (s *PostgresStore) AuthRecords(ctx context.Context, hashes []keystore.KeyHa
 			hs[i] = h.String()
 		}
 		return pgScanRecords(ctx, tx, pgRecordsByHash, []any{s.now(), hs}, rev,
-			func(h keystore.KeyHash, r keystore.Record) error {
+			func(h keystore.KeyHash, r wire.Record) error {
 				recs[h] = r
 				return nil
 			})
@@ -67,7 +68,7 @@ func (s *PostgresStore) AuthRecords(ctx context.Context, hashes []keystore.KeyHa
 // READ read-only transaction. pgx hands rows over as they arrive from the server, one at
 // a time, so memory stays bounded whatever the number of keys; the snapshot keeps the
 // scan consistent while writers go on.
-func (s *PostgresStore) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, keystore.Record) error) error {
+func (s *PostgresStore) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, wire.Record) error) error {
 	return s.read(ctx, func(tx *sql.Tx) error {
 		rev, err := readRev(ctx, tx, nil)
 		if err != nil {
@@ -120,8 +121,8 @@ func (s *PostgresStore) Revision(ctx context.Context) (int64, error) {
 }
 
 // KeyIdentities implements RecordSource.
-func (s *PostgresStore) KeyIdentities(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]keystore.Record, error) {
-	out := make(map[keystore.KeyHash]keystore.Record, len(hashes))
+func (s *PostgresStore) KeyIdentities(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]wire.Record, error) {
+	out := make(map[keystore.KeyHash]wire.Record, len(hashes))
 	if len(hashes) == 0 {
 		return out, nil
 	}
@@ -140,7 +141,7 @@ JOIN service_accounts s ON s.id = k.sa_id WHERE k.hash = ANY($1)`, []any{hs}, ou
 }
 
 // pgScanRecords runs pgRecordsByHash or pgAllRecords and calls fn for each row as it is read.
-func pgScanRecords(ctx context.Context, tx *sql.Tx, q string, args []any, rev int64, fn func(keystore.KeyHash, keystore.Record) error) error {
+func pgScanRecords(ctx context.Context, tx *sql.Tx, q string, args []any, rev int64, fn func(keystore.KeyHash, wire.Record) error) error {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("querying key records: %w", err)
@@ -152,7 +153,7 @@ func pgScanRecords(ctx context.Context, tx *sql.Tx, q string, args []any, rev in
 			keyState, accountState string
 			expires                sql.NullTime
 			grants                 sql.NullString
-			r                      = keystore.Record{Rev: rev}
+			r                      = wire.Record{Rev: rev}
 		)
 		if err := rows.Scan(&hash, &r.KeyID, &r.SAID, &saName, &r.Workspace, &keyState, &accountState, &expires, &grants); err != nil {
 			return fmt.Errorf("reading key record: %w", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // maxAuthRecordsBatch bounds the number of hashes in one IN (…) list.
@@ -29,8 +30,8 @@ LEFT JOIN account_roles g ON g.sa_id = k.sa_id
 WHERE m.id = 1`
 
 // AuthRecords implements RecordSource in one read transaction.
-func (s *SQLiteStore) AuthRecords(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]keystore.Record, int64, error) {
-	recs := make(map[keystore.KeyHash]keystore.Record, len(hashes))
+func (s *SQLiteStore) AuthRecords(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]wire.Record, int64, error) {
+	recs := make(map[keystore.KeyHash]wire.Record, len(hashes))
 	var rev int64
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		if len(hashes) == 0 {
@@ -75,7 +76,7 @@ func numberedParams(from, n int) string {
 
 // readAuthRecords runs an authRecordsQuery (through c's prepared statements), adds its
 // records to recs, and returns the revision.
-func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, args []any, recs map[keystore.KeyHash]keystore.Record) (int64, error) {
+func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, args []any, recs map[keystore.KeyHash]wire.Record) (int64, error) {
 	rows, err := c.query(ctx, tx, q, args...)
 	if err != nil {
 		return 0, fmt.Errorf("querying key records: %w", err)
@@ -100,7 +101,7 @@ func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, ar
 		}
 		r, seen := recs[h]
 		if !seen {
-			r = keystore.Record{KeyID: keyID.String, SAID: saID.String, SA: keystore.FullName(saName.String, ws.String),
+			r = wire.Record{KeyID: keyID.String, SAID: saID.String, SA: keystore.FullName(saName.String, ws.String),
 				Workspace: ws.String, State: keystore.KeyActive, Rev: rev}
 			if keystore.KeyState(keyState.String) != keystore.KeyActive || keystore.AccountState(accountState.String) != keystore.AccountActive {
 				r.State = keystore.KeyDeactivated
@@ -127,7 +128,7 @@ func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, ar
 // The accounts and their grants are read first (a few thousand rows at most), so that
 // the scan of api_keys needs no join or subquery per key; the records of one account
 // share one Roles map, which fn must not modify.
-func (s *SQLiteStore) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, keystore.Record) error) error {
+func (s *SQLiteStore) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, wire.Record) error) error {
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		rev, err := readRev(ctx, tx, s.rs)
 		if err != nil {
@@ -147,7 +148,7 @@ WHERE state != 'revoked' AND (expires_at IS NULL OR expires_at > ?1)`, s.now().U
 			var (
 				hash, saID, keyState sql.RawBytes
 				expires              sql.NullInt64
-				r                    = keystore.Record{Rev: rev}
+				r                    = wire.Record{Rev: rev}
 			)
 			if err := rows.Scan(&hash, &r.KeyID, &saID, &keyState, &expires); err != nil {
 				return fmt.Errorf("reading key record: %w", err)
@@ -267,8 +268,8 @@ func (s *SQLiteStore) Revision(ctx context.Context) (int64, error) {
 }
 
 // KeyIdentities implements RecordSource.
-func (s *SQLiteStore) KeyIdentities(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]keystore.Record, error) {
-	out := make(map[keystore.KeyHash]keystore.Record, len(hashes))
+func (s *SQLiteStore) KeyIdentities(ctx context.Context, hashes []keystore.KeyHash) (map[keystore.KeyHash]wire.Record, error) {
+	out := make(map[keystore.KeyHash]wire.Record, len(hashes))
 	if len(hashes) == 0 {
 		return out, nil
 	}
@@ -294,7 +295,7 @@ JOIN service_accounts s ON s.id = k.sa_id WHERE k.hash IN (` + numberedParams(1,
 
 // scanIdentities runs a query of (hash, key id, account id, account name, workspace)
 // rows and adds each identity to out.
-func scanIdentities(ctx context.Context, tx *sql.Tx, q string, args []any, out map[keystore.KeyHash]keystore.Record) error {
+func scanIdentities(ctx context.Context, tx *sql.Tx, q string, args []any, out map[keystore.KeyHash]wire.Record) error {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("querying key identities: %w", err)
@@ -302,7 +303,7 @@ func scanIdentities(ctx context.Context, tx *sql.Tx, q string, args []any, out m
 	defer rows.Close()
 	for rows.Next() {
 		var hash, name string
-		var r keystore.Record
+		var r wire.Record
 		if err := rows.Scan(&hash, &r.KeyID, &r.SAID, &name, &r.Workspace); err != nil {
 			return fmt.Errorf("reading key identity: %w", err)
 		}

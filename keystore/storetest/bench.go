@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // BenchScanAuthRecords fills st with n keys of one account and measures a full
@@ -41,7 +42,7 @@ func BenchScanAuthRecords(b *testing.B, st keystore.Store, n int) {
 	b.ResetTimer()
 	for b.Loop() {
 		seen := 0
-		if err := st.ScanAuthRecords(ctx, func(keystore.KeyHash, keystore.Record) error { seen++; return nil }); err != nil {
+		if err := st.ScanAuthRecords(ctx, func(keystore.KeyHash, wire.Record) error { seen++; return nil }); err != nil {
 			b.Fatal(err)
 		}
 		if seen != n {

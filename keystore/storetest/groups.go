@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // testGroups: a group's life (create, read, list, update, delete), its members in every
@@ -95,7 +96,7 @@ func testGroups(t *testing.T, e *env) {
 		}
 	}
 	var scanned int
-	must("ScanAuthRecords", e.store.ScanAuthRecords(e.ctx, func(h keystore.KeyHash, r keystore.Record) error {
+	must("ScanAuthRecords", e.store.ScanAuthRecords(e.ctx, func(h keystore.KeyHash, r wire.Record) error {
 		if h == hash(annKey) {
 			scanned++
 			if got, _ := r.RoleFor("p1"); got != keystore.RoleOwner {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func testGrants(t *testing.T, e *env) {
@@ -155,7 +156,7 @@ func testAuthRecords(t *testing.T, e *env) {
 		t.Fatalf("AuthRecords returned %d records, want 2", len(recs))
 	}
 	r := recs[hash(k1)]
-	want := keystore.Record{KeyID: k1.ID, SAID: sa.ID, SA: "bot@ws", Workspace: "ws", State: keystore.KeyActive,
+	want := wire.Record{KeyID: k1.ID, SAID: sa.ID, SA: "bot@ws", Workspace: "ws", State: keystore.KeyActive,
 		Roles: map[string]keystore.Role{"proj": keystore.RoleContributor}, Rev: rev}
 	if fmt.Sprint(r) != fmt.Sprint(want) {
 		t.Errorf("record = %+v, want %+v", r, want)
@@ -198,8 +199,8 @@ func testScan(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[keystore.KeyHash]keystore.Record{}
-	err = e.store.ScanAuthRecords(e.ctx, func(h keystore.KeyHash, r keystore.Record) error {
+	got := map[keystore.KeyHash]wire.Record{}
+	err = e.store.ScanAuthRecords(e.ctx, func(h keystore.KeyHash, r wire.Record) error {
 		got[h] = r
 		return nil
 	})
@@ -219,7 +220,7 @@ func testScan(t *testing.T, e *env) {
 	}
 	stop := errors.New("stop")
 	n := 0
-	err = e.store.ScanAuthRecords(e.ctx, func(keystore.KeyHash, keystore.Record) error { n++; return stop })
+	err = e.store.ScanAuthRecords(e.ctx, func(keystore.KeyHash, wire.Record) error { n++; return stop })
 	if !errors.Is(err, stop) || n != 1 {
 		t.Errorf("ScanAuthRecords did not stop on the callback's error: %v after %d", err, n)
 	}

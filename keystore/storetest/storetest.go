@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Run runs the whole suite. open must return a fresh, empty store for each call; Run
@@ -226,7 +227,7 @@ func (e *env) keys(ws, sa string) map[string]keystore.APIKey {
 }
 
 // records reads the auth records of the given keys.
-func (e *env) records(keys ...keystore.IssuedKey) (map[keystore.KeyHash]keystore.Record, int64) {
+func (e *env) records(keys ...keystore.IssuedKey) (map[keystore.KeyHash]wire.Record, int64) {
 	e.t.Helper()
 	hs := make([]keystore.KeyHash, len(keys))
 	for i, k := range keys {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func testKeyUse(t *testing.T, e *env) {
@@ -119,7 +120,7 @@ func testKeyIdentities(t *testing.T, e *env) {
 		t.Errorf("KeyIdentities returned %d identities, want 2 (a live and a revoked key)", len(ids))
 	}
 	for _, k := range []keystore.IssuedKey{k1, k2} {
-		want := keystore.Record{KeyID: k.ID, SAID: sa.ID, SA: "bot@ws", Workspace: "ws"}
+		want := wire.Record{KeyID: k.ID, SAID: sa.ID, SA: "bot@ws", Workspace: "ws"}
 		if got := ids[hash(k)]; got.KeyID != want.KeyID || got.SAID != want.SAID || got.SA != want.SA || got.Workspace != want.Workspace {
 			t.Errorf("identity %+v, want %+v", got, want)
 		}

@@ -7,13 +7,13 @@ import (
 
 	"testing"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // New returns a fresh well-formed key.
 func New(t testing.TB) string {
 	t.Helper()
-	k, err := keystore.GenerateKey()
+	k, err := wire.GenerateKey()
 	if err != nil {
 		t.Fatalf("generating a key: %v", err)
 	}
@@ -31,9 +31,9 @@ func BadChecksum(key string) string {
 
 // SigningKey returns a fixed signing key for tests (seed: 32 bytes of 0x5a), so that an
 // admin and the sidecars of one test agree without passing it around.
-func SigningKey(t testing.TB) keystore.SigningKey {
+func SigningKey(t testing.TB) wire.SigningKey {
 	t.Helper()
-	k, err := keystore.SigningKeyFromSeed(bytes.Repeat([]byte{0x5a}, 32))
+	k, err := wire.SigningKeyFromSeed(bytes.Repeat([]byte{0x5a}, 32))
 	if err != nil {
 		t.Fatalf("making the test signing key: %v", err)
 	}

@@ -48,6 +48,7 @@ var dbCounter atomic.Int64
 // The server is stopped, and its files removed, when t ends.
 func Start(t testing.TB) (url string) {
 	t.Helper()
+	skipShort(t)
 	bin := binDir(t)
 	dir := t.TempDir()
 	cred := credential(t, dir)
@@ -106,6 +107,7 @@ func Start(t testing.TB) (url string) {
 // Start) and returns a URL for it. The database lives until the server stops.
 func NewDatabase(t testing.TB, url string) string {
 	t.Helper()
+	skipShort(t)
 	name := fmt.Sprintf("test_%d_%d", os.Getpid(), dbCounter.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -273,4 +275,12 @@ func socketDir(t testing.TB, dir string) string {
 		t.Fatalf("pgtest: creating the socket directory: %v", err)
 	}
 	return sock
+}
+
+// skipShort skips t under go test -short, which runs only what needs no server.
+func skipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL: not run with -short")
+	}
 }

@@ -27,6 +27,7 @@ func query(t *testing.T, url, q string) (string, error) {
 }
 
 func TestStartAndStop(t *testing.T) {
+	skipShort(t)
 	var url string
 	t.Run("server", func(t *testing.T) {
 		url = Start(t)

@@ -41,6 +41,7 @@ type Cluster struct {
 // every replica is in sync, so that a primary killed from then on is failed over.
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
+	SkipShort(t)
 	if _, err := exec.LookPath("redis-cli"); err != nil {
 		t.Fatalf("redis-cli is required to create a test cluster and was not found on PATH: %v", err)
 	}

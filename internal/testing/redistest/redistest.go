@@ -52,6 +52,7 @@ func Start(t testing.TB, args ...string) *Server {
 // startServer starts s and kills it when the test ends.
 func startServer(t testing.TB, s *Server) *Server {
 	t.Helper()
+	SkipShort(t)
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server is required for this test and was not found on PATH (apt-get install -y redis-server): %v", err)
 	}
@@ -197,5 +198,15 @@ func Options(addr string) *redis.Options {
 	return &redis.Options{
 		Addr:                     addr,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	}
+}
+
+// SkipShort skips t under go test -short: every test that starts a redis-server
+// (Start, StartTLS, StartSentinel, StartCluster call it) belongs to the full suite,
+// and -short runs only what needs no external server.
+func SkipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts redis-server: not run with -short")
 	}
 }

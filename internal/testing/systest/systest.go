@@ -32,6 +32,9 @@ var (
 // directory that holds them. A build failure fails the test.
 func Binaries(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binaries: not run with -short")
+	}
 	buildOnce.Do(func() {
 		root, err := moduleRoot()
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // proc is a process the soak started. It is killed if the soak dies (Pdeathsig).
@@ -128,7 +128,7 @@ http://%s {
 // writeSigningKey writes a new admin signing key to path (mode 0600) and returns its
 // public key, for the sidecar.
 func writeSigningKey(path string) (string, error) {
-	k, err := keystore.GenerateSigningKey()
+	k, err := wire.GenerateSigningKey()
 	if err != nil {
 		return "", err
 	}

@@ -2,7 +2,7 @@
 // what users run today in front of Caddy's forward_auth. For every request it does what
 // the sagate sidecar does on a cache miss, as a separate service: it checks the bearer
 // key's format, hashes it, does ONE Redis GET of the same record the sidecar reads
-// (keystore.RedisKey(keystore.HashKey(key))), with no local cache, and verifies the
+// (wire.RedisKey(keystore.HashKey(key))), with no local cache, and verifies the
 // admin's signature of the record.
 //
 //	authsvc -listen 127.0.0.1:9100 -redis redis://127.0.0.1:6379/0 -signing-key sagate-ed25519:…
@@ -24,6 +24,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func main() {
@@ -32,7 +33,7 @@ func main() {
 	timeout := flag.Duration("lookup-timeout", 100*time.Millisecond, "bound of one Redis GET (as the sidecar's default)")
 	signingKey := flag.String("signing-key", "", "the admin's public signing key (sagate signing-key public FILE)")
 	flag.Parse()
-	pub, err := keystore.ParsePublicKey(*signingKey)
+	pub, err := wire.ParsePublicKey(*signingKey)
 	if err != nil {
 		log.Fatalf("authsvc: -signing-key: %v", err)
 	}
@@ -46,7 +47,7 @@ func main() {
 
 	srv := &http.Server{
 		Addr:              *listen,
-		Handler:           &checker{rdb: rdb, timeout: *timeout, ver: keystore.NewVerifier(pub)},
+		Handler:           &checker{rdb: rdb, timeout: *timeout, ver: wire.NewVerifier(pub)},
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	log.Printf("authsvc listening on %s", *listen)
@@ -57,7 +58,7 @@ func main() {
 type checker struct {
 	rdb     *redis.Client
 	timeout time.Duration
-	ver     *keystore.Verifier
+	ver     *wire.Verifier
 }
 
 func (c *checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +70,7 @@ func (c *checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), c.timeout)
 	defer cancel()
 	h := keystore.HashKey(key)
-	raw, err := c.rdb.Get(ctx, keystore.RedisKey(h)).Bytes()
+	raw, err := c.rdb.Get(ctx, wire.RedisKey(h)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		http.Error(w, "invalid_token", http.StatusUnauthorized)
 		return
@@ -78,7 +79,7 @@ func (c *checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "key store unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	rec, err := keystore.OpenRecord(c.ver, h, raw)
+	rec, err := wire.OpenRecord(c.ver, h, raw)
 	if err != nil {
 		http.Error(w, "key store unavailable", http.StatusServiceUnavailable) // not signed by the admin: cannot tell
 		return

@@ -30,6 +30,7 @@ import (
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/redissync"
 	"github.com/sagate/sagate/keystore/sqlstore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 func main() {
@@ -146,11 +147,11 @@ func run(o options) error {
 }
 
 // loadKey reads the signing key from path, or makes a new one when path is "".
-func loadKey(path string) (keystore.SigningKey, error) {
+func loadKey(path string) (wire.SigningKey, error) {
 	if path == "" {
-		return keystore.GenerateSigningKey()
+		return wire.GenerateSigningKey()
 	}
-	return keystore.LoadSigningKey(path)
+	return wire.LoadSigningKey(path)
 }
 
 // fill creates a workspace, the accounts and n keys, in transactions of 20,000 keys.

@@ -1,9 +1,11 @@
-package keystore
+package redisops
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Redis ACL users for least privilege (Redis 6.2+ ACL syntax; the key permissions
@@ -51,8 +53,8 @@ func SidecarACLRules() []string {
 	}
 	rules = append(rules, connectionCommands...)
 	return append(rules,
-		"%R~"+RedisKeyPrefix+"*", "%R~"+RedisEpoch, "%R~"+RedisRev, "%R~"+RedisShardRevPrefix+"*", "%R~"+RedisEvents,
-		"%W~"+RedisLastUsed)
+		"%R~"+wire.RedisKeyPrefix+"*", "%R~"+wire.RedisEpoch, "%R~"+wire.RedisRev, "%R~"+wire.RedisShardRevPrefix+"*", "%R~"+wire.RedisEvents,
+		"%W~"+wire.RedisLastUsed)
 }
 
 // AdminACLRules returns the rules of the admin's Redis user, after the password:
@@ -77,7 +79,7 @@ func AdminACLRules() []string {
 
 // KeyspacePattern is the channel pattern of the keyspace notifications of the record
 // keys, in every database, which the admin subscribes to.
-const KeyspacePattern = "__keyspace@*__:" + RedisKeyPrefix + "*"
+const KeyspacePattern = "__keyspace@*__:" + wire.RedisKeyPrefix + "*"
 
 // ACLPassword returns the password rule of a user: the SHA-256 of password
 // ("#<hex>"), so that the rule never holds the password itself, or, when password

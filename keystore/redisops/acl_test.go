@@ -1,4 +1,4 @@
-package keystore_test
+package redisops_test
 
 import (
 	"context"
@@ -8,10 +8,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sagate/sagate/internal/testing/redistest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/redisops"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
-// setUser runs the ACL SETUSER line of keystore.ACLSetUser on rdb.
+// setUser runs the ACL SETUSER line of redisops.ACLSetUser on rdb.
 func setUser(t *testing.T, rdb *redis.Client, line string) {
 	t.Helper()
 	var args []any
@@ -38,14 +39,14 @@ func TestACLUsers(t *testing.T) {
 	srv := redistest.Start(t)
 	root := srv.Client()
 	ctx := context.Background()
-	setUser(t, root, keystore.ACLSetUser("side", keystore.ACLPassword("side-pass", "x"), keystore.SidecarACLRules()))
-	setUser(t, root, keystore.ACLSetUser("adm", keystore.ACLPassword("adm-pass", "x"), keystore.AdminACLRules()))
+	setUser(t, root, redisops.ACLSetUser("side", redisops.ACLPassword("side-pass", "x"), redisops.SidecarACLRules()))
+	setUser(t, root, redisops.ACLSetUser("adm", redisops.ACLPassword("adm-pass", "x"), redisops.AdminACLRules()))
 	// Applying again replaces, not adds.
-	setUser(t, root, keystore.ACLSetUser("side", keystore.ACLPassword("side-pass", "x"), keystore.SidecarACLRules()))
-	for _, k := range []string{"sagate:key:x", keystore.RedisEpoch, keystore.RedisRev, keystore.ShardRevKey(0), "other"} {
+	setUser(t, root, redisops.ACLSetUser("side", redisops.ACLPassword("side-pass", "x"), redisops.SidecarACLRules()))
+	for _, k := range []string{"sagate:key:x", wire.RedisEpoch, wire.RedisRev, wire.ShardRevKey(0), "other"} {
 		root.Set(ctx, k, "v", 0)
 	}
-	root.XAdd(ctx, &redis.XAddArgs{Stream: keystore.RedisEvents, Values: []any{"seq", "1"}})
+	root.XAdd(ctx, &redis.XAddArgs{Stream: wire.RedisEvents, Values: []any{"seq", "1"}})
 	side, adm := clientAs(t, srv, "side", "side-pass"), clientAs(t, srv, "adm", "adm-pass")
 
 	tests := []struct {
@@ -55,35 +56,35 @@ func TestACLUsers(t *testing.T) {
 		allowed bool
 	}{
 		{"sidecar", side, []any{"GET", "sagate:key:x"}, true},
-		{"sidecar", side, []any{"GET", keystore.RedisEpoch}, true},
-		{"sidecar", side, []any{"GET", keystore.RedisRev}, true},
-		{"sidecar", side, []any{"GET", keystore.ShardRevKey(0)}, true},
-		{"sidecar", side, []any{"XREVRANGE", keystore.RedisEvents, "+", "-", "COUNT", "1"}, true},
-		{"sidecar", side, []any{"XREAD", "COUNT", "1", "STREAMS", keystore.RedisEvents, "0-0"}, true},
-		{"sidecar", side, []any{"HSET", keystore.RedisLastUsed, "key_1", "1"}, true},
+		{"sidecar", side, []any{"GET", wire.RedisEpoch}, true},
+		{"sidecar", side, []any{"GET", wire.RedisRev}, true},
+		{"sidecar", side, []any{"GET", wire.ShardRevKey(0)}, true},
+		{"sidecar", side, []any{"XREVRANGE", wire.RedisEvents, "+", "-", "COUNT", "1"}, true},
+		{"sidecar", side, []any{"XREAD", "COUNT", "1", "STREAMS", wire.RedisEvents, "0-0"}, true},
+		{"sidecar", side, []any{"HSET", wire.RedisLastUsed, "key_1", "1"}, true},
 		{"sidecar", side, []any{"INFO", "memory"}, true},
 		{"sidecar", side, []any{"CLIENT", "ID"}, true},
 		{"sidecar", side, []any{"PING"}, true},
 		{"sidecar", side, []any{"SET", "sagate:key:x", "forged"}, false},
 		{"sidecar", side, []any{"DEL", "sagate:key:x"}, false},
-		{"sidecar", side, []any{"SET", keystore.RedisEpoch, "forged"}, false},
-		{"sidecar", side, []any{"SET", keystore.RedisRev, "forged"}, false},
-		{"sidecar", side, []any{"DEL", keystore.RedisRev}, false},
-		{"sidecar", side, []any{"SET", keystore.ShardRevKey(0), "forged"}, false},
-		{"sidecar", side, []any{"XADD", keystore.RedisEvents, "*", "seq", "2"}, false},
-		{"sidecar", side, []any{"XTRIM", keystore.RedisEvents, "MAXLEN", "0"}, false},
+		{"sidecar", side, []any{"SET", wire.RedisEpoch, "forged"}, false},
+		{"sidecar", side, []any{"SET", wire.RedisRev, "forged"}, false},
+		{"sidecar", side, []any{"DEL", wire.RedisRev}, false},
+		{"sidecar", side, []any{"SET", wire.ShardRevKey(0), "forged"}, false},
+		{"sidecar", side, []any{"XADD", wire.RedisEvents, "*", "seq", "2"}, false},
+		{"sidecar", side, []any{"XTRIM", wire.RedisEvents, "MAXLEN", "0"}, false},
 		{"sidecar", side, []any{"EVAL", "return 1", "0"}, false},
-		{"sidecar", side, []any{"HGETALL", keystore.RedisLastUsed}, false},
-		{"sidecar", side, []any{"HDEL", keystore.RedisLastUsed, "key_1"}, false},
+		{"sidecar", side, []any{"HGETALL", wire.RedisLastUsed}, false},
+		{"sidecar", side, []any{"HDEL", wire.RedisLastUsed, "key_1"}, false},
 		{"sidecar", side, []any{"GET", "other"}, false},
 		{"sidecar", side, []any{"FLUSHALL"}, false},
 		{"sidecar", side, []any{"CONFIG", "GET", "maxmemory"}, false},
 		{"sidecar", side, []any{"CLIENT", "KILL", "TYPE", "normal"}, false},
 		{"admin", adm, []any{"SET", "sagate:key:x", "v"}, true},
-		{"admin", adm, []any{"EVAL", "return redis.call('GET', KEYS[1])", "1", keystore.RedisEpoch}, true},
-		{"admin", adm, []any{"XADD", keystore.RedisEvents, "*", "seq", "2"}, true},
+		{"admin", adm, []any{"EVAL", "return redis.call('GET', KEYS[1])", "1", wire.RedisEpoch}, true},
+		{"admin", adm, []any{"XADD", wire.RedisEvents, "*", "seq", "2"}, true},
 		{"admin", adm, []any{"SCAN", "0", "MATCH", "sagate:key:*"}, true},
-		{"admin", adm, []any{"HGETALL", keystore.RedisLastUsed}, true},
+		{"admin", adm, []any{"HGETALL", wire.RedisLastUsed}, true},
 		{"admin", adm, []any{"DEL", "sagate:key:x"}, true},
 		{"admin", adm, []any{"INFO", "memory"}, true},
 		{"admin", adm, []any{"DBSIZE"}, true},
@@ -98,7 +99,7 @@ func TestACLUsers(t *testing.T) {
 	for _, tc := range []struct {
 		pattern string
 		allowed bool
-	}{{keystore.KeyspacePattern, true}, {"__keyspace@*__:*", false}, {"__keyevent@*__:set", false}} {
+	}{{redisops.KeyspacePattern, true}, {"__keyspace@*__:*", false}, {"__keyevent@*__:set", false}} {
 		ps := adm.PSubscribe(ctx, tc.pattern)
 		_, err := ps.Receive(ctx)
 		_ = ps.Close()
@@ -122,14 +123,14 @@ func TestACLUsers(t *testing.T) {
 }
 
 func TestACLPassword(t *testing.T) {
-	if got := keystore.ACLPassword("", "CHANGE-ME"); got != ">CHANGE-ME" {
+	if got := redisops.ACLPassword("", "CHANGE-ME"); got != ">CHANGE-ME" {
 		t.Errorf("no password: %q", got)
 	}
-	got := keystore.ACLPassword("s3cret", "CHANGE-ME")
+	got := redisops.ACLPassword("s3cret", "CHANGE-ME")
 	if !strings.HasPrefix(got, "#") || len(got) != 65 || strings.Contains(got, "s3cret") {
 		t.Errorf("password rule %q, want #<sha256 hex> without the password", got)
 	}
-	line := keystore.ACLFileUser("u", got, []string{"-@all", "+get"})
+	line := redisops.ACLFileUser("u", got, []string{"-@all", "+get"})
 	if line != "user u on "+got+" -@all +get" {
 		t.Errorf("ACL file line %q", line)
 	}

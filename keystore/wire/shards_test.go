@@ -1,4 +1,4 @@
-package keystore_test
+package wire_test
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sagate/sagate/internal/testing/keytest"
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // TestSlot checks Slot against slots Redis documents or computes (CLUSTER KEYSLOT).
@@ -22,14 +22,14 @@ func TestSlot(t *testing.T) {
 		{"{user1000}.following", 3443},
 		{"{user1000}.followers", 3443},
 		{"user1000", 3443},
-		{"foo{{bar}}zap", keystore.Slot("{bar")},
+		{"foo{{bar}}zap", wire.Slot("{bar")},
 	}
 	for _, tt := range tests {
-		if got := keystore.Slot(tt.key); got != tt.slot {
+		if got := wire.Slot(tt.key); got != tt.slot {
 			t.Errorf("Slot(%q) = %d, want %d", tt.key, got, tt.slot)
 		}
 	}
-	if keystore.Slot("foo{}{bar}") == keystore.Slot("bar") {
+	if wire.Slot("foo{}{bar}") == wire.Slot("bar") {
 		t.Error(`Slot("foo{}{bar}") took "bar" as the tag; Redis hashes the whole key when the first tag is empty`)
 	}
 }
@@ -38,19 +38,19 @@ func TestSlot(t *testing.T) {
 // for every slot.
 func TestShardRevKeyInItsSlot(t *testing.T) {
 	for slot := 0; slot < 16384; slot++ {
-		k := keystore.ShardRevKey(slot)
-		if got := keystore.Slot(k); got != slot {
+		k := wire.ShardRevKey(slot)
+		if got := wire.Slot(k); got != slot {
 			t.Fatalf("ShardRevKey(%d) = %q is in slot %d", slot, k, got)
 		}
-		if !strings.HasPrefix(k, keystore.RedisShardRevPrefix) {
-			t.Fatalf("ShardRevKey(%d) = %q lacks the prefix %q", slot, k, keystore.RedisShardRevPrefix)
+		if !strings.HasPrefix(k, wire.RedisShardRevPrefix) {
+			t.Fatalf("ShardRevKey(%d) = %q lacks the prefix %q", slot, k, wire.RedisShardRevPrefix)
 		}
 	}
 }
 
 func TestShardsKeyFor(t *testing.T) {
 	node := []redis.ClusterNode{{Addr: "127.0.0.1:7000"}}
-	sh := keystore.ShardsOf([]redis.ClusterSlot{
+	sh := wire.ShardsOf([]redis.ClusterSlot{
 		{Start: 10923, End: 16383, Nodes: node},
 		{Start: 0, End: 5460, Nodes: node},
 		{Start: 5461, End: 10000, Nodes: node},
@@ -73,24 +73,24 @@ func TestShardsKeyFor(t *testing.T) {
 			}
 			continue
 		}
-		if want := keystore.ShardRevKey(tt.start); !ok || got != want {
+		if want := wire.ShardRevKey(tt.start); !ok || got != want {
 			t.Errorf("KeyForSlot(%d) = %q, %v; want %q", tt.slot, got, ok, want)
 		}
 	}
-	want := []string{keystore.ShardRevKey(0), keystore.ShardRevKey(5461), keystore.ShardRevKey(10923)}
+	want := []string{wire.ShardRevKey(0), wire.ShardRevKey(5461), wire.ShardRevKey(10923)}
 	if got := sh.Keys(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("Keys = %q, want %q", got, want)
 	}
-	if k, ok := sh.KeyFor("foo"); !ok || k != keystore.ShardRevKey(10923) { // slot 12182
+	if k, ok := sh.KeyFor("foo"); !ok || k != wire.ShardRevKey(10923) { // slot 12182
 		t.Errorf(`KeyFor("foo") = %q, %v`, k, ok)
 	}
-	if !sh.Equal(keystore.ShardsOf([]redis.ClusterSlot{{Start: 0, End: 5460, Nodes: node}, {Start: 5461, End: 10000, Nodes: node}, {Start: 10923, End: 16383, Nodes: node}})) {
+	if !sh.Equal(wire.ShardsOf([]redis.ClusterSlot{{Start: 0, End: 5460, Nodes: node}, {Start: 5461, End: 10000, Nodes: node}, {Start: 10923, End: 16383, Nodes: node}})) {
 		t.Error("Equal is false for the same ranges in another order")
 	}
-	if sh.Equal(keystore.ShardsOf([]redis.ClusterSlot{{Start: 0, End: 16383, Nodes: node}})) {
+	if sh.Equal(wire.ShardsOf([]redis.ClusterSlot{{Start: 0, End: 16383, Nodes: node}})) {
 		t.Error("Equal is true for other ranges")
 	}
-	var none keystore.Shards
+	var none wire.Shards
 	if _, ok := none.KeyForSlot(0); ok || none.Len() != 0 {
 		t.Error("the zero Shards has ranges")
 	}
@@ -100,19 +100,19 @@ func TestShardsKeyFor(t *testing.T) {
 // never as the global marker.
 func TestShardRevSealNamesItsKey(t *testing.T) {
 	k := keytest.SigningKey(t)
-	v := keystore.NewVerifier(k.Public())
-	a, b := keystore.ShardRevKey(0), keystore.ShardRevKey(5461)
-	sealed := keystore.SealShardRev(k, a, 42)
-	if rev, err := keystore.OpenShardRev(v, a, sealed); err != nil || rev != 42 {
+	v := wire.NewVerifier(k.Public())
+	a, b := wire.ShardRevKey(0), wire.ShardRevKey(5461)
+	sealed := wire.SealShardRev(k, a, 42)
+	if rev, err := wire.OpenShardRev(v, a, sealed); err != nil || rev != 42 {
 		t.Fatalf("OpenShardRev = %d, %v; want 42", rev, err)
 	}
-	if _, err := keystore.OpenShardRev(v, b, sealed); err == nil {
+	if _, err := wire.OpenShardRev(v, b, sealed); err == nil {
 		t.Error("a shard marker copied to another shard's key verified")
 	}
-	if _, err := keystore.OpenRev(v, sealed); err == nil {
+	if _, err := wire.OpenRev(v, sealed); err == nil {
 		t.Error("a shard marker verified as the global revision marker")
 	}
-	if _, err := keystore.OpenShardRev(v, a, keystore.SealRev(k, 42)); err == nil {
+	if _, err := wire.OpenShardRev(v, a, wire.SealRev(k, 42)); err == nil {
 		t.Error("the global revision marker verified as a shard marker")
 	}
 }

@@ -1,9 +1,9 @@
-package keystore_test
+package wire_test
 
 import (
 	"testing"
 
-	"github.com/sagate/sagate/keystore"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // Key generation and the checks the sidecar runs on every request before any lookup.
@@ -12,7 +12,7 @@ import (
 func BenchmarkGenerateKey(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := keystore.GenerateKey(); err != nil {
+		if _, err := wire.GenerateKey(); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -21,7 +21,7 @@ func BenchmarkGenerateKey(b *testing.B) {
 // benchKey is a well-formed key generated once.
 func benchKey(b *testing.B) string {
 	b.Helper()
-	k, err := keystore.GenerateKey()
+	k, err := wire.GenerateKey()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func BenchmarkCheckKey(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := keystore.CheckKey(tc.key); (err == nil) != tc.ok {
+				if err := wire.CheckKey(tc.key); (err == nil) != tc.ok {
 					b.Fatalf("CheckKey: %v, want ok=%v", err, tc.ok)
 				}
 			}
@@ -54,11 +54,11 @@ func BenchmarkCheckKey(b *testing.B) {
 func BenchmarkHashKey(b *testing.B) {
 	key := benchKey(b)
 	b.ReportAllocs()
-	var h keystore.KeyHash
+	var h wire.KeyHash
 	for b.Loop() {
-		h = keystore.HashKey(key)
+		h = wire.HashKey(key)
 	}
-	if h == (keystore.KeyHash{}) {
+	if h == (wire.KeyHash{}) {
 		b.Fatal("zero hash")
 	}
 }
@@ -68,14 +68,14 @@ func BenchmarkHashKey(b *testing.B) {
 func BenchmarkCheckAndHashKey(b *testing.B) {
 	key := benchKey(b)
 	b.ReportAllocs()
-	var h keystore.KeyHash
+	var h wire.KeyHash
 	for b.Loop() {
-		if err := keystore.CheckKey(key); err != nil {
+		if err := wire.CheckKey(key); err != nil {
 			b.Fatal(err)
 		}
-		h = keystore.HashKey(key)
+		h = wire.HashKey(key)
 	}
-	if h == (keystore.KeyHash{}) {
+	if h == (wire.KeyHash{}) {
 		b.Fatal("zero hash")
 	}
 }
@@ -86,21 +86,21 @@ func BenchmarkCheckAndHashKeyParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := keystore.CheckKey(key); err != nil {
+			if err := wire.CheckKey(key); err != nil {
 				b.Error(err)
 				return
 			}
-			_ = keystore.HashKey(key)
+			_ = wire.HashKey(key)
 		}
 	})
 }
 
 // BenchmarkRedisKey is the record name built on a cache miss.
 func BenchmarkRedisKey(b *testing.B) {
-	h := keystore.HashKey(benchKey(b))
+	h := wire.HashKey(benchKey(b))
 	b.ReportAllocs()
 	for b.Loop() {
-		if s := keystore.RedisKey(h); len(s) != len(keystore.RedisKeyPrefix)+64 {
+		if s := wire.RedisKey(h); len(s) != len(wire.RedisKeyPrefix)+64 {
 			b.Fatalf("RedisKey length %d", len(s))
 		}
 	}

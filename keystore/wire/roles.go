@@ -1,11 +1,11 @@
-package keystore
+package wire
 
 // The one rule for a principal's role in a project. A principal's grants in a workspace
 // are a map project → role, where the project "*" covers every project: its own grants
 // (a service account's grants, a person's roles) and those of the groups it belongs to,
 // merged by AddRole. RoleIn reads the role in one project from that map. The records the
 // sidecars read carry the merged map (Record.RoleFor calls RoleIn), and the access rules
-// build the same map in the transaction of the call they check (roleOf), so the sidecar
+// (keystore) build the same map in the transaction of the call they check, so the sidecar
 // and the admin answer the same question the same way.
 
 // AddRole records that a principal holds role on project (a project or "*") and returns

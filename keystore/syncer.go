@@ -1,0 +1,57 @@
+package keystore
+
+import (
+	"context"
+	"time"
+
+	"github.com/sagate/sagate/keystore/wire"
+)
+
+// Change is what one committed admin mutation touched, handed to the Syncer after the
+// durable commit.
+type Change struct {
+	Rev    int64     // store revision of the commit
+	Action string    // audit action, for logs and metrics
+	Hashes []KeyHash // every key whose Redis record must be rewritten or removed
+}
+
+// Syncer carries committed changes to Redis. The Service calls Apply after each
+// durable commit; an error there is logged and repaired by the next reconcile, never
+// undone in the store.
+type Syncer interface {
+	Apply(ctx context.Context, c Change) error
+}
+
+// RevisionNoter is an optional interface of a Syncer. The Service calls NoteRevision
+// instead of Apply after a commit that changed no key record (a workspace, an account
+// without keys): the store's revision moved all the same, and Redis' revision marker
+// must follow it, or the sync would take the gap for a change Redis lacks.
+type RevisionNoter interface {
+	NoteRevision(ctx context.Context, rev int64)
+}
+
+// RecordSource is the read side of a Store that the Redis sync needs.
+type RecordSource interface {
+	// SyncOutbox lists and confirms the committed changes Redis may lack (outbox.go).
+	SyncOutbox
+	// AuthRecords returns the records of the live keys among hashes (not revoked, not expired,
+	// account not deleted), read in one transaction, and the store revision they were read at
+	// (every returned Record.Rev equals it). A hash with no live key is absent from the map:
+	// its record must go (the writer replaces it with a tombstone carrying rev).
+	AuthRecords(ctx context.Context, hashes []KeyHash) (recs map[KeyHash]wire.Record, rev int64, err error)
+	// ScanAuthRecords calls fn for every live key, in no particular order, from one consistent snapshot.
+	ScanAuthRecords(ctx context.Context, fn func(KeyHash, wire.Record) error) error
+	// RecordKeyUse folds last-used times (key id → time) into the store, keeping the later
+	// of the stored and the given time, and never a time later than the store's clock.
+	// Key ids that are unknown or not live (revoked, expired, deactivated, or of a
+	// deactivated account) are ignored: the times come from Redis, which anyone able to
+	// write to it can fill.
+	RecordKeyUse(ctx context.Context, uses map[string]time.Time) error
+	// Revision returns the store's current revision: one row, cheap enough to read every
+	// second (the sync compares it with Redis' revision marker).
+	Revision(ctx context.Context) (int64, error)
+	// KeyIdentities returns, for those of hashes whose key the store still holds (live or
+	// not), the key's identity: KeyID, SAID, SA and Workspace set, nothing else. It is
+	// what a tombstone carries; a key not in the store gets "-" instead.
+	KeyIdentities(ctx context.Context, hashes []KeyHash) (map[KeyHash]wire.Record, error)
+}
