@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -169,13 +170,23 @@ func (g *sentinelGuard) named(ctx context.Context) (string, error) {
 			defer sc.Close()
 			actx, cancel := context.WithTimeout(ctx, guardAsk)
 			defer cancel()
+			// The epoch from SENTINEL MASTER, the address from GET-MASTER-ADDR-BY-NAME:
+			// while a failover is under way its leader already gives the promoted
+			// replica's address there, and the old one in SENTINEL MASTER.
 			m, err := sc.Master(actx, g.master).Result()
+			var a []string
+			if err == nil {
+				a, err = sc.GetMasterAddrByName(actx, g.master).Result()
+			}
+			if err == nil && len(a) != 2 {
+				err = errNoSentinel
+			}
 			if err != nil {
 				ch <- answer{err: err}
 				return
 			}
 			e, _ := strconv.ParseInt(m["config-epoch"], 10, 64)
-			ch <- answer{addr: net.JoinHostPort(m["ip"], m["port"]), epoch: e}
+			ch <- answer{addr: net.JoinHostPort(a[0], a[1]), epoch: e}
 		}()
 	}
 	best := answer{epoch: -1}
@@ -220,8 +231,15 @@ func (g *sentinelGuard) follow(addr string) {
 
 // dial opens a connection for the client (to a data server or, for go-redis' own
 // Sentinel client, a Sentinel) and keeps it until it is closed. A connection to a data
-// server the Sentinels no longer name is refused.
+// server the Sentinels no longer name (by the answer of the highest configuration
+// epoch) is refused.
 func (g *sentinelGuard) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if !slices.Contains(g.sentinels, addr) {
+		// go-redis dials the server one Sentinel named, which may not know yet of a
+		// failover the others made: ask them all first (a dial is rare: pooled
+		// connections are reused).
+		g.poll(ctx)
+	}
 	g.mu.Lock()
 	deposed := g.former[addr]
 	g.mu.Unlock()
