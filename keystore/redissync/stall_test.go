@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/keystore"
@@ -45,9 +47,14 @@ func testStalledPrimary(t *testing.T, killSubscribed bool) {
 	for i := range keys {
 		src.put(testHash(i), testRecord(i))
 	}
-	s := newSyncer(t, rdb, src, Config{})
+	core, logs := observer.New(zap.WarnLevel)
+	s := newSyncer(t, rdb, src, Config{Logger: zap.New(core)})
 	startRun(t, s)
 	waitFor(t, "the initial sync", func() bool { return s.Ready(context.Background()) == nil })
+	// The set's primary has a replica and no min-replicas-to-write: the admin says so.
+	if logs.FilterMessageSnippet("no min-replicas-to-write").Len() != 1 {
+		t.Errorf("no warning about the missing min-replicas-to-write; logged: %v", logs.All())
+	}
 
 	old := ss.Primary()
 	if killSubscribed {
