@@ -50,6 +50,9 @@ type sentinelGuard struct {
 	tlsConfig *tls.Config
 	dialer    *net.Dialer
 
+	// askers are the guard's own clients of the Sentinels, one each (named).
+	askers []*redis.SentinelClient
+
 	mu      sync.Mutex
 	conns   map[*trackedConn]struct{}
 	primary string          // the data server last named ("": none yet)
@@ -74,6 +77,11 @@ func newSentinelGuard(o *redis.FailoverOptions) *sentinelGuard {
 	}
 	if g.dialer.Timeout <= 0 {
 		g.dialer.Timeout = 5 * time.Second
+	}
+	for _, addr := range g.sentinels {
+		so := *g.opt
+		so.Addr = addr
+		g.askers = append(g.askers, redis.NewSentinelClient(&so))
 	}
 	o.Dialer = g.dial
 	return g
@@ -101,6 +109,9 @@ func (g *sentinelGuard) start(rdb *redis.Client) {
 			for i := range subs {
 				_ = subs[i].Close()
 				_ = sclients[i].Close()
+			}
+			for _, a := range g.askers {
+				_ = a.Close()
 			}
 			guards.Delete(wp)
 		}()
@@ -161,13 +172,9 @@ func (g *sentinelGuard) named(ctx context.Context) (string, error) {
 		epoch int64
 		err   error
 	}
-	ch := make(chan answer, len(g.sentinels))
-	for _, addr := range g.sentinels {
+	ch := make(chan answer, len(g.askers))
+	for _, sc := range g.askers {
 		go func() {
-			o := *g.opt
-			o.Addr = addr
-			sc := redis.NewSentinelClient(&o)
-			defer sc.Close()
 			actx, cancel := context.WithTimeout(ctx, guardAsk)
 			defer cancel()
 			// The epoch from SENTINEL MASTER, the address from GET-MASTER-ADDR-BY-NAME:
@@ -191,7 +198,7 @@ func (g *sentinelGuard) named(ctx context.Context) (string, error) {
 	}
 	best := answer{epoch: -1}
 	var errs []error
-	for range g.sentinels {
+	for range g.askers {
 		a := <-ch
 		switch {
 		case a.err != nil:
