@@ -72,9 +72,12 @@ func (s *Syncer) doReconcile(ctx context.Context, forceNew bool) (ReconcileStats
 		// covered is in the snapshot it writes, so their outbox rows can go. So are
 		// the losses the floor told: changes made meanwhile raise the markers again
 		// without it (the sync sets it anew when done).
-		s.fullSyncs.Add(1)
+		// The floors go first: a raise that read them before the count changed
+		// leaves the loss to this sync (raised), one that reads them after
+		// finds them reset.
 		s.floor.Store(0)
 		s.durable.reset()
+		s.fullSyncs.Add(1)
 		s.needFull.Store(false)
 		covered, err := s.src.Revision(ctx)
 		if err != nil {
