@@ -2,7 +2,7 @@
 GO ?= go
 BIN ?= bin
 
-.PHONY: all build test test-redis-ha deps vet demo bench soak fuzz xcaddy-test clean
+.PHONY: all build test test-redis-ha deps vet demo bench soak chaos fuzz xcaddy-test clean
 
 all: build
 
@@ -52,6 +52,15 @@ bench:
 # and roles change: zero wrong decisions, flat memory and goroutines (see internal/tools/soak).
 soak:
 	@scripts/soak.sh
+
+# Chaos (e2e/chaos_test.go): two admins on one PostgreSQL, two Caddy sidecars, traffic and
+# about six changes a second, random faults (Redis killed, frozen past a failover, emptied;
+# a replica, a Sentinel, an admin, a sidecar killed) on one Redis and on Sentinel; every
+# answer checked against what the admins acknowledged. CHAOS_DURATION per topology;
+# CHAOS_SEED replays a run (the seed is printed). `make test` runs 20 s of each.
+CHAOS_DURATION ?= 3m
+chaos: deps
+	CHAOS_DURATION=$(CHAOS_DURATION) CHAOS_SEED=$(CHAOS_SEED) $(GO) test -count=1 -timeout 60m -v -run '^Test(ChaosSingleRedis|SentinelChaos)$$' ./e2e
 
 # Builds a Caddy with xcaddy from this checkout, as xcaddy.md says (slow; on demand).
 xcaddy-test:

@@ -69,6 +69,11 @@ func (s *Syncer) apply(ctx context.Context, c keystore.Change) error {
 		evRev = rev
 	}
 	epoch, err := s.writeAndPublish(ctx, ws, evRev, hashes)
+	if errors.Is(err, errNotReplicated) {
+		// Written, but not known to survive a failover: pending; its outbox row stays
+		// and Run re-applies it. No full sync: Redis lacks nothing it can be told.
+		return fmt.Errorf("syncing %s to redis: %w", c.Action, err)
+	}
 	if err != nil {
 		s.m.redisErrors.Inc()
 		s.markDirty()

@@ -33,6 +33,13 @@
 //     shard marker), a shard marker below sagate:rev, or a marker that stays behind the
 //     store's revision for more than 2s brings a full sync with a new epoch, so every
 //     sidecar drops its cache.
+//   - On Sentinel, where the primary has replicas, a write counts only once a replica
+//     acknowledged it (WAIT, replicas.go): otherwise the change is pending and re-applied,
+//     so no acknowledged change is one a failover takes back; and the client closes its
+//     connections to a primary the Sentinels no longer name (keystore/redisurl).
+//   - No marker is raised over a loss: every raise and every check compares the markers
+//     with the higher of what this admin saw there and the store's confirmed revision
+//     (durable.go), so every admin notices a loss within a check, whoever made the change.
 //   - A committed change that Redis may lack (its outbox row older than 2s by the store's
 //     clock) is re-applied by any live admin; every full sync confirms the rows it covers.
 //

@@ -68,7 +68,7 @@ type floorRead struct {
 // loadFloor reads the floor for a raise.
 func (s *Syncer) loadFloor() floorRead {
 	syncs := s.fullSyncs.Load()
-	return floorRead{floor: s.floor.Load(), syncs: syncs}
+	return floorRead{floor: s.floorNow(), syncs: syncs}
 }
 
 // raised checks the replies of raises carrying fr: an error, or errMarkerLost when a
@@ -176,7 +176,7 @@ type markers struct {
 // the store's revision.
 func (s *Syncer) readMarkers(ctx context.Context) (markers, error) {
 	// The floor first: a marker read after it is at least as high unless Redis lost it.
-	floor := s.floor.Load()
+	floor := s.floorNow()
 	pipe := s.rdb.Pipeline()
 	ec := pipe.Get(ctx, wire.RedisEpoch)
 	rc := pipe.Get(ctx, wire.RedisRev)

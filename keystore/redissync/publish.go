@@ -24,16 +24,26 @@ import (
 // events for nothing; a resync event carries the new one). It returns the epoch marker
 // read ("" when missing) and remembers it.
 //
+// Where the primary has replicas on Sentinel, the pipeline ends with WAIT for one, and
+// it returns errNotReplicated when none acknowledged (replicas.go).
+//
 // The scripts are sent with EVAL, not EVALSHA: a script cache emptied by a Redis restart
 // could otherwise fail the writes while the event still went out.
 func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, hashes []keystore.KeyHash) (string, error) {
 	var lost error // errMarkerLost: Redis lost earlier writes; a full sync is owed (raised)
 	var fr floorRead
+	_, cluster := s.rdb.(*redis.ClusterClient)
+	wait := 0
+	if !cluster {
+		var err error
+		if wait, err = s.replicasToWait(ctx); err != nil {
+			return "", err
+		}
+	}
 	var revCmd *redis.Cmd // on one server: the raise of RedisRev, in the pipeline
 	pipe := s.rdb.Pipeline()
 	writes := s.queueWrites(ctx, pipe, ws, writeScript.Eval)
 	epochCmd := pipe.Get(ctx, wire.RedisEpoch)
-	_, cluster := s.rdb.(*redis.ClusterClient)
 	if cluster {
 		// A cluster pipeline runs on several nodes at once, in no order between them,
 		// and a command redirected (MOVED, ASK) runs after the others: the writes must
@@ -64,6 +74,7 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 		wire.SignEvent(s.key, &e)
 		events = append(events, wire.QueueEvent(ctx, pipe, e, s.cfg.EventsMaxLen))
 	}
+	waitCmd := s.queueWait(ctx, pipe, wait) // last: every write above must have reached a replica
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return "", fmt.Errorf("writing %d records and their event: %w", len(ws), err)
 	}
@@ -82,6 +93,9 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 		if _, _, err := wire.EventReply(c); err != nil {
 			return "", fmt.Errorf("the event of %d keys: %w", len(hashes), err)
 		}
+	}
+	if err := waited(waitCmd, wait); err != nil {
+		return "", err
 	}
 	cur, err := epochCmd.Result()
 	if err != nil && !errors.Is(err, redis.Nil) {

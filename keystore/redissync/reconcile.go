@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -72,8 +73,12 @@ func (s *Syncer) doReconcile(ctx context.Context, forceNew bool) (ReconcileStats
 		// covered is in the snapshot it writes, so their outbox rows can go. So are
 		// the losses the floor told: changes made meanwhile raise the markers again
 		// without it (the sync sets it anew when done).
-		s.fullSyncs.Add(1)
+		// The floors go first: a raise that read them before the count changed
+		// leaves the loss to this sync (raised), one that reads them after
+		// finds them reset.
 		s.floor.Store(0)
+		s.durable.reset()
+		s.fullSyncs.Add(1)
 		s.needFull.Store(false)
 		covered, err := s.src.Revision(ctx)
 		if err != nil {
@@ -223,9 +228,9 @@ func (s *Syncer) setEpoch(ctx context.Context, rev int64) error {
 		s.m.redisErrors.Inc()
 		return err
 	}
-	if err := s.rdb.Set(ctx, wire.RedisEpoch, wire.SealMarker(s.key, wire.DomainEpoch, epoch), 0).Err(); err != nil {
+	if err := s.writeEpoch(ctx, epoch); err != nil {
 		s.m.redisErrors.Inc()
-		return fmt.Errorf("setting the epoch marker: %w", err)
+		return err
 	}
 	s.noteEpoch(epoch)
 	// Redis now holds the store's state at rev: the floor starts again from there (a
@@ -247,4 +252,25 @@ func newEpoch() (string, error) {
 		return "", fmt.Errorf("choosing an epoch: %w", err)
 	}
 	return strconv.FormatInt(now().UnixMilli(), 10) + "-" + hex.EncodeToString(b[:]), nil
+}
+
+// writeEpoch sets the sealed epoch marker, the last write of a full sync; where the
+// primary has replicas on Sentinel, a replica must acknowledge it (and so every write
+// before it) on the same connection, else errNotReplicated: the outbox rows the sync
+// covers stay until a sync survives a failover (replicas.go).
+func (s *Syncer) writeEpoch(ctx context.Context, epoch string) error {
+	wait := 0
+	if _, cluster := s.rdb.(*redis.ClusterClient); !cluster {
+		var err error
+		if wait, err = s.replicasToWait(ctx); err != nil {
+			return err
+		}
+	}
+	pipe := s.rdb.Pipeline()
+	set := pipe.Set(ctx, wire.RedisEpoch, wire.SealMarker(s.key, wire.DomainEpoch, epoch), 0)
+	waitCmd := s.queueWait(ctx, pipe, wait)
+	if _, err := pipe.Exec(ctx); err != nil || set.Err() != nil {
+		return fmt.Errorf("setting the epoch marker: %w", errors.Join(err, set.Err()))
+	}
+	return waited(waitCmd, wait)
 }

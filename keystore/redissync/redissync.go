@@ -35,6 +35,10 @@ type Config struct {
 	// cancellation of its caller's context (a client that hangs up must not leave a
 	// committed change half-written), only this bound. Default: 5s.
 	ApplyTimeout time.Duration
+	// ReplicaTimeout is how long a write waits for a replica to acknowledge it (WAIT),
+	// where the primary has replicas on Sentinel (replicas.go); past it the change is
+	// pending. Default: DefaultReplicaTimeout.
+	ReplicaTimeout time.Duration
 	// Logger; nil: zap.NewNop(). It is never given a key or a key hash.
 	Logger *zap.Logger
 	// Registerer for sagate_sync_* metrics; nil: not registered.
@@ -105,6 +109,13 @@ type Syncer struct {
 	// wrote, and what the watch reports.
 	written *writtenSet
 	watchSt *watchState
+	// replicas is how many replicas a write waits for (replicas.go), known once
+	// primaryKnown; unguardedWarned: the missing min-replicas-to-write was logged.
+	replicas        atomic.Int32
+	primaryKnown    atomic.Bool
+	unguardedWarned atomic.Bool
+	// durable is the store's revision that Redis must hold (durable.go).
+	durable durable
 }
 
 var _ keystore.Syncer = (*Syncer)(nil)
@@ -131,6 +142,9 @@ func New(rdb redis.UniversalClient, src keystore.RecordSource, cfg Config) (*Syn
 	}
 	if cfg.ApplyTimeout <= 0 {
 		cfg.ApplyTimeout = DefaultApplyTimeout
+	}
+	if cfg.ReplicaTimeout <= 0 {
+		cfg.ReplicaTimeout = DefaultReplicaTimeout
 	}
 	log := cfg.Logger
 	if log == nil {

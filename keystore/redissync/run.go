@@ -147,6 +147,10 @@ func (r *runState) checkEpoch(ctx context.Context) {
 		r.redisUp = false
 		return
 	}
+	if err := r.s.checkPrimary(ctx); err != nil {
+		r.redisUp = false
+		return
+	}
 	m, err := r.s.readMarkers(ctx)
 	if err != nil {
 		r.redisUp = false
@@ -159,6 +163,11 @@ func (r *runState) checkEpoch(ctx context.Context) {
 			zap.Int64("redis_rev", m.rev), zap.Int64("redis_rev_seen", max(m.globalRev, r.s.floor.Load())), zap.Int64("store_rev", m.storeRev))
 	}
 	full := m.epoch == "" || m.forged || m.lost || r.behind(m)
+	if !full {
+		if err := r.s.sampleDurable(ctx); err != nil && ctx.Err() == nil {
+			r.s.log.Warn("redis sync: reading the store's confirmed revision failed", zap.Error(err))
+		}
+	}
 	if full {
 		r.pendingFull = true
 	}

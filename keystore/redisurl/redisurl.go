@@ -27,6 +27,10 @@
 // refused: a replica may lag behind a revocation, and the revision markers that let a
 // sidecar tell an older Redis are read with the records from the primary that wrote them.
 //
+// A sentinel client closes its connections to a primary the Sentinels no longer name
+// as soon as they say so (sentinel.go); CheckPrimary tells a writer whether its server
+// is the primary, and how many replicas it has.
+//
 // A cluster client (see newClusterClient) reloads its slot map when a node fails, so
 // that it follows a failover within a second rather than go-redis' default minute.
 package redisurl
@@ -99,7 +103,10 @@ func (o Options) Client() redis.UniversalClient {
 	switch {
 	case o.Failover != nil:
 		o.Failover.ContextTimeoutEnabled = true
-		return redis.NewFailoverClient(o.Failover)
+		g := newSentinelGuard(o.Failover)
+		c := redis.NewFailoverClient(o.Failover)
+		g.start(c)
+		return c
 	case o.Cluster != nil:
 		o.Cluster.ContextTimeoutEnabled = true
 		o.Cluster.MaintNotificationsConfig = maintOff()

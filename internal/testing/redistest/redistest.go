@@ -210,3 +210,20 @@ func SkipShort(t testing.TB) {
 		t.Skip("starts redis-server: not run with -short")
 	}
 }
+
+// Freeze stops the server process (SIGSTOP) without closing anything: its sockets stay
+// open and the kernel still accepts connections, but nothing answers, as during a long
+// pause of the process or its machine. Thaw resumes it.
+func (s *Server) Freeze() { s.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a server stopped by Freeze (SIGCONT).
+func (s *Server) Thaw() { s.signal(syscall.SIGCONT) }
+
+// signal sends sig to the server process, if it runs.
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		_ = s.cmd.Process.Signal(sig)
+	}
+}

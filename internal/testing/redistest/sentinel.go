@@ -217,3 +217,10 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() error
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// WaitReplica waits until s is a replica in sync with its primary (after a failover,
+// the Sentinels make the old primary one when it is back).
+func (ss *SentinelSet) WaitReplica(s *Server, timeout time.Duration) {
+	ss.t.Helper()
+	waitReplicaUp(ss.t, s, timeout)
+}

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/sagate/sagate/internal/testing/history"
 )
 
 // adminClient speaks the documented admin HTTP API.
@@ -69,7 +71,7 @@ func keyFrom(m any, acct *account) (*key, error) {
 	if id == "" || secret == "" {
 		return nil, fmt.Errorf("the admin returned an incomplete key object")
 	}
-	return &key{id: id, secret: secret, acct: acct, live: newHistory(true)}, nil
+	return &key{id: id, secret: secret, acct: acct, live: history.New(true)}, nil
 }
 
 const workspace = "soak"
@@ -107,7 +109,7 @@ func setup(ctx context.Context, a *adminClient, n int) (*pools, error) {
 	p := &pools{}
 	roles := []string{"viewer", "contributor", "owner"}
 	for i := range n {
-		acct := &account{name: fmt.Sprintf("sa%02d", i), roles: map[string]*history[string]{}}
+		acct := &account{name: fmt.Sprintf("sa%02d", i), roles: map[string]*history.History[string]{}}
 		acct.fullName = acct.name + "@" + workspace
 		base := "/v1/workspaces/" + workspace + "/service-accounts"
 		out, err := a.must(ctx, http.StatusCreated, "POST", base, map[string]any{"name": acct.name})
@@ -125,7 +127,7 @@ func setup(ctx context.Context, a *adminClient, n int) (*pools, error) {
 			if _, err := a.must(ctx, http.StatusOK, "PUT", path, map[string]any{"role": r}); err != nil {
 				return nil, err
 			}
-			acct.roles[proj] = newHistory(r)
+			acct.roles[proj] = history.New(r)
 		}
 		out, err = a.must(ctx, http.StatusCreated, "POST", base+"/"+acct.name+"/keys", map[string]any{})
 		if err != nil {
@@ -138,7 +140,7 @@ func setup(ctx context.Context, a *adminClient, n int) (*pools, error) {
 		if _, err := a.must(ctx, http.StatusNoContent, "DELETE", base+"/"+acct.name+"/keys/"+old.id, nil); err != nil {
 			return nil, err
 		}
-		old.live = newHistory(false)
+		old.live = history.New(false)
 		p.revoked = append(p.revoked, old)
 		p.accts = append(p.accts, acct)
 	}
@@ -223,7 +225,7 @@ func changeRole(ctx context.Context, a *adminClient, o *oracle, p *pools, m *mut
 	proj := projects[rand.IntN(2)]
 	h := acct.roles[proj]
 	o.mu.Lock()
-	cur := h.last()
+	cur := h.Last()
 	o.mu.Unlock()
 	choices := []string{"viewer", "contributor", "owner", ""}
 	next := choices[rand.IntN(len(choices))]

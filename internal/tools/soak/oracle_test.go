@@ -2,59 +2,17 @@ package main
 
 import (
 	"net/http"
-	"slices"
 	"testing"
 	"time"
+
+	"github.com/sagate/sagate/internal/testing/history"
 )
-
-func TestHistoryPossible(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
-	h := newHistory(true)
-	h.ack(h.change(false, at(10)), at(11)) // revoke sent at 10, acknowledged at 11
-	h.change(true, at(20))                 // never acknowledged
-	const window = time.Second
-	tests := []struct {
-		name     string
-		from, to float64
-		want     []bool
-	}{
-		{"before the revoke", 1, 9, []bool{true}},
-		{"while the revoke is sent", 9, 10.5, []bool{true, false}},
-		{"inside the propagation window", 11.5, 11.6, []bool{true, false}},
-		{"after the window", 12.5, 13, []bool{false}},
-		{"change in flight", 21, 30, []bool{false, true}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, want := sortBools(h.possible(at(tt.from), at(tt.to), window)), sortBools(tt.want)
-			if !slices.Equal(got, want) {
-				t.Fatalf("possible = %v, want %v", got, want)
-			}
-		})
-	}
-}
-
-// sortBools returns b sorted, false first.
-func sortBools(b []bool) []bool {
-	out := slices.Clone(b)
-	slices.SortFunc(out, func(x, y bool) int {
-		switch {
-		case x == y:
-			return 0
-		case !x:
-			return -1
-		}
-		return 1
-	})
-	return out
-}
 
 func TestJudgeKey(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	o := &oracle{window: time.Second}
-	acct := &account{name: "a", roles: map[string]*history[string]{"p1": newHistory("contributor"), "p2": newHistory("viewer")}}
-	k := &key{id: "key_1", acct: acct, live: newHistory(true)}
+	acct := &account{name: "a", roles: map[string]*history.History[string]{"p1": history.New("contributor"), "p2": history.New("viewer")}}
+	k := &key{id: "key_1", acct: acct, live: history.New(true)}
 	tests := []struct {
 		name    string
 		project string
