@@ -178,6 +178,7 @@ func (s *Server) routes() {
 	s.handle("GET "+proj, s.listGrants)
 	s.handle("GET /v1/audit", s.listAudit)
 	s.accessRoutes()
+	s.keyReadRoutes()
 
 	s.open(OpenAPIPath, http.HandlerFunc(serveOpenAPI))
 	s.open("/healthz", http.HandlerFunc(s.healthz))

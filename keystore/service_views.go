@@ -200,7 +200,7 @@ const MaxReach = 1000
 func (s *Service) Reach(ctx context.Context) (Reach, error) {
 	var out Reach
 	err := s.store.View(ctx, func(tx Tx) error {
-		p, err := authorize(ctx, tx, "whoami", scope{}, s.now())
+		p, err := s.authorize(ctx, tx, "whoami", scope{}, s.now())
 		if err != nil {
 			return err
 		}

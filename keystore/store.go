@@ -86,6 +86,9 @@ type Tx interface {
 	GetKey(ctx context.Context, saID, id string) (StoredKey, bool, error)
 	// FindKeysByLast6 returns the keys of account saID whose last6 is last6.
 	FindKeysByLast6(ctx context.Context, saID, last6 string) ([]StoredKey, error)
+	// FindWorkspaceKeysByLast6 returns up to limit keys of any account of workspace ws
+	// whose last6 is last6, oldest first.
+	FindWorkspaceKeysByLast6(ctx context.Context, ws, last6 string, limit int) ([]StoredKey, error)
 	// ListKeys returns up to limit keys of saID after the cursor (createdAt, id), ordered by
 	// created_at then id. A zero afterCreated and empty afterID start at the beginning.
 	ListKeys(ctx context.Context, saID string, afterCreated time.Time, afterID string, limit int) ([]StoredKey, error)

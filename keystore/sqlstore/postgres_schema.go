@@ -98,6 +98,8 @@ CREATE INDEX audit_by_workspace ON audit (workspace, id);
 `,
 	// 3: the outbox of changes Redis has not confirmed.
 	3: postgresOutboxMigration,
+	// 4: the successor a rotation issued.
+	4: keySuccessorMigration,
 }
 
 // migrationLockID is the key of the transaction-level advisory lock that serialises

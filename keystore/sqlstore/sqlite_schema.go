@@ -97,6 +97,8 @@ CREATE INDEX audit_by_workspace ON audit (workspace, id);
 `,
 	// 3: the outbox of changes Redis has not confirmed.
 	3: sqliteOutboxMigration,
+	// 4: the successor a rotation issued.
+	4: keySuccessorMigration,
 }
 
 // migrate applies every migration not yet recorded in schema_migrations.

@@ -53,6 +53,12 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"AccessRules", testAccessRules},
 		{"SyncPending", testSyncPending},
 		{"SyncPendingAgeAndConfirm", testSyncPendingAgeAndConfirm},
+		{"NotOnItself", testNotOnItself},
+		{"KeyUsable", testKeyUsable},
+		{"RotateRetry", testRotateRetry},
+		{"SelfRotation", testSelfRotation},
+		{"GetAndFindKeys", testGetFindKeys},
+		{"KeyUseBeforeRevocation", testKeyUseBeforeRevocation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
