@@ -131,6 +131,8 @@ type AccessTx interface {
 
 	// IsWorkspaceAdmin reports whether principal ("sa:ID" or "person:NAME") administers ws.
 	IsWorkspaceAdmin(ctx context.Context, ws, principal string) (bool, error)
+	// WorkspaceAdminSince reads when principal became an admin of ws; found is false if it is none.
+	WorkspaceAdminSince(ctx context.Context, ws, principal string) (at time.Time, found bool, err error)
 	// PutWorkspaceAdmin makes a.Principal an admin of a.Workspace; created is false if it was already.
 	PutWorkspaceAdmin(ctx context.Context, a WorkspaceAdmin) (created bool, err error)
 	// DeleteWorkspaceAdmin removes an admin of ws; found reports whether there was one.

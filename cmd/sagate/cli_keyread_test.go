@@ -64,3 +64,22 @@ func TestCLIKeyLifecycleAnswers(t *testing.T) {
 		t.Fatalf("key list of a deactivated account shows an active key: %q", r.stdout)
 	}
 }
+
+// TestCLIEveryChangeAnswersJSON: admins remove answers in -o json; a repeated admins add
+// answers the stored created_at; ls and rm name list and remove.
+func TestCLIEveryChangeAnswersJSON(t *testing.T) {
+	e := admintest.Start(t, admintest.Options{})
+	ok(t, e, "", "workspace", "create", "ml")
+	first := okJSON[keystore.WorkspaceAdmin](t, e, "ml", "workspace", "admins", "add", "person:alice")
+	again := okJSON[keystore.WorkspaceAdmin](t, e, "ml", "workspace", "admins", "add", "person:alice")
+	if first.CreatedAt.IsZero() || !again.CreatedAt.Equal(first.CreatedAt) {
+		t.Fatalf("a repeated admins add answers created_at %v, first %v", again.CreatedAt, first.CreatedAt)
+	}
+	if l := okJSON[admin.List[keystore.WorkspaceAdmin]](t, e, "ml", "workspace", "admins", "ls"); len(l.Items) != 1 {
+		t.Fatalf("admins ls = %+v", l)
+	}
+	r := okJSON[actionResult](t, e, "ml", "workspace", "admins", "rm", "person:alice")
+	if r.Action != "admin_removed" || r.Principal != "person:alice" || r.Workspace != "ml" {
+		t.Fatalf("admins rm -o json = %+v", r)
+	}
+}

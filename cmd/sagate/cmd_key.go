@@ -115,8 +115,8 @@ func (a *app) keyCmd() *cobra.Command {
 	revoke.Flags().BoolVar(&revokeAll, "all", false, "revoke every key of the account")
 
 	cmd.AddCommand(create, list, rotate, revoke, a.keyGetCmd(), a.keyFindCmd(),
-		a.keyVerb("deactivate", "Pause one key", (*admin.Client).DeactivateKey),
-		a.keyVerb("activate", "Resume one paused key", (*admin.Client).ActivateKey),
+		a.keyVerb("deactivate", "Deactivate one key: refused everywhere until activated", (*admin.Client).DeactivateKey),
+		a.keyVerb("activate", "Activate one deactivated key again", (*admin.Client).ActivateKey),
 	)
 	return cmd
 }

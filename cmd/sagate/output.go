@@ -129,6 +129,8 @@ type actionResult struct {
 	Person         string `json:"person,omitempty"`
 	Key            string `json:"key,omitempty"`
 	Project        string `json:"project,omitempty"`
+	Principal      string `json:"principal,omitempty"`
+	Workspace      string `json:"workspace,omitempty"`
 }
 
 // acted prints r as JSON, or line in table mode.

@@ -75,6 +75,7 @@ func newRoot(a *app) *cobra.Command {
 		a.redisACLCmd(),
 		a.whoamiCmd(),
 	)
+	addShortAliases(root)
 	return root
 }
 

@@ -245,3 +245,23 @@ func testGetFindKeys(t *testing.T, e *env) {
 	_, err = e.svc.FindKeys(e.ctx, "nope", a.Last6)
 	wantKind(t, "FindKeys(unknown workspace)", err, keystore.KindNotFound)
 }
+
+// testAdminAddedTwice: making an admin of someone who already is one answers the admin
+// as stored, with its first created_at, and writes nothing.
+func testAdminAddedTwice(t *testing.T, e *env) {
+	e.ws("ws", 0)
+	first, created, err := e.svc.SetWorkspaceAdmin(e.ctx, "ws", "person:alice")
+	if err != nil || !created {
+		t.Fatalf("SetWorkspaceAdmin = %+v, %v, %v", first, created, err)
+	}
+	e.sync.take()
+	e.clock.Add(time.Hour)
+	before := e.auditLen()
+	again, created, err := e.svc.SetWorkspaceAdmin(e.ctx, "ws", "person:alice")
+	if err != nil || created || !again.CreatedAt.Equal(first.CreatedAt) {
+		t.Fatalf("again: %+v (created %v), %v; want created_at %v", again, created, err, first.CreatedAt)
+	}
+	if n := e.auditLen(); n != before {
+		t.Errorf("a repeated add wrote %d audit entries", n-before)
+	}
+}

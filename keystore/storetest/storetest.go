@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"SelfRotation", testSelfRotation},
 		{"GetAndFindKeys", testGetFindKeys},
 		{"KeyUseBeforeRevocation", testKeyUseBeforeRevocation},
+		{"AdminAddedTwice", testAdminAddedTwice},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
