@@ -83,3 +83,21 @@ func TestCLIEveryChangeAnswersJSON(t *testing.T) {
 		t.Fatalf("admins rm -o json = %+v", r)
 	}
 }
+
+// TestCLIAuditByName: --actor takes an account's name; an unknown one, or an unknown
+// action, is an error that says what exists; the ACTOR column shows names.
+func TestCLIAuditByName(t *testing.T) {
+	e := admintest.Start(t, admintest.Options{})
+	ok(t, e, "", "workspace", "create", "ml")
+	ci := okJSON[admin.ServiceAccountWithKey](t, e, "ml", "sa", "create", "ci")
+	ok(t, e, "ml", "workspace", "admins", "add", "sa:ci")
+	if r := asKey(t, e, ci.APIKey.Key, "ml", "sa", "create", "etl"); r.code != 0 {
+		t.Fatalf("sa create as ci: %s", r.stderr)
+	}
+	r := ok(t, e, "ml", "audit", "--actor", "sa:ci")
+	if !strings.Contains(r.stdout, "sa:ci@ml") || !strings.Contains(r.stdout, "service_account.create") {
+		t.Fatalf("audit --actor sa:ci: %q", r.stdout)
+	}
+	failing(t, e, "ml", "terraform", "audit", "--actor", "sa:terraform")
+	failing(t, e, "ml", "key.rotate", "audit", "--action", "key.explode")
+}

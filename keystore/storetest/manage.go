@@ -265,3 +265,43 @@ func testAdminAddedTwice(t *testing.T, e *env) {
 		t.Errorf("a repeated add wrote %d audit entries", n-before)
 	}
 }
+
+// testAuditByName: the audit trail is filtered by an account's name (in the filtered
+// workspace, or name@workspace); an unknown account, action or workspace is an error
+// that says so, not an empty list.
+func testAuditByName(t *testing.T, e *env) {
+	e.ws("ws", 0)
+	_, k := e.sa("ws", "ci")
+	if _, _, err := e.svc.SetWorkspaceAdmin(e.ctx, "ws", "sa:ci"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.svc.CreateServiceAccount(e.caller(k), "ws", keystore.CreateServiceAccountInput{Name: "etl"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []keystore.AuditFilter{
+		{Workspace: "ws", Actor: "sa:ci"},
+		{Actor: "sa:ci@ws"},
+		{Workspace: "ws", Actor: "sa:ci", Action: "service_account."},
+	} {
+		evs, _, err := e.svc.ListAudit(e.ctx, f, keystore.Page{})
+		if err != nil || len(evs) != 1 || evs[0].Action != "service_account.create" {
+			t.Errorf("ListAudit(%+v) = %+v, %v", f, evs, err)
+		}
+	}
+	for _, c := range []struct {
+		f    keystore.AuditFilter
+		kind keystore.Kind
+		says string
+	}{
+		{keystore.AuditFilter{Workspace: "ws", Actor: "sa:terraform"}, keystore.KindNotFound, "terraform"},
+		{keystore.AuditFilter{Actor: "sa:terraform"}, keystore.KindInvalid, "workspace"},
+		{keystore.AuditFilter{Workspace: "ws", Action: "key.explode"}, keystore.KindInvalid, "key.rotate"},
+		{keystore.AuditFilter{Workspace: "nope"}, keystore.KindNotFound, "nope"},
+	} {
+		_, _, err := e.svc.ListAudit(e.ctx, c.f, keystore.Page{})
+		wantKind(t, "ListAudit(unknown)", err, c.kind)
+		if err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("ListAudit(%+v) = %v, want it to name %q", c.f, err, c.says)
+		}
+	}
+}

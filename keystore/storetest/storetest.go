@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"GetAndFindKeys", testGetFindKeys},
 		{"KeyUseBeforeRevocation", testKeyUseBeforeRevocation},
 		{"AdminAddedTwice", testAdminAddedTwice},
+		{"AuditByName", testAuditByName},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
