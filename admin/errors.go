@@ -40,7 +40,7 @@ func statusOf(k keystore.Kind) int {
 		return http.StatusBadRequest
 	case keystore.KindNotFound:
 		return http.StatusNotFound
-	case keystore.KindNameTaken, keystore.KindLimitReached, keystore.KindAmbiguous:
+	case keystore.KindNameTaken, keystore.KindLimitReached, keystore.KindAmbiguous, keystore.KindAlreadyRotated:
 		return http.StatusConflict
 	case keystore.KindState:
 		return http.StatusUnprocessableEntity

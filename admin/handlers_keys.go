@@ -40,8 +40,9 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// rotateKey: POST …/keys/{key}/rotate {retain?, expires_in?} → 201 the successor.
-// retain absent, "" or "0" revokes the old key at once.
+// rotateKey: POST …/keys/{key}/rotate {retain?, expires_in?, force?} → 201 the successor;
+// 409 already_rotated when the key has a live successor and force is not set. retain
+// absent, "" or "0" revokes the old key at once.
 func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	var in RotateKeyRequest
 	if err := s.decodeBody(w, r, &in, true); err != nil {
@@ -58,7 +59,8 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	key, err := s.svc.RotateKey(r.Context(), r.PathValue("ws"), r.PathValue("sa"), r.PathValue("key"), retain, exp)
+	key, err := s.svc.RotateKeyWith(r.Context(), r.PathValue("ws"), r.PathValue("sa"), r.PathValue("key"),
+		keystore.RotateKeyInput{Retain: retain, ExpiresIn: exp, Force: in.Force})
 	if err != nil {
 		return err
 	}

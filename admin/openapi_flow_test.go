@@ -130,6 +130,18 @@ func workflow(t *testing.T, ctx context.Context, c *admin.Client, a *specAPI) pa
 	if next.Name != "deploy" || next.ExpiresAt == nil {
 		t.Fatalf("successor: %+v", next)
 	}
+	_, err = c.RotateKey(ctx, ws, "bot", deploy.ID, admin.RotateKeyRequest{Retain: "60m"})
+	wantAPIError(t, "rotate a key with a live successor", err, http.StatusConflict, string(keystore.KindAlreadyRotated))
+	gk, err := c.GetKey(ctx, ws, "bot", deploy.Last6)
+	ok("get key", err)
+	if gk.ID != deploy.ID || gk.SuccessorID != next.ID || !gk.Usable {
+		t.Fatalf("get key: %+v", gk)
+	}
+	found, err := c.FindKeys(ctx, ws, next.Last6)
+	ok("find keys", err)
+	if len(found) != 1 || found[0].ID != next.ID {
+		t.Fatalf("find keys: %+v", found)
+	}
 	_, err = c.RotateKey(ctx, ws, "bot", next.Last6, admin.RotateKeyRequest{Retain: "0"})
 	ok("rotate by last6, revoking at once", err)
 	_, err = c.RotateKey(ctx, ws, "bot", next.ID, admin.RotateKeyRequest{})

@@ -190,6 +190,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/audit", s.listAudit)
 	s.accessRoutes()
 	s.groupRoutes()
+	s.keyReadRoutes()
 
 	s.open(OpenAPIPath, http.HandlerFunc(serveOpenAPI))
 	s.open("/healthz", http.HandlerFunc(s.healthz))

@@ -63,6 +63,8 @@ type RotateKeyRequest struct {
 	Retain string `json:"retain,omitempty"`
 	// ExpiresIn is the successor's lifetime. Default: never expires.
 	ExpiresIn string `json:"expires_in,omitempty"`
+	// Force rotates a key that already has a live successor (else 409 already_rotated).
+	Force bool `json:"force,omitempty"`
 }
 
 // RevokeAllResponse answers POST …/keys/revoke-all: the account and how many keys were revoked.

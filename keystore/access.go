@@ -46,9 +46,11 @@ func (l Level) String() string {
 // AccessRule is the standing one action needs.
 type AccessRule struct {
 	Level Level
-	// NotOnSelf: a service account may not do this to itself (give itself a role), nor
-	// to a group it belongs to.
-	NotOnSelf bool
+	// NotOnSelf, when set, is what a service account may not do to itself, as the
+	// refusal says it ("give itself a role", "deactivate itself"), nor to a group it
+	// belongs to: not even as a workspace admin, so that no account raises its own rights
+	// or locks itself out.
+	NotOnSelf string
 	// NotByAccount: a service account may not do this to any service account (make it a
 	// workspace admin); operators and people may. Otherwise an admin account could make a
 	// helper account it holds a key of an admin, and that one give the first what it
@@ -66,25 +68,27 @@ var accessRules = map[string]AccessRule{
 	"workspace.list":             {Level: LevelOperator},
 	"workspace.read":             {Level: LevelWorkspaceAdmin},
 	"workspace_admin.list":       {Level: LevelWorkspaceAdmin},
-	"workspace_admin.set":        {Level: LevelWorkspaceAdmin, NotOnSelf: true, NotByAccount: true},
+	"workspace_admin.set":        {Level: LevelWorkspaceAdmin, NotOnSelf: giveRole, NotByAccount: true},
 	"workspace_admin.remove":     {Level: LevelWorkspaceAdmin},
 	"audit.list":                 {Level: LevelWorkspaceAdmin},
 	"service_account.create":     {Level: LevelWorkspaceAdmin},
 	"service_account.list":       {Level: LevelWorkspaceAdmin},
 	"service_account.read":       {Level: LevelSelf},
 	"service_account.update":     {Level: LevelWorkspaceAdmin},
-	"service_account.delete":     {Level: LevelWorkspaceAdmin},
-	"service_account.deactivate": {Level: LevelWorkspaceAdmin},
+	"service_account.delete":     {Level: LevelWorkspaceAdmin, NotOnSelf: "delete itself"},
+	"service_account.deactivate": {Level: LevelWorkspaceAdmin, NotOnSelf: "deactivate itself"},
 	"service_account.reactivate": {Level: LevelWorkspaceAdmin},
 	"key.list":                   {Level: LevelSelf},
 	"key.create":                 {Level: LevelWorkspaceAdmin},
-	"key.rotate":                 {Level: LevelWorkspaceAdmin},
+	"key.read":                   {Level: LevelSelf},
+	"key.find":                   {Level: LevelWorkspaceAdmin},
+	"key.rotate":                 {Level: LevelSelf},
 	"key.deactivate":             {Level: LevelWorkspaceAdmin},
 	"key.activate":               {Level: LevelWorkspaceAdmin},
-	"key.revoke":                 {Level: LevelWorkspaceAdmin},
+	"key.revoke":                 {Level: LevelSelf},
 	"key.revoke_all":             {Level: LevelWorkspaceAdmin},
 	"grant.list":                 {Level: LevelProjectOwner},
-	"grant.set":                  {Level: LevelProjectOwner, NotOnSelf: true},
+	"grant.set":                  {Level: LevelProjectOwner, NotOnSelf: giveRole},
 	"grant.remove":               {Level: LevelProjectOwner},
 	"person_role.set":            {Level: LevelProjectOwner},
 	"person_role.remove":         {Level: LevelProjectOwner},
@@ -93,12 +97,15 @@ var accessRules = map[string]AccessRule{
 	"group.read":                 {Level: LevelWorkspaceAdmin},
 	"group.update":               {Level: LevelWorkspaceAdmin},
 	"group.delete":               {Level: LevelWorkspaceAdmin},
-	"group_member.add":           {Level: LevelWorkspaceAdmin, NotOnSelf: true},
+	"group_member.add":           {Level: LevelWorkspaceAdmin, NotOnSelf: giveRole},
 	"group_member.remove":        {Level: LevelWorkspaceAdmin},
-	"group_grant.set":            {Level: LevelProjectOwner, NotOnSelf: true},
+	"group_grant.set":            {Level: LevelProjectOwner, NotOnSelf: giveRole},
 	"group_grant.remove":         {Level: LevelProjectOwner},
 	"project.list":               {Level: LevelWorkspaceAdmin},
 }
+
+// giveRole is what NotOnSelf says of the actions that would give an account a role.
+const giveRole = "give itself a role"
 
 // AccessRules returns a copy of the table of who may do what: action → the standing it needs.
 func AccessRules() map[string]AccessRule { return maps.Clone(accessRules) }
@@ -156,10 +163,10 @@ func allowed(ctx context.Context, tx Tx, p Principal, action string, sc scope) e
 	ws := truncate(sc.ws, 64)
 	sa := strings.TrimSuffix(sc.sa, "@"+sc.ws) // a full name, name@workspace
 	self := p.Kind == PrincipalServiceAccount && p.Workspace == sc.ws && sa != "" && (sa == p.ID || sa == p.Name)
-	if self && rule.NotOnSelf {
-		return denied("a service account cannot give itself a role")
+	if self && rule.NotOnSelf != "" {
+		return denied("a service account cannot %s; ask a workspace admin or an operator", rule.NotOnSelf)
 	}
-	if rule.NotOnSelf && sc.group != "" && p.Kind == PrincipalServiceAccount && p.Workspace == sc.ws {
+	if rule.NotOnSelf != "" && sc.group != "" && p.Kind == PrincipalServiceAccount && p.Workspace == sc.ws {
 		member, err := tx.IsGroupMember(ctx, sc.ws, sc.group, adminRef(p))
 		if err != nil {
 			return err
@@ -244,4 +251,30 @@ func roleOf(ctx context.Context, tx Tx, p Principal, ws, project string) (role R
 	}
 	role, ok = RoleIn(roles, project)
 	return role, ok, nil
+}
+
+// selfRotation is the rule of an account rotating its own key (key.rotate is
+// LevelSelf): it replaces the key and never gains by it. It may not force a rotation
+// (that would leave it an extra live key), and the successor lives no longer than the
+// old key did: an old key that expires gives its lifetime to a successor asked without
+// one, and refuses a longer one. It returns the successor's lifetime; any other caller
+// gets in.ExpiresIn unchanged.
+func selfRotation(p Principal, sa ServiceAccount, old StoredKey, in RotateKeyInput) (time.Duration, error) {
+	if p.Kind != PrincipalServiceAccount || p.ID != sa.ID {
+		return in.ExpiresIn, nil
+	}
+	if in.Force {
+		return 0, denied("a service account cannot force the rotation of its own key; ask a workspace admin")
+	}
+	if old.ExpiresAt == nil {
+		return in.ExpiresIn, nil
+	}
+	life := old.ExpiresAt.Sub(old.CreatedAt)
+	switch {
+	case in.ExpiresIn == 0:
+		return life, nil
+	case in.ExpiresIn > life:
+		return 0, denied("a service account rotating its own key cannot give the successor a longer life than the old key's (%s)", life)
+	}
+	return in.ExpiresIn, nil
 }

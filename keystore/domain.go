@@ -57,6 +57,11 @@ type APIKey struct {
 	ExpiresAt        *time.Time `json:"expires_at"`
 	LastUsedAt       *time.Time `json:"last_used_at"`
 	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
+	// SuccessorID is the key that rotating this one issued; "" if it was never rotated.
+	SuccessorID string `json:"successor_id,omitempty"`
+	// Usable reports whether the key passes now (KeyBlock); Reason says why not.
+	Usable bool      `json:"usable"`
+	Reason KeyReason `json:"reason,omitempty"`
 }
 
 // IssuedKey is the answer to creating a key: the only place the secret ever appears.

@@ -16,6 +16,8 @@ const (
 	KindLimitReached Kind = "limit_reached"       // 409
 	KindAmbiguous    Kind = "ambiguous"           // 409
 	KindState        Kind = "failed_precondition" // 422: well-formed but not allowed in the current state
+	// KindAlreadyRotated: the key already has a live successor; rotate with force (409).
+	KindAlreadyRotated Kind = "already_rotated"
 	// KindUnauthenticated: no caller, or a key that does not authenticate (401).
 	KindUnauthenticated Kind = "unauthenticated"
 	// KindPermissionDenied: the caller lacks the right; the message names it (403).

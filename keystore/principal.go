@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"context"
+	"fmt"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -120,7 +121,8 @@ func (p Principal) audit() *AuditPrincipal {
 }
 
 // errNoKey is the refusal of a key that does not authenticate. It says nothing of
-// which check failed, so that it tells a key's finder nothing.
+// which check failed, so that it tells a key's finder nothing; only a key of a
+// deactivated account is told so (liveKey), since reactivation is what its holder needs.
 var errNoKey = &Error{Kind: KindUnauthenticated,
 	Message: "the service-account key is unknown, revoked, paused or expired, or its account is deactivated"}
 
@@ -149,7 +151,17 @@ func liveKey(ctx context.Context, tx Tx, h KeyHash, now time.Time) (Principal, e
 	if err != nil {
 		return Principal{}, err
 	}
-	if !ok || k.State != KeyActive || (k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)) || sa.State != AccountActive {
+	if !ok {
+		return Principal{}, errNoKey
+	}
+	switch KeyBlock(k.State, k.ExpiresAt, sa.State, now) {
+	case "":
+	case ReasonAccountDeactivated:
+		// Only the holder of the whole key reads this: it tells them what to ask for.
+		return Principal{}, &Error{Kind: KindUnauthenticated, Message: fmt.Sprintf(
+			"the service account %s of this key is deactivated; a workspace admin can reactivate it (which revokes its keys and issues a new one)",
+			sa.FullName)}
+	default:
 		return Principal{}, errNoKey
 	}
 	return Principal{Kind: PrincipalServiceAccount, Name: sa.Name, ID: sa.ID, Workspace: sa.Workspace,
@@ -191,7 +203,7 @@ func (s *Service) WhoAmI(ctx context.Context) (Principal, error) {
 	var p Principal
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		p, err = authorize(ctx, tx, "whoami", scope{}, s.now())
+		p, err = s.authorize(ctx, tx, "whoami", scope{}, s.now())
 		return err
 	})
 	return p, wrap("whoami", err)

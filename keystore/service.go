@@ -150,7 +150,7 @@ func (s *Service) update(ctx context.Context, action string, sc scope, fn func(t
 	var m *mutation
 	rev, err := s.store.Update(ctx, func(tx Tx) error {
 		m = &mutation{ctx: ctx, action: action, now: s.now()}
-		p, err := authorize(ctx, tx, action, sc, m.now)
+		p, err := s.authorize(ctx, tx, action, sc, m.now)
 		if err != nil {
 			return err
 		}
@@ -193,7 +193,7 @@ func (s *Service) update(ctx context.Context, action string, sc scope, fn func(t
 // action on sc (authorize).
 func (s *Service) view(ctx context.Context, action string, sc scope, fn func(tx Tx) error) error {
 	return wrap(action, s.store.View(ctx, func(tx Tx) error {
-		if _, err := authorize(ctx, tx, action, sc, s.now()); err != nil {
+		if _, err := s.authorize(ctx, tx, action, sc, s.now()); err != nil {
 			return err
 		}
 		return fn(tx)

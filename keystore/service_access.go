@@ -74,7 +74,10 @@ func (s *Service) SetWorkspaceAdmin(ctx context.Context, ws, ref string) (a Work
 			return err
 		}
 		if !created {
-			return nil // nothing changed: no audit entry, and the revision rolls back with nothing else
+			// Nothing changed: no audit entry; the answer is the admin as stored.
+			at, _, err := tx.WorkspaceAdminSince(ctx, ws, principal)
+			a.CreatedAt = at
+			return err
 		}
 		return m.audit(tx, ws, principal, map[string]string{"name": name})
 	})

@@ -49,6 +49,16 @@ func getKey(ctx context.Context, tx Tx, saID, ref string) (StoredKey, error) {
 	return StoredKey{}, Errorf(KindAmbiguous, "%d keys of this service account end in %q; use the key id", len(ks), ref)
 }
 
+// accountKey resolves an account of ws and one of its keys (getAccount, getKey).
+func accountKey(ctx context.Context, tx Tx, ws, saRef, keyRef string) (ServiceAccount, StoredKey, error) {
+	sa, err := getAccount(ctx, tx, ws, saRef)
+	if err != nil {
+		return ServiceAccount{}, StoredKey{}, err
+	}
+	k, err := getKey(ctx, tx, sa.ID, keyRef)
+	return sa, k, err
+}
+
 func isBase62String(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if !isBase62(s[i]) {
@@ -58,10 +68,10 @@ func isBase62String(s string) bool {
 	return true
 }
 
-// publicKey describes k at now, without its hash.
-func publicKey(k StoredKey, now time.Time) APIKey {
+// publicKey describes k, a key of sa, at now, without its hash.
+func publicKey(k StoredKey, sa ServiceAccount, now time.Time) APIKey {
 	a := k.APIKey
-	a.Expired = a.ExpiresAt != nil && !now.Before(*a.ExpiresAt)
+	usability(&a, sa.State, now)
 	return a
 }
 
@@ -163,10 +173,13 @@ func (s *Service) ListKeys(ctx context.Context, ws, saRef string, p Page) ([]API
 		}
 		afterCreated = fromMicro(us)
 	}
-	var keys []StoredKey
+	var (
+		keys []StoredKey
+		sa   ServiceAccount
+	)
 	err = s.view(ctx, "key.list", scope{ws: ws, sa: saRef}, func(tx Tx) error {
-		sa, err := getAccount(ctx, tx, ws, saRef)
-		if err != nil {
+		var err error
+		if sa, err = getAccount(ctx, tx, ws, saRef); err != nil {
 			return err
 		}
 		keys, err = tx.ListKeys(ctx, sa.ID, afterCreated, after[1], size+1)
@@ -181,19 +194,38 @@ func (s *Service) ListKeys(ctx context.Context, ws, saRef string, p Page) ([]API
 	now := s.now()
 	out := make([]APIKey, len(keys))
 	for i, k := range keys {
-		out[i] = publicKey(k, now)
+		out[i] = publicKey(k, sa, now)
 	}
 	return out, next, nil
 }
 
-// RotateKey issues a successor (same name) and keeps the old key for retain (0: revoked now).
-// expiresIn 0: the successor never expires. Only an active, unexpired key of an active
-// account rotates. A retained key expires at the earlier of its own expiry and now+retain.
+// RotateKeyInput is the input of Service.RotateKeyWith.
+type RotateKeyInput struct {
+	// Retain keeps the old key alive this long (0: revoked now).
+	Retain time.Duration
+	// ExpiresIn is the successor's lifetime (0: never expires).
+	ExpiresIn time.Duration
+	// Force rotates a key that already has a live successor, issuing another one.
+	Force bool
+}
+
+// RotateKey is RotateKeyWith without force: a retried rotation is refused.
 func (s *Service) RotateKey(ctx context.Context, ws, saRef, keyRef string, retain, expiresIn time.Duration) (IssuedKey, error) {
+	return s.RotateKeyWith(ctx, ws, saRef, keyRef, RotateKeyInput{Retain: retain, ExpiresIn: expiresIn})
+}
+
+// RotateKeyWith issues a successor (same name) and keeps the old key for in.Retain (0:
+// revoked now). Only an active, unexpired key of an active account rotates. A retained
+// key expires at the earlier of its own expiry and now+retain. A key that already has a
+// live successor is refused (KindAlreadyRotated, naming it) unless in.Force: a retried
+// rotation must not leave an extra live key. An account rotating its own key keeps to
+// selfRotation's limits.
+func (s *Service) RotateKeyWith(ctx context.Context, ws, saRef, keyRef string, in RotateKeyInput) (IssuedKey, error) {
+	retain := in.Retain
 	if retain < 0 || retain > MaxDuration {
 		return IssuedKey{}, Invalid("retain", "must be between 0 and 3650d")
 	}
-	if err := checkExpiresIn("expires_in", expiresIn); err != nil {
+	if err := checkExpiresIn("expires_in", in.ExpiresIn); err != nil {
 		return IssuedKey{}, err
 	}
 	var key IssuedKey
@@ -209,7 +241,14 @@ func (s *Service) RotateKey(ctx context.Context, ws, saRef, keyRef string, retai
 		if err != nil {
 			return err
 		}
+		expiresIn, err := selfRotation(m.principal, sa, old, in)
+		if err != nil {
+			return err
+		}
 		if err := rotatable(old, m.now); err != nil {
+			return err
+		}
+		if err := liveSuccessor(ctx, tx, old, m.now, in.Force); err != nil {
 			return err
 		}
 		if key, err = s.issueKey(ctx, tx, m, sa, old.Name, expiresIn); err != nil {
@@ -218,24 +257,47 @@ func (s *Service) RotateKey(ctx context.Context, ws, saRef, keyRef string, retai
 		details := map[string]string{
 			"service_account": sa.Name, "old_key_id": old.ID, "old_last6": old.Last6, "last6": key.Last6, "retain": retain.String(),
 		}
+		if in.Force {
+			details["force"] = "true"
+		}
+		old.SuccessorID = key.ID
 		if retain == 0 {
 			if err := revoke(ctx, tx, m, &old); err != nil {
 				return err
 			}
-		} else {
-			until := m.now.Add(retain).Truncate(time.Millisecond)
-			if old.ExpiresAt == nil || until.Before(*old.ExpiresAt) {
-				old.ExpiresAt = &until
-			}
-			if err := tx.UpdateKey(ctx, old); err != nil {
-				return err
-			}
-			m.touch(old)
-			details["old_expires_at"] = old.ExpiresAt.Format(time.RFC3339Nano)
+			return m.audit(tx, ws, key.ID, details)
 		}
+		until := m.now.Add(retain).Truncate(time.Millisecond)
+		if old.ExpiresAt == nil || until.Before(*old.ExpiresAt) {
+			old.ExpiresAt = &until
+		}
+		if err := tx.UpdateKey(ctx, old); err != nil {
+			return err
+		}
+		m.touch(old)
+		details["old_expires_at"] = old.ExpiresAt.Format(time.RFC3339Nano)
 		return m.audit(tx, ws, key.ID, details)
 	})
 	return key, err
+}
+
+// liveSuccessor refuses to rotate k again while the successor its last rotation issued
+// is live (not revoked, not expired), unless force. The refusal names the successor by
+// its last six characters, so a retried rotation can tell which key it already got.
+func liveSuccessor(ctx context.Context, tx Tx, k StoredKey, now time.Time, force bool) error {
+	if k.SuccessorID == "" || force {
+		return nil
+	}
+	next, ok, err := tx.GetKey(ctx, k.ServiceAccountID, k.SuccessorID)
+	if err != nil || !ok {
+		return err
+	}
+	if next.State == KeyRevoked || (next.ExpiresAt != nil && !now.Before(*next.ExpiresAt)) {
+		return nil
+	}
+	return Errorf(KindAlreadyRotated,
+		"key %s was already rotated: its successor %s (…%s) is live; rotate again with force (--force) to issue another",
+		k.ID, next.ID, next.Last6)
 }
 
 // rotatable reports why k cannot rotate at now, or nil.
@@ -263,11 +325,7 @@ func (s *Service) ActivateKey(ctx context.Context, ws, saRef, keyRef string) (AP
 func (s *Service) setKeyState(ctx context.Context, action, ws, saRef, keyRef string, from, to KeyState) (APIKey, error) {
 	var out APIKey
 	err := s.update(ctx, action, scope{ws: ws, sa: saRef}, func(tx Tx, m *mutation) error {
-		sa, err := getAccount(ctx, tx, ws, saRef)
-		if err != nil {
-			return err
-		}
-		k, err := getKey(ctx, tx, sa.ID, keyRef)
+		sa, k, err := accountKey(ctx, tx, ws, saRef, keyRef)
 		if err != nil {
 			return err
 		}
@@ -284,7 +342,7 @@ func (s *Service) setKeyState(ctx context.Context, action, ws, saRef, keyRef str
 			return err
 		}
 		m.touch(k)
-		out = publicKey(k, m.now)
+		out = publicKey(k, sa, m.now)
 		return m.audit(tx, ws, k.ID, map[string]string{"service_account": sa.Name, "name": k.Name, "last6": k.Last6})
 	})
 	return out, err
@@ -293,11 +351,7 @@ func (s *Service) setKeyState(ctx context.Context, action, ws, saRef, keyRef str
 // RevokeKey revokes one key for good.
 func (s *Service) RevokeKey(ctx context.Context, ws, saRef, keyRef string) error {
 	return s.update(ctx, "key.revoke", scope{ws: ws, sa: saRef}, func(tx Tx, m *mutation) error {
-		sa, err := getAccount(ctx, tx, ws, saRef)
-		if err != nil {
-			return err
-		}
-		k, err := getKey(ctx, tx, sa.ID, keyRef)
+		sa, k, err := accountKey(ctx, tx, ws, saRef, keyRef)
 		if err != nil {
 			return err
 		}

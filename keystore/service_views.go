@@ -39,7 +39,8 @@ type AuditFilter struct {
 	Workspace string
 	Action    string // exact, or a prefix when it ends with "." ("key.")
 	// Actor is the principal reference of who acted, as Principal.Ref gives it:
-	// "operator:NAME", "sa:ID" or "person:NAME".
+	// "operator:NAME", "sa:ID" or "person:NAME"; ListAudit also takes an account by name,
+	// "sa:NAME" (in Workspace) or "sa:NAME@WS", and an unknown one is an error.
 	Actor string
 	Since time.Time // events at or after
 	Until time.Time // events before
@@ -58,7 +59,7 @@ func checkActor(s string) error {
 	case s == "":
 		return nil
 	case !ok || name == "" || (kind+":" != PrincipalRefSA && kind+":" != PrincipalRefPerson && kind != "operator"):
-		return Invalid("actor", "must be a principal such as operator:NAME, sa:ID or person:NAME")
+		return Invalid("actor", "must be a principal such as operator:NAME, sa:NAME, sa:NAME@WORKSPACE, sa:ID or person:NAME")
 	case !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxActorLen || strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }):
 		return Invalid("actor", "must be at most %d printable characters without spaces", maxActorLen)
 	}
@@ -163,6 +164,9 @@ func (s *Service) ListAudit(ctx context.Context, f AuditFilter, p Page) ([]Audit
 	}
 	var evs []AuditEvent
 	err = s.view(ctx, "audit.list", scope{ws: f.Workspace}, func(tx Tx) error {
+		if f, err = resolveAuditFilter(ctx, tx, f); err != nil {
+			return err
+		}
 		evs, err = tx.ListAudit(ctx, f, before, size+1)
 		return err
 	})
@@ -202,7 +206,7 @@ const MaxReach = 1000
 func (s *Service) Reach(ctx context.Context) (Reach, error) {
 	var out Reach
 	err := s.store.View(ctx, func(tx Tx) error {
-		p, err := authorize(ctx, tx, "whoami", scope{}, s.now())
+		p, err := s.authorize(ctx, tx, "whoami", scope{}, s.now())
 		if err != nil {
 			return err
 		}

@@ -86,6 +86,9 @@ type Tx interface {
 	GetKey(ctx context.Context, saID, id string) (StoredKey, bool, error)
 	// FindKeysByLast6 returns the keys of account saID whose last6 is last6.
 	FindKeysByLast6(ctx context.Context, saID, last6 string) ([]StoredKey, error)
+	// FindWorkspaceKeysByLast6 returns up to limit keys of any account of workspace ws
+	// whose last6 is last6, oldest first.
+	FindWorkspaceKeysByLast6(ctx context.Context, ws, last6 string, limit int) ([]StoredKey, error)
 	// ListKeys returns up to limit keys of saID after the cursor (createdAt, id), ordered by
 	// created_at then id. A zero afterCreated and empty afterID start at the beginning.
 	ListKeys(ctx context.Context, saID string, afterCreated time.Time, afterID string, limit int) ([]StoredKey, error)
@@ -130,6 +133,8 @@ type AccessTx interface {
 
 	// IsWorkspaceAdmin reports whether principal ("sa:ID" or "person:NAME") administers ws.
 	IsWorkspaceAdmin(ctx context.Context, ws, principal string) (bool, error)
+	// WorkspaceAdminSince reads when principal became an admin of ws; found is false if it is none.
+	WorkspaceAdminSince(ctx context.Context, ws, principal string) (at time.Time, found bool, err error)
 	// PutWorkspaceAdmin makes a.Principal an admin of a.Workspace; created is false if it was already.
 	PutWorkspaceAdmin(ctx context.Context, a WorkspaceAdmin) (created bool, err error)
 	// DeleteWorkspaceAdmin removes an admin of ws; found reports whether there was one.

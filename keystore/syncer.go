@@ -42,10 +42,11 @@ type RecordSource interface {
 	// ScanAuthRecords calls fn for every live key, in no particular order, from one consistent snapshot.
 	ScanAuthRecords(ctx context.Context, fn func(KeyHash, wire.Record) error) error
 	// RecordKeyUse folds last-used times (key id → time) into the store, keeping the later
-	// of the stored and the given time, and never a time later than the store's clock.
-	// Key ids that are unknown or not live (revoked, expired, deactivated, or of a
-	// deactivated account) are ignored: the times come from Redis, which anyone able to
-	// write to it can fill.
+	// of the stored and the given time, and never a time later than the store's clock,
+	// the key's revocation or its expiry: a use reported after the key was revoked (the
+	// fold runs every 30 s) still counts, as of at most the revocation. Key ids that are
+	// unknown, deactivated or of a deactivated account are ignored: the times come from
+	// Redis, which anyone able to write to it can fill, and a paused key must not seem used.
 	RecordKeyUse(ctx context.Context, uses map[string]time.Time) error
 	// Revision returns the store's current revision: one row, cheap enough to read every
 	// second (the sync compares it with Redis' revision marker).

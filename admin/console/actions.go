@@ -127,7 +127,8 @@ func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, q *req) {
 	c.done(w, r, q, sa.Name, "Key "+k.Name+" ending in …"+k.Last6+" revoked; sidecars refuse it within seconds.")
 }
 
-// pauseKey deactivates one key; resumeKey activates it again.
+// pauseKey deactivates one key; resumeKey activates it again (the buttons say
+// Deactivate and Activate, as the CLI and the API do).
 func (c *Console) pauseKey(w http.ResponseWriter, r *http.Request, q *req) {
 	c.setKeyActive(w, r, q, false)
 }
@@ -149,9 +150,9 @@ func (c *Console) setKeyActive(w http.ResponseWriter, r *http.Request, q *req, a
 		c.accountFailed(w, r, q, "keys", err)
 		return
 	}
-	msg := "Key " + k.Name + " ending in …" + k.Last6 + " paused: sidecars refuse it until it is resumed."
+	msg := "Key " + k.Name + " ending in …" + k.Last6 + " deactivated: sidecars refuse it until it is activated."
 	if active {
-		msg = "Key " + k.Name + " ending in …" + k.Last6 + " resumed."
+		msg = "Key " + k.Name + " ending in …" + k.Last6 + " activated."
 	}
 	c.done(w, r, q, sa.Name, msg)
 }

@@ -173,7 +173,7 @@ func TestAccountLifecycle(t *testing.T) {
 	resp, body := b.postKey("/console/w/acme/accounts", url.Values{"name": {"ci-bot"}, "description": {"builds"}, "role": {"viewer"}, "create_key": {"on"}, "expires_in": {"720h"}})
 	m := keyRE.FindStringSubmatch(body)
 	if resp.StatusCode != http.StatusOK || m == nil || !strings.Contains(body, "will not be shown again") ||
-		!strings.Contains(body, "export SAGATE_KEY="+m[1]) || !strings.Contains(body, `Authorization: Bearer `+m[1]) {
+		!strings.Contains(body, "export SAGATE_ADMIN_TOKEN="+m[1]) || !strings.Contains(body, `Authorization: Bearer `+m[1]) {
 		t.Fatalf("create account: %d, key found: %v", resp.StatusCode, m != nil)
 	}
 	key := m[1]
@@ -251,8 +251,8 @@ func TestAccountLifecycle(t *testing.T) {
 	if resp, body := b.post("/console/w/acme/accounts/ci-bot/keys/"+succ.ID+"/pause", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("pause: %d %s", resp.StatusCode, regexp.MustCompile(`role="alert">[^<]*`).FindString(body))
 	}
-	if _, body := b.get("/console/w/acme/accounts/ci-bot"); !strings.Contains(body, "paused") || !strings.Contains(body, "/keys/"+succ.ID+"/resume") {
-		t.Error("no message or Resume button after pausing")
+	if _, body := b.get("/console/w/acme/accounts/ci-bot"); !strings.Contains(body, "deactivated: sidecars refuse it") || !strings.Contains(body, "/keys/"+succ.ID+"/resume") {
+		t.Error("no message or Activate button after deactivating")
 	}
 	if resp, _ := b.post("/console/w/acme/accounts/ci-bot/keys/"+succ.ID+"/resume", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("resume: %d", resp.StatusCode)

@@ -61,7 +61,7 @@ func TestCLIServiceAccountKey(t *testing.T) {
 	if r := run("ml", "workspace", "admins", "list"); !strings.Contains(r.stdout, "ci@ml") {
 		t.Fatalf("admins list as ci: %q", r.stdout)
 	}
-	if r := run("ml", "audit"); !strings.Contains(r.stdout, "sa:"+ci.ServiceAccount.ID) || !strings.Contains(r.stdout, etl.ServiceAccount.ID) {
+	if r := run("ml", "audit"); !strings.Contains(r.stdout, "sa:ci@ml") || !strings.Contains(r.stdout, etl.ServiceAccount.ID) {
 		t.Fatalf("audit of ml as ci: %q", r.stdout)
 	}
 

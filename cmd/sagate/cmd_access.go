@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -64,8 +65,8 @@ func (a *app) workspaceAdminsCmd() *cobra.Command {
 			if err := c.RemoveWorkspaceAdmin(ctx, ws, args[0]); err != nil {
 				return err
 			}
-			a.done("%s is no longer an admin of %s", args[0], ws)
-			return nil
+			return a.acted(actionResult{Action: "admin_removed", Principal: args[0], Workspace: ws},
+				fmt.Sprintf("%s is no longer an admin of %s", args[0], ws))
 		}),
 	}
 	list := &cobra.Command{

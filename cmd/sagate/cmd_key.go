@@ -73,6 +73,7 @@ func (a *app) keyCmd() *cobra.Command {
 	}
 	rotate.Flags().StringVar(&rin.Retain, "retain", "", "keep the old key valid this long (e.g. 60m); default 0: revoke it now")
 	rotate.Flags().StringVar(&rin.ExpiresIn, "expires-in", "", "the new key expires after this long; default never")
+	rotate.Flags().BoolVar(&rin.Force, "force", false, "rotate even if the key already has a live successor (a retry is refused without it)")
 
 	var revokeAll bool
 	revoke := &cobra.Command{
@@ -113,9 +114,9 @@ func (a *app) keyCmd() *cobra.Command {
 	}
 	revoke.Flags().BoolVar(&revokeAll, "all", false, "revoke every key of the account")
 
-	cmd.AddCommand(create, list, rotate, revoke,
-		a.keyVerb("deactivate", "Pause one key", (*admin.Client).DeactivateKey),
-		a.keyVerb("activate", "Resume one paused key", (*admin.Client).ActivateKey),
+	cmd.AddCommand(create, list, rotate, revoke, a.keyGetCmd(), a.keyFindCmd(),
+		a.keyVerb("deactivate", "Deactivate one key: refused everywhere until activated", (*admin.Client).DeactivateKey),
+		a.keyVerb("activate", "Activate one deactivated key again", (*admin.Client).ActivateKey),
 	)
 	return cmd
 }

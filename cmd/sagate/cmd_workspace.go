@@ -143,7 +143,14 @@ func (a *app) auditCmd() *cobra.Command {
 			}
 			rows := make([][]string, 0, len(l.Items))
 			for _, e := range l.Items {
-				rows = append(rows, []string{ts(e.At), e.Actor, e.Action, e.Workspace, e.Target, details(e.Details)})
+				actor := e.Actor
+				if e.Principal != nil && e.Principal.Name != "" {
+					actor = string(e.Principal.Kind) + ":" + e.Principal.Name // a name, not an id
+					if e.Principal.Kind == keystore.PrincipalServiceAccount {
+						actor = keystore.PrincipalRefSA + e.Principal.Name
+					}
+				}
+				rows = append(rows, []string{ts(e.At), actor, e.Action, e.Workspace, e.Target, details(e.Details)})
 			}
 			if err := a.table([]string{"AT", "ACTOR", "ACTION", "WORKSPACE", "TARGET", "DETAILS"}, rows); err != nil {
 				return err

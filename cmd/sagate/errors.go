@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sagate/sagate/admin"
+	"github.com/sagate/sagate/keystore"
 )
 
 // Exit statuses of the CLI.
@@ -167,6 +168,10 @@ func apiCode(e *admin.APIError) string {
 func (a *app) apiMessage(cmd *cobra.Command, e *admin.APIError) string {
 	switch e.Code {
 	case admin.CodeUnauthenticated:
+		if strings.HasPrefix(a.getenv(envAdminToken), keystore.KeyPrefix) {
+			// The admin says why a key's holder cannot act (e.g. its account is deactivated).
+			return "the admin refused the sak_ key in " + envAdminToken + ": " + e.Message
+		}
 		return "the admin refused the admin token: check " + envAdminToken
 	case admin.CodeInvalid:
 		field, rest, ok := strings.Cut(e.Message, ": ")

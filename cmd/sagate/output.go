@@ -131,6 +131,8 @@ type actionResult struct {
 	Project        string `json:"project,omitempty"`
 	Group          string `json:"group,omitempty"`
 	Member         string `json:"member,omitempty"`
+	Principal      string `json:"principal,omitempty"`
+	Workspace      string `json:"workspace,omitempty"`
 }
 
 // acted prints r as JSON, or line in table mode.
@@ -173,10 +175,15 @@ func saRow(s keystore.ServiceAccount) []string {
 	return []string{s.FullName, s.ID, string(s.State), s.Description, s.Owner, s.CreatedBy, ts(s.CreatedAt)}
 }
 
+// keyRow shows a key; its STATE is what decides whether it passes now (usable, reason),
+// so that a key of a deactivated account never reads "active".
 func keyRow(k keystore.APIKey) []string {
 	state := string(k.State)
-	if k.Expired && k.State != keystore.KeyRevoked {
+	switch k.Reason {
+	case keystore.ReasonExpired:
 		state = "expired"
+	case keystore.ReasonAccountDeactivated:
+		state = "account deactivated"
 	}
 	return []string{k.ID, k.Name, k.Last6, state, tsPtr(k.ExpiresAt, "never"), tsPtr(k.LastUsedAt, "never"), ts(k.CreatedAt)}
 }

@@ -79,6 +79,7 @@ func newRoot(a *app) *cobra.Command {
 		a.versionCmd(),
 		a.whoamiCmd(),
 	)
+	addShortAliases(root)
 	return root
 }
 

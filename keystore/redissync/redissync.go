@@ -101,6 +101,9 @@ type Syncer struct {
 	// floor is the highest RedisRev this Syncer has raised or read verified since its
 	// last full sync: a revision marker below it lost writes (markers.go).
 	floor atomic.Int64
+	// adminUses holds the uses of sak_ keys against the admin (NoteKeyUse), key id →
+	// latest time, until the next fold writes them with the sidecars' reports.
+	adminUses adminUses
 	// fullSyncs counts the full syncs started (raised: markers.go); lostWarned is the
 	// UnixNano of raised's last warning.
 	fullSyncs  atomic.Uint64

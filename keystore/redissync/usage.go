@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -34,19 +35,27 @@ return 1
 // foldUsage moves the sidecars' last-used times from Redis into the store. When the
 // store refuses them they are put back, so nothing is lost but a time that a crash
 // between the take and the store write drops (last-used times are advisory).
+//
+// The uses of sak_ keys against the admin itself (NoteKeyUse) are folded with them;
+// when Redis cannot be read they are written alone, or kept for the next fold.
 func (s *Syncer) foldUsage(ctx context.Context) error {
+	uses := s.adminUses.take()
 	raw, err := takeUsageScript.Run(ctx, s.rdb, []string{wire.RedisLastUsed}).StringSlice()
 	if err != nil {
 		s.m.redisErrors.Inc()
+		if len(uses) > 0 {
+			if rerr := s.src.RecordKeyUse(ctx, uses); rerr != nil {
+				s.adminUses.keep(uses)
+			}
+		}
 		return fmt.Errorf("taking last-used times: %w", err)
 	}
-	if len(raw) == 0 {
+	if len(raw) == 0 && len(uses) == 0 {
 		return nil
 	}
 	// Anyone who can write to Redis can write this hash: a time is never later than the
-	// fold's (the store also ignores keys that are not live).
+	// fold's (the store also clamps it to the key's revocation and expiry).
 	at := now()
-	uses := make(map[string]time.Time, len(raw)/2)
 	bad := 0
 	for i := 0; i+1 < len(raw); i += 2 {
 		ms, err := strconv.ParseInt(raw[i+1], 10, 64)
@@ -58,7 +67,9 @@ func (s *Syncer) foldUsage(ctx context.Context) error {
 		if t.After(at) {
 			t = at
 		}
-		uses[raw[i]] = t
+		if t.After(uses[raw[i]]) {
+			uses[raw[i]] = t
+		}
 	}
 	if bad > 0 {
 		s.log.Warn("redis sync: dropped malformed last-used entries", zap.Int("entries", bad))
@@ -78,4 +89,46 @@ func (s *Syncer) foldUsage(ctx context.Context) error {
 		return fmt.Errorf("recording %d last-used times: %w", len(uses), err)
 	}
 	return nil
+}
+
+// NoteKeyUse records that the sak_ key keyID was used against the admin at at; the next
+// fold writes it with the sidecars' reports, one write per key however many calls
+// (keystore.KeyUseNoter). Cheap: a map under a mutex.
+func (s *Syncer) NoteKeyUse(keyID string, at time.Time) { s.adminUses.note(keyID, at) }
+
+// adminUses is a set of key uses, the latest time per key id; safe for concurrent use.
+type adminUses struct {
+	mu   sync.Mutex
+	uses map[string]time.Time
+}
+
+// note keeps at for keyID if it is later than the one held.
+func (u *adminUses) note(keyID string, at time.Time) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.uses == nil {
+		u.uses = make(map[string]time.Time)
+	}
+	if at.After(u.uses[keyID]) {
+		u.uses[keyID] = at
+	}
+}
+
+// take returns the uses held (never nil) and empties the set.
+func (u *adminUses) take() map[string]time.Time {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := u.uses
+	u.uses = nil
+	if out == nil {
+		out = make(map[string]time.Time)
+	}
+	return out
+}
+
+// keep puts uses that could not be written back, for the next fold.
+func (u *adminUses) keep(uses map[string]time.Time) {
+	for id, at := range uses {
+		u.note(id, at)
+	}
 }

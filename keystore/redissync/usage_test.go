@@ -17,7 +17,9 @@ func TestFoldUsage(t *testing.T) {
 		hash     map[string]string
 		storeErr bool
 		// written by a sidecar while the store is being written
-		during   map[string]string
+		during map[string]string
+		// noted by the admin itself (NoteKeyUse) before the fold
+		admin    map[string]int64
 		wantUses map[string]int64
 		wantLeft map[string]string // the hash afterwards
 	}{
@@ -49,6 +51,19 @@ func TestFoldUsage(t *testing.T) {
 			wantLeft: map[string]string{"key_1": ms(3000), "key_2": ms(2000)},
 		},
 		{
+			name:     "the admin's own uses fold with the sidecars', the later kept",
+			hash:     map[string]string{"key_1": ms(1000), "key_2": ms(2000)},
+			admin:    map[string]int64{"key_1": 1500, "key_2": 1200, "key_3": 900},
+			wantUses: map[string]int64{"key_1": 1500, "key_2": 2000, "key_3": 900},
+			wantLeft: map[string]string{},
+		},
+		{
+			name:     "the admin's own uses alone",
+			admin:    map[string]int64{"key_3": 900},
+			wantUses: map[string]int64{"key_3": 900},
+			wantLeft: map[string]string{},
+		},
+		{
 			name:     "nothing to fold",
 			wantUses: map[string]int64{},
 			wantLeft: map[string]string{},
@@ -62,6 +77,9 @@ func TestFoldUsage(t *testing.T) {
 				if err := e.rdb.HSet(ctx, wire.RedisLastUsed, tt.hash).Err(); err != nil {
 					t.Fatal(err)
 				}
+			}
+			for id, at := range tt.admin {
+				e.s.NoteKeyUse(id, time.UnixMilli(at))
 			}
 			e.src.useHook = func() error {
 				if len(tt.during) > 0 {

@@ -79,7 +79,8 @@ func (s *PostgresStore) ScanAuthRecords(ctx context.Context, fn func(keystore.Ke
 }
 
 // RecordKeyUse implements RecordSource: it keeps the later of the stored and given times,
-// a given time clamped to the admin's clock, for live keys only, in one statement. It
+// a given time clamped to the admin's clock and to the key's revocation and expiry, in
+// one statement. It
 // does not change the revision (last use is not part of a record), but it takes the
 // revision row's lock like a writer does: api_keys rows are then always locked by one
 // transaction at a time, so two admins folding uses, or a fold and a revocation touching
@@ -99,10 +100,11 @@ func (s *PostgresStore) RecordKeyUse(ctx context.Context, uses map[string]time.T
 		if _, err := tx.ExecContext(ctx, "SELECT 1 FROM meta WHERE id = 1 FOR NO KEY UPDATE"); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE api_keys k SET last_used_at = GREATEST(k.last_used_at, LEAST(u.at, $3))
+		_, err := tx.ExecContext(ctx, `UPDATE api_keys k
+			SET last_used_at = GREATEST(k.last_used_at, LEAST(u.at, $3, k.revoked_at, k.expires_at))
 			FROM unnest($1::text[], $2::timestamptz[]) AS u (id, at), service_accounts s
-			WHERE k.id = u.id AND s.id = k.sa_id AND k.state = 'active' AND s.state = 'active'
-			AND (k.expires_at IS NULL OR k.expires_at > $3)`, ids, ats, now)
+			WHERE k.id = u.id AND s.id = k.sa_id
+			AND (k.state = 'revoked' OR (k.state = 'active' AND s.state = 'active'))`, ids, ats, now)
 		return err
 	})
 	if err != nil {
@@ -163,10 +165,7 @@ func pgScanRecords(ctx context.Context, tx *sql.Tx, q string, args []any, rev in
 			return fmt.Errorf("reading key record %s: %w", r.KeyID, err)
 		}
 		r.SA = keystore.FullName(saName, r.Workspace)
-		r.State = keystore.KeyActive
-		if keystore.KeyState(keyState) != keystore.KeyActive || keystore.AccountState(accountState) != keystore.AccountActive {
-			r.State = keystore.KeyDeactivated
-		}
+		r.State = keystore.RecordState(keystore.KeyState(keyState), keystore.AccountState(accountState))
 		if expires.Valid {
 			r.Exp = expires.Time.UnixMilli() // Service stores expiries in whole milliseconds
 		}

@@ -102,6 +102,8 @@ CREATE INDEX audit_by_workspace ON audit (workspace, id);
 	4: groupsMigration(`TEXT COLLATE "C"`, "TIMESTAMPTZ"),
 	// 5: who created each account, and who owns it.
 	5: ownershipMigration,
+	// 6: the successor a rotation issued.
+	6: keySuccessorMigration,
 }
 
 // migrationLockID is the key of the transaction-level advisory lock that serialises

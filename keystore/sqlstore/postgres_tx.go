@@ -155,7 +155,8 @@ func pgScanKey(r rowScanner) (keystore.StoredKey, error) {
 	var k keystore.StoredKey
 	var hash string
 	var expires, used, revoked sql.NullTime
-	if err := r.Scan(&k.ID, &k.ServiceAccountID, &k.Name, &hash, &k.Last6, &k.State, &k.CreatedAt, &expires, &used, &revoked); err != nil {
+	var successor sql.NullString
+	if err := r.Scan(&k.ID, &k.ServiceAccountID, &k.Name, &hash, &k.Last6, &k.State, &k.CreatedAt, &expires, &used, &revoked, &successor); err != nil {
 		return k, err
 	}
 	h, err := keystore.ParseKeyHash(hash)
@@ -165,13 +166,14 @@ func pgScanKey(r rowScanner) (keystore.StoredKey, error) {
 	k.Hash = h
 	k.CreatedAt = k.CreatedAt.UTC()
 	k.ExpiresAt, k.LastUsedAt, k.RevokedAt = fromNullTime(expires), fromNullTime(used), fromNullTime(revoked)
+	k.SuccessorID = successor.String
 	return k, nil
 }
 
 func (t *postgresTx) InsertKey(ctx context.Context, k keystore.StoredKey) error {
-	_, err := t.tx.ExecContext(ctx, "INSERT INTO api_keys ("+keyColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+	_, err := t.tx.ExecContext(ctx, "INSERT INTO api_keys ("+keyColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
 		k.ID, k.ServiceAccountID, k.Name, k.Hash.String(), k.Last6, string(k.State), k.CreatedAt,
-		nullTime(k.ExpiresAt), nullTime(k.LastUsedAt), nullTime(k.RevokedAt))
+		nullTime(k.ExpiresAt), nullTime(k.LastUsedAt), nullTime(k.RevokedAt), nullString(k.SuccessorID))
 	return pgInsertErr("key", err)
 }
 
@@ -207,8 +209,8 @@ func (t *postgresTx) UnrevokedKeys(ctx context.Context, saID string) ([]keystore
 }
 
 func (t *postgresTx) UpdateKey(ctx context.Context, k keystore.StoredKey) error {
-	_, err := t.tx.ExecContext(ctx, "UPDATE api_keys SET name = $1, state = $2, expires_at = $3, revoked_at = $4 WHERE id = $5",
-		k.Name, string(k.State), nullTime(k.ExpiresAt), nullTime(k.RevokedAt), k.ID)
+	_, err := t.tx.ExecContext(ctx, "UPDATE api_keys SET name = $1, state = $2, expires_at = $3, revoked_at = $4, successor_id = $5 WHERE id = $6",
+		k.Name, string(k.State), nullTime(k.ExpiresAt), nullTime(k.RevokedAt), nullString(k.SuccessorID), k.ID)
 	if err != nil {
 		return fmt.Errorf("updating key: %w", err)
 	}

@@ -102,10 +102,8 @@ func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, ar
 		r, seen := recs[h]
 		if !seen {
 			r = wire.Record{KeyID: keyID.String, SAID: saID.String, SA: keystore.FullName(saName.String, ws.String),
-				Workspace: ws.String, State: keystore.KeyActive, Rev: rev}
-			if keystore.KeyState(keyState.String) != keystore.KeyActive || keystore.AccountState(accountState.String) != keystore.AccountActive {
-				r.State = keystore.KeyDeactivated
-			}
+				Workspace: ws.String, Rev: rev,
+				State: keystore.RecordState(keystore.KeyState(keyState.String), keystore.AccountState(accountState.String))}
 			if expires.Valid {
 				r.Exp = fromMicro(expires.Int64).UnixMilli() // Service stores expiries in whole milliseconds
 			}
@@ -162,10 +160,7 @@ WHERE state != 'revoked' AND (expires_at IS NULL OR expires_at > ?1)`, s.now().U
 				return fmt.Errorf("reading key record %s: %w", r.KeyID, err)
 			}
 			r.SAID, r.SA, r.Workspace, r.Roles = a.id, a.sa, a.ws, a.roles
-			r.State = keystore.KeyActive
-			if keystore.KeyState(keyState) != keystore.KeyActive || !a.active {
-				r.State = keystore.KeyDeactivated
-			}
+			r.State = keystore.RecordState(keystore.KeyState(keyState), a.state)
 			if expires.Valid {
 				r.Exp = fromMicro(expires.Int64).UnixMilli() // Service stores expiries in whole milliseconds
 			}
@@ -187,7 +182,7 @@ WHERE state != 'revoked' AND (expires_at IS NULL OR expires_at > ?1)`, s.now().U
 // recordAccount is what the records of one account's keys share.
 type recordAccount struct {
 	id, sa, ws string
-	active     bool
+	state      keystore.AccountState
 	roles      map[string]keystore.Role
 }
 
@@ -211,7 +206,7 @@ FROM service_accounts s LEFT JOIN account_roles g ON g.sa_id = s.id`)
 		}
 		a, ok := accounts[id]
 		if !ok {
-			a = &recordAccount{id: id, sa: keystore.FullName(name, ws), ws: ws, active: keystore.AccountState(state) == keystore.AccountActive}
+			a = &recordAccount{id: id, sa: keystore.FullName(name, ws), ws: ws, state: keystore.AccountState(state)}
 			accounts[id] = a
 		}
 		if project.Valid {
@@ -225,17 +220,18 @@ FROM service_accounts s LEFT JOIN account_roles g ON g.sa_id = s.id`)
 }
 
 // RecordKeyUse implements RecordSource: it keeps the later of the stored and given times,
-// a given time clamped to the store's clock, for live keys only. It does not change the
-// revision: last use is not part of a key's record.
+// a given time clamped to the store's clock and to the key's revocation and expiry. It
+// does not change the revision: last use is not part of a key's record.
 func (s *SQLiteStore) RecordKeyUse(ctx context.Context, uses map[string]time.Time) error {
 	if len(uses) == 0 {
 		return nil
 	}
 	now := s.now().UnixMicro()
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), min(?1, ?3))
-WHERE id = ?2 AND state = 'active' AND (expires_at IS NULL OR expires_at > ?3)
-AND sa_id IN (SELECT id FROM service_accounts WHERE state = 'active')`)
+		st, err := tx.PrepareContext(ctx, `UPDATE api_keys
+SET last_used_at = max(coalesce(last_used_at, 0), min(?1, ?3, coalesce(revoked_at, ?3), coalesce(expires_at, ?3)))
+WHERE id = ?2 AND (state = 'revoked'
+	OR (state = 'active' AND sa_id IN (SELECT id FROM service_accounts WHERE state = 'active')))`)
 		if err != nil {
 			return err
 		}

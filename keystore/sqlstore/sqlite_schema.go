@@ -101,6 +101,8 @@ CREATE INDEX audit_by_workspace ON audit (workspace, id);
 	4: groupsMigration("TEXT", "INTEGER"),
 	// 5: who created each account, and who owns it.
 	5: ownershipMigration,
+	// 6: the successor a rotation issued.
+	6: keySuccessorMigration,
 }
 
 // migrate applies every migration not yet recorded in schema_migrations.

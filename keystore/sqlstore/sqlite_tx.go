@@ -165,14 +165,15 @@ func (t *sqliteTx) DeleteServiceAccount(ctx context.Context, id string) error {
 
 // --- keys ---
 
-const keyColumns = "id, sa_id, name, hash, last6, state, created_at, expires_at, last_used_at, revoked_at"
+const keyColumns = "id, sa_id, name, hash, last6, state, created_at, expires_at, last_used_at, revoked_at, successor_id"
 
 func scanKey(r rowScanner) (keystore.StoredKey, error) {
 	var k keystore.StoredKey
 	var hash string
 	var created int64
 	var expires, used, revoked sql.NullInt64
-	if err := r.Scan(&k.ID, &k.ServiceAccountID, &k.Name, &hash, &k.Last6, &k.State, &created, &expires, &used, &revoked); err != nil {
+	var successor sql.NullString
+	if err := r.Scan(&k.ID, &k.ServiceAccountID, &k.Name, &hash, &k.Last6, &k.State, &created, &expires, &used, &revoked, &successor); err != nil {
 		return k, err
 	}
 	h, err := keystore.ParseKeyHash(hash)
@@ -182,13 +183,14 @@ func scanKey(r rowScanner) (keystore.StoredKey, error) {
 	k.Hash = h
 	k.CreatedAt = fromMicro(created)
 	k.ExpiresAt, k.LastUsedAt, k.RevokedAt = fromMicroPtr(expires), fromMicroPtr(used), fromMicroPtr(revoked)
+	k.SuccessorID = successor.String
 	return k, nil
 }
 
 func (t *sqliteTx) InsertKey(ctx context.Context, k keystore.StoredKey) error {
-	_, err := t.exec(ctx, "INSERT INTO api_keys ("+keyColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := t.exec(ctx, "INSERT INTO api_keys ("+keyColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		k.ID, k.ServiceAccountID, k.Name, k.Hash.String(), k.Last6, k.State, micro(k.CreatedAt),
-		microPtr(k.ExpiresAt), microPtr(k.LastUsedAt), microPtr(k.RevokedAt))
+		microPtr(k.ExpiresAt), microPtr(k.LastUsedAt), microPtr(k.RevokedAt), nullString(k.SuccessorID))
 	return insertErr("key", err)
 }
 
@@ -225,8 +227,8 @@ func (t *sqliteTx) UnrevokedKeys(ctx context.Context, saID string) ([]keystore.S
 }
 
 func (t *sqliteTx) UpdateKey(ctx context.Context, k keystore.StoredKey) error {
-	_, err := t.exec(ctx, "UPDATE api_keys SET name = ?, state = ?, expires_at = ?, revoked_at = ? WHERE id = ?",
-		k.Name, k.State, microPtr(k.ExpiresAt), microPtr(k.RevokedAt), k.ID)
+	_, err := t.exec(ctx, "UPDATE api_keys SET name = ?, state = ?, expires_at = ?, revoked_at = ?, successor_id = ? WHERE id = ?",
+		k.Name, k.State, microPtr(k.ExpiresAt), microPtr(k.RevokedAt), nullString(k.SuccessorID), k.ID)
 	if err != nil {
 		return fmt.Errorf("updating key: %w", err)
 	}

@@ -58,6 +58,14 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"Ownership", testOwnership},
 		{"SyncPending", testSyncPending},
 		{"SyncPendingAgeAndConfirm", testSyncPendingAgeAndConfirm},
+		{"NotOnItself", testNotOnItself},
+		{"KeyUsable", testKeyUsable},
+		{"RotateRetry", testRotateRetry},
+		{"SelfRotation", testSelfRotation},
+		{"GetAndFindKeys", testGetFindKeys},
+		{"KeyUseBeforeRevocation", testKeyUseBeforeRevocation},
+		{"AdminAddedTwice", testAdminAddedTwice},
+		{"AuditByName", testAuditByName},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -38,7 +38,8 @@ func testKeyUse(t *testing.T, e *env) {
 	e.expectNoChange("recording key use")
 }
 
-// testKeyUseNotLive: reported uses of keys that are not live are ignored.
+// testKeyUseNotLive: reported uses of deactivated keys and of keys of deactivated
+// accounts are ignored; a revoked key's use is recorded, no later than its revocation.
 func testKeyUseNotLive(t *testing.T, e *env) {
 	e.ws("ws", 0)
 	_, revoked := e.sa("ws", "bot")
@@ -69,7 +70,12 @@ func testKeyUseNotLive(t *testing.T, e *env) {
 		t.Fatalf("RecordKeyUse: %v", err)
 	}
 	bot := e.keys("ws", "bot")
-	for name, k := range map[string]keystore.APIKey{"revoked": bot[revoked.ID], "deactivated": bot[deactivated.ID],
+	// A revoked key's use, reported after the revocation (the fold comes later), counts:
+	// as of at most the revocation.
+	if k := bot[revoked.ID]; k.LastUsedAt == nil || k.RevokedAt == nil || k.LastUsedAt.After(*k.RevokedAt) {
+		t.Errorf("the revoked key: last_used_at %v, revoked_at %v; want a use no later than the revocation", k.LastUsedAt, k.RevokedAt)
+	}
+	for name, k := range map[string]keystore.APIKey{"deactivated": bot[deactivated.ID],
 		"of a deactivated account": e.keys("ws", "paused")[paused.ID]} {
 		if k.LastUsedAt != nil {
 			t.Errorf("the key %s got last_used_at %v", name, k.LastUsedAt)
@@ -128,4 +134,24 @@ func testKeyIdentities(t *testing.T, e *env) {
 	if ids, err := e.store.KeyIdentities(e.ctx, nil); err != nil || len(ids) != 0 {
 		t.Errorf("KeyIdentities(nil) = %v, %v", ids, err)
 	}
+}
+
+// testKeyUseBeforeRevocation: a use made just before the key is revoked is recorded as it
+// was, however soon the revocation follows and however late the fold comes.
+func testKeyUseBeforeRevocation(t *testing.T, e *env) {
+	e.ws("ws", 0)
+	_, k := e.sa("ws", "bot")
+	used := e.clock.Now().UTC().Truncate(time.Millisecond)
+	e.clock.Add(time.Second)
+	if err := e.svc.RevokeKey(e.ctx, "ws", "bot", k.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.sync.take()
+	if err := e.store.RecordKeyUse(e.ctx, map[string]time.Time{k.ID: used}); err != nil {
+		t.Fatalf("RecordKeyUse: %v", err)
+	}
+	if got := e.keys("ws", "bot")[k.ID].LastUsedAt; got == nil || !got.Equal(used) {
+		t.Errorf("last_used_at of a key used then revoked = %v, want %v", got, used)
+	}
+	e.expectNoChange("recording key use")
 }
