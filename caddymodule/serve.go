@@ -77,7 +77,7 @@ type decision struct {
 	entry  keycache.Entry // not Found: no such key
 	role   wire.Role
 	source keycache.Source
-	err    error            // a lookup failure, for the log; never holds the key
+	err    error        // a lookup failure, for the log; never holds the key
 	hash   wire.KeyHash // the key's hash, when allowed
 }
 
