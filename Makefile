@@ -60,7 +60,7 @@ soak:
 # CHAOS_SEED replays a run (the seed is printed). `make test` runs 20 s of each.
 CHAOS_DURATION ?= 3m
 chaos: deps
-	CHAOS_DURATION=$(CHAOS_DURATION) CHAOS_SEED=$(CHAOS_SEED) $(GO) test -count=1 -timeout 60m -v -run '^Test(ChaosSingleRedis|SentinelChaos)$$' ./e2e
+	CHAOS_DURATION=$(CHAOS_DURATION) CHAOS_SEED=$(CHAOS_SEED) $(GO) test -count=1 -timeout 60m -v -run '^Test(ChaosSingleRedis|SentinelChaos|ClusterChaos)$$' ./e2e
 
 # Builds a Caddy with xcaddy from this checkout, as xcaddy.md says (slow; on demand).
 xcaddy-test:

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/sagate/sagate/internal/testing/redistest"
+	"github.com/sagate/sagate/internal/testing/systest"
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // The chaos tests: two admins on one PostgreSQL, two Caddy sidecars, traffic through
@@ -88,6 +90,62 @@ func TestSentinelChaos(t *testing.T) {
 			s.Restart() // its configuration file keeps what it knew
 		}},
 		{"primary emptied", func(w *chaosWorld, rng *rand.Rand) { flushAll(t, primary()) }},
+	})
+}
+
+// TestClusterChaos runs chaos on a Redis Cluster (three primaries with a replica each,
+// node timeout 1s), each fault on a random shard: its primary killed -9 past the node
+// timeout (its replica takes over; the old primary comes back empty as a replica), its
+// primary frozen (SIGSTOP) past the node timeout and resumed as a replica, its replica
+// killed -9 and restarted, its primary emptied; admins and sidecars killed -9 and
+// started again. A primary is failed only while its replica is in sync (WaitHealthy),
+// or the cluster would not fail it over.
+func TestClusterChaos(t *testing.T) {
+	c := redistest.StartCluster(t)
+	// shard returns a random slot's key and the primary serving it now.
+	shard := func(rng *rand.Rand) (string, *redistest.Server) {
+		key := wire.ShardRevKey(rng.IntN(16384))
+		return key, c.PrimaryFor(key)
+	}
+	// promoted waits until a node other than old serves key's slot.
+	promoted := func(key string, old *redistest.Server) {
+		systest.Eventually(t, promotionBound, "a replica takes over the slots of "+old.String(), func() bool {
+			return c.PrimaryFor(key) != old
+		})
+	}
+	runChaos(t, c.URL(), []chaosFault{
+		{"primary killed -9", func(w *chaosWorld, rng *rand.Rand) {
+			c.WaitHealthy(promotionBound)
+			key, p := shard(rng)
+			p.Kill()
+			promoted(key, p)
+			w.sleep(rng, 0, 2*time.Second)
+			p.Restart() // empty, with its nodes.conf: the cluster makes it a replica
+			c.WaitHealthy(promotionBound)
+		}},
+		{"primary frozen past the node timeout, then resumed", func(w *chaosWorld, rng *rand.Rand) {
+			c.WaitHealthy(promotionBound)
+			key, p := shard(rng)
+			p.Freeze()
+			promoted(key, p)
+			w.sleep(rng, 0, time.Second)
+			p.Thaw()
+			c.WaitReplica(p, promotionBound)
+			c.WaitHealthy(promotionBound)
+		}},
+		{"replica killed", func(w *chaosWorld, rng *rand.Rand) {
+			c.WaitHealthy(promotionBound)
+			_, p := shard(rng)
+			rep := c.ReplicaOf(p)
+			rep.Kill()
+			w.sleep(rng, time.Second, 3*time.Second)
+			rep.Restart()
+			c.WaitHealthy(promotionBound)
+		}},
+		{"primary emptied", func(w *chaosWorld, rng *rand.Rand) {
+			_, p := shard(rng)
+			flushAll(t, p)
+		}},
 	})
 }
 

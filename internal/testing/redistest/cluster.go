@@ -339,3 +339,10 @@ func (c *Cluster) keySlot(key string) (int, error) {
 	}
 	return 0, fmt.Errorf("no running node answered CLUSTER KEYSLOT")
 }
+
+// WaitReplica waits until s is a replica in sync with its primary (after a failover,
+// the cluster makes the old primary one when it is back).
+func (c *Cluster) WaitReplica(s *Server, timeout time.Duration) {
+	c.t.Helper()
+	waitReplicaUp(c.t, s, timeout)
+}
