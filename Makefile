@@ -55,7 +55,7 @@ soak:
 
 # Chaos (e2e/chaos_test.go): two admins on one PostgreSQL, two Caddy sidecars, traffic and
 # about six changes a second, random faults (Redis killed, frozen past a failover, emptied;
-# a replica, a Sentinel, an admin, a sidecar killed) on one Redis and on Sentinel; every
+# a replica, a Sentinel, an admin, a sidecar killed) on one Redis, Sentinel and Cluster; every
 # answer checked against what the admins acknowledged. CHAOS_DURATION per topology;
 # CHAOS_SEED replays a run (the seed is printed). `make test` runs 20 s of each.
 CHAOS_DURATION ?= 3m
