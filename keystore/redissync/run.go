@@ -68,6 +68,13 @@ func (s *Syncer) Run(ctx context.Context) {
 			r.armed = false
 			r.attempt(ctx)
 		case <-s.dirty:
+			// needFull, not the wake-up, says whether a full sync is owed: a full sync
+			// that started after markDirty cleared it and covers the failed change,
+			// but leaves the wake-up behind; taking that for a new loss would run a
+			// second full sync (a second flush of every sidecar's cache) for one loss.
+			if !s.needFull.Load() {
+				continue
+			}
 			r.pendingFull = true
 			if !r.armed {
 				r.arm(max(r.backoff, retryMin))
