@@ -7,7 +7,7 @@ BIN ?= bin
 all: build
 
 deps:
-	@scripts/ensure-deps.sh redis postgres curl chromium
+	@scripts/ensure-deps.sh redis postgres curl chromium node systemd
 
 build:
 	$(GO) build -o $(BIN)/sagate ./cmd/sagate

@@ -14,6 +14,10 @@ for w in "${want[@]}"; do
     postgres) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql) ;;
     # the console's browser test (e2e/console_browser_test.go) drives it headless
     chromium) command -v chromium >/dev/null 2>&1 || missing+=(chromium) ;;
+    # the Node.js assertion verifier (examples/verifyassertion, run with jose by a test)
+    node) command -v npm >/dev/null 2>&1 || missing+=(nodejs npm) ;;
+    # systemd-analyze verify checks the walkthrough's unit files (e2e/walkthrough_files_test.go)
+    systemd) command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd) ;;
     *) echo "ensure-deps: unknown dependency $w" >&2; exit 2 ;;
   esac
 done
