@@ -52,6 +52,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		merge_slashes         [true|false]
 //		escaped_slashes       reject|keep|unescape
 //		mode                  enforce|shadow
+//		handle_errors         [true|false]
 //		assertion {
 //			key_file <file>
 //			audience <audience>
@@ -149,6 +150,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "forward_authorization":
 			h.ForwardAuthorization, err = boolArg(d)
+		case "handle_errors":
+			h.HandleErrors, err = boolArg(d)
 		case "normalize_path":
 			h.NormalizePath, err = boolPtrArg(d)
 		case "merge_slashes":

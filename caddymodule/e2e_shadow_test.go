@@ -18,13 +18,19 @@ import (
 // the rest is run as written.
 func readmeCaddyfile(t *testing.T, name string, sc sidecar, st *store, addrs map[string]string) string {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
+	return docCaddyfile(t, "../README.md", name, sc, st, addrs)
+}
+
+// docCaddyfile is readmeCaddyfile for the Markdown file doc.
+func docCaddyfile(t *testing.T, doc, name string, sc sidecar, st *store, addrs map[string]string) string {
+	t.Helper()
+	b, err := os.ReadFile(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile("(?s)<!-- caddyfile:" + regexp.QuoteMeta(name) + " -->\n```caddyfile\n(.*?)```").FindSubmatch(b)
 	if m == nil {
-		t.Fatalf("README has no Caddyfile marked caddyfile:%s", name)
+		t.Fatalf("%s has no Caddyfile marked caddyfile:%s", doc, name)
 	}
 	cf := strings.Replace(string(m[1]), ":8080 {", sc.url+" {", 1)
 	cf = strings.ReplaceAll(cf, "redis://127.0.0.1:6379/0", st.sidecarURL())

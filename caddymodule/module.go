@@ -156,6 +156,17 @@ type Handler struct {
 	// either way. For moving a live API behind sagate. Default: enforce
 	Mode string `json:"mode,omitempty"`
 
+	// Hand refusals to Caddy's error handling instead of writing them: the handler
+	// sets WWW-Authenticate, Cache-Control and (on 503) Retry-After, then returns a
+	// caddyhttp.Error with the refusal's status, so that the site's handle_errors
+	// routes write the body. Those routes can read {http.error.status_code},
+	// {http.auth.sagate.error} (the refusal's description), {sagate.refusal} (its
+	// reason, as in Sagate-Decision), {sagate.refusal.error} (the RFC 6750 code) and
+	// {sagate.refusal.description}. Without handle_errors routes Caddy answers the
+	// bare status with an empty body and logs every 5xx at error level. Default:
+	// false, the handler writes RFC 6750 refusals with a JSON body itself.
+	HandleErrors bool `json:"handle_errors,omitempty"`
+
 	// Give allowed requests a signed identity assertion in Sagate-Assertion: a JWS
 	// (EdDSA) the upstream verifies against this sidecar's public key instead of
 	// trusting headers. Default: none.

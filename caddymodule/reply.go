@@ -2,8 +2,12 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // reason is why a request was refused. Each has a reply prepared at Provision.
@@ -85,11 +89,51 @@ func newReplies(realm string) replies {
 	return rs
 }
 
+// Placeholders set on a refusal handed to Caddy's error handling (Handler.HandleErrors).
+const (
+	phAuthError          = "http.auth.sagate.error"
+	phRefusal            = "sagate.refusal"
+	phRefusalCode        = "sagate.refusal.error"
+	phRefusalDescription = "sagate.refusal.description"
+)
+
+// refusalErrors are the refusals as errors, for caddyhttp.Error: the fixed
+// description, never anything the client sent.
+var refusalErrors = func() [numReasons]error {
+	var es [numReasons]error
+	for i, spec := range reasonSpecs {
+		es[i] = errors.New(spec.description)
+	}
+	return es
+}()
+
+// handOver sets the refusal's protocol headers and placeholders and returns it as
+// a caddyhttp.Error, for the site's handle_errors routes to answer.
+func (r *reply) handOver(w http.ResponseWriter, repl *caddy.Replacer, why reason) error {
+	spec := &reasonSpecs[why]
+	r.writeHeaders(w.Header())
+	if repl != nil {
+		repl.Set(phAuthError, spec.description)
+		repl.Set(phRefusal, reasonNames[why])
+		repl.Set(phRefusalCode, spec.bodyCode)
+		repl.Set(phRefusalDescription, spec.description)
+	}
+	return caddyhttp.Error(r.status, refusalErrors[why])
+}
+
 // write sends the refusal. Header values are fresh slices: a later handler may
 // change them in place.
 func (r *reply) write(w http.ResponseWriter) {
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json; charset=utf-8"}
+	r.writeHeaders(h)
+	h["Content-Length"] = []string{r.contentLength}
+	w.WriteHeader(r.status)
+	_, _ = w.Write(r.body)
+}
+
+// writeHeaders sets the headers every refusal carries, however its body is written.
+func (r *reply) writeHeaders(h http.Header) {
 	h["Cache-Control"] = []string{"no-store"}
 	h["X-Content-Type-Options"] = []string{"nosniff"}
 	if r.wwwAuthenticate != "" {
@@ -98,7 +142,4 @@ func (r *reply) write(w http.ResponseWriter) {
 	if r.status == http.StatusServiceUnavailable {
 		h["Retry-After"] = []string{"1"}
 	}
-	h["Content-Length"] = []string{r.contentLength}
-	w.WriteHeader(r.status)
-	_, _ = w.Write(r.body)
 }

@@ -46,6 +46,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return h.serveShadow(w, r, d, next)
 		}
 		h.logRefusal(r, d)
+		if h.HandleErrors {
+			return h.replies[d.reason].handOver(w, repl, d.reason)
+		}
 		h.replies[d.reason].write(w)
 		return nil
 	}
