@@ -25,6 +25,9 @@ func TestVersionCommand(t *testing.T) {
 // release does, and runs it. (Release's -trimpath and CGO_ENABLED=0 are left out: they
 // would rebuild every package instead of reusing the test's build cache.)
 func TestVersionFromLdflags(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary: not in -short")
+	}
 	bin := filepath.Join(t.TempDir(), "sagate")
 	build := exec.Command("go", "build", "-ldflags", "-X main.version=v9.8.7-rc.1", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {

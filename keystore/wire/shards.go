@@ -67,28 +67,29 @@ var crc16Table = func() (t [256]uint16) {
 	return t
 }()
 
-// slotTags caches slotTag.
-var slotTags sync.Map // int -> string
-
-// slotTag returns the shortest base-36 number (the first found counting up) whose hash
-// slot is slot: about 16,000 CRC16s of four bytes, once per slot asked for.
-func slotTag(slot int) string {
-	if t, ok := slotTags.Load(slot); ok {
-		return t.(string)
-	}
-	var t string
-	for n := int64(0); ; n++ {
-		t = strconv.FormatInt(n, 36)
-		if Slot(t) == slot {
-			break
+// slotTags holds, for every slot, the shortest base-36 number (the first found counting
+// up) whose hash slot it is. One sweep fills all 16384 (about 150,000 CRC16s of a few
+// bytes, a few milliseconds) the first time a tag is asked for; the single server and
+// Sentinel never ask.
+var slotTags = sync.OnceValue(func() *[clusterSlots]string {
+	var tags [clusterSlots]string
+	for n, left := int64(0), clusterSlots; left > 0; n++ {
+		t := strconv.FormatInt(n, 36)
+		if s := Slot(t); tags[s] == "" {
+			tags[s] = t
+			left--
 		}
 	}
-	slotTags.Store(slot, t)
-	return t
+	return &tags
+})
+
+// slotTag returns the tag of slot; see slotTags.
+func slotTag(slot int) string {
+	return slotTags()[slot]
 }
 
 // ShardRevKey returns the key of the revision marker of the slot range that starts at
-// slot start; the key is in that slot.
+// slot start (0 to 16383); the key is in that slot.
 func ShardRevKey(start int) string {
 	return RedisShardRevPrefix + "{" + slotTag(start) + "}"
 }
