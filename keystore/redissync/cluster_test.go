@@ -227,7 +227,7 @@ func TestClusterNoFalseAlarm(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	time.Sleep(50 * time.Millisecond) // a few more checks
+	waitChecks(t, e.s, 3)
 	if got := e.epoch(t); got != epoch {
 		t.Fatalf("the epoch changed from %q to %q: a full sync ran for concurrent changes", epoch, got)
 	}

@@ -108,6 +108,9 @@ type Syncer struct {
 	// UnixNano of raised's last warning.
 	fullSyncs  atomic.Uint64
 	lostWarned atomic.Int64
+	// markerChecks counts Run's completed marker checks, so that a test can wait for
+	// checks instead of sleeping.
+	markerChecks atomic.Uint64
 	// written and watchSt are the watch's (watch.go): the values this Syncer last
 	// wrote, and what the watch reports.
 	written *writtenSet

@@ -82,6 +82,7 @@ func (s *Syncer) Run(ctx context.Context) {
 		case <-epochT.C:
 			r.checkEpoch(ctx)
 			r.checkPending(ctx)
+			s.markerChecks.Add(1)
 		case <-reconcileT.C:
 			r.pendingRepair = true
 			if !r.armed {

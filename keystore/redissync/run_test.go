@@ -2,6 +2,7 @@ package redissync
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -24,6 +25,13 @@ func startRun(t *testing.T, s *Syncer) {
 		cancel()
 		wg.Wait()
 	})
+}
+
+// waitChecks waits until s's Run has completed n more marker checks.
+func waitChecks(t *testing.T, s *Syncer, n uint64) {
+	t.Helper()
+	target := s.markerChecks.Load() + n
+	waitFor(t, fmt.Sprintf("%d more marker checks", n), func() bool { return s.markerChecks.Load() >= target })
 }
 
 var fastRun = Config{EpochCheckInterval: 20 * time.Millisecond, UsageFoldInterval: 20 * time.Millisecond}

@@ -3,6 +3,8 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,8 +100,27 @@ func TestClusterLostWrite(t *testing.T) {
 	if v, err := old.Client().Get(ctx, k).Result(); err != nil || v != "v2" {
 		t.Fatalf("the primary acknowledged v2 but holds k = %q, %v", v, err)
 	}
-	// The replica does not get v2, even given time to.
-	time.Sleep(1500 * time.Millisecond)
+	// The replica does not get v2, even after it tried again: the primary refused
+	// its next attempt (it retries once a second and fails at AUTH, before any data).
+	refused := func() int { // AUTHs the primary refused: "cmdstat_auth:calls=…,failed_calls=N"
+		for _, kv := range strings.Split(infoField(old, "commandstats", "cmdstat_auth"), ",") {
+			if n, ok := strings.CutPrefix(kv, "failed_calls="); ok {
+				v, err := strconv.Atoi(n)
+				if err != nil {
+					t.Fatalf("cmdstat_auth of %v: %v", old, err)
+				}
+				return v
+			}
+		}
+		return 0
+	}
+	before := refused()
+	waitFor(t, 10*time.Second, "the replica's next attempt refused", func() error {
+		if refused() <= before {
+			return fmt.Errorf("%v refused nothing since the writes", old)
+		}
+		return nil
+	})
 	rc := replica.Client()
 	if err := rc.ReadOnly(ctx).Err(); err != nil {
 		t.Fatal(err)
