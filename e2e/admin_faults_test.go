@@ -214,7 +214,7 @@ func TestRedisWriteLostAfterCommit(t *testing.T) {
 	}
 
 	p.Restore()
-	// redissync/doc.go: a failed Apply marks Redis dirty; the next epoch check (every 1 s)
+	// docs/protocol.md ("Writes"): a failed Apply marks Redis dirty; the next epoch check (every 1 s)
 	// runs a full sync with a new epoch once Redis answers.
 	systest.Eventually(t, resyncBound+propagation, "the lost revocation and creation reach the sidecar", func() bool {
 		return s.status(t, doomed.Key) == http.StatusUnauthorized && s.status(t, born.Key) == http.StatusOK

@@ -48,7 +48,7 @@ func TestTwoAdminsOnPostgres(t *testing.T) {
 
 // TestAdminDiesBeforeWritingRedis: two admins on one PostgreSQL database; admin a loses
 // Redis, commits a revocation it cannot write there, and dies. Admin b sees the store's
-// revision ahead of Redis' revision marker (keystore/redissync/doc.go, "Redis came back
+// revision ahead of Redis' revision marker (docs/protocol.md, "Redis that comes back
 // older") and repairs Redis: the sidecar refuses the revoked key.
 func TestAdminDiesBeforeWritingRedis(t *testing.T) {
 	db := pgtest.Start(t)

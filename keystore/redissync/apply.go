@@ -53,7 +53,7 @@ func (s *Syncer) apply(ctx context.Context, c keystore.Change) error {
 	defer cancel()
 
 	// No lock: concurrent Applies (and reconcile batches) may interleave, since every
-	// write is rev-checked and every Apply's event follows its own writes (doc.go).
+	// write is rev-checked and every Apply's event follows its own writes (docs/protocol.md, "Invariants").
 	recs, rev, err := s.src.AuthRecords(ctx, hashes)
 	if err != nil {
 		s.markDirty()

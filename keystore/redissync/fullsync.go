@@ -16,7 +16,7 @@ import (
 	"github.com/sagate/sagate/keystore/wire"
 )
 
-// fullSync makes Redis match one snapshot of the store and sets a new epoch; doc.go,
+// fullSync makes Redis match one snapshot of the store and sets a new epoch; docs/protocol.md,
 // "Full sync", explains why it needs no re-read and no lock against Apply.
 //
 // It lists the records Redis holds first (on an empty Redis that is one empty SCAN),

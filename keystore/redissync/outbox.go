@@ -14,7 +14,7 @@ import (
 
 // The outbox (keystore/outbox.go): every commit that changes key records leaves a row
 // in the store; the Syncer deletes it once its Apply has written the change to Redis,
-// and every admin's Run re-applies the rows that stay (doc.go, "The outbox").
+// and every admin's Run re-applies the rows that stay (docs/protocol.md, "The outbox").
 const (
 	// confirmInterval is how often the revisions of successful Applies are deleted from
 	// the outbox, all in one statement: one write per interval, not one per change.

@@ -26,7 +26,7 @@ import (
 // tombstone, then a new epoch is set, last, and a resync event published. With the
 // marker, it compares what Redis holds with the store, rewrites only the records that
 // differ, and publishes the repaired hashes; the epoch stays. Every write is
-// rev-checked, so a concurrent Apply is never undone (doc.go).
+// rev-checked, so a concurrent Apply is never undone (docs/protocol.md, "Invariants").
 func (s *Syncer) Reconcile(ctx context.Context) (ReconcileStats, error) {
 	return s.reconcile(ctx, false)
 }

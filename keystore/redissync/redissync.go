@@ -81,7 +81,7 @@ type Syncer struct {
 
 	// mu is held around each repair batch ("read the store, compare, write Redis,
 	// publish") and the epoch's setting, which it keeps in order with each other. Apply
-	// and the full sync's writes do not take it: every write is rev-checked (doc.go).
+	// and the full sync's writes do not take it: every write is rev-checked (docs/protocol.md, "Invariants").
 	mu sync.Mutex
 	// syncMu lets one reconcile run at a time (Run's and a direct Reconcile call).
 	syncMu sync.Mutex

@@ -15,7 +15,7 @@ import (
 	"github.com/sagate/sagate/keystore/wire"
 )
 
-// Bounds of the writer. They are documented in doc.go.
+// Bounds of the writer (docs/protocol.md, "The admin's loop and its bounds").
 const (
 	// batchSize is how many keys one pipeline (and one store read) carries.
 	batchSize = 1000

@@ -14,7 +14,7 @@ import (
 )
 
 // The Redis layout shared by the admin (writer) and the sidecars (readers).
-// See doc.go for the whole protocol.
+// docs/protocol.md walks through the whole protocol.
 const (
 	// RedisKeyPrefix prefixes one record per live key: sagate:key:<sha256 hex> → JSON Record.
 	RedisKeyPrefix = "sagate:key:"
