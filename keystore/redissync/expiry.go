@@ -35,7 +35,10 @@ const minExpiryWait = 5 * time.Millisecond
 // before the next call.
 func (s *Syncer) announceExpiries(ctx context.Context, ea keystore.ExpiryAnnouncer) time.Duration {
 	for {
-		c, next, err := ea.AnnounceExpiries(ctx, maxEventHashes)
+		// Bounded: Run's other duties wait while this runs.
+		actx, cancel := context.WithTimeout(ctx, s.cfg.ApplyTimeout)
+		c, next, err := ea.AnnounceExpiries(actx, maxEventHashes)
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("redis sync: announcing expired keys failed; will retry", zap.Duration("retry_in", expiryRetry), zap.Error(err))
