@@ -2,7 +2,7 @@
 GO ?= go
 BIN ?= bin
 
-.PHONY: all build test test-redis-ha deps vet demo bench soak chaos fuzz xcaddy-test clean
+.PHONY: all build test test-redis-ha test-hosts deps vet demo bench soak chaos fuzz xcaddy-test clean
 
 all: build
 
@@ -61,6 +61,13 @@ soak:
 CHAOS_DURATION ?= 3m
 chaos: deps
 	CHAOS_DURATION=$(CHAOS_DURATION) CHAOS_SEED=$(CHAOS_SEED) $(GO) test -count=1 -timeout 60m -v -run '^Test(ChaosSingleRedis|SentinelChaos|ClusterChaos)$$' ./e2e
+
+# docs/walkthrough.md across hosts: network namespaces with their own addresses (one
+# Redis, two admins on PostgreSQL, three API hosts), then an API host, the Redis host and
+# an admin lost in turn (e2e/hosts_test.go). Needs root, ip netns, socat and python3;
+# says so and skips when it cannot run. About 80 s on 2 cores. Not part of `make test`.
+test-hosts: deps
+	SAGATE_HOSTS_TEST=1 $(GO) test -count=1 -timeout 10m -v -run '^TestWalkthroughAcrossHosts$$' ./e2e
 
 # Builds a Caddy with xcaddy from this checkout, as xcaddy.md says (slow; on demand).
 xcaddy-test:

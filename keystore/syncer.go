@@ -56,3 +56,22 @@ type RecordSource interface {
 	// what a tombstone carries; a key not in the store gets "-" instead.
 	KeyIdentities(ctx context.Context, hashes []KeyHash) (map[KeyHash]wire.Record, error)
 }
+
+// ActionKeyExpire is the Change.Action of the announcement of keys' expiry
+// (ExpiryAnnouncer): no one made the change, the clock did.
+const ActionKeyExpire = "key.expire"
+
+// ExpiryAnnouncer is an optional interface of a RecordSource (both SQL stores implement
+// it). Sidecars refuse an expired key on their own clock; the admin also announces each
+// expiry, writing the key's tombstone and publishing an event flagged gone, so that a
+// sidecar whose clock lags does not let the key in for longer than the event takes.
+type ExpiryAnnouncer interface {
+	// AnnounceExpiries commits, in one write transaction that takes a new revision and
+	// records its outbox row, that up to limit keys whose expiry has passed by the
+	// store's clock (the one AuthRecords uses) and that are neither revoked nor
+	// announced yet are announced, and returns that change for the Syncer to apply. When
+	// no key is due it writes nothing and returns a Change with no hashes. next is the
+	// earliest expiry still to announce (zero: none). Two admins on one store may call
+	// it at once: each key is announced by one of them.
+	AnnounceExpiries(ctx context.Context, limit int) (c Change, next time.Time, err error)
+}

@@ -30,6 +30,7 @@ func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
 	if err == nil && c.Rev > 0 {
 		s.confirm.add(c.Rev)
 	}
+	s.wakeExpiry() // the change may have issued a key that expires before Run's next look
 	return err
 }
 

@@ -31,6 +31,10 @@ type Config struct {
 	EpochCheckInterval time.Duration
 	// UsageFoldInterval is how often sidecars' last-used reports are folded into the store. Default: 30s.
 	UsageFoldInterval time.Duration
+	// ExpiryCheckInterval is the longest Run waits before looking for keys whose expiry
+	// is still to announce (expiry.go); it wakes sooner for an expiry it knows of.
+	// Default: DefaultExpiryCheckInterval.
+	ExpiryCheckInterval time.Duration
 	// ApplyTimeout bounds the Redis writes of one Apply. Apply does not follow the
 	// cancellation of its caller's context (a client that hangs up must not leave a
 	// committed change half-written), only this bound. Default: 5s.
@@ -47,10 +51,11 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultReconcileInterval  = 5 * time.Minute
-	DefaultEpochCheckInterval = time.Second
-	DefaultUsageFoldInterval  = 30 * time.Second
-	DefaultApplyTimeout       = 5 * time.Second
+	DefaultReconcileInterval   = 5 * time.Minute
+	DefaultEpochCheckInterval  = time.Second
+	DefaultUsageFoldInterval   = 30 * time.Second
+	DefaultApplyTimeout        = 5 * time.Second
+	DefaultExpiryCheckInterval = time.Minute
 )
 
 // ErrNoEpoch is returned by Ready while Redis holds no epoch marker: it is empty or a
@@ -89,6 +94,8 @@ type Syncer struct {
 	// because some records or events may not have reached Redis.
 	dirty    chan struct{}
 	needFull atomic.Bool
+	// expiryWake asks Run to look for the next expiry to announce again (expiry.go).
+	expiryWake chan struct{}
 	// epoch is the epoch marker last read or written, carried by Apply's events.
 	epoch atomic.Pointer[string]
 	// backlog counts the changes Redis has not confirmed (backlog.go).
@@ -146,6 +153,9 @@ func New(rdb redis.UniversalClient, src keystore.RecordSource, cfg Config) (*Syn
 	if cfg.UsageFoldInterval <= 0 {
 		cfg.UsageFoldInterval = DefaultUsageFoldInterval
 	}
+	if cfg.ExpiryCheckInterval <= 0 {
+		cfg.ExpiryCheckInterval = DefaultExpiryCheckInterval
+	}
 	if cfg.ApplyTimeout <= 0 {
 		cfg.ApplyTimeout = DefaultApplyTimeout
 	}
@@ -157,18 +167,19 @@ func New(rdb redis.UniversalClient, src keystore.RecordSource, cfg Config) (*Syn
 		log = zap.NewNop()
 	}
 	return &Syncer{
-		rdb:     rdb,
-		src:     src,
-		cfg:     cfg,
-		key:     cfg.SigningKey,
-		ver:     wire.NewVerifier(cfg.SigningKey.Public()),
-		log:     log,
-		m:       newMetrics(cfg.Registerer, log),
-		dirty:   make(chan struct{}, 1),
-		backlog: newBacklog(cfg.Registerer, log),
-		confirm: &confirmer{src: src, log: log},
-		written: newWrittenSet(),
-		watchSt: newWatchState(cfg.Registerer, log),
+		rdb:        rdb,
+		src:        src,
+		cfg:        cfg,
+		key:        cfg.SigningKey,
+		ver:        wire.NewVerifier(cfg.SigningKey.Public()),
+		log:        log,
+		m:          newMetrics(cfg.Registerer, log),
+		dirty:      make(chan struct{}, 1),
+		expiryWake: make(chan struct{}, 1),
+		backlog:    newBacklog(cfg.Registerer, log),
+		confirm:    &confirmer{src: src, log: log},
+		written:    newWrittenSet(),
+		watchSt:    newWatchState(cfg.Registerer, log),
 	}, nil
 }
 

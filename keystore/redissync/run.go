@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/sagate/sagate/keystore"
 )
 
 // Retry bounds of Run after a failed sync.
@@ -38,6 +40,8 @@ const revGrace = 2 * time.Second
 //   - every ReconcileInterval it reconciles (compare and repair);
 //   - after a failed Apply it runs a full sync with a new epoch, at once when Redis
 //     answers again, else with backoff (250ms doubling to 30s);
+//   - at each key's expiry (at the latest every ExpiryCheckInterval) it announces the
+//     keys whose expiry has passed (expiry.go);
 //   - every UsageFoldInterval it folds sidecars' last-used times into the store;
 //   - all along, a second goroutine watches Redis' keyspace notifications and repairs
 //     within about a second any record key written by someone else (watch.go).
@@ -58,6 +62,16 @@ func (s *Syncer) Run(ctx context.Context) {
 	defer usageT.Stop()
 	retry := time.NewTimer(0) // the initial sync
 	defer retry.Stop()
+	// Expiry announcements (expiry.go), when the source can make them; expiryT is
+	// stopped (and its channel left unused) when it cannot.
+	ea, _ := s.src.(keystore.ExpiryAnnouncer)
+	expiryT := time.NewTimer(0)
+	defer expiryT.Stop()
+	expiryWake := s.expiryWake
+	if ea == nil {
+		expiryT.Stop()
+		expiryWake = nil
+	}
 
 	r := runState{s: s, retry: retry, armed: true, pendingFull: true, redisUp: true}
 	for {
@@ -88,6 +102,10 @@ func (s *Syncer) Run(ctx context.Context) {
 			if !r.armed {
 				r.attempt(ctx)
 			}
+		case <-expiryT.C:
+			expiryT.Reset(s.announceExpiries(ctx, ea))
+		case <-expiryWake:
+			expiryT.Reset(0)
 		case <-usageT.C:
 			if err := s.foldUsage(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("redis sync: folding last-used times failed", zap.Error(err))

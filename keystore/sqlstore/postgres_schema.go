@@ -104,6 +104,8 @@ CREATE INDEX audit_by_workspace ON audit (workspace, id);
 	5: ownershipMigration,
 	// 6: the successor a rotation issued.
 	6: keySuccessorMigration,
+	// 7: which keys' expiry the admin has announced.
+	7: expiryAnnouncedMigration,
 }
 
 // migrationLockID is the key of the transaction-level advisory lock that serialises

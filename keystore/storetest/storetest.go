@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"KeyUseBeforeRevocation", testKeyUseBeforeRevocation},
 		{"AdminAddedTwice", testAdminAddedTwice},
 		{"AuditByName", testAuditByName},
+		{"AnnounceExpiries", testAnnounceExpiries},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
