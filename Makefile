@@ -7,7 +7,7 @@ BIN ?= bin
 all: build
 
 deps:
-	@scripts/ensure-deps.sh redis postgres curl chromium node systemd
+	@scripts/ensure-deps.sh redis postgres curl chromium node systemd hosts
 
 build:
 	$(GO) build -o $(BIN)/sagate ./cmd/sagate
@@ -25,6 +25,7 @@ FUZZTIME ?= 100000x
 test: deps vet
 	$(GO) test -race -count=1 -timeout 12m -skip '$(HA_TESTS)' ./...
 	$(MAKE) --no-print-directory test-redis-ha
+	$(MAKE) --no-print-directory test-hosts
 	$(MAKE) --no-print-directory fuzz
 
 # Redis Sentinel and Cluster failover with real servers (internal/testing/redistest), the
@@ -65,7 +66,7 @@ chaos: deps
 # docs/walkthrough.md across hosts: network namespaces with their own addresses (one
 # Redis, two admins on PostgreSQL, three API hosts), then an API host, the Redis host and
 # an admin lost in turn (e2e/hosts_test.go). Needs root, ip netns, socat and python3;
-# says so and skips when it cannot run. About 80 s on 2 cores. Not part of `make test`.
+# says so and skips when it cannot run. About 80 s on 2 cores; a step of `make test`.
 test-hosts: deps
 	SAGATE_HOSTS_TEST=1 $(GO) test -count=1 -timeout 10m -v -run '^TestWalkthroughAcrossHosts$$' ./e2e
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what sagate's tests, demo and benchmarks need on a fresh Debian machine,
-# and only what is missing. Usage: scripts/ensure-deps.sh [redis] [postgres] [wrk] [curl] [valgrind] [chromium]
+# and only what is missing. Usage: scripts/ensure-deps.sh [redis] [postgres] [wrk] [curl] [valgrind] [chromium] [node] [systemd] [hosts]
 set -euo pipefail
 want=("$@")
 [ ${#want[@]} -gt 0 ] || want=(redis)
@@ -18,6 +18,10 @@ for w in "${want[@]}"; do
     node) command -v npm >/dev/null 2>&1 || missing+=(nodejs npm) ;;
     # systemd-analyze verify checks the walkthrough's unit files (e2e/walkthrough_files_test.go)
     systemd) command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd) ;;
+    # the test across hosts (e2e/hosts_test.go, make test-hosts): namespaces, probes, an upstream
+    hosts) command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+           command -v socat >/dev/null 2>&1 || missing+=(socat)
+           command -v python3 >/dev/null 2>&1 || missing+=(python3) ;;
     *) echo "ensure-deps: unknown dependency $w" >&2; exit 2 ;;
   esac
 done
