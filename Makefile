@@ -55,7 +55,7 @@ bench:
 FLEET_SIZES ?= 1,10,50,100
 FLEET_REAL ?= 5
 FLEET_IDLE ?= 30s
-FLEET_REVOCATIONS ?= 20
+FLEET_REVOCATIONS ?= 40
 FLEET_CSV ?= docs/bench/sidecars.csv
 bench-fleet:
 	@scripts/ensure-deps.sh redis
