@@ -51,7 +51,7 @@ bench:
 # What a fleet of sidecars costs one Redis (internal/tools/bench/fleet; see BENCHMARKS.md):
 # for each size in FLEET_SIZES, at most FLEET_REAL Caddy processes and simulated followers
 # for the rest; revocation p50/p99 to the last one, Redis connections and idle CPU per
-# sidecar, a Redis restart. Writes docs/bench/sidecars.csv. About 5 minutes with the defaults.
+# sidecar, a Redis restart. Writes docs/bench/sidecars.csv. About 6 minutes with the defaults.
 FLEET_SIZES ?= 1,10,50,100
 FLEET_REAL ?= 5
 FLEET_IDLE ?= 30s
