@@ -628,13 +628,21 @@ func (h *harness) fleetConns(fleet []sidecar) (int, error) {
 		return 0, err
 	}
 	n := own - 1
-	for _, s := range fleet {
-		if c, ok := s.(*caddy); ok {
-			m, err := connsTo(c.cmd.Process.Pid, h.redisPort)
+	for i, s := range fleet {
+		switch s := s.(type) {
+		case *caddy:
+			m, err := connsTo(s.cmd.Process.Pid, h.redisPort)
 			if err != nil {
 				return 0, err
 			}
+			if m > 3 {
+				log.Printf("sidecar %d (Caddy, pid %d) holds %d connections to Redis", i, s.cmd.Process.Pid, m)
+			}
 			n += m
+		case *follower:
+			if st := s.client.PoolStats(); st.TotalConns > keycache.MaxIdleConns {
+				log.Printf("sidecar %d (simulated) holds %d pool connections (%d idle), besides its follower's", i, st.TotalConns, st.IdleConns)
+			}
 		}
 	}
 	return n, nil
