@@ -2,7 +2,7 @@
 GO ?= go
 BIN ?= bin
 
-.PHONY: all build test test-redis-ha test-hosts deps vet demo bench soak chaos fuzz xcaddy-test clean
+.PHONY: all build test test-redis-ha test-hosts deps vet demo bench bench-fleet soak chaos fuzz xcaddy-test clean
 
 all: build
 
@@ -48,6 +48,24 @@ demo:
 # Benchmarks side by side with plain Caddy reverse_proxy (installs wrk); see BENCHMARKS.md.
 bench:
 	@scripts/bench.sh
+
+# What a fleet of sidecars costs one Redis (internal/tools/bench/fleet; see BENCHMARKS.md):
+# for each size in FLEET_SIZES, at most FLEET_REAL Caddy processes and simulated followers
+# for the rest; revocation p50/p99 to the last one, Redis connections and idle CPU per
+# sidecar, a Redis restart. Writes docs/bench/sidecars.csv. About 6 minutes with the defaults.
+FLEET_SIZES ?= 1,10,50,100
+FLEET_REAL ?= 5
+FLEET_IDLE ?= 30s
+FLEET_REVOCATIONS ?= 40
+FLEET_CSV ?= docs/bench/sidecars.csv
+bench-fleet:
+	@scripts/ensure-deps.sh redis
+	$(GO) build -o $(BIN)/sagate ./cmd/sagate
+	$(GO) build -o $(BIN)/caddy ./cmd/caddy
+	$(GO) build -o $(BIN)/upstream ./examples/upstream
+	$(GO) build -o $(BIN)/fleet ./internal/tools/bench/fleet
+	$(BIN)/fleet -bin $(BIN) -sizes $(FLEET_SIZES) -real $(FLEET_REAL) -idle $(FLEET_IDLE) \
+		-revocations $(FLEET_REVOCATIONS) -csv $(FLEET_CSV)
 
 # At least 60 s at full speed with valid, revoked and garbage keys while keys are revoked
 # and roles change: zero wrong decisions, flat memory and goroutines (see internal/tools/soak).

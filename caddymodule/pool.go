@@ -67,7 +67,7 @@ func acquireCache(s cacheSettings, logger *zap.Logger) (*keycache.Cache, string,
 		if err != nil {
 			return nil, err
 		}
-		client := opts.Client()
+		client := sidecarClient(opts)
 		// A TLS mistake (untrusted server, refused client certificate) is no outage
 		// to ride out: refuse the config rather than answer 503 to every request.
 		// An unreachable Redis is not checked here: the cache starts without it.
@@ -100,6 +100,20 @@ func acquireCache(s cacheSettings, logger *zap.Logger) (*keycache.Cache, string,
 			zap.Strings("signer_ids", signerIDs(s.signingKeys)))
 	}
 	return sc.cache, key, nil
+}
+
+// sidecarClient builds the key cache's client from opts, keeping no more idle
+// connections than the cache uses (keycache.MaxIdleConns), so that a burst does not
+// leave a fleet of sidecars holding connections Redis must keep. A Cluster client's
+// pools are per node and left as they are.
+func sidecarClient(opts redisurl.Options) redis.UniversalClient {
+	switch {
+	case opts.Simple != nil:
+		opts.Simple.MaxIdleConns = keycache.MaxIdleConns
+	case opts.Failover != nil:
+		opts.Failover.MaxIdleConns = keycache.MaxIdleConns
+	}
+	return opts.Client()
 }
 
 // releaseCache lets go of one hold on the cache under key; the last one closes it.

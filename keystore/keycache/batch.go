@@ -2,6 +2,7 @@ package keycache
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -50,6 +51,11 @@ type call struct {
 	// last is when the latest miss joined (Cache.mono): once LookupTimeout has passed
 	// since, nobody waits for the answer and a call still queued is not sent.
 	last int64
+	// digest is recordDigest of the reply's record and known whether the verdict table
+	// held it, set by answerAll when the reply is a record (hasDigest).
+	digest    [sha256.Size]byte
+	hasDigest bool
+	known     bool
 }
 
 // enqueue returns the lookup of h, joining the one queued or in flight, or queueing a
@@ -254,11 +260,23 @@ func (c *Cache) fetchOnce(ctx context.Context, batch []*call, retry bool) []*cal
 }
 
 // answerAll answers the calls of batch from their records' replies and, on a Cluster,
-// the states of their shard markers (states; nil otherwise). A record seen
-// for the first time costs an Ed25519 verification (about 50 µs, verdict.go): so
-// that a batch of them (after a restart) does not wait on one CPU, the calls are
-// shared out over up to GOMAXPROCS goroutines, which end with the batch.
+// the states of their shard markers (states; nil otherwise). A record seen for the
+// first time costs an Ed25519 verification (verdict.go): so that a batch of several
+// (after a restart) does not wait on one CPU, such a batch is shared out over up to
+// GOMAXPROCS goroutines, which end with the batch. A batch with at most one record to
+// verify is answered on the calling goroutine.
 func (c *Cache) answerAll(batch []*call, cmds []*redis.StringCmd, states []shardState, hasEpoch bool, confirmed int64, gen uint64) {
+	verify := 0
+	for i, cl := range batch {
+		raw, err := cmds[i].Bytes()
+		if cl.hasDigest = err == nil; err != nil {
+			continue
+		}
+		cl.digest = recordDigest(cl.h, raw)
+		if cl.known = c.verdicts.has(&cl.digest); !cl.known {
+			verify++
+		}
+	}
 	one := func(i int) {
 		cl := batch[i]
 		raw, err := cmds[i].Bytes()
@@ -285,7 +303,10 @@ func (c *Cache) answerAll(batch []*call, cmds []*redis.StringCmd, states []shard
 		}
 		cl.e, cl.err = c.answer(cl, raw, err, confirmed, gen)
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(batch))
+	workers := 1
+	if verify > 1 {
+		workers = min(runtime.GOMAXPROCS(0), len(batch))
+	}
 	var wg sync.WaitGroup
 	for w := 1; w < workers; w++ {
 		wg.Go(func() {
@@ -354,7 +375,7 @@ func (c *Cache) answerFinal(cl *call, cmd *redis.StringCmd, confirmed int64, gen
 	if err != nil {
 		return Entry{}, why
 	}
-	rec, err := c.openRecord(cl.h, raw)
+	rec, err := c.openCall(cl, raw)
 	if err != nil || rec.State != wire.KeyRevoked {
 		return Entry{}, why
 	}
@@ -373,11 +394,20 @@ func (c *Cache) answer(cl *call, raw []byte, err error, confirmed int64, gen uin
 	if err != nil {
 		return Entry{}, fmt.Errorf("reading key record: %w", err)
 	}
-	rec, err := c.openRecord(cl.h, raw)
+	rec, err := c.openCall(cl, raw)
 	if err != nil {
 		return Entry{}, err
 	}
 	return c.store(cl.h, &rec, confirmed, gen, cl.inv)
+}
+
+// openCall is openRecord of the record raw answered for cl, with the digest answerAll
+// computed when it did.
+func (c *Cache) openCall(cl *call, raw []byte) (wire.Record, error) {
+	if !cl.hasDigest {
+		return c.openRecord(cl.h, raw)
+	}
+	return c.openRecordDigest(cl.h, raw, &cl.digest, cl.known)
 }
 
 // finish hands the calls of batch their answers (err, when not nil, for all of them)

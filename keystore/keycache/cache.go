@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/sagate/sagate/keystore/wire"
@@ -67,14 +66,6 @@ func (c *Cache) LookupAt(ctx context.Context, h wire.KeyHash, p Policy, now time
 // keep their times in.
 func (c *Cache) mono(t time.Time) int64 { return int64(t.Sub(c.base)) }
 
-// timers recycles the timers that bound a miss's wait, which would otherwise cost a
-// context and a timer per miss.
-var timers = sync.Pool{New: func() any {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return t
-}}
-
 // miss asks Redis, sharing a round trip with concurrent misses (one lookup per hash,
 // several hashes per pipeline; see batch.go), and waits at most LookupTimeout for it.
 func (c *Cache) miss(ctx context.Context, h wire.KeyHash, p Policy, at int64) (Entry, Source, error) {
@@ -84,12 +75,8 @@ func (c *Cache) miss(ctx context.Context, h wire.KeyHash, p Policy, at int64) (E
 	if err != nil {
 		return c.fallback(h, p, at, err)
 	}
-	t := timers.Get().(*time.Timer)
-	t.Reset(c.cfg.LookupTimeout)
-	defer func() {
-		t.Stop()
-		timers.Put(t)
-	}()
+	t := time.NewTimer(c.cfg.LookupTimeout)
+	defer t.Stop()
 	select {
 	case <-cl.done:
 		if cl.err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +31,16 @@ const (
 	// unblockTimeout bounds the CLIENT UNBLOCK that Close sends.
 	unblockTimeout = 500 * time.Millisecond
 )
+
+// jitter returns a wait drawn uniformly from [d/2, d) by randN (rand.Int64N), so that
+// sidecars that lost the same Redis at the same moment do not all come back at the same
+// moment, while each still waits at least half its back-off.
+func jitter(d time.Duration, randN func(int64) int64) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + time.Duration(randN(int64(d-d/2)))
+}
 
 // follower is the events follower's position. Used by one goroutine only.
 type follower struct {
@@ -80,7 +91,7 @@ func (c *Cache) follow(ctx context.Context) {
 		f.checkTail = true
 		f.needConn = true
 		backoff = min(max(2*backoff, backoffMin), backoffMax)
-		t := time.NewTimer(backoff)
+		t := time.NewTimer(jitter(backoff, rand.Int64N))
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -2,6 +2,7 @@ package keycache
 
 import (
 	"context"
+	"math/rand/v2"
 	"runtime"
 	"strconv"
 	"testing"
@@ -410,5 +411,31 @@ func TestReplacedBy(t *testing.T) {
 		if got := f.replacedBy(tc.id, tc.seq, tc.sum); got != tc.replaced {
 			t.Errorf("%s: replacedBy = %v, want %v", tc.name, got, tc.replaced)
 		}
+	}
+}
+
+// TestFollowerBackoffJitter checks that a follower's wait after losing Redis is spread
+// over [d/2, d): many sidecars that lost one Redis together do not reconnect in step.
+func TestFollowerBackoffJitter(t *testing.T) {
+	const d = time.Second
+	if got := jitter(d, func(int64) int64 { return 0 }); got != d/2 {
+		t.Errorf("least wait = %v, want %v", got, d/2)
+	}
+	if got := jitter(d, func(n int64) int64 { return n - 1 }); got != d-1 {
+		t.Errorf("longest wait = %v, want %v", got, d-1)
+	}
+	seen := map[time.Duration]bool{}
+	for range 100 {
+		got := jitter(d, rand.Int64N)
+		if got < d/2 || got >= d {
+			t.Fatalf("wait %v outside [%v, %v)", got, d/2, d)
+		}
+		seen[got] = true
+	}
+	if len(seen) < 50 {
+		t.Errorf("100 waits took only %d distinct values: not spread", len(seen))
+	}
+	if got := jitter(0, rand.Int64N); got != 0 {
+		t.Errorf("jitter(0) = %v", got)
 	}
 }

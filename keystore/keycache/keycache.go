@@ -52,6 +52,13 @@ import (
 // Errors returned by Lookup wrap it: test with errors.Is.
 var ErrUnavailable = errors.New("key store unavailable")
 
+// MaxIdleConns is how many idle connections the client given to New needs to keep
+// (redis.Options.MaxIdleConns): one for the lookups' pipeline (one in flight at a time)
+// and one for use reports and the eviction check. With the events follower's connection
+// of its own, a sidecar then holds at most three connections to Redis at rest, however
+// many a burst opened.
+const MaxIdleConns = 2
+
 // Defaults for zero Config and Policy fields.
 const (
 	DefaultSize          = 10000

@@ -117,7 +117,18 @@ func runMiss(b *testing.B, c *keycache.Cache, hashes []wire.KeyHash) {
 // BenchmarkLookupMissRedisParallel runs misses from 64 goroutines, as many as wrk's
 // connections in `make bench` (and the cache's bound on lookups in flight).
 func BenchmarkLookupMissRedisParallel(b *testing.B) {
-	c, hashes := missSetup(b, false)
+	benchmarkMissParallel(b, false)
+}
+
+// BenchmarkLookupMissRedisVerifyParallel is BenchmarkLookupMissRedisParallel with
+// every record verified (Ed25519), as after a restart: the batches that verify
+// several records share them out over GOMAXPROCS goroutines.
+func BenchmarkLookupMissRedisVerifyParallel(b *testing.B) {
+	benchmarkMissParallel(b, true)
+}
+
+func benchmarkMissParallel(b *testing.B, cold bool) {
+	c, hashes := missSetup(b, cold)
 	ctx := context.Background()
 	p := keycache.Policy{}
 	warmVerdicts(b, c, hashes)

@@ -106,7 +106,13 @@ func recordDigest(h wire.KeyHash, sealed []byte) [sha256.Size]byte {
 // A value that does not verify is counted, logged and refused with errUnverified.
 func (c *Cache) openRecord(h wire.KeyHash, sealed []byte) (wire.Record, error) {
 	d := recordDigest(h, sealed)
-	if c.verdicts.has(&d) {
+	return c.openRecordDigest(h, sealed, &d, c.verdicts.has(&d))
+}
+
+// openRecordDigest is openRecord with the record's digest d (recordDigest) and whether
+// the verdict table holds it already looked up.
+func (c *Cache) openRecordDigest(h wire.KeyHash, sealed []byte, d *[sha256.Size]byte, known bool) (wire.Record, error) {
+	if known {
 		payload, _ := wire.RecordPayload(sealed)
 		return wire.DecodeRecord(payload)
 	}
@@ -117,7 +123,7 @@ func (c *Cache) openRecord(h wire.KeyHash, sealed []byte) (wire.Record, error) {
 		}
 		return rec, err // signed by the admin, but not a usable record
 	}
-	c.verdicts.add(&d)
+	c.verdicts.add(d)
 	return rec, nil
 }
 
