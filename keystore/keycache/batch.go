@@ -30,9 +30,9 @@ var errExpired = errors.New("lookup expired in the queue")
 const (
 	// maxFlights bounds the pipelines in flight, hence the goroutines and connections
 	// the miss path uses, however slow Redis is. One: every miss that arrives during a
-	// round trip rides the next one. Under 64 connections of misses that makes batches
-	// of about 7 keys and 2–10 % more requests per second than 4 flights did, at the
-	// cost of at most one round trip of waiting for a miss that finds a flight in the air.
+	// round trip rides the next one, so batches grow with the load and Redis sees
+	// fewer, larger pipelines, at the cost of at most one round trip of waiting for a
+	// miss that finds a flight in the air.
 	maxFlights = 1
 	// maxBatch is the most hashes one pipeline asks for.
 	maxBatch = 128

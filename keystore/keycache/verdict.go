@@ -37,8 +37,8 @@ const (
 	// verdictSlotsPerEntry: the table has at least this many slots per entry of the
 	// cache (Config.Size), rounded up to a power of two, so that most records of a full
 	// cache, fetched again after a flush, still find their verdicts (a lost one costs
-	// one verification). One slot, not two: at cache_size 100000 the table is 4 MiB
-	// instead of 8, which kept the sidecar under its 100 MB memory goal.
+	// one verification). One slot, not two: half the memory (4 MiB at cache_size
+	// 100000) for a few more verifications after a flush.
 	verdictSlotsPerEntry = 1
 	// sigWarnEvery bounds the warnings about refused values: at most one per kind of
 	// value in this interval; the others are counted (Stats.SignatureFailures).
