@@ -66,13 +66,15 @@ func (p Principal) Ref() string {
 	case PrincipalPerson:
 		return PrincipalRefPerson + p.Name
 	}
-	return "operator:" + p.Name
+	return PrincipalRefOperator + p.Name
 }
 
 // Prefixes of a principal reference in the admin API (workspace admins).
 const (
 	PrincipalRefSA     = "sa:"
 	PrincipalRefPerson = "person:"
+	// PrincipalRefOperator names an operator, in the audit trail only.
+	PrincipalRefOperator = "operator:"
 )
 
 // MaxPersonNameLen bounds a person's name, in characters.

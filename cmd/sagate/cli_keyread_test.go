@@ -100,4 +100,6 @@ func TestCLIAuditByName(t *testing.T) {
 	}
 	failing(t, e, "ml", "terraform", "audit", "--actor", "sa:terraform")
 	failing(t, e, "ml", "key.rotate", "audit", "--action", "key.explode")
+	failing(t, e, "ml", "operator:admin", "audit", "--actor", "operator:ghost")
+	failing(t, e, "ml", "none", "audit", "--actor", "person:ghost")
 }
