@@ -51,14 +51,26 @@ func (c *Client) CreateServiceAccount(ctx context.Context, ws string, in CreateS
 
 // ListServiceAccounts returns one page of a workspace's accounts.
 func (c *Client) ListServiceAccounts(ctx context.Context, ws string, o ListOptions) (List[keystore.ServiceAccount], error) {
-	var out List[keystore.ServiceAccount]
-	return out, c.do(ctx, http.MethodGet, wsPath(ws)+"/service-accounts", o.values(), nil, &out, http.StatusOK)
+	return c.FindServiceAccounts(ctx, ws, keystore.AccountFilter{}, o)
 }
 
-// AllServiceAccounts returns every account of a workspace.
-func (c *Client) AllServiceAccounts(ctx context.Context, ws string) ([]keystore.ServiceAccount, error) {
+// FindServiceAccounts returns one page of the workspace's accounts that f matches.
+func (c *Client) FindServiceAccounts(ctx context.Context, ws string, f keystore.AccountFilter, o ListOptions) (List[keystore.ServiceAccount], error) {
+	q := o.values()
+	if f.Owner != "" {
+		q.Set("owner", f.Owner)
+	}
+	if f.State != "" {
+		q.Set("state", string(f.State))
+	}
+	var out List[keystore.ServiceAccount]
+	return out, c.do(ctx, http.MethodGet, wsPath(ws)+"/service-accounts", q, nil, &out, http.StatusOK)
+}
+
+// AllServiceAccounts returns every account of a workspace that f matches.
+func (c *Client) AllServiceAccounts(ctx context.Context, ws string, f keystore.AccountFilter) ([]keystore.ServiceAccount, error) {
 	return all(ctx, c.pageSize, func(ctx context.Context, o ListOptions) (List[keystore.ServiceAccount], error) {
-		return c.ListServiceAccounts(ctx, ws, o)
+		return c.FindServiceAccounts(ctx, ws, f, o)
 	})
 }
 
