@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/sagate/sagate/keystore"
@@ -187,6 +188,13 @@ func (c *Client) AllAccountGrants(ctx context.Context, ws, sa string) ([]keystor
 	return all(ctx, c.pageSize, func(ctx context.Context, o ListOptions) (List[keystore.Grant], error) {
 		return c.ListAccountGrants(ctx, ws, sa, o)
 	})
+}
+
+// AccountGroupGrants returns the grants account sa holds through its groups.
+func (c *Client) AccountGroupGrants(ctx context.Context, ws, sa string) ([]keystore.GroupGrant, error) {
+	var out AccountGrantList
+	err := c.do(ctx, http.MethodGet, saPath(ws, sa)+"/projects", url.Values{"page_size": {"1"}}, nil, &out, http.StatusOK)
+	return out.Groups, err
 }
 
 // ListAudit returns one page of the admin actions f matches, newest first. Without
