@@ -135,7 +135,7 @@ func (c *Client) DeactivateKey(ctx context.Context, ws, sa, key string) (keystor
 	return out, c.do(ctx, http.MethodPost, keyPath(ws, sa, key)+"/deactivate", nil, nil, &out, http.StatusOK)
 }
 
-// ActivateKey resumes one paused key.
+// ActivateKey activates one deactivated key again.
 func (c *Client) ActivateKey(ctx context.Context, ws, sa, key string) (keystore.APIKey, error) {
 	var out keystore.APIKey
 	return out, c.do(ctx, http.MethodPost, keyPath(ws, sa, key)+"/activate", nil, nil, &out, http.StatusOK)

@@ -126,7 +126,7 @@ func (p Principal) audit() *AuditPrincipal {
 // which check failed, so that it tells a key's finder nothing; only a key of a
 // deactivated account is told so (liveKey), since reactivation is what its holder needs.
 var errNoKey = &Error{Kind: KindUnauthenticated,
-	Message: "the service-account key is unknown, revoked, paused or expired, or its account is deactivated"}
+	Message: "the service-account key is unknown, revoked, deactivated or expired, or its account is deactivated"}
 
 // Authenticate returns the principal of a sak_ key: its service account, if the key is
 // active and unexpired and its account active. It reads the store once, by the key's hash.
