@@ -211,6 +211,7 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("POST "+ws+"/projects/{project}/assign", c.auth(c.assignInProject))
 	c.mux.HandleFunc("POST "+ws+"/projects/{project}/unassign", c.auth(c.unassignInProject))
 	c.groupRoutes(ws)
+	c.manageRoutes(ws, sa)
 	c.mux.HandleFunc(Path, c.open(c.notFound))
 }
 
