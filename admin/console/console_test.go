@@ -13,7 +13,7 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-var keyRE = regexp.MustCompile(`<code id="new-key">(sak_[A-Za-z0-9_]+)</code>`)
+var keyRE = regexp.MustCompile(`<code id="new-key" data-secret>(sak_[A-Za-z0-9_]+)</code>`)
 
 func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 	e := newEnv(t)
