@@ -9,8 +9,8 @@ import (
 )
 
 // The management forms beyond keys and grants: workspaces and their limits (operators),
-// a workspace's admins, an account's description, owner and deletion, and people's roles
-// in a project. As everywhere in the console, each form makes one Service call as the
+// a workspace's admins, an account's description, owner and deletion, and people's and
+// groups' roles in a project. As everywhere in the console, each form makes one Service call as the
 // signed-in principal, which decides whether it may.
 
 // adminsData is the admins page of a workspace.
@@ -182,6 +182,33 @@ func (c *Console) removePersonRole(w http.ResponseWriter, r *http.Request, q *re
 	c.projectDone(w, r, q, person+" no longer has a role in project "+project+".")
 }
 
+// setProjectGroup gives a group a role in the project, or changes it.
+func (c *Console) setProjectGroup(w http.ResponseWriter, r *http.Request, q *req) {
+	f := r.PostForm
+	role, err := keystore.ParseRole(f.Get("role"))
+	var gg keystore.GroupGrant
+	if err == nil {
+		gg, err = c.cfg.Service.SetGroupGrant(r.Context(), r.PathValue("ws"), r.PathValue("project"), strings.TrimSpace(f.Get("group")), role)
+	}
+	if err != nil {
+		msg, status := c.describe(r, err)
+		c.showProject(w, r, q, status, map[string]string{"group": msg}, f)
+		return
+	}
+	c.projectDone(w, r, q, "Group "+gg.Group+" is now "+string(gg.Role)+" of project "+gg.Project+".")
+}
+
+// removeProjectGroup removes a group's role in the project.
+func (c *Console) removeProjectGroup(w http.ResponseWriter, r *http.Request, q *req) {
+	group, project := r.PostForm.Get("group"), r.PathValue("project")
+	if err := c.cfg.Service.RemoveGroupGrant(r.Context(), r.PathValue("ws"), project, group); err != nil {
+		msg, status := c.describe(r, err)
+		c.showProject(w, r, q, status, map[string]string{"groups": msg}, nil)
+		return
+	}
+	c.projectDone(w, r, q, "Group "+group+" no longer has a role in project "+project+".")
+}
+
 // manageRoutes registers the management forms; ws is the workspace's prefix, sa an account's.
 func (c *Console) manageRoutes(ws, sa string) {
 	c.mux.HandleFunc("POST "+Path+"workspaces", c.auth(c.createWorkspace))
@@ -193,4 +220,6 @@ func (c *Console) manageRoutes(ws, sa string) {
 	c.mux.HandleFunc("POST "+sa+"/delete", c.auth(c.deleteAccount))
 	c.mux.HandleFunc("POST "+ws+"/projects/{project}/people", c.auth(c.setPersonRole))
 	c.mux.HandleFunc("POST "+ws+"/projects/{project}/people/remove", c.auth(c.removePersonRole))
+	c.mux.HandleFunc("POST "+ws+"/projects/{project}/groups", c.auth(c.setProjectGroup))
+	c.mux.HandleFunc("POST "+ws+"/projects/{project}/groups/remove", c.auth(c.removeProjectGroup))
 }

@@ -10,8 +10,8 @@ import (
 )
 
 // TestManageInTheConsole: an operator creates a workspace and changes its limit, adds and
-// removes a workspace admin, edits an account's description and owner, gives a person a
-// role in a project, changes it in place and removes it, and deletes an account; every
+// removes a workspace admin, edits an account's description and owner, gives a person and
+// a group a role in a project, changes it in place and removes it, and deletes an account; every
 // form answers with a redirect, and the store holds what the pages say. A failed form is
 // shown again with its message and changes nothing.
 func TestManageInTheConsole(t *testing.T) {
@@ -92,6 +92,23 @@ func TestManageInTheConsole(t *testing.T) {
 	redirect("/console/w/acme/projects/vision/people/remove", url.Values{"person": {"carol"}}, "/console/w/acme/projects/vision")
 	if pr, err := e.svc.ListPersonRoles(e.op, "acme", "vision"); err != nil || len(pr) != 0 {
 		t.Fatalf("vision's people after the removal: %+v, %v", pr, err)
+	}
+
+	// A group's role in a project: given, changed in place, removed, from the project's page.
+	_, err = e.svc.CreateGroup(e.op, "acme", "ops", "")
+	must(err)
+	redirect("/console/w/acme/projects/vision/groups", url.Values{"group": {"ops"}, "role": {"viewer"}}, "/console/w/acme/projects/vision")
+	body = redirect("/console/w/acme/projects/vision/groups", url.Values{"group": {"ops"}, "role": {"contributor"}}, "/console/w/acme/projects/vision")
+	if !strings.Contains(body, `aria-label="role of group ops"`) {
+		t.Error("the project's page offers no role change for the group")
+	}
+	if gs, err := e.svc.ListProjectGroupGrants(e.op, "acme", "vision"); err != nil || len(gs) != 1 || gs[0].Role != keystore.RoleContributor {
+		t.Fatalf("vision's groups: %+v, %v", gs, err)
+	}
+	failed("/console/w/acme/projects/vision/groups", url.Values{"group": {"ghost"}, "role": {"viewer"}}, http.StatusNotFound, "not found")
+	redirect("/console/w/acme/projects/vision/groups/remove", url.Values{"group": {"ops"}}, "/console/w/acme/projects/vision")
+	if gs, err := e.svc.ListProjectGroupGrants(e.op, "acme", "vision"); err != nil || len(gs) != 0 {
+		t.Fatalf("vision's groups after the removal: %+v, %v", gs, err)
 	}
 
 	// Deleting an account: its page offers it behind a confirmation.
