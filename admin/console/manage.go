@@ -18,6 +18,7 @@ type adminsData struct {
 	Workspace string
 	Admins    []keystore.WorkspaceAdmin
 	NextURL   string
+	Refused   bool // the list was refused: no form is offered
 }
 
 // principalRef reads a principal field: sa:…, person:…, or a bare name, an account's.
@@ -90,7 +91,7 @@ func (c *Console) showAdmins(w http.ResponseWriter, r *http.Request, q *req, sta
 		msg, st := c.describe(r, err)
 		errs, status = map[string]string{"admins": msg}, st
 	}
-	d := adminsData{Workspace: ws, Admins: as}
+	d := adminsData{Workspace: ws, Admins: as, Refused: err != nil}
 	if next != "" {
 		d.NextURL = withQuery(pathOf("w", ws, "admins"), "page", next)
 	}

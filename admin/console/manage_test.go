@@ -123,3 +123,46 @@ func TestManageInTheConsole(t *testing.T) {
 		t.Fatalf("bot after its deletion: %v", err)
 	}
 }
+
+// TestManageOffersOnlyWhatCanSucceed: a project owner who administers nothing, signed in
+// with its account's key, is offered neither Edit nor Delete on its own account's page,
+// nor any form on the workspace's admins page, and the forms sent anyway are refused and
+// change nothing.
+func TestManageOffersOnlyWhatCanSucceed(t *testing.T) {
+	var svc *keystore.Service
+	e := newEnv(t, withKeys(&svc))
+	svc = e.svc
+	must := mustOK(t)
+	_, lead, err := e.svc.CreateServiceAccount(e.op, "acme", keystore.CreateServiceAccountInput{Name: "lead", CreateKey: true})
+	must(err)
+	_, err = e.svc.SetGrant(e.op, "acme", "p1", "lead", keystore.RoleOwner)
+	must(err)
+	b := e.browser()
+	b.signInWith(lead.Key)
+	resp, body := b.get("/console/w/acme/accounts/lead")
+	if resp.StatusCode != http.StatusOK || strings.Contains(body, "/confirm/delete") || strings.Contains(body, "/lead/edit") {
+		t.Fatalf("its own account's page: %d, offers Delete or Edit: %v", resp.StatusCode, strings.Contains(body, "/confirm/delete") || strings.Contains(body, "/lead/edit"))
+	}
+	resp, body = b.get("/console/w/acme/admins")
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(body, "<form method=\"post\" action=\"/console/w/acme/admins") {
+		t.Fatalf("the admins page: %d, with a form: %v", resp.StatusCode, strings.Contains(body, "/console/w/acme/admins\""))
+	}
+	if resp, _ := b.post("/console/w/acme/admins", url.Values{"principal": {"lead"}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("adding itself as an admin: %d", resp.StatusCode)
+	}
+	if resp, _ := b.post("/console/w/acme/accounts/lead/edit", url.Values{"description": {"mine"}, "owner": {""}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("editing itself: %d", resp.StatusCode)
+	}
+	if resp, _ := b.post("/console/workspaces", url.Values{"name": {"lab"}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("creating a workspace: %d", resp.StatusCode)
+	}
+	if as, _, err := e.svc.ListWorkspaceAdmins(e.op, "acme", keystore.Page{}); err != nil || len(as) != 0 {
+		t.Fatalf("acme's admins after the refusals: %+v, %v", as, err)
+	}
+	if sa, _ := e.svc.GetServiceAccount(e.op, "acme", "lead"); sa.Description != "" {
+		t.Fatalf("lead after the refused edit: %+v", sa)
+	}
+	if _, err := e.svc.GetWorkspace(e.op, "lab"); keystore.KindOf(err) != keystore.KindNotFound {
+		t.Fatalf("lab after the refused creation: %v", err)
+	}
+}

@@ -36,7 +36,7 @@ func (c *Console) workspacesPage(w http.ResponseWriter, r *http.Request, q *req)
 // showWorkspaces renders the workspaces page; errs and form show a failed form again.
 func (c *Console) showWorkspaces(w http.ResponseWriter, r *http.Request, q *req, status int, errs map[string]string, form url.Values) {
 	if !q.reach.Every {
-		c.render(w, q, http.StatusOK, "workspaces", view{Title: "What you manage"})
+		c.render(w, q, status, "workspaces", view{Title: "What you manage", Errors: errs})
 		return
 	}
 	ws, next, err := c.cfg.Service.ListWorkspaces(r.Context(), keystore.Page{Size: c.cfg.PageSize, Token: r.URL.Query().Get("page")})
