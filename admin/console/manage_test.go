@@ -125,7 +125,8 @@ func TestManageInTheConsole(t *testing.T) {
 }
 
 // TestManageOffersOnlyWhatCanSucceed: a project owner who administers nothing, signed in
-// with its account's key, is offered neither Edit nor Delete on its own account's page,
+// with its account's key, is offered on its own account's page only what it may do (rotate
+// and revoke its keys): no Edit, Delete, Deactivate, Revoke all or Create key;
 // nor any form on the workspace's admins page, and the forms sent anyway are refused and
 // change nothing.
 func TestManageOffersOnlyWhatCanSucceed(t *testing.T) {
@@ -140,8 +141,13 @@ func TestManageOffersOnlyWhatCanSucceed(t *testing.T) {
 	b := e.browser()
 	b.signInWith(lead.Key)
 	resp, body := b.get("/console/w/acme/accounts/lead")
-	if resp.StatusCode != http.StatusOK || strings.Contains(body, "/confirm/delete") || strings.Contains(body, "/lead/edit") {
-		t.Fatalf("its own account's page: %d, offers Delete or Edit: %v", resp.StatusCode, strings.Contains(body, "/confirm/delete") || strings.Contains(body, "/lead/edit"))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Rotate…") {
+		t.Fatalf("its own account's page: %d, or no Rotate (an account rotates its own keys)", resp.StatusCode)
+	}
+	for _, refused := range []string{"/confirm/delete", "/lead/edit", "/confirm/deactivate", "/confirm/revoke-all", "/deactivate\"", ">Create key<"} {
+		if strings.Contains(body, refused) {
+			t.Errorf("its own account's page offers %s, which the Service refuses it", refused)
+		}
 	}
 	resp, body = b.get("/console/w/acme/admins")
 	if resp.StatusCode != http.StatusForbidden || strings.Contains(body, "<form method=\"post\" action=\"/console/w/acme/admins") {
