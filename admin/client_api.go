@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/sagate/sagate/keystore"
@@ -51,14 +52,26 @@ func (c *Client) CreateServiceAccount(ctx context.Context, ws string, in CreateS
 
 // ListServiceAccounts returns one page of a workspace's accounts.
 func (c *Client) ListServiceAccounts(ctx context.Context, ws string, o ListOptions) (List[keystore.ServiceAccount], error) {
-	var out List[keystore.ServiceAccount]
-	return out, c.do(ctx, http.MethodGet, wsPath(ws)+"/service-accounts", o.values(), nil, &out, http.StatusOK)
+	return c.FindServiceAccounts(ctx, ws, keystore.AccountFilter{}, o)
 }
 
-// AllServiceAccounts returns every account of a workspace.
-func (c *Client) AllServiceAccounts(ctx context.Context, ws string) ([]keystore.ServiceAccount, error) {
+// FindServiceAccounts returns one page of the workspace's accounts that f matches.
+func (c *Client) FindServiceAccounts(ctx context.Context, ws string, f keystore.AccountFilter, o ListOptions) (List[keystore.ServiceAccount], error) {
+	q := o.values()
+	if f.Owner != "" {
+		q.Set("owner", f.Owner)
+	}
+	if f.State != "" {
+		q.Set("state", string(f.State))
+	}
+	var out List[keystore.ServiceAccount]
+	return out, c.do(ctx, http.MethodGet, wsPath(ws)+"/service-accounts", q, nil, &out, http.StatusOK)
+}
+
+// AllServiceAccounts returns every account of a workspace that f matches.
+func (c *Client) AllServiceAccounts(ctx context.Context, ws string, f keystore.AccountFilter) ([]keystore.ServiceAccount, error) {
 	return all(ctx, c.pageSize, func(ctx context.Context, o ListOptions) (List[keystore.ServiceAccount], error) {
-		return c.ListServiceAccounts(ctx, ws, o)
+		return c.FindServiceAccounts(ctx, ws, f, o)
 	})
 }
 
@@ -122,7 +135,7 @@ func (c *Client) DeactivateKey(ctx context.Context, ws, sa, key string) (keystor
 	return out, c.do(ctx, http.MethodPost, keyPath(ws, sa, key)+"/deactivate", nil, nil, &out, http.StatusOK)
 }
 
-// ActivateKey resumes one paused key.
+// ActivateKey activates one deactivated key again.
 func (c *Client) ActivateKey(ctx context.Context, ws, sa, key string) (keystore.APIKey, error) {
 	var out keystore.APIKey
 	return out, c.do(ctx, http.MethodPost, keyPath(ws, sa, key)+"/activate", nil, nil, &out, http.StatusOK)
@@ -175,6 +188,13 @@ func (c *Client) AllAccountGrants(ctx context.Context, ws, sa string) ([]keystor
 	return all(ctx, c.pageSize, func(ctx context.Context, o ListOptions) (List[keystore.Grant], error) {
 		return c.ListAccountGrants(ctx, ws, sa, o)
 	})
+}
+
+// AccountGroupGrants returns the grants account sa holds through its groups.
+func (c *Client) AccountGroupGrants(ctx context.Context, ws, sa string) ([]keystore.GroupGrant, error) {
+	var out AccountGrantList
+	err := c.do(ctx, http.MethodGet, saPath(ws, sa)+"/projects", url.Values{"page_size": {"1"}}, nil, &out, http.StatusOK)
+	return out.Groups, err
 }
 
 // ListAudit returns one page of the admin actions f matches, newest first. Without

@@ -49,7 +49,7 @@ func TestClient(t *testing.T) {
 	_, err = c.CreateServiceAccount(ctx, "ml-team", admin.CreateServiceAccountRequest{Name: "d-bot", KeyExpiresIn: "-1d"})
 	apiErr(err, http.StatusBadRequest, admin.CodeInvalid)
 
-	sas, err := c.AllServiceAccounts(ctx, "ml-team")
+	sas, err := c.AllServiceAccounts(ctx, "ml-team", keystore.AccountFilter{})
 	if err != nil || len(sas) != 3 || sas[2].Name != "c-bot" {
 		t.Fatalf("AllServiceAccounts (pages of 1): %+v %v", sas, err)
 	}

@@ -37,6 +37,14 @@ type GrantList struct {
 	Groups        []keystore.GroupGrant `json:"groups,omitempty"`
 }
 
+// AccountGrantList is a page of an account's grants; the first page also carries the
+// grants of the groups it belongs to.
+type AccountGrantList struct {
+	Items         []keystore.Grant      `json:"items"`
+	NextPageToken string                `json:"next_page_token"`
+	Groups        []keystore.GroupGrant `json:"groups,omitempty"`
+}
+
 // accessRoutes registers the routes of principals, workspace admins and people's roles.
 func (s *Server) accessRoutes() {
 	const (

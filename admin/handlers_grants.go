@@ -61,17 +61,28 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// listAccountGrants: GET /v1/workspaces/{ws}/service-accounts/{sa}/projects → {items, next_page_token}:
-// the account's grants by project, "*" first.
+// listAccountGrants: GET /v1/workspaces/{ws}/service-accounts/{sa}/projects → {items,
+// next_page_token, groups}: the account's grants by project, "*" first; the grants of its
+// groups come with the first page.
 func (s *Server) listAccountGrants(w http.ResponseWriter, r *http.Request) error {
 	p, err := pageOf(r)
 	if err != nil {
 		return err
 	}
-	items, next, err := s.svc.ListAccountGrants(r.Context(), r.PathValue("ws"), r.PathValue("sa"), p)
+	ws, sa := r.PathValue("ws"), r.PathValue("sa")
+	items, next, err := s.svc.ListAccountGrants(r.Context(), ws, sa, p)
 	if err != nil {
 		return err
 	}
-	writeList(w, items, next)
+	out := AccountGrantList{Items: items, NextPageToken: next}
+	if out.Items == nil {
+		out.Items = []keystore.Grant{}
+	}
+	if p.Token == "" {
+		if out.Groups, err = s.svc.ListAccountGroupGrants(r.Context(), ws, sa); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -39,13 +39,16 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
-// listServiceAccounts: GET /v1/workspaces/{ws}/service-accounts → {items, next_page_token}.
+// listServiceAccounts: GET /v1/workspaces/{ws}/service-accounts[?owner=P&state=S] →
+// {items, next_page_token}.
 func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request) error {
 	p, err := pageOf(r)
 	if err != nil {
 		return err
 	}
-	items, next, err := s.svc.ListServiceAccounts(r.Context(), r.PathValue("ws"), p)
+	q := r.URL.Query()
+	f := keystore.AccountFilter{Owner: q.Get("owner"), State: keystore.AccountState(q.Get("state"))}
+	items, next, err := s.svc.FindServiceAccounts(r.Context(), r.PathValue("ws"), f, p)
 	if err != nil {
 		return err
 	}

@@ -187,7 +187,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"WorkspaceList", admin.List[keystore.Workspace]{}, true},
 		{"ServiceAccountList", admin.List[keystore.ServiceAccount]{}, true},
 		{"APIKeyList", admin.List[keystore.APIKey]{}, true},
-		{"GrantList", admin.List[keystore.Grant]{}, true},
+		{"AccountGrantList", admin.AccountGrantList{}, true},
 		{"AuditEventList", admin.List[keystore.AuditEvent]{}, true},
 		{"CreateGroupRequest", admin.CreateGroupRequest{}, false},
 		{"UpdateGroupRequest", admin.UpdateGroupRequest{}, false},

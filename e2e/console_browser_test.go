@@ -122,8 +122,52 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := s.status(t, key); got != http.StatusOK {
 		t.Fatalf("the sidecar answers %d to the new key, want 200", got)
 	}
+	// Shown once means once in a real browser: neither Back, Forward (the pages are
+	// no-store) nor Reload shows the key again, and none sends a form again. The page is
+	// read and awaited by script: a page restored from the back-forward cache fires no
+	// load event, which chromedp's navigation and DOM queries wait for.
+	page := func(cond string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			for { // until cond holds; an evaluation may meet the context of the page just left
+				ok, err := chromedp.Evaluate[bool]("!!("+cond+")")(ctx, tg)
+				if err == nil && ok {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("waiting for %s: %w (last: %v)", cond, ctx.Err(), err)
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		})
+	}
+	history := func(js string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](js+", true")(ctx, tg)
+			return err
+		})
+	}
+	noKey := func(when string) {
+		t.Helper()
+		html := read("read the page "+when, chromedp.Evaluate[string]("document.documentElement.outerHTML"))
+		if strings.Contains(html, key) || strings.Contains(html, key[4:]) {
+			t.Fatalf("the key is on the page %s", when)
+		}
+	}
+	const shownOnce = `document.readyState === "complete" && document.querySelector("h1") && document.querySelector("h1").textContent === "Shown once"`
+	accountsBefore := len(a.must(http.StatusOK, "GET", "/v1/workspaces/acme/service-accounts", nil)["items"].([]any))
+	run("go back", history("history.back()"), page(`location.pathname.endsWith("/new-account") && document.readyState === "complete" && document.getElementById("name") !== null`))
+	noKey("after Back")
+	run("go forward", history("history.forward()"), page(`location.pathname === "/console/new-key" && `+shownOnce))
+	noKey("after Back and Forward")
+	run("reload the key page", history("window.beforeReload = true, location.reload()"),
+		page(`!window.beforeReload && document.readyState === "complete" && `+shownOnce))
+	noKey("after Reload")
+	if n := len(a.must(http.StatusOK, "GET", "/v1/workspaces/acme/service-accounts", nil)["items"].([]any)); n != accountsBefore {
+		t.Fatalf("Back, Reload and Forward created accounts: %d before, %d after", accountsBefore, n)
+	}
 	run("revoke it",
-		chromedp.Click(`//a[contains(., "back to the account")]`),
+		chromedp.Navigate(a.url+"/console/w/acme/accounts/web-bot"),
 		chromedp.WaitVisible(chromedp.CSS(`td.actions a.danger`)),
 		chromedp.Click(chromedp.CSS(`td.actions a.danger`)),
 		chromedp.WaitVisible(`//h1[starts-with(., "Revoke key …")]`),
@@ -178,6 +222,34 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`table.audit`)),
 		shot("6-audit"),
 	)
+
+	// A workspace's admins, added and removed in the console.
+	admins := func() string {
+		var out []string
+		for _, x := range a.must(http.StatusOK, "GET", "/v1/workspaces/acme/admins", nil)["items"].([]any) {
+			out = append(out, fmt.Sprint(x.(map[string]any)["principal"]))
+		}
+		return strings.Join(out, " ")
+	}
+	run("add a workspace admin",
+		chromedp.Navigate(a.url+"/console/workspaces"),
+		chromedp.Click(`//tr[td[1]/a[text()="acme"]]//a[text()="admins"]`),
+		chromedp.WaitVisible(`//h1[text()="Admins of acme"]`),
+		chromedp.SendKeys(chromedp.ID("admin-principal"), "person:alice"),
+		chromedp.Submit(chromedp.ID("admin-principal")),
+		chromedp.WaitVisible(`//p[@class="flash" and contains(., "alice is an admin of acme")]`),
+		shot("10-workspace-admins"),
+	)
+	if got := admins(); got != "person:alice" {
+		t.Fatalf("acme's admins after the console added alice: %q", got)
+	}
+	run("remove it",
+		chromedp.Click(`//tr[td[1][text()="alice"]]//button[text()="Remove"]`),
+		chromedp.WaitVisible(`//p[@class="flash" and contains(., "no longer an admin")]`),
+	)
+	if got := admins(); got != "" {
+		t.Fatalf("acme's admins after the console removed alice: %q", got)
+	}
 
 	// A project owner sees and changes only their project.
 	projects := func(sa string) string { // "project:role …" of an account, by the API

@@ -90,7 +90,7 @@ func TestAccountStatesAndRotation(t *testing.T) {
 		t.Fatalf("successor after retain = %d", got)
 	}
 
-	// Pause and resume one key.
+	// Deactivate and activate one key.
 	e.admin.must(http.StatusOK, "POST", sa+"/keys/"+next.ID+"/deactivate", nil)
 	systest.Eventually(t, propagation, "paused key refused", func() bool { return s.status(t, next.Key) == http.StatusUnauthorized })
 	e.admin.must(http.StatusOK, "POST", sa+"/keys/"+next.ID+"/activate", nil)

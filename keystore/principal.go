@@ -66,13 +66,15 @@ func (p Principal) Ref() string {
 	case PrincipalPerson:
 		return PrincipalRefPerson + p.Name
 	}
-	return "operator:" + p.Name
+	return PrincipalRefOperator + p.Name
 }
 
 // Prefixes of a principal reference in the admin API (workspace admins).
 const (
 	PrincipalRefSA     = "sa:"
 	PrincipalRefPerson = "person:"
+	// PrincipalRefOperator names an operator, in the audit trail only.
+	PrincipalRefOperator = "operator:"
 )
 
 // MaxPersonNameLen bounds a person's name, in characters.
@@ -124,7 +126,7 @@ func (p Principal) audit() *AuditPrincipal {
 // which check failed, so that it tells a key's finder nothing; only a key of a
 // deactivated account is told so (liveKey), since reactivation is what its holder needs.
 var errNoKey = &Error{Kind: KindUnauthenticated,
-	Message: "the service-account key is unknown, revoked, paused or expired, or its account is deactivated"}
+	Message: "the service-account key is unknown, revoked, deactivated or expired, or its account is deactivated"}
 
 // Authenticate returns the principal of a sak_ key: its service account, if the key is
 // active and unexpired and its account active. It reads the store once, by the key's hash.

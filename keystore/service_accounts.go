@@ -137,6 +137,27 @@ func (s *Service) CreateServiceAccount(ctx context.Context, ws string, in Create
 
 // ListServiceAccounts lists a workspace's accounts by name.
 func (s *Service) ListServiceAccounts(ctx context.Context, ws string, p Page) ([]ServiceAccount, string, error) {
+	return s.FindServiceAccounts(ctx, ws, AccountFilter{}, p)
+}
+
+// AccountFilter narrows FindServiceAccounts. Zero fields do not filter.
+type AccountFilter struct {
+	// Owner is the accounts' owner as SetServiceAccountOwner takes it: "sa:<id, name or
+	// name@ws>" of the workspace or "person:<name>". An account that does not exist is an
+	// error; a person who owns nothing finds nothing.
+	Owner string
+	State AccountState // AccountActive or AccountDeactivated
+}
+
+// FindServiceAccounts lists the accounts of a workspace that f matches, by name. It reads
+// the workspace's accounts in pages until a page of matches is full.
+func (s *Service) FindServiceAccounts(ctx context.Context, ws string, f AccountFilter, p Page) ([]ServiceAccount, string, error) {
+	if f.State != "" && f.State != AccountActive && f.State != AccountDeactivated {
+		return nil, "", Invalid("state", "must be %s or %s", AccountActive, AccountDeactivated)
+	}
+	if err := checkActor(f.Owner); err != nil || strings.HasPrefix(f.Owner, PrincipalRefOperator) {
+		return nil, "", Invalid("owner", "must be sa:<id or name> of the workspace or person:<name>")
+	}
 	size, after, err := parsePage(p, 1)
 	if err != nil {
 		return nil, "", err
@@ -146,8 +167,28 @@ func (s *Service) ListServiceAccounts(ctx context.Context, ws string, p Page) ([
 		if _, err := getWorkspace(ctx, tx, ws); err != nil {
 			return err
 		}
-		sas, err = tx.ListServiceAccounts(ctx, ws, after[0], size+1)
-		return err
+		owner := ""
+		if f.Owner != "" {
+			if owner, _, err = resolveAdminRef(ctx, tx, ws, f.Owner); err != nil {
+				return ownerErr(err)
+			}
+		}
+		from := after[0]
+		for {
+			page, err := tx.ListServiceAccounts(ctx, ws, from, size+1)
+			if err != nil {
+				return err
+			}
+			for _, sa := range page {
+				if (owner == "" || sa.Owner == owner) && (f.State == "" || sa.State == f.State) {
+					sas = append(sas, sa)
+				}
+			}
+			if len(sas) > size || len(page) <= size {
+				return nil
+			}
+			from = page[len(page)-1].Name
+		}
 	})
 	if err != nil {
 		return nil, "", err

@@ -316,3 +316,18 @@ func (s *Service) ListProjectGroupGrants(ctx context.Context, ws, project string
 	})
 	return out, err
 }
+
+// ListAccountGroupGrants lists the grants an account holds through the groups it belongs
+// to, in every project, by group name then project: the roles that add to its own grants.
+func (s *Service) ListAccountGroupGrants(ctx context.Context, ws, saRef string) ([]GroupGrant, error) {
+	var out []GroupGrant
+	err := s.view(ctx, "service_account.read", scope{ws: ws, sa: saRef}, func(tx Tx) error {
+		sa, err := getAccount(ctx, tx, ws, saRef)
+		if err != nil {
+			return err
+		}
+		out, err = tx.MemberGroupGrants(ctx, ws, PrincipalRefSA+sa.ID, "")
+		return err
+	})
+	return out, err
+}

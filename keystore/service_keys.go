@@ -316,7 +316,7 @@ func (s *Service) DeactivateKey(ctx context.Context, ws, saRef, keyRef string) (
 	return s.setKeyState(ctx, "key.deactivate", ws, saRef, keyRef, KeyActive, KeyDeactivated)
 }
 
-// ActivateKey resumes one paused, unexpired key of an active account.
+// ActivateKey activates one deactivated, unexpired key of an active account again.
 func (s *Service) ActivateKey(ctx context.Context, ws, saRef, keyRef string) (APIKey, error) {
 	return s.setKeyState(ctx, "key.activate", ws, saRef, keyRef, KeyDeactivated, KeyActive)
 }

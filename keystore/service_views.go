@@ -58,7 +58,7 @@ func checkActor(s string) error {
 	switch {
 	case s == "":
 		return nil
-	case !ok || name == "" || (kind+":" != PrincipalRefSA && kind+":" != PrincipalRefPerson && kind != "operator"):
+	case !ok || name == "" || (kind+":" != PrincipalRefSA && kind+":" != PrincipalRefPerson && kind+":" != PrincipalRefOperator):
 		return Invalid("actor", "must be a principal such as operator:NAME, sa:NAME, sa:NAME@WORKSPACE, sa:ID or person:NAME")
 	case !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxActorLen || strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }):
 		return Invalid("actor", "must be at most %d printable characters without spaces", maxActorLen)

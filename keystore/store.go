@@ -119,6 +119,9 @@ type Tx interface {
 	// ListAudit returns up to limit events that f matches with an ID below beforeID (0: from
 	// the newest), newest first.
 	ListAudit(ctx context.Context, f AuditFilter, beforeID int64, limit int) ([]AuditEvent, error)
+	// AuditActors returns up to limit distinct actors of the audit events of ws (of every
+	// workspace when ws is "") that begin with prefix ("person:", "operator:"), sorted.
+	AuditActors(ctx context.Context, ws, prefix string, limit int) ([]string, error)
 
 	AccessTx
 	GroupTx

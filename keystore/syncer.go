@@ -46,7 +46,7 @@ type RecordSource interface {
 	// the key's revocation or its expiry: a use reported after the key was revoked (the
 	// fold runs every 30 s) still counts, as of at most the revocation. Key ids that are
 	// unknown, deactivated or of a deactivated account are ignored: the times come from
-	// Redis, which anyone able to write to it can fill, and a paused key must not seem used.
+	// Redis, which anyone able to write to it can fill, and a deactivated key must not seem used.
 	RecordKeyUse(ctx context.Context, uses map[string]time.Time) error
 	// Revision returns the store's current revision: one row, cheap enough to read every
 	// second (the sync compares it with Redis' revision marker).

@@ -127,13 +127,13 @@ func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, q *req) {
 	c.done(w, r, q, sa.Name, "Key "+k.Name+" ending in …"+k.Last6+" revoked; sidecars refuse it within seconds.")
 }
 
-// pauseKey deactivates one key; resumeKey activates it again (the buttons say
-// Deactivate and Activate, as the CLI and the API do).
-func (c *Console) pauseKey(w http.ResponseWriter, r *http.Request, q *req) {
+// deactivateKey deactivates one key; activateKey activates it again: the words of the
+// CLI and the API, in the buttons and in the URLs.
+func (c *Console) deactivateKey(w http.ResponseWriter, r *http.Request, q *req) {
 	c.setKeyActive(w, r, q, false)
 }
 
-func (c *Console) resumeKey(w http.ResponseWriter, r *http.Request, q *req) {
+func (c *Console) activateKey(w http.ResponseWriter, r *http.Request, q *req) {
 	c.setKeyActive(w, r, q, true)
 }
 

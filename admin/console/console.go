@@ -202,8 +202,8 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("GET "+key+"/{what}", c.auth(c.keyActionPage))
 	c.mux.HandleFunc("POST "+key+"/rotate", c.auth(c.rotateKey))
 	c.mux.HandleFunc("POST "+key+"/revoke", c.auth(c.revokeKey))
-	c.mux.HandleFunc("POST "+key+"/pause", c.auth(c.pauseKey))
-	c.mux.HandleFunc("POST "+key+"/resume", c.auth(c.resumeKey))
+	c.mux.HandleFunc("POST "+key+"/deactivate", c.auth(c.deactivateKey))
+	c.mux.HandleFunc("POST "+key+"/activate", c.auth(c.activateKey))
 	c.mux.HandleFunc("POST "+sa+"/grants", c.auth(c.setGrant))
 	c.mux.HandleFunc("POST "+sa+"/grants/remove", c.auth(c.removeGrant))
 	c.mux.HandleFunc("GET "+ws+"/project", c.auth(c.openProject))
@@ -211,6 +211,7 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("POST "+ws+"/projects/{project}/assign", c.auth(c.assignInProject))
 	c.mux.HandleFunc("POST "+ws+"/projects/{project}/unassign", c.auth(c.unassignInProject))
 	c.groupRoutes(ws)
+	c.manageRoutes(ws, sa)
 	c.mux.HandleFunc(Path, c.open(c.notFound))
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/sagate/sagate/keystore"
 )
 
-var keyRE = regexp.MustCompile(`<code id="new-key">(sak_[A-Za-z0-9_]+)</code>`)
+var keyRE = regexp.MustCompile(`<code id="new-key" data-secret>(sak_[A-Za-z0-9_]+)</code>`)
 
 func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 	e := newEnv(t)
@@ -239,7 +239,7 @@ func TestAccountLifecycle(t *testing.T) {
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Not possible right now") {
 		t.Errorf("revoking twice: %d", resp.StatusCode)
 	}
-	// Pause and resume the rotated key's successor.
+	// Deactivate and activate the rotated key's successor.
 	keys, _, _ = e.svc.ListKeys(e.op, "acme", "ci-bot", keystore.Page{})
 	var succ keystore.APIKey // the one active key without an expiry (the retained one has one)
 	for _, k := range keys {
@@ -248,16 +248,16 @@ func TestAccountLifecycle(t *testing.T) {
 		}
 	}
 	b.get("/console/w/acme/accounts/ci-bot")
-	if resp, body := b.post("/console/w/acme/accounts/ci-bot/keys/"+succ.ID+"/pause", nil); resp.StatusCode != http.StatusSeeOther {
+	if resp, body := b.post("/console/w/acme/accounts/ci-bot/keys/"+succ.ID+"/deactivate", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("pause: %d %s", resp.StatusCode, regexp.MustCompile(`role="alert">[^<]*`).FindString(body))
 	}
-	if _, body := b.get("/console/w/acme/accounts/ci-bot"); !strings.Contains(body, "deactivated: sidecars refuse it") || !strings.Contains(body, "/keys/"+succ.ID+"/resume") {
+	if _, body := b.get("/console/w/acme/accounts/ci-bot"); !strings.Contains(body, "deactivated: sidecars refuse it") || !strings.Contains(body, "/keys/"+succ.ID+"/activate") {
 		t.Error("no message or Activate button after deactivating")
 	}
-	if resp, _ := b.post("/console/w/acme/accounts/ci-bot/keys/"+succ.ID+"/resume", nil); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := b.post("/console/w/acme/accounts/ci-bot/keys/"+succ.ID+"/activate", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("resume: %d", resp.StatusCode)
 	}
-	if resp, body := b.post("/console/w/acme/accounts/ci-bot/keys/"+succ.ID+"/resume", nil); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Not possible right now") {
+	if resp, body := b.post("/console/w/acme/accounts/ci-bot/keys/"+succ.ID+"/activate", nil); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Not possible right now") {
 		t.Errorf("resuming an active key: %d", resp.StatusCode)
 	}
 	// Deactivate, reactivate (a new key, shown once), revoke all.

@@ -34,7 +34,7 @@ func TestOffersOnlyWhatCanSucceed(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("a deactivated account's page: %d", resp.StatusCode)
 	}
-	for _, offer := range []string{"/keys/" + k.ID + "/rotate", "/keys/" + k.ID + "/pause", "/keys/" + k.ID + "/resume", ">Create key</button>"} {
+	for _, offer := range []string{"/keys/" + k.ID + "/rotate", "/keys/" + k.ID + "/deactivate", "/keys/" + k.ID + "/activate", ">Create key</button>"} {
 		if strings.Contains(body, offer) {
 			t.Errorf("a deactivated account's page offers %s", offer)
 		}

@@ -30,8 +30,13 @@ type workspacesData struct {
 
 // workspacesPage lists every workspace to an operator; anyone else sees what it manages.
 func (c *Console) workspacesPage(w http.ResponseWriter, r *http.Request, q *req) {
+	c.showWorkspaces(w, r, q, http.StatusOK, nil, nil)
+}
+
+// showWorkspaces renders the workspaces page; errs and form show a failed form again.
+func (c *Console) showWorkspaces(w http.ResponseWriter, r *http.Request, q *req, status int, errs map[string]string, form url.Values) {
 	if !q.reach.Every {
-		c.render(w, q, http.StatusOK, "workspaces", view{Title: "What you manage"})
+		c.render(w, q, status, "workspaces", view{Title: "What you manage", Errors: errs})
 		return
 	}
 	ws, next, err := c.cfg.Service.ListWorkspaces(r.Context(), keystore.Page{Size: c.cfg.PageSize, Token: r.URL.Query().Get("page")})
@@ -44,7 +49,7 @@ func (c *Console) workspacesPage(w http.ResponseWriter, r *http.Request, q *req)
 	if next != "" {
 		d.NextURL = withQuery(pathOf("workspaces"), "page", next)
 	}
-	c.render(w, q, http.StatusOK, "workspaces", view{Title: "Workspaces", Data: d})
+	c.render(w, q, status, "workspaces", view{Title: "Workspaces", Data: d, Errors: errs, Form: form})
 }
 
 // accountsData is the accounts page of a workspace.
@@ -187,6 +192,10 @@ func (c *Console) confirmAccountPage(w http.ResponseWriter, r *http.Request, q *
 		d.Heading, d.Button, d.Action = "Deactivate "+sa.FullName+"?", "Deactivate", back+"/deactivate"
 		d.Text = "Every key of this account stops working at once (sidecars refuse them within seconds). " +
 			"Reactivating later revokes the old keys and issues one new key."
+	case "delete":
+		d.Heading, d.Button, d.Action = "Delete "+sa.FullName+"?", "Delete", back+"/delete"
+		d.Text = "The account, its keys and its grants are removed for good; every key is refused within seconds. " +
+			"The audit trail keeps what it did. This cannot be undone."
 	case "revoke-all":
 		d.Heading, d.Button, d.Action = "Revoke every key of "+sa.FullName+"?", "Revoke all keys", back+"/revoke-all"
 		d.Text = "Every key of this account is revoked for good; clients using them are refused within seconds. This cannot be undone."

@@ -44,7 +44,7 @@ type pages struct{ byName map[string]*template.Template }
 
 // pageNames are the templates under templates/, without ".html", besides the layout.
 var pageNames = []string{"sign-in", "workspaces", "accounts", "new-account", "account", "project", "key", "confirm", "rotate", "audit", "message",
-	"groups", "group", "projects"}
+	"groups", "group", "projects", "admins"}
 
 func parsePages(now func() time.Time) (*pages, error) {
 	funcs := template.FuncMap{

@@ -66,6 +66,21 @@ func TestCLISAShow(t *testing.T) {
 			t.Fatalf("sa show table lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	// A group's grant adds to the account's own, and sa show says which grant gives what.
+	ok(t, e, "ml-team", "group", "create", "ops")
+	ok(t, e, "ml-team", "group", "add", "ops", "sa:ci-bot")
+	ok(t, e, "ml-team", "project", "assign", "forecasting", "--group", "ops", "--role", "owner")
+	v = okJSON[accountView](t, e, "ml-team", "sa", "show", "ci-bot")
+	got = got[:0]
+	for _, g := range v.Grants {
+		got = append(got, g.Project+":"+g.Via+":"+string(g.Role)+":"+string(g.EffectiveRole)+":"+g.From)
+	}
+	if want := "*:direct:contributor:contributor: billing:direct:owner:owner: forecasting:direct:viewer:owner:group:ops forecasting:group:ops:owner:owner:"; strings.Join(got, " ") != want {
+		t.Fatalf("sa show grants with a group = %q, want %q", strings.Join(got, " "), want)
+	}
+	if r := ok(t, e, "ml-team", "sa", "show", "ci-bot"); !strings.Contains(r.stdout, "owner (from group:ops)") || !strings.Contains(r.stdout, "VIA") {
+		t.Fatalf("sa show table does not show the group's role:\n%s", r.stdout)
+	}
 	if keyRE.MatchString(r.stdout) {
 		t.Fatalf("sa show printed a secret")
 	}

@@ -101,5 +101,19 @@ func TestCLIOwnership(t *testing.T) {
 		t.Fatalf("sa show does not show the owner and creator: %s", r.stdout)
 	}
 	failingWith(t, e, 2, "ml", "--description or --owner", "sa", "update", "etl")
-	failingWith(t, e, 2, "ml", "--owner must be", "sa", "list", "--owner", "alice")
+	failing(t, e, "ml", "must be sa:", "sa", "list", "--owner", "alice")
+	failing(t, e, "ml", "nobody", "sa", "list", "--owner", "sa:nobody")
+
+	// --state, with --owner or alone, filtered by the admin.
+	ok(t, e, "ml", "sa", "deactivate", "etl")
+	if l := okJSON[admin.List[keystore.ServiceAccount]](t, e, "ml", "sa", "list", "--state", "deactivated", "-o", "json").Items; len(l) != 1 || l[0].Name != "etl" {
+		t.Fatalf("sa list --state deactivated: %+v", l)
+	}
+	if r := ok(t, e, "ml", "sa", "list", "--state", "active"); strings.Contains(r.stdout, "etl@ml") || !strings.Contains(r.stdout, "ingest@ml") {
+		t.Fatalf("sa list --state active: %s", r.stdout)
+	}
+	if l := okJSON[admin.List[keystore.ServiceAccount]](t, e, "ml", "sa", "list", "--owner", "person:alice", "--state", "active", "-o", "json").Items; len(l) != 0 {
+		t.Fatalf("sa list --owner person:alice --state active: %+v", l)
+	}
+	failing(t, e, "ml", "state", "sa", "list", "--state", "paused")
 }

@@ -63,6 +63,13 @@ func TestCLIKeyLifecycleAnswers(t *testing.T) {
 	if r := ok(t, e, "ml", "key", "list", "ci"); strings.Contains(r.stdout, " active ") {
 		t.Fatalf("key list of a deactivated account shows an active key: %q", r.stdout)
 	}
+	if l := okJSON[admin.List[keystore.APIKey]](t, e, "ml", "key", "list", "ci", "--state", "active", "-o", "json").Items; len(l) != 0 {
+		t.Fatalf("key list --state active of a deactivated account: %+v", l)
+	}
+	if l := okJSON[admin.List[keystore.APIKey]](t, e, "ml", "key", "list", "ci", "--state", "account_deactivated", "-o", "json").Items; len(l) == 0 {
+		t.Fatal("key list --state account_deactivated: no key")
+	}
+	failingWith(t, e, 2, "ml", "--state must be one of", "key", "list", "ci", "--state", "paused")
 }
 
 // TestCLIEveryChangeAnswersJSON: admins remove answers in -o json; a repeated admins add
@@ -100,4 +107,6 @@ func TestCLIAuditByName(t *testing.T) {
 	}
 	failing(t, e, "ml", "terraform", "audit", "--actor", "sa:terraform")
 	failing(t, e, "ml", "key.rotate", "audit", "--action", "key.explode")
+	failing(t, e, "ml", "operator:admin", "audit", "--actor", "operator:ghost")
+	failing(t, e, "ml", "none", "audit", "--actor", "person:ghost")
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -31,18 +33,26 @@ func (a *app) keyCmd() *cobra.Command {
 	create.Flags().StringVar(&cin.Name, "name", "", "the key's name (default \"default\")")
 	create.Flags().StringVar(&cin.ExpiresIn, "expires-in", "", "the key expires after this long (e.g. 30d); default never")
 
+	var state string
 	list := &cobra.Command{
-		Use:   "list SA",
+		Use:   "list SA [--state " + strings.Join(keyStates, "|") + "]",
 		Short: "List a service account's keys (never a secret)",
 		Args:  nArgs(1, "SA"),
 		RunE: a.withSA(0, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
+			if state != "" && !slices.Contains(keyStates, state) {
+				return usagef("--state must be one of %s", strings.Join(keyStates, ", "))
+			}
 			items, err := c.AllKeys(ctx, ws, args[0])
 			if err != nil {
 				return err
 			}
+			if state != "" {
+				items = slices.DeleteFunc(items, func(k keystore.APIKey) bool { return keyState(k) != state })
+			}
 			return showList(a, items, keyHeader, keyRow)
 		}),
 	}
+	list.Flags().StringVar(&state, "state", "", "only the keys in this state: "+strings.Join(keyStates, ", "))
 
 	var rin admin.RotateKeyRequest
 	rotate := &cobra.Command{

@@ -62,5 +62,5 @@ func usableLine(k keystore.APIKey) string {
 	case keystore.ReasonAccountDeactivated:
 		return "Usable: no, its service account is deactivated (sagate sa reactivate issues a new key)."
 	}
-	return "Usable: no, the key is deactivated (sagate key activate resumes it)."
+	return "Usable: no, the key is deactivated (sagate key activate makes it usable again)."
 }

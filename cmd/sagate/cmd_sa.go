@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -55,27 +54,23 @@ func (a *app) saCmd() *cobra.Command {
 	f.BoolVar(&noKey, "no-key", false, "do not issue a first key")
 	f.StringVar(&in.KeyExpiresIn, "key-expires-in", "", "the first key expires after this long (e.g. 90d); default never")
 
-	var owner string
+	var lf keystore.AccountFilter
+	var state string
 	list := &cobra.Command{
-		Use:   "list",
+		Use:   "list [--owner PRINCIPAL] [--state active|deactivated]",
 		Short: "List the workspace's service accounts",
 		Args:  nArgs(0, "none"),
 		RunE: a.withWS(func(ctx context.Context, c *admin.Client, ws string, _ []string) error {
-			items, err := c.AllServiceAccounts(ctx, ws)
+			lf.State = keystore.AccountState(state)
+			items, err := c.AllServiceAccounts(ctx, ws, lf)
 			if err != nil {
 				return err
-			}
-			if owner != "" {
-				ref, err := ownerRef(ctx, c, ws, owner)
-				if err != nil {
-					return err
-				}
-				items = slices.DeleteFunc(items, func(sa keystore.ServiceAccount) bool { return sa.Owner != ref })
 			}
 			return showList(a, items, saHeader, saRow)
 		}),
 	}
-	list.Flags().StringVar(&owner, "owner", "", "only the accounts this principal owns: sa:NAME or person:NAME")
+	list.Flags().StringVar(&lf.Owner, "owner", "", "only the accounts this principal owns: sa:NAME or person:NAME")
+	list.Flags().StringVar(&state, "state", "", "only the accounts in this state: active or deactivated")
 
 	var (
 		desc, newOwner string
@@ -181,20 +176,4 @@ func (a *app) withSA(saArg int, f func(ctx context.Context, c *admin.Client, ws 
 		}
 		return f(cmd.Context(), c, ws, args)
 	}
-}
-
-// ownerRef turns an owner as the user names it (sa:NAME, sa:NAME@WS, sa:ID or person:NAME)
-// into the principal an account's owner field holds (sa:ID or person:NAME).
-func ownerRef(ctx context.Context, c *admin.Client, ws, owner string) (string, error) {
-	if ref, ok := strings.CutPrefix(owner, keystore.PrincipalRefSA); ok {
-		sa, err := c.GetServiceAccount(ctx, ws, ref)
-		if err != nil {
-			return "", err
-		}
-		return keystore.PrincipalRefSA + sa.ID, nil
-	}
-	if strings.HasPrefix(owner, keystore.PrincipalRefPerson) {
-		return owner, nil
-	}
-	return "", usagef("--owner must be sa:NAME or person:NAME, not %q", owner)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,15 +21,23 @@ type accountView struct {
 	Keys []keystore.APIKey `json:"keys"`
 }
 
-// grantView is one grant of an account and the role its own grants give it in that
-// project, by the one rule (keystore.RoleIn): the higher of the project's grant and the
-// "*" grant. Its groups' grants add to it (sagate group show lists them).
+// grantView is one role of an account in a project, from its own grant (Via "direct") or
+// through a group it belongs to (Via "group:NAME"), and the role the account holds in that
+// project by the one rule (keystore.RoleIn): the highest of all its grants, its own and its
+// groups', on the project and on "*".
 type grantView struct {
 	Project       string        `json:"project"`
 	Role          keystore.Role `json:"role"`
+	Via           string        `json:"via"`
 	EffectiveRole keystore.Role `json:"effective_role"`
-	UpdatedAt     string        `json:"updated_at"`
+	// From names the grant the effective role comes from when it is another one: "*",
+	// "group:NAME" or "group:NAME on *".
+	From      string `json:"from,omitempty"`
+	UpdatedAt string `json:"updated_at"`
 }
+
+// viaDirect is the Via of an account's own grant.
+const viaDirect = "direct"
 
 // saShowCmd: sagate sa show NAME.
 func (a *app) saShowCmd() *cobra.Command {
@@ -55,18 +65,31 @@ func (a *app) accountView(ctx context.Context, c *admin.Client, ws, ref string) 
 	if err != nil {
 		return accountView{}, err
 	}
+	groups, err := c.AccountGroupGrants(ctx, ws, sa.ID)
+	if err != nil {
+		return accountView{}, err
+	}
 	keys, err := c.AllKeys(ctx, ws, sa.ID)
 	if err != nil {
 		return accountView{}, err
 	}
-	var roles map[string]keystore.Role
+	v := accountView{ServiceAccount: sa, Grants: make([]grantView, 0, len(grants)+len(groups)), Keys: keys}
 	for _, g := range grants {
+		v.Grants = append(v.Grants, grantView{Project: g.Project, Role: g.Role, Via: viaDirect, UpdatedAt: ts(g.UpdatedAt)})
+	}
+	for _, g := range groups {
+		v.Grants = append(v.Grants, grantView{Project: g.Project, Role: g.Role, Via: "group:" + g.Group, UpdatedAt: ts(g.UpdatedAt)})
+	}
+	slices.SortStableFunc(v.Grants, func(x, y grantView) int { return projectOrder(x.Project, y.Project) })
+	var roles map[string]keystore.Role
+	for _, g := range v.Grants {
 		roles = keystore.AddRole(roles, g.Project, g.Role)
 	}
-	v := accountView{ServiceAccount: sa, Grants: make([]grantView, 0, len(grants)), Keys: keys}
-	for _, g := range grants {
-		eff, _ := keystore.RoleIn(roles, g.Project)
-		v.Grants = append(v.Grants, grantView{Project: g.Project, Role: g.Role, EffectiveRole: eff, UpdatedAt: ts(g.UpdatedAt)})
+	for i, g := range v.Grants {
+		v.Grants[i].EffectiveRole, _ = keystore.RoleIn(roles, g.Project)
+		if v.Grants[i].EffectiveRole != g.Role {
+			v.Grants[i].From = roleSource(v.Grants, g.Project, v.Grants[i].EffectiveRole)
+		}
 	}
 	if v.Keys == nil {
 		v.Keys = []keystore.APIKey{}
@@ -86,12 +109,12 @@ func (a *app) printAccountView(v accountView) error {
 		rows := make([][]string, 0, len(v.Grants))
 		for _, g := range v.Grants {
 			eff := string(g.EffectiveRole)
-			if g.EffectiveRole != g.Role {
-				eff += " (from *)"
+			if g.From != "" {
+				eff += " (from " + g.From + ")"
 			}
-			rows = append(rows, []string{g.Project, string(g.Role), eff})
+			rows = append(rows, []string{g.Project, string(g.Role), g.Via, eff})
 		}
-		if err := a.table([]string{"PROJECT", "GRANTED", "ROLE"}, rows); err != nil {
+		if err := a.table([]string{"PROJECT", "GRANTED", "VIA", "ROLE"}, rows); err != nil {
 			return err
 		}
 	}
@@ -113,4 +136,37 @@ func checkRole(flag, role string) error {
 		return usagef("%s must be one of viewer, contributor, owner (got %q)", flag, role)
 	}
 	return nil
+}
+
+// projectOrder sorts projects by name, "*" (every project) first.
+func projectOrder(a, b string) int {
+	switch {
+	case a == b:
+		return 0
+	case a == keystore.AllProjects:
+		return -1
+	case b == keystore.AllProjects:
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+// roleSource names the grant of gs that gives role in project: one on project (its Via,
+// when that is a group) before one on "*" ("*" or "group:NAME on *").
+func roleSource(gs []grantView, project string, role keystore.Role) string {
+	for _, on := range []string{project, keystore.AllProjects} {
+		for _, g := range gs {
+			if g.Project != on || g.Role != role {
+				continue
+			}
+			switch {
+			case on != keystore.AllProjects:
+				return g.Via
+			case g.Via == viaDirect:
+				return keystore.AllProjects
+			}
+			return g.Via + " on " + keystore.AllProjects
+		}
+	}
+	return ""
 }

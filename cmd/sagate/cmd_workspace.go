@@ -164,7 +164,7 @@ func (a *app) auditCmd() *cobra.Command {
 	cmd.Flags().IntVar(&limit, "limit", keystore.DefaultPageSize, "how many actions to show")
 	cmd.Flags().StringVar(&token, "page-token", "", "continue from a previous page")
 	cmd.Flags().StringVar(&f.Action, "action", "", `only this action ("key.revoke"), or every action of a kind ("key.")`)
-	cmd.Flags().StringVar(&f.Actor, "actor", "", "only the actions of this principal (operator:NAME, sa:ID or person:NAME)")
+	cmd.Flags().StringVar(&f.Actor, "actor", "", "only the actions of this principal (operator:NAME, person:NAME, sa:NAME, sa:NAME@WS or sa:ID); one that never acted here is an error naming those who did")
 	cmd.Flags().StringVar(&since, "since", "", "only actions at or after this RFC 3339 time")
 	cmd.Flags().StringVar(&until, "until", "", "only actions before this RFC 3339 time")
 	return cmd

@@ -178,14 +178,23 @@ func saRow(s keystore.ServiceAccount) []string {
 // keyRow shows a key; its STATE is what decides whether it passes now (usable, reason),
 // so that a key of a deactivated account never reads "active".
 func keyRow(k keystore.APIKey) []string {
-	state := string(k.State)
+	state := strings.ReplaceAll(keyState(k), "_", " ")
+	return []string{k.ID, k.Name, k.Last6, state, tsPtr(k.ExpiresAt, "never"), tsPtr(k.LastUsedAt, "never"), ts(k.CreatedAt)}
+}
+
+// keyStates are the states key list --state takes, as keyState names them.
+var keyStates = []string{"active", "deactivated", "expired", "revoked", "account_deactivated"}
+
+// keyState is what decides whether k passes now: its own state, unless it has expired
+// or its account is deactivated.
+func keyState(k keystore.APIKey) string {
 	switch k.Reason {
 	case keystore.ReasonExpired:
-		state = "expired"
+		return "expired"
 	case keystore.ReasonAccountDeactivated:
-		state = "account deactivated"
+		return "account_deactivated"
 	}
-	return []string{k.ID, k.Name, k.Last6, state, tsPtr(k.ExpiresAt, "never"), tsPtr(k.LastUsedAt, "never"), ts(k.CreatedAt)}
+	return string(k.State)
 }
 
 func grantRow(g keystore.Grant) []string {

@@ -295,6 +295,11 @@ func (t *postgresTx) InsertAudit(ctx context.Context, e keystore.AuditEvent) err
 	return nil
 }
 
+func (t *postgresTx) AuditActors(ctx context.Context, ws, prefix string, limit int) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, auditActorsQuery(len(prefix), func(n int) string { return "$" + strconv.Itoa(n) }), prefix, ws, ws, limit)
+	return collect(rows, err, "listing audit actors", scanActor)
+}
+
 func (t *postgresTx) ListAudit(ctx context.Context, f keystore.AuditFilter, beforeID int64, limit int) ([]keystore.AuditEvent, error) {
 	where, args := auditWhere(f, beforeID, func(n int) string { return "$" + strconv.Itoa(n) }, func(v time.Time) any { return v })
 	rows, err := t.tx.QueryContext(ctx, "SELECT id, at, actor, action, workspace, target, details::text, principal FROM audit WHERE "+where+

@@ -320,6 +320,11 @@ func (t *sqliteTx) InsertAudit(ctx context.Context, e keystore.AuditEvent) error
 	return nil
 }
 
+func (t *sqliteTx) AuditActors(ctx context.Context, ws, prefix string, limit int) ([]string, error) {
+	rows, err := t.query(ctx, auditActorsQuery(len(prefix), func(int) string { return "?" }), prefix, ws, ws, limit)
+	return collect(rows, err, "listing audit actors", scanActor)
+}
+
 func (t *sqliteTx) ListAudit(ctx context.Context, f keystore.AuditFilter, beforeID int64, limit int) ([]keystore.AuditEvent, error) {
 	where, args := auditWhere(f, beforeID, func(int) string { return "?" }, func(v time.Time) any { return micro(v) })
 	rows, err := t.query(ctx, "SELECT id, at, actor, action, workspace, target, details, principal FROM audit WHERE "+where+

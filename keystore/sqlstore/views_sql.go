@@ -55,3 +55,16 @@ func auditWhere(f keystore.AuditFilter, beforeID int64, ph func(n int) string, t
 	}
 	return strings.Join(conds, " AND "), args
 }
+
+// auditActorsQuery selects the distinct actors of the audit table that begin with the
+// first argument, in the workspace of the second and third (the same; "" for all), up to
+// the fourth; ph returns the placeholder of the n-th argument in the store's dialect.
+func auditActorsQuery(prefixLen int, ph func(n int) string) string {
+	return "SELECT DISTINCT actor FROM audit WHERE substr(actor, 1, " + strconv.Itoa(prefixLen) + ") = " + ph(1) +
+		" AND (" + ph(2) + " = '' OR workspace = " + ph(3) + ") ORDER BY actor LIMIT " + ph(4)
+}
+
+func scanActor(r rowScanner) (string, error) {
+	var a string
+	return a, r.Scan(&a)
+}

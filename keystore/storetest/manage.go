@@ -278,15 +278,28 @@ func testAuditByName(t *testing.T, e *env) {
 	if _, _, err := e.svc.CreateServiceAccount(e.caller(k), "ws", keystore.CreateServiceAccountInput{Name: "etl"}); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := e.svc.SetWorkspaceAdmin(e.ctx, "ws", "person:alice"); err != nil {
+		t.Fatal(err)
+	}
+	alice := keystore.WithPrincipal(context.Background(), keystore.Person("alice", "10.0.0.1"))
+	if _, _, err := e.svc.CreateServiceAccount(alice, "ws", keystore.CreateServiceAccountInput{Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range []keystore.AuditFilter{
 		{Workspace: "ws", Actor: "sa:ci"},
 		{Actor: "sa:ci@ws"},
 		{Workspace: "ws", Actor: "sa:ci", Action: "service_account."},
+		{Workspace: "ws", Actor: "person:alice"},
+		{Actor: "person:alice", Action: "service_account.create"},
 	} {
 		evs, _, err := e.svc.ListAudit(e.ctx, f, keystore.Page{})
 		if err != nil || len(evs) != 1 || evs[0].Action != "service_account.create" {
 			t.Errorf("ListAudit(%+v) = %+v, %v", f, evs, err)
 		}
+	}
+	evs, _, err := e.svc.ListAudit(e.ctx, keystore.AuditFilter{Workspace: "ws", Actor: "operator:" + Operator}, keystore.Page{})
+	if err != nil || len(evs) == 0 {
+		t.Errorf("ListAudit(operator:%s) = %+v, %v", Operator, evs, err)
 	}
 	for _, c := range []struct {
 		f    keystore.AuditFilter
@@ -297,6 +310,9 @@ func testAuditByName(t *testing.T, e *env) {
 		{keystore.AuditFilter{Actor: "sa:terraform"}, keystore.KindInvalid, "workspace"},
 		{keystore.AuditFilter{Workspace: "ws", Action: "key.explode"}, keystore.KindInvalid, "key.rotate"},
 		{keystore.AuditFilter{Workspace: "nope"}, keystore.KindNotFound, "nope"},
+		{keystore.AuditFilter{Workspace: "ws", Actor: "person:bob"}, keystore.KindNotFound, "person:alice"},
+		{keystore.AuditFilter{Actor: "person:bob"}, keystore.KindNotFound, "person:alice"},
+		{keystore.AuditFilter{Workspace: "ws", Actor: "operator:nobody"}, keystore.KindNotFound, "operator:" + Operator},
 	} {
 		_, _, err := e.svc.ListAudit(e.ctx, c.f, keystore.Page{})
 		wantKind(t, "ListAudit(unknown)", err, c.kind)

@@ -1,5 +1,16 @@
-// sagate console: the copy buttons of the key page. Nothing else runs in the page.
+// sagate console: the copy buttons of the key page, and its secrets wiped when the page
+// is left. Nothing else runs in the page.
 "use strict";
+// A page with a secret (the key page, shown once) is no-store, but a browser's
+// back-forward cache may still keep it whole and show it again on Back then Forward,
+// without asking the server. So the secrets leave the page as it is hidden, and a page
+// restored from that cache is loaded afresh, which the server answers "Shown once".
+window.addEventListener("pagehide", function () {
+  document.querySelectorAll("[data-secret]").forEach(function (el) { el.textContent = "(shown once)"; });
+});
+window.addEventListener("pageshow", function (ev) {
+  if (ev.persisted && document.querySelector("[data-secret]")) { location.reload(); }
+});
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("button.copy[data-copy]").forEach(function (btn) {
     btn.addEventListener("click", function () {
