@@ -104,6 +104,8 @@ CREATE INDEX audit_by_workspace ON audit (workspace, id);
 	5: ownershipMigration,
 	// 6: the successor a rotation issued.
 	6: keySuccessorMigration,
+	// 7: an account's rate limit.
+	7: rateLimitMigration,
 }
 
 // migrationLockID is the key of the transaction-level advisory lock that serialises

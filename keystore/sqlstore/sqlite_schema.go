@@ -103,6 +103,8 @@ CREATE INDEX audit_by_workspace ON audit (workspace, id);
 	5: ownershipMigration,
 	// 6: the successor a rotation issued.
 	6: keySuccessorMigration,
+	// 7: an account's rate limit.
+	7: rateLimitMigration,
 }
 
 // migrate applies every migration not yet recorded in schema_migrations.

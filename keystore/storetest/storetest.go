@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"Groups", testGroups},
 		{"ListProjects", testListProjects},
 		{"Ownership", testOwnership},
+		{"RateLimit", testRateLimit},
 		{"SyncPending", testSyncPending},
 		{"SyncPendingAgeAndConfirm", testSyncPendingAgeAndConfirm},
 		{"NotOnItself", testNotOnItself},
