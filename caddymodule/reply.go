@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // reason is why a request was refused. Each has a reply prepared at Provision.
@@ -22,6 +23,7 @@ const (
 	reasonNoGrant                   // 403 insufficient_scope
 	reasonLowRole                   // 403 insufficient_scope
 	reasonUnavailable               // 503
+	reasonRateLimited               // 429: the account's rate limit (ratelimit)
 	numReasons
 )
 
@@ -47,6 +49,7 @@ var reasonSpecs = [numReasons]reasonSpec{
 	reasonNoGrant:     {http.StatusForbidden, "insufficient_scope", "insufficient_scope", "the service account has no role in this project", resultForbidden},
 	reasonLowRole:     {http.StatusForbidden, "insufficient_scope", "insufficient_scope", "the service account's role in this project is too low", resultForbidden},
 	reasonUnavailable: {http.StatusServiceUnavailable, "", "temporarily_unavailable", "the key could not be checked, retry later", resultUnavailable},
+	reasonRateLimited: {http.StatusTooManyRequests, "", "rate_limited", "the service account's rate limit is exceeded, retry later", resultRateLimited},
 }
 
 // reply is a refusal rendered once for a realm.
@@ -85,9 +88,10 @@ func newReplies(realm string) replies {
 	return rs
 }
 
-// write sends the refusal. Header values are fresh slices: a later handler may
+// write sends the refusal; retryAfter is the wait a 429 names in Retry-After, in whole
+// seconds rounded up (at least 1). Header values are fresh slices: a later handler may
 // change them in place.
-func (r *reply) write(w http.ResponseWriter) {
+func (r *reply) write(w http.ResponseWriter, retryAfter time.Duration) {
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json; charset=utf-8"}
 	h["Cache-Control"] = []string{"no-store"}
@@ -95,10 +99,19 @@ func (r *reply) write(w http.ResponseWriter) {
 	if r.wwwAuthenticate != "" {
 		h["Www-Authenticate"] = []string{r.wwwAuthenticate}
 	}
-	if r.status == http.StatusServiceUnavailable {
+	switch r.status {
+	case http.StatusServiceUnavailable:
 		h["Retry-After"] = []string{"1"}
+	case http.StatusTooManyRequests:
+		h["Retry-After"] = []string{retryAfterSeconds(retryAfter)}
 	}
 	h["Content-Length"] = []string{r.contentLength}
 	w.WriteHeader(r.status)
 	_, _ = w.Write(r.body)
+}
+
+// retryAfterSeconds is Retry-After's value for a wait of d: whole seconds, rounded up,
+// at least 1.
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.FormatInt(max(1, int64((d+time.Second-1)/time.Second)), 10)
 }

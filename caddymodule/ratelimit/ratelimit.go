@@ -75,7 +75,10 @@ func New() *Limiter {
 // It reports whether the request passes and, when it does not, how long until it
 // would. An unlimited lim (lim.Limited false) always passes and keeps no bucket. A
 // limit that differs from the one the account's bucket was made with (the account's
-// limit changed) replaces the bucket, keeping what the account has used.
+// limit changed) replaces the bucket with a full one: the new limit starts afresh. The
+// admin rewrites the records of all an account's keys in one change (one event per
+// thousand keys), so a sidecar sees the old and the new limit side by side only while
+// it applies those events.
 //
 // now must come from time.Now (with its monotonic reading), as every other call's.
 func (l *Limiter) Allow(id string, lim wire.RateLimit, now time.Time) (ok bool, retryAfter time.Duration) {
@@ -120,8 +123,8 @@ func newBucket(lim wire.RateLimit) *bucket {
 	return &bucket{interval: interval, tolerance: interval * (burst - 1), limit: lim}
 }
 
-// put returns the bucket of id for lim at t, making it if it is missing or was made
-// for another limit (then keeping its debt, up to what the new limit allows).
+// put returns the bucket of id for lim at t, making a full one if it is missing or
+// was made for another limit.
 func (sh *shard) put(id string, lim wire.RateLimit, t int64) *bucket {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -129,12 +132,10 @@ func (sh *shard) put(id string, lim wire.RateLimit, t int64) *bucket {
 	if old != nil && old.limit == lim {
 		return old
 	}
-	b := newBucket(lim)
-	if old != nil {
-		b.tat.Store(min(old.tat.Load(), t+b.tolerance+b.interval))
-	} else if len(sh.m) >= sh.sweepAt {
+	if old == nil && len(sh.m) >= sh.sweepAt {
 		sh.sweep(t)
 	}
+	b := newBucket(lim)
 	sh.m[id] = b
 	return b
 }

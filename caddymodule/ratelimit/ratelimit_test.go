@@ -68,8 +68,7 @@ func TestFractionalRate(t *testing.T) {
 	}
 }
 
-// TestLimitChange: a new limit replaces the bucket, keeping what was used up to what
-// the new limit allows.
+// TestLimitChange: a new limit replaces the bucket with a full one.
 func TestLimitChange(t *testing.T) {
 	l := New()
 	slow := wire.RateLimit{RPS: 1, Burst: 2}
@@ -79,13 +78,14 @@ func TestLimitChange(t *testing.T) {
 	if ok, _ := l.Allow("sa", slow, l.at(0)); ok {
 		t.Fatal("burst of 2 let 3 through")
 	}
-	fast := wire.RateLimit{RPS: 100, Burst: 1}
-	// Used up under the slow limit (tat 2s ahead): the fast limit caps the debt at one interval.
-	if ok, wait := l.Allow("sa", fast, l.at(0)); ok || wait != 10*time.Millisecond {
-		t.Fatalf("after raising the limit = %v, %v; want refused for 10ms", ok, wait)
+	fast := wire.RateLimit{RPS: 100, Burst: 5}
+	for i := range 5 {
+		if ok, _ := l.Allow("sa", fast, l.at(0)); !ok {
+			t.Fatalf("request %d under the new limit refused", i+1)
+		}
 	}
-	if ok, _ := l.Allow("sa", fast, l.at(10*time.Millisecond)); !ok {
-		t.Fatal("refused once the raised limit allows")
+	if ok, wait := l.Allow("sa", fast, l.at(0)); ok || wait != 10*time.Millisecond {
+		t.Fatalf("over the new limit = %v, %v; want refused for 10ms", ok, wait)
 	}
 }
 
