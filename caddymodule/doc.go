@@ -27,9 +27,15 @@
 //	403 error="insufficient_scope"  key of another workspace, no project, no grant, role too low
 //	503 temporarily_unavailable     Redis cannot tell (down, slow, not synced, may evict keys, unsigned or
 //	                                older data) and nothing usable is cached (Retry-After: 1)
+//	429 rate_limited                a key that passes, over its account's rate limit (Retry-After:
+//	                                whole seconds until one more request)
 //
 // Every refusal has a JSON body {"error": "...", "error_description": "..."} and
 // Cache-Control: no-store. A key is never accepted that could not be checked.
+//
+// An account's rate limit comes with its key's signed record; the buckets are
+// package ratelimit's, one per account for the whole process, checked after every
+// other check, in memory. Each process enforces it on its own.
 //
 // Every site of a Caddy process that names the same Redis URL, signing keys and cache
 // settings shares one Redis client and one keycache.Cache (so one events subscription),
