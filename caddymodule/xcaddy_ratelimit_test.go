@@ -38,12 +38,16 @@ func docCaddyfile(t *testing.T, name string) string {
 // Caddyfile of operations.md ("A global limit") as written, on two sidecars sharing
 // one storage: after the first sidecar has let an account through up to the zone's
 // events, the second refuses it long before its own share, because the counts are
-// shared. It compiles all of Caddy, so it runs only with SAGATE_XCADDY_TEST=1.
+// shared. It compiles all of Caddy, so it runs only with SAGATE_XCADDY_TEST=1
+// (SAGATE_XCADDY_RATELIMIT_CADDY names a binary built so already, to skip the build).
 func TestXcaddyGlobalRateLimit(t *testing.T) {
 	if os.Getenv("SAGATE_XCADDY_TEST") != "1" {
 		t.Skip("set SAGATE_XCADDY_TEST=1 to build Caddy with xcaddy (takes minutes)")
 	}
-	bin, _ := xcaddyBuild(t, caddyRatelimit)
+	bin := os.Getenv("SAGATE_XCADDY_RATELIMIT_CADDY") // one built already, with both modules
+	if bin == "" {
+		bin, _ = xcaddyBuild(t, caddyRatelimit)
+	}
 	st := newStore(t)
 	up := newUpstream(t)
 	a := st.newAccount("ci-bot", "ml-team", nil)
@@ -85,6 +89,13 @@ func TestXcaddyGlobalRateLimit(t *testing.T) {
 				b, _ := os.ReadFile(log.Name())
 				t.Logf("%s's log:\n%s", name, b)
 			}
+		})
+		waitUntil(t, name+" listening", func() bool {
+			res, err := http.Get(sc.url)
+			if err == nil {
+				res.Body.Close()
+			}
+			return err == nil
 		})
 		sc.waitStatus(t, name+" lets the key through", a.key, http.StatusOK)
 		return sc
