@@ -88,10 +88,11 @@ chaos: deps
 test-hosts: deps
 	SAGATE_HOSTS_TEST=1 $(GO) test -count=1 -timeout 10m -v -run '^TestWalkthroughAcrossHosts$$' ./e2e
 
-# Builds a Caddy with xcaddy from this checkout, as xcaddy.md says (slow; on demand).
+# Builds a Caddy with xcaddy from this checkout, as xcaddy.md says, and one with
+# caddy-ratelimit too, whose global limit operations.md describes (slow; on demand).
 xcaddy-test:
 	command -v xcaddy >/dev/null || $(GO) install github.com/caddyserver/xcaddy/cmd/xcaddy@latest
-	PATH="$$PATH:$$($(GO) env GOPATH)/bin" SAGATE_XCADDY_TEST=1 $(GO) test -count=1 -timeout 30m -run TestXcaddyBuild -v ./caddymodule
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" SAGATE_XCADDY_TEST=1 $(GO) test -count=1 -timeout 60m -run '^TestXcaddy(Build|GlobalRateLimit)$$' -v ./caddymodule
 
 clean:
 	rm -rf $(BIN)

@@ -81,7 +81,7 @@ func (c *Client) GetServiceAccount(ctx context.Context, ws, sa string) (keystore
 	return out, c.do(ctx, http.MethodGet, saPath(ws, sa), nil, nil, &out, http.StatusOK)
 }
 
-// UpdateServiceAccount changes an account's description.
+// UpdateServiceAccount changes an account's description, owner or rate limit.
 func (c *Client) UpdateServiceAccount(ctx context.Context, ws, sa string, in UpdateServiceAccountRequest) (keystore.ServiceAccount, error) {
 	var out keystore.ServiceAccount
 	return out, c.do(ctx, http.MethodPatch, saPath(ws, sa), nil, in, &out, http.StatusOK)

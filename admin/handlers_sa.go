@@ -66,7 +66,8 @@ func (s *Server) getServiceAccount(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// updateServiceAccount: PATCH …/service-accounts/{sa} {description?} → 200 the account.
+// updateServiceAccount: PATCH …/service-accounts/{sa} {description?, owner?,
+// rate_limit?} → 200 the account.
 func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request) error {
 	var in UpdateServiceAccountRequest
 	if err := s.decodeBody(w, r, &in, false); err != nil {
@@ -77,7 +78,17 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request) er
 			return err
 		}
 	}
+	if in.RateLimit.Limit != nil {
+		if _, err := keystore.CheckRateLimit(*in.RateLimit.Limit); err != nil {
+			return err
+		}
+	}
 	ws, ref := r.PathValue("ws"), r.PathValue("sa")
+	if in.RateLimit.Set {
+		if _, err := s.svc.SetServiceAccountRateLimit(r.Context(), ws, ref, in.RateLimit.Limit); err != nil {
+			return err
+		}
+	}
 	if in.Owner != nil {
 		if _, err := s.svc.SetServiceAccountOwner(r.Context(), ws, ref, *in.Owner); err != nil {
 			return err

@@ -1,6 +1,11 @@
 package admin
 
-import "github.com/sagate/sagate/keystore"
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/sagate/sagate/keystore"
+)
 
 // The JSON bodies of the admin API, shared by the server and the Client. Objects in
 // answers are keystore's own types.
@@ -47,6 +52,42 @@ type UpdateServiceAccountRequest struct {
 	// Owner, when present, replaces the account's owner: sa:<id or name> of the
 	// workspace, person:<name>, or "" for none.
 	Owner *string `json:"owner,omitempty"`
+	// RateLimit, when present, replaces the account's rate limit: {"rps": N, "burst":
+	// M} (burst absent or 0: the rate rounded up), or null for none.
+	RateLimit RateLimitPatch `json:"rate_limit,omitzero"`
+}
+
+// RateLimitPatch is the rate_limit member of a PATCH, which tells absent (Set false:
+// unchanged) from null (Set true, Limit nil: none).
+type RateLimitPatch struct {
+	Set   bool
+	Limit *keystore.RateLimit
+}
+
+// SetRateLimit returns the patch that sets the limit rl, or clears it (nil).
+func SetRateLimit(rl *keystore.RateLimit) RateLimitPatch { return RateLimitPatch{Set: true, Limit: rl} }
+
+// IsZero reports whether the member is absent (omitzero).
+func (p RateLimitPatch) IsZero() bool { return !p.Set }
+
+// MarshalJSON writes the limit, or null.
+func (p RateLimitPatch) MarshalJSON() ([]byte, error) { return json.Marshal(p.Limit) }
+
+// UnmarshalJSON reads the limit, or null. Unknown members are refused, as everywhere in
+// the API's bodies.
+func (p *RateLimitPatch) UnmarshalJSON(b []byte) error {
+	p.Set, p.Limit = true, nil
+	if string(b) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var rl keystore.RateLimit
+	if err := dec.Decode(&rl); err != nil {
+		return err
+	}
+	p.Limit = &rl
+	return nil
 }
 
 // CreateKeyRequest is the body of POST …/service-accounts/{sa}/keys.

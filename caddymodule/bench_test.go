@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"net/http"
 	"runtime"
 	"syscall"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/sagate/sagate/keystore/wire"
 )
 
 // maxHitAllocs is the budget of a cache hit through ServeHTTP (header parse,
@@ -25,9 +28,17 @@ type hitFixture struct {
 	next caddyhttp.Handler
 }
 
-func newHitFixture(tb testing.TB) *hitFixture {
+func newHitFixture(tb testing.TB) *hitFixture { return newLimitedHitFixture(tb, wire.RateLimit{}) }
+
+// newLimitedHitFixture is newHitFixture for an account with the rate limit lim.
+func newLimitedHitFixture(tb testing.TB, lim wire.RateLimit) *hitFixture {
 	s := newStore(tb)
 	a := s.newAccount("bench", "ml-team", nil)
+	if lim.Limited() {
+		a.rec.SAID += uniqueSuffix()
+		a.rec.RPS, a.rec.Burst = lim.RPS, lim.Burst
+		s.put(a)
+	}
 	f := &hitFixture{h: newHandler(tb, s, Handler{}), key: a.key, w: discardWriter{}, next: noopHandler{}}
 	// Warm up until the answer comes from the fresh local cache (the events
 	// follower must have caught up first).
@@ -36,7 +47,8 @@ func newHitFixture(tb testing.TB) *hitFixture {
 		if err := f.h.ServeHTTP(f.w, f.request(), f.next); err != nil {
 			tb.Fatal(err)
 		}
-		return f.h.cache.Stats().Hits > before
+		e, _, err := f.h.cache.LookupAt(context.Background(), wire.HashKey(a.key), f.h.policy, time.Now())
+		return f.h.cache.Stats().Hits > before && err == nil && e.Limit() == lim
 	})
 	return f
 }
@@ -68,6 +80,18 @@ func (discardWriter) WriteHeader(int)             {}
 // Run with -benchmem; the budget is ≤ 1 µs and ≤ 3 allocs/op.
 func BenchmarkServeHTTPHit(b *testing.B) {
 	benchHits(b, newHitFixture(b))
+}
+
+// BenchmarkServeHTTPHitLimited is BenchmarkServeHTTPHit for an account with a rate
+// limit it stays under: the cost of the limit on requests that pass.
+func BenchmarkServeHTTPHitLimited(b *testing.B) {
+	benchHits(b, newLimitedHitFixture(b, wire.RateLimit{RPS: 1e6, Burst: 1e6}))
+}
+
+// BenchmarkServeHTTPRateLimited is a cache hit refused by the account's rate limit
+// (429, Retry-After).
+func BenchmarkServeHTTPRateLimited(b *testing.B) {
+	benchHits(b, newLimitedHitFixture(b, wire.RateLimit{RPS: 0.001, Burst: 1}))
 }
 
 // benchHits runs f's requests through ServeHTTP, b.N of them. Besides ns/op (wall
@@ -108,7 +132,12 @@ func processCPU(b *testing.B) time.Duration {
 }
 
 func TestServeHTTPHitAllocs(t *testing.T) {
-	f := newHitFixture(t)
+	t.Run("Unlimited", func(t *testing.T) { testHitAllocs(t, newHitFixture(t)) })
+	// The limit adds no allocation to the requests that pass it.
+	t.Run("Limited", func(t *testing.T) { testHitAllocs(t, newLimitedHitFixture(t, wire.RateLimit{RPS: 1e6, Burst: 1e6})) })
+}
+
+func testHitAllocs(t *testing.T, f *hitFixture) {
 	const runs = 200
 	reqs := f.batch(runs + 1) // AllocsPerRun calls once more to warm up
 	before := f.h.cache.Stats().Hits

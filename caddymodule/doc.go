@@ -20,9 +20,14 @@
 //	401 invalid_token       malformed, unknown, revoked, deactivated or expired key
 //	403 insufficient_scope  another workspace, no project, no grant, role too low
 //	503                     Redis cannot tell and nothing usable is cached (Retry-After: 1)
+//	429 rate_limited        a key that passes, over its account's rate limit (Retry-After:
+//	                        whole seconds until one more request)
 //
 // Sites of one Caddy process that name the same Redis, signing keys and cache settings
 // share one Redis client and cache, which survive config reloads.
+//
+// An account's rate limit comes with its key's signed record; each process keeps one
+// bucket per account, in memory, checked after every other check.
 //
 // docs/architecture.md walks through the request path and its choices;
 // docs/operations.md lists every option.

@@ -24,6 +24,19 @@ func readmeCaddyfile(t *testing.T, name string, sc sidecar, st *store, addrs map
 // docCaddyfile is readmeCaddyfile for the Markdown file doc.
 func docCaddyfile(t *testing.T, doc, name string, sc sidecar, st *store, addrs map[string]string) string {
 	t.Helper()
+	cf := strings.Replace(markedCaddyfile(t, doc, name), ":8080 {", sc.url+" {", 1)
+	cf = strings.ReplaceAll(cf, "redis://127.0.0.1:6379/0", st.sidecarURL())
+	for from, to := range addrs {
+		cf = strings.ReplaceAll(cf, from, to)
+	}
+	t.Setenv("SAGATE_SIGNING_KEY", keytest.SigningKey(t).Public().String())
+	return globalOptions + cf
+}
+
+// markedCaddyfile returns, as written, the Caddyfile that follows
+// "<!-- caddyfile:NAME -->" in the Markdown file doc.
+func markedCaddyfile(t *testing.T, doc, name string) string {
+	t.Helper()
 	b, err := os.ReadFile(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -32,13 +45,7 @@ func docCaddyfile(t *testing.T, doc, name string, sc sidecar, st *store, addrs m
 	if m == nil {
 		t.Fatalf("%s has no Caddyfile marked caddyfile:%s", doc, name)
 	}
-	cf := strings.Replace(string(m[1]), ":8080 {", sc.url+" {", 1)
-	cf = strings.ReplaceAll(cf, "redis://127.0.0.1:6379/0", st.sidecarURL())
-	for from, to := range addrs {
-		cf = strings.ReplaceAll(cf, from, to)
-	}
-	t.Setenv("SAGATE_SIGNING_KEY", keytest.SigningKey(t).Public().String())
-	return globalOptions + cf
+	return string(m[1])
 }
 
 // shadowCount is how many would-be refusals for reason were counted so far.

@@ -20,10 +20,11 @@ const (
 	resultForbidden
 	resultBadRequest
 	resultUnavailable
+	resultRateLimited
 	numResults
 )
 
-var resultNames = [numResults]string{"allowed", "no_key", "invalid_token", "forbidden", "bad_request", "unavailable"}
+var resultNames = [numResults]string{"allowed", "no_key", "invalid_token", "forbidden", "bad_request", "unavailable", "rate_limited"}
 
 // metrics are process-wide, like Caddy's own: they keep counting across config
 // reloads, and each new config's registry gets the same collectors.

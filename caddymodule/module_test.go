@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -80,18 +81,22 @@ func TestReplies(t *testing.T) {
 		www        string
 		errCode    string
 		retryAfter string
+		wait       time.Duration
 	}{
-		{reasonNoKey, 401, `Bearer realm="api"`, "unauthorized", ""},
-		{reasonAmbiguous, 400, `Bearer realm="api", error="invalid_request", error_description="several Authorization headers"`, "invalid_request", ""},
-		{reasonMalformed, 401, `Bearer realm="api", error="invalid_token", error_description="the key is malformed"`, "invalid_token", ""},
-		{reasonExpired, 401, `Bearer realm="api", error="invalid_token", error_description="the key has expired"`, "invalid_token", ""},
-		{reasonLowRole, 403, `Bearer realm="api", error="insufficient_scope", error_description="the service account's role in this project is too low"`, "insufficient_scope", ""},
-		{reasonUnavailable, 503, "", "temporarily_unavailable", "1"},
+		{reasonNoKey, 401, `Bearer realm="api"`, "unauthorized", "", 0},
+		{reasonAmbiguous, 400, `Bearer realm="api", error="invalid_request", error_description="several Authorization headers"`, "invalid_request", "", 0},
+		{reasonMalformed, 401, `Bearer realm="api", error="invalid_token", error_description="the key is malformed"`, "invalid_token", "", 0},
+		{reasonExpired, 401, `Bearer realm="api", error="invalid_token", error_description="the key has expired"`, "invalid_token", "", 0},
+		{reasonLowRole, 403, `Bearer realm="api", error="insufficient_scope", error_description="the service account's role in this project is too low"`, "insufficient_scope", "", 0},
+		{reasonUnavailable, 503, "", "temporarily_unavailable", "1", 0},
+		{reasonRateLimited, 429, "", "rate_limited", "3", 2*time.Second + time.Millisecond},
+		{reasonRateLimited, 429, "", "rate_limited", "1", time.Millisecond},
+		{reasonRateLimited, 429, "", "rate_limited", "2", 2 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(reasonSpecs[tt.reason].description, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			rs[tt.reason].write(rec)
+			rs[tt.reason].write(rec, tt.wait)
 			res := rec.Result()
 			if res.StatusCode != tt.status {
 				t.Fatalf("status %d, want %d", res.StatusCode, tt.status)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -26,6 +27,7 @@ const (
 	reasonNoGrant                   // 403 insufficient_scope
 	reasonLowRole                   // 403 insufficient_scope
 	reasonUnavailable               // 503
+	reasonRateLimited               // 429: the account's rate limit (ratelimit)
 	numReasons
 )
 
@@ -51,6 +53,7 @@ var reasonSpecs = [numReasons]reasonSpec{
 	reasonNoGrant:     {http.StatusForbidden, "insufficient_scope", "insufficient_scope", "the service account has no role in this project", resultForbidden},
 	reasonLowRole:     {http.StatusForbidden, "insufficient_scope", "insufficient_scope", "the service account's role in this project is too low", resultForbidden},
 	reasonUnavailable: {http.StatusServiceUnavailable, "", "temporarily_unavailable", "the key could not be checked, retry later", resultUnavailable},
+	reasonRateLimited: {http.StatusTooManyRequests, "", "rate_limited", "the service account's rate limit is exceeded, retry later", resultRateLimited},
 }
 
 // reply is a refusal rendered once for a realm.
@@ -109,9 +112,9 @@ var refusalErrors = func() [numReasons]error {
 
 // handOver sets the refusal's protocol headers and placeholders and returns it as
 // a caddyhttp.Error, for the site's handle_errors routes to answer.
-func (r *reply) handOver(w http.ResponseWriter, repl *caddy.Replacer, why reason) error {
+func (r *reply) handOver(w http.ResponseWriter, repl *caddy.Replacer, why reason, retryAfter time.Duration) error {
 	spec := &reasonSpecs[why]
-	r.writeHeaders(w.Header())
+	r.writeHeaders(w.Header(), retryAfter)
 	if repl != nil {
 		repl.Set(phAuthError, spec.description)
 		repl.Set(phRefusal, reasonNames[why])
@@ -121,25 +124,35 @@ func (r *reply) handOver(w http.ResponseWriter, repl *caddy.Replacer, why reason
 	return caddyhttp.Error(r.status, refusalErrors[why])
 }
 
-// write sends the refusal. Header values are fresh slices: a later handler may
+// write sends the refusal; retryAfter is the wait a 429 names in Retry-After, in whole
+// seconds rounded up (at least 1). Header values are fresh slices: a later handler may
 // change them in place.
-func (r *reply) write(w http.ResponseWriter) {
+func (r *reply) write(w http.ResponseWriter, retryAfter time.Duration) {
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json; charset=utf-8"}
-	r.writeHeaders(h)
+	r.writeHeaders(h, retryAfter)
 	h["Content-Length"] = []string{r.contentLength}
 	w.WriteHeader(r.status)
 	_, _ = w.Write(r.body)
 }
 
 // writeHeaders sets the headers every refusal carries, however its body is written.
-func (r *reply) writeHeaders(h http.Header) {
+func (r *reply) writeHeaders(h http.Header, retryAfter time.Duration) {
 	h["Cache-Control"] = []string{"no-store"}
 	h["X-Content-Type-Options"] = []string{"nosniff"}
 	if r.wwwAuthenticate != "" {
 		h["Www-Authenticate"] = []string{r.wwwAuthenticate}
 	}
-	if r.status == http.StatusServiceUnavailable {
+	switch r.status {
+	case http.StatusServiceUnavailable:
 		h["Retry-After"] = []string{"1"}
+	case http.StatusTooManyRequests:
+		h["Retry-After"] = []string{retryAfterSeconds(retryAfter)}
 	}
+}
+
+// retryAfterSeconds is Retry-After's value for a wait of d: whole seconds, rounded up,
+// at least 1.
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.FormatInt(max(1, int64((d+time.Second-1)/time.Second)), 10)
 }

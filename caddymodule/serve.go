@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/sagate/sagate/caddymodule/httpauth"
+	"github.com/sagate/sagate/caddymodule/ratelimit"
 	"github.com/sagate/sagate/keystore/keycache"
 	"github.com/sagate/sagate/keystore/wire"
 )
@@ -37,6 +38,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			project = repl.ReplaceAll(h.Project, "")
 		}
 		d = h.decide(r.Context(), r.Header, project, start)
+		if d.reason == reasonNone {
+			d.limit(start)
+		}
 	}
 	// time.Since reads only the monotonic clock: one clock read instead of two.
 	metrics.verify.Observe(time.Since(start).Seconds())
@@ -47,9 +51,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		h.logRefusal(r, d)
 		if h.HandleErrors {
-			return h.replies[d.reason].handOver(w, repl, d.reason)
+			return h.replies[d.reason].handOver(w, repl, d.reason, d.retryAfter)
 		}
-		h.replies[d.reason].write(w)
+		h.replies[d.reason].write(w, d.retryAfter)
 		return nil
 	}
 	metrics.byResult[resultAllowed].Inc()
@@ -82,6 +86,25 @@ type decision struct {
 	source keycache.Source
 	err    error        // a lookup failure, for the log; never holds the key
 	hash   wire.KeyHash // the key's hash, when allowed
+	// retryAfter is how long a request refused by the rate limit should wait.
+	retryAfter time.Duration
+}
+
+// limiter holds the rate limits of every handler of the process: an account's keys
+// share one bucket whichever site they call, and a config reload keeps the buckets.
+var limiter = ratelimit.New()
+
+// limit applies the rate limit of the allowed decision's account at now: over it, the
+// decision becomes reasonRateLimited. Refused requests never reach it, so they do not
+// use the account's requests. It does not allocate.
+func (d *decision) limit(now time.Time) {
+	lim := d.entry.Limit()
+	if !lim.Limited() {
+		return
+	}
+	if ok, wait := limiter.Allow(d.entry.ServiceAccountID(), lim, now); !ok {
+		d.reason, d.retryAfter = reasonRateLimited, wait
+	}
 }
 
 // decide checks the request's credentials. It does not allocate on a cache hit.

@@ -45,6 +45,7 @@ var reasonNames = [numReasons]string{
 	reasonNoGrant:     "no_grant",
 	reasonLowRole:     "low_role",
 	reasonUnavailable: "unavailable",
+	reasonRateLimited: "rate_limited",
 }
 
 // decisionValues are DecisionHeader's values of the refusals, rendered once.

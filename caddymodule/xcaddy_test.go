@@ -15,19 +15,7 @@ func TestXcaddyBuild(t *testing.T) {
 	if os.Getenv("SAGATE_XCADDY_TEST") != "1" {
 		t.Skip("set SAGATE_XCADDY_TEST=1 to build Caddy with xcaddy (takes minutes)")
 	}
-	xcaddy := findXcaddy(t)
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "caddy")
-	cmd := exec.Command(xcaddy, "build", "v2.11.9", "--output", out,
-		"--with", "github.com/sagate/sagate/caddymodule", "--replace", "github.com/sagate/sagate="+root)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOPROXY="+localReplaceGOPROXY(t))
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("xcaddy build: %v\n%s", err, b)
-	}
+	out, root := xcaddyBuild(t)
 	b, err := exec.Command(out, "list-modules").CombinedOutput()
 	if err != nil || !strings.Contains(string(b), "http.handlers.sagate") {
 		t.Fatalf("the built caddy does not list http.handlers.sagate (err %v):\n%s", err, b)
@@ -36,6 +24,31 @@ func TestXcaddyBuild(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), `"handler":"sagate"`) {
 		t.Fatalf("the built caddy does not adapt Caddyfile.example (err %v):\n%s", err, b)
 	}
+}
+
+// xcaddyBuild builds Caddy v2.11.9 with this checkout's module and the modules of
+// with ("module@version"), as xcaddy.md says, and returns the binary and the
+// checkout's root.
+func xcaddyBuild(t *testing.T, with ...string) (bin, root string) {
+	t.Helper()
+	xcaddy := findXcaddy(t)
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(t.TempDir(), "caddy")
+	args := []string{"build", "v2.11.9", "--output", bin,
+		"--with", "github.com/sagate/sagate/caddymodule", "--replace", "github.com/sagate/sagate=" + root}
+	for _, m := range with {
+		args = append(args, "--with", m)
+	}
+	cmd := exec.Command(xcaddy, args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOPROXY="+localReplaceGOPROXY(t))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("xcaddy build: %v\n%s", err, b)
+	}
+	return bin, root
 }
 
 // findXcaddy looks on PATH, then in $(go env GOPATH)/bin, where go install puts it.

@@ -102,6 +102,9 @@ var accessRules = map[string]AccessRule{
 	"group_grant.set":            {Level: LevelProjectOwner, NotOnSelf: giveRole},
 	"group_grant.remove":         {Level: LevelProjectOwner},
 	"project.list":               {Level: LevelWorkspaceAdmin},
+
+	// An account must not raise its own limit: it gets what an admin gives it.
+	"service_account.set_rate_limit": {Level: LevelWorkspaceAdmin, NotOnSelf: "change its own rate limit"},
 }
 
 // giveRole is what NotOnSelf says of the actions that would give an account a role.

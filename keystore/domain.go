@@ -37,9 +37,12 @@ type ServiceAccount struct {
 	CreatedBy string `json:"created_by"`
 	// Owner is the principal responsible for the account ("sa:ID" or "person:NAME"), set
 	// by whoever may update it; "" for none.
-	Owner     string    `json:"owner"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Owner string `json:"owner"`
+	// RateLimit is the account's request rate limit, shared by all its keys and
+	// enforced by each sidecar on its own; nil (JSON null): unlimited.
+	RateLimit *RateLimit `json:"rate_limit"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
 }
 
 // FullName returns name@workspace.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/sagate/sagate/keystore/wire"
@@ -356,4 +357,56 @@ func (s *Service) SetServiceAccountOwner(ctx context.Context, ws, ref, owner str
 		return m.audit(tx, ws, sa.ID, map[string]string{"name": sa.Name, "owner": sa.Owner, "previous_owner": previous})
 	})
 	return sa, err
+}
+
+// SetServiceAccountRateLimit sets the account's rate limit (CheckRateLimit), or
+// removes it (nil: unlimited), and rewrites the records of its keys, which carry it to
+// the sidecars. A service account may not change its own limit, not even as a
+// workspace admin (access rule service_account.set_rate_limit).
+func (s *Service) SetServiceAccountRateLimit(ctx context.Context, ws, ref string, rl *RateLimit) (ServiceAccount, error) {
+	if rl != nil {
+		checked, err := CheckRateLimit(*rl)
+		if err != nil {
+			return ServiceAccount{}, err
+		}
+		rl = &checked
+	}
+	var sa ServiceAccount
+	err := s.update(ctx, "service_account.set_rate_limit", scope{ws: ws, sa: ref}, func(tx Tx, m *mutation) error {
+		var err error
+		if sa, err = getAccount(ctx, tx, ws, ref); err != nil {
+			return err
+		}
+		previous := sa.RateLimit
+		if equalRateLimits(previous, rl) {
+			return nil
+		}
+		sa.RateLimit, sa.UpdatedAt = rl, m.now
+		if err := tx.UpdateServiceAccount(ctx, sa); err != nil {
+			return err
+		}
+		if err := touchAccount(ctx, tx, m, sa.ID); err != nil {
+			return err
+		}
+		return m.audit(tx, ws, sa.ID, map[string]string{
+			"name": sa.Name, "rate_limit": rateLimitText(rl), "previous_rate_limit": rateLimitText(previous),
+		})
+	})
+	return sa, err
+}
+
+// equalRateLimits reports whether a and b are the same limit (nil: none).
+func equalRateLimits(a, b *RateLimit) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// rateLimitText is how the audit log writes a limit: "RPS/BURST", or "none".
+func rateLimitText(rl *RateLimit) string {
+	if rl == nil {
+		return "none"
+	}
+	return strconv.FormatFloat(rl.RPS, 'g', -1, 64) + "/" + strconv.FormatInt(rl.Burst, 10)
 }

@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,7 +23,29 @@ const (
 	MaxDuration = 3650 * 24 * time.Hour
 	// MaxServiceAccountsLimit bounds a workspace's max_service_accounts.
 	MaxServiceAccountsLimit = 100000
+	// MinRateLimitRPS and MaxRateLimitRPS bound a rate limit's rate: from one request
+	// per 1000 seconds to a million per second.
+	MinRateLimitRPS = 0.001
+	MaxRateLimitRPS = 1e6
+	// MaxRateLimitBurst bounds a rate limit's burst.
+	MaxRateLimitBurst = 1000000
 )
+
+// CheckRateLimit validates a rate limit and returns it with its default filled in: a
+// Burst of 0 (absent) is the rate rounded up, at least 1, so that one second's worth
+// of requests may come at once.
+func CheckRateLimit(rl RateLimit) (RateLimit, error) {
+	if !(rl.RPS >= MinRateLimitRPS && rl.RPS <= MaxRateLimitRPS) { // also refuses NaN
+		return rl, Invalid("rate_limit.rps", "must be a number of requests per second from %g to %g", MinRateLimitRPS, float64(MaxRateLimitRPS))
+	}
+	if rl.Burst == 0 {
+		rl.Burst = max(1, int64(math.Ceil(rl.RPS)))
+	}
+	if rl.Burst < 1 || rl.Burst > MaxRateLimitBurst {
+		return rl, Invalid("rate_limit.burst", "must be a whole number of requests from 1 to %d", MaxRateLimitBurst)
+	}
+	return rl, nil
+}
 
 // ValidateSlug checks a workspace or service-account name: ^[a-z][a-z0-9-]{0,62}$.
 func ValidateSlug(field, s string) error {

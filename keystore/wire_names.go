@@ -14,6 +14,9 @@ type KeyHash = wire.KeyHash
 // Role is a service account's role in a project (wire.Role).
 type Role = wire.Role
 
+// RateLimit is a service account's request rate limit (wire.RateLimit).
+type RateLimit = wire.RateLimit
+
 // KeyState is the lifecycle state of an API key (wire.KeyState).
 type KeyState = wire.KeyState
 

@@ -292,7 +292,7 @@ type auditData struct {
 // auditActions are the actions the filter offers; "x." matches every action of x.
 var auditActions = []string{"workspace.", "service_account.", "key.", "grant.", "workspace_admin.", "person_role.", "workspace.create", "workspace.set_limit",
 	"service_account.create", "service_account.update", "service_account.delete", "service_account.deactivate",
-	"service_account.reactivate", "key.create", "key.rotate", "key.revoke", "key.revoke_all", "key.deactivate",
+	"service_account.reactivate", "service_account.set_rate_limit", "key.create", "key.rotate", "key.revoke", "key.revoke_all", "key.deactivate",
 	"key.activate", "grant.set", "grant.remove", "workspace_admin.set", "workspace_admin.remove", "person_role.set",
 	"person_role.remove"}
 

@@ -100,7 +100,7 @@ func TestCLIOwnership(t *testing.T) {
 	if r := ok(t, e, "ml", "sa", "show", "etl"); !strings.Contains(r.stdout, "person:alice") || !strings.Contains(r.stdout, "operator:admin") {
 		t.Fatalf("sa show does not show the owner and creator: %s", r.stdout)
 	}
-	failingWith(t, e, 2, "ml", "--description or --owner", "sa", "update", "etl")
+	failingWith(t, e, 2, "ml", "--description, --owner or --rate-limit", "sa", "update", "etl")
 	failing(t, e, "ml", "must be sa:", "sa", "list", "--owner", "alice")
 	failing(t, e, "ml", "nobody", "sa", "list", "--owner", "sa:nobody")
 

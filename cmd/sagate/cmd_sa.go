@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -73,12 +75,12 @@ func (a *app) saCmd() *cobra.Command {
 	list.Flags().StringVar(&state, "state", "", "only the accounts in this state: active or deactivated")
 
 	var (
-		desc, newOwner string
-		update         *cobra.Command
+		desc, newOwner, rateLimit string
+		update                    *cobra.Command
 	)
 	update = &cobra.Command{
-		Use:   "update NAME [--description D] [--owner PRINCIPAL]",
-		Short: "Change a service account's description or owner (--owner \"\": none)",
+		Use:   "update NAME [--description D] [--owner PRINCIPAL] [--rate-limit RPS[/BURST]|none]",
+		Short: "Change a service account's description, owner (--owner \"\": none) or rate limit (--rate-limit none: none)",
 		Args:  nArgs(1, "NAME"),
 		RunE: a.withSA(0, func(ctx context.Context, c *admin.Client, ws string, args []string) error {
 			var in admin.UpdateServiceAccountRequest
@@ -88,8 +90,15 @@ func (a *app) saCmd() *cobra.Command {
 			if update.Flags().Changed("owner") {
 				in.Owner = &newOwner
 			}
-			if in.Description == nil && in.Owner == nil {
-				return usagef("sa update needs --description or --owner")
+			if update.Flags().Changed("rate-limit") {
+				rl, err := parseRateLimit(rateLimit)
+				if err != nil {
+					return err
+				}
+				in.RateLimit = admin.SetRateLimit(rl)
+			}
+			if in.Description == nil && in.Owner == nil && !in.RateLimit.Set {
+				return usagef("sa update needs --description, --owner or --rate-limit")
 			}
 			sa, err := c.UpdateServiceAccount(ctx, ws, args[0], in)
 			if err != nil {
@@ -100,6 +109,8 @@ func (a *app) saCmd() *cobra.Command {
 	}
 	update.Flags().StringVar(&desc, "description", "", "the new description")
 	update.Flags().StringVar(&newOwner, "owner", "", "the principal responsible for the account: sa:NAME, person:NAME, or \"\" for none")
+	update.Flags().StringVar(&rateLimit, "rate-limit", "",
+		"requests per second all the account's keys share, enforced by each sidecar on its own: RPS or RPS/BURST (burst by default: RPS rounded up), or none")
 
 	cmd.AddCommand(create, list, update,
 		a.saVerb("get", "Show a service account (sa show: with its roles and keys)", (*admin.Client).GetServiceAccount),
@@ -176,4 +187,32 @@ func (a *app) withSA(saArg int, f func(ctx context.Context, c *admin.Client, ws 
 		}
 		return f(cmd.Context(), c, ws, args)
 	}
+}
+
+// parseRateLimit reads --rate-limit: RPS or RPS/BURST, or "none" (nil: no limit). The
+// bounds are the admin's to check (keystore.CheckRateLimit).
+func parseRateLimit(s string) (*keystore.RateLimit, error) {
+	if s == "none" {
+		return nil, nil
+	}
+	rps, burst, hasBurst := strings.Cut(s, "/")
+	var rl keystore.RateLimit
+	var err error
+	if rl.RPS, err = strconv.ParseFloat(rps, 64); err != nil {
+		return nil, usagef("--rate-limit must be RPS or RPS/BURST (e.g. 10 or 10/20), or none, not %q", s)
+	}
+	if hasBurst {
+		if rl.Burst, err = strconv.ParseInt(burst, 10, 64); err != nil {
+			return nil, usagef("--rate-limit's burst must be a whole number of requests (e.g. 10/20), not %q", burst)
+		}
+	}
+	return &rl, nil
+}
+
+// rateLimitText describes an account's rate limit for a table.
+func rateLimitText(rl *keystore.RateLimit) string {
+	if rl == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%s requests/s, burst %d, per sidecar", strconv.FormatFloat(rl.RPS, 'g', -1, 64), rl.Burst)
 }

@@ -103,6 +103,7 @@ func (a *app) printAccountView(v accountView) error {
 		return err
 	}
 	fmt.Fprintln(a.stdout)
+	fmt.Fprintf(a.stdout, "Rate limit: %s\n\n", rateLimitText(v.ServiceAccount.RateLimit))
 	if len(v.Grants) == 0 {
 		fmt.Fprintln(a.stdout, "No project grants: the account's keys open no project (sagate project assign PROJECT SA --role ROLE).")
 	} else {

@@ -63,6 +63,15 @@ func (e *Entry) Live(now time.Time) bool {
 	return e.state == stateActive && (e.exp == 0 || now.UnixMilli() < e.exp)
 }
 
+// Limit returns the account's rate limit (wire.Record.Limit); the zero RateLimit for
+// none, or for an entry that is not Found.
+func (e *Entry) Limit() wire.RateLimit {
+	if e.acc == nil {
+		return wire.RateLimit{}
+	}
+	return e.acc.limit
+}
+
 // RoleFor resolves the account's role in project: the higher of its grants on project
 // and on "*"; see wire.Record.RoleFor.
 func (e *Entry) RoleFor(project string) (wire.Role, bool) {
@@ -82,7 +91,7 @@ func (e *Entry) Record() wire.Record {
 	}
 	return wire.Record{
 		KeyID: e.KeyID(), SAID: e.acc.said, SA: e.acc.sa, Workspace: e.acc.ws,
-		State: e.State(), Exp: e.exp, Roles: e.acc.roles,
+		State: e.State(), Exp: e.exp, Roles: e.acc.roles, RPS: e.acc.limit.RPS, Burst: e.acc.limit.Burst,
 	}
 }
 
@@ -138,6 +147,7 @@ func useDue(last, useAt int64, interval time.Duration) bool {
 type account struct {
 	said, sa, ws string
 	roles        map[string]wire.Role
+	limit        wire.RateLimit
 	data         *accountData // nil: not in any table
 	// refs counts the shard's slots that use it; at 0 it leaves the table.
 	refs int
@@ -148,6 +158,7 @@ type account struct {
 type accountData struct {
 	said, sa, ws string
 	roles        map[string]wire.Role
+	limit        wire.RateLimit
 	refs         int // shard accounts that use it, under accountIntern.mu
 }
 
@@ -160,7 +171,7 @@ type accountIntern struct {
 
 // matches reports whether r's shared part equals a's.
 func (a *account) matches(r *wire.Record) bool {
-	return a.said == r.SAID && a.sa == r.SA && a.ws == r.Workspace && maps.Equal(a.roles, r.Roles)
+	return a.said == r.SAID && a.sa == r.SA && a.ws == r.Workspace && a.limit == r.Limit() && maps.Equal(a.roles, r.Roles)
 }
 
 // newAccount returns the shared part of r, not in any table: a reply that is not
@@ -169,7 +180,7 @@ func (a *account) matches(r *wire.Record) bool {
 func newAccount(r *wire.Record) *account {
 	all := strings.Clone(r.SAID + r.SA + r.Workspace)
 	a, b := len(r.SAID), len(r.SAID)+len(r.SA)
-	return &account{said: all[:a], sa: all[a:b], ws: all[b:], roles: r.Roles, idx: -1}
+	return &account{said: all[:a], sa: all[a:b], ws: all[b:], roles: r.Roles, limit: r.Limit(), idx: -1}
 }
 
 // hold returns the interned content equal to r's, counting one more user.
@@ -177,13 +188,13 @@ func (in *accountIntern) hold(r *wire.Record) *accountData {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, d := range in.m[r.SAID] {
-		if d.sa == r.SA && d.ws == r.Workspace && maps.Equal(d.roles, r.Roles) {
+		if d.sa == r.SA && d.ws == r.Workspace && d.limit == r.Limit() && maps.Equal(d.roles, r.Roles) {
 			d.refs++
 			return d
 		}
 	}
 	a := newAccount(r)
-	d := &accountData{said: a.said, sa: a.sa, ws: a.ws, roles: a.roles, refs: 1}
+	d := &accountData{said: a.said, sa: a.sa, ws: a.ws, roles: a.roles, limit: a.limit, refs: 1}
 	in.m[d.said] = append(in.m[d.said], d)
 	return d
 }
@@ -227,7 +238,7 @@ func (s *shard) account(r *wire.Record, add bool) *account {
 		return newAccount(r)
 	}
 	d := s.intern.hold(r)
-	a := &account{said: d.said, sa: d.sa, ws: d.ws, roles: d.roles, data: d}
+	a := &account{said: d.said, sa: d.sa, ws: d.ws, roles: d.roles, limit: d.limit, data: d}
 	s.accounts[a.said] = append(s.accounts[a.said], a)
 	if n := len(s.freeAccs); n > 0 {
 		a.idx = s.freeAccs[n-1]

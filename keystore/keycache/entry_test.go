@@ -222,3 +222,36 @@ func TestEntryRoleForAddsUpGrants(t *testing.T) {
 		t.Errorf("Entry.RoleFor allocates %v times per call", n)
 	}
 }
+
+// TestEntryCarriesTheRateLimit: an entry answers its account's rate limit; two keys of
+// one account whose records carry different limits (one rewritten, the other not yet)
+// do not share one account.
+func TestEntryCarriesTheRateLimit(t *testing.T) {
+	e := newEnv(t, envOpts{cfg: Config{Size: 8}})
+	plain := activeRecord()
+	limited := plain
+	limited.KeyID += "-2"
+	limited.RPS, limited.Burst = 2.5, 4
+	var ents [2]*Entry
+	for i, rec := range []wire.Record{plain, limited} {
+		h := newHash(t)
+		e.put(h, rec)
+		if ents[i], _ = e.lookup(h); ents[i] == nil {
+			t.Fatalf("entry %d: not found", i)
+		}
+		checkRecord(t, ents[i], rec)
+	}
+	if got := ents[0].Limit(); got.Limited() {
+		t.Errorf("an unlimited record's entry: %+v", got)
+	}
+	if got := ents[1].Limit(); got != (wire.RateLimit{RPS: 2.5, Burst: 4}) {
+		t.Errorf("a limited record's entry: %+v", got)
+	}
+	if ents[0].acc == ents[1].acc {
+		t.Error("records with different limits share an account")
+	}
+	var none Entry
+	if none.Limit().Limited() {
+		t.Error("the zero Entry is limited")
+	}
+}

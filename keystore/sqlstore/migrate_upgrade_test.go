@@ -23,6 +23,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		seedVersion1(t, db, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);"+sqliteMigrations[1],
 			"INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0)",
 			"INSERT INTO workspaces (name, max_service_accounts, created_at) VALUES ('ws', 5, 0)",
+			"INSERT INTO service_accounts (id, workspace, name, description, state, created_at, updated_at) VALUES ('sa_old', 'ws', 'old', '', 'active', 0, 0)",
 			`INSERT INTO audit (at, actor, action, workspace, target, details) VALUES (0, 'alice@laptop', 'workspace.create', 'ws', 'ws', '{}')`)
 		st, err := OpenSQLite(context.Background(), path)
 		if err != nil {
@@ -40,6 +41,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		seedVersion1(t, db, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL);"+postgresMigrations[1],
 			"INSERT INTO schema_migrations (version, applied_at) VALUES (1, now())",
 			"INSERT INTO workspaces (name, max_service_accounts, created_at) VALUES ('ws', 5, now())",
+			"INSERT INTO service_accounts (id, workspace, name, description, state, created_at, updated_at) VALUES ('sa_old', 'ws', 'old', '', 'active', now(), now())",
 			`INSERT INTO audit (at, actor, action, workspace, target, details) VALUES (now(), 'alice@laptop', 'workspace.create', 'ws', 'ws', '{}')`)
 		st, err := OpenPostgres(context.Background(), url)
 		if err != nil {
@@ -80,8 +82,15 @@ func checkUpgraded(t *testing.T, st keystore.Store) {
 	if _, err := svc.SetPersonRole(ctx, "ws", "p1", "bob", keystore.RoleOwner); err != nil {
 		t.Fatalf("SetPersonRole after the upgrade: %v", err)
 	}
+	// An account from before rate limits is unlimited, and can be limited.
+	if sa, err := svc.GetServiceAccount(ctx, "ws", "old"); err != nil || sa.RateLimit != nil {
+		t.Fatalf("an old account after the upgrade = %+v, %v", sa, err)
+	}
+	if sa, err := svc.SetServiceAccountRateLimit(ctx, "ws", "old", &keystore.RateLimit{RPS: 1, Burst: 2}); err != nil || sa.RateLimit == nil {
+		t.Fatalf("SetServiceAccountRateLimit after the upgrade = %+v, %v", sa, err)
+	}
 	evs, _, err = svc.ListAudit(ctx, keystore.AuditFilter{Workspace: "ws"}, keystore.Page{})
-	if err != nil || len(evs) != 3 || evs[0].Principal == nil || evs[0].Principal.Name != "test" {
+	if err != nil || len(evs) != 4 || evs[0].Principal == nil || evs[0].Principal.Name != "test" {
 		t.Fatalf("audit after the upgrade = %+v, %v", evs, err)
 	}
 }

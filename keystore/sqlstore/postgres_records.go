@@ -14,7 +14,7 @@ import (
 // pgRecordColumns are the columns of one live key's Record; the account's roles (its
 // grants and its groups', the view account_roles) come as one JSON array of [project,
 // role] pairs (NULL when there are none), merged by keystore.AddRole.
-const pgRecordColumns = `k.hash, k.id, k.sa_id, s.name, s.workspace, k.state, s.state, k.expires_at`
+const pgRecordColumns = `k.hash, k.id, k.sa_id, s.name, s.workspace, k.state, s.state, k.expires_at, s.rate_limit_rps, s.rate_limit_burst`
 
 // pgLive keeps keys that are not revoked and not expired at $1, the admin's clock (as on
 // SQLite), not the database's.
@@ -154,10 +154,12 @@ func pgScanRecords(ctx context.Context, tx *sql.Tx, q string, args []any, rev in
 			hash, saName           string
 			keyState, accountState string
 			expires                sql.NullTime
+			rps                    sql.NullFloat64
+			burst                  sql.NullInt64
 			grants                 sql.NullString
 			r                      = wire.Record{Rev: rev}
 		)
-		if err := rows.Scan(&hash, &r.KeyID, &r.SAID, &saName, &r.Workspace, &keyState, &accountState, &expires, &grants); err != nil {
+		if err := rows.Scan(&hash, &r.KeyID, &r.SAID, &saName, &r.Workspace, &keyState, &accountState, &expires, &rps, &burst, &grants); err != nil {
 			return fmt.Errorf("reading key record: %w", err)
 		}
 		h, err := keystore.ParseKeyHash(hash)
@@ -166,6 +168,7 @@ func pgScanRecords(ctx context.Context, tx *sql.Tx, q string, args []any, rev in
 		}
 		r.SA = keystore.FullName(saName, r.Workspace)
 		r.State = keystore.RecordState(keystore.KeyState(keyState), keystore.AccountState(accountState))
+		r.RPS, r.Burst = recordLimit(rps, burst)
 		if expires.Valid {
 			r.Exp = expires.Time.UnixMilli() // Service stores expiries in whole milliseconds
 		}

@@ -106,6 +106,8 @@ CREATE INDEX audit_by_workspace ON audit (workspace, id);
 	6: keySuccessorMigration,
 	// 7: which keys' expiry the admin has announced.
 	7: expiryAnnouncedMigration,
+	// 8: an account's rate limit.
+	8: rateLimitMigration,
 }
 
 // migrationLockID is the key of the transaction-level advisory lock that serialises

@@ -103,15 +103,19 @@ func (t *postgresTx) CountServiceAccounts(ctx context.Context, ws string) (int, 
 
 func pgScanAccount(r rowScanner) (keystore.ServiceAccount, error) {
 	var sa keystore.ServiceAccount
-	err := r.Scan(&sa.ID, &sa.Workspace, &sa.Name, &sa.Description, &sa.State, &sa.CreatedAt, &sa.UpdatedAt, &sa.CreatedBy, &sa.Owner)
+	var rps sql.NullFloat64
+	var burst sql.NullInt64
+	err := r.Scan(&sa.ID, &sa.Workspace, &sa.Name, &sa.Description, &sa.State, &sa.CreatedAt, &sa.UpdatedAt, &sa.CreatedBy, &sa.Owner, &rps, &burst)
+	sa.RateLimit = rateLimitOf(rps, burst)
 	sa.CreatedAt, sa.UpdatedAt = sa.CreatedAt.UTC(), sa.UpdatedAt.UTC()
 	sa.FullName = keystore.FullName(sa.Name, sa.Workspace)
 	return sa, err
 }
 
 func (t *postgresTx) InsertServiceAccount(ctx context.Context, sa keystore.ServiceAccount) error {
-	_, err := t.tx.ExecContext(ctx, "INSERT INTO service_accounts ("+saColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-		sa.ID, sa.Workspace, sa.Name, sa.Description, string(sa.State), sa.CreatedAt, sa.UpdatedAt, sa.CreatedBy, sa.Owner)
+	rps, burst := rateLimitColumns(sa.RateLimit)
+	_, err := t.tx.ExecContext(ctx, "INSERT INTO service_accounts ("+saColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+		sa.ID, sa.Workspace, sa.Name, sa.Description, string(sa.State), sa.CreatedAt, sa.UpdatedAt, sa.CreatedBy, sa.Owner, rps, burst)
 	return pgInsertErr("service account", err)
 }
 
@@ -134,8 +138,9 @@ func (t *postgresTx) ListServiceAccounts(ctx context.Context, ws, after string, 
 }
 
 func (t *postgresTx) UpdateServiceAccount(ctx context.Context, sa keystore.ServiceAccount) error {
-	_, err := t.tx.ExecContext(ctx, "UPDATE service_accounts SET description = $1, state = $2, updated_at = $3, owner = $4 WHERE id = $5",
-		sa.Description, string(sa.State), sa.UpdatedAt, sa.Owner, sa.ID)
+	rps, burst := rateLimitColumns(sa.RateLimit)
+	_, err := t.tx.ExecContext(ctx, "UPDATE service_accounts SET description = $1, state = $2, updated_at = $3, owner = $4, rate_limit_rps = $5, rate_limit_burst = $6 WHERE id = $7",
+		sa.Description, string(sa.State), sa.UpdatedAt, sa.Owner, rps, burst, sa.ID)
 	if err != nil {
 		return fmt.Errorf("updating service account: %w", err)
 	}

@@ -22,7 +22,7 @@ const maxAuthRecordsBatch = 500
 // groups' grants, merged by keystore.AddRole; one with NULL project for an account without
 // grants); a single row with NULL hash when no key is live. Live: not revoked and not
 // expired at ?1 (Unix microseconds).
-const authRecordsQuery = `SELECT m.rev, k.hash, k.id, k.sa_id, s.name, s.workspace, k.state, s.state, k.expires_at, g.project, g.role
+const authRecordsQuery = `SELECT m.rev, k.hash, k.id, k.sa_id, s.name, s.workspace, k.state, s.state, k.expires_at, s.rate_limit_rps, s.rate_limit_burst, g.project, g.role
 FROM meta m
 LEFT JOIN api_keys k ON k.hash IN (%s) AND k.state != 'revoked' AND (k.expires_at IS NULL OR k.expires_at > ?1)
 LEFT JOIN service_accounts s ON s.id = k.sa_id
@@ -86,10 +86,11 @@ func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, ar
 	for rows.Next() {
 		var (
 			hash, keyID, saID, saName, ws, keyState, accountState sql.NullString
-			expires                                               sql.NullInt64
+			expires, burst                                        sql.NullInt64
+			rps                                                   sql.NullFloat64
 			project, role                                         sql.NullString
 		)
-		if err := rows.Scan(&rev, &hash, &keyID, &saID, &saName, &ws, &keyState, &accountState, &expires, &project, &role); err != nil {
+		if err := rows.Scan(&rev, &hash, &keyID, &saID, &saName, &ws, &keyState, &accountState, &expires, &rps, &burst, &project, &role); err != nil {
 			return 0, fmt.Errorf("reading key record: %w", err)
 		}
 		if !hash.Valid || !saName.Valid {
@@ -104,6 +105,7 @@ func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, ar
 			r = wire.Record{KeyID: keyID.String, SAID: saID.String, SA: keystore.FullName(saName.String, ws.String),
 				Workspace: ws.String, Rev: rev,
 				State: keystore.RecordState(keystore.KeyState(keyState.String), keystore.AccountState(accountState.String))}
+			r.RPS, r.Burst = recordLimit(rps, burst)
 			if expires.Valid {
 				r.Exp = fromMicro(expires.Int64).UnixMilli() // Service stores expiries in whole milliseconds
 			}
@@ -160,6 +162,7 @@ WHERE state != 'revoked' AND (expires_at IS NULL OR expires_at > ?1)`, s.now().U
 				return fmt.Errorf("reading key record %s: %w", r.KeyID, err)
 			}
 			r.SAID, r.SA, r.Workspace, r.Roles = a.id, a.sa, a.ws, a.roles
+			r.RPS, r.Burst = a.rps, a.burst
 			r.State = keystore.RecordState(keystore.KeyState(keyState), a.state)
 			if expires.Valid {
 				r.Exp = fromMicro(expires.Int64).UnixMilli() // Service stores expiries in whole milliseconds
@@ -184,12 +187,14 @@ type recordAccount struct {
 	id, sa, ws string
 	state      keystore.AccountState
 	roles      map[string]keystore.Role
+	rps        float64 // the rate limit; 0: none
+	burst      int64
 }
 
 // readRecordAccounts reads every service account with its roles (account_roles, merged
 // by keystore.AddRole), keyed by account id.
 func readRecordAccounts(ctx context.Context, tx *sql.Tx) (map[string]*recordAccount, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT s.id, s.name, s.workspace, s.state, g.project, g.role
+	rows, err := tx.QueryContext(ctx, `SELECT s.id, s.name, s.workspace, s.state, s.rate_limit_rps, s.rate_limit_burst, g.project, g.role
 FROM service_accounts s LEFT JOIN account_roles g ON g.sa_id = s.id`)
 	if err != nil {
 		return nil, fmt.Errorf("querying accounts: %w", err)
@@ -199,14 +204,17 @@ FROM service_accounts s LEFT JOIN account_roles g ON g.sa_id = s.id`)
 	for rows.Next() {
 		var (
 			id, name, ws, state string
+			rps                 sql.NullFloat64
+			burst               sql.NullInt64
 			project, role       sql.NullString
 		)
-		if err := rows.Scan(&id, &name, &ws, &state, &project, &role); err != nil {
+		if err := rows.Scan(&id, &name, &ws, &state, &rps, &burst, &project, &role); err != nil {
 			return nil, fmt.Errorf("reading account: %w", err)
 		}
 		a, ok := accounts[id]
 		if !ok {
 			a = &recordAccount{id: id, sa: keystore.FullName(name, ws), ws: ws, state: keystore.AccountState(state)}
+			a.rps, a.burst = recordLimit(rps, burst)
 			accounts[id] = a
 		}
 		if project.Valid {

@@ -105,6 +105,8 @@ CREATE INDEX audit_by_workspace ON audit (workspace, id);
 	6: keySuccessorMigration,
 	// 7: which keys' expiry the admin has announced.
 	7: expiryAnnouncedMigration,
+	// 8: an account's rate limit.
+	8: rateLimitMigration,
 }
 
 // migrate applies every migration not yet recorded in schema_migrations.

@@ -37,7 +37,7 @@ func TestSQLiteRestart(t *testing.T) {
 }
 
 // schemaVersion is the number of migrations of both stores.
-const schemaVersion = 7
+const schemaVersion = 8
 
 func TestSQLiteSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sagate.db")

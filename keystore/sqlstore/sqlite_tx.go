@@ -112,20 +112,24 @@ func (t *sqliteTx) CountServiceAccounts(ctx context.Context, ws string) (int, er
 
 // --- service accounts ---
 
-const saColumns = "id, workspace, name, description, state, created_at, updated_at, created_by, owner"
+const saColumns = "id, workspace, name, description, state, created_at, updated_at, created_by, owner, rate_limit_rps, rate_limit_burst"
 
 func scanAccount(r rowScanner) (keystore.ServiceAccount, error) {
 	var sa keystore.ServiceAccount
 	var created, updated int64
-	err := r.Scan(&sa.ID, &sa.Workspace, &sa.Name, &sa.Description, &sa.State, &created, &updated, &sa.CreatedBy, &sa.Owner)
+	var rps sql.NullFloat64
+	var burst sql.NullInt64
+	err := r.Scan(&sa.ID, &sa.Workspace, &sa.Name, &sa.Description, &sa.State, &created, &updated, &sa.CreatedBy, &sa.Owner, &rps, &burst)
+	sa.RateLimit = rateLimitOf(rps, burst)
 	sa.CreatedAt, sa.UpdatedAt = fromMicro(created), fromMicro(updated)
 	sa.FullName = keystore.FullName(sa.Name, sa.Workspace)
 	return sa, err
 }
 
 func (t *sqliteTx) InsertServiceAccount(ctx context.Context, sa keystore.ServiceAccount) error {
-	_, err := t.exec(ctx, "INSERT INTO service_accounts ("+saColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		sa.ID, sa.Workspace, sa.Name, sa.Description, sa.State, micro(sa.CreatedAt), micro(sa.UpdatedAt), sa.CreatedBy, sa.Owner)
+	rps, burst := rateLimitColumns(sa.RateLimit)
+	_, err := t.exec(ctx, "INSERT INTO service_accounts ("+saColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		sa.ID, sa.Workspace, sa.Name, sa.Description, sa.State, micro(sa.CreatedAt), micro(sa.UpdatedAt), sa.CreatedBy, sa.Owner, rps, burst)
 	return insertErr("service account", err)
 }
 
@@ -148,8 +152,9 @@ func (t *sqliteTx) ListServiceAccounts(ctx context.Context, ws, after string, li
 }
 
 func (t *sqliteTx) UpdateServiceAccount(ctx context.Context, sa keystore.ServiceAccount) error {
-	_, err := t.exec(ctx, "UPDATE service_accounts SET description = ?, state = ?, updated_at = ?, owner = ? WHERE id = ?",
-		sa.Description, sa.State, micro(sa.UpdatedAt), sa.Owner, sa.ID)
+	rps, burst := rateLimitColumns(sa.RateLimit)
+	_, err := t.exec(ctx, "UPDATE service_accounts SET description = ?, state = ?, updated_at = ?, owner = ?, rate_limit_rps = ?, rate_limit_burst = ? WHERE id = ?",
+		sa.Description, sa.State, micro(sa.UpdatedAt), sa.Owner, rps, burst, sa.ID)
 	if err != nil {
 		return fmt.Errorf("updating service account: %w", err)
 	}

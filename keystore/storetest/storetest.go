@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"ListProjects", testListProjects},
 		{"Ownership", testOwnership},
 		{"FindAccounts", testFindAccounts},
+		{"RateLimit", testRateLimit},
 		{"SyncPending", testSyncPending},
 		{"SyncPendingAgeAndConfirm", testSyncPendingAgeAndConfirm},
 		{"NotOnItself", testNotOnItself},

@@ -45,7 +45,32 @@ type Record struct {
 	State     KeyState        `json:"state"`         // active | deactivated
 	Exp       int64           `json:"exp,omitempty"` // Unix milliseconds; 0: never expires
 	Roles     map[string]Role `json:"roles,omitempty"`
-	Rev       int64           `json:"rev"` // store revision the record was computed at
+	// RPS and Burst are the account's rate limit (RateLimit); RPS 0 (absent): none.
+	// Records written before limits existed have neither, and decode unlimited.
+	RPS   float64 `json:"rps,omitempty"`
+	Burst int64   `json:"burst,omitempty"`
+	Rev   int64   `json:"rev"` // store revision the record was computed at
+}
+
+// RateLimit is a service account's request rate limit: a token bucket that refills
+// at RPS requests per second and holds at most Burst. All the keys of one account
+// share it. Each sidecar enforces it on its own (see package caddymodule).
+type RateLimit struct {
+	RPS   float64 `json:"rps"`
+	Burst int64   `json:"burst"`
+}
+
+// Limited reports whether l limits anything: RPS above 0 (the zero RateLimit is none).
+func (l RateLimit) Limited() bool { return l.RPS > 0 }
+
+// Limit returns the account's rate limit carried by the record; the zero RateLimit
+// when it has none. A Burst below 1 with a rate is read as 1: the bucket must let one
+// request through.
+func (r *Record) Limit() RateLimit {
+	if !(r.RPS > 0) {
+		return RateLimit{}
+	}
+	return RateLimit{RPS: r.RPS, Burst: max(r.Burst, 1)}
 }
 
 // RoleFor resolves the account's role in project by the one rule, RoleIn: the higher of

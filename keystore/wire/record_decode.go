@@ -1,12 +1,15 @@
 package wire
 
-import "math"
+import (
+	"math"
+	"strconv"
+)
 
 // decodeRecordFast parses b when it has the shape EncodeRecord gives a record: one
 // flat JSON object of the Record fields, no whitespace, strings of printable ASCII
 // without escapes, integer numbers, and roles as an object of such strings. It
 // reports false for anything else (other whitespace, escapes, UTF-8, null, unknown
-// fields, floats), which the caller hands to encoding/json: the result is what
+// fields, floats but for rps), which the caller hands to encoding/json: the result is what
 // json.Unmarshal would return for every input it accepts (FuzzDecodeRecord).
 //
 // Every string of the record is a substring of one copy of b: a decode costs that
@@ -44,6 +47,10 @@ func decodeRecordFast(b []byte) (Record, bool) {
 			r.Exp, ok = p.int()
 		case "rev":
 			r.Rev, ok = p.int()
+		case "rps":
+			r.RPS, ok = p.float()
+		case "burst":
+			r.Burst, ok = p.int()
 		case "roles":
 			ok = p.roles(&r)
 		default:
@@ -160,4 +167,37 @@ func (p *parser) roles(r *Record) bool {
 		}
 		return p.eat('}')
 	}
+}
+
+// float reads a number in JSON's syntax as encoding/json reads it into a float64
+// (strconv.ParseFloat of the same text); false for a number out of range.
+func (p *parser) float() (float64, bool) {
+	start := p.i
+	p.eat('-')
+	intStart := p.i
+	if !p.digits() || (p.s[intStart] == '0' && p.i-intStart > 1) {
+		return 0, false // no digit, or a leading zero
+	}
+	if p.eat('.') && !p.digits() {
+		return 0, false
+	}
+	if p.eat('e') || p.eat('E') {
+		if !p.eat('+') {
+			p.eat('-')
+		}
+		if !p.digits() {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseFloat(p.s[start:p.i], 64)
+	return v, err == nil
+}
+
+// digits consumes one or more decimal digits.
+func (p *parser) digits() bool {
+	start := p.i
+	for p.i < len(p.s) && '0' <= p.s[p.i] && p.s[p.i] <= '9' {
+		p.i++
+	}
+	return p.i > start
 }

@@ -12,6 +12,11 @@ var recordSamples = []string{
 	`{"key_id":"k","sa_id":"s","sa":"a@w","ws":"w","state":"revoked","exp":1700000000000,"rev":9223372036854775807}`,
 	`{"key_id":"k","sa_id":"s","sa":"a@w","ws":"w","state":"deactivated","exp":-5,"roles":{},"rev":0}`,
 	`{"key_id":"k","roles":{"a":"owner"},"roles":{"b":"viewer"},"key_id":"k2"}`,
+	`{"key_id":"k","sa_id":"s","sa":"a@w","ws":"w","state":"active","rps":2.5,"burst":10,"rev":3}`,
+	`{"key_id":"k","sa_id":"s","sa":"a@w","ws":"w","state":"active","rps":100,"burst":1,"rev":3}`,
+	`{"rps":0.001}`, `{"rps":1e3}`, `{"rps":1E+3}`, `{"rps":-2.5e-3}`, `{"rps":01}`, `{"rps":0}`, `{"rps":-0}`,
+	`{"rps":1.}`, `{"rps":.5}`, `{"rps":1e}`, `{"rps":1e400}`, `{"rps":"1"}`, `{"rps":null}`, `{"burst":1.5}`,
+	`{"rps":1,"rps":2}`,
 	`{}`,
 	`{"key_id":"caf\u00e9"}`,
 	`{"key_id":"café"}`,
@@ -34,7 +39,7 @@ func TestDecodeRecordFastMatchesEncodingJSON(t *testing.T) {
 	}
 	// What EncodeRecord writes always takes it.
 	rec := Record{KeyID: "key_x", SAID: "sa_x", SA: "bot@ws", Workspace: "ws", State: KeyActive, Exp: 1,
-		Roles: map[string]Role{AllProjects: RoleViewer, "p": RoleOwner}, Rev: 3}
+		Roles: map[string]Role{AllProjects: RoleViewer, "p": RoleOwner}, RPS: 0.5, Burst: 20, Rev: 3}
 	b, err := EncodeRecord(rec)
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +83,28 @@ func BenchmarkDecodeRecord(b *testing.B) {
 	for b.Loop() {
 		if _, err := DecodeRecord(raw); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestRecordLimit: a record without rps (written before limits existed) decodes
+// unlimited; one with a rate carries it, its burst read as at least 1.
+func TestRecordLimit(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want RateLimit
+	}{
+		{`{"key_id":"k","sa_id":"s","sa":"a@w","ws":"w","state":"active","rev":1}`, RateLimit{}},
+		{`{"key_id":"k","sa_id":"s","sa":"a@w","ws":"w","state":"active","rps":2.5,"burst":4,"rev":1}`, RateLimit{RPS: 2.5, Burst: 4}},
+		{`{"key_id":"k","sa_id":"s","sa":"a@w","ws":"w","state":"active","rps":3,"rev":1}`, RateLimit{RPS: 3, Burst: 1}},
+		{`{"key_id":"k","sa_id":"s","sa":"a@w","ws":"w","state":"active","rps":-1,"burst":4,"rev":1}`, RateLimit{}},
+	} {
+		r, err := DecodeRecord([]byte(c.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Limit(); got != c.want || got.Limited() != (c.want.RPS > 0) {
+			t.Errorf("Limit of %s = %+v, want %+v", c.in, got, c.want)
 		}
 	}
 }
