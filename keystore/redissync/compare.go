@@ -108,21 +108,21 @@ func (s *Syncer) compareRedis(ctx context.Context, epoch string, st *ReconcileSt
 		if err := s.deleteJunk(ctx, junk, st); err != nil {
 			return err
 		}
-		vals, err := s.readValues(ctx, names)
+		vals, held, err := s.readValues(ctx, names)
 		if err != nil {
 			s.m.redisErrors.Inc()
 			return err
 		}
 		sums := make([]uint64, len(vals))
 		for i, v := range vals {
-			if v != nil {
-				sums[i] = g.value(hashes[i], v)
+			if held[i] {
+				sums[i] = g.valueString(hashes[i], v)
 			}
 		}
 		var slow []keystore.KeyHash
 		d.mu.Lock()
 		for i, h := range hashes {
-			if vals[i] == nil {
+			if !held[i] {
 				continue // gone since the SCAN: step 3 finds it if it was live
 			}
 			k := slot(h)
@@ -167,12 +167,13 @@ func (s *Syncer) repairMissing(ctx context.Context, missing map[uint64]struct{},
 	return nil
 }
 
-// readValues returns the values of keys (nil where a key is missing): one MGET on a
-// single server, a pipeline of GETs on a cluster, where the keys fall in many slots.
-func (s *Syncer) readValues(ctx context.Context, keys []string) ([][]byte, error) {
-	out := make([][]byte, len(keys))
+// readValues returns the values of keys, held[i] false where a key is missing: one
+// MGET on a single server, a pipeline of GETs on a cluster, where the keys fall in
+// many slots.
+func (s *Syncer) readValues(ctx context.Context, keys []string) (vals []string, held []bool, err error) {
+	vals, held = make([]string, len(keys)), make([]bool, len(keys))
 	if len(keys) == 0 {
-		return out, nil
+		return vals, held, nil
 	}
 	if _, cluster := s.rdb.(*redis.ClusterClient); cluster {
 		pipe := s.rdb.Pipeline()
@@ -181,25 +182,23 @@ func (s *Syncer) readValues(ctx context.Context, keys []string) ([][]byte, error
 			cmds[i] = pipe.Get(ctx, k)
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("reading %d records: %w", len(keys), err)
+			return nil, nil, fmt.Errorf("reading %d records: %w", len(keys), err)
 		}
 		for i, c := range cmds {
-			if v, err := c.Bytes(); err == nil {
-				out[i] = v
+			if v, err := c.Result(); err == nil {
+				vals[i], held[i] = v, true
 			}
 		}
-		return out, nil
+		return vals, held, nil
 	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	res, err := s.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
-		return nil, fmt.Errorf("reading %d records: %w", len(keys), err)
+		return nil, nil, fmt.Errorf("reading %d records: %w", len(keys), err)
 	}
-	for i, v := range vals {
-		if str, ok := v.(string); ok {
-			out[i] = []byte(str)
-		}
+	for i, v := range res {
+		vals[i], held[i] = v.(string)
 	}
-	return out, nil
+	return vals, held, nil
 }
 
 // startPass begins a repair pass: what is noted from now on is fresh.

@@ -2,6 +2,7 @@ package redissync
 
 import (
 	"crypto/rand"
+	"hash/maphash"
 	"crypto/sha256"
 	"encoding/binary"
 	"slices"
@@ -17,10 +18,11 @@ import (
 // fingerprints and Redis' bytes with the digests, and seals only the keys where either
 // differs: a seal per key would cost a core's worth of CPU at millions of keys.
 //
-// Both are keyed SHA-256 (a random secret of this process comes first), cut to 64 bits.
-// What Redis holds is untrusted: to pass for a key, its bytes must have the digest of a
-// value this Syncer sealed for that very key hash, without the secret ever leaving the
-// process. An entry is found by the first 8 bytes of the key hash; every fingerprint and
+// The digest is keyed SHA-256 (a random secret of this process comes first), cut to 64
+// bits: what Redis holds is untrusted, and to pass for a key its bytes must have the
+// digest of a value this Syncer sealed for that very key hash, without the secret ever
+// leaving the process. The fingerprint hashes what the store says, which is trusted,
+// with maphash (randomly seeded). An entry is found by the first 8 bytes of the key hash; every fingerprint and
 // digest covers the whole hash, so two keys sharing an entry only cost a seal.
 //
 // An entry may be stale (another admin wrote since, a write was refused for a newer
@@ -28,6 +30,7 @@ import (
 // exact check, never the reverse. It is safe for concurrent use.
 type digestSet struct {
 	secret [32]byte
+	seed   maphash.Seed
 	mu     sync.Mutex
 	m      map[uint64]digestEntry
 	// fresh is the flag (flagFreshA or flagFreshB) that notes set; startPass flips it.
@@ -60,7 +63,7 @@ const (
 )
 
 func newDigestSet() *digestSet {
-	d := &digestSet{m: make(map[uint64]digestEntry), fresh: flagFreshA}
+	d := &digestSet{m: make(map[uint64]digestEntry), fresh: flagFreshA, seed: maphash.MakeSeed()}
 	if _, err := rand.Read(d.secret[:]); err != nil {
 		panic("redissync: no randomness for the digest secret: " + err.Error())
 	}
@@ -85,6 +88,11 @@ func (g *digester) sum(b []byte) uint64 {
 	return binary.LittleEndian.Uint64(s[:8])
 }
 
+func (g *digester) fingerprint(b []byte) uint64 {
+	g.buf = b[:0]
+	return maphash.Bytes(g.d.seed, b) &^ flagMask
+}
+
 func (g *digester) start(tag byte, h keystore.KeyHash) []byte {
 	b := append(g.buf[:0], g.d.secret[:]...)
 	b = append(b, tag)
@@ -93,6 +101,11 @@ func (g *digester) start(tag byte, h keystore.KeyHash) []byte {
 
 // value is the digest of the sealed bytes raw held for h.
 func (g *digester) value(h keystore.KeyHash, raw []byte) uint64 {
+	return g.sum(append(g.start('v', h), raw...))
+}
+
+// valueString is value for raw as a string (as MGET returns it), without a copy.
+func (g *digester) valueString(h keystore.KeyHash, raw string) uint64 {
 	return g.sum(append(g.start('v', h), raw...))
 }
 
@@ -121,13 +134,13 @@ func (g *digester) record(h keystore.KeyHash, r wire.Record) uint64 {
 		str(p)
 		str(string(r.Roles[p]))
 	}
-	return g.sum(b) &^ flagMask
+	return g.fingerprint(b)
 }
 
 // tomb is the fingerprint of h's tombstone: any tombstone this Syncer sealed stands
 // for "not live", whatever identity it carries.
 func (g *digester) tomb(h keystore.KeyHash) uint64 {
-	return g.sum(g.start('t', h))&^flagMask | flagTomb
+	return g.fingerprint(g.start('t', h)) | flagTomb
 }
 
 // note remembers ws as this Syncer's last writes of their keys (sent, perhaps refused
