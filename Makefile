@@ -2,7 +2,7 @@
 GO ?= go
 BIN ?= bin
 
-.PHONY: all build test test-redis-ha deps vet demo bench soak chaos fuzz xcaddy-test clean
+.PHONY: all build test test-redis-ha deps vet demo bench bench-scale soak chaos fuzz xcaddy-test clean
 
 all: build
 
@@ -47,6 +47,17 @@ demo:
 # Benchmarks side by side with plain Caddy reverse_proxy (installs wrk); see BENCHMARKS.md.
 bench:
 	@scripts/bench.sh
+
+# The keys cost curves (BENCHMARKS.md, "Scale: keys"): full sync, repair and Redis memory
+# per number of keys, to docs/bench/keys.csv and its charts. SCALE_KEYS sets the sizes
+# (e.g. "10000 100000 1000000 10000000": the last takes about 15 minutes and 6 GB of
+# memory); SCALE_EXACT_MAX, up to which size a repair sealing every key is timed too.
+SCALE_KEYS ?= 10000 100000 1000000
+SCALE_EXACT_MAX ?= 1000000
+SCALE_CSV ?= docs/bench/keys.csv
+bench-scale:
+	$(GO) run ./internal/tools/bench/keyscale -sizes "$(SCALE_KEYS)" -exact-max $(SCALE_EXACT_MAX) -out $(SCALE_CSV)
+	@scripts/plot-keys.sh $(SCALE_CSV)
 
 # At least 60 s at full speed with valid, revoked and garbage keys while keys are revoked
 # and roles change: zero wrong decisions, flat memory and goroutines (see internal/tools/soak).

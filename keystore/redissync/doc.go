@@ -40,6 +40,10 @@
 //   - No marker is raised over a loss: every raise and every check compares the markers
 //     with the higher of what this admin saw there and the store's confirmed revision
 //     (durable.go), so every admin notices a loss within a check, whoever made the change.
+//   - A repair seals again only what it cannot vouch for: the admin keeps, per key, a
+//     fingerprint of the content and a keyed digest of the bytes it last wrote or found
+//     equal to the store (digest.go), and a value or record that differs from them is
+//     checked by sealing afresh (compare.go, repair.go).
 //   - A committed change that Redis may lack (its outbox row older than 2s by the store's
 //     clock) is re-applied by any live admin; every full sync confirms the rows it covers.
 //

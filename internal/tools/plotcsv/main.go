@@ -81,10 +81,10 @@ func run(o options) error {
 	p.X.Label.Text, p.Y.Label.Text = or(o.xlabel, o.x), or(o.ylabel, o.y)
 	p.Add(plotter.NewGrid())
 	if o.logx {
-		p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+		p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, shortTicks{plot.LogTicks{Prec: -1}}
 	}
 	if o.logy {
-		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, shortTicks{plot.LogTicks{Prec: -1}}
 	}
 	p.Legend.Top, p.Legend.Left = true, true
 	for n, name := range strings.Split(o.y, ",") {
@@ -124,11 +124,44 @@ func run(o options) error {
 		p.Add(line, points)
 		p.Legend.Add(name, line, points)
 	}
+	// Room above the highest point for the legend, which sits in the top left corner.
+	if o.logy {
+		p.Y.Max *= 4
+	} else {
+		p.Y.Min = min(p.Y.Min, 0)
+		p.Y.Max += (p.Y.Max - p.Y.Min) * 0.3
+	}
 	p.BackgroundColor = color.White
 	if err := p.Save(vg.Length(o.width)*vg.Centimeter, vg.Length(o.height)*vg.Centimeter, o.out); err != nil {
 		return fmt.Errorf("writing %s: %w", o.out, err)
 	}
 	return nil
+}
+
+// shortTicks labels a log axis' ticks 10k, 1M, 0.1 rather than 10000, 1e+06.
+type shortTicks struct{ plot.Ticker }
+
+func (t shortTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := t.Ticker.Ticks(lo, hi)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = short(ticks[i].Value)
+		}
+	}
+	return ticks
+}
+
+// short writes v with a k, M or G suffix from 1,000 up.
+func short(v float64) string {
+	for _, u := range []struct {
+		div float64
+		sfx string
+	}{{1e9, "G"}, {1e6, "M"}, {1e3, "k"}} {
+		if v >= u.div {
+			return strconv.FormatFloat(v/u.div, 'g', 4, 64) + u.sfx
+		}
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
 }
 
 func or(s, def string) string {
