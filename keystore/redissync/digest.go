@@ -2,9 +2,9 @@ package redissync
 
 import (
 	"crypto/rand"
-	"hash/maphash"
 	"crypto/sha256"
 	"encoding/binary"
+	"hash/maphash"
 	"slices"
 	"sync"
 
