@@ -16,7 +16,7 @@ import (
 // to the store: a fingerprint of the content it stands for and a digest of the sealed
 // bytes. The periodic repair (repairPass) compares the store's records with the
 // fingerprints and Redis' bytes with the digests, and seals only the keys where either
-// differs: a seal per key would cost a core's worth of CPU at millions of keys.
+// differs, instead of a signature per key per pass.
 //
 // The digest is keyed SHA-256 (a random secret of this process comes first), cut to 64
 // bits: what Redis holds is untrusted, and to pass for a key its bytes must have the
