@@ -2,7 +2,7 @@
 GO ?= go
 BIN ?= bin
 
-.PHONY: all build test test-redis-ha test-hosts deps vet demo bench bench-fleet soak chaos fuzz xcaddy-test clean
+.PHONY: all build test test-redis-ha test-hosts deps vet demo bench bench-fleet bench-scale soak chaos fuzz xcaddy-test clean
 
 all: build
 
@@ -66,6 +66,17 @@ bench-fleet:
 	$(GO) build -o $(BIN)/fleet ./internal/tools/bench/fleet
 	$(BIN)/fleet -bin $(BIN) -sizes $(FLEET_SIZES) -real $(FLEET_REAL) -idle $(FLEET_IDLE) \
 		-revocations $(FLEET_REVOCATIONS) -csv $(FLEET_CSV)
+
+# The keys cost curves (BENCHMARKS.md, "Scale: keys"): full sync, repair and Redis memory
+# per number of keys, to docs/bench/keys.csv and its charts. SCALE_KEYS sets the sizes
+# (e.g. "10000 100000 1000000 10000000": the last takes about 25 minutes and 6 GB of
+# memory); SCALE_EXACT_MAX, up to which size a repair sealing every key is timed too.
+SCALE_KEYS ?= 10000 100000 1000000
+SCALE_EXACT_MAX ?= 1000000
+SCALE_CSV ?= docs/bench/keys.csv
+bench-scale:
+	$(GO) run ./internal/tools/bench/keyscale -sizes "$(SCALE_KEYS)" -exact-max $(SCALE_EXACT_MAX) -out $(SCALE_CSV)
+	@scripts/plot-keys.sh $(SCALE_CSV)
 
 # At least 60 s at full speed with valid, revoked and garbage keys while keys are revoked
 # and roles change: zero wrong decisions, flat memory and goroutines (see internal/tools/soak).

@@ -14,5 +14,10 @@
 // marker left behind) brings a full sync with a new epoch, which empties every
 // sidecar's cache.
 //
+// The periodic repair seals again only what it cannot vouch for: the admin keeps, per
+// key, a fingerprint of the content and a keyed digest of the bytes it last wrote or
+// found equal to the store (digest.go), and only a value that differs from them is
+// checked by sealing afresh (compare.go, repair.go).
+//
 // docs/protocol.md walks through the layout, each write, the invariants and the limits.
 package redissync

@@ -86,7 +86,7 @@ type snapshotBatch struct {
 // batches of batchSize. GOMAXPROCS workers seal and write the batches while the store's
 // scan reads the next ones: sealing (an Ed25519 signature per record) is most of a full
 // sync's CPU. present holds the records Redis had before the scan. It returns the live
-// hashes, the hashes whose stored record the rev-checked write kept (a higher rev), and
+// hashes among present, the hashes whose stored record the rev-checked write kept (a higher rev), and
 // the snapshot's revision (0 when the store holds no live key).
 func (s *Syncer) writeSnapshot(ctx context.Context, present map[keystore.KeyHash]struct{}, st *ReconcileStats) (
 	live map[keystore.KeyHash]struct{}, kept []keystore.KeyHash, rev int64, err error) {
@@ -131,10 +131,14 @@ func (s *Syncer) writeSnapshot(ctx context.Context, present map[keystore.KeyHash
 			// Written with rev 0, it would lose to any stale record in Redis.
 			return fmt.Errorf("record of key %s carries no store revision", r.KeyID)
 		}
-		if _, dup := live[h]; dup {
-			return nil
+		if _, held := present[h]; held {
+			// Only the keys Redis held are remembered (to tell which of them are not
+			// live): an empty Redis costs no memory per key.
+			if _, dup := live[h]; dup {
+				return nil
+			}
+			live[h] = struct{}{}
 		}
-		live[h] = struct{}{}
 		rev = max(rev, r.Rev)
 		if len(b.hashes) == 0 {
 			b = snapshotBatch{hashes: make([]keystore.KeyHash, 0, batchSize), recs: make([]wire.Record, 0, batchSize), at: now()}
@@ -194,7 +198,7 @@ func (s *Syncer) writeSnapshotBatch(ctx context.Context, b snapshotBatch, presen
 			s.m.redisErrors.Inc()
 			return nil, fmt.Errorf("writing %d records: %w", len(cmds), err)
 		}
-		s.written.note(nx)
+		s.noteWrites(nx)
 		for i, c := range cmds {
 			if c.Val() {
 				st.Written++

@@ -78,7 +78,7 @@ func (s *Syncer) writeAndPublish(ctx context.Context, ws []write, rev int64, has
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return "", fmt.Errorf("writing %d records and their event: %w", len(ws), err)
 	}
-	s.written.note(ws)
+	s.noteWrites(ws)
 	if !cluster {
 		if err := writesDone(writes, len(ws)); err != nil {
 			return "", err

@@ -6,16 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/wire"
 )
 
@@ -51,7 +47,7 @@ func (s *Syncer) reconcile(ctx context.Context, forceNew bool) (ReconcileStats, 
 	}
 	s.log.Info("redis sync: reconcile done", zap.Bool("new_epoch", st.NewEpoch),
 		zap.Int("written", st.Written), zap.Int("removed", st.Removed),
-		zap.Int("unchanged", st.Unchanged), zap.Duration("duration", st.Duration))
+		zap.Int("unchanged", st.Unchanged), zap.Int("checked", st.Checked), zap.Duration("duration", st.Duration))
 	return st, nil
 }
 
@@ -90,82 +86,7 @@ func (s *Syncer) doReconcile(ctx context.Context, forceNew bool) (ReconcileStats
 		s.confirmThrough(ctx, covered)
 		return st, nil
 	}
-	live, liveSet, err := s.liveHashes(ctx)
-	if err != nil {
-		return st, err
-	}
-	// Extras first: either order is correct, since every write re-reads the store and
-	// is rev-checked.
-	if _, err := s.syncExtras(ctx, liveSet, epoch, &st); err != nil {
-		return st, err
-	}
-	// A repair compares each batch with Redis and publishes what it changed.
-	for b := range slices.Chunk(live, batchSize) {
-		if _, err := s.repairBatch(ctx, b, true, epoch, &st); err != nil {
-			return st, err
-		}
-	}
-	return st, nil
-}
-
-// liveHashes returns the hashes of every live key in the store, as a list and as a set.
-func (s *Syncer) liveHashes(ctx context.Context) ([]keystore.KeyHash, map[keystore.KeyHash]struct{}, error) {
-	set := make(map[keystore.KeyHash]struct{})
-	err := s.src.ScanAuthRecords(ctx, func(h keystore.KeyHash, _ wire.Record) error {
-		set[h] = struct{}{}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("listing live keys: %w", err)
-	}
-	return slices.Collect(maps.Keys(set)), set, nil
-}
-
-// syncExtras scans Redis for records of keys that are not in live (deleted, expired,
-// or created after the store's scan), and brings them in line with the store batch by
-// batch. Keys under the prefix that are not a key hash at all are deleted.
-func (s *Syncer) syncExtras(ctx context.Context, live map[keystore.KeyHash]struct{}, epoch string, st *ReconcileStats) (int64, error) {
-	var maxRev int64
-	batch := make([]keystore.KeyHash, 0, batchSize)
-	seen := make(map[keystore.KeyHash]struct{})
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		rev, err := s.repairBatch(ctx, batch, true, epoch, st)
-		maxRev = max(maxRev, rev)
-		batch = batch[:0]
-		clear(seen)
-		return err
-	}
-	err := s.scanKeys(ctx, wire.RedisKeyPrefix+"*", func(keys []string) error {
-		var junk []string
-		for _, k := range keys {
-			h, err := keystore.ParseKeyHash(strings.TrimPrefix(k, wire.RedisKeyPrefix))
-			if err != nil {
-				junk = append(junk, k)
-				continue
-			}
-			if _, ok := live[h]; ok {
-				continue
-			}
-			if _, dup := seen[h]; dup { // SCAN may return a key twice
-				continue
-			}
-			seen[h] = struct{}{}
-			batch = append(batch, h)
-			if len(batch) == batchSize {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		}
-		return s.deleteJunk(ctx, junk, st)
-	})
-	if err != nil {
-		return 0, err
-	}
-	return maxRev, flush()
+	return st, s.repairPass(ctx, epoch, &st)
 }
 
 // deleteJunk deletes keys under the record prefix that are not a key hash at all.

@@ -68,6 +68,9 @@ type ReconcileStats struct {
 	// keys that were not records at all (deleted); Unchanged, records left as they were
 	// (equal to the store, already a tombstone, or newer than what was read).
 	Written, Removed, Unchanged int
+	// Checked counts the keys a repair compared exactly (sealing or verifying afresh):
+	// those whose fingerprint or digest did not match (digest.go).
+	Checked int
 	// NewEpoch: Redis had no epoch marker (or a fresh one was forced), so this was a
 	// full sync that wrote a new epoch and published a resync event.
 	NewEpoch bool
@@ -122,6 +125,8 @@ type Syncer struct {
 	// wrote, and what the watch reports.
 	written *writtenSet
 	watchSt *watchState
+	// digests is what the periodic repair compares instead of sealing (digest.go).
+	digests *digestSet
 	// replicas is how many replicas a write waits for (replicas.go), known once
 	// primaryKnown; unguardedWarned: the missing min-replicas-to-write was logged.
 	replicas        atomic.Int32
@@ -179,6 +184,7 @@ func New(rdb redis.UniversalClient, src keystore.RecordSource, cfg Config) (*Syn
 		backlog:    newBacklog(cfg.Registerer, log),
 		confirm:    &confirmer{src: src, log: log},
 		written:    newWrittenSet(),
+		digests:    newDigestSet(),
 		watchSt:    newWatchState(cfg.Registerer, log),
 	}, nil
 }
@@ -243,4 +249,10 @@ func (s *Syncer) publish(ctx context.Context, kind string, rev int64, epoch stri
 		hashes = hashes[n:]
 	}
 	return nil
+}
+
+// noteWrites remembers ws, once sent, for the watch and for the repair's comparisons.
+func (s *Syncer) noteWrites(ws []write) {
+	s.written.note(ws)
+	s.digests.note(ws)
 }

@@ -42,6 +42,7 @@ func (s *Syncer) repairBatch(ctx context.Context, hashes []keystore.KeyHash, pub
 func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash, publish bool, epoch string, st *ReconcileStats, force map[keystore.KeyHash]bool) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st.Checked += len(hashes)
 	cur, err := s.readRecords(ctx, hashes)
 	if err != nil {
 		s.m.redisErrors.Inc()
@@ -54,18 +55,25 @@ func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash
 	same := s.sealedEqual(hashes, cur, recs, rev)
 	var dead []keystore.KeyHash
 	todo := make([]int, 0, len(hashes))
+	g := s.digests.digester()
 	for i, h := range hashes {
 		c := cur[i]
 		forged := c.raw != nil && (!c.ok || c.rec.Rev > rev)
 		if r, live := recs[h]; live {
 			if same[i] && !force[h] {
+				s.digests.confirm(g, h, g.record(h, r), c.raw)
 				st.Unchanged++
 				continue
 			}
 			forged = forged || c.ok && c.rec.Rev <= rev && sameRecord(c.rec, r) // same content, not our seal
 		} else {
 			tomb := c.ok && c.rec.State == keystore.KeyRevoked && c.rec.Rev <= rev
-			if c.raw == nil || tomb && s.verifies(h, c.raw) {
+			if c.raw == nil {
+				st.Unchanged++
+				continue
+			}
+			if tomb && s.verifies(h, c.raw) {
+				s.digests.confirm(g, h, g.tomb(h), c.raw)
 				st.Unchanged++
 				continue
 			}
@@ -209,7 +217,7 @@ func (s *Syncer) execCAS(ctx context.Context, ws []write, old [][]byte) ([]bool,
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("replacing %d records: %w", len(ws), err)
 	}
-	s.written.note(ws)
+	s.noteWrites(ws)
 	applied := make([]bool, len(ws))
 	for i, c := range cmds {
 		n, err := c.Int()

@@ -92,6 +92,7 @@ type write struct {
 	tomb bool   // val is a tombstone
 	rev  int64
 	ttl  time.Duration // 0: no expiry
+	rec  wire.Record   // the live record sealed in val (zero for a tombstone)
 }
 
 // recordWrite prepares the write of a live record, sealed with key.
@@ -101,7 +102,7 @@ func recordWrite(key wire.SigningKey, h keystore.KeyHash, r wire.Record, rev int
 	if err != nil {
 		return write{}, fmt.Errorf("sealing record of key %s: %w", r.KeyID, err)
 	}
-	return write{hash: h, val: b, rev: rev, ttl: recordTTL(r, at)}, nil
+	return write{hash: h, val: b, rev: rev, ttl: recordTTL(r, at), rec: r}, nil
 }
 
 // tombstoneWrite prepares the sealed tombstone of a key that is gone. ident is the key's
@@ -157,7 +158,7 @@ func (s *Syncer) execWritesOnce(ctx context.Context, ws []write) ([]bool, error)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("writing %d records: %w", len(ws), err)
 	}
-	s.written.note(ws)
+	s.noteWrites(ws)
 	applied := make([]bool, 0, len(ws))
 	for _, c := range cmds {
 		res, err := c.Int64Slice()
