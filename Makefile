@@ -66,6 +66,7 @@ bench-fleet:
 	$(GO) build -o $(BIN)/fleet ./internal/tools/bench/fleet
 	$(BIN)/fleet -bin $(BIN) -sizes $(FLEET_SIZES) -real $(FLEET_REAL) -idle $(FLEET_IDLE) \
 		-revocations $(FLEET_REVOCATIONS) -csv $(FLEET_CSV)
+	@scripts/plot-fleet.sh $(FLEET_CSV)
 
 # The keys cost curves (BENCHMARKS.md, "Scale: keys"): full sync, repair and Redis memory
 # per number of keys, to docs/bench/keys.csv and its charts. SCALE_KEYS sets the sizes
