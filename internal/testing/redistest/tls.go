@@ -28,52 +28,88 @@ type PKI struct {
 // trust each other.
 func NewPKI(t testing.TB) *PKI {
 	t.Helper()
-	dir := t.TempDir()
-	p := &PKI{
-		CA:         filepath.Join(dir, "ca.pem"),
-		ServerCert: filepath.Join(dir, "server.pem"), ServerKey: filepath.Join(dir, "server-key.pem"),
-		ClientCert: filepath.Join(dir, "client.pem"), ClientKey: filepath.Join(dir, "client-key.pem"),
-	}
-	caKey := newKey(t)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sagate test CA"},
+	ca := NewCA(t)
+	p := &PKI{CA: ca.File}
+	p.ServerCert, p.ServerKey = ca.Server(t, "server", "localhost", "127.0.0.1")
+	p.ClientCert, p.ClientKey = ca.Client(t, "client")
+	return p
+}
+
+// CA is a private certificate authority of a test: its certificate is the PEM file
+// File, in a temporary directory that also holds the certificates it issues.
+type CA struct {
+	File   string
+	Pool   *x509.CertPool // trusts the CA only
+	dir    string
+	cert   *x509.Certificate
+	key    *ecdsa.PrivateKey
+	serial int64
+}
+
+// NewCA creates a fresh CA. Two CAs do not trust each other.
+func NewCA(t testing.TB) *CA {
+	t.Helper()
+	c := &CA{dir: t.TempDir(), key: newKey(t), serial: 1}
+	c.File = filepath.Join(c.dir, "ca.pem")
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(c.serial), Subject: pkix.Name{CommonName: "sagate test CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &c.key.PublicKey, c.key)
 	if err != nil {
 		t.Fatalf("creating the test CA: %v", err)
 	}
-	ca, err := x509.ParseCertificate(caDER)
+	if c.cert, err = x509.ParseCertificate(der); err != nil {
+		t.Fatal(err)
+	}
+	c.Pool = x509.NewCertPool()
+	c.Pool.AddCert(c.cert)
+	writePEM(t, c.File, "CERTIFICATE", der)
+	return c
+}
+
+// Server issues a server certificate named name for hosts (IP addresses and DNS
+// names, its subject alternative names) and returns its PEM files, name.pem and
+// name-key.pem.
+func (c *CA) Server(t testing.TB, name string, hosts ...string) (certFile, keyFile string) {
+	t.Helper()
+	tmpl := &x509.Certificate{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	return c.issue(t, name, tmpl)
+}
+
+// Client issues a client certificate named name and returns its PEM files.
+func (c *CA) Client(t testing.TB, name string) (certFile, keyFile string) {
+	t.Helper()
+	return c.issue(t, name, &x509.Certificate{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+}
+
+func (c *CA) issue(t testing.TB, name string, tmpl *x509.Certificate) (certFile, keyFile string) {
+	t.Helper()
+	c.serial++
+	tmpl.SerialNumber, tmpl.Subject = big.NewInt(c.serial), pkix.Name{CommonName: name}
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	key := newKey(t)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
+	if err != nil {
+		t.Fatalf("creating the %s certificate: %v", name, err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	writePEM(t, p.CA, "CERTIFICATE", caDER)
-	leaf := func(serial int64, name string, usage x509.ExtKeyUsage, certFile, keyFile string) {
-		key := newKey(t)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		}
-		if usage == x509.ExtKeyUsageServerAuth {
-			tmpl.DNSNames = []string{"localhost"}
-			tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatalf("creating the %s certificate: %v", name, err)
-		}
-		kder, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writePEM(t, certFile, "CERTIFICATE", der)
-		writePEM(t, keyFile, "PRIVATE KEY", kder)
-	}
-	leaf(2, "redis server", x509.ExtKeyUsageServerAuth, p.ServerCert, p.ServerKey)
-	leaf(3, "sagate client", x509.ExtKeyUsageClientAuth, p.ClientCert, p.ClientKey)
-	return p
+	certFile, keyFile = filepath.Join(c.dir, name+".pem"), filepath.Join(c.dir, name+"-key.pem")
+	writePEM(t, certFile, "CERTIFICATE", der)
+	writePEM(t, keyFile, "PRIVATE KEY", kder)
+	return certFile, keyFile
 }
 
 // ClientTLS is the client side of p: trusts p's CA and presents p's client certificate.
