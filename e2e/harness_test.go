@@ -25,9 +25,10 @@ const adminToken = "e2e-admin-03b82577a9b261a20fa099e4420e7e4d9c2d7f1e4b8a3c6d0e
 
 // admin is a running `sagate serve` process and a tiny client of its documented HTTP API.
 type admin struct {
-	t    testing.TB
-	proc *systest.Proc
-	url  string
+	t      testing.TB
+	proc   *systest.Proc
+	url    string
+	client *http.Client // nil: http.DefaultClient
 }
 
 // startAdmin runs `sagate serve` on a free port against redisURL and the SQLite file db.
@@ -81,7 +82,7 @@ func (a *admin) call(method, path string, body any) (int, map[string]any) {
 	}
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := a.httpClient().Do(req)
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -94,6 +95,14 @@ func (a *admin) call(method, path string, body any) (int, map[string]any) {
 		}
 	}
 	return resp.StatusCode, out
+}
+
+// httpClient is the client the admin is called with.
+func (a *admin) httpClient() *http.Client {
+	if a.client != nil {
+		return a.client
+	}
+	return http.DefaultClient
 }
 
 // must calls and fails the test unless the status is want.

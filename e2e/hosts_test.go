@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"crypto/rand"
+	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/sagate/sagate/internal/testing/keytest"
 	"github.com/sagate/sagate/internal/testing/pgtest"
+	"github.com/sagate/sagate/internal/testing/redistest"
 	"github.com/sagate/sagate/internal/testing/systest"
 )
 
@@ -54,8 +57,12 @@ func TestWalkthroughAcrossHosts(t *testing.T) {
 	apiHosts := []*netHost{n.host(t, "api1", "10.77.0.11"), n.host(t, "api2", "10.77.0.12"), n.host(t, "api3", "10.77.0.13")}
 	n.waitConnected(t)
 
-	// Step 2: secrets. The signing key is generated once; every sidecar trusts its public half.
+	// Step 2: certificates and secrets. One CA; Redis and each admin get a certificate
+	// for their name and address. The signing key is generated once; every sidecar
+	// trusts its public half.
 	dir := t.TempDir()
+	ca := redistest.NewCA(t)
+	redisCert, redisKey := ca.Server(t, "redis.internal", "redis.internal", redisHost.ip)
 	signingKey := signingKeyFile(t)
 	publicKey := keytest.SigningKey(t).Public().String()
 	sidecarPassword, adminPassword := "sidecar-"+randomHex(t), "admin-"+randomHex(t)
@@ -68,31 +75,20 @@ func TestWalkthroughAcrossHosts(t *testing.T) {
 	}
 	aclFile := filepath.Join(dir, "users.acl")
 	writeFile(t, aclFile, "user default off\n"+aclOut)
-	// The walkthrough's sagate.conf, on this host's address and without TLS.
+	// The walkthrough's sagate.conf (TLS only, on port 6380), with this host's address
+	// and files.
 	conf, err := os.ReadFile(filepath.Join(walkthroughDir, "redis", "sagate.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
-	for _, line := range strings.Split(string(conf), "\n") {
-		switch f := strings.Fields(line); {
-		case len(f) == 0 || strings.HasPrefix(f[0], "tls-"):
-		case f[0] == "bind":
-			lines = append(lines, "bind "+redisHost.ip+" 127.0.0.1")
-		case f[0] == "port":
-			lines = append(lines, "port 6380")
-		case f[0] == "aclfile":
-			lines = append(lines, "aclfile "+aclFile)
-		default:
-			lines = append(lines, line)
-		}
-	}
 	redisConf := filepath.Join(dir, "redis.conf")
-	writeFile(t, redisConf, strings.Join(append(lines, "dir "+dir), "\n")+"\n")
+	writeFile(t, redisConf, walkthroughValue(t, "sagate.conf", string(conf),
+		"10.0.0.10", redisHost.ip, "/etc/redis/tls/redis.pem", redisCert, "/etc/redis/tls/redis-key.pem", redisKey,
+		"/etc/redis/tls/ca.pem", ca.File, "/etc/redis/users.acl", aclFile)+"dir "+dir+"\n")
 	redisHost.start(t, "redis-server", nil, "redis-server", redisConf)
 	n.waitTCP(t, redisHost.ip+":6380")
-	redisAt := func(user, password string) string {
-		return "redis://" + user + ":" + password + "@" + redisHost.ip + ":6380/0"
+	if got := plainRedisPing(t, redisHost.ip+":6380"); strings.HasPrefix(got, "+") || strings.HasPrefix(got, "-") {
+		t.Fatalf("Redis answered a plain-text PING with %q: it must speak TLS only", got)
 	}
 
 	// Step 4: PostgreSQL, reachable from the admin hosts at the switch's address.
@@ -102,17 +98,28 @@ func TestWalkthroughAcrossHosts(t *testing.T) {
 	}
 	pg.Host = n.forward(t, pg.Host)
 
-	// Step 5: the two admins on one store, signing with the same key.
+	// Step 5: the two admins on one store, signing with the same key, over https with
+	// their certificates, reaching Redis by admin.env's rediss:// URL.
+	adminRedis := walkthroughValue(t, "admin.env", envValue(t, readEnvFile(t, "admin.env"), "SAGATE_REDIS"),
+		"ADMIN_REDIS_PASSWORD", adminPassword, "redis.internal", redisHost.ip, "/etc/sagate/tls/ca.pem", ca.File)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}}}
 	admins := make([]*admin, len(adminHosts))
 	for i, h := range adminHosts {
 		addr := h.ip + ":8443"
+		cert, key := ca.Server(t, h.name+".internal", h.name+".internal", h.ip)
 		p := h.start(t, "sagate serve", []string{"SAGATE_ADMIN_TOKEN=" + adminToken}, filepath.Join(bin, "sagate"), "serve",
-			"--listen", addr, "--store", pg.String(), "--redis", redisAt("sagate-admin", adminPassword),
-			"--signing-key-file", signingKey, "--insecure-plain-http")
-		admins[i] = &admin{t: t, proc: p, url: "http://" + addr}
+			"--listen", addr, "--tls-cert", cert, "--tls-key", key, "--store", pg.String(), "--redis", adminRedis,
+			"--signing-key-file", signingKey)
+		admins[i] = &admin{t: t, proc: p, url: "https://" + addr, client: client}
 	}
-	for _, a := range admins {
-		systest.WaitHTTP(t, a.url+"/readyz", http.StatusOK, 60*time.Second)
+	for i, a := range admins {
+		systest.Eventually(t, 60*time.Second, a.url+"/readyz answering 200", func() bool { return a.ready() })
+		// The walkthrough's check on the admin host: curl trusting the CA.
+		h := adminHosts[i]
+		if out, err := exec.Command("ip", "netns", "exec", h.ns, "curl", "-sSf", "-m", "10", "--cacert", ca.File,
+			"https://"+h.ip+":8443/readyz").CombinedOutput(); err != nil {
+			t.Fatalf("curl --cacert on %s: %v: %s", h.name, err, out)
+		}
 	}
 
 	// Step 6: the three API hosts: the walkthrough's Caddyfile and environment file, with
@@ -121,10 +128,13 @@ func TestWalkthroughAcrossHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	caddyEnv := readEnvFile(t, "caddy-sagate.env")
+	sidecarRedis := walkthroughValue(t, "caddy-sagate.env", envValue(t, caddyEnv, "SAGATE_REDIS_URL"),
+		"SIDECAR_REDIS_PASSWORD", sidecarPassword, "redis.internal", redisHost.ip, "/etc/caddy/sagate-ca.pem", ca.File)
 	for _, h := range apiHosts {
 		h.start(t, "upstream", nil, "python3", "-m", "http.server", "--bind", "127.0.0.1", "9000", "--directory", t.TempDir())
-		env := append(readEnvFile(t, "caddy-sagate.env"), "SAGATE_HOST_IP="+h.ip,
-			"SAGATE_REDIS_URL="+redisAt("sagate-sidecar", sidecarPassword), "SAGATE_SIGNING_KEY="+publicKey)
+		env := append(caddyEnv, "SAGATE_HOST_IP="+h.ip,
+			"SAGATE_REDIS_URL="+sidecarRedis, "SAGATE_SIGNING_KEY="+publicKey)
 		h.start(t, "caddy", env, filepath.Join(bin, "caddy"), "run", "--config", caddyfile, "--adapter", "caddyfile")
 	}
 	for _, h := range apiHosts {
@@ -132,9 +142,21 @@ func TestWalkthroughAcrossHosts(t *testing.T) {
 		n.waitTCP(t, h.ip+":9180")
 	}
 
-	// Step 8: the first key, through either admin, reaches all three sidecars.
-	admins[0].must(http.StatusCreated, "POST", "/v1/workspaces", map[string]any{"name": "ml-team"})
-	ciBot := admins[0].newAccount("ml-team", "ci-bot", "viewer")
+	// Step 8: the first key, made with the CLI trusting the CA as the walkthrough does,
+	// and one through the other admin, reach all three sidecars.
+	cli := []string{"SAGATE_ADMIN_URL=" + admins[0].url, "SAGATE_ADMIN_CA=" + ca.File, "SAGATE_ADMIN_TOKEN=" + adminToken}
+	if out, err := runEnv(cli, filepath.Join(bin, "sagate"), "workspace", "create", "ml-team"); err != nil {
+		t.Fatalf("sagate workspace create: %v\n%s", err, out)
+	}
+	out, err := runEnv(cli, filepath.Join(bin, "sagate"), "sa", "create", "ci-bot", "-w", "ml-team", "--all-projects-role", "viewer", "-o", "json")
+	if err != nil {
+		t.Fatalf("sagate sa create: %v\n%s", err, out)
+	}
+	var created map[string]any
+	if err := json.Unmarshal([]byte(out), &created); err != nil {
+		t.Fatalf("sagate sa create -o json: %v: %s", err, out)
+	}
+	ciBot := keyOf(t, created["api_key"])
 	etl := admins[1].newAccount("ml-team", "etl", "viewer")
 	for _, h := range apiHosts {
 		for _, k := range []issued{ciBot, etl} {
@@ -188,16 +210,69 @@ func TestWalkthroughAcrossHosts(t *testing.T) {
 
 	// One admin stopped: the other serves, and its changes reach every sidecar.
 	admins[0].proc.Stop()
-	if _, err := (&http.Client{Timeout: 2 * time.Second}).Get(admins[0].url + "/readyz"); err == nil {
+	if admins[0].ready() {
 		t.Errorf("admin1 still answers after it was stopped")
 	}
-	systest.WaitHTTP(t, admins[1].url+"/readyz", http.StatusOK, 10*time.Second)
+	systest.Eventually(t, 10*time.Second, "admin2 ready once admin1 is stopped", admins[1].ready)
 	admins[1].must(http.StatusNoContent, "DELETE", "/v1/workspaces/ml-team/service-accounts/ci-bot/keys/"+ciBot.ID, nil)
 	after := admins[1].newAccount("ml-team", "after", "viewer")
 	for _, h := range apiHosts {
 		waitStatus(t, h.ip, ciBot.Key, http.StatusUnauthorized, "admin1 stopped: a revocation through admin2")
 		waitStatus(t, h.ip, after.Key, http.StatusOK, "admin1 stopped: a key issued through admin2")
 	}
+}
+
+// walkthroughValue is text from one of the walkthrough's files (named file) with each
+// old string of oldNew replaced by the new one that follows it; it fails the test if the
+// file no longer holds an old string, so that the test follows the files as they are.
+func walkthroughValue(t *testing.T, file, text string, oldNew ...string) string {
+	t.Helper()
+	for i := 0; i < len(oldNew); i += 2 {
+		if !strings.Contains(text, oldNew[i]) {
+			t.Fatalf("%s no longer holds %q, which the test replaces", file, oldNew[i])
+		}
+	}
+	return strings.NewReplacer(oldNew...).Replace(text)
+}
+
+// envValue is the value of key in env (KEY=VALUE lines).
+func envValue(t *testing.T, env []string, key string) string {
+	t.Helper()
+	for _, kv := range env {
+		if k, v, _ := strings.Cut(kv, "="); k == key {
+			return v
+		}
+	}
+	t.Fatalf("no %s in the environment file", key)
+	return ""
+}
+
+// plainRedisPing sends PING in plain text to addr and returns what comes back before the
+// server closes the connection or a second passes: a Redis speaking plain text answers
+// "+PONG" or an error starting with "-"; one speaking TLS only, nothing of the kind.
+func plainRedisPing(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", addr, err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return ""
+	}
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// ready reports whether the admin answers 200 on /readyz.
+func (a *admin) ready() bool {
+	resp, err := a.httpClient().Get(a.url + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // hostPrefix names every namespace and link the test makes, so that leftovers of an
