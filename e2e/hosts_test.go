@@ -24,15 +24,17 @@ import (
 
 // TestWalkthroughAcrossHosts runs docs/walkthrough.md's deployment on separate network
 // hosts: Linux network namespaces, each with its own address on one virtual switch
-// (10.77.0.0/24, a bridge in a namespace of its own). One Redis host with the ACL users
-// of `sagate redis-acl`; two admins on one PostgreSQL; three API hosts, each running the
-// built Caddy with examples/walkthrough/caddy/api.Caddyfile and its environment file in
-// front of an upstream on its own 127.0.0.1:9000. Then it makes the faults of the
-// walkthrough's "When a host is lost" and checks what docs/operations.md promises: an
-// API host cut off answers its cached keys and 503 for a key it never saw, and applies a
-// revocation made meanwhile once it is back; with the Redis host cut off, the sidecars
-// answer cached keys (stale) and 503 for others, and the admins' changes reach them once
-// it is back; with one admin stopped, the other serves.
+// (10.77.0.0/24, a bridge in a namespace of its own), with TLS as the walkthrough has it:
+// one Redis host, TLS only with the walkthrough's sagate.conf and the ACL users of
+// `sagate redis-acl`; two admins over https on one PostgreSQL, reaching Redis by
+// admin.env's rediss:// URL; three API hosts, each running the built Caddy with
+// examples/walkthrough/caddy/api.Caddyfile and caddy-sagate.env in front of an upstream
+// on its own 127.0.0.1:9000. Every certificate is signed by one CA of the test. Then it
+// makes the faults of the walkthrough's "When a host is lost" and checks what
+// docs/operations.md promises: an API host cut off answers its cached keys and 503 for a
+// key it never saw, and applies a revocation made meanwhile once it is back; with the
+// Redis host cut off, the sidecars answer cached keys (stale) and 503 for others, and the
+// admins' changes reach them once it is back; with one admin stopped, the other serves.
 //
 // It needs root and `ip netns`: `make test-hosts` runs it (SAGATE_HOSTS_TEST=1).
 func TestWalkthroughAcrossHosts(t *testing.T) {
