@@ -96,7 +96,7 @@ chaos: deps
 # docs/walkthrough.md across hosts: network namespaces with their own addresses (one
 # Redis, two admins on PostgreSQL, three API hosts), then an API host, the Redis host and
 # an admin lost in turn (e2e/hosts_test.go). Needs root, ip netns, socat and python3;
-# says so and skips when it cannot run. About 80 s on 2 cores; a step of `make test`.
+# says so and skips when it cannot run. About 25 s on 2 cores once built; a step of `make test`.
 test-hosts: deps
 	SAGATE_HOSTS_TEST=1 $(GO) test -count=1 -timeout 10m -v -run '^TestWalkthroughAcrossHosts$$' ./e2e
 
