@@ -94,6 +94,18 @@ func TestManageInTheConsole(t *testing.T) {
 		t.Fatalf("vision's people after the removal: %+v, %v", pr, err)
 	}
 
+	// An account's role in a project, changed in place from the project's page.
+	redirect("/console/w/acme/projects/vision/assign", url.Values{"account": {"lead"}, "role": {"viewer"}}, "/console/w/acme/projects/vision")
+	lead, err := e.svc.GetServiceAccount(e.op, "acme", "lead")
+	must(err)
+	body = redirect("/console/w/acme/projects/vision/assign", url.Values{"account": {lead.ID}, "role": {"contributor"}}, "/console/w/acme/projects/vision")
+	if !strings.Contains(body, `aria-label="role of lead@acme"`) {
+		t.Error("the project's page offers no role change for the account")
+	}
+	if gs, _, err := e.svc.ListGrants(e.op, "acme", "vision", keystore.Page{}); err != nil || len(gs) != 1 || gs[0].Role != keystore.RoleContributor {
+		t.Fatalf("vision's accounts after the change: %+v, %v", gs, err)
+	}
+
 	// A group's role in a project: given, changed in place, removed, from the project's page.
 	_, err = e.svc.CreateGroup(e.op, "acme", "ops", "")
 	must(err)
