@@ -284,7 +284,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	// The same form sent to p2 is refused with keystore's words, and changes nothing.
 	run("assign on p2",
-		chromedp.SetAttributeValue(`//form[contains(@action, "/assign")]`, "action", "/console/w/acme/projects/p2/assign"),
+		chromedp.SetAttributeValue(`//form[.//input[@id="account"]]`, "action", "/console/w/acme/projects/p2/assign"),
 		chromedp.SendKeys(chromedp.ID("account"), "nightly-report"),
 		chromedp.Submit(chromedp.ID("account")),
 		chromedp.WaitVisible(`//p[@role="alert" and contains(., "needs owner of project p2")]`),
