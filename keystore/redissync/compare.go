@@ -77,7 +77,7 @@ func (s *Syncer) compareStore(ctx context.Context, st *ReconcileStats) ([]keysto
 		batch = batch[:0]
 	}
 	err := s.src.ScanAuthRecords(ctx, func(h keystore.KeyHash, r wire.Record) error {
-		batch = append(batch, item{h, g.record(h, r)})
+		batch = append(batch, item{h, g.scanRecord(h, r)})
 		if len(batch) == batchSize {
 			flush()
 		}

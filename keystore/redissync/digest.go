@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash/maphash"
+	"math"
+	"reflect"
 	"slices"
 	"sync"
 
@@ -78,6 +80,19 @@ func slot(h keystore.KeyHash) uint64 { return binary.LittleEndian.Uint64(h[:8]) 
 type digester struct {
 	d   *digestSet
 	buf []byte
+	// acct caches the fingerprint of the last account seen by scanRecord.
+	acct accountPart
+}
+
+// accountPart is the part of a record that all the keys of one account share, and its
+// fingerprint.
+type accountPart struct {
+	said, sa, ws string
+	roles        map[string]wire.Role
+	rps          float64
+	burst        int64
+	sum          uint64
+	ok           bool
 }
 
 func (d *digestSet) digester() *digester { return &digester{d: d, buf: make([]byte, 0, 512)} }
@@ -109,20 +124,54 @@ func (g *digester) valueString(h keystore.KeyHash, raw string) uint64 {
 	return g.sum(append(g.start('v', h), raw...))
 }
 
+// appendString appends s with its length first, so that concatenations are unambiguous.
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
 // record is the fingerprint of h's live record r as a sidecar sees it: every field but
-// Rev (as sameRecord compares), flags clear.
+// Rev (as sameRecord compares), flags clear. It hashes the key's own fields with the
+// fingerprint of the account's (account).
 func (g *digester) record(h keystore.KeyHash, r wire.Record) uint64 {
-	b := g.start('r', h)
-	str := func(s string) {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
+	return g.keyPart(h, r, g.account(r))
+}
+
+// scanRecord is record for the records of a store's scan, which share one Roles map per
+// account (RecordSource.ScanAuthRecords): the account's fingerprint is computed again
+// only when the account's fields differ from the last record's, or its Roles is another
+// map. Keys come account after account in the scan, so most rows hash only their own
+// fields.
+func (g *digester) scanRecord(h keystore.KeyHash, r wire.Record) uint64 {
+	a := &g.acct
+	if !a.ok || a.said != r.SAID || a.sa != r.SA || a.ws != r.Workspace || a.rps != r.RPS || a.burst != r.Burst ||
+		len(r.Roles) != 0 && reflect.ValueOf(r.Roles).UnsafePointer() != reflect.ValueOf(a.roles).UnsafePointer() ||
+		len(r.Roles) == 0 && len(a.roles) != 0 {
+		*a = accountPart{said: r.SAID, sa: r.SA, ws: r.Workspace, roles: r.Roles, rps: r.RPS, burst: r.Burst, sum: g.account(r), ok: true}
 	}
-	str(r.KeyID)
-	str(r.SAID)
-	str(r.SA)
-	str(r.Workspace)
-	str(string(r.State))
+	return g.keyPart(h, r, a.sum)
+}
+
+// keyPart is the fingerprint of h's record r whose account fields have fingerprint acct.
+func (g *digester) keyPart(h keystore.KeyHash, r wire.Record, acct uint64) uint64 {
+	b := append(g.buf[:0], 'r')
+	b = append(b, h[:]...)
+	b = appendString(b, r.KeyID)
+	b = appendString(b, string(r.State))
 	b = binary.AppendVarint(b, r.Exp)
+	b = binary.LittleEndian.AppendUint64(b, acct)
+	return g.fingerprint(b)
+}
+
+// account is the fingerprint of the fields of r that are its account's: SAID, SA,
+// Workspace, Roles, RPS and Burst.
+func (g *digester) account(r wire.Record) uint64 {
+	b := append(g.buf[:0], 'a')
+	b = appendString(b, r.SAID)
+	b = appendString(b, r.SA)
+	b = appendString(b, r.Workspace)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.RPS))
+	b = binary.AppendVarint(b, r.Burst)
 	b = binary.AppendUvarint(b, uint64(len(r.Roles)))
 	var small [8]string
 	projects := small[:0]
@@ -131,16 +180,18 @@ func (g *digester) record(h keystore.KeyHash, r wire.Record) uint64 {
 	}
 	slices.Sort(projects)
 	for _, p := range projects {
-		str(p)
-		str(string(r.Roles[p]))
+		b = appendString(b, p)
+		b = appendString(b, string(r.Roles[p]))
 	}
-	return g.fingerprint(b)
+	g.buf = b[:0]
+	return maphash.Bytes(g.d.seed, b)
 }
 
 // tomb is the fingerprint of h's tombstone: any tombstone this Syncer sealed stands
 // for "not live", whatever identity it carries.
 func (g *digester) tomb(h keystore.KeyHash) uint64 {
-	return g.fingerprint(g.start('t', h)) | flagTomb
+	b := append(g.buf[:0], 't')
+	return g.fingerprint(append(b, h[:]...)) | flagTomb
 }
 
 // note remembers ws as this Syncer's last writes of their keys (sent, perhaps refused
