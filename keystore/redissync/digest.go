@@ -80,19 +80,18 @@ func slot(h keystore.KeyHash) uint64 { return binary.LittleEndian.Uint64(h[:8]) 
 type digester struct {
 	d   *digestSet
 	buf []byte
-	// acct caches the fingerprint of the last account seen by scanRecord.
-	acct accountPart
+	// accounts caches, by account id, the account parts scanRecord computed.
+	accounts map[string]accountPart
 }
 
 // accountPart is the part of a record that all the keys of one account share, and its
 // fingerprint.
 type accountPart struct {
-	said, sa, ws string
-	roles        map[string]wire.Role
-	rps          float64
-	burst        int64
-	sum          uint64
-	ok           bool
+	sa, ws string
+	roles  map[string]wire.Role
+	rps    float64
+	burst  int64
+	sum    uint64
 }
 
 func (d *digestSet) digester() *digester { return &digester{d: d, buf: make([]byte, 0, 512)} }
@@ -138,19 +137,26 @@ func (g *digester) record(h keystore.KeyHash, r wire.Record) uint64 {
 }
 
 // scanRecord is record for the records of a store's scan, which share one Roles map per
-// account (RecordSource.ScanAuthRecords): the account's fingerprint is computed again
-// only when the account's fields differ from the last record's, or its Roles is another
-// map. Keys come account after account in the scan, so most rows hash only their own
-// fields.
+// account (RecordSource.ScanAuthRecords): the account's part is computed again only
+// when the account's fields differ from those cached for its id, or its Roles is another
+// map (a store that builds one per record gains nothing, and loses nothing), so most
+// rows hash only their own fields.
 func (g *digester) scanRecord(h keystore.KeyHash, r wire.Record) uint64 {
-	a := &g.acct
-	if !a.ok || a.said != r.SAID || a.sa != r.SA || a.ws != r.Workspace || a.rps != r.RPS || a.burst != r.Burst ||
-		len(r.Roles) != 0 && reflect.ValueOf(r.Roles).UnsafePointer() != reflect.ValueOf(a.roles).UnsafePointer() ||
-		len(r.Roles) == 0 && len(a.roles) != 0 {
-		*a = accountPart{said: r.SAID, sa: r.SA, ws: r.Workspace, roles: r.Roles, rps: r.RPS, burst: r.Burst, sum: g.account(r), ok: true}
+	a, ok := g.accounts[r.SAID]
+	if !ok || a.sa != r.SA || a.ws != r.Workspace || a.rps != r.RPS || a.burst != r.Burst ||
+		len(r.Roles) != len(a.roles) ||
+		len(r.Roles) != 0 && reflect.ValueOf(r.Roles).UnsafePointer() != reflect.ValueOf(a.roles).UnsafePointer() {
+		if g.accounts == nil || len(g.accounts) >= maxCachedAccounts {
+			g.accounts = make(map[string]accountPart)
+		}
+		a = accountPart{sa: r.SA, ws: r.Workspace, roles: r.Roles, rps: r.RPS, burst: r.Burst, sum: g.account(r)}
+		g.accounts[r.SAID] = a
 	}
 	return g.keyPart(h, r, a.sum)
 }
+
+// maxCachedAccounts bounds scanRecord's cache; when full it starts again.
+const maxCachedAccounts = 1 << 16
 
 // keyPart is the fingerprint of h's record r whose account fields have fingerprint acct.
 func (g *digester) keyPart(h keystore.KeyHash, r wire.Record, acct uint64) uint64 {

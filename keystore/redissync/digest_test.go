@@ -151,8 +151,10 @@ func TestFingerprintCoversEveryField(t *testing.T) {
 		"Exp":       func(r *wire.Record) { r.Exp = 0 },
 		"RPS":       func(r *wire.Record) { r.RPS = 6 },
 		"Burst":     func(r *wire.Record) { r.Burst = 11 },
-		"Roles":     func(r *wire.Record) { r.Roles = map[string]keystore.Role{"p": keystore.RoleOwner, "q": keystore.RoleContributor} },
-		"no Roles":  func(r *wire.Record) { r.Roles = nil },
+		"Roles": func(r *wire.Record) {
+			r.Roles = map[string]keystore.Role{"p": keystore.RoleOwner, "q": keystore.RoleContributor}
+		},
+		"no Roles": func(r *wire.Record) { r.Roles = nil },
 	}
 	want := g.record(h, base)
 	rev := base
