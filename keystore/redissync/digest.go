@@ -34,7 +34,7 @@ type digestSet struct {
 	secret [32]byte
 	seed   maphash.Seed
 	mu     sync.Mutex
-	m      map[uint64]digestEntry
+	m      *entryTable
 	// fresh is the flag (flagFreshA or flagFreshB) that notes set; startPass flips it.
 	fresh uint64
 }
@@ -65,10 +65,11 @@ const (
 )
 
 func newDigestSet() *digestSet {
-	d := &digestSet{m: make(map[uint64]digestEntry), fresh: flagFreshA, seed: maphash.MakeSeed()}
+	d := &digestSet{fresh: flagFreshA, seed: maphash.MakeSeed()}
 	if _, err := rand.Read(d.secret[:]); err != nil {
 		panic("redissync: no randomness for the digest secret: " + err.Error())
 	}
+	d.m = newEntryTable(maphash.Comparable(d.seed, 0))
 	return d
 }
 
@@ -220,7 +221,7 @@ func (d *digestSet) note(ws []write) {
 	defer d.mu.Unlock()
 	for _, n := range es {
 		n.e.content |= d.fresh
-		d.m[n.k] = n.e
+		d.m.put(n.k, n.e)
 	}
 }
 
@@ -230,7 +231,7 @@ func (d *digestSet) confirm(g *digester, h keystore.KeyHash, fp uint64, raw []by
 	e := digestEntry{content: fp, value: g.value(h, raw)}
 	d.mu.Lock()
 	e.content |= d.fresh
-	d.m[slot(h)] = e
+	d.m.put(slot(h), e)
 	d.mu.Unlock()
 }
 
@@ -238,5 +239,5 @@ func (d *digestSet) confirm(g *digester, h keystore.KeyHash, fp uint64, raw []by
 func (d *digestSet) len() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.m)
+	return d.m.len()
 }
