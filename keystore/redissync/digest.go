@@ -23,9 +23,14 @@ import (
 // The digest is keyed SHA-256 (a random secret of this process comes first), cut to 64
 // bits: what Redis holds is untrusted, and to pass for a key its bytes must have the
 // digest of a value this Syncer sealed for that very key hash, without the secret ever
-// leaving the process. The fingerprint hashes what the store says, which is trusted,
-// with maphash (randomly seeded). An entry is found by the first 8 bytes of the key hash; every fingerprint and
-// digest covers the whole hash, so two keys sharing an entry only cost a seal.
+// leaving the process. It stays SHA-256 because it is the security boundary: with
+// SHA-NI it is about as fast as any keyed hash of the standard library, and the faster
+// universal hashes (GHASH, Poly1305) need a fresh key or nonce per message and are
+// weaker cut to 64 bits. The fingerprint hashes what the store says, which is trusted,
+// with maphash (randomly seeded): the key's own fields with a fingerprint of its
+// account's, which a store's scan computes once per account. An entry is found by the
+// first 8 bytes of the key hash (entryTable); every fingerprint and digest covers the
+// whole hash, so two keys sharing an entry only cost a seal.
 //
 // An entry may be stale (another admin wrote since, a write was refused for a newer
 // record, Redis lost it): a stale entry fails the comparison and sends the key to the
