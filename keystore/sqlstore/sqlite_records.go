@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,7 +125,8 @@ func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, ar
 }
 
 // ScanAuthRecords implements RecordSource: it streams every live key from one read
-// transaction, row by row, so memory stays bounded whatever the number of keys. Every
+// transaction, scanChunk keys at a time, so memory stays bounded whatever the number of
+// keys. Every
 // Record.Rev is the revision of that transaction's snapshot.
 //
 // The accounts and their grants are read first (a few thousand rows at most), so that
@@ -140,33 +142,42 @@ func (s *SQLiteStore) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyH
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, scanKeysQuery, s.now().UnixMicro())
+		st, err := tx.PrepareContext(ctx, scanKeysQuery)
 		if err != nil {
 			return fmt.Errorf("querying keys: %w", err)
 		}
-		defer rows.Close()
-		var line sql.RawBytes // reused: the driver's one string per row is copied into it
-		for rows.Next() {
-			if err := rows.Scan(&line); err != nil {
-				return fmt.Errorf("reading key record: %w", err)
+		defer st.Close()
+		now := s.now().UnixMicro()
+		for after := int64(math.MinInt64); ; {
+			var (
+				last  sql.NullInt64
+				chunk []byte
+			)
+			if err := st.QueryRowContext(ctx, now, after).Scan(&last, &chunk); err != nil {
+				return fmt.Errorf("reading key records: %w", err)
 			}
-			h, r, a, err := parseScannedKey(line, accounts)
-			if err != nil {
-				return err
+			if !last.Valid {
+				return nil // no live key after the last chunk
 			}
-			if a == nil {
-				continue // as the inner join of recordQuery: no account, no record
-			}
-			r.Rev, r.SAID, r.SA, r.Workspace, r.Roles = rev, a.id, a.sa, a.ws, a.roles
-			r.RPS, r.Burst = a.rps, a.burst
-			if err := fn(h, r); err != nil {
-				return err
+			after = last.Int64
+			for line := range bytes.SplitSeq(chunk, []byte(scanRowSep)) {
+				if len(line) == 0 {
+					continue // no live key in the chunk
+				}
+				h, r, a, err := parseScannedKey(line, accounts)
+				if err != nil {
+					return err
+				}
+				if a == nil {
+					continue // as the inner join of recordQuery: no account, no record
+				}
+				r.Rev, r.SAID, r.SA, r.Workspace, r.Roles = rev, a.id, a.sa, a.ws, a.roles
+				r.RPS, r.Burst = a.rps, a.burst
+				if err := fn(h, r); err != nil {
+					return err
+				}
 			}
 		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("reading key records: %w", err)
-		}
-		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("scanning key records: %w", err)
@@ -174,14 +185,24 @@ func (s *SQLiteStore) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyH
 	return nil
 }
 
-// scanKeysQuery reads every live key (not revoked, not expired at ?1) as one text value:
-// its hash, its state, its expiry (empty: none) and its account id, each followed by a
-// unit separator (0x1f), then its key id. One column instead of five: the pure-Go driver
-// takes SQLite's connection mutex for each column of each row, three times, which was
-// most of the scan's cost. Hashes are hex, states and expiries have no separator, and
-// ids are generated (newID), so the value splits unambiguously.
-const scanKeysQuery = `SELECT hash || char(31) || state || char(31) || ifnull(expires_at, '') || char(31) || sa_id || char(31) || id
-FROM api_keys WHERE state != 'revoked' AND (expires_at IS NULL OR expires_at > ?1)`
+// scanKeysQuery reads up to scanChunk live keys (not revoked, not expired at ?1) whose
+// rowids follow ?2: the last rowid read (NULL: no key), and the keys as one text value.
+// Per key: its hash, its state, its expiry (empty: none), its account id, each followed
+// by a unit separator (0x1f), then its key id; keys are separated by a record separator
+// (0x1e). The pure-Go driver takes SQLite's connection mutex three times for each
+// column of each row and allocates a string for each: with a row of five columns per
+// key, that was most of the scan's cost. Hashes are hex, states and expiries have no
+// separator, and ids are generated (newID), so the value splits unambiguously.
+const scanKeysQuery = `SELECT max(r), group_concat(line, char(30)) FROM (
+	SELECT rowid AS r, hash || char(31) || state || char(31) || ifnull(expires_at, '') || char(31) || sa_id || char(31) || id AS line
+	FROM api_keys WHERE rowid > ?2 AND state != 'revoked' AND (expires_at IS NULL OR expires_at > ?1)
+	ORDER BY rowid LIMIT ` + scanChunk + `)`
+
+// scanChunk is the most keys one scanKeysQuery returns.
+const scanChunk = "1024"
+
+// scanRowSep separates the keys of a scanKeysQuery value.
+const scanRowSep = "\x1e"
 
 // parseScannedKey splits a row of scanKeysQuery into the key's hash and the fields of
 // its record that are the key's own (KeyID, State, Exp) and returns the key's account;
