@@ -40,6 +40,8 @@ type RecordSource interface {
 	// its record must go (the writer replaces it with a tombstone carrying rev).
 	AuthRecords(ctx context.Context, hashes []KeyHash) (recs map[KeyHash]wire.Record, rev int64, err error)
 	// ScanAuthRecords calls fn for every live key, in no particular order, from one consistent snapshot.
+	// Records may share a Roles map (the keys of one account); neither fn nor the store
+	// modifies a map once handed to fn, so a map seen again holds what it held.
 	ScanAuthRecords(ctx context.Context, fn func(KeyHash, wire.Record) error) error
 	// RecordKeyUse folds last-used times (key id → time) into the store, keeping the later
 	// of the stored and the given time, and never a time later than the store's clock,

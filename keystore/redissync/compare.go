@@ -66,10 +66,8 @@ func (s *Syncer) compareStore(ctx context.Context, st *ReconcileStats) ([]keysto
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		for _, it := range batch {
-			k := slot(it.h)
-			if e, ok := d.m[k]; ok && e.content&^passFlags == it.fp {
+			if e := d.m.get(slot(it.h)); e != nil && e.content&^passFlags == it.fp {
 				e.content |= flagConfirmed
-				d.m[k] = e
 				continue
 			}
 			slow = append(slow, it.h)
@@ -77,7 +75,7 @@ func (s *Syncer) compareStore(ctx context.Context, st *ReconcileStats) ([]keysto
 		batch = batch[:0]
 	}
 	err := s.src.ScanAuthRecords(ctx, func(h keystore.KeyHash, r wire.Record) error {
-		batch = append(batch, item{h, g.record(h, r)})
+		batch = append(batch, item{h, g.scanRecord(h, r)})
 		if len(batch) == batchSize {
 			flush()
 		}
@@ -125,14 +123,12 @@ func (s *Syncer) compareRedis(ctx context.Context, epoch string, st *ReconcileSt
 			if !held[i] {
 				continue // gone since the SCAN: step 3 finds it if it was live
 			}
-			k := slot(h)
-			e, ok := d.m[k]
-			if ok && e.value == sums[i] && e.content&(flagTomb|flagConfirmed|d.fresh) != 0 {
+			e := d.m.get(slot(h))
+			if e != nil && e.value == sums[i] && e.content&(flagTomb|flagConfirmed|d.fresh) != 0 {
 				if e.content&(flagSeen|d.fresh) == 0 {
 					st.Unchanged++ // once; the exact check counted the fresh ones
 				}
 				e.content |= flagSeen
-				d.m[k] = e
 				continue
 			}
 			slow = append(slow, h)
@@ -215,7 +211,7 @@ func (d *digestSet) endPass(complete bool) map[uint64]struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var missing map[uint64]struct{}
-	for k, e := range d.m {
+	d.m.each(func(k uint64, e *digestEntry) bool {
 		f := e.content & (flagConfirmed | flagSeen | d.fresh)
 		switch {
 		case !complete:
@@ -225,13 +221,10 @@ func (d *digestSet) endPass(complete bool) map[uint64]struct{} {
 			}
 			missing[k] = struct{}{}
 		case f == 0:
-			delete(d.m, k)
-			continue
+			return true
 		}
-		if e.content&passFlags != 0 {
-			e.content &^= passFlags
-			d.m[k] = e
-		}
-	}
+		e.content &^= passFlags
+		return false
+	})
 	return missing
 }

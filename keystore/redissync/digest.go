@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash/maphash"
+	"math"
+	"reflect"
 	"slices"
 	"sync"
 
@@ -21,9 +23,14 @@ import (
 // The digest is keyed SHA-256 (a random secret of this process comes first), cut to 64
 // bits: what Redis holds is untrusted, and to pass for a key its bytes must have the
 // digest of a value this Syncer sealed for that very key hash, without the secret ever
-// leaving the process. The fingerprint hashes what the store says, which is trusted,
-// with maphash (randomly seeded). An entry is found by the first 8 bytes of the key hash; every fingerprint and
-// digest covers the whole hash, so two keys sharing an entry only cost a seal.
+// leaving the process. It stays SHA-256 because it is the security boundary: with
+// SHA-NI it is about as fast as any keyed hash of the standard library, and the faster
+// universal hashes (GHASH, Poly1305) need a fresh key or nonce per message and are
+// weaker cut to 64 bits. The fingerprint hashes what the store says, which is trusted,
+// with maphash (randomly seeded): the key's own fields with a fingerprint of its
+// account's, which a store's scan computes once per account. An entry is found by the
+// first 8 bytes of the key hash (entryTable); every fingerprint and digest covers the
+// whole hash, so two keys sharing an entry only cost a seal.
 //
 // An entry may be stale (another admin wrote since, a write was refused for a newer
 // record, Redis lost it): a stale entry fails the comparison and sends the key to the
@@ -32,7 +39,7 @@ type digestSet struct {
 	secret [32]byte
 	seed   maphash.Seed
 	mu     sync.Mutex
-	m      map[uint64]digestEntry
+	m      *entryTable
 	// fresh is the flag (flagFreshA or flagFreshB) that notes set; startPass flips it.
 	fresh uint64
 }
@@ -63,10 +70,11 @@ const (
 )
 
 func newDigestSet() *digestSet {
-	d := &digestSet{m: make(map[uint64]digestEntry), fresh: flagFreshA, seed: maphash.MakeSeed()}
+	d := &digestSet{fresh: flagFreshA, seed: maphash.MakeSeed()}
 	if _, err := rand.Read(d.secret[:]); err != nil {
 		panic("redissync: no randomness for the digest secret: " + err.Error())
 	}
+	d.m = newEntryTable(maphash.Comparable(d.seed, 0))
 	return d
 }
 
@@ -78,6 +86,18 @@ func slot(h keystore.KeyHash) uint64 { return binary.LittleEndian.Uint64(h[:8]) 
 type digester struct {
 	d   *digestSet
 	buf []byte
+	// accounts caches, by account id, the account parts scanRecord computed.
+	accounts map[string]accountPart
+}
+
+// accountPart is the part of a record that all the keys of one account share, and its
+// fingerprint.
+type accountPart struct {
+	sa, ws string
+	roles  map[string]wire.Role
+	rps    float64
+	burst  int64
+	sum    uint64
 }
 
 func (d *digestSet) digester() *digester { return &digester{d: d, buf: make([]byte, 0, 512)} }
@@ -109,20 +129,61 @@ func (g *digester) valueString(h keystore.KeyHash, raw string) uint64 {
 	return g.sum(append(g.start('v', h), raw...))
 }
 
+// appendString appends s with its length first, so that concatenations are unambiguous.
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
 // record is the fingerprint of h's live record r as a sidecar sees it: every field but
-// Rev (as sameRecord compares), flags clear.
+// Rev (as sameRecord compares), flags clear. It hashes the key's own fields with the
+// fingerprint of the account's (account).
 func (g *digester) record(h keystore.KeyHash, r wire.Record) uint64 {
-	b := g.start('r', h)
-	str := func(s string) {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
+	return g.keyPart(h, r, g.account(r))
+}
+
+// scanRecord is record for the records of a store's scan, which share one Roles map per
+// account (RecordSource.ScanAuthRecords): the account's part is computed again only
+// when the account's fields differ from those cached for its id, or its Roles is another
+// map (a store that builds one per record gains nothing, and loses nothing), so most
+// rows hash only their own fields.
+func (g *digester) scanRecord(h keystore.KeyHash, r wire.Record) uint64 {
+	a, ok := g.accounts[r.SAID]
+	if !ok || a.sa != r.SA || a.ws != r.Workspace || a.rps != r.RPS || a.burst != r.Burst ||
+		len(r.Roles) != len(a.roles) ||
+		len(r.Roles) != 0 && reflect.ValueOf(r.Roles).UnsafePointer() != reflect.ValueOf(a.roles).UnsafePointer() {
+		if g.accounts == nil || len(g.accounts) >= maxCachedAccounts {
+			g.accounts = make(map[string]accountPart)
+		}
+		a = accountPart{sa: r.SA, ws: r.Workspace, roles: r.Roles, rps: r.RPS, burst: r.Burst, sum: g.account(r)}
+		g.accounts[r.SAID] = a
 	}
-	str(r.KeyID)
-	str(r.SAID)
-	str(r.SA)
-	str(r.Workspace)
-	str(string(r.State))
+	return g.keyPart(h, r, a.sum)
+}
+
+// maxCachedAccounts bounds scanRecord's cache; when full it starts again.
+const maxCachedAccounts = 1 << 16
+
+// keyPart is the fingerprint of h's record r whose account fields have fingerprint acct.
+func (g *digester) keyPart(h keystore.KeyHash, r wire.Record, acct uint64) uint64 {
+	b := append(g.buf[:0], 'r')
+	b = append(b, h[:]...)
+	b = appendString(b, r.KeyID)
+	b = appendString(b, string(r.State))
 	b = binary.AppendVarint(b, r.Exp)
+	b = binary.LittleEndian.AppendUint64(b, acct)
+	return g.fingerprint(b)
+}
+
+// account is the fingerprint of the fields of r that are its account's: SAID, SA,
+// Workspace, Roles, RPS and Burst.
+func (g *digester) account(r wire.Record) uint64 {
+	b := append(g.buf[:0], 'a')
+	b = appendString(b, r.SAID)
+	b = appendString(b, r.SA)
+	b = appendString(b, r.Workspace)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.RPS))
+	b = binary.AppendVarint(b, r.Burst)
 	b = binary.AppendUvarint(b, uint64(len(r.Roles)))
 	var small [8]string
 	projects := small[:0]
@@ -131,16 +192,18 @@ func (g *digester) record(h keystore.KeyHash, r wire.Record) uint64 {
 	}
 	slices.Sort(projects)
 	for _, p := range projects {
-		str(p)
-		str(string(r.Roles[p]))
+		b = appendString(b, p)
+		b = appendString(b, string(r.Roles[p]))
 	}
-	return g.fingerprint(b)
+	g.buf = b[:0]
+	return maphash.Bytes(g.d.seed, b)
 }
 
 // tomb is the fingerprint of h's tombstone: any tombstone this Syncer sealed stands
 // for "not live", whatever identity it carries.
 func (g *digester) tomb(h keystore.KeyHash) uint64 {
-	return g.fingerprint(g.start('t', h)) | flagTomb
+	b := append(g.buf[:0], 't')
+	return g.fingerprint(append(b, h[:]...)) | flagTomb
 }
 
 // note remembers ws as this Syncer's last writes of their keys (sent, perhaps refused
@@ -163,7 +226,7 @@ func (d *digestSet) note(ws []write) {
 	defer d.mu.Unlock()
 	for _, n := range es {
 		n.e.content |= d.fresh
-		d.m[n.k] = n.e
+		d.m.put(n.k, n.e)
 	}
 }
 
@@ -173,7 +236,7 @@ func (d *digestSet) confirm(g *digester, h keystore.KeyHash, fp uint64, raw []by
 	e := digestEntry{content: fp, value: g.value(h, raw)}
 	d.mu.Lock()
 	e.content |= d.fresh
-	d.m[slot(h)] = e
+	d.m.put(slot(h), e)
 	d.mu.Unlock()
 }
 
@@ -181,5 +244,5 @@ func (d *digestSet) confirm(g *digester, h keystore.KeyHash, fp uint64, raw []by
 func (d *digestSet) len() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.m)
+	return d.m.len()
 }

@@ -10,8 +10,8 @@ import (
 
 // TestRepairComparesDigests: once Redis holds what the store says, a repair checks no
 // key exactly (no seal); a record replaced by a well-formed value of another key, one
-// replaced by a forgery, one deleted, and one whose change in the store never reached
-// Redis are each found and put right by one pass, which checks only those.
+// replaced by a forgery, one deleted, and records whose change in the store never
+// reached Redis (revoked, deactivated, a rate limit, a role) are each found and put right by one pass, which checks only those.
 func TestRepairComparesDigests(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := context.Background()
@@ -46,17 +46,24 @@ func TestRepairComparesDigests(t *testing.T) {
 	deact := testRecord(12)
 	deact.State = keystore.KeyDeactivated
 	e.src.put(testHash(12), deact)
+	// Key 13's account got a rate limit and key 14 another role; neither reached Redis.
+	limited := testRecord(13)
+	limited.RPS, limited.Burst = 5, 10
+	e.src.put(testHash(13), limited)
+	promoted := testRecord(14)
+	promoted.Roles = map[string]keystore.Role{"p": keystore.RoleOwner}
+	e.src.put(testHash(14), promoted)
 
 	st, err = e.s.Reconcile(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.NewEpoch || st.Written != 4 || st.Removed != 1 {
-		t.Errorf("repair: %+v, want 4 written (7, 9, 10, 12) and 1 removed (11)", st)
+	if st.NewEpoch || st.Written != 6 || st.Removed != 1 {
+		t.Errorf("repair: %+v, want 6 written (7, 9, 10, 12, 13, 14) and 1 removed (11)", st)
 	}
 	// Key 7 is checked from the store's side and from Redis' side: at most twice.
-	if st.Checked < 5 || st.Checked > 10 {
-		t.Errorf("repair checked %d keys exactly, want only the 5 damaged ones (each at most twice)", st.Checked)
+	if st.Checked < 7 || st.Checked > 14 {
+		t.Errorf("repair checked %d keys exactly, want only the 7 damaged ones (each at most twice)", st.Checked)
 	}
 	if msg := e.mismatch(t); msg != "" {
 		t.Fatal(msg)
@@ -123,5 +130,54 @@ func TestRepairLearnsAnotherAdminsWrites(t *testing.T) {
 	}
 	if msg := e.mismatch(t); msg != "" {
 		t.Fatal(msg)
+	}
+}
+
+// TestFingerprintCoversEveryField: a record's fingerprint changes with every field but
+// Rev, and scanRecord, which reuses the account's part while the account's fields and
+// Roles map stay the same, gives what record gives, across accounts and maps.
+func TestFingerprintCoversEveryField(t *testing.T) {
+	g := newDigestSet().digester()
+	h := testHash(1)
+	shared := map[string]keystore.Role{"p": keystore.RoleViewer, "q": keystore.RoleContributor}
+	base := wire.Record{KeyID: "key_1", SAID: "sa_1", SA: "bot@ws", Workspace: "ws", State: keystore.KeyActive,
+		Exp: 1700000000000, Roles: shared, RPS: 5, Burst: 10, Rev: 3}
+	variants := map[string]func(*wire.Record){
+		"KeyID":     func(r *wire.Record) { r.KeyID = "key_2" },
+		"SAID":      func(r *wire.Record) { r.SAID = "sa_2" },
+		"SA":        func(r *wire.Record) { r.SA = "other@ws" },
+		"Workspace": func(r *wire.Record) { r.Workspace = "ws2" },
+		"State":     func(r *wire.Record) { r.State = keystore.KeyDeactivated },
+		"Exp":       func(r *wire.Record) { r.Exp = 0 },
+		"RPS":       func(r *wire.Record) { r.RPS = 6 },
+		"Burst":     func(r *wire.Record) { r.Burst = 11 },
+		"Roles": func(r *wire.Record) {
+			r.Roles = map[string]keystore.Role{"p": keystore.RoleOwner, "q": keystore.RoleContributor}
+		},
+		"no Roles": func(r *wire.Record) { r.Roles = nil },
+	}
+	want := g.record(h, base)
+	rev := base
+	rev.Rev = 9
+	if got := g.record(h, rev); got != want {
+		t.Errorf("the fingerprint changed with Rev alone")
+	}
+	for name, change := range variants {
+		r := base
+		change(&r)
+		fp := g.record(h, r)
+		if fp == want {
+			t.Errorf("%s: the fingerprint did not change", name)
+		}
+		// The scan's path, with the previous record's account part cached.
+		if got := g.scanRecord(h, base); got != want {
+			t.Errorf("before %s: scanRecord %x, record %x", name, got, want)
+		}
+		if got := g.scanRecord(h, r); got != fp {
+			t.Errorf("%s: scanRecord %x, record %x", name, got, fp)
+		}
+	}
+	if g.scanRecord(h, base) != want || g.scanRecord(testHash(2), base) != g.record(testHash(2), base) {
+		t.Errorf("scanRecord differs from record for keys of one account")
 	}
 }

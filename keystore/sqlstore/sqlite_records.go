@@ -1,9 +1,12 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -122,7 +125,8 @@ func readAuthRecords(ctx context.Context, tx *sql.Tx, c *stmtCache, q string, ar
 }
 
 // ScanAuthRecords implements RecordSource: it streams every live key from one read
-// transaction, row by row, so memory stays bounded whatever the number of keys. Every
+// transaction, scanChunk keys at a time, so memory stays bounded whatever the number of
+// keys. Every
 // Record.Rev is the revision of that transaction's snapshot.
 //
 // The accounts and their grants are read first (a few thousand rows at most), so that
@@ -138,48 +142,114 @@ func (s *SQLiteStore) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyH
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT hash, id, sa_id, state, expires_at FROM api_keys
-WHERE state != 'revoked' AND (expires_at IS NULL OR expires_at > ?1)`, s.now().UnixMicro())
+		st, err := tx.PrepareContext(ctx, scanKeysQuery)
 		if err != nil {
 			return fmt.Errorf("querying keys: %w", err)
 		}
-		defer rows.Close()
-		for rows.Next() {
+		defer st.Close()
+		now := s.now().UnixMicro()
+		for after := int64(math.MinInt64); ; {
 			var (
-				hash, saID, keyState sql.RawBytes
-				expires              sql.NullInt64
-				r                    = wire.Record{Rev: rev}
+				last  sql.NullInt64
+				chunk []byte
 			)
-			if err := rows.Scan(&hash, &r.KeyID, &saID, &keyState, &expires); err != nil {
-				return fmt.Errorf("reading key record: %w", err)
+			if err := st.QueryRowContext(ctx, now, after).Scan(&last, &chunk); err != nil {
+				return fmt.Errorf("reading key records: %w", err)
 			}
-			a, ok := accounts[string(saID)]
-			if !ok {
-				continue // as the inner join of recordQuery: no account, no record
+			if !last.Valid {
+				return nil // no live key after the last chunk
 			}
-			h, err := keystore.ParseKeyHash(string(hash))
-			if err != nil {
-				return fmt.Errorf("reading key record %s: %w", r.KeyID, err)
-			}
-			r.SAID, r.SA, r.Workspace, r.Roles = a.id, a.sa, a.ws, a.roles
-			r.RPS, r.Burst = a.rps, a.burst
-			r.State = keystore.RecordState(keystore.KeyState(keyState), a.state)
-			if expires.Valid {
-				r.Exp = fromMicro(expires.Int64).UnixMilli() // Service stores expiries in whole milliseconds
-			}
-			if err := fn(h, r); err != nil {
-				return err
+			after = last.Int64
+			for line := range bytes.SplitSeq(chunk, []byte(scanRowSep)) {
+				if len(line) == 0 {
+					continue // no live key in the chunk
+				}
+				h, r, a, err := parseScannedKey(line, accounts)
+				if err != nil {
+					return err
+				}
+				if a == nil {
+					continue // as the inner join of recordQuery: no account, no record
+				}
+				r.Rev, r.SAID, r.SA, r.Workspace, r.Roles = rev, a.id, a.sa, a.ws, a.roles
+				r.RPS, r.Burst = a.rps, a.burst
+				if err := fn(h, r); err != nil {
+					return err
+				}
 			}
 		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("reading key records: %w", err)
-		}
-		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("scanning key records: %w", err)
 	}
 	return nil
+}
+
+// scanKeysQuery reads up to scanChunk live keys (not revoked, not expired at ?1) whose
+// rowids follow ?2: the last rowid read (NULL: no key), and the keys as one text value.
+// Per key: its hash, its state, its expiry (empty: none), its account id, each followed
+// by a unit separator (0x1f), then its key id; keys are separated by a record separator
+// (0x1e). The pure-Go driver takes SQLite's connection mutex three times for each
+// column of each row and allocates a string for each: with a row of five columns per
+// key, that was most of the scan's cost. Hashes are hex, states and expiries have no
+// separator, and ids are generated (newID), so the value splits unambiguously.
+const scanKeysQuery = `SELECT max(r), group_concat(line, char(30)) FROM (
+	SELECT rowid AS r, hash || char(31) || state || char(31) || ifnull(expires_at, '') || char(31) || sa_id || char(31) || id AS line
+	FROM api_keys WHERE rowid > ?2 AND state != 'revoked' AND (expires_at IS NULL OR expires_at > ?1)
+	ORDER BY rowid LIMIT ` + scanChunk + `)`
+
+// scanChunk is the most keys one scanKeysQuery returns.
+const scanChunk = "1024"
+
+// scanRowSep separates the keys of a scanKeysQuery value.
+const scanRowSep = "\x1e"
+
+// parseScannedKey splits a row of scanKeysQuery into the key's hash and the fields of
+// its record that are the key's own (KeyID, State, Exp) and returns the key's account;
+// a nil account when the store has none of that id.
+func parseScannedKey(line []byte, accounts map[string]*recordAccount) (keystore.KeyHash, wire.Record, *recordAccount, error) {
+	var (
+		h      keystore.KeyHash
+		r      wire.Record
+		fields [4][]byte
+	)
+	rest := line
+	for i := range fields {
+		f, after, ok := bytes.Cut(rest, []byte{0x1f})
+		if !ok {
+			return h, r, nil, fmt.Errorf("reading key record: a row of %d fields, want 5", i+1)
+		}
+		fields[i], rest = f, after
+	}
+	r.KeyID = string(rest)
+	if len(fields[0]) != 2*len(h) {
+		return h, r, nil, fmt.Errorf("reading key record %s: the hash is %d characters, want %d", r.KeyID, len(fields[0]), 2*len(h))
+	}
+	if _, err := hex.Decode(h[:], fields[0]); err != nil {
+		return h, r, nil, fmt.Errorf("reading key record %s: the hash is not hex", r.KeyID)
+	}
+	a := accounts[string(fields[3])]
+	if a == nil {
+		return h, r, nil, nil
+	}
+	var state keystore.KeyState
+	switch string(fields[1]) {
+	case string(keystore.KeyActive):
+		state = keystore.KeyActive
+	case string(keystore.KeyDeactivated):
+		state = keystore.KeyDeactivated
+	default:
+		state = keystore.KeyState(fields[1])
+	}
+	r.State = keystore.RecordState(state, a.state)
+	if len(fields[2]) > 0 {
+		exp, err := strconv.ParseInt(string(fields[2]), 10, 64)
+		if err != nil {
+			return h, r, nil, fmt.Errorf("reading key record %s: the expiry is not a number", r.KeyID)
+		}
+		r.Exp = fromMicro(exp).UnixMilli() // Service stores expiries in whole milliseconds
+	}
+	return h, r, a, nil
 }
 
 // recordAccount is what the records of one account's keys share.

@@ -1,0 +1,127 @@
+package redissync
+
+// entryTable maps slots to digest entries: open addressing with linear probing in one
+// array of 32-byte cells. A repair looks up every key twice in a table far larger than
+// the CPU's caches; here a lookup touches about one cache line and returns the entry
+// to update in place, where a Go map takes a second lookup to store it back. Not safe
+// for concurrent use (digestSet.mu guards it).
+type entryTable struct {
+	cells []cell
+	n     int
+	seed  uint64
+	shift uint
+}
+
+type cell struct {
+	key  uint64
+	e    digestEntry
+	used bool
+}
+
+// maxLoad is the most cells in use per 4 before the table doubles.
+const maxLoad = 3
+
+func newEntryTable(seed uint64) *entryTable { return &entryTable{seed: seed | 1} }
+
+// home is the cell where k's probe starts: slots are the first bytes of SHA-256 key
+// hashes, but mixed all the same (the table must not depend on where they come from).
+func (t *entryTable) home(k uint64) int {
+	return int(((k ^ t.seed) * 0x9e3779b97f4a7c15) >> t.shift)
+}
+
+// get returns k's entry, nil when there is none; it stays valid until the next put or
+// delete.
+func (t *entryTable) get(k uint64) *digestEntry {
+	if t.n == 0 {
+		return nil
+	}
+	mask := len(t.cells) - 1
+	for i := t.home(k); ; i = (i + 1) & mask {
+		c := &t.cells[i]
+		if !c.used {
+			return nil
+		}
+		if c.key == k {
+			return &c.e
+		}
+	}
+}
+
+// put sets k's entry to e.
+func (t *entryTable) put(k uint64, e digestEntry) {
+	if (t.n+1)*4 > len(t.cells)*maxLoad {
+		t.grow()
+	}
+	mask := len(t.cells) - 1
+	for i := t.home(k); ; i = (i + 1) & mask {
+		c := &t.cells[i]
+		if !c.used {
+			*c = cell{key: k, e: e, used: true}
+			t.n++
+			return
+		}
+		if c.key == k {
+			c.e = e
+			return
+		}
+	}
+}
+
+func (t *entryTable) grow() {
+	old := t.cells
+	size := max(16, 2*len(old))
+	t.cells, t.n = make([]cell, size), 0
+	t.shift = 64
+	for s := size; s > 1; s >>= 1 {
+		t.shift--
+	}
+	for i := range old {
+		if old[i].used {
+			t.put(old[i].key, old[i].e)
+		}
+	}
+}
+
+// delete removes k's entry, if any, moving back the entries probed past it.
+func (t *entryTable) delete(k uint64) {
+	if t.n == 0 {
+		return
+	}
+	mask := len(t.cells) - 1
+	i := t.home(k)
+	for ; ; i = (i + 1) & mask {
+		if !t.cells[i].used {
+			return
+		}
+		if t.cells[i].key == k {
+			break
+		}
+	}
+	for j := (i + 1) & mask; t.cells[j].used; j = (j + 1) & mask {
+		// The entry at j may fill the hole at i unless its probe starts after i, up to j.
+		h := t.home(t.cells[j].key)
+		if (j > i && (h <= i || h > j)) || (j < i && h <= i && h > j) {
+			t.cells[i] = t.cells[j]
+			i = j
+		}
+	}
+	t.cells[i] = cell{}
+	t.n--
+}
+
+// len is the number of entries.
+func (t *entryTable) len() int { return t.n }
+
+// each calls fn for every entry, which fn may change; the entries for which it returns
+// true are deleted afterwards.
+func (t *entryTable) each(fn func(k uint64, e *digestEntry) (drop bool)) {
+	var drop []uint64
+	for i := range t.cells {
+		if c := &t.cells[i]; c.used && fn(c.key, &c.e) {
+			drop = append(drop, c.key)
+		}
+	}
+	for _, k := range drop {
+		t.delete(k)
+	}
+}
