@@ -143,7 +143,6 @@ func TestSentinelLostWrite(t *testing.T) {
 	// A sidecar (re)started during the failover saw none of the changes: it trusts the
 	// promoted replica until the repair.
 	cold := startSidecar(t, ss.URL(), up.srv.URL, "")
-	sidecars = append(sidecars, cold)
 	recs = append(recs, map[string]*recorder{"unseen": record(cold, unseen.Key), "fresh": record(cold, fresh.Key)})
 	p := ss.WaitPromoted(old, promotionBound)
 	promoted := <-switched
@@ -214,7 +213,6 @@ func TestClusterLostWrite(t *testing.T) {
 	}
 	victim.Kill()
 	cold := startSidecar(t, c.URL(), up.srv.URL, "")
-	sidecars = append(sidecars, cold)
 	recs = append(recs, map[string]*recorder{"unseen": record(cold, unseen.Key), "fresh": record(cold, fresh.Key)})
 	var promoted time.Time
 	systest.Eventually(t, promotionBound, "a replica takes over the killed primary's slots", func() bool {

@@ -239,10 +239,3 @@ func (d *digestSet) confirm(g *digester, h keystore.KeyHash, fp uint64, raw []by
 	d.m.put(slot(h), e)
 	d.mu.Unlock()
 }
-
-// len is the number of entries.
-func (d *digestSet) len() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.m.len()
-}

@@ -148,14 +148,6 @@ func (m *memSource) KeyIdentities(ctx context.Context, hashes []keystore.KeyHash
 	return out, nil
 }
 
-// commit raises the revision without writing Redis: a change another admin committed.
-func (m *memSource) commit() int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.rev++
-	return m.rev
-}
-
 func (m *memSource) usesCopy() map[string]time.Time {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -54,7 +54,7 @@ type Options struct {
 
 // Parse parses a redis URL (see the package doc for the schemes).
 func Parse(raw string) (Options, error) {
-	scheme, rest, ok := strings.Cut(raw, "://")
+	scheme, _, ok := strings.Cut(raw, "://")
 	if !ok {
 		return Options{}, errors.New("redis: not a URL (want redis://host:port/db)")
 	}
@@ -63,7 +63,7 @@ func Parse(raw string) (Options, error) {
 	if err != nil {
 		return o, fmt.Errorf("redis: parsing URL: %w", err)
 	}
-	_, rest, _ = strings.Cut(raw, "://")
+	_, rest, _ := strings.Cut(raw, "://")
 	switch strings.ToLower(scheme) {
 	case "redis", "rediss", "unix":
 		o.Simple, err = redis.ParseURL(raw)
