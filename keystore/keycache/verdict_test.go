@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -26,6 +27,17 @@ func (e *env) sealFor(h wire.KeyHash, rec wire.Record) []byte {
 		e.t.Fatal(err)
 	}
 	return b
+}
+
+// groupFor returns rec sealed for h in a group with a record of another key, signed by
+// k (wire.SealBatch), as a full sync seals it.
+func (e *env) groupFor(k wire.SigningKey, h wire.KeyHash, rec wire.Record) []byte {
+	e.t.Helper()
+	vals, err := wire.SealRecords(k, []wire.KeyHash{newHash(e.t), h}, []wire.Record{activeRecord(), rec})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return vals[1]
 }
 
 // otherKey is a signing key the cache does not trust.
@@ -77,6 +89,16 @@ func TestForgedRecordsAreRefused(t *testing.T) {
 			return bytes.Replace(sealed, []byte(`"viewer"`), []byte(`"owner"`), 1)
 		}},
 		{"garbage", func(e *env, h wire.KeyHash) []byte { return []byte("s1:not a signature") }},
+		{"group sealed by another key", func(e *env, h wire.KeyHash) []byte {
+			return e.groupFor(otherKey(e.t), h, ownerRecord())
+		}},
+		{"group member sealed for another key hash", func(e *env, h wire.KeyHash) []byte {
+			return e.groupFor(e.sk, newHash(e.t), activeRecord())
+		}},
+		{"group member with its payload changed", func(e *env, h wire.KeyHash) []byte {
+			return bytes.Replace(e.groupFor(e.sk, h, activeRecord()), []byte(`"viewer"`), []byte(`"owner"`), 1)
+		}},
+		{"group garbage", func(e *env, h wire.KeyHash) []byte { return []byte("s2:not a signature:{}") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -353,5 +375,34 @@ func TestMarkersVerifiedOnChange(t *testing.T) {
 	}
 	if _, err := e.cache.openEpoch(""); err == nil {
 		t.Fatal("an empty epoch opened")
+	}
+}
+
+// TestGroupSealedRecordsAnswer: records the admin sealed in one group (a full sync's) are
+// each answered for their own key, the group's signature checked once.
+func TestGroupSealedRecordsAnswer(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	hashes := []wire.KeyHash{newHash(t), newHash(t), newHash(t)}
+	recs := []wire.Record{activeRecord(), activeRecord(), activeRecord()}
+	for i := range recs {
+		recs[i].KeyID = fmt.Sprintf("key_group%d", i)
+	}
+	vals, err := wire.SealRecords(e.sk, hashes, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range hashes {
+		if !bytes.HasPrefix(vals[i], []byte("s2:")) {
+			t.Fatalf("value %d is not sealed in a group", i)
+		}
+		e.setRaw(wire.RedisKey(h), vals[i])
+	}
+	for i, h := range hashes {
+		if ent, src := e.lookup(h); src != SourceRedis || ent == nil || ent.KeyID() != recs[i].KeyID {
+			t.Fatalf("key %d: %+v from %v", i, ent, src)
+		}
+	}
+	if got := e.cache.Stats().SignatureFailures.Records; got != 0 {
+		t.Errorf("%d record signature failures, want 0", got)
 	}
 }

@@ -105,21 +105,15 @@ func (s *Syncer) changeWrites(ctx context.Context, hashes []keystore.KeyHash, re
 			return nil, err
 		}
 	}
-	at := now()
-	ws := make([]write, len(hashes))
-	errs := make([]error, len(hashes))
-	parallel(len(hashes), func(i int) { // a large change (an account's keys) seals on every core
-		h := hashes[i]
+	ps := make([]pending, len(hashes))
+	for i, h := range hashes {
 		if r, ok := recs[h]; ok {
-			ws[i], errs[i] = recordWrite(s.key, h, r, rev, at)
+			ps[i] = pendingRecord(h, r, rev)
 		} else {
-			ws[i], errs[i] = tombstoneWrite(s.key, h, rev, ids[h])
+			ps[i] = pendingTomb(h, rev, ids[h])
 		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
 	}
-	return ws, nil
+	return sealWrites(s.key, ps, now())
 }
 
 // NoteRevision implements keystore.RevisionNoter: it raises the revision marker to rev,

@@ -153,10 +153,11 @@ func TestCASKeepsAConcurrentWrite(t *testing.T) {
 	if err := e.rdb.Set(ctx, wire.RedisKey(h), applied, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	w, err := tombstoneWrite(e.s.key, h, 1, wire.Record{})
+	ws, err := sealWrites(e.s.key, []pending{pendingTomb(h, 1, wire.Record{})}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
+	w := ws[0]
 	ok, err := e.s.execCAS(ctx, []write{w}, [][]byte{forged})
 	if err != nil || ok[0] {
 		t.Fatalf("compare-and-set over a changed value: applied %v, %v", ok, err)

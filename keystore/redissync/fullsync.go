@@ -83,10 +83,10 @@ type snapshotBatch struct {
 }
 
 // writeSnapshot writes the records of ScanAuthRecords with the revision they carry, in
-// batches of batchSize. GOMAXPROCS workers seal and write the batches while the store's
-// scan reads the next ones: sealing (an Ed25519 signature per record) is most of a full
-// sync's CPU. present holds the records Redis had before the scan. It returns the live
-// hashes among present, the hashes whose stored record the rev-checked write kept (a higher rev), and
+// batches of batchSize. GOMAXPROCS workers seal (one signature per group of
+// wire.MaxTreeLeaves) and write the batches while the store's scan reads the next ones.
+// present holds the records Redis had before the scan. It returns the live hashes among
+// present, the hashes whose stored record the rev-checked write kept (a higher rev), and
 // the snapshot's revision (0 when the store holds no live key).
 func (s *Syncer) writeSnapshot(ctx context.Context, present map[keystore.KeyHash]struct{}, st *ReconcileStats) (
 	live map[keystore.KeyHash]struct{}, kept []keystore.KeyHash, rev int64, err error) {
@@ -173,13 +173,13 @@ func (s *Syncer) writeSnapshot(ctx context.Context, present map[keystore.KeyHash
 // Redis than the script. The other keys, and every SET NX that found a record (written
 // since by Apply), go through the rev-checked script.
 func (s *Syncer) writeSnapshotBatch(ctx context.Context, b snapshotBatch, present map[keystore.KeyHash]struct{}, st *ReconcileStats) ([]keystore.KeyHash, error) {
-	ws := make([]write, len(b.hashes))
+	ps := make([]pending, len(b.hashes))
 	for i, h := range b.hashes {
-		w, err := recordWrite(s.key, h, b.recs[i], b.recs[i].Rev, b.at)
-		if err != nil {
-			return nil, err
-		}
-		ws[i] = w
+		ps[i] = pendingRecord(h, b.recs[i], b.recs[i].Rev)
+	}
+	ws, err := sealWrites(s.key, ps, b.at)
+	if err != nil {
+		return nil, err
 	}
 	checked := make([]write, 0, len(ws))
 	pipe := s.rdb.Pipeline()

@@ -110,9 +110,9 @@ func (s staleScan) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash
 
 func mustWrite(t *testing.T, h keystore.KeyHash, r wire.Record, rev int64) write {
 	t.Helper()
-	w, err := recordWrite(keytest.SigningKey(t), h, r, rev, now())
+	ws, err := sealWrites(keytest.SigningKey(t), []pending{pendingRecord(h, r, rev)}, now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return w
+	return ws[0]
 }

@@ -26,11 +26,10 @@ func TestEventScriptMatchesPublishEvent(t *testing.T) {
 		var ws []write
 		if i%3 == 0 { // the first key is gone: its tombstone is written (both paths: i = 0, 3)
 			ev.Gone = []bool{true, false}
-			w, err := tombstoneWrite(e.s.key, hs[0], ev.Rev, wire.Record{})
-			if err != nil {
+			var err error
+			if ws, err = sealWrites(e.s.key, []pending{pendingTomb(hs[0], ev.Rev, wire.Record{})}, now()); err != nil {
 				t.Fatal(err)
 			}
-			ws = []write{w}
 		}
 		if i%2 == 0 {
 			wire.SignEvent(e.s.key, &ev)

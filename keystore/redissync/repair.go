@@ -94,24 +94,28 @@ func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash
 			return 0, err
 		}
 	}
-	at := now()
+	ps := make([]pending, len(todo))
+	for j, i := range todo {
+		h := hashes[i]
+		if r, ok := recs[h]; ok {
+			ps[j] = pendingRecord(h, r, rev)
+		} else {
+			ps[j] = pendingTomb(h, rev, ids[h])
+		}
+	}
+	ws, err := sealWrites(s.key, ps, now())
+	if err != nil {
+		return 0, err
+	}
 	var checked, cas []write
 	var casOld [][]byte
-	for _, i := range todo {
-		h := hashes[i]
-		var w write
-		if r, live := recs[h]; live {
-			w, err = recordWrite(s.key, h, r, rev, at)
+	for j, i := range todo {
+		// A value from the future, or one that does not even read as a record (the
+		// script may read it otherwise), is replaced only while it holds the bytes read.
+		if c := cur[i]; c.raw != nil && (!c.ok || c.rec.Rev > rev) {
+			cas, casOld = append(cas, ws[j]), append(casOld, c.raw)
 		} else {
-			w, err = tombstoneWrite(s.key, h, rev, ids[h])
-		}
-		if err != nil {
-			return 0, err
-		}
-		if c := cur[i]; c.ok && c.rec.Rev > rev {
-			cas, casOld = append(cas, w), append(casOld, c.raw)
-		} else {
-			checked = append(checked, w)
+			checked = append(checked, ws[j])
 		}
 	}
 	var changed []keystore.KeyHash
@@ -161,17 +165,27 @@ func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash
 }
 
 // sealedEqual reports, for each of hashes whose key is live in recs, whether Redis holds
-// exactly that record sealed by this Syncer at the stored rev (not above rev). The seals
-// are computed on GOMAXPROCS goroutines.
+// exactly that record sealed by this Syncer at the stored rev (not above rev): a single
+// seal equal to the record sealed afresh, or a seal in a group that verifies with the
+// record's payload. The checks run on GOMAXPROCS goroutines.
 func (s *Syncer) sealedEqual(hashes []keystore.KeyHash, cur []stored, recs map[keystore.KeyHash]wire.Record, rev int64) []bool {
 	same := make([]bool, len(hashes))
-	parallel(len(hashes), func(i int) {
+	parallel(len(hashes), 64, func(i int) {
 		c := cur[i]
 		r, live := recs[hashes[i]]
 		if !live || !c.ok || c.rec.Rev > rev || !sameRecord(c.rec, r) {
 			return
 		}
 		r.Rev = c.rec.Rev
+		if _, _, single := wire.SplitSealed(c.raw); !single {
+			// Sealed in a group: its bytes depend on the group's other records, so it
+			// is verified (a few hashes once its group's root verified) and its payload
+			// compared.
+			want, err := wire.EncodeRecord(r)
+			got, verr := s.ver.Open(wire.DomainRecord, hashes[i].String(), c.raw)
+			same[i] = err == nil && verr == nil && bytes.Equal(want, got)
+			return
+		}
 		want, err := wire.SealRecord(s.key, hashes[i], r)
 		same[i] = err == nil && bytes.Equal(want, c.raw)
 	})
@@ -184,9 +198,10 @@ func (s *Syncer) verifies(h keystore.KeyHash, raw []byte) bool {
 	return err == nil
 }
 
-// parallel calls fn(0..n-1) on up to GOMAXPROCS goroutines (inline when n is small).
-func parallel(n int, fn func(int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/64+1)
+// parallel calls fn(0..n-1) on up to GOMAXPROCS goroutines, one for every per calls
+// (inline when n is at most per).
+func parallel(n, per int, fn func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), (n+per-1)/per)
 	if workers <= 1 {
 		for i := range n {
 			fn(i)
@@ -194,9 +209,9 @@ func parallel(n int, fn func(int)) {
 		return
 	}
 	var wg sync.WaitGroup
-	per := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += per {
-		hi := min(lo+per, n)
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
 				fn(i)

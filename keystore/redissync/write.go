@@ -35,8 +35,9 @@ var now = time.Now
 
 // writeScript writes sealed records, refusing to replace a stored record that has a
 // higher rev, so that a slower writer (or a second admin) never brings back an older
-// state. The stored rev is read from the record JSON after the seal's prefix
-// (wire.SealedPrefixLen); a value that does not parse there (unsigned, malformed) is
+// state. The stored rev is read from the record JSON after the seal's prefix: at a fixed
+// offset in a single seal (wire.SealedPrefixLen), after the path's end in a group's
+// (wire.TreePathOffset); a value that does not parse there (unsigned, malformed) is
 // replaced. For each KEYS[i], ARGV holds three values: the sealed record or tombstone;
 // its rev; the TTL in milliseconds (0: none). It returns, per key, 1 when written and 0
 // when a record with a higher rev was kept. The script cannot verify a signature: a
@@ -49,8 +50,15 @@ for i = 1, #KEYS do
   local val, rev, ttl = ARGV[3*i-2], tonumber(ARGV[3*i-1]), ARGV[3*i]
   local cur = redis.call('GET', KEYS[i])
   local old = nil
-  if cur then
-    local ok, r = pcall(cjson.decode, string.sub(cur, ` + strconv.Itoa(wire.SealedPrefixLen+1) + `))
+  local at = nil
+  if cur and string.sub(cur, 1, 3) == 's1:' then
+    at = ` + strconv.Itoa(wire.SealedPrefixLen+1) + `
+  elseif cur and string.sub(cur, 1, 3) == 's2:' then
+    at = string.find(cur, ':', ` + strconv.Itoa(wire.TreePathOffset+1) + `, true)
+    if at then at = at + 1 end
+  end
+  if at then
+    local ok, r = pcall(cjson.decode, string.sub(cur, at))
     if ok and type(r) == 'table' then old = r end
   end
   if old and type(old.rev) == 'number' and old.rev > rev then
@@ -95,24 +103,56 @@ type write struct {
 	rec  wire.Record   // the live record sealed in val (zero for a tombstone)
 }
 
-// recordWrite prepares the write of a live record, sealed with key.
-func recordWrite(key wire.SigningKey, h keystore.KeyHash, r wire.Record, rev int64, at time.Time) (write, error) {
-	r.Rev = rev
-	b, err := wire.SealRecord(key, h, r)
-	if err != nil {
-		return write{}, fmt.Errorf("sealing record of key %s: %w", r.KeyID, err)
-	}
-	return write{hash: h, val: b, rev: rev, ttl: recordTTL(r, at), rec: r}, nil
+// pending is a record or tombstone to seal for a key (sealWrites).
+type pending struct {
+	hash keystore.KeyHash
+	rec  wire.Record // with its rev set
+	tomb bool
 }
 
-// tombstoneWrite prepares the sealed tombstone of a key that is gone. ident is the key's
+// pendingRecord is the pending write of live record r at rev.
+func pendingRecord(h keystore.KeyHash, r wire.Record, rev int64) pending {
+	r.Rev = rev
+	return pending{hash: h, rec: r}
+}
+
+// pendingTomb is the pending tombstone at rev of a key gone from the store; ident is its
 // identity as the store knows it (zero when the store no longer holds the key: "-").
-func tombstoneWrite(key wire.SigningKey, h keystore.KeyHash, rev int64, ident wire.Record) (write, error) {
-	b, err := wire.SealRecord(key, h, tombstone(ident, rev))
-	if err != nil {
-		return write{}, fmt.Errorf("sealing a tombstone: %w", err)
+func pendingTomb(h keystore.KeyHash, rev int64, ident wire.Record) pending {
+	return pending{hash: h, rec: tombstone(ident, rev), tomb: true}
+}
+
+// sealWrites seals ps with key, one signature per group of wire.MaxTreeLeaves
+// (wire.SealRecords), the groups on GOMAXPROCS goroutines when there are many: the
+// signature is most of what a write costs the admin.
+func sealWrites(key wire.SigningKey, ps []pending, at time.Time) ([]write, error) {
+	ws := make([]write, len(ps))
+	groups := (len(ps) + wire.MaxTreeLeaves - 1) / wire.MaxTreeLeaves
+	errs := make([]error, groups)
+	parallel(groups, 1, func(g int) { // a signature per group is worth a goroutine
+		lo, hi := g*wire.MaxTreeLeaves, min((g+1)*wire.MaxTreeLeaves, len(ps))
+		hashes := make([]keystore.KeyHash, hi-lo)
+		recs := make([]wire.Record, hi-lo)
+		for i, p := range ps[lo:hi] {
+			hashes[i], recs[i] = p.hash, p.rec
+		}
+		vals, err := wire.SealRecords(key, hashes, recs)
+		if err != nil {
+			errs[g] = fmt.Errorf("sealing the record of key %s: %w", recs[0].KeyID, err)
+			return
+		}
+		for i, p := range ps[lo:hi] {
+			w := write{hash: p.hash, val: vals[i], tomb: p.tomb, rev: p.rec.Rev, ttl: tombstoneTTL}
+			if !p.tomb {
+				w.ttl, w.rec = recordTTL(p.rec, at), p.rec
+			}
+			ws[lo+i] = w
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	return write{hash: h, val: b, tomb: true, rev: rev, ttl: tombstoneTTL}, nil
+	return ws, nil
 }
 
 // tombstone is the record that refuses a key: state revoked, rev, and the identity

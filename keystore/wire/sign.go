@@ -210,7 +210,8 @@ func (p PublicKey) ID() string { return p.id }
 // the admin's signing key be rotated without downtime (trust the new key everywhere,
 // switch the admin to it, then drop the old one). It is safe for concurrent use.
 type Verifier struct {
-	keys map[string]ed25519.PublicKey
+	keys  map[string]ed25519.PublicKey
+	roots rootCache // roots of groups (SealBatch) that verified
 }
 
 // NewVerifier returns a verifier trusting keys.
@@ -247,7 +248,11 @@ func (v *Verifier) Verify(domain, name string, payload []byte, sig string) error
 }
 
 // Open verifies a sealed value and returns its payload (a subslice of sealed).
+// A value sealed in a group (SealBatch) verifies the same way.
 func (v *Verifier) Open(domain, name string, sealed []byte) ([]byte, error) {
+	if bytes.HasPrefix(sealed, []byte(treeVersion+":")) {
+		return v.openTree(domain, name, sealed)
+	}
 	sig, payload, ok := SplitSealed(sealed)
 	if !ok {
 		return nil, ErrUnsigned
@@ -258,8 +263,8 @@ func (v *Verifier) Open(domain, name string, sealed []byte) ([]byte, error) {
 	return payload, nil
 }
 
-// SplitSealed splits a sealed value into its signature and payload without verifying
-// anything; ok is false when it does not have the sealed form.
+// SplitSealed splits a single sealed value (Seal) into its signature and payload without
+// verifying anything; ok is false when it does not have that form.
 func SplitSealed(sealed []byte) (sig, payload []byte, ok bool) {
 	if len(sealed) < SealedPrefixLen || !bytes.HasPrefix(sealed, []byte(sigVersion+":")) || sealed[SignatureLen] != ':' {
 		return nil, nil, false

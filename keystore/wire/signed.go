@@ -32,9 +32,28 @@ func OpenRecord(v *Verifier, h KeyHash, sealed []byte) (Record, error) {
 
 // RecordPayload returns the record JSON inside a sealed value without verifying it
 // (ok false when it is not sealed): for comparisons by the admin, never for decisions.
+// It reads both forms, single (Seal) and in a group (SealBatch).
 func RecordPayload(sealed []byte) (payload []byte, ok bool) {
-	_, payload, ok = SplitSealed(sealed)
+	if _, payload, ok = SplitSealed(sealed); ok {
+		return payload, true
+	}
+	_, _, _, payload, ok = splitTree(sealed)
 	return payload, ok
+}
+
+// SealRecords seals the records of hashes as SealRecord does, one signature per group
+// of up to MaxTreeLeaves records (SealBatch).
+func SealRecords(k SigningKey, hashes []KeyHash, recs []Record) ([][]byte, error) {
+	names := make([]string, len(hashes))
+	payloads := make([][]byte, len(hashes))
+	for i, h := range hashes {
+		b, err := EncodeRecord(recs[i])
+		if err != nil {
+			return nil, fmt.Errorf("encoding key record: %w", err)
+		}
+		names[i], payloads[i] = h.String(), b
+	}
+	return k.SealBatch(DomainRecord, names, payloads), nil
 }
 
 // SealMarker seals the text of a marker (DomainEpoch or DomainRev).
