@@ -7,7 +7,6 @@ import (
 	"hash/maphash"
 	"math"
 	"reflect"
-	"slices"
 	"sync"
 
 	"github.com/sagate/sagate/keystore"
@@ -186,12 +185,7 @@ func (g *digester) account(r wire.Record) uint64 {
 	b = binary.AppendVarint(b, r.Burst)
 	b = binary.AppendUvarint(b, uint64(len(r.Roles)))
 	var small [8]string
-	projects := small[:0]
-	for p := range r.Roles {
-		projects = append(projects, p)
-	}
-	slices.Sort(projects)
-	for _, p := range projects {
+	for _, p := range wire.SortedProjects(r.Roles, small[:0]) {
 		b = appendString(b, p)
 		b = appendString(b, string(r.Roles[p]))
 	}

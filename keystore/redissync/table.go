@@ -1,21 +1,22 @@
 package redissync
 
 // entryTable maps slots to digest entries: open addressing with linear probing in one
-// array of 32-byte cells. A repair looks up every key twice in a table far larger than
+// array of 24-byte cells, key 0 marking a free cell (slot 0 itself is kept aside). A repair looks up every key twice in a table far larger than
 // the CPU's caches; here a lookup touches about one cache line and returns the entry
 // to update in place, where a Go map takes a second lookup to store it back. Not safe
 // for concurrent use (digestSet.mu guards it).
 type entryTable struct {
 	cells []cell
-	n     int
+	n     int // entries in cells
 	seed  uint64
 	shift uint
+	// zero is slot 0's entry (nil: none), which a cell cannot hold.
+	zero *digestEntry
 }
 
 type cell struct {
-	key  uint64
-	e    digestEntry
-	used bool
+	key uint64 // 0: free
+	e   digestEntry
 }
 
 // maxLoad is the most cells in use per 4 before the table doubles.
@@ -32,13 +33,16 @@ func (t *entryTable) home(k uint64) int {
 // get returns k's entry, nil when there is none; it stays valid until the next put or
 // delete.
 func (t *entryTable) get(k uint64) *digestEntry {
+	if k == 0 {
+		return t.zero
+	}
 	if t.n == 0 {
 		return nil
 	}
 	mask := len(t.cells) - 1
 	for i := t.home(k); ; i = (i + 1) & mask {
 		c := &t.cells[i]
-		if !c.used {
+		if c.key == 0 {
 			return nil
 		}
 		if c.key == k {
@@ -49,14 +53,18 @@ func (t *entryTable) get(k uint64) *digestEntry {
 
 // put sets k's entry to e.
 func (t *entryTable) put(k uint64, e digestEntry) {
+	if k == 0 {
+		t.zero = &e
+		return
+	}
 	if (t.n+1)*4 > len(t.cells)*maxLoad {
 		t.grow()
 	}
 	mask := len(t.cells) - 1
 	for i := t.home(k); ; i = (i + 1) & mask {
 		c := &t.cells[i]
-		if !c.used {
-			*c = cell{key: k, e: e, used: true}
+		if c.key == 0 {
+			*c = cell{key: k, e: e}
 			t.n++
 			return
 		}
@@ -76,7 +84,7 @@ func (t *entryTable) grow() {
 		t.shift--
 	}
 	for i := range old {
-		if old[i].used {
+		if old[i].key != 0 {
 			t.put(old[i].key, old[i].e)
 		}
 	}
@@ -84,20 +92,24 @@ func (t *entryTable) grow() {
 
 // delete removes k's entry, if any, moving back the entries probed past it.
 func (t *entryTable) delete(k uint64) {
+	if k == 0 {
+		t.zero = nil
+		return
+	}
 	if t.n == 0 {
 		return
 	}
 	mask := len(t.cells) - 1
 	i := t.home(k)
 	for ; ; i = (i + 1) & mask {
-		if !t.cells[i].used {
+		if t.cells[i].key == 0 {
 			return
 		}
 		if t.cells[i].key == k {
 			break
 		}
 	}
-	for j := (i + 1) & mask; t.cells[j].used; j = (j + 1) & mask {
+	for j := (i + 1) & mask; t.cells[j].key != 0; j = (j + 1) & mask {
 		// The entry at j may fill the hole at i unless its probe starts after i, up to j.
 		h := t.home(t.cells[j].key)
 		if (j > i && (h <= i || h > j)) || (j < i && h <= i && h > j) {
@@ -110,14 +122,22 @@ func (t *entryTable) delete(k uint64) {
 }
 
 // len is the number of entries.
-func (t *entryTable) len() int { return t.n }
+func (t *entryTable) len() int {
+	if t.zero != nil {
+		return t.n + 1
+	}
+	return t.n
+}
 
 // each calls fn for every entry, which fn may change; the entries for which it returns
 // true are deleted afterwards.
 func (t *entryTable) each(fn func(k uint64, e *digestEntry) (drop bool)) {
 	var drop []uint64
+	if t.zero != nil && fn(0, t.zero) {
+		drop = append(drop, 0)
+	}
 	for i := range t.cells {
-		if c := &t.cells[i]; c.used && fn(c.key, &c.e) {
+		if c := &t.cells[i]; c.key != 0 && fn(c.key, &c.e) {
 			drop = append(drop, c.key)
 		}
 	}

@@ -84,9 +84,6 @@ func (r *Record) Live(now time.Time) bool {
 	return r.State == KeyActive && (r.Exp == 0 || now.UnixMilli() < r.Exp)
 }
 
-// EncodeRecord returns the JSON stored in Redis.
-func EncodeRecord(r Record) ([]byte, error) { return json.Marshal(r) }
-
 // DecodeRecord parses a record read from Redis and checks that it is usable.
 func DecodeRecord(b []byte) (Record, error) {
 	r, ok := decodeRecordFast(b)

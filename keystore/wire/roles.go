@@ -1,5 +1,7 @@
 package wire
 
+import "slices"
+
 // The one rule for a principal's role in a project. A principal's grants in a workspace
 // are a map project → role, where the project "*" covers every project: its own grants
 // (a service account's grants, a person's roles) and those of the groups it belongs to,
@@ -30,4 +32,14 @@ func RoleIn(roles map[string]Role, project string) (role Role, ok bool) {
 		return all, true
 	}
 	return role, ok
+}
+
+// SortedProjects appends the projects of roles to into, sorted: the order in which a
+// record's roles are encoded and fingerprinted.
+func SortedProjects(roles map[string]Role, into []string) []string {
+	for p := range roles {
+		into = append(into, p)
+	}
+	slices.Sort(into)
+	return into
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"hash"
 	"strings"
 	"sync"
 )
@@ -45,11 +46,31 @@ var emptyNode = sha256.Sum256([]byte{2})
 // leafHash is the tree leaf of a value that a single seal would sign as message(domain,
 // name, payload).
 func leafHash(domain, name string, payload []byte) [sha256.Size]byte {
-	h := sha256.New()
-	h.Write([]byte{0})
-	h.Write(message(domain, name, payload))
+	var l leafHasher
+	return l.sum(domain, name, payload)
+}
+
+// leafHasher computes leaves with a reused hash and buffer; not safe for concurrent use.
+type leafHasher struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func (l *leafHasher) sum(domain, name string, payload []byte) [sha256.Size]byte {
+	if l.h == nil {
+		l.h = sha256.New()
+	}
+	l.h.Reset()
+	l.buf = append(l.buf[:0], 0)
+	l.buf = append(l.buf, "sagate\x00"+sigVersion+"\x00"...)
+	l.buf = append(l.buf, domain...)
+	l.buf = append(l.buf, 0)
+	l.buf = append(l.buf, name...)
+	l.buf = append(l.buf, 0)
+	l.h.Write(l.buf)
+	l.h.Write(payload)
 	var out [sha256.Size]byte
-	h.Sum(out[:0])
+	l.h.Sum(out[:0])
 	return out
 }
 
@@ -93,9 +114,10 @@ func (k SigningKey) sealTree(domain string, names []string, payloads [][]byte, o
 	// levels[0] are the leaves, levels[depth] the root.
 	levels := make([][][sha256.Size]byte, depth+1)
 	levels[0] = make([][sha256.Size]byte, 1<<depth)
+	var lh leafHasher
 	for i := range levels[0] {
 		if i < len(payloads) {
-			levels[0][i] = leafHash(domain, names[i], payloads[i])
+			levels[0][i] = lh.sum(domain, names[i], payloads[i])
 		} else {
 			levels[0][i] = emptyNode
 		}
@@ -113,8 +135,13 @@ func (k SigningKey) sealTree(domain string, names []string, payloads [][]byte, o
 	}
 	sig := ed25519.Sign(k.priv, treeMessage(domain, depth, &levels[depth][0]))
 	head := treeVersion + ":" + k.id + ":" + b64.EncodeToString(sig) + ":"
+	size := 0
+	for _, p := range payloads {
+		size += len(head) + 1 + depth*hashB64Len + 1 + len(p)
+	}
+	buf := make([]byte, 0, size) // one allocation for the group's values
 	for i, p := range payloads {
-		v := make([]byte, 0, len(head)+1+depth*hashB64Len+1+len(p))
+		v := buf[len(buf) : len(buf) : len(buf)+len(head)+1+depth*hashB64Len+1+len(p)]
 		v = append(v, head...)
 		v = append(v, hexDigit(i))
 		for d, j := 0, i; d < depth; d, j = d+1, j>>1 {
@@ -122,6 +149,7 @@ func (k SigningKey) sealTree(domain string, names []string, payloads [][]byte, o
 		}
 		v = append(v, ':')
 		out[i] = append(v, p...)
+		buf = buf[:len(buf)+len(out[i])]
 	}
 }
 

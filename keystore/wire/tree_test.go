@@ -160,6 +160,9 @@ func TestSealBatchSignatureMessage(t *testing.T) {
 	names, payloads := batchInput(2)
 	sealed := k.SealBatch(DomainRecord, names, payloads)
 	l0, l1 := leafHash(DomainRecord, names[0], payloads[0]), leafHash(DomainRecord, names[1], payloads[1])
+	if want := sha256.Sum256(append([]byte{0}, message(DomainRecord, names[0], payloads[0])...)); l0 != want {
+		t.Fatal("a leaf is not SHA-256(0x00 ‖ the message a single seal signs)")
+	}
 	root := nodeHash(&l0, &l1)
 	sig, err := b64.DecodeString(string(sealed[0][len(treeVersion)+1+SignerIDLen+1 : treeSigLen]))
 	if err != nil {

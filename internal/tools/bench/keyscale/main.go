@@ -43,8 +43,8 @@ import (
 	"github.com/sagate/sagate/keystore/wire"
 )
 
-// cpuProfile is -cpuprofile.
-var cpuProfile string
+// cpuProfile is -cpuprofile; syncProfile, -syncprofile.
+var cpuProfile, syncProfile string
 
 // columns of the CSV, in order.
 var columns = []string{
@@ -65,6 +65,7 @@ func main() {
 	exactMax := flag.Int("exact-max", 1_000_000, "also time a repair that checks every key exactly (a fresh admin with no digests) up to this many keys")
 	redisServer := flag.String("redis-server", "redis-server", "the redis-server binary")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the repairs of an unchanged Redis here")
+	flag.StringVar(&syncProfile, "syncprofile", "", "write a CPU profile of the full syncs into an empty Redis here")
 	flag.Parse()
 	if err := run(*sizes, *out, *dir, *redisServer, *exactMax); err != nil {
 		log.Fatalf("keyscale: %v", err)
@@ -139,6 +140,22 @@ func run(sizes, out, dir, redisServer string, exactMax int) error {
 	return nil
 }
 
+// startProfile starts a CPU profile into path ("": none) and returns what stops it.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
 // measure runs the passes for n keys and returns the row.
 func measure(ctx context.Context, rdb *redis.Client, db string, n int, exact bool) (map[string]string, error) {
 	row := map[string]string{"keys": strconv.Itoa(n), "load_avg": loadAvg()}
@@ -170,9 +187,14 @@ func measure(ctx context.Context, rdb *redis.Client, db string, n int, exact boo
 	heap0 := heapAfterGC()
 
 	// Full sync into the empty Redis, with the Go heap sampled.
+	stopProfile, err := startProfile(syncProfile)
+	if err != nil {
+		return nil, err
+	}
 	stopSampling := sampleHeap()
 	stats, cpu, rcpu, wall, err := pass(ctx, rdb, s)
 	peakHeap := stopSampling()
+	stopProfile()
 	if err != nil {
 		return nil, err
 	}
@@ -189,20 +211,11 @@ func measure(ctx context.Context, rdb *redis.Client, db string, n int, exact boo
 	row["redis_bytes_per_key"] = fmt.Sprintf("%.0f", float64(used-base)/float64(n))
 
 	// The periodic repair of an unchanged Redis.
-	if cpuProfile != "" {
-		pf, err := os.Create(cpuProfile)
-		if err != nil {
-			return nil, err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return nil, err
-		}
+	if stopProfile, err = startProfile(cpuProfile); err != nil {
+		return nil, err
 	}
 	stats, cpu, rcpu, wall, err = pass(ctx, rdb, s)
-	if cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	if err != nil {
 		return nil, err
 	}
