@@ -62,9 +62,15 @@ func (s *Syncer) compareStore(ctx context.Context, st *ReconcileStats) ([]keysto
 	}
 	var slow []keystore.KeyHash
 	batch := make([]item, 0, batchSize)
+	slots := make([]uint64, 0, batchSize)
 	flush := func() {
+		slots = slots[:0]
+		for _, it := range batch {
+			slots = append(slots, slot(it.h))
+		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
+		d.m.touch(slots)
 		for _, it := range batch {
 			if e := d.m.get(slot(it.h)); e != nil && e.content&^passFlags == it.fp {
 				e.content |= flagConfirmed
@@ -117,8 +123,13 @@ func (s *Syncer) compareRedis(ctx context.Context, epoch string, st *ReconcileSt
 				sums[i] = g.valueString(hashes[i], v)
 			}
 		}
+		slots := make([]uint64, len(hashes))
+		for i, h := range hashes {
+			slots[i] = slot(h)
+		}
 		var slow []keystore.KeyHash
 		d.mu.Lock()
+		d.m.touch(slots)
 		for i, h := range hashes {
 			if !held[i] {
 				continue // gone since the SCAN: step 3 finds it if it was live

@@ -12,6 +12,8 @@ type entryTable struct {
 	shift uint
 	// zero is slot 0's entry (nil: none), which a cell cannot hold.
 	zero *digestEntry
+	// sink keeps touch's loads from being optimised away.
+	sink uint64
 }
 
 type cell struct {
@@ -51,6 +53,21 @@ func (t *entryTable) get(k uint64) *digestEntry {
 	}
 }
 
+// touch loads the home cell of each of ks, so that the lookups that follow find them in
+// the CPU's caches. In a table far larger than the caches each lookup is a cache miss,
+// and a lookup's probe, compare and branch wait for it; these loads depend on nothing,
+// so the CPU has many misses in flight at once.
+func (t *entryTable) touch(ks []uint64) {
+	if t.n == 0 {
+		return
+	}
+	var x uint64
+	for _, k := range ks {
+		x ^= t.cells[t.home(k)].key
+	}
+	t.sink = x
+}
+
 // put sets k's entry to e.
 func (t *entryTable) put(k uint64, e digestEntry) {
 	if k == 0 {
@@ -79,6 +96,7 @@ func (t *entryTable) grow() {
 	old := t.cells
 	size := max(16, 2*len(old))
 	t.cells, t.n = make([]cell, size), 0
+	hugePages(t.cells)
 	t.shift = 64
 	for s := size; s > 1; s >>= 1 {
 		t.shift--

@@ -61,3 +61,33 @@ func TestEntryTable(t *testing.T) {
 	}
 	check(-2)
 }
+
+// BenchmarkEntryTableGet: lookups in batches of 1,000 in a table of 10M entries (far
+// larger than the caches), with and without touching the batch's cells first.
+func BenchmarkEntryTableGet(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	tab := newEntryTable(rng.Uint64())
+	keys := make([]uint64, 10_000_000)
+	for i := range keys {
+		keys[i] = rng.Uint64() | 1
+		tab.put(keys[i], digestEntry{value: uint64(i)})
+	}
+	for _, touch := range []bool{false, true} {
+		b.Run(map[bool]string{false: "plain", true: "touched"}[touch], func(b *testing.B) {
+			var n, off int
+			for b.Loop() {
+				batch := keys[off : off+1000] // in no order of the table's
+				off = (off + 1000) % len(keys)
+				if touch {
+					tab.touch(batch)
+				}
+				for _, k := range batch {
+					if tab.get(k) != nil {
+						n++
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/get")
+		})
+	}
+}
