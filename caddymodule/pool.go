@@ -104,14 +104,18 @@ func acquireCache(s cacheSettings, logger *zap.Logger) (*keycache.Cache, string,
 
 // sidecarClient builds the key cache's client from opts, keeping no more idle
 // connections than the cache uses (keycache.MaxIdleConns), so that a burst does not
-// leave a fleet of sidecars holding connections Redis must keep. A Cluster client's
-// pools are per node and left as they are.
+// leave a fleet of sidecars holding connections Redis must keep. Pipelines (the
+// lookups') share that pool: go-redis would otherwise give them a pool of their own,
+// whose idle connections come on top. A Cluster client's pools are per node and left
+// as they are.
 func sidecarClient(opts redisurl.Options) redis.UniversalClient {
 	switch {
 	case opts.Simple != nil:
 		opts.Simple.MaxIdleConns = keycache.MaxIdleConns
+		opts.Simple.PipelinePoolSize = -1
 	case opts.Failover != nil:
 		opts.Failover.MaxIdleConns = keycache.MaxIdleConns
+		opts.Failover.PipelinePoolSize = -1
 	}
 	return opts.Client()
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // TestSidecarHoldsAtMostThreeConnections checks that a burst that opened many of the
-// shared pool's connections does not leave them open: at rest, a sidecar holds the
+// shared pool's connections, commands and pipelines, does not leave them open: at rest, a sidecar holds the
 // events follower's connection and at most keycache.MaxIdleConns of the pool, so that
 // a fleet of sidecars costs one Redis at most three connections each.
 func TestSidecarHoldsAtMostThreeConnections(t *testing.T) {
@@ -40,8 +40,18 @@ func TestSidecarHoldsAtMostThreeConnections(t *testing.T) {
 	}
 	const burst = 6
 	var wg sync.WaitGroup
-	for range burst {
-		wg.Go(func() { _ = client.BLPop(ctx, time.Second, "sagate:test:nothing").Err() })
+	for i := range burst {
+		if i%2 == 0 {
+			wg.Go(func() { _ = client.BLPop(ctx, time.Second, "sagate:test:nothing").Err() })
+			continue
+		}
+		// Pipelines too, as the lookups send theirs: go-redis gives pipelines a pool of
+		// their own unless told not to, and its idle connections would stay.
+		wg.Go(func() {
+			pipe := client.Pipeline()
+			pipe.BLPop(ctx, time.Second, "sagate:test:nothing")
+			_, _ = pipe.Exec(ctx)
+		})
 	}
 	// While they block, each holds a connection of its own: the pool grew.
 	waitUntil(t, "the burst's connections to open", func() bool { return conns() >= burst })

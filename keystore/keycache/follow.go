@@ -384,6 +384,7 @@ func (f *follower) openConn(ctx context.Context) error {
 	opts.PoolSize = 1
 	opts.MinIdleConns = 0
 	opts.MaxIdleConns = 1
+	opts.PipelinePoolSize = -1 // no second pool beside the one connection
 	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	f.own = redis.NewClient(&opts)
 	conn := f.own.Conn()
