@@ -29,6 +29,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -36,10 +37,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -65,6 +68,8 @@ type config struct {
 	lookupEvery     time.Duration
 	recoveryLimit   time.Duration
 	lookupKeysCount int
+	cpuProfile      string
+	poll            bool
 }
 
 func main() {
@@ -79,6 +84,8 @@ func main() {
 	flag.DurationVar(&cfg.lookupEvery, "lookup-every", 100*time.Millisecond, "each simulated follower looks a key up this often while not idle")
 	flag.DurationVar(&cfg.recoveryLimit, "recovery-limit", 30*time.Second, "give up waiting for a sidecar after a Redis restart")
 	flag.IntVar(&cfg.lookupKeysCount, "lookup-keys", 200, "keys the followers look up (besides the revoked ones)")
+	flag.BoolVar(&cfg.poll, "poll", false, "watch each Caddy for a refusal by polling it every millisecond, as before, instead of by an open event stream it cuts")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process over the revocations of the last size here")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -130,6 +137,7 @@ type harness struct {
 	adm        *admin.Client
 	adminURL   string
 	apiPort    int
+	streamPort int // the harness' own event-stream upstream (the Caddies' /events)
 	lookupKeys []bench.IssuedKey
 	revoke     []bench.IssuedKey
 }
@@ -169,6 +177,9 @@ func (h *harness) run() error {
 		return err
 	}
 	if err := h.startUpstream(); err != nil {
+		return err
+	}
+	if err := h.startStreams(); err != nil {
 		return err
 	}
 	var rows []row
@@ -374,12 +385,47 @@ func (h *harness) startUpstream() error {
 	return waitPort(p, 10*time.Second)
 }
 
+// startStreams serves the Caddies' /events: an event stream that sends one frame and
+// stays open until the client goes. A Caddy watches such a request (it was flushed)
+// and cuts it the moment its key no longer passes, so the harness learns a Caddy's
+// refusal from one blocking read instead of polling it.
+func (h *harness) startStreams() error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	h.streamPort = l.Addr().(*net.TCPAddr).Port
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		if _, err := io.WriteString(w, "data: open\n\n"); err != nil {
+			return
+		}
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			return
+		}
+		<-r.Context().Done()
+	})}
+	go func() { _ = srv.Serve(l) }()
+	return nil
+}
+
+// refusal is when a member refused a revoked key.
+type refusal struct {
+	// notified is when a simulated follower's watch was first called (the event
+	// applied to its cache); zero for a Caddy.
+	notified time.Time
+	// refused is when the member first refused the key: for a Caddy watched by an
+	// open stream, when the stream was cut (its refusal was decided before that).
+	refused time.Time
+}
+
 // sidecar is one member of the fleet: a Caddy process or a simulated follower.
 type sidecar interface {
 	// allowed reports whether the sidecar answers the key as allowed now.
 	allowed(ctx context.Context, k bench.IssuedKey) (bool, error)
-	// waitRefused returns when the sidecar refuses k, with the time it first did.
-	waitRefused(ctx context.Context, k bench.IssuedKey) (time.Time, error)
+	// watchRefusal returns once the member is watched for refusing k; wait then
+	// returns when it refuses k, with when it did.
+	watchRefusal(ctx context.Context, k bench.IssuedKey) (wait func() (refusal, error), err error)
 	// servesAgain returns the first time after from at which the sidecar answered
 	// k from Redis (not a stale entry).
 	servesAgain(ctx context.Context, k bench.IssuedKey) (time.Time, error)
@@ -440,28 +486,36 @@ func (f *follower) allowed(ctx context.Context, k bench.IssuedKey) (bool, error)
 	return e.Found() && e.State() == wire.KeyActive && e.Live(time.Now()), nil
 }
 
-func (f *follower) waitRefused(ctx context.Context, k bench.IssuedKey) (time.Time, error) {
+// watchRefusal registers a Cache.Watch on k; wait looks k up at each call of it.
+func (f *follower) watchRefusal(ctx context.Context, k bench.IssuedKey) (func() (refusal, error), error) {
 	h := wire.HashKey(k.Key)
-	changed := make(chan struct{}, 1)
+	changed := make(chan time.Time, 1)
 	stop := f.cache.Watch(h, func() {
 		select {
-		case changed <- struct{}{}:
+		case changed <- time.Now():
 		default:
 		}
 	})
-	defer stop()
-	for {
-		ok, err := f.allowed(ctx, k)
-		if err == nil && !ok {
-			return time.Now(), nil
+	return func() (refusal, error) {
+		defer stop()
+		var r refusal
+		for {
+			ok, err := f.allowed(ctx, k)
+			if err == nil && !ok {
+				r.refused = time.Now()
+				return r, nil
+			}
+			select {
+			case <-ctx.Done():
+				return r, fmt.Errorf("a follower still allows the key: %w", ctx.Err())
+			case t := <-changed:
+				if r.notified.IsZero() {
+					r.notified = t
+				}
+			case <-time.After(time.Second): // a missed notification costs a second, not the run
+			}
 		}
-		select {
-		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("a follower still allows the key: %w", ctx.Err())
-		case <-changed:
-		case <-time.After(time.Second): // a missed notification costs a second, not the run
-		}
-	}
+	}, nil
 }
 
 // servesAgain waits for an answer that is not stale followed by one from the cache:
@@ -492,9 +546,14 @@ func (f *follower) close() {
 
 // caddy is a real sidecar.
 type caddy struct {
-	cmd *exec.Cmd
-	url string
-	hc  *http.Client
+	cmd    *exec.Cmd
+	url    string
+	hc     *http.Client
+	stream *http.Client // for /events: no overall timeout
+	poll   bool         // watch for a refusal by polling (-poll)
+	// polled counts the streams that ended without the key refused, after which
+	// the refusal was polled for.
+	polled atomic.Int64
 }
 
 func (h *harness) startCaddy(i int) (*caddy, error) {
@@ -507,8 +566,9 @@ func (h *harness) startCaddy(i int) (*caddy, error) {
 		return nil, err
 	}
 	cf := fmt.Sprintf("{\n\tadmin 127.0.0.1:%d\n\tpersist_config off\n}\nhttp://127.0.0.1:%d {\n\tbind 127.0.0.1\n"+
-		"\tsagate {\n\t\tredis %s\n\t\tsigning_keys %s\n\t\tworkspace %s\n\t\tstale_if_error off\n\t}\n\treverse_proxy 127.0.0.1:%d\n}\n",
-		aport, port, h.redisURL, h.signPub, workspace, h.apiPort)
+		"\tsagate {\n\t\tredis %s\n\t\tsigning_keys %s\n\t\tworkspace %s\n\t\tstale_if_error off\n\t}\n"+
+		"\treverse_proxy /events 127.0.0.1:%d\n\treverse_proxy 127.0.0.1:%d\n}\n",
+		aport, port, h.redisURL, h.signPub, workspace, h.streamPort, h.apiPort)
 	path := filepath.Join(h.cfg.work, fmt.Sprintf("caddy%d.Caddyfile", i))
 	if err := os.WriteFile(path, []byte(cf), 0o600); err != nil {
 		return nil, err
@@ -523,7 +583,8 @@ func (h *harness) startCaddy(i int) (*caddy, error) {
 		return nil, fmt.Errorf("caddy %d: %w", i, err)
 	}
 	return &caddy{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d/", port),
-		hc: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}, nil
+		hc:     &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}},
+		stream: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, poll: h.cfg.poll}, nil
 }
 
 func (c *caddy) allowed(ctx context.Context, k bench.IssuedKey) (bool, error) {
@@ -538,6 +599,52 @@ func (c *caddy) allowed(ctx context.Context, k bench.IssuedKey) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("caddy answered %d", code)
+}
+
+// watchRefusal opens /events with k through the Caddy and reads its first frame: the
+// request is then watched by the sidecar (it was flushed), which cuts it once k no
+// longer passes. wait reads until the cut, then checks with one request that k is
+// refused (a stream that ended otherwise falls back to polling). The cut comes after
+// the sidecar's refusal (its watch is called once the event is applied, then it looks
+// the key up again), so this is an upper bound of the refusal's time that costs the
+// machine nothing meanwhile: polling a Caddy every millisecond is 1,000 requests a
+// second through it and the sample API, per Caddy, on the cores the fleet shares.
+func (c *caddy) watchRefusal(ctx context.Context, k bench.IssuedKey) (func() (refusal, error), error) {
+	if c.poll {
+		return func() (refusal, error) {
+			t, err := c.waitRefused(ctx, k)
+			return refusal{refused: t}, err
+		}, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"events", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+k.Key)
+	resp, err := c.stream.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("opening a stream through a caddy: %w", err)
+	}
+	br := bufio.NewReader(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("opening a stream through a caddy: %s", resp.Status)
+	}
+	if _, err := br.ReadString('\n'); err != nil {
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("reading a stream through a caddy: %w", err)
+	}
+	return func() (refusal, error) {
+		_, _ = io.Copy(io.Discard, br)
+		t := time.Now()
+		_ = resp.Body.Close()
+		if ok, err := c.allowed(ctx, k); err == nil && !ok {
+			return refusal{refused: t}, nil
+		}
+		c.polled.Add(1)
+		t, err := c.waitRefused(ctx, k)
+		return refusal{refused: t}, err
+	}, nil
 }
 
 // waitRefused polls every millisecond or so: a poller flat out would take CPU from
@@ -752,15 +859,36 @@ func (h *harness) measure(n int, revoke []bench.IssuedKey) (row, error) {
 
 	// Revocations.
 	h.lags.take()
-	var lat []time.Duration
-	for _, k := range revoke {
-		d, err := h.revokeOne(fleet, k)
+	if h.cfg.cpuProfile != "" {
+		f, err := os.Create(h.cfg.cpuProfile)
 		if err != nil {
 			return r, err
 		}
-		lat = append(lat, d)
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return r, err
+		}
+		defer f.Close()
+	}
+	var lat []time.Duration
+	var rvs []revocation
+	for _, k := range revoke {
+		rv, err := h.revokeOne(fleet, k)
+		if err != nil {
+			return r, err
+		}
+		lat = append(lat, max(rv.last, 0))
+		rvs = append(rvs, rv)
+	}
+	if h.cfg.cpuProfile != "" {
+		pprof.StopCPUProfile()
 	}
 	r.p50, r.p99 = bench.Percentile(lat, 50), bench.Percentile(lat, 99)
+	logRevocations(n, rvs)
+	for i, s := range fleet {
+		if c, ok := s.(*caddy); ok && c.polled.Load() > 0 {
+			log.Printf("sidecar %d (Caddy): %d of its streams ended without the key refused; polled for the refusal instead", i, c.polled.Load())
+		}
+	}
 	if lags := h.lags.take(); len(lags) > 0 {
 		// From the event's entry in Redis (its id's millisecond clock) to a simulated
 		// follower dropping the key: the part of the revocation the followers' own CPU makes.
@@ -819,10 +947,24 @@ func each(fleet []sidecar, fn func(sidecar) error) error {
 	return errors.Join(errs...)
 }
 
-// revokeOne makes sure every member allows k (so that it is cached), revokes it
-// through the admin and returns the time from the admin's answer to the last member's
-// refusal (0 if all refused before the answer arrived).
-func (h *harness) revokeOne(fleet []sidecar, k bench.IssuedKey) (time.Duration, error) {
+// revocation is one revocation's times, from the admin's answer (ack).
+type revocation struct {
+	call      time.Duration // the admin's revoke call, request to answer
+	event     time.Duration // the event's entry in Redis (its id's ms clock) less ack
+	notified  time.Duration // the last simulated follower's watch called (event applied)
+	simulated time.Duration // the last simulated follower refusing
+	real      time.Duration // the last Caddy refusing
+	last      time.Duration // the last member refusing, 0 if all refused before ack
+	haveEvent bool
+	haveSim   bool
+	haveCaddy bool
+}
+
+// revokeOne makes sure every member allows k (so that it is cached), watches each for
+// refusing it, revokes it through the admin and returns the times from the admin's
+// answer to the last member's refusal and its parts.
+func (h *harness) revokeOne(fleet []sidecar, k bench.IssuedKey) (revocation, error) {
+	var rv revocation
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := each(fleet, func(s sidecar) error {
@@ -839,23 +981,81 @@ func (h *harness) revokeOne(fleet []sidecar, k bench.IssuedKey) (time.Duration, 
 		}
 		return nil
 	}); err != nil {
-		return 0, err
+		return rv, err
 	}
-	refused := make([]time.Time, len(fleet))
+	waits := make([]func() (refusal, error), len(fleet))
+	if err := each(fleet, func(s sidecar) error {
+		w, err := s.watchRefusal(ctx, k)
+		waits[slices.Index(fleet, s)] = w
+		return err
+	}); err != nil {
+		return rv, err
+	}
+	refused := make([]refusal, len(fleet))
 	errs := make([]error, len(fleet))
 	var wg sync.WaitGroup
-	for i, s := range fleet {
-		wg.Go(func() { refused[i], errs[i] = s.waitRefused(ctx, k) })
+	for i, w := range waits {
+		wg.Go(func() { refused[i], errs[i] = w() })
 	}
+	t0 := time.Now()
 	if err := h.adm.RevokeKey(ctx, workspace, account, k.ID); err != nil {
-		return 0, fmt.Errorf("revoking: %w", err)
+		cancel()
+		wg.Wait()
+		return rv, fmt.Errorf("revoking: %w", err)
 	}
 	ack := time.Now()
+	rv.call = ack.Sub(t0)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return 0, err
+		return rv, err
 	}
-	return max(0, slices.MaxFunc(refused, func(a, b time.Time) int { return a.Compare(b) }).Sub(ack)), nil
+	for i, r := range refused {
+		d := r.refused.Sub(ack)
+		rv.last = max(rv.last, d)
+		if _, ok := fleet[i].(*caddy); ok {
+			rv.real = max(rv.real, d)
+			rv.haveCaddy = true
+			continue
+		}
+		rv.simulated = max(rv.simulated, d)
+		rv.haveSim = true
+		if !r.notified.IsZero() {
+			rv.notified = max(rv.notified, r.notified.Sub(ack))
+		}
+	}
+	if msgs, err := h.rdb.XRevRangeN(ctx, wire.RedisEvents, "+", "-", 1).Result(); err == nil && len(msgs) == 1 {
+		if ms, _, ok := strings.Cut(msgs[0].ID, "-"); ok {
+			if v, err := strconv.ParseInt(ms, 10, 64); err == nil {
+				rv.event, rv.haveEvent = time.UnixMilli(v).Sub(ack), true
+			}
+		}
+	}
+	return rv, nil
+}
+
+// logRevocations prints the parts of the revocations' times, p50 and p99 each.
+func logRevocations(n int, rvs []revocation) {
+	pick := func(f func(revocation) (time.Duration, bool)) string {
+		var ds []time.Duration
+		for _, r := range rvs {
+			if d, ok := f(r); ok {
+				ds = append(ds, d)
+			}
+		}
+		if len(ds) == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f/%.2f", ms(bench.Percentile(ds, 50)), ms(bench.Percentile(ds, 99)))
+	}
+	log.Printf("%d sidecars: revocation parts, p50/p99 ms from the admin's answer: admin call %s; event in Redis %s (ms clock); "+
+		"last simulated follower notified %s, refusing %s; last Caddy refusing %s; last member %s",
+		n,
+		pick(func(r revocation) (time.Duration, bool) { return r.call, true }),
+		pick(func(r revocation) (time.Duration, bool) { return r.event, r.haveEvent }),
+		pick(func(r revocation) (time.Duration, bool) { return r.notified, r.haveSim }),
+		pick(func(r revocation) (time.Duration, bool) { return r.simulated, r.haveSim }),
+		pick(func(r revocation) (time.Duration, bool) { return r.real, r.haveCaddy }),
+		pick(func(r revocation) (time.Duration, bool) { return r.last, true }))
 }
 
 // restart saves Redis' data, kills it, starts it again from the snapshot and returns
