@@ -698,32 +698,67 @@ type idle struct {
 // connsTo counts the established TCP connections of process pid to port on loopback,
 // from /proc: its socket descriptors matched against /proc/net/tcp.
 func connsTo(pid, port int) (int, error) {
+	ports, err := localPortsTo(pid, port)
+	return len(ports), err
+}
+
+// localPortsTo returns the local ports of the established TCP connections of process
+// pid to port on loopback, from /proc: its socket descriptors matched against
+// /proc/net/tcp.
+func localPortsTo(pid, port int) ([]int, error) {
 	b, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	want := fmt.Sprintf(":%04X", port)
-	inodes := map[string]bool{}
+	local := map[string]int{} // socket inode link -> local port
 	for _, line := range strings.Split(string(b), "\n")[1:] {
 		f := strings.Fields(line)
 		// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
 		if len(f) < 10 || f[3] != "01" || !strings.HasSuffix(f[2], want) {
 			continue
 		}
-		inodes["socket:["+f[9]+"]"] = true
+		_, hexPort, _ := strings.Cut(f[1], ":")
+		lp, _ := strconv.ParseInt(hexPort, 16, 32)
+		local["socket:["+f[9]+"]"] = int(lp)
 	}
 	dir := fmt.Sprintf("/proc/%d/fd", pid)
 	fds, err := os.ReadDir(dir)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
+	var ports []int
 	for _, fd := range fds {
-		if l, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil && inodes[l] {
-			n++
+		if l, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil {
+			if lp, ok := local[l]; ok {
+				ports = append(ports, lp)
+			}
 		}
 	}
-	return n, nil
+	return ports, nil
+}
+
+// describeClients returns what Redis' CLIENT LIST says of the connections from the
+// local ports: each one's age, idle time and last command.
+func (h *harness) describeClients(ports []int) string {
+	list, err := h.rdb.ClientList(context.Background()).Result()
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(list, "\n") {
+		f := map[string]string{}
+		for _, kv := range strings.Fields(line) {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				f[k] = v
+			}
+		}
+		_, p, _ := strings.Cut(f["addr"], ":")
+		if lp, err := strconv.Atoi(p); err == nil && slices.Contains(ports, lp) {
+			out = append(out, fmt.Sprintf("age=%ss idle=%ss cmd=%s", f["age"], f["idle"], f["cmd"]))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // fleetConns counts the fleet's connections to Redis: each Caddy's, and this
@@ -740,14 +775,14 @@ func (h *harness) fleetConns(fleet []sidecar) (int, error) {
 	for i, s := range fleet {
 		switch s := s.(type) {
 		case *caddy:
-			m, err := connsTo(s.cmd.Process.Pid, h.redisPort)
+			ports, err := localPortsTo(s.cmd.Process.Pid, h.redisPort)
 			if err != nil {
 				return 0, err
 			}
-			if m > 3 {
-				log.Printf("sidecar %d (Caddy, pid %d) holds %d connections to Redis", i, s.cmd.Process.Pid, m)
+			if m := len(ports); m > 3 {
+				log.Printf("sidecar %d (Caddy, pid %d) holds %d connections to Redis: %s", i, s.cmd.Process.Pid, m, h.describeClients(ports))
 			}
-			n += m
+			n += len(ports)
 		case *follower:
 			if st := s.client.PoolStats(); st.TotalConns > keycache.MaxIdleConns {
 				log.Printf("sidecar %d (simulated) holds %d pool connections (%d idle), besides its follower's", i, st.TotalConns, st.IdleConns)
