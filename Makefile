@@ -72,7 +72,7 @@ bench-fleet:
 # of sidecars"): for each N of MEMORY_REDIS_KEYS keys in Redis and each cache_size C of
 # MEMORY_CACHE_SIZES, the Caddy's RSS after C distinct keys and after 2C, to MEMORY_CSV.
 # About 5 minutes the first time (the stores are kept in bin/bench-cache), 3 after.
-MEMORY_REDIS_KEYS ?= 100000 1000000
+MEMORY_REDIS_KEYS ?= 10000 100000 1000000
 MEMORY_CACHE_SIZES ?= 10000 100000
 MEMORY_CSV ?= docs/bench/sidecar-memory.csv
 bench-sidecar-memory:

@@ -9,7 +9,7 @@
 # step 8 (internal/tools/bench/memory); then, where Redis holds 2C keys, C more distinct
 # keys (each a miss that evicts one), and the RSS again. One CSV row per (N, C, keys sent).
 #
-#   MEMORY_REDIS_KEYS="100000 1000000" MEMORY_CACHE_SIZES="10000 100000" scripts/bench-sidecar-memory.sh
+#   MEMORY_REDIS_KEYS="10000 100000 1000000" MEMORY_CACHE_SIZES="10000 100000" scripts/bench-sidecar-memory.sh
 #
 # Stops everything it started. About 3 minutes with the defaults on 2 idle cores when the
 # stores are cached, 2 more to fill them the first time.
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 GO=${GO:-go}
 BIN=${BIN:-bin}
-read -r -a REDIS_KEYS <<<"${MEMORY_REDIS_KEYS:-100000 1000000}"
+read -r -a REDIS_KEYS <<<"${MEMORY_REDIS_KEYS:-10000 100000 1000000}"
 read -r -a CACHE_SIZES <<<"${MEMORY_CACHE_SIZES:-10000 100000}"
 CSV=${MEMORY_CSV:-docs/bench/sidecar-memory.csv}
 
