@@ -6,7 +6,11 @@
 //
 //   - revocation: the time from the admin's answer to a revocation to the moment the
 //     last of the N refuses the key (p50, p99 and the largest over -revocations keys:
-//     by nearest rank, the p99 of fewer than 100 is the largest);
+//     by nearest rank, the p99 of fewer than 100 is the largest). A Caddy is watched
+//     by an event stream opened through it with the key, which the sidecar cuts once
+//     the key no longer passes (-poll: by a request every millisecond instead); a
+//     simulated follower by Cache.Watch. The parts of the time (the admin's call, the
+//     event's entry in Redis, the last follower notified, the last Caddy) are logged;
 //   - connections: the fleet's established connections to Redis (from /proc, the
 //     more of: after the revocations with lookups running, after the idle window) ÷ N;
 //   - idle CPU: Redis' used_cpu_sys+used_cpu_user over -idle with the fleet idle, less
