@@ -2,7 +2,7 @@
 GO ?= go
 BIN ?= bin
 
-.PHONY: all build test test-redis-ha test-hosts deps vet demo bench bench-fleet bench-scale soak chaos fuzz xcaddy-test clean
+.PHONY: all build test test-redis-ha test-hosts deps vet demo bench bench-fleet bench-sidecar-memory bench-scale soak chaos fuzz xcaddy-test clean
 
 all: build
 
@@ -58,7 +58,7 @@ bench:
 FLEET_SIZES ?= 1,10,50,100
 FLEET_REAL ?= 5
 FLEET_IDLE ?= 30s
-FLEET_REVOCATIONS ?= 40
+FLEET_REVOCATIONS ?= 200
 FLEET_CSV ?= docs/bench/sidecars.csv
 bench-fleet:
 	@scripts/ensure-deps.sh redis
@@ -69,6 +69,17 @@ bench-fleet:
 	$(BIN)/fleet -bin $(BIN) -sizes $(FLEET_SIZES) -real $(FLEET_REAL) -idle $(FLEET_IDLE) \
 		-revocations $(FLEET_REVOCATIONS) -csv $(FLEET_CSV)
 	@scripts/plot-fleet.sh $(FLEET_CSV)
+
+# A sidecar's memory with a full cache, against the keys Redis holds (BENCHMARKS.md, "A fleet
+# of sidecars"): for each N of MEMORY_REDIS_KEYS keys in Redis and each cache_size C of
+# MEMORY_CACHE_SIZES, the Caddy's RSS after C distinct keys and after 2C, to MEMORY_CSV.
+# About 5 minutes the first time (the stores are kept in bin/bench-cache), 3 after.
+MEMORY_REDIS_KEYS ?= 10000 100000 1000000
+MEMORY_CACHE_SIZES ?= 10000 100000
+MEMORY_CSV ?= docs/bench/sidecar-memory.csv
+bench-sidecar-memory:
+	@MEMORY_REDIS_KEYS="$(MEMORY_REDIS_KEYS)" MEMORY_CACHE_SIZES="$(MEMORY_CACHE_SIZES)" MEMORY_CSV="$(MEMORY_CSV)" \
+		GO="$(GO)" BIN="$(BIN)" scripts/bench-sidecar-memory.sh
 
 # The keys cost curves (BENCHMARKS.md, "Scale: keys"): full sync, repair and Redis memory
 # per number of keys, to docs/bench/keys.csv and its charts. SCALE_KEYS sets the sizes

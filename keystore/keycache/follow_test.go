@@ -439,3 +439,33 @@ func TestFollowerBackoffJitter(t *testing.T) {
 		t.Errorf("jitter(0) = %v", got)
 	}
 }
+
+// BenchmarkFollowerApplyRevocation is what one revocation event costs a sidecar's
+// events follower once it is read: parse it, verify its signature (Ed25519), and turn
+// the cached entry of the key it flags gone into a refusal. Each sidecar pays it once
+// per event (BENCHMARKS.md, "A fleet of sidecars on one Redis").
+func BenchmarkFollowerApplyRevocation(b *testing.B) {
+	e := newEnv(b, envOpts{noStart: true})
+	h, rec := e.putNew()
+	e.lookup(h)
+	rec.State, rec.Rev = wire.KeyRevoked, rec.Rev+1
+	e.put(h, rec)
+	e.publishEvent(wire.Event{Kind: wire.EventKeys, Epoch: "e1", Hashes: []wire.KeyHash{h}, Gone: []bool{true}})
+	msgs, err := e.rdb.XRange(context.Background(), wire.RedisEvents, "-", "+").Result()
+	if err != nil || len(msgs) != 1 {
+		b.Fatalf("reading the event back: %d entries, %v", len(msgs), err)
+	}
+	ev, err := wire.ParseEvent(msgs[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &follower{c: e.cache}
+	b.ReportAllocs()
+	for b.Loop() {
+		f.lastSeq = ev.Seq - 1 // each round applies the next event: no gap, no flush
+		f.apply(msgs)
+	}
+	if ent, _ := e.lookup(h); ent.Live(time.Now()) {
+		b.Fatal("the key is still live after its revocation event")
+	}
+}

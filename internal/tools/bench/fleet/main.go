@@ -5,7 +5,12 @@
 // the admin (sagate serve, SQLite) writing to it, and measures:
 //
 //   - revocation: the time from the admin's answer to a revocation to the moment the
-//     last of the N refuses the key (p50 and p99 over -revocations keys);
+//     last of the N refuses the key (p50, p99 and the largest over -revocations keys:
+//     by nearest rank, the p99 of fewer than 100 is the largest). A Caddy is watched
+//     by an event stream opened through it with the key, which the sidecar cuts once
+//     the key no longer passes (-poll: by a request every millisecond instead); a
+//     simulated follower by Cache.Watch. The parts of the time (the admin's call, the
+//     event's entry in Redis, the last follower notified, the last Caddy) are logged;
 //   - connections: the fleet's established connections to Redis (from /proc, the
 //     more of: after the revocations with lookups running, after the idle window) ÷ N;
 //   - idle CPU: Redis' used_cpu_sys+used_cpu_user over -idle with the fleet idle, less
@@ -29,6 +34,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -36,10 +42,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -65,6 +73,8 @@ type config struct {
 	lookupEvery     time.Duration
 	recoveryLimit   time.Duration
 	lookupKeysCount int
+	cpuProfile      string
+	poll            bool
 }
 
 func main() {
@@ -74,11 +84,13 @@ func main() {
 	flag.StringVar(&cfg.work, "work", "", "working directory (default: a new temporary one)")
 	flag.StringVar(&cfg.csv, "csv", "docs/bench/sidecars.csv", "CSV written, one row per size")
 	flag.IntVar(&cfg.real, "real", 5, "most Caddy processes in a fleet; the rest are simulated followers")
-	flag.IntVar(&cfg.revocations, "revocations", 20, "revocations measured per size")
+	flag.IntVar(&cfg.revocations, "revocations", 200, "revocations measured per size (a p99 needs 100 or more)")
 	flag.DurationVar(&cfg.idle, "idle", 30*time.Second, "idle window for Redis' CPU")
 	flag.DurationVar(&cfg.lookupEvery, "lookup-every", 100*time.Millisecond, "each simulated follower looks a key up this often while not idle")
 	flag.DurationVar(&cfg.recoveryLimit, "recovery-limit", 30*time.Second, "give up waiting for a sidecar after a Redis restart")
 	flag.IntVar(&cfg.lookupKeysCount, "lookup-keys", 200, "keys the followers look up (besides the revoked ones)")
+	flag.BoolVar(&cfg.poll, "poll", false, "watch each Caddy for a refusal by polling it every millisecond, as before, instead of by an open event stream it cuts")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process over the revocations of the last size here")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -130,13 +142,15 @@ type harness struct {
 	adm        *admin.Client
 	adminURL   string
 	apiPort    int
+	streamPort int // the harness' own event-stream upstream (the Caddies' /events)
 	lookupKeys []bench.IssuedKey
 	revoke     []bench.IssuedKey
 }
 
 type row struct {
 	n                   int
-	p50, p99            time.Duration
+	p50, p99, worst     time.Duration
+	revocations         int
 	connsPer            float64
 	cpuIdlePer          float64 // ms of Redis CPU per second per sidecar
 	recoveryMax         time.Duration
@@ -171,6 +185,9 @@ func (h *harness) run() error {
 	if err := h.startUpstream(); err != nil {
 		return err
 	}
+	if err := h.startStreams(); err != nil {
+		return err
+	}
 	var rows []row
 	for i, n := range h.cfg.sizes {
 		keys := h.revoke[i*h.cfg.revocations : (i+1)*h.cfg.revocations]
@@ -182,8 +199,8 @@ func (h *harness) run() error {
 		if err := writeCSV(h.cfg.csv, rows); err != nil { // each size as it is done
 			return err
 		}
-		fmt.Printf("FLEET sidecars=%d real=%d revocation_p50_ms=%.2f revocation_p99_ms=%.2f conns_per_sidecar=%.2f redis_cpu_idle_ms_per_s_per_sidecar=%.4f restart_recovery_max_s=%.2f reconnects_per_sidecar=%.1f commands_per_sidecar_during_recovery=%.1f\n",
-			r.n, min(n, h.cfg.real), ms(r.p50), ms(r.p99), r.connsPer, r.cpuIdlePer, r.recoveryMax.Seconds(), r.reconnects, r.cmdsPer)
+		fmt.Printf("FLEET sidecars=%d real=%d revocation_p50_ms=%.2f revocation_p99_ms=%.2f revocation_max_ms=%.2f conns_per_sidecar=%.2f redis_cpu_idle_ms_per_s_per_sidecar=%.4f restart_recovery_max_s=%.2f reconnects_per_sidecar=%.1f commands_per_sidecar_during_recovery=%.1f\n",
+			r.n, min(n, h.cfg.real), ms(r.p50), ms(r.p99), ms(r.worst), r.connsPer, r.cpuIdlePer, r.recoveryMax.Seconds(), r.reconnects, r.cmdsPer)
 	}
 	return nil
 }
@@ -195,9 +212,9 @@ func writeCSV(path string, rows []row) error {
 		return err
 	}
 	var b strings.Builder
-	b.WriteString("sidecars,revocation_p50_ms,revocation_p99_ms,redis_conns_per_sidecar,redis_cpu_idle_ms_per_s_per_sidecar,restart_recovery_max_s\n")
+	b.WriteString("sidecars,revocations,revocation_p50_ms,revocation_p99_ms,revocation_max_ms,redis_conns_per_sidecar,redis_cpu_idle_ms_per_s_per_sidecar,restart_recovery_max_s\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "%d,%.2f,%.2f,%.2f,%.4f,%.2f\n", r.n, ms(r.p50), ms(r.p99), r.connsPer, r.cpuIdlePer, r.recoveryMax.Seconds())
+		fmt.Fprintf(&b, "%d,%d,%.2f,%.2f,%.2f,%.2f,%.4f,%.2f\n", r.n, r.revocations, ms(r.p50), ms(r.p99), ms(r.worst), r.connsPer, r.cpuIdlePer, r.recoveryMax.Seconds())
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
@@ -374,12 +391,47 @@ func (h *harness) startUpstream() error {
 	return waitPort(p, 10*time.Second)
 }
 
+// startStreams serves the Caddies' /events: an event stream that sends one frame and
+// stays open until the client goes. A Caddy watches such a request (it was flushed)
+// and cuts it the moment its key no longer passes, so the harness learns a Caddy's
+// refusal from one blocking read instead of polling it.
+func (h *harness) startStreams() error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	h.streamPort = l.Addr().(*net.TCPAddr).Port
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		if _, err := io.WriteString(w, "data: open\n\n"); err != nil {
+			return
+		}
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			return
+		}
+		<-r.Context().Done()
+	})}
+	go func() { _ = srv.Serve(l) }()
+	return nil
+}
+
+// refusal is when a member refused a revoked key.
+type refusal struct {
+	// notified is when a simulated follower's watch was first called (the event
+	// applied to its cache); zero for a Caddy.
+	notified time.Time
+	// refused is when the member first refused the key: for a Caddy watched by an
+	// open stream, when the stream was cut (its refusal was decided before that).
+	refused time.Time
+}
+
 // sidecar is one member of the fleet: a Caddy process or a simulated follower.
 type sidecar interface {
 	// allowed reports whether the sidecar answers the key as allowed now.
 	allowed(ctx context.Context, k bench.IssuedKey) (bool, error)
-	// waitRefused returns when the sidecar refuses k, with the time it first did.
-	waitRefused(ctx context.Context, k bench.IssuedKey) (time.Time, error)
+	// watchRefusal returns once the member is watched for refusing k; wait then
+	// returns when it refuses k, with when it did.
+	watchRefusal(ctx context.Context, k bench.IssuedKey) (wait func() (refusal, error), err error)
 	// servesAgain returns the first time after from at which the sidecar answered
 	// k from Redis (not a stale entry).
 	servesAgain(ctx context.Context, k bench.IssuedKey) (time.Time, error)
@@ -440,28 +492,36 @@ func (f *follower) allowed(ctx context.Context, k bench.IssuedKey) (bool, error)
 	return e.Found() && e.State() == wire.KeyActive && e.Live(time.Now()), nil
 }
 
-func (f *follower) waitRefused(ctx context.Context, k bench.IssuedKey) (time.Time, error) {
+// watchRefusal registers a Cache.Watch on k; wait looks k up at each call of it.
+func (f *follower) watchRefusal(ctx context.Context, k bench.IssuedKey) (func() (refusal, error), error) {
 	h := wire.HashKey(k.Key)
-	changed := make(chan struct{}, 1)
+	changed := make(chan time.Time, 1)
 	stop := f.cache.Watch(h, func() {
 		select {
-		case changed <- struct{}{}:
+		case changed <- time.Now():
 		default:
 		}
 	})
-	defer stop()
-	for {
-		ok, err := f.allowed(ctx, k)
-		if err == nil && !ok {
-			return time.Now(), nil
+	return func() (refusal, error) {
+		defer stop()
+		var r refusal
+		for {
+			ok, err := f.allowed(ctx, k)
+			if err == nil && !ok {
+				r.refused = time.Now()
+				return r, nil
+			}
+			select {
+			case <-ctx.Done():
+				return r, fmt.Errorf("a follower still allows the key: %w", ctx.Err())
+			case t := <-changed:
+				if r.notified.IsZero() {
+					r.notified = t
+				}
+			case <-time.After(time.Second): // a missed notification costs a second, not the run
+			}
 		}
-		select {
-		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("a follower still allows the key: %w", ctx.Err())
-		case <-changed:
-		case <-time.After(time.Second): // a missed notification costs a second, not the run
-		}
-	}
+	}, nil
 }
 
 // servesAgain waits for an answer that is not stale followed by one from the cache:
@@ -492,9 +552,14 @@ func (f *follower) close() {
 
 // caddy is a real sidecar.
 type caddy struct {
-	cmd *exec.Cmd
-	url string
-	hc  *http.Client
+	cmd    *exec.Cmd
+	url    string
+	hc     *http.Client
+	stream *http.Client // for /events: no overall timeout
+	poll   bool         // watch for a refusal by polling (-poll)
+	// polled counts the streams that ended without the key refused, after which
+	// the refusal was polled for.
+	polled atomic.Int64
 }
 
 func (h *harness) startCaddy(i int) (*caddy, error) {
@@ -507,8 +572,9 @@ func (h *harness) startCaddy(i int) (*caddy, error) {
 		return nil, err
 	}
 	cf := fmt.Sprintf("{\n\tadmin 127.0.0.1:%d\n\tpersist_config off\n}\nhttp://127.0.0.1:%d {\n\tbind 127.0.0.1\n"+
-		"\tsagate {\n\t\tredis %s\n\t\tsigning_keys %s\n\t\tworkspace %s\n\t\tstale_if_error off\n\t}\n\treverse_proxy 127.0.0.1:%d\n}\n",
-		aport, port, h.redisURL, h.signPub, workspace, h.apiPort)
+		"\tsagate {\n\t\tredis %s\n\t\tsigning_keys %s\n\t\tworkspace %s\n\t\tstale_if_error off\n\t}\n"+
+		"\treverse_proxy /events 127.0.0.1:%d\n\treverse_proxy 127.0.0.1:%d\n}\n",
+		aport, port, h.redisURL, h.signPub, workspace, h.streamPort, h.apiPort)
 	path := filepath.Join(h.cfg.work, fmt.Sprintf("caddy%d.Caddyfile", i))
 	if err := os.WriteFile(path, []byte(cf), 0o600); err != nil {
 		return nil, err
@@ -523,7 +589,8 @@ func (h *harness) startCaddy(i int) (*caddy, error) {
 		return nil, fmt.Errorf("caddy %d: %w", i, err)
 	}
 	return &caddy{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d/", port),
-		hc: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}, nil
+		hc:     &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}},
+		stream: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, poll: h.cfg.poll}, nil
 }
 
 func (c *caddy) allowed(ctx context.Context, k bench.IssuedKey) (bool, error) {
@@ -538,6 +605,52 @@ func (c *caddy) allowed(ctx context.Context, k bench.IssuedKey) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("caddy answered %d", code)
+}
+
+// watchRefusal opens /events with k through the Caddy and reads its first frame: the
+// request is then watched by the sidecar (it was flushed), which cuts it once k no
+// longer passes. wait reads until the cut, then checks with one request that k is
+// refused (a stream that ended otherwise falls back to polling). The cut comes after
+// the sidecar's refusal (its watch is called once the event is applied, then it looks
+// the key up again), so this is an upper bound of the refusal's time that costs the
+// machine nothing meanwhile: polling a Caddy every millisecond is 1,000 requests a
+// second through it and the sample API, per Caddy, on the cores the fleet shares.
+func (c *caddy) watchRefusal(ctx context.Context, k bench.IssuedKey) (func() (refusal, error), error) {
+	if c.poll {
+		return func() (refusal, error) {
+			t, err := c.waitRefused(ctx, k)
+			return refusal{refused: t}, err
+		}, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"events", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+k.Key)
+	resp, err := c.stream.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("opening a stream through a caddy: %w", err)
+	}
+	br := bufio.NewReader(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("opening a stream through a caddy: %s", resp.Status)
+	}
+	if _, err := br.ReadString('\n'); err != nil {
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("reading a stream through a caddy: %w", err)
+	}
+	return func() (refusal, error) {
+		_, _ = io.Copy(io.Discard, br)
+		t := time.Now()
+		_ = resp.Body.Close()
+		if ok, err := c.allowed(ctx, k); err == nil && !ok {
+			return refusal{refused: t}, nil
+		}
+		c.polled.Add(1)
+		t, err := c.waitRefused(ctx, k)
+		return refusal{refused: t}, err
+	}, nil
 }
 
 // waitRefused polls every millisecond or so: a poller flat out would take CPU from
@@ -589,32 +702,67 @@ type idle struct {
 // connsTo counts the established TCP connections of process pid to port on loopback,
 // from /proc: its socket descriptors matched against /proc/net/tcp.
 func connsTo(pid, port int) (int, error) {
+	ports, err := localPortsTo(pid, port)
+	return len(ports), err
+}
+
+// localPortsTo returns the local ports of the established TCP connections of process
+// pid to port on loopback, from /proc: its socket descriptors matched against
+// /proc/net/tcp.
+func localPortsTo(pid, port int) ([]int, error) {
 	b, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	want := fmt.Sprintf(":%04X", port)
-	inodes := map[string]bool{}
+	local := map[string]int{} // socket inode link -> local port
 	for _, line := range strings.Split(string(b), "\n")[1:] {
 		f := strings.Fields(line)
 		// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
 		if len(f) < 10 || f[3] != "01" || !strings.HasSuffix(f[2], want) {
 			continue
 		}
-		inodes["socket:["+f[9]+"]"] = true
+		_, hexPort, _ := strings.Cut(f[1], ":")
+		lp, _ := strconv.ParseInt(hexPort, 16, 32)
+		local["socket:["+f[9]+"]"] = int(lp)
 	}
 	dir := fmt.Sprintf("/proc/%d/fd", pid)
 	fds, err := os.ReadDir(dir)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
+	var ports []int
 	for _, fd := range fds {
-		if l, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil && inodes[l] {
-			n++
+		if l, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil {
+			if lp, ok := local[l]; ok {
+				ports = append(ports, lp)
+			}
 		}
 	}
-	return n, nil
+	return ports, nil
+}
+
+// describeClients returns what Redis' CLIENT LIST says of the connections from the
+// local ports: each one's age, idle time and last command.
+func (h *harness) describeClients(ports []int) string {
+	list, err := h.rdb.ClientList(context.Background()).Result()
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(list, "\n") {
+		f := map[string]string{}
+		for _, kv := range strings.Fields(line) {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				f[k] = v
+			}
+		}
+		_, p, _ := strings.Cut(f["addr"], ":")
+		if lp, err := strconv.Atoi(p); err == nil && slices.Contains(ports, lp) {
+			out = append(out, fmt.Sprintf("age=%ss idle=%ss cmd=%s", f["age"], f["idle"], f["cmd"]))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // fleetConns counts the fleet's connections to Redis: each Caddy's, and this
@@ -631,14 +779,14 @@ func (h *harness) fleetConns(fleet []sidecar) (int, error) {
 	for i, s := range fleet {
 		switch s := s.(type) {
 		case *caddy:
-			m, err := connsTo(s.cmd.Process.Pid, h.redisPort)
+			ports, err := localPortsTo(s.cmd.Process.Pid, h.redisPort)
 			if err != nil {
 				return 0, err
 			}
-			if m > 3 {
-				log.Printf("sidecar %d (Caddy, pid %d) holds %d connections to Redis", i, s.cmd.Process.Pid, m)
+			if m := len(ports); m > 3 {
+				log.Printf("sidecar %d (Caddy, pid %d) holds %d connections to Redis: %s", i, s.cmd.Process.Pid, m, h.describeClients(ports))
 			}
-			n += m
+			n += len(ports)
 		case *follower:
 			if st := s.client.PoolStats(); st.TotalConns > keycache.MaxIdleConns {
 				log.Printf("sidecar %d (simulated) holds %d pool connections (%d idle), besides its follower's", i, st.TotalConns, st.IdleConns)
@@ -752,15 +900,37 @@ func (h *harness) measure(n int, revoke []bench.IssuedKey) (row, error) {
 
 	// Revocations.
 	h.lags.take()
-	var lat []time.Duration
-	for _, k := range revoke {
-		d, err := h.revokeOne(fleet, k)
+	if h.cfg.cpuProfile != "" {
+		f, err := os.Create(h.cfg.cpuProfile)
 		if err != nil {
 			return r, err
 		}
-		lat = append(lat, d)
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return r, err
+		}
+		defer f.Close()
 	}
-	r.p50, r.p99 = bench.Percentile(lat, 50), bench.Percentile(lat, 99)
+	var lat []time.Duration
+	var rvs []revocation
+	for _, k := range revoke {
+		rv, err := h.revokeOne(fleet, k)
+		if err != nil {
+			return r, err
+		}
+		lat = append(lat, max(rv.last, 0))
+		rvs = append(rvs, rv)
+	}
+	if h.cfg.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	r.p50, r.p99, r.worst = bench.Percentile(lat, 50), bench.Percentile(lat, 99), slices.Max(lat)
+	r.revocations = len(lat)
+	logRevocations(n, rvs)
+	for i, s := range fleet {
+		if c, ok := s.(*caddy); ok && c.polled.Load() > 0 {
+			log.Printf("sidecar %d (Caddy): %d of its streams ended without the key refused; polled for the refusal instead", i, c.polled.Load())
+		}
+	}
 	if lags := h.lags.take(); len(lags) > 0 {
 		// From the event's entry in Redis (its id's millisecond clock) to a simulated
 		// follower dropping the key: the part of the revocation the followers' own CPU makes.
@@ -819,10 +989,24 @@ func each(fleet []sidecar, fn func(sidecar) error) error {
 	return errors.Join(errs...)
 }
 
-// revokeOne makes sure every member allows k (so that it is cached), revokes it
-// through the admin and returns the time from the admin's answer to the last member's
-// refusal (0 if all refused before the answer arrived).
-func (h *harness) revokeOne(fleet []sidecar, k bench.IssuedKey) (time.Duration, error) {
+// revocation is one revocation's times, from the admin's answer (ack).
+type revocation struct {
+	call      time.Duration // the admin's revoke call, request to answer
+	event     time.Duration // the event's entry in Redis (its id's ms clock) less ack
+	notified  time.Duration // the last simulated follower's watch called (event applied)
+	simulated time.Duration // the last simulated follower refusing
+	real      time.Duration // the last Caddy refusing
+	last      time.Duration // the last member refusing, 0 if all refused before ack
+	haveEvent bool
+	haveSim   bool
+	haveCaddy bool
+}
+
+// revokeOne makes sure every member allows k (so that it is cached), watches each for
+// refusing it, revokes it through the admin and returns the times from the admin's
+// answer to the last member's refusal and its parts.
+func (h *harness) revokeOne(fleet []sidecar, k bench.IssuedKey) (revocation, error) {
+	var rv revocation
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := each(fleet, func(s sidecar) error {
@@ -839,23 +1023,81 @@ func (h *harness) revokeOne(fleet []sidecar, k bench.IssuedKey) (time.Duration, 
 		}
 		return nil
 	}); err != nil {
-		return 0, err
+		return rv, err
 	}
-	refused := make([]time.Time, len(fleet))
+	waits := make([]func() (refusal, error), len(fleet))
+	if err := each(fleet, func(s sidecar) error {
+		w, err := s.watchRefusal(ctx, k)
+		waits[slices.Index(fleet, s)] = w
+		return err
+	}); err != nil {
+		return rv, err
+	}
+	refused := make([]refusal, len(fleet))
 	errs := make([]error, len(fleet))
 	var wg sync.WaitGroup
-	for i, s := range fleet {
-		wg.Go(func() { refused[i], errs[i] = s.waitRefused(ctx, k) })
+	for i, w := range waits {
+		wg.Go(func() { refused[i], errs[i] = w() })
 	}
+	t0 := time.Now()
 	if err := h.adm.RevokeKey(ctx, workspace, account, k.ID); err != nil {
-		return 0, fmt.Errorf("revoking: %w", err)
+		cancel()
+		wg.Wait()
+		return rv, fmt.Errorf("revoking: %w", err)
 	}
 	ack := time.Now()
+	rv.call = ack.Sub(t0)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return 0, err
+		return rv, err
 	}
-	return max(0, slices.MaxFunc(refused, func(a, b time.Time) int { return a.Compare(b) }).Sub(ack)), nil
+	for i, r := range refused {
+		d := r.refused.Sub(ack)
+		rv.last = max(rv.last, d)
+		if _, ok := fleet[i].(*caddy); ok {
+			rv.real = max(rv.real, d)
+			rv.haveCaddy = true
+			continue
+		}
+		rv.simulated = max(rv.simulated, d)
+		rv.haveSim = true
+		if !r.notified.IsZero() {
+			rv.notified = max(rv.notified, r.notified.Sub(ack))
+		}
+	}
+	if msgs, err := h.rdb.XRevRangeN(ctx, wire.RedisEvents, "+", "-", 1).Result(); err == nil && len(msgs) == 1 {
+		if ms, _, ok := strings.Cut(msgs[0].ID, "-"); ok {
+			if v, err := strconv.ParseInt(ms, 10, 64); err == nil {
+				rv.event, rv.haveEvent = time.UnixMilli(v).Sub(ack), true
+			}
+		}
+	}
+	return rv, nil
+}
+
+// logRevocations prints the parts of the revocations' times, p50 and p99 each.
+func logRevocations(n int, rvs []revocation) {
+	pick := func(f func(revocation) (time.Duration, bool)) string {
+		var ds []time.Duration
+		for _, r := range rvs {
+			if d, ok := f(r); ok {
+				ds = append(ds, d)
+			}
+		}
+		if len(ds) == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f/%.2f", ms(bench.Percentile(ds, 50)), ms(bench.Percentile(ds, 99)))
+	}
+	log.Printf("%d sidecars: revocation parts, p50/p99 ms from the admin's answer: admin call %s; event in Redis %s (ms clock); "+
+		"last simulated follower notified %s, refusing %s; last Caddy refusing %s; last member %s",
+		n,
+		pick(func(r revocation) (time.Duration, bool) { return r.call, true }),
+		pick(func(r revocation) (time.Duration, bool) { return r.event, r.haveEvent }),
+		pick(func(r revocation) (time.Duration, bool) { return r.notified, r.haveSim }),
+		pick(func(r revocation) (time.Duration, bool) { return r.simulated, r.haveSim }),
+		pick(func(r revocation) (time.Duration, bool) { return r.real, r.haveCaddy }),
+		pick(func(r revocation) (time.Duration, bool) { return r.last, true }))
 }
 
 // restart saves Redis' data, kills it, starts it again from the snapshot and returns
