@@ -36,6 +36,7 @@ type serveOptions struct {
 	reconcileInterval time.Duration
 	epochInterval     time.Duration
 	usageInterval     time.Duration
+	singleSeals       bool
 	logLevel          string
 	access            accessOptions
 	console           bool
@@ -96,6 +97,8 @@ SIGINT or SIGTERM drains requests in flight, stops the sync and closes the store
 	f.DurationVar(&o.reconcileInterval, "reconcile-interval", redissync.DefaultReconcileInterval, "how often a full reconcile repairs Redis from the store")
 	f.DurationVar(&o.epochInterval, "epoch-check-interval", redissync.DefaultEpochCheckInterval, "how often Redis is checked for its epoch marker (missing: full resync)")
 	f.DurationVar(&o.usageInterval, "usage-fold-interval", redissync.DefaultUsageFoldInterval, "how often sidecars' last-used reports are folded into the store")
+	f.BoolVar(&o.singleSeals, "single-seals", false,
+		"sign every record on its own, for sidecars older than group seals (while upgrading from them; docs/deployment.md)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.access.flags(f)
 	f.BoolVar(&o.insecurePlainHTTP, "insecure-plain-http", false,
@@ -208,6 +211,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) (err error) {
 		ReconcileInterval:  o.reconcileInterval,
 		EpochCheckInterval: o.epochInterval,
 		UsageFoldInterval:  o.usageInterval,
+		SingleSeals:        o.singleSeals,
 		Logger:             log.Named("sync"),
 		Registerer:         reg,
 	})

@@ -113,7 +113,7 @@ func (s *Syncer) changeWrites(ctx context.Context, hashes []keystore.KeyHash, re
 			ps[i] = pendingTomb(h, rev, ids[h])
 		}
 	}
-	return sealWrites(s.key, ps, now())
+	return sealWrites(s.key, ps, s.group(), now())
 }
 
 // NoteRevision implements keystore.RevisionNoter: it raises the revision marker to rev,

@@ -153,7 +153,7 @@ func TestCASKeepsAConcurrentWrite(t *testing.T) {
 	if err := e.rdb.Set(ctx, wire.RedisKey(h), applied, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	ws, err := sealWrites(e.s.key, []pending{pendingTomb(h, 1, wire.Record{})}, time.Now())
+	ws, err := sealWrites(e.s.key, []pending{pendingTomb(h, 1, wire.Record{})}, wire.MaxTreeLeaves, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

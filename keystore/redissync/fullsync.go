@@ -177,7 +177,7 @@ func (s *Syncer) writeSnapshotBatch(ctx context.Context, b snapshotBatch, presen
 	for i, h := range b.hashes {
 		ps[i] = pendingRecord(h, b.recs[i], b.recs[i].Rev)
 	}
-	ws, err := sealWrites(s.key, ps, b.at)
+	ws, err := sealWrites(s.key, ps, s.group(), b.at)
 	if err != nil {
 		return nil, err
 	}

@@ -110,7 +110,7 @@ func (s staleScan) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash
 
 func mustWrite(t *testing.T, h keystore.KeyHash, r wire.Record, rev int64) write {
 	t.Helper()
-	ws, err := sealWrites(keytest.SigningKey(t), []pending{pendingRecord(h, r, rev)}, now())
+	ws, err := sealWrites(keytest.SigningKey(t), []pending{pendingRecord(h, r, rev)}, wire.MaxTreeLeaves, now())
 	if err != nil {
 		t.Fatal(err)
 	}

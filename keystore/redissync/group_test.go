@@ -80,7 +80,7 @@ func TestWriteScriptReadsGroupRevisions(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := context.Background()
 	h := []keystore.KeyHash{testHash(1), testHash(2)}
-	ws, err := sealWrites(e.s.key, []pending{pendingRecord(h[0], testRecord(1), 10), pendingRecord(h[1], testRecord(2), 10)}, now())
+	ws, err := sealWrites(e.s.key, []pending{pendingRecord(h[0], testRecord(1), 10), pendingRecord(h[1], testRecord(2), 10)}, wire.MaxTreeLeaves, now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestWriteScriptReadsGroupRevisions(t *testing.T) {
 		rev  int64
 		want bool
 	}{{9, false}, {10, true}, {11, true}} {
-		older, err := sealWrites(e.s.key, []pending{pendingTomb(h[1], tc.rev, wire.Record{})}, now())
+		older, err := sealWrites(e.s.key, []pending{pendingTomb(h[1], tc.rev, wire.Record{})}, wire.MaxTreeLeaves, now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,6 +126,37 @@ func TestRepairReplacesWhatItCannotRead(t *testing.T) {
 	}
 	if st.Written != 1 {
 		t.Errorf("repair: %+v, want the damaged value rewritten", st)
+	}
+	if msg := e.mismatch(t); msg != "" {
+		t.Fatal(msg)
+	}
+}
+
+// TestSingleSeals: an admin told to seal records on their own (for sidecars that
+// predate group seals) writes only single seals, in a full sync and in a change.
+func TestSingleSeals(t *testing.T) {
+	e := newEnv(t, Config{SingleSeals: true})
+	ctx := context.Background()
+	const n = wire.MaxTreeLeaves + 3
+	e.fill(n)
+	if _, err := e.s.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := testRecord(1)
+	r.State = keystore.KeyDeactivated
+	rev := e.src.put(testHash(1), r)
+	e.src.put(testHash(2), r)
+	if err := e.s.Apply(ctx, keystore.Change{Rev: rev + 1, Hashes: []keystore.KeyHash{testHash(1), testHash(2)}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		b, err := e.rdb.Get(ctx, wire.RedisKey(testHash(i))).Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, []byte("s1:")) {
+			t.Fatalf("key %d: %.3s…, want a single seal", i, b)
+		}
 	}
 	if msg := e.mismatch(t); msg != "" {
 		t.Fatal(msg)

@@ -27,7 +27,7 @@ func TestEventScriptMatchesPublishEvent(t *testing.T) {
 		if i%3 == 0 { // the first key is gone: its tombstone is written (both paths: i = 0, 3)
 			ev.Gone = []bool{true, false}
 			var err error
-			if ws, err = sealWrites(e.s.key, []pending{pendingTomb(hs[0], ev.Rev, wire.Record{})}, now()); err != nil {
+			if ws, err = sealWrites(e.s.key, []pending{pendingTomb(hs[0], ev.Rev, wire.Record{})}, wire.MaxTreeLeaves, now()); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -43,6 +43,10 @@ type Config struct {
 	// where the primary has replicas on Sentinel (replicas.go); past it the change is
 	// pending. Default: DefaultReplicaTimeout.
 	ReplicaTimeout time.Duration
+	// SingleSeals seals every record on its own, one signature each, as sidecars that
+	// predate group seals need (docs/deployment.md, "Upgrading"). Default false: records
+	// written together are sealed in groups of wire.MaxTreeLeaves under one signature.
+	SingleSeals bool
 	// Logger; nil: zap.NewNop(). It is never given a key or a key hash.
 	Logger *zap.Logger
 	// Registerer for sagate_sync_* metrics; nil: not registered.

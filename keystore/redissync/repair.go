@@ -103,7 +103,7 @@ func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash
 			ps[j] = pendingTomb(h, rev, ids[h])
 		}
 	}
-	ws, err := sealWrites(s.key, ps, now())
+	ws, err := sealWrites(s.key, ps, s.group(), now())
 	if err != nil {
 		return 0, err
 	}

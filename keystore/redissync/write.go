@@ -122,15 +122,23 @@ func pendingTomb(h keystore.KeyHash, rev int64, ident wire.Record) pending {
 	return pending{hash: h, rec: tombstone(ident, rev), tomb: true}
 }
 
-// sealWrites seals ps with key, one signature per group of wire.MaxTreeLeaves
-// (wire.SealRecords), the groups on GOMAXPROCS goroutines when there are many: the
-// signature is most of what a write costs the admin.
-func sealWrites(key wire.SigningKey, ps []pending, at time.Time) ([]write, error) {
+// group is how many records one signature covers in sealWrites (Config.SingleSeals).
+func (s *Syncer) group() int {
+	if s.cfg.SingleSeals {
+		return 1
+	}
+	return wire.MaxTreeLeaves
+}
+
+// sealWrites seals ps with key, one signature per group of up to group records
+// (wire.SealRecords; 1: each on its own), the groups on GOMAXPROCS goroutines when
+// there are several: the signature is most of what a write costs the admin.
+func sealWrites(key wire.SigningKey, ps []pending, group int, at time.Time) ([]write, error) {
 	ws := make([]write, len(ps))
-	groups := (len(ps) + wire.MaxTreeLeaves - 1) / wire.MaxTreeLeaves
+	groups := (len(ps) + group - 1) / group
 	errs := make([]error, groups)
 	parallel(groups, 1, func(g int) { // a signature per group is worth a goroutine
-		lo, hi := g*wire.MaxTreeLeaves, min((g+1)*wire.MaxTreeLeaves, len(ps))
+		lo, hi := g*group, min((g+1)*group, len(ps))
 		hashes := make([]keystore.KeyHash, hi-lo)
 		recs := make([]wire.Record, hi-lo)
 		for i, p := range ps[lo:hi] {
