@@ -108,8 +108,14 @@ func (d *decision) limit(now time.Time) {
 }
 
 // decide checks the request's credentials. It does not allocate on a cache hit.
+//
+// A key's characters and checksum (wire.CheckKey) are checked only when the local
+// cache cannot answer for its hash, before Redis is asked: every key the cache knows,
+// and every hash it holds a "no such key" for, passed that check when it was issued or
+// first looked up, and no other text has the same SHA-256. The answer for every key is
+// the one checking it first gives, and a cache hit does not pay for it.
 func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, now time.Time) decision {
-	key, cred := httpauth.BearerKey(hdr)
+	key, cred := httpauth.BearerToken(hdr)
 	switch cred {
 	case httpauth.CredNone:
 		return decision{reason: reasonNoKey}
@@ -118,7 +124,14 @@ func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, n
 	case httpauth.CredMalformed:
 		return decision{reason: reasonMalformed}
 	}
-	return h.decideHash(ctx, wire.HashKey(key), project, now)
+	hash := wire.HashKey(key)
+	if entry, src, ok := h.cache.LookupLocal(hash, h.policy, now); ok {
+		return h.decideEntry(entry, src, hash, project, now)
+	}
+	if wire.CheckKey(key) != nil {
+		return decision{reason: reasonMalformed}
+	}
+	return h.decideHash(ctx, hash, project, now)
 }
 
 // decideHash checks the key of hash h for project at now.
@@ -128,6 +141,11 @@ func (h *Handler) decideHash(ctx context.Context, hash wire.KeyHash, project str
 		// Whatever went wrong, this key was not checked: never 200, never 401.
 		return decision{reason: reasonUnavailable, source: src, err: err}
 	}
+	return h.decideEntry(entry, src, hash, project, now)
+}
+
+// decideEntry checks the lookup's answer for the key of hash h, for project at now.
+func (h *Handler) decideEntry(entry keycache.Entry, src keycache.Source, hash wire.KeyHash, project string, now time.Time) decision {
 	if !entry.Found() {
 		return decision{reason: reasonUnknown, source: src}
 	}

@@ -26,19 +26,44 @@ const (
 // key must pass wire.CheckKey, so anything around it makes it malformed. It
 // does not allocate. A key anywhere else (query string, other headers) is ignored.
 func BearerKey(h http.Header) (string, Credential) {
+	v, cred := authorization(h)
+	if cred != CredKey {
+		return "", cred
+	}
+	return ParseBearer(v)
+}
+
+// authorization returns the one Authorization header's value, with CredKey; CredNone
+// without one, CredAmbiguous with several.
+func authorization(h http.Header) (string, Credential) {
 	vs := h["Authorization"]
 	switch len(vs) {
 	case 0:
 		return "", CredNone
 	case 1:
+		return vs[0], CredKey
 	default:
 		return "", CredAmbiguous
 	}
-	return ParseBearer(vs[0])
+}
+
+// BearerToken is BearerKey with only the key's length and prefix checked
+// (wire.CheckKeyShape): CredKey here means a token shaped like a key, whose
+// characters and checksum the caller checks with wire.CheckKey unless its hash is
+// found among known keys (which all passed it). It does not allocate.
+func BearerToken(h http.Header) (string, Credential) {
+	v, cred := authorization(h)
+	if cred != CredKey {
+		return "", cred
+	}
+	return parseBearer(v, wire.CheckKeyShape)
 }
 
 // ParseBearer parses one Authorization header value.
-func ParseBearer(v string) (string, Credential) {
+func ParseBearer(v string) (string, Credential) { return parseBearer(v, wire.CheckKey) }
+
+// parseBearer parses one Authorization header value, the key checked by check.
+func parseBearer(v string, check func(string) error) (string, Credential) {
 	const scheme = "bearer"
 	if len(v) < len(scheme) || !asciiEqualFold(v[:len(scheme)], scheme) {
 		return "", CredNone
@@ -55,7 +80,7 @@ func ParseBearer(v string) (string, Credential) {
 		i++
 	}
 	key := rest[i:]
-	if wire.CheckKey(key) != nil {
+	if check(key) != nil {
 		return "", CredMalformed
 	}
 	return key, CredKey
