@@ -56,16 +56,17 @@ func BearerToken(h http.Header) (string, Credential) {
 	if cred != CredKey {
 		return "", cred
 	}
-	return parseBearer(v, wire.CheckKeyShape)
+	return parseBearer(v, false)
 }
 
 // ParseBearer parses one Authorization header value.
-func ParseBearer(v string) (string, Credential) { return parseBearer(v, wire.CheckKey) }
+func ParseBearer(v string) (string, Credential) { return parseBearer(v, true) }
 
-// parseBearer parses one Authorization header value, the key checked by check.
-func parseBearer(v string, check func(string) error) (string, Credential) {
+// parseBearer parses one Authorization header value, the key checked by
+// wire.CheckKey if full, else by wire.CheckKeyShape.
+func parseBearer(v string, full bool) (string, Credential) {
 	const scheme = "bearer"
-	if len(v) < len(scheme) || !asciiEqualFold(v[:len(scheme)], scheme) {
+	if !hasBearer(v) {
 		return "", CredNone
 	}
 	rest := v[len(scheme):]
@@ -80,10 +81,22 @@ func parseBearer(v string, check func(string) error) (string, Credential) {
 		i++
 	}
 	key := rest[i:]
+	check := wire.CheckKeyShape
+	if full {
+		check = wire.CheckKey
+	}
 	if check(key) != nil {
 		return "", CredMalformed
 	}
 	return key, CredKey
+}
+
+// hasBearer reports whether v starts with "bearer" in any letter case. Setting bit
+// 0x20 lowers an ASCII letter and turns no other byte into one, and "bearer" is all
+// letters.
+func hasBearer(v string) bool {
+	return len(v) >= 6 && v[0]|0x20 == 'b' && v[1]|0x20 == 'e' && v[2]|0x20 == 'a' &&
+		v[3]|0x20 == 'r' && v[4]|0x20 == 'e' && v[5]|0x20 == 'r'
 }
 
 // asciiEqualFold compares ASCII strings ignoring letter case.
