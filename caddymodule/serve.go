@@ -43,7 +43,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 	// time.Since reads only the monotonic clock: one clock read instead of two.
-	metrics.verify.Observe(time.Since(start).Seconds())
+	// Requests are a few hundred bytes apart: the address spreads them over the shards.
+	metrics.verify.observe(time.Since(start), uintptr(unsafe.Pointer(r))>>8)
 	if d.reason != reasonNone {
 		metrics.byResult[reasonSpecs[d.reason].result].Inc()
 		if h.shadow {
