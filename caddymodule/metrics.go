@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,7 +33,7 @@ var metrics = struct {
 	once      sync.Once
 	decisions *prometheus.CounterVec
 	byResult  [numResults]prometheus.Counter // resolved once: no label lookup per request
-	verify    prometheus.Histogram
+	verify    *durationHistogram
 	eventLag  prometheus.Histogram
 	cache     *cacheCollector
 }{}
@@ -46,11 +47,13 @@ func initMetrics() {
 		for i, name := range resultNames {
 			metrics.byResult[i] = metrics.decisions.WithLabelValues(name)
 		}
-		metrics.verify = prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "sagate_verify_duration_seconds",
-			Help:    "Time the sagate handler took to decide on a request, before the next handler.",
-			Buckets: []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.025, 0.1, 0.25, 1},
-		})
+		metrics.verify = newDurationHistogram("sagate_verify_duration_seconds",
+			"Time the sagate handler took to decide on a request, before the next handler.",
+			[verifyBuckets]time.Duration{
+				time.Microsecond, 2500 * time.Nanosecond, 5 * time.Microsecond, 10 * time.Microsecond, 25 * time.Microsecond,
+				100 * time.Microsecond, 500 * time.Microsecond, time.Millisecond, 5 * time.Millisecond, 25 * time.Millisecond,
+				100 * time.Millisecond, 250 * time.Millisecond, time.Second,
+			})
 		metrics.eventLag = prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "sagate_event_lag_seconds",
 			Help:    "Time from a key change's event entering Redis to this process's cache dropping the keys (millisecond resolution; includes clock skew between hosts).",
@@ -229,4 +232,72 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 func observeEventLag(d time.Duration) {
 	initMetrics()
 	metrics.eventLag.Observe(d.Seconds())
+}
+
+// verifyBuckets is the number of upper bounds of sagate_verify_duration_seconds.
+const verifyBuckets = 13
+
+// durationHistogram is a Prometheus histogram of durations, observed on every
+// request: prometheus.Histogram without the float conversion, the binary search of
+// the bounds and the compare-and-swap loop of the float sum. An observation is two
+// atomic additions (its bucket and the sum, in nanoseconds) on one of a few shards,
+// so that requests on several cores rarely share a cache line; the count is the sum
+// of the buckets. A scrape reads each counter once: an observation made during it may
+// be in the sum and not yet in its bucket, which prometheus.Histogram avoids at the
+// cost of more atomics per observation.
+type durationHistogram struct {
+	desc   *prometheus.Desc
+	bounds [verifyBuckets]time.Duration // upper bounds, ascending, read by every observation
+	_      [64]byte                     // no shard on the cache line of the bounds
+	shards [histogramShards]histogramShard
+}
+
+// histogramShards is the number of counter sets of a durationHistogram.
+const histogramShards = 8
+
+// histogramShard is one set of counters, 64 bytes away from the next: the counters of
+// two shards never share a cache line, wherever the histogram was allocated.
+type histogramShard struct {
+	counts [verifyBuckets + 1]atomic.Uint64 // the last: above every bound (+Inf)
+	sum    atomic.Int64                     // nanoseconds
+	_      [64]byte
+}
+
+func newDurationHistogram(name, help string, bounds [verifyBuckets]time.Duration) *durationHistogram {
+	return &durationHistogram{desc: prometheus.NewDesc(name, help, nil, nil), bounds: bounds}
+}
+
+// observe counts d, on the shard picked by spread: anything that differs between
+// requests served at once, such as the address of the request.
+func (h *durationHistogram) observe(d time.Duration, spread uintptr) {
+	i := 0
+	for i < len(h.bounds) && d > h.bounds[i] {
+		i++
+	}
+	s := &h.shards[spread%histogramShards]
+	s.counts[i].Add(1)
+	s.sum.Add(int64(d))
+}
+
+// Describe implements prometheus.Collector.
+func (h *durationHistogram) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
+
+// Collect implements prometheus.Collector.
+func (h *durationHistogram) Collect(ch chan<- prometheus.Metric) {
+	var counts [verifyBuckets + 1]uint64
+	var sum int64
+	for i := range h.shards {
+		s := &h.shards[i]
+		for j := range counts {
+			counts[j] += s.counts[j].Load()
+		}
+		sum += s.sum.Load()
+	}
+	buckets := make(map[float64]uint64, len(h.bounds))
+	var cum uint64
+	for i, b := range h.bounds {
+		cum += counts[i]
+		buckets[b.Seconds()] = cum
+	}
+	ch <- prometheus.MustNewConstHistogram(h.desc, cum+counts[verifyBuckets], time.Duration(sum).Seconds(), buckets)
 }

@@ -69,6 +69,9 @@ func (h *Handler) cleanPath(r *http.Request, repl *caddy.Replacer) error {
 	if u.Opaque != "" {
 		return httpauth.ErrNotAbsolute
 	}
+	if u.RawPath == "" && httpauth.IsCleanDecoded(u.Path) {
+		return nil // what EscapedPath and CleanPath would both give back unchanged
+	}
 	esc := u.EscapedPath()
 	clean, err := httpauth.CleanPath(esc, h.pathOpts)
 	if err != nil || clean == esc {

@@ -37,13 +37,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if h.hasProj && repl != nil {
 			project = repl.ReplaceAll(h.Project, "")
 		}
-		d = h.decide(r.Context(), r.Header, project, start)
+		h.decide(r.Context(), &d, r.Header, project, start)
 		if d.reason == reasonNone {
 			d.limit(start)
 		}
 	}
 	// time.Since reads only the monotonic clock: one clock read instead of two.
-	metrics.verify.Observe(time.Since(start).Seconds())
+	// Requests are a few hundred bytes apart: the address spreads them over the shards.
+	metrics.verify.observe(time.Since(start), uintptr(unsafe.Pointer(r))>>8)
 	if d.reason != reasonNone {
 		metrics.byResult[reasonSpecs[d.reason].result].Inc()
 		if h.shadow {
@@ -108,55 +109,92 @@ func (d *decision) limit(now time.Time) {
 }
 
 // decide checks the request's credentials. It does not allocate on a cache hit.
-func (h *Handler) decide(ctx context.Context, hdr http.Header, project string, now time.Time) decision {
-	key, cred := httpauth.BearerKey(hdr)
+//
+// A key's characters and checksum (wire.CheckKey) are checked only when the local
+// cache cannot answer for its hash, before Redis is asked: every key the cache knows,
+// and every hash it holds a "no such key" for, passed that check when it was issued or
+// first looked up, and no other text has the same SHA-256. The answer for every key is
+// the one checking it first gives, and a cache hit does not pay for it.
+func (h *Handler) decide(ctx context.Context, d *decision, hdr http.Header, project string, now time.Time) {
+	key, cred := httpauth.BearerToken(hdr)
 	switch cred {
 	case httpauth.CredNone:
-		return decision{reason: reasonNoKey}
+		*d = decision{reason: reasonNoKey}
+		return
 	case httpauth.CredAmbiguous:
-		return decision{reason: reasonAmbiguous}
+		*d = decision{reason: reasonAmbiguous}
+		return
 	case httpauth.CredMalformed:
-		return decision{reason: reasonMalformed}
+		*d = decision{reason: reasonMalformed}
+		return
 	}
-	return h.decideHash(ctx, wire.HashKey(key), project, now)
+	hash := wire.HashKey(key)
+	var ok bool
+	if d.entry, d.source, ok = h.cache.LookupLocal(hash, h.policy, now); ok {
+		h.decideEntry(d, hash, project, now)
+		return
+	}
+	if wire.CheckKey(key) != nil {
+		*d = decision{reason: reasonMalformed}
+		return
+	}
+	h.decideHash(ctx, d, hash, project, now)
 }
 
-// decideHash checks the key of hash h for project at now.
-func (h *Handler) decideHash(ctx context.Context, hash wire.KeyHash, project string, now time.Time) decision {
-	entry, src, err := h.cache.LookupAt(ctx, hash, h.policy, now)
+// decideHash checks the key of hash h for project at now, into d. A decision is
+// filled in place: it is a few hundred bytes, which a return by value copies at each level.
+func (h *Handler) decideHash(ctx context.Context, d *decision, hash wire.KeyHash, project string, now time.Time) {
+	var err error
+	d.entry, d.source, err = h.cache.LookupAt(ctx, hash, h.policy, now)
 	if err != nil {
 		// Whatever went wrong, this key was not checked: never 200, never 401.
-		return decision{reason: reasonUnavailable, source: src, err: err}
+		*d = decision{reason: reasonUnavailable, source: d.source, err: err}
+		return
 	}
-	if !entry.Found() {
-		return decision{reason: reasonUnknown, source: src}
+	h.decideEntry(d, hash, project, now)
+}
+
+// decideEntry decides on d.entry, the lookup's answer (from d.source) for the key of
+// hash h, for project at now.
+func (h *Handler) decideEntry(d *decision, hash wire.KeyHash, project string, now time.Time) {
+	d.reason, d.role = h.refusal(&d.entry, project, now)
+	d.err, d.hash, d.retryAfter = nil, wire.KeyHash{}, 0
+	if d.reason == reasonNone {
+		d.hash = hash
+	} else if !d.entry.Found() {
+		d.entry = keycache.Entry{}
 	}
-	if !entry.Live(now) {
-		if entry.State() == wire.KeyActive {
-			return decision{reason: reasonExpired, entry: entry, source: src}
+}
+
+// refusal is why e, the lookup's answer for a key, refuses a request for project at
+// now; reasonNone if it lets it in, with the role it has in project (none on a site
+// without projects).
+func (h *Handler) refusal(e *keycache.Entry, project string, now time.Time) (reason, wire.Role) {
+	switch {
+	case !e.Found():
+		return reasonUnknown, ""
+	case !e.Live(now):
+		if e.State() == wire.KeyActive {
+			return reasonExpired, ""
 		}
-		return decision{reason: reasonUnknown, entry: entry, source: src}
+		return reasonUnknown, ""
+	case !h.anyWorkspace && !slices.Contains(h.workspaces, e.Workspace()):
+		return reasonWorkspace, ""
+	case !h.hasProj:
+		return reasonNone, ""
+	case project == "":
+		return reasonNoProject, ""
+	case !validProject(project):
+		return reasonBadProject, ""
 	}
-	if !h.anyWorkspace && !slices.Contains(h.workspaces, entry.Workspace()) {
-		return decision{reason: reasonWorkspace, entry: entry, source: src}
+	role, ok := e.RoleFor(project)
+	switch {
+	case !ok:
+		return reasonNoGrant, ""
+	case !role.AtLeast(h.minRole):
+		return reasonLowRole, ""
 	}
-	if !h.hasProj {
-		return decision{reason: reasonNone, entry: entry, source: src, hash: hash}
-	}
-	if project == "" {
-		return decision{reason: reasonNoProject, entry: entry, source: src}
-	}
-	if !validProject(project) {
-		return decision{reason: reasonBadProject, entry: entry, source: src}
-	}
-	role, ok := entry.RoleFor(project)
-	if !ok {
-		return decision{reason: reasonNoGrant, entry: entry, source: src}
-	}
-	if !role.AtLeast(h.minRole) {
-		return decision{reason: reasonLowRole, entry: entry, source: src}
-	}
-	return decision{reason: reasonNone, entry: entry, role: role, source: src, hash: hash}
+	return reasonNone, role
 }
 
 // validProject reports whether p is a project name a grant can exist for:

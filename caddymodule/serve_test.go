@@ -294,3 +294,49 @@ func TestUnavailableWarningsAreSpaced(t *testing.T) {
 		t.Fatal("after warnInterval a 503 is logged at warn level again")
 	}
 }
+
+// TestMalformedKeyWithWarmCache: the key's characters and checksum are checked only
+// when the local cache cannot answer for its hash, so a cached key must not let a
+// near copy of it through, and a malformed key must still be refused as malformed,
+// without a Redis lookup, whatever the cache holds.
+func TestMalformedKeyWithWarmCache(t *testing.T) {
+	s := newStore(t)
+	alice := s.newAccount("alice", "ml-team", nil)
+	h := newHandler(t, s, Handler{})
+	serve := func(key string) *httptest.ResponseRecorder {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		if err := h.ServeHTTP(rec, newRequest(key), &nextRecorder{}); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	unknown := keytest.New(t)
+	// Until alice's key is a cache hit and the unknown one a cached "no such key" (the
+	// events follower must have caught up first).
+	waitUntil(t, "a warm cache", func() bool {
+		before := h.cache.Stats()
+		okAlice := serve(alice.key).Code == http.StatusNoContent
+		serve(unknown)
+		after := h.cache.Stats()
+		return okAlice && after.Hits == before.Hits+1 && after.NegativeHits == before.NegativeHits+1
+	})
+	badChar := alice.key[:10] + "!" + alice.key[11:]
+	for _, k := range []string{keytest.BadChecksum(alice.key), badChar, keytest.BadChecksum(unknown)} {
+		before := h.cache.Stats()
+		rec := serve(k)
+		if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), reasonSpecs[reasonMalformed].description) {
+			t.Fatalf("a malformed key: status %d, body %s", rec.Code, rec.Body)
+		}
+		if after := h.cache.Stats(); after.Misses != before.Misses || after.Hits != before.Hits || after.NegativeHits != before.NegativeHits {
+			t.Fatalf("a malformed key was answered by the cache or Redis: %+v, then %+v", before, after)
+		}
+	}
+	before := h.cache.Stats()
+	if rec := serve(unknown); rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), reasonSpecs[reasonUnknown].description) {
+		t.Fatalf("the unknown key: status %d, body %s", rec.Code, rec.Body)
+	}
+	if after := h.cache.Stats(); after.NegativeHits != before.NegativeHits+1 || after.Misses != before.Misses {
+		t.Fatalf("the unknown key was not answered by the cached \"no such key\": %+v, then %+v", before, after)
+	}
+}

@@ -146,7 +146,8 @@ func (w *watchedWriter) recheck() {
 	if w.closed.Load() {
 		return
 	}
-	d := w.h.decideHash(context.Background(), w.hash, w.project, w.h.timeNow())
+	var d decision
+	w.h.decideHash(context.Background(), &d, w.hash, w.project, w.h.timeNow())
 	if d.reason == reasonNone || d.reason == reasonUnavailable {
 		return
 	}

@@ -26,21 +26,47 @@ const (
 // key must pass wire.CheckKey, so anything around it makes it malformed. It
 // does not allocate. A key anywhere else (query string, other headers) is ignored.
 func BearerKey(h http.Header) (string, Credential) {
+	v, cred := authorization(h)
+	if cred != CredKey {
+		return "", cred
+	}
+	return ParseBearer(v)
+}
+
+// authorization returns the one Authorization header's value, with CredKey; CredNone
+// without one, CredAmbiguous with several.
+func authorization(h http.Header) (string, Credential) {
 	vs := h["Authorization"]
 	switch len(vs) {
 	case 0:
 		return "", CredNone
 	case 1:
+		return vs[0], CredKey
 	default:
 		return "", CredAmbiguous
 	}
-	return ParseBearer(vs[0])
+}
+
+// BearerToken is BearerKey with only the key's length and prefix checked
+// (wire.CheckKeyShape): CredKey here means a token shaped like a key, whose
+// characters and checksum the caller checks with wire.CheckKey unless its hash is
+// found among known keys (which all passed it). It does not allocate.
+func BearerToken(h http.Header) (string, Credential) {
+	v, cred := authorization(h)
+	if cred != CredKey {
+		return "", cred
+	}
+	return parseBearer(v, false)
 }
 
 // ParseBearer parses one Authorization header value.
-func ParseBearer(v string) (string, Credential) {
+func ParseBearer(v string) (string, Credential) { return parseBearer(v, true) }
+
+// parseBearer parses one Authorization header value, the key checked by
+// wire.CheckKey if full, else by wire.CheckKeyShape.
+func parseBearer(v string, full bool) (string, Credential) {
 	const scheme = "bearer"
-	if len(v) < len(scheme) || !asciiEqualFold(v[:len(scheme)], scheme) {
+	if !hasBearer(v) {
 		return "", CredNone
 	}
 	rest := v[len(scheme):]
@@ -55,10 +81,22 @@ func ParseBearer(v string) (string, Credential) {
 		i++
 	}
 	key := rest[i:]
-	if wire.CheckKey(key) != nil {
+	check := wire.CheckKeyShape
+	if full {
+		check = wire.CheckKey
+	}
+	if check(key) != nil {
 		return "", CredMalformed
 	}
 	return key, CredKey
+}
+
+// hasBearer reports whether v starts with "bearer" in any letter case. Setting bit
+// 0x20 lowers an ASCII letter and turns no other byte into one, and "bearer" is all
+// letters.
+func hasBearer(v string) bool {
+	return len(v) >= 6 && v[0]|0x20 == 'b' && v[1]|0x20 == 'e' && v[2]|0x20 == 'a' &&
+		v[3]|0x20 == 'r' && v[4]|0x20 == 'e' && v[5]|0x20 == 'r'
 }
 
 // asciiEqualFold compares ASCII strings ignoring letter case.

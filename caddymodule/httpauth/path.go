@@ -1,6 +1,9 @@
 package httpauth
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // SlashPolicy says what CleanPath does with a percent-encoded slash or backslash
 // (%2F, %5C, in any case) and with a raw backslash: parts of a path that one
@@ -101,6 +104,40 @@ func isClean(p string) bool {
 	}
 	return !isDotLike(p[seg:])
 }
+
+// IsCleanDecoded reports whether the decoded path p (url.URL.Path, with RawPath
+// empty) is one that url.URL.EscapedPath returns as it is and CleanPath returns
+// unchanged under any options: only bytes a path holds raw that net/url never
+// escapes, no dot segment, no empty segment but a trailing one. It is one pass over
+// p instead of EscapedPath's and CleanPath's; false says only that they must run.
+func IsCleanDecoded(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	seg := 1 // start of the current segment
+	for i := 1; i < len(p); i++ {
+		if c := p[i]; c == '/' {
+			if i == seg || p[seg] == '.' && isDotLike(p[seg:i]) {
+				return false
+			}
+			seg = i + 1
+		} else if !plainPathByte[c] {
+			return false
+		}
+	}
+	return seg == len(p) || p[seg] != '.' || !isDotLike(p[seg:])
+}
+
+// plainPathByte marks the bytes, but '/', that a path holds raw (isPchar) and that
+// url.URL.EscapedPath leaves as they are: letters, digits and "-._~$&+,;=:@" (net/url
+// escapes "!'()*" in a path, and '%' of a decoded path).
+var plainPathByte = func() (set [256]bool) {
+	for c := range 256 {
+		set[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("-._~$&+,;=:@", byte(c)) >= 0
+	}
+	return set
+}()
 
 // isDotLike reports whether a segment is a dot segment or starts like one
 // followed by parameters (".;x", "..;x").

@@ -183,6 +183,45 @@ func FuzzCleanPath(f *testing.F) {
 	})
 }
 
+func TestIsCleanDecoded(t *testing.T) {
+	for _, p := range []string{"/", "/api/p1/things", "/a;b=1/c:d@e/f$g&h+i,j~k_l-m.n/", "/.x/..x/x./...", "/a/b/"} {
+		if !IsCleanDecoded(p) {
+			t.Errorf("IsCleanDecoded(%q) = false", p)
+		}
+	}
+	for _, p := range []string{"", "*", "a", "//", "/a//b", "/.", "/..", "/a/.", "/a/../b", "/.;x/b", "/..;x", "/a b", "/é",
+		"/a%2e", "/a?b", "/a!", "/a'", "/a(", "/a)", "/a*", `/a\b`, "/a\x00", "/a\x7f"} {
+		if IsCleanDecoded(p) {
+			t.Errorf("IsCleanDecoded(%q) = true", p)
+		}
+	}
+}
+
+// FuzzIsCleanDecoded: when IsCleanDecoded says a decoded path is clean, EscapedPath
+// returns it as it is and CleanPath returns it unchanged under every options; for a
+// path of plain bytes it says so exactly when they do.
+func FuzzIsCleanDecoded(f *testing.F) {
+	for _, s := range []string{"/", "/api/p1/x", "/a/../b", "//a", "/a/.", "/é", "/a!b", "/a;b/..;c", "*", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		esc := (&url.URL{Path: p}).EscapedPath()
+		same := esc == p
+		for o := range uint8(12) {
+			opts := PathOptions{ResolveDots: o&1 != 0, MergeSlashes: o&2 != 0, Slashes: SlashPolicy(o>>2) % 3}
+			got, err := CleanPath(esc, opts)
+			same = same && err == nil && got == esc
+		}
+		plain := p != "" && p[0] == '/'
+		for i := 1; i < len(p); i++ {
+			plain = plain && (p[i] == '/' || plainPathByte[p[i]])
+		}
+		if clean := IsCleanDecoded(p); clean && !same || plain && clean != same {
+			t.Fatalf("IsCleanDecoded(%q) = %v; EscapedPath %q, CleanPath unchanged under every options: %v", p, clean, esc, same)
+		}
+	})
+}
+
 // checkSegments fails when a segment is a dot segment or a dot with parameters.
 func checkSegments(t *testing.T, in, got string, segs []string) {
 	t.Helper()

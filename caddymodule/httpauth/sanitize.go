@@ -114,7 +114,7 @@ func (s Sanitizer) cleanConnection(vs []string) ([]string, bool) {
 	for _, v := range vs {
 		var kept []string
 		for tok := range strings.SplitSeq(v, ",") {
-			tok = strings.Trim(tok, " \t")
+			tok = trimSpaceTab(tok)
 			if tok != "" && !s.IsIdentity(tok) {
 				kept = append(kept, tok)
 			}
@@ -136,9 +136,21 @@ func (s Sanitizer) connectionHasIdentity(v string) bool {
 		} else {
 			v = ""
 		}
-		if s.IsIdentity(strings.Trim(tok, " \t")) {
+		if s.IsIdentity(trimSpaceTab(tok)) {
 			return true
 		}
 	}
 	return false
+}
+
+// trimSpaceTab removes the spaces and tabs around s: strings.Trim without the set it
+// builds on every call, for the Connection header of every request.
+func trimSpaceTab(s string) string {
+	for s != "" && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for s != "" && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
 }

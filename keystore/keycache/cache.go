@@ -33,33 +33,57 @@ func (c *Cache) LookupAt(ctx context.Context, h wire.KeyHash, p Policy, now time
 		p.TTL = DefaultTTL
 	}
 	at := c.mono(now)
+	var e Entry
+	if src, ok, err := c.local(&e, &h, p, now, at); ok || err != nil {
+		return e, src, err
+	}
+	return c.miss(ctx, h, p, at)
+}
+
+// LookupLocal is LookupAt answered from the local cache alone: ok is true, and the
+// answer is LookupAt's, when a fresh entry (SourceCache) or a fresh "no such key"
+// (SourceNegative) answers h; otherwise ok is false, nothing was counted, and
+// LookupAt would have asked Redis (or reports the cache closed). It never blocks on
+// I/O and does not allocate: a caller may check what must be checked before a Redis
+// lookup (a key's checksum) only when this says one is needed.
+func (c *Cache) LookupLocal(h wire.KeyHash, p Policy, now time.Time) (e Entry, src Source, ok bool) {
+	if p.TTL <= 0 {
+		p.TTL = DefaultTTL
+	}
+	src, ok, err := c.local(&e, &h, p, now, c.mono(now))
+	return e, src, ok && err == nil
+}
+
+// local answers h from its shard at now (at: now as Cache.mono), into e: a fresh entry
+// or a fresh "no such key" (e left as it is), counted, with ok true; ok false when
+// Redis must be asked; the error errClosed when the cache is closed.
+func (c *Cache) local(e *Entry, h *wire.KeyHash, p Policy, now time.Time, at int64) (src Source, ok bool, err error) {
 	gen := c.gen.Load()
 	following := c.connected.Load()
-	s := c.shard(h)
-	var e Entry
+	s := c.shard(*h)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return e, SourceRedis, errClosed
+		return SourceRedis, false, errClosed
 	}
-	if i, _ := s.find(&h); i != 0 && following {
+	if i, _ := s.find(h); i != 0 && following {
 		if sl := &s.slots[i]; sl.gen == gen {
 			if sl.kind == slotPositive && at-sl.confirmed < int64(p.TTL) {
 				s.touch(i)
 				s.hits++
-				s.entryOf(&e, i, now.UnixNano(), c.cfg.UsageInterval)
+				s.entryOf(e, i, now.UnixNano(), c.cfg.UsageInterval)
 				s.mu.Unlock()
-				return e, SourceCache, nil
+				return SourceCache, true, nil
 			}
 			if sl.kind == slotNegative && at-sl.confirmed < int64(c.cfg.NegativeTTL) && !c.mayEvict.Load() {
 				s.negHits++
 				s.mu.Unlock()
-				return e, SourceNegative, nil
+				return SourceNegative, true, nil
 			}
 		}
 	}
 	s.mu.Unlock()
-	return c.miss(ctx, h, p, at)
+	return SourceRedis, false, nil
 }
 
 // mono returns t as monotonic nanoseconds since the cache was made, the form nodes

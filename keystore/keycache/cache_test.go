@@ -97,6 +97,44 @@ func TestLookupExpiresByTTLAndNegativeTTL(t *testing.T) {
 	}
 }
 
+// TestLookupLocal: LookupLocal answers what Lookup answers from the local cache, and
+// nothing else; when it cannot answer it counts nothing and asks Redis nothing.
+func TestLookupLocal(t *testing.T) {
+	e := newEnv(t, envOpts{cfg: Config{NegativeTTL: time.Second}})
+	h, rec := e.putNew()
+	unknown := newHash(t)
+	local := func(h wire.KeyHash) (Entry, Source, bool) { return e.cache.LookupLocal(h, testPolicy, e.clock.Now()) }
+	calls, stats := e.getCalls(), e.cache.Stats()
+	for _, k := range []wire.KeyHash{h, unknown} {
+		if _, _, ok := local(k); ok {
+			t.Fatal("a key never looked up answered locally")
+		}
+	}
+	if e.getCalls() != calls || e.cache.Stats() != stats {
+		t.Fatalf("LookupLocal without an answer asked Redis or counted: %d → %d calls, %+v → %+v", calls, e.getCalls(), stats, e.cache.Stats())
+	}
+	e.lookup(h)
+	e.lookup(unknown)
+	stats = e.cache.Stats()
+	if ent, src, ok := local(h); !ok || src != SourceCache || ent.KeyID() != rec.KeyID {
+		t.Fatalf("a cached key: %v %v %q", ok, src, ent.KeyID())
+	}
+	if ent, src, ok := local(unknown); !ok || src != SourceNegative || ent.Found() {
+		t.Fatalf("a cached \"no such key\": %v %v %v", ok, src, ent.Found())
+	}
+	if after := e.cache.Stats(); after.Hits != stats.Hits+1 || after.NegativeHits != stats.NegativeHits+1 || after.Misses != stats.Misses {
+		t.Fatalf("local answers counted %+v, then %+v", stats, after)
+	}
+	e.clock.Advance(time.Second)
+	if _, _, ok := local(unknown); ok {
+		t.Fatal("a \"no such key\" past NegativeTTL answered locally")
+	}
+	e.clock.Advance(testPolicy.TTL)
+	if _, _, ok := local(h); ok {
+		t.Fatal("an entry past its TTL answered locally")
+	}
+}
+
 func TestLookupHitDoesNotAllocate(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	h, _ := e.putNew()
