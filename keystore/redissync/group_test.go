@@ -162,3 +162,41 @@ func TestSingleSeals(t *testing.T) {
 		t.Fatal(msg)
 	}
 }
+
+// TestRepairReplacesWhatDoesNotVerify: a value whose JSON the script and Go read with
+// different revisions (a later "Rev" field, which Go's decoder takes case-insensitively
+// and the script ignores) is replaced by compare-and-set, single seal or group member,
+// instead of being kept for the revision the script reads.
+func TestRepairReplacesWhatDoesNotVerify(t *testing.T) {
+	for _, form := range []string{"s1", "s2"} {
+		t.Run(form, func(t *testing.T) {
+			e := newEnv(t, Config{SingleSeals: form == "s1"})
+			ctx := context.Background()
+			e.fill(2 * wire.MaxTreeLeaves)
+			if _, err := e.s.Reconcile(ctx); err != nil {
+				t.Fatal(err)
+			}
+			v, err := e.rdb.Get(ctx, wire.RedisKey(testHash(5))).Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _ := wire.RecordPayload(v)
+			forged := append(bytes.Clone(v[:len(v)-len(p)]),
+				`{"key_id":"key_5","sa_id":"sa_1","sa":"bot-1@ws","ws":"ws","state":"active","roles":{"*":"owner"},"rev":999999999,"Rev":1}`...)
+			if r, err := wire.DecodeRecord(forged[len(v)-len(p):]); err != nil || r.Rev != 1 {
+				t.Fatalf("Go reads the forged JSON as %+v, %v; want rev 1", r, err)
+			}
+			e.rdb.Set(ctx, wire.RedisKey(testHash(5)), forged, 0)
+			st, err := newSyncer(t, e.rdb, e.src, Config{}).Reconcile(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Written != 1 {
+				t.Errorf("repair: %+v, want the forged value rewritten", st)
+			}
+			if msg := e.mismatch(t); msg != "" {
+				t.Fatal(msg)
+			}
+		})
+	}
+}

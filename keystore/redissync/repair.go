@@ -27,8 +27,9 @@ import (
 //     tombstone carrying the key's identity): with the rev-checked script when the stored
 //     rev is at most R (a concurrent Apply's newer record still wins), and with a
 //     compare-and-set on the exact bytes read when the stored rev is above R (a rev from
-//     the future is forged; the compare-and-set never overwrites what an Apply wrote
-//     meanwhile).
+//     the future is forged) or the value does not verify (the script could read another
+//     rev in it than Go does); the compare-and-set never overwrites what an Apply wrote
+//     meanwhile.
 //
 // With publish, the rewritten hashes are announced in a "keys" event, after the
 // revision marker is raised to R. It returns R.
@@ -55,6 +56,7 @@ func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash
 	same := s.sealedEqual(hashes, cur, recs, rev)
 	var dead []keystore.KeyHash
 	todo := make([]int, 0, len(hashes))
+	unsigned := make(map[int]bool) // values that read as records but do not verify
 	g := s.digests.digester()
 	for i, h := range hashes {
 		c := cur[i]
@@ -79,6 +81,12 @@ func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash
 			}
 			forged = forged || tomb
 			dead = append(dead, h)
+		}
+		if c.raw != nil && c.ok && c.rec.Rev <= rev && !s.verifies(h, c.raw) {
+			// Not the admin's. The script reads its revision from the JSON by its own
+			// rules, which may differ from Go's (a second "Rev" field, say), so it is
+			// replaced by compare-and-set, whatever revision it claims.
+			forged, unsigned[i] = true, true
 		}
 		if forged {
 			s.m.forged.WithLabelValues("record").Inc()
@@ -110,9 +118,10 @@ func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash
 	var checked, cas []write
 	var casOld [][]byte
 	for j, i := range todo {
-		// A value from the future, or one that does not even read as a record (the
-		// script may read it otherwise), is replaced only while it holds the bytes read.
-		if c := cur[i]; c.raw != nil && (!c.ok || c.rec.Rev > rev) {
+		// A value from the future, one that does not even read as a record, or one that
+		// does not verify (the script may read any of them otherwise) is replaced only
+		// while it holds the bytes read.
+		if c := cur[i]; c.raw != nil && (!c.ok || c.rec.Rev > rev || unsigned[i]) {
 			cas, casOld = append(cas, ws[j]), append(casOld, c.raw)
 		} else {
 			checked = append(checked, ws[j])

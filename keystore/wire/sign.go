@@ -61,6 +61,9 @@ var (
 	ErrBadSignature  = errors.New("signature does not verify")
 )
 
+// b64 encodes keys, signatures and hashes. Signatures and hashes are decoded strictly
+// (b64.Strict()): the unused low bits of the last character must be zero, so that a
+// verified value has exactly one spelling.
 var b64 = base64.RawURLEncoding
 
 // SigningKey is the admin's private signing key. Its zero value signs nothing (Valid
@@ -237,7 +240,7 @@ func (v *Verifier) Verify(domain, name string, payload []byte, sig string) error
 	if !ok {
 		return ErrUnknownSigner
 	}
-	raw, err := b64.DecodeString(sig[len(sigVersion)+1+SignerIDLen+1:])
+	raw, err := b64.Strict().DecodeString(sig[len(sigVersion)+1+SignerIDLen+1:])
 	if err != nil || len(raw) != ed25519.SignatureSize {
 		return ErrBadSignature
 	}

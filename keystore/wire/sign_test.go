@@ -43,6 +43,11 @@ func TestSealOpen(t *testing.T) {
 		{"other domain", DomainEvent, "aa", sealed, ErrBadSignature},
 		{"payload changed", DomainRecord, "aa", flipped, ErrBadSignature},
 		{"signature changed", DomainRecord, "aa", badSig, ErrBadSignature},
+		{"signature's unused bits set", DomainRecord, "aa", func() []byte {
+			b := bytes.Clone(sealed)
+			b[SignatureLen-1] = setLowBit(b[SignatureLen-1])
+			return b
+		}(), ErrBadSignature},
 		{"unsigned JSON", DomainRecord, "aa", payload, ErrUnsigned},
 		{"empty", DomainRecord, "aa", nil, ErrUnsigned},
 		{"untrusted signer", DomainRecord, "aa", other.Seal(DomainRecord, "aa", payload), ErrUnknownSigner},

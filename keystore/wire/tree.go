@@ -198,7 +198,7 @@ func (v *Verifier) openTree(domain, name string, sealed []byte) ([]byte, error) 
 	if v.roots.has(id, domain, depth, &node, sig) {
 		return payload, nil
 	}
-	raw, err := b64.DecodeString(string(sig[len(treeVersion)+1+SignerIDLen+1:]))
+	raw, err := b64.Strict().DecodeString(string(sig[len(treeVersion)+1+SignerIDLen+1:]))
 	if err != nil || len(raw) != ed25519.SignatureSize {
 		return nil, ErrBadSignature
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -83,6 +84,7 @@ func TestSealBatchRefusesChanges(t *testing.T) {
 		{"path longer than a group", names[2], DomainRecord,
 			append(append(bytes.Clone(s[:at]), bytes.Repeat([]byte("A"), 2*hashB64Len)...), s[at:]...), ErrUnsigned},
 		{"signature changed", names[2], DomainRecord, edit(func(b []byte) []byte { b[treeSigLen-2] ^= 1; return b }), ErrBadSignature},
+		{"signature's unused bits set", names[2], DomainRecord, edit(func(b []byte) []byte { b[treeSigLen-1] = setLowBit(b[treeSigLen-1]); return b }), ErrBadSignature},
 		{"signed by another key", names[2], DomainRecord, otherKey.SealBatch(DomainRecord, names, payloads)[2], ErrUnknownSigner},
 		{"no payload separator", names[2], DomainRecord, s[:treeSigLen+2+hashB64Len], ErrUnsigned},
 	} {
@@ -220,4 +222,12 @@ func FuzzOpenSealed(f *testing.F) {
 		}
 		RecordPayload(sealed)
 	})
+}
+
+// setLowBit returns the base64url character c with its lowest bit set (the last
+// character of a signature carries two bits; its lowest four are unused).
+func setLowBit(c byte) byte {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, c)
+	return alphabet[i|1]
 }
