@@ -56,7 +56,7 @@ func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash
 	same := s.sealedEqual(hashes, cur, recs, rev)
 	var dead []keystore.KeyHash
 	todo := make([]int, 0, len(hashes))
-	unsigned := make(map[int]bool) // values that read as records but do not verify
+	unsigned := make([]bool, len(hashes)) // values that read as records but do not verify
 	g := s.digests.digester()
 	for i, h := range hashes {
 		c := cur[i]
@@ -79,14 +79,17 @@ func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash
 				st.Unchanged++
 				continue
 			}
-			forged = forged || tomb
+			unsigned[i] = tomb // a tombstone that did not verify just above
 			dead = append(dead, h)
 		}
-		if c.raw != nil && c.ok && c.rec.Rev <= rev && !s.verifies(h, c.raw) {
+		if !unsigned[i] && c.raw != nil && c.ok && c.rec.Rev <= rev && !s.verifies(h, c.raw) {
+			unsigned[i] = true
+		}
+		if unsigned[i] {
 			// Not the admin's. The script reads its revision from the JSON by its own
 			// rules, which may differ from Go's (a second "Rev" field, say), so it is
 			// replaced by compare-and-set, whatever revision it claims.
-			forged, unsigned[i] = true, true
+			forged = true
 		}
 		if forged {
 			s.m.forged.WithLabelValues("record").Inc()
