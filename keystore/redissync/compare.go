@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -20,7 +22,11 @@ import (
 //
 //  1. The store's scan: a live key whose record has the fingerprint of the entry's live
 //     content is marked confirmed; every other live key (changed in the store, written
-//     by another admin, never seen) is checked exactly.
+//     by another admin, never seen) is checked exactly. The step is skipped while the
+//     store is quiet (quietStore.quietAt): at the revision of the last complete scan,
+//     no key flagged live then expired since, and that scan is less than maxQuietAge
+//     old. The entries flagged flagLive are then the confirmed ones: what the scan
+//     would confirm, since the store holds what it held.
 //  2. Redis' scan (SCAN, then the values in batches): a value passes when its digest is
 //     the entry's and the entry is a tombstone, a live record confirmed in step 1, or
 //     written or checked exactly during this pass. Every other value (replaced, forged,
@@ -30,23 +36,31 @@ import (
 //     neither confirmed, found nor fresh (keys gone from both) are dropped.
 //
 // A record that is replaced, forged or deleted therefore fails its comparison and is
-// put right by this pass; a key whose store record changed is checked in step 1.
+// put right by this pass; a key whose store record changed moved the store's revision,
+// so step 1 runs and checks it.
 func (s *Syncer) repairPass(ctx context.Context, epoch string, st *ReconcileStats) (err error) {
 	d := s.digests
-	d.startPass()
+	rev, err := s.src.Revision(ctx)
+	if err != nil {
+		return err
+	}
+	scan := d.startPass(rev, now())
+	st.StoreScanned = scan
 	defer func() {
 		missing := d.endPass(err == nil)
 		if err == nil && len(missing) > 0 {
 			err = s.repairMissing(ctx, missing, epoch, st)
 		}
 	}()
-	slow, err := s.compareStore(ctx, st)
-	if err != nil {
-		return err
-	}
-	for b := range slices.Chunk(slow, batchSize) {
-		if _, err := s.repairBatch(ctx, b, true, epoch, st); err != nil {
+	if scan {
+		slow, err := s.compareStore(ctx, st)
+		if err != nil {
 			return err
+		}
+		for b := range slices.Chunk(slow, batchSize) {
+			if _, err := s.repairBatch(ctx, b, true, epoch, st); err != nil {
+				return err
+			}
 		}
 	}
 	return s.compareRedis(ctx, epoch, st)
@@ -61,6 +75,7 @@ func (s *Syncer) compareStore(ctx context.Context, st *ReconcileStats) ([]keysto
 		fp uint64
 	}
 	var slow []keystore.KeyHash
+	minExp := int64(math.MaxInt64)
 	batch := make([]item, 0, batchSize)
 	slots := make([]uint64, 0, batchSize)
 	flush := func() {
@@ -72,7 +87,7 @@ func (s *Syncer) compareStore(ctx context.Context, st *ReconcileStats) ([]keysto
 		defer d.mu.Unlock()
 		d.m.touch(slots)
 		for _, it := range batch {
-			if e := d.m.get(slot(it.h)); e != nil && e.content&^passFlags == it.fp {
+			if e := d.m.get(slot(it.h)); e != nil && e.content&^(passFlags|flagLive) == it.fp {
 				e.content |= flagConfirmed
 				continue
 			}
@@ -81,6 +96,9 @@ func (s *Syncer) compareStore(ctx context.Context, st *ReconcileStats) ([]keysto
 		batch = batch[:0]
 	}
 	err := s.src.ScanAuthRecords(ctx, func(h keystore.KeyHash, r wire.Record) error {
+		if r.Exp > 0 {
+			minExp = min(minExp, r.Exp)
+		}
 		batch = append(batch, item{h, g.scanRecord(h, r)})
 		if len(batch) == batchSize {
 			flush()
@@ -91,6 +109,9 @@ func (s *Syncer) compareStore(ctx context.Context, st *ReconcileStats) ([]keysto
 		return nil, fmt.Errorf("scanning live keys: %w", err)
 	}
 	flush()
+	d.mu.Lock()
+	d.quiet.minExp = min(d.quiet.minExp, minExp)
+	d.mu.Unlock()
 	return slow, nil
 }
 
@@ -135,7 +156,7 @@ func (s *Syncer) compareRedis(ctx context.Context, epoch string, st *ReconcileSt
 				continue // gone since the SCAN: step 3 finds it if it was live
 			}
 			e := d.m.get(slot(h))
-			if e != nil && e.value == sums[i] && e.content&(flagTomb|flagConfirmed|d.fresh) != 0 {
+			if e != nil && e.value == sums[i] && e.content&(flagTomb|d.confirmed|d.fresh) != 0 {
 				if e.content&(flagSeen|d.fresh) == 0 {
 					st.Unchanged++ // once; the exact check counted the fresh ones
 				}
@@ -208,25 +229,39 @@ func (s *Syncer) readValues(ctx context.Context, keys []string) (vals []string, 
 	return vals, held, nil
 }
 
-// startPass begins a repair pass: what is noted from now on is fresh.
-func (d *digestSet) startPass() {
+// startPass begins a repair pass at time t with the store at revision rev: what is
+// noted from now on is fresh. It reports whether the pass must scan the store (step 1);
+// when it must, the quiet store's revision becomes rev, and its expiries are collected
+// anew.
+func (d *digestSet) startPass(rev int64, t time.Time) (scan bool) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.fresh ^= flagFreshA | flagFreshB
-	d.mu.Unlock()
+	if d.quiet.quietAt(rev, t) {
+		d.confirmed = flagLive
+		return false
+	}
+	d.confirmed = flagConfirmed
+	d.quiet = quietStore{rev: rev, minExp: math.MaxInt64, at: t}
+	return true
 }
 
 // endPass ends a repair pass: when complete, it returns the slots of confirmed live
 // entries that Redis did not show (deleted there) and drops the entries the pass found
-// neither in the store nor in Redis; in any case it clears the pass's flags.
+// neither in the store nor in Redis; in any case it clears the pass's flags. After a
+// complete pass that scanned the store, flagLive marks exactly the entries it confirmed
+// and those noted live at the quiet revision during it, and the quiet store is valid;
+// after one that did not complete, it is not.
 func (d *digestSet) endPass(complete bool) map[uint64]struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	scanned := d.confirmed == flagConfirmed
 	var missing map[uint64]struct{}
 	d.m.each(func(k uint64, e *digestEntry) bool {
-		f := e.content & (flagConfirmed | flagSeen | d.fresh)
+		f := e.content & (d.confirmed | flagSeen | d.fresh)
 		switch {
 		case !complete:
-		case f&flagConfirmed != 0 && f&(flagSeen|d.fresh) == 0:
+		case f&d.confirmed != 0 && f&(flagSeen|d.fresh) == 0:
 			if missing == nil {
 				missing = make(map[uint64]struct{})
 			}
@@ -234,8 +269,20 @@ func (d *digestSet) endPass(complete bool) map[uint64]struct{} {
 		case f == 0:
 			return true
 		}
+		if scanned {
+			// flagLive from before this pass is for an older scan.
+			live := e.content&flagConfirmed != 0 || e.content&(flagLive|d.fresh) == flagLive|d.fresh
+			e.content &^= flagLive
+			if live && complete {
+				e.content |= flagLive
+			}
+		}
 		e.content &^= passFlags
 		return false
 	})
+	if scanned {
+		d.quiet.valid = complete
+	}
+	d.confirmed = flagConfirmed
 	return missing
 }

@@ -2,7 +2,9 @@ package redissync
 
 import (
 	"context"
+	"math"
 	"testing"
+	"time"
 
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/wire"
@@ -28,19 +30,7 @@ func TestRepairComparesDigests(t *testing.T) {
 		t.Fatalf("repair of an unchanged Redis: %+v, want %d unchanged and none checked", st, n)
 	}
 
-	// Key 7 now holds key 8's record, validly sealed by the admin's key (for key 8).
-	other, err := e.rdb.Get(ctx, wire.RedisKey(testHash(8))).Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.rdb.Set(ctx, wire.RedisKey(testHash(7)), other, 0)
-	// Key 9 holds its own content with an escalated role, sealed by another key.
-	esc := testRecord(9)
-	esc.Roles = map[string]keystore.Role{"*": keystore.RoleOwner}
-	esc.Rev = 1
-	e.rdb.Set(ctx, wire.RedisKey(testHash(9)), forge(t, testHash(9), esc), 0)
-	// Key 10's record is gone.
-	e.rdb.Del(ctx, wire.RedisKey(testHash(10)))
+	damageRedis(t, e)
 	// Key 11 was revoked and key 12 deactivated in the store; neither write reached Redis.
 	e.src.remove(testHash(11))
 	deact := testRecord(12)
@@ -79,6 +69,30 @@ func TestRepairComparesDigests(t *testing.T) {
 	}
 	if st.Checked != 0 || st.Written+st.Removed != 0 {
 		t.Errorf("pass after the repair: %+v, want nothing checked or written", st)
+	}
+}
+
+// damageRedis damages three records: key 7 holds key 8's record, validly sealed by the
+// admin's key (for key 8); key 9 its own content with an escalated role, sealed by
+// another key; key 10's record is gone.
+func damageRedis(t *testing.T, e *env) {
+	t.Helper()
+	ctx := context.Background()
+	other, err := e.rdb.Get(ctx, wire.RedisKey(testHash(8))).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	esc := testRecord(9)
+	esc.Roles = map[string]keystore.Role{"*": keystore.RoleOwner}
+	esc.Rev = 1
+	for _, err := range []error{
+		e.rdb.Set(ctx, wire.RedisKey(testHash(7)), other, 0).Err(),
+		e.rdb.Set(ctx, wire.RedisKey(testHash(9)), forge(t, testHash(9), esc), 0).Err(),
+		e.rdb.Del(ctx, wire.RedisKey(testHash(10))).Err(),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -179,5 +193,131 @@ func TestFingerprintCoversEveryField(t *testing.T) {
 	}
 	if g.scanRecord(h, base) != want || g.scanRecord(testHash(2), base) != g.record(testHash(2), base) {
 		t.Errorf("scanRecord differs from record for keys of one account")
+	}
+}
+
+// TestQuietStoreSkipsItsScan: while the store's revision stands still, a repair pass
+// does not scan the store, checks no key exactly, and still puts right a record
+// replaced, forged or deleted in Redis; a change in the store, a key's expiry and the
+// age of the last scan each bring the scan back. An edit of the store that takes no
+// revision is seen by the first scan after maxQuietAge, not before.
+func TestQuietStoreSkipsItsScan(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	offset := time.Duration(0)
+	saved := now
+	now = func() time.Time { return time.Now().Add(offset) }
+	t.Cleanup(func() { now = saved })
+	const n = batchSize + 30
+	e.fill(n)
+	soon := testRecord(n)
+	soon.Exp = time.Now().Add(time.Minute).UnixMilli()
+	e.src.put(testHash(n), soon)
+	pass := func(what string, wantScan bool) ReconcileStats {
+		t.Helper()
+		scans := e.src.scanCount()
+		st, err := e.s.Reconcile(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if st.StoreScanned != wantScan {
+			t.Fatalf("%s: %+v, want the store scanned: %v", what, st, wantScan)
+		}
+		// A pass that scans reads the store once; a quiet one reads it only to find
+		// the records deleted in Redis, which it then writes.
+		if got := e.src.scanCount() - scans; wantScan && got != 1 || !wantScan && st.Written == 0 && got != 0 {
+			t.Fatalf("%s: %+v scanned the store %d times", what, st, got)
+		}
+		return st
+	}
+	if _, err := e.s.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := pass("first repair", true); st.Checked != 0 || st.Unchanged != n+1 {
+		t.Fatalf("first repair: %+v, want %d unchanged and none checked", st, n+1)
+	}
+	if st := pass("quiet repair", false); st.Checked != 0 || st.Unchanged != n+1 || st.Written+st.Removed != 0 {
+		t.Fatalf("quiet repair: %+v, want %d unchanged and none checked", st, n+1)
+	}
+
+	// Damage in Redis, the store quiet.
+	damageRedis(t, e)
+	scans := e.src.scanCount()
+	st := pass("repair of damage", false)
+	if st.Written != 3 || st.Checked > 6 {
+		t.Errorf("repair of damage: %+v, want 3 written and only those checked", st)
+	}
+	if got := e.src.scanCount() - scans; got != 1 {
+		t.Errorf("repair of damage scanned the store %d times, want once (for the deleted record)", got)
+	}
+	if msg := e.mismatch(t); msg != "" {
+		t.Fatal(msg)
+	}
+	if st := pass("quiet after repair", false); st.Checked != 0 || st.Written+st.Removed != 0 {
+		t.Errorf("quiet pass after the repair: %+v, want nothing checked", st)
+	}
+
+	// A change in the store moves its revision: the next pass scans and finds it.
+	e.src.remove(testHash(11))
+	if st := pass("after a change", true); st.Removed != 1 {
+		t.Errorf("pass after a change: %+v, want key 11 removed", st)
+	}
+	pass("quiet again", false)
+
+	// Key n expires a minute from the start: past it, the store may hold fewer live
+	// keys at the same revision, so the pass scans until the expiry is announced (a
+	// new revision), and is quiet after.
+	offset = 2 * time.Minute
+	pass("past an expiry", true)
+	pass("past an expiry, not announced", true)
+	e.src.remove(testHash(n))
+	if st := pass("expiry announced", true); st.Removed != 1 {
+		t.Errorf("pass after the expiry's announcement: %+v, want key %d removed", st, n)
+	}
+	pass("quiet after the expiry", false)
+
+	// An edit without a revision: unseen while the store looks quiet, then found by
+	// the scan that the age of the last one brings.
+	edited := testRecord(12)
+	edited.State = keystore.KeyDeactivated
+	e.src.edit(testHash(12), edited)
+	pass("quiet over an edit", false)
+	if msg := e.mismatch(t); msg == "" {
+		t.Fatal("the edit without a revision was seen by a pass that did not scan the store")
+	}
+	offset += maxQuietAge
+	if st := pass("after maxQuietAge", true); st.Written != 1 {
+		t.Errorf("pass after maxQuietAge: %+v, want key 12 rewritten", st)
+	}
+	if msg := e.mismatch(t); msg != "" {
+		t.Fatal(msg)
+	}
+	pass("quiet after the age scan", false)
+
+}
+
+// TestQuietAt: when a pass may take the store for what its last scan saw.
+func TestQuietAt(t *testing.T) {
+	t0 := time.UnixMilli(1_800_000_000_000)
+	q := quietStore{rev: 7, minExp: t0.Add(time.Minute).UnixMilli(), at: t0, valid: true}
+	for _, tc := range []struct {
+		name  string
+		q     quietStore
+		rev   int64
+		at    time.Time
+		quiet bool
+	}{
+		{"same revision, soon after", q, 7, t0.Add(time.Second), true},
+		{"another revision", q, 8, t0.Add(time.Second), false},
+		{"an older revision (store restored)", q, 6, t0.Add(time.Second), false},
+		{"at the earliest expiry", q, 7, t0.Add(time.Minute), false},
+		{"just before it", q, 7, t0.Add(time.Minute - time.Millisecond), true},
+		{"no expiry, before maxQuietAge", quietStore{rev: 7, minExp: math.MaxInt64, at: t0, valid: true}, 7, t0.Add(maxQuietAge - time.Millisecond), true},
+		{"no expiry, at maxQuietAge", quietStore{rev: 7, minExp: math.MaxInt64, at: t0, valid: true}, 7, t0.Add(maxQuietAge), false},
+		{"no complete scan", quietStore{rev: 7, minExp: math.MaxInt64, at: t0}, 7, t0.Add(time.Second), false},
+	} {
+		if got := tc.q.quietAt(tc.rev, tc.at); got != tc.quiet {
+			t.Errorf("%s: quietAt = %v, want %v", tc.name, got, tc.quiet)
+		}
 	}
 }

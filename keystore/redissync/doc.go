@@ -17,7 +17,10 @@
 // The periodic repair seals again only what it cannot vouch for: the admin keeps, per
 // key, a fingerprint of the content and a keyed digest of the bytes it last wrote or
 // found equal to the store (digest.go), and only a value that differs from them is
-// checked by sealing afresh (compare.go, repair.go).
+// checked by sealing afresh (compare.go, repair.go). It reads every live record of the
+// store only when the store's revision has moved since its last complete scan (or a
+// live key may have expired, or an hour has passed): every change to a record takes a
+// new revision, so a quiet store holds what that scan saw.
 //
 // docs/protocol.md walks through the layout, each write, the invariants and the limits.
 package redissync

@@ -47,7 +47,7 @@ func (s *Syncer) reconcile(ctx context.Context, forceNew bool) (ReconcileStats, 
 	}
 	s.log.Info("redis sync: reconcile done", zap.Bool("new_epoch", st.NewEpoch),
 		zap.Int("written", st.Written), zap.Int("removed", st.Removed),
-		zap.Int("unchanged", st.Unchanged), zap.Int("checked", st.Checked), zap.Duration("duration", st.Duration))
+		zap.Int("unchanged", st.Unchanged), zap.Int("checked", st.Checked), zap.Bool("store_scanned", st.StoreScanned), zap.Duration("duration", st.Duration))
 	return st, nil
 }
 

@@ -75,6 +75,9 @@ type ReconcileStats struct {
 	// Checked counts the keys a repair compared exactly (sealing or verifying afresh):
 	// those whose fingerprint or digest did not match (digest.go).
 	Checked int
+	// StoreScanned: a repair read every live record of the store to compare them (step
+	// 1 of the pass); false when the store had not moved since the last such scan.
+	StoreScanned bool
 	// NewEpoch: Redis had no epoch marker (or a fresh one was forced), so this was a
 	// full sync that wrote a new epoch and published a resync event.
 	NewEpoch bool

@@ -63,7 +63,7 @@ func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash
 		forged := c.raw != nil && (!c.ok || c.rec.Rev > rev)
 		if r, live := recs[h]; live {
 			if same[i] && !force[h] {
-				s.digests.confirm(g, h, g.record(h, r), c.raw)
+				s.digests.confirm(g, h, r, c.raw)
 				st.Unchanged++
 				continue
 			}
@@ -75,7 +75,7 @@ func (s *Syncer) repairBatchForce(ctx context.Context, hashes []keystore.KeyHash
 				continue
 			}
 			if tomb && s.verifies(h, c.raw) {
-				s.digests.confirm(g, h, g.tomb(h), c.raw)
+				s.digests.confirmTomb(g, h, c.raw)
 				st.Unchanged++
 				continue
 			}

@@ -28,6 +28,8 @@ type memSource struct {
 	authErr error
 	// pending is the outbox: revision → row (source_outbox_test.go).
 	pending map[int64]memPending
+	// scans counts the calls of ScanAuthRecords.
+	scans int
 }
 
 func newMemSource() *memSource {
@@ -65,6 +67,20 @@ func (m *memSource) remove(h keystore.KeyHash) int64 {
 	return m.rev
 }
 
+// edit sets h's record without a new revision, as a hand-made edit of a store's tables.
+func (m *memSource) edit(h keystore.KeyHash, r wire.Record) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recs[h] = r
+}
+
+// scanCount is the number of ScanAuthRecords calls so far.
+func (m *memSource) scanCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.scans
+}
+
 // snapshot returns the live records and the current revision.
 func (m *memSource) snapshot() (map[keystore.KeyHash]wire.Record, int64) {
 	m.mu.Lock()
@@ -91,6 +107,7 @@ func (m *memSource) AuthRecords(ctx context.Context, hashes []keystore.KeyHash) 
 func (m *memSource) ScanAuthRecords(ctx context.Context, fn func(keystore.KeyHash, wire.Record) error) error {
 	m.mu.Lock()
 	err := m.authErr
+	m.scans++
 	m.mu.Unlock()
 	if err != nil {
 		return err // a store that is down fails its scan too

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"RecordKeyUse", testKeyUse},
 		{"RecordKeyUseIgnoresKeysNotLive", testKeyUseNotLive},
 		{"Revision", testRevision},
+		{"RecordsMoveTheRevision", testRecordsMoveTheRevision},
 		{"KeyIdentities", testKeyIdentities},
 		{"Audit", testAudit},
 		{"Pagination", testPagination},

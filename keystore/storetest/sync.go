@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"encoding/json"
+	"maps"
 	"testing"
 	"time"
 
@@ -154,4 +156,122 @@ func testKeyUseBeforeRevocation(t *testing.T, e *env) {
 		t.Errorf("last_used_at of a key used then revoked = %v, want %v", got, used)
 	}
 	e.expectNoChange("recording key use")
+}
+
+// testRecordsMoveTheRevision: every commit that changes what ScanAuthRecords yields
+// (a record's content, a key live or not) takes a new revision, whichever kind of
+// change it is; commits that change no record may take one or not. A repair pass skips
+// its scan of the store while the revision stands still (redissync, "quiet store"),
+// so a change that left the revision where it was would stay unseen in Redis.
+// Expiry is the one change time makes on its own: it shows once announced.
+func testRecordsMoveTheRevision(t *testing.T, e *env) {
+	ea, ok := e.store.(keystore.ExpiryAnnouncer)
+	if !ok {
+		t.Fatalf("%T does not implement keystore.ExpiryAnnouncer", e.store)
+	}
+	snapshot := func() (map[keystore.KeyHash]string, int64) {
+		t.Helper()
+		rev := e.revision()
+		recs := make(map[keystore.KeyHash]string)
+		err := e.store.ScanAuthRecords(e.ctx, func(h keystore.KeyHash, r wire.Record) error {
+			r.Rev = 0
+			b, err := json.Marshal(r)
+			recs[h] = string(b)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("ScanAuthRecords: %v", err)
+		}
+		if again := e.revision(); again != rev {
+			t.Fatalf("the revision moved during the scan (%d, then %d)", rev, again)
+		}
+		return recs, rev
+	}
+	var a, gone keystore.IssuedKey
+	var expiry *time.Time
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"workspace", func() error { _, err := e.svc.CreateWorkspace(e.ctx, "ws", 0); return err }},
+		{"account with a key", func() error {
+			_, k, err := e.svc.CreateServiceAccount(e.ctx, "ws", keystore.CreateServiceAccountInput{Name: "bot", CreateKey: true})
+			if k != nil {
+				a = *k
+			}
+			return err
+		}},
+		{"second account", func() error {
+			_, k, err := e.svc.CreateServiceAccount(e.ctx, "ws", keystore.CreateServiceAccountInput{Name: "other", CreateKey: true})
+			if k != nil {
+				gone = *k
+			}
+			return err
+		}},
+		{"grant", func() error { _, err := e.svc.SetGrant(e.ctx, "ws", "p1", "bot", keystore.RoleContributor); return err }},
+		{"description", func() error {
+			d := "reports"
+			_, err := e.svc.UpdateServiceAccount(e.ctx, "ws", "bot", &d)
+			return err
+		}},
+		{"group", func() error { _, err := e.svc.CreateGroup(e.ctx, "ws", "team", ""); return err }},
+		{"group grant", func() error { _, err := e.svc.SetGroupGrant(e.ctx, "ws", "p2", "team", keystore.RoleOwner); return err }},
+		{"group member", func() error { _, _, err := e.svc.AddGroupMember(e.ctx, "ws", "team", "sa:bot"); return err }},
+		{"member removed", func() error { return e.svc.RemoveGroupMember(e.ctx, "ws", "team", "sa:bot") }},
+		{"member again", func() error { _, _, err := e.svc.AddGroupMember(e.ctx, "ws", "team", "sa:bot"); return err }},
+		{"group grant removed", func() error { return e.svc.RemoveGroupGrant(e.ctx, "ws", "p2", "team") }},
+		{"group grant again", func() error {
+			_, err := e.svc.SetGroupGrant(e.ctx, "ws", "p2", "team", keystore.RoleViewer)
+			return err
+		}},
+		{"group deleted", func() error { return e.svc.DeleteGroup(e.ctx, "ws", "team") }},
+		{"grant removed", func() error { return e.svc.RemoveGrant(e.ctx, "ws", "p1", "bot") }},
+		{"rate limit", func() error {
+			_, err := e.svc.SetServiceAccountRateLimit(e.ctx, "ws", "bot", &keystore.RateLimit{RPS: 5, Burst: 10})
+			return err
+		}},
+		{"key deactivated", func() error { _, err := e.svc.DeactivateKey(e.ctx, "ws", "bot", a.ID); return err }},
+		{"key activated", func() error { _, err := e.svc.ActivateKey(e.ctx, "ws", "bot", a.ID); return err }},
+		{"rotation with grace", func() error {
+			_, err := e.svc.RotateKeyWith(e.ctx, "ws", "bot", a.ID, keystore.RotateKeyInput{Retain: time.Hour})
+			return err
+		}},
+		{"account deactivated", func() error { _, err := e.svc.DeactivateServiceAccount(e.ctx, "ws", "bot"); return err }},
+		{"account reactivated", func() error { _, _, err := e.svc.ReactivateServiceAccount(e.ctx, "ws", "bot"); return err }},
+		{"key that expires", func() error {
+			// Issued an hour ago, by the service's clock, for an hour: it expires
+			// by the store's clock (the real one) a moment from now.
+			e.clock.Set(time.Now().Add(-time.Hour + 300*time.Millisecond))
+			defer e.clock.Set(time.Now())
+			k, err := e.svc.CreateKey(e.ctx, "ws", "bot", keystore.CreateKeyInput{Name: "short", ExpiresIn: time.Hour})
+			expiry = k.ExpiresAt
+			return err
+		}},
+		{"expiry announced", func() error {
+			time.Sleep(time.Until(*expiry) + 10*time.Millisecond)
+			_, _, err := ea.AnnounceExpiries(e.ctx, 100)
+			return err
+		}},
+		{"key revoked", func() error { return e.svc.RevokeKey(e.ctx, "ws", "other", gone.ID) }},
+		{"all keys revoked", func() error { _, _, err := e.svc.RevokeAllKeys(e.ctx, "ws", "bot"); return err }},
+		{"key after revocation", func() error { _, err := e.svc.CreateKey(e.ctx, "ws", "other", keystore.CreateKeyInput{}); return err }},
+		{"account deleted", func() error { return e.svc.DeleteServiceAccount(e.ctx, "ws", "other") }},
+	}
+	// Steps that change no record; every other one must, or it tests nothing.
+	still := map[string]bool{"workspace": true, "description": true, "group": true, "group grant": true}
+	prev, rev := snapshot()
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		e.sync.take()
+		recs, r := snapshot()
+		switch same := maps.Equal(recs, prev); {
+		case !same && r <= rev:
+			t.Errorf("%s changed the records and left the revision at %d", s.name, rev)
+		case same && !still[s.name]:
+			t.Errorf("%s changed no record; the step does not test what it names", s.name)
+		}
+		prev, rev = recs, r
+	}
 }
