@@ -294,3 +294,12 @@ func (d *digestSet) confirmEntry(h keystore.KeyHash, e digestEntry, rev, exp int
 	d.m.put(slot(h), e)
 	d.mu.Unlock()
 }
+
+// holds reports whether sum is the digest (digester.value) of the value this Syncer
+// last wrote to h's key or found there equal to the store.
+func (d *digestSet) holds(h keystore.KeyHash, sum uint64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e := d.m.get(slot(h))
+	return e != nil && e.value == sum
+}

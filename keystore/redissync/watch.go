@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,36 +42,32 @@ const (
 	watchDelay = 50 * time.Millisecond
 	// watchRetryMax caps the back-off between attempts to (re)subscribe.
 	watchRetryMax = 30 * time.Second
-	// writtenMax bounds the writes remembered (writtenSet); past it the set starts
-	// over, and the notifications of this Syncer's own earlier writes cost a check.
+	// writtenMax bounds the writes remembered with their revision (writtenSet); past
+	// it the set starts over.
 	writtenMax = 1 << 16
+	// watchPendingMax bounds the notified keys the watch holds until it checks them;
+	// past it, it sweeps every record key instead (sweepWritten).
+	watchPendingMax = 1 << 16
 	// notifyFlags are the keyspace notification classes the watch needs: keyspace
 	// events (K), string commands (SET, APPEND, ...: $) and generic ones (DEL, RESTORE,
 	// RENAME, EXPIRE, COPY, ...: g).
 	notifyFlags = "K$g"
 )
 
-// writtenSet remembers, per key hash, a digest and the revision of the value this
-// Syncer last wrote there, so that the notification of its own write costs one GET.
-// Safe for concurrent use.
+// writtenSet remembers, per key hash, the revision of the record this Syncer last wrote
+// there (up to writtenMax keys), so that the watch rewrites an older record put back
+// even when its content is the store's. Whether a value is this Syncer's own is the
+// digest set's to say (digestSet.holds), for every key. Safe for concurrent use.
 type writtenSet struct {
-	mu   sync.Mutex
-	seed maphash.Seed
-	m    map[keystore.KeyHash]writtenValue
-}
-
-type writtenValue struct {
-	sum uint64
-	rev int64
+	mu sync.Mutex
+	m  map[keystore.KeyHash]int64
 }
 
 func newWrittenSet() *writtenSet {
-	return &writtenSet{seed: maphash.MakeSeed(), m: make(map[keystore.KeyHash]writtenValue)}
+	return &writtenSet{m: make(map[keystore.KeyHash]int64)}
 }
 
-// note remembers the values of ws as this Syncer's last writes of their keys, once
-// they were sent: the notification of a write that arrives earlier costs a check that
-// finds the store's state, never a rewrite.
+// note remembers the revisions of ws as this Syncer's last writes of their keys.
 func (w *writtenSet) note(ws []write) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -79,22 +75,16 @@ func (w *writtenSet) note(ws []write) {
 		if len(w.m) >= writtenMax {
 			clear(w.m)
 		}
-		w.m[x.hash] = writtenValue{sum: maphash.Bytes(w.seed, x.val), rev: x.rev}
+		w.m[x.hash] = x.rev
 	}
 }
 
-// last returns what this Syncer last wrote to h's key, if it remembers.
-func (w *writtenSet) last(h keystore.KeyHash) (writtenValue, bool) {
+// lastRev returns the revision this Syncer last wrote to h's key, if it remembers.
+func (w *writtenSet) lastRev(h keystore.KeyHash) (int64, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	v, ok := w.m[h]
-	return v, ok
-}
-
-// mine reports whether raw is the value this Syncer last wrote to h's key.
-func (w *writtenSet) mine(h keystore.KeyHash, raw []byte) bool {
-	v, ok := w.last(h)
-	return ok && raw != nil && maphash.Bytes(w.seed, raw) == v.sum
+	rev, ok := w.m[h]
+	return rev, ok
 }
 
 // watchState is what the watch reports (WatchActive) and counts.
@@ -103,6 +93,8 @@ type watchState struct {
 	on      bool
 	foreign prometheus.Counter
 	warned  bool // the warning that notifications are unavailable was logged
+	// checked counts the keys the watch checked exactly (not this Syncer's last value).
+	checked atomic.Int64
 }
 
 func newWatchState(reg prometheus.Registerer, log *zap.Logger) *watchState {
@@ -187,6 +179,7 @@ func (s *Syncer) watchOnce(ctx context.Context) error {
 	}
 	s.setWatchActive(enabled)
 	pending := make(map[keystore.KeyHash]struct{})
+	overflow := false // more than watchPendingMax keys were notified: sweep them all
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -198,11 +191,18 @@ func (s *Syncer) watchOnce(ctx context.Context) error {
 			return err
 		case ch := <-msgs:
 			h, ok := notifiedHash(ch)
-			if !ok {
+			if !ok || overflow {
 				continue
 			}
 			if len(pending) == 0 {
 				timer.Reset(watchDelay)
+			}
+			if len(pending) == watchPendingMax {
+				// More keys than the watch holds (a full sync writes every one): it
+				// sweeps them all instead, in batches.
+				overflow = true
+				clear(pending)
+				continue
 			}
 			pending[h] = struct{}{}
 		case <-timer.C:
@@ -218,7 +218,13 @@ func (s *Syncer) watchOnce(ctx context.Context) error {
 				hashes = append(hashes, h)
 			}
 			clear(pending)
-			err := s.checkWritten(ctx, hashes)
+			var err error
+			if overflow {
+				overflow = false
+				err = s.sweepWritten(ctx)
+			} else {
+				err = s.checkWritten(ctx, hashes)
+			}
 			s.syncMu.Unlock()
 			if err != nil && ctx.Err() == nil {
 				// Not fatal: the periodic repair covers what was missed.
@@ -250,6 +256,7 @@ func notifiedHash(channel string) (keystore.KeyHash, bool) {
 // Syncer wrote there (an older value put back: sidecars that saw the newer revision
 // would answer "cannot tell" until then). What it rewrites is counted and logged.
 func (s *Syncer) checkWritten(ctx context.Context, hashes []keystore.KeyHash) error {
+	g := s.digests.digester()
 	for len(hashes) > 0 {
 		n := min(len(hashes), batchSize)
 		batch := hashes[:n]
@@ -261,17 +268,18 @@ func (s *Syncer) checkWritten(ctx context.Context, hashes []keystore.KeyHash) er
 		var foreign []keystore.KeyHash
 		force := make(map[keystore.KeyHash]bool)
 		for i, h := range batch {
-			if s.written.mine(h, cur[i].raw) {
+			if cur[i].raw != nil && s.digests.holds(h, g.value(h, cur[i].raw)) {
 				continue
 			}
 			foreign = append(foreign, h)
-			if v, ok := s.written.last(h); ok && cur[i].ok && cur[i].rec.Rev < v.rev {
+			if rev, ok := s.written.lastRev(h); ok && cur[i].ok && cur[i].rec.Rev < rev {
 				force[h] = true
 			}
 		}
 		if len(foreign) == 0 {
 			continue
 		}
+		s.watchSt.checked.Add(int64(len(foreign)))
 		var st ReconcileStats
 		if _, err := s.repairBatchForce(ctx, foreign, true, s.lastEpoch(), &st, force); err != nil {
 			return err
@@ -284,6 +292,35 @@ func (s *Syncer) checkWritten(ctx context.Context, hashes []keystore.KeyHash) er
 		}
 	}
 	return nil
+}
+
+// sweepWritten is checkWritten for every record key in Redis, for when more keys were
+// notified than the watch holds: it reads the values in batches and checks those that
+// are not this Syncer's last value (digestSet.holds), so a full sync's own writes cost a
+// digest each, not a check.
+func (s *Syncer) sweepWritten(ctx context.Context) error {
+	g := s.digests.digester()
+	return s.scanKeys(ctx, wire.RedisKeyPrefix+"*", func(keys []string) error {
+		hashes := make([]keystore.KeyHash, 0, len(keys))
+		names := make([]string, 0, len(keys))
+		for _, k := range keys {
+			if h, err := keystore.ParseKeyHash(strings.TrimPrefix(k, wire.RedisKeyPrefix)); err == nil {
+				hashes, names = append(hashes, h), append(names, k) // junk waits for the repair
+			}
+		}
+		vals, held, err := s.readValues(ctx, names)
+		if err != nil {
+			s.m.redisErrors.Inc()
+			return err
+		}
+		var suspects []keystore.KeyHash
+		for i, h := range hashes {
+			if !held[i] || !s.digests.holds(h, g.valueString(h, vals[i])) {
+				suspects = append(suspects, h)
+			}
+		}
+		return s.checkWritten(ctx, suspects)
+	})
 }
 
 // enableNotifications makes sure every primary publishes the keyspace notifications the

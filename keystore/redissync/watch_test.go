@@ -142,3 +142,53 @@ func TestWatchWithoutConfig(t *testing.T) {
 		return ok
 	})
 }
+
+// TestWatchOverFullSync: a full sync writes every key, and each write is notified. The
+// watch takes none of them for someone else's, however many more there are than it holds
+// (it sweeps them instead of checking each), and a mass write by someone else larger
+// than it holds (every key's record deleted) is still put right by the watch alone.
+func TestWatchOverFullSync(t *testing.T) {
+	ctx := context.Background()
+	cfg := fastRun
+	cfg.ReconcileInterval = time.Hour
+	cfg.Registerer = prometheus.NewRegistry()
+	e := newEnv(t, cfg)
+	const n = watchPendingMax + 5000
+	e.fill(n)
+	startRun(t, e.s)
+	waitFor(t, "the initial sync", func() bool { return e.s.Ready(ctx) == nil })
+	waitFor(t, "the watch", e.s.WatchActive)
+
+	first := e.epoch(t)
+	if err := e.rdb.Del(ctx, wire.RedisEpoch).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a new epoch", func() bool {
+		ep, err := e.rdb.Get(ctx, wire.RedisEpoch).Result()
+		return err == nil && ep != first
+	})
+	checked := e.s.watchSt.checked.Load()
+	// The notifications of the sync's own writes come and are swept; none is checked.
+	time.Sleep(10 * watchDelay)
+	if got := e.s.watchSt.checked.Load() - checked; got != 0 {
+		t.Errorf("the watch checked %d of the full sync's own writes exactly, want none", got)
+	}
+
+	// Every record deleted at once, in a pipeline: more keys than the watch holds.
+	pipe := e.rdb.Pipeline()
+	for i := range n {
+		pipe.Del(ctx, wire.RedisKey(testHash(i)))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every deletion undone", func() bool { return testutil.ToFloat64(e.s.watchSt.foreign) >= n })
+	if got := testutil.ToFloat64(e.s.watchSt.foreign); got != n {
+		t.Errorf("foreign writes counted: %v, want %d", got, n)
+	}
+	for _, i := range []int{0, n / 2, n - 1} { // e.mismatch reads every key: slow at this size
+		if r, ok := e.record(t, testHash(i)); !ok || r.KeyID != testRecord(i).KeyID || r.State != keystore.KeyActive {
+			t.Errorf("key %d after the deletions: %+v (%v), want its live record back", i, r, ok)
+		}
+	}
+}
