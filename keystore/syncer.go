@@ -59,6 +59,16 @@ type RecordSource interface {
 	KeyIdentities(ctx context.Context, hashes []KeyHash) (map[KeyHash]wire.Record, error)
 }
 
+// ExpiryReporter is an optional interface of a RecordSource (both SQL stores implement
+// it): the earliest expiry that has passed or will pass without an announcement yet
+// (ExpiryAnnouncer). Until then, every key that left the live records took a revision;
+// the periodic repair relies on it to skip its scan of a store that has not moved.
+type ExpiryReporter interface {
+	// NextExpiry returns the earliest expiry, by the clock AuthRecords tells expired
+	// keys by, of a key that is neither revoked nor announced (zero: none).
+	NextExpiry(ctx context.Context) (time.Time, error)
+}
+
 // ActionKeyExpire is the Change.Action of the announcement of keys' expiry
 // (ExpiryAnnouncer): no one made the change, the clock did.
 const ActionKeyExpire = "key.expire"

@@ -26,6 +26,7 @@ import (
 // failure is logged once, by the caller (keystore.Service logs it with the change's
 // action and revision).
 func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
+	s.digests.sawChange(c.Rev, dedupe(c.Hashes))
 	err := s.apply(ctx, c)
 	if err == nil && c.Rev > 0 {
 		s.confirm.add(c.Rev)
@@ -127,6 +128,7 @@ func (s *Syncer) NoteRevision(ctx context.Context, rev int64) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
+	s.digests.sawChange(rev, nil)
 	if err := s.raiseRev(ctx, rev); errors.Is(err, errMarkerLost) {
 		return // logged by raised, and a full sync is owed
 	} else if err != nil {

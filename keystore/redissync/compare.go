@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -22,11 +21,10 @@ import (
 //
 //  1. The store's scan: a live key whose record has the fingerprint of the entry's live
 //     content is marked confirmed; every other live key (changed in the store, written
-//     by another admin, never seen) is checked exactly. The step is skipped while the
-//     store is quiet (quietStore.quietAt): at the revision of the last complete scan,
-//     no key flagged live then expired since, and that scan is less than maxQuietAge
-//     old. The entries flagged flagLive are then the confirmed ones: what the scan
-//     would confirm, since the store holds what it held.
+//     by another admin, never seen) is checked exactly. The step is skipped when the
+//     store has not moved since the last complete scan but by changes this Syncer was
+//     told of (quiet.go): then only the keys of those changes are checked exactly, and
+//     the entries flagged flagLive are the confirmed ones.
 //  2. Redis' scan (SCAN, then the values in batches): a value passes when its digest is
 //     the entry's and the entry is a tombstone, a live record confirmed in step 1, or
 //     written or checked exactly during this pass. Every other value (replaced, forged,
@@ -37,14 +35,22 @@ import (
 //
 // A record that is replaced, forged or deleted therefore fails its comparison and is
 // put right by this pass; a key whose store record changed moved the store's revision,
-// so step 1 runs and checks it.
+// so step 1 checks it, by the scan or among the changes.
 func (s *Syncer) repairPass(ctx context.Context, epoch string, st *ReconcileStats) (err error) {
 	d := s.digests
 	rev, err := s.src.Revision(ctx)
 	if err != nil {
 		return err
 	}
-	scan := d.startPass(rev, now())
+	expired := true // a source that cannot tell is scanned every pass
+	if er, ok := s.src.(keystore.ExpiryReporter); ok {
+		next, err := er.NextExpiry(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the next expiry: %w", err)
+		}
+		expired = !next.IsZero() && !next.After(now())
+	}
+	scan, changed := d.startPass(rev, now(), expired)
 	st.StoreScanned = scan
 	defer func() {
 		missing := d.endPass(err == nil)
@@ -53,14 +59,13 @@ func (s *Syncer) repairPass(ctx context.Context, epoch string, st *ReconcileStat
 		}
 	}()
 	if scan {
-		slow, err := s.compareStore(ctx, st)
-		if err != nil {
+		if changed, err = s.compareStore(ctx, st); err != nil {
 			return err
 		}
-		for b := range slices.Chunk(slow, batchSize) {
-			if _, err := s.repairBatch(ctx, b, true, epoch, st); err != nil {
-				return err
-			}
+	}
+	for b := range slices.Chunk(changed, batchSize) {
+		if _, err := s.repairBatch(ctx, b, true, epoch, st); err != nil {
+			return err
 		}
 	}
 	return s.compareRedis(ctx, epoch, st)
@@ -75,7 +80,6 @@ func (s *Syncer) compareStore(ctx context.Context, st *ReconcileStats) ([]keysto
 		fp uint64
 	}
 	var slow []keystore.KeyHash
-	minExp := int64(math.MaxInt64)
 	batch := make([]item, 0, batchSize)
 	slots := make([]uint64, 0, batchSize)
 	flush := func() {
@@ -96,9 +100,6 @@ func (s *Syncer) compareStore(ctx context.Context, st *ReconcileStats) ([]keysto
 		batch = batch[:0]
 	}
 	err := s.src.ScanAuthRecords(ctx, func(h keystore.KeyHash, r wire.Record) error {
-		if r.Exp > 0 {
-			minExp = min(minExp, r.Exp)
-		}
 		batch = append(batch, item{h, g.scanRecord(h, r)})
 		if len(batch) == batchSize {
 			flush()
@@ -109,9 +110,6 @@ func (s *Syncer) compareStore(ctx context.Context, st *ReconcileStats) ([]keysto
 		return nil, fmt.Errorf("scanning live keys: %w", err)
 	}
 	flush()
-	d.mu.Lock()
-	d.quiet.minExp = min(d.quiet.minExp, minExp)
-	d.mu.Unlock()
 	return slow, nil
 }
 
@@ -229,21 +227,21 @@ func (s *Syncer) readValues(ctx context.Context, keys []string) (vals []string, 
 	return vals, held, nil
 }
 
-// startPass begins a repair pass at time t with the store at revision rev: what is
-// noted from now on is fresh. It reports whether the pass must scan the store (step 1);
-// when it must, the quiet store's revision becomes rev, and its expiries are collected
-// anew.
-func (d *digestSet) startPass(rev int64, t time.Time) (scan bool) {
+// startPass begins a repair pass at time t with the store at revision rev, expired
+// telling whether a key may have expired unannounced: what is noted from now on is
+// fresh. It reports whether the pass must scan the store (step 1); when it need not, it
+// returns the keys of the changes since the last pass, to check exactly (quiet.go).
+func (d *digestSet) startPass(rev int64, t time.Time, expired bool) (scan bool, changed []keystore.KeyHash) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.fresh ^= flagFreshA | flagFreshB
-	if d.quiet.quietAt(rev, t) {
+	if skip, changed := d.skipScan(rev, t, expired); skip {
 		d.confirmed = flagLive
-		return false
+		return false, changed
 	}
 	d.confirmed = flagConfirmed
-	d.quiet = quietStore{rev: rev, minExp: math.MaxInt64, at: t}
-	return true
+	d.startScan(rev, t)
+	return true, nil
 }
 
 // endPass ends a repair pass: when complete, it returns the slots of confirmed live
@@ -280,7 +278,7 @@ func (d *digestSet) endPass(complete bool) map[uint64]struct{} {
 		e.content &^= passFlags
 		return false
 	})
-	if scanned {
+	if scanned || !complete {
 		d.quiet.valid = complete
 	}
 	d.confirmed = flagConfirmed

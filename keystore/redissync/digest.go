@@ -8,7 +8,6 @@ import (
 	"math"
 	"reflect"
 	"sync"
-	"time"
 
 	"github.com/sagate/sagate/keystore"
 	"github.com/sagate/sagate/keystore/wire"
@@ -45,34 +44,9 @@ type digestSet struct {
 	// confirmed is the flag that stands for "equal to the store's live record" in the
 	// current pass: flagConfirmed when it scans the store, flagLive when it does not.
 	confirmed uint64
-	// quiet is what the last complete store scan saw; quiet.rev is also the revision
-	// that note and confirm give flagLive for.
+	// quiet is the revision up to which the entries flagged flagLive are the store's
+	// live records, and what moves it (quiet.go).
 	quiet quietStore
-}
-
-// quietStore is what a repair pass needs to know to skip the store's scan: the store's
-// revision before the last complete scan, the earliest expiry among the live records
-// flagged flagLive (math.MaxInt64: none; unix milliseconds) and when that scan ran.
-// valid is false until a pass with a scan completes, and after one fails.
-type quietStore struct {
-	rev    int64
-	minExp int64
-	at     time.Time
-	valid  bool
-}
-
-// maxQuietAge is how long a repair pass may trust the last store scan while the store's
-// revision stands still: past it, the pass scans the store again. It bounds how long an
-// edit made to the store without sagate (which moves no revision) can go unseen.
-const maxQuietAge = time.Hour
-
-// quietAt reports whether the store can be taken as what the last complete scan saw,
-// at time t with the store at revision rev: that scan is valid, younger than
-// maxQuietAge, at the same revision (every change to a record takes a new one), and no
-// live record it flagged has expired since (expiry takes no revision until it is
-// announced).
-func (q quietStore) quietAt(rev int64, t time.Time) bool {
-	return q.valid && rev == q.rev && t.Sub(q.at) < maxQuietAge && t.Before(time.UnixMilli(q.minExp))
 }
 
 // digestEntry is one key's fingerprint and digest; the low bits of content are flags.
@@ -98,7 +72,7 @@ const (
 	// flagLive: the entry's content is the store's live record of the key at revision
 	// digestSet.quiet.rev. A pass with a store scan sets it on the entries it confirmed;
 	// note and confirm set it on what they write or find at that revision. A pass that
-	// skips the scan (the store has not moved) takes it for flagConfirmed.
+	// skips the scan takes it for flagConfirmed (quiet.go).
 	flagLive
 	// passFlags are the flags a repair pass sets and clears at its end.
 	passFlags = flagConfirmed | flagSeen | flagFreshA | flagFreshB
@@ -245,33 +219,28 @@ func (d *digestSet) note(ws []write) {
 		k   uint64
 		e   digestEntry
 		rev int64 // 0 for a tombstone
-		exp int64
 	}
 	es := make([]noted, len(ws))
 	for i, w := range ws {
 		n := noted{k: slot(w.hash), e: digestEntry{content: g.tomb(w.hash), value: g.value(w.hash, w.val)}}
 		if !w.tomb {
-			n.e.content, n.rev, n.exp = g.record(w.hash, w.rec), w.rev, w.rec.Exp
+			n.e.content, n.rev = g.record(w.hash, w.rec), w.rev
 		}
 		es[i] = n
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, n := range es {
-		n.e.content |= d.fresh | d.liveAt(n.rev, n.exp)
+		n.e.content |= d.fresh | d.liveAt(n.rev)
 		d.m.put(n.k, n.e)
 	}
 }
 
 // liveAt returns flagLive for the content of a live record read from the store at rev
-// and expiring at exp (0: never) when rev is the quiet revision, and notes exp among
-// the quiet store's expiries; 0 otherwise (rev 0: a tombstone). d.mu must be held.
-func (d *digestSet) liveAt(rev, exp int64) uint64 {
+// when rev is the quiet revision; 0 otherwise (rev 0: a tombstone). d.mu must be held.
+func (d *digestSet) liveAt(rev int64) uint64 {
 	if rev == 0 || rev != d.quiet.rev {
 		return 0
-	}
-	if exp > 0 {
-		d.quiet.minExp = min(d.quiet.minExp, exp)
 	}
 	return flagLive
 }
@@ -279,18 +248,18 @@ func (d *digestSet) liveAt(rev, exp int64) uint64 {
 // confirm remembers that Redis holds raw for h and that it equals r, the store's live
 // record of h at rev r.Rev (the exact check found it so).
 func (d *digestSet) confirm(g *digester, h keystore.KeyHash, r wire.Record, raw []byte) {
-	d.confirmEntry(h, digestEntry{content: g.record(h, r), value: g.value(h, raw)}, r.Rev, r.Exp)
+	d.confirmEntry(h, digestEntry{content: g.record(h, r), value: g.value(h, raw)}, r.Rev)
 }
 
 // confirmTomb remembers that Redis holds raw, a tombstone this Syncer sealed, for h,
 // which the store does not hold live.
 func (d *digestSet) confirmTomb(g *digester, h keystore.KeyHash, raw []byte) {
-	d.confirmEntry(h, digestEntry{content: g.tomb(h), value: g.value(h, raw)}, 0, 0)
+	d.confirmEntry(h, digestEntry{content: g.tomb(h), value: g.value(h, raw)}, 0)
 }
 
-func (d *digestSet) confirmEntry(h keystore.KeyHash, e digestEntry, rev, exp int64) {
+func (d *digestSet) confirmEntry(h keystore.KeyHash, e digestEntry, rev int64) {
 	d.mu.Lock()
-	e.content |= d.fresh | d.liveAt(rev, exp)
+	e.content |= d.fresh | d.liveAt(rev)
 	d.m.put(slot(h), e)
 	d.mu.Unlock()
 }

@@ -2,7 +2,6 @@ package redissync
 
 import (
 	"context"
-	"math"
 	"testing"
 	"time"
 
@@ -196,11 +195,12 @@ func TestFingerprintCoversEveryField(t *testing.T) {
 	}
 }
 
-// TestQuietStoreSkipsItsScan: while the store's revision stands still, a repair pass
-// does not scan the store, checks no key exactly, and still puts right a record
-// replaced, forged or deleted in Redis; a change in the store, a key's expiry and the
-// age of the last scan each bring the scan back. An edit of the store that takes no
-// revision is seen by the first scan after maxQuietAge, not before.
+// TestQuietStoreSkipsItsScan: while the store has moved only by changes this Syncer
+// applied, a repair pass does not scan the store, checks exactly only the keys of those
+// changes, and still puts right a record replaced, forged or deleted in Redis; a commit
+// it was not told of, an expiry not yet announced and the age of the last scan each
+// bring the scan back. An edit of the store that takes no revision is seen by the first
+// scan after maxQuietAge, not before.
 func TestQuietStoreSkipsItsScan(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := context.Background()
@@ -230,6 +230,12 @@ func TestQuietStoreSkipsItsScan(t *testing.T) {
 		}
 		return st
 	}
+	apply := func(rev int64, hs ...keystore.KeyHash) {
+		t.Helper()
+		if err := e.s.Apply(ctx, keystore.Change{Rev: rev, Action: "test", Hashes: hs}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := e.s.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -257,67 +263,128 @@ func TestQuietStoreSkipsItsScan(t *testing.T) {
 		t.Errorf("quiet pass after the repair: %+v, want nothing checked", st)
 	}
 
-	// A change in the store moves its revision: the next pass scans and finds it.
-	e.src.remove(testHash(11))
-	if st := pass("after a change", true); st.Removed != 1 {
-		t.Errorf("pass after a change: %+v, want key 11 removed", st)
+	// Changes this Syncer applied: only their keys are checked, whether Redis got
+	// them (key 11 revoked, key 12's role) or lost them since (key 13 revoked, its
+	// live record put back).
+	promoted := testRecord(12)
+	promoted.Roles = map[string]keystore.Role{"p": keystore.RoleOwner}
+	apply(e.src.remove(testHash(11)), testHash(11))
+	apply(e.src.put(testHash(12), promoted), testHash(12))
+	live, err := e.rdb.Get(ctx, wire.RedisKey(testHash(13))).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(e.src.remove(testHash(13)), testHash(13))
+	e.rdb.Set(ctx, wire.RedisKey(testHash(13)), live, 0)
+	if st := pass("after applied changes", false); st.Checked < 3 || st.Checked > 4 || st.Removed != 1 || st.Written != 0 {
+		t.Errorf("pass after applied changes: %+v, want keys 11, 12 and 13 checked (13 once more from Redis' side) and 13 removed", st)
+	}
+	if msg := e.mismatch(t); msg != "" {
+		t.Fatal(msg)
+	}
+	pass("quiet after applied changes", false)
+
+	// A commit this Syncer was not told of (another admin's): the next pass scans.
+	e.src.remove(testHash(14))
+	if st := pass("after a commit not applied here", true); st.Removed != 1 {
+		t.Errorf("pass after a commit not applied here: %+v, want key 14 removed", st)
 	}
 	pass("quiet again", false)
 
 	// Key n expires a minute from the start: past it, the store may hold fewer live
-	// keys at the same revision, so the pass scans until the expiry is announced (a
-	// new revision), and is quiet after.
+	// keys at the same revision, so the pass scans until the expiry is announced, a
+	// change like any other.
 	offset = 2 * time.Minute
 	pass("past an expiry", true)
 	pass("past an expiry, not announced", true)
-	e.src.remove(testHash(n))
-	if st := pass("expiry announced", true); st.Removed != 1 {
-		t.Errorf("pass after the expiry's announcement: %+v, want key %d removed", st, n)
+	apply(e.src.remove(testHash(n)), testHash(n))
+	if st := pass("expiry announced", false); st.Written+st.Removed != 0 || st.Checked != 1 {
+		t.Errorf("pass after the expiry's announcement: %+v, want key %d checked (its Apply removed it)", st, n)
 	}
 	pass("quiet after the expiry", false)
 
 	// An edit without a revision: unseen while the store looks quiet, then found by
 	// the scan that the age of the last one brings.
-	edited := testRecord(12)
+	edited := testRecord(15)
 	edited.State = keystore.KeyDeactivated
-	e.src.edit(testHash(12), edited)
+	e.src.edit(testHash(15), edited)
 	pass("quiet over an edit", false)
 	if msg := e.mismatch(t); msg == "" {
 		t.Fatal("the edit without a revision was seen by a pass that did not scan the store")
 	}
 	offset += maxQuietAge
 	if st := pass("after maxQuietAge", true); st.Written != 1 {
-		t.Errorf("pass after maxQuietAge: %+v, want key 12 rewritten", st)
+		t.Errorf("pass after maxQuietAge: %+v, want key 15 rewritten", st)
 	}
 	if msg := e.mismatch(t); msg != "" {
 		t.Fatal(msg)
 	}
 	pass("quiet after the age scan", false)
-
 }
 
-// TestQuietAt: when a pass may take the store for what its last scan saw.
-func TestQuietAt(t *testing.T) {
+// TestSkipScan: when a pass may skip the store's scan, and which keys it then checks.
+func TestSkipScan(t *testing.T) {
 	t0 := time.UnixMilli(1_800_000_000_000)
-	q := quietStore{rev: 7, minExp: t0.Add(time.Minute).UnixMilli(), at: t0, valid: true}
+	h := func(i int) []keystore.KeyHash { return []keystore.KeyHash{testHash(i)} }
 	for _, tc := range []struct {
-		name  string
-		q     quietStore
-		rev   int64
-		at    time.Time
-		quiet bool
+		name    string
+		valid   bool
+		log     map[int64][]keystore.KeyHash
+		over    bool
+		rev     int64
+		at      time.Duration // after the scan
+		expired bool
+		skip    bool
+		changed int
 	}{
-		{"same revision, soon after", q, 7, t0.Add(time.Second), true},
-		{"another revision", q, 8, t0.Add(time.Second), false},
-		{"an older revision (store restored)", q, 6, t0.Add(time.Second), false},
-		{"at the earliest expiry", q, 7, t0.Add(time.Minute), false},
-		{"just before it", q, 7, t0.Add(time.Minute - time.Millisecond), true},
-		{"no expiry, before maxQuietAge", quietStore{rev: 7, minExp: math.MaxInt64, at: t0, valid: true}, 7, t0.Add(maxQuietAge - time.Millisecond), true},
-		{"no expiry, at maxQuietAge", quietStore{rev: 7, minExp: math.MaxInt64, at: t0, valid: true}, 7, t0.Add(maxQuietAge), false},
-		{"no complete scan", quietStore{rev: 7, minExp: math.MaxInt64, at: t0}, 7, t0.Add(time.Second), false},
+		{"same revision", true, nil, false, 7, time.Second, false, true, 0},
+		{"every revision since applied here", true, map[int64][]keystore.KeyHash{8: h(1), 9: nil, 10: h(2)}, false, 10, time.Second, false, true, 2},
+		{"a revision missing", true, map[int64][]keystore.KeyHash{8: h(1), 10: h(2)}, false, 10, time.Second, false, false, 0},
+		{"later revisions stay for the next pass", true, map[int64][]keystore.KeyHash{8: h(1), 9: h(2)}, false, 8, time.Second, false, true, 1},
+		{"too many keys logged", true, nil, true, 7, time.Second, false, false, 0},
+		{"an older revision (store restored)", true, nil, false, 6, time.Second, false, false, 0},
+		{"an expiry not announced", true, nil, false, 7, time.Second, true, false, 0},
+		{"at maxQuietAge", true, nil, false, 7, maxQuietAge, false, false, 0},
+		{"just before it", true, nil, false, 7, maxQuietAge - time.Millisecond, false, true, 0},
+		{"no complete scan", false, nil, false, 7, time.Second, false, false, 0},
 	} {
-		if got := tc.q.quietAt(tc.rev, tc.at); got != tc.quiet {
-			t.Errorf("%s: quietAt = %v, want %v", tc.name, got, tc.quiet)
+		d := newDigestSet()
+		d.quiet = quietStore{rev: 7, at: t0, valid: tc.valid, changes: tc.log, overflow: tc.over}
+		d.m.put(slot(testHash(1)), digestEntry{content: flagLive})
+		skip, changed := d.skipScan(tc.rev, t0.Add(tc.at), tc.expired)
+		if skip != tc.skip || len(changed) != tc.changed {
+			t.Errorf("%s: skip %v with %d changed keys, want %v with %d", tc.name, skip, len(changed), tc.skip, tc.changed)
+			continue
 		}
+		if skip && d.quiet.rev != tc.rev {
+			t.Errorf("%s: quiet revision %d after the skip, want %d", tc.name, d.quiet.rev, tc.rev)
+		}
+		if e := d.m.get(slot(testHash(1))); skip && tc.changed > 0 && e.content&flagLive != 0 {
+			t.Errorf("%s: a changed key kept flagLive", tc.name)
+		}
+	}
+}
+
+// TestChangeLogIsBounded: past maxLoggedKeys keys, the log gives up and the next pass
+// scans; the scan starts a new log.
+func TestChangeLogIsBounded(t *testing.T) {
+	d := newDigestSet()
+	d.quiet = quietStore{rev: 1, at: time.Now(), valid: true}
+	many := make([]keystore.KeyHash, maxLoggedKeys)
+	d.sawChange(2, many)
+	if d.quiet.overflow || len(d.quiet.changes) != 1 {
+		t.Fatalf("after %d keys: overflow %v, %d changes logged, want one", maxLoggedKeys, d.quiet.overflow, len(d.quiet.changes))
+	}
+	d.sawChange(3, []keystore.KeyHash{testHash(1)})
+	if !d.quiet.overflow || d.quiet.changes != nil {
+		t.Errorf("past %d keys: overflow %v, %d changes logged, want the log given up", maxLoggedKeys, d.quiet.overflow, len(d.quiet.changes))
+	}
+	if skip, _ := d.skipScan(3, time.Now(), false); skip {
+		t.Error("a pass skipped the scan over a log that gave up")
+	}
+	d.startScan(3, time.Now())
+	d.sawChange(4, []keystore.KeyHash{testHash(2)})
+	if d.quiet.overflow || len(d.quiet.changes) != 1 || d.quiet.logged != 1 {
+		t.Errorf("after the scan: overflow %v, %d changes, %d keys logged; want a new log of one", d.quiet.overflow, len(d.quiet.changes), d.quiet.logged)
 	}
 }

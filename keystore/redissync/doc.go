@@ -18,9 +18,9 @@
 // key, a fingerprint of the content and a keyed digest of the bytes it last wrote or
 // found equal to the store (digest.go), and only a value that differs from them is
 // checked by sealing afresh (compare.go, repair.go). It reads every live record of the
-// store only when the store's revision has moved since its last complete scan (or a
-// live key may have expired, or an hour has passed): every change to a record takes a
-// new revision, so a quiet store holds what that scan saw.
+// store only when the store moved since its last complete scan by a commit this admin
+// was not told of (every change to a record takes a new revision, and this admin hears
+// of its own with their keys), a key expired unannounced, or an hour passed (quiet.go).
 //
 // docs/protocol.md walks through the layout, each write, the invariants and the limits.
 package redissync

@@ -171,6 +171,26 @@ func (m *memSource) usesCopy() map[string]time.Time {
 	return maps.Clone(m.uses)
 }
 
+// NextExpiry implements keystore.ExpiryReporter: memSource announces no expiry, so it
+// is the earliest expiry among its live records.
+func (m *memSource) NextExpiry(ctx context.Context) (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.authErr != nil {
+		return time.Time{}, m.authErr
+	}
+	var next time.Time
+	for _, r := range m.recs {
+		if at := time.UnixMilli(r.Exp); r.Exp > 0 && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	return next, nil
+}
+
 var errStoreDown = errors.New("store down")
 
-var _ keystore.RecordSource = (*memSource)(nil)
+var (
+	_ keystore.RecordSource   = (*memSource)(nil)
+	_ keystore.ExpiryReporter = (*memSource)(nil)
+)

@@ -90,15 +90,7 @@ type txStore interface {
 // store's clock (the one AuthRecords tells expired keys by). It writes nothing unless a
 // key is due: one indexed read per call.
 func announceExpiries(ctx context.Context, st txStore, now time.Time, limit int) (keystore.Change, time.Time, error) {
-	next := func() (time.Time, error) {
-		var at time.Time
-		err := st.View(ctx, func(tx keystore.Tx) error {
-			var err error
-			at, _, err = tx.(expiryTx).nextExpiryToAnnounce(ctx)
-			return err
-		})
-		return at, err
-	}
+	next := func() (time.Time, error) { return nextExpiry(ctx, st) }
 	at, err := next()
 	if err != nil || at.IsZero() || at.After(now) {
 		return keystore.Change{}, at, err
@@ -128,6 +120,23 @@ func announceExpiries(ctx context.Context, st txStore, now time.Time, limit int)
 	return c, at, err
 }
 
+// nextExpiry implements keystore.ExpiryReporter for both stores: one indexed read.
+func nextExpiry(ctx context.Context, st txStore) (time.Time, error) {
+	var at time.Time
+	err := st.View(ctx, func(tx keystore.Tx) error {
+		var err error
+		at, _, err = tx.(expiryTx).nextExpiryToAnnounce(ctx)
+		return err
+	})
+	return at, err
+}
+
+// NextExpiry implements keystore.ExpiryReporter.
+func (s *SQLiteStore) NextExpiry(ctx context.Context) (time.Time, error) { return nextExpiry(ctx, s) }
+
+// NextExpiry implements keystore.ExpiryReporter.
+func (s *PostgresStore) NextExpiry(ctx context.Context) (time.Time, error) { return nextExpiry(ctx, s) }
+
 // AnnounceExpiries implements keystore.ExpiryAnnouncer.
 func (s *SQLiteStore) AnnounceExpiries(ctx context.Context, limit int) (keystore.Change, time.Time, error) {
 	return announceExpiries(ctx, s, s.now(), limit)
@@ -141,4 +150,6 @@ func (s *PostgresStore) AnnounceExpiries(ctx context.Context, limit int) (keysto
 var (
 	_ keystore.ExpiryAnnouncer = (*SQLiteStore)(nil)
 	_ keystore.ExpiryAnnouncer = (*PostgresStore)(nil)
+	_ keystore.ExpiryReporter  = (*SQLiteStore)(nil)
+	_ keystore.ExpiryReporter  = (*PostgresStore)(nil)
 )

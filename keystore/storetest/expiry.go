@@ -12,7 +12,8 @@ import (
 // the store's clock), earliest first and up to the limit, never a revoked key, a key
 // without expiry or one already announced; each announcement takes a revision and
 // leaves its outbox row; with nothing due it writes nothing (the revision stays) and
-// says when the next expiry falls. Callers at once announce each key once.
+// says when the next expiry falls, as NextExpiry does, past or not. Callers at once
+// announce each key once.
 func testAnnounceExpiries(t *testing.T, e *env) {
 	ea, ok := e.store.(keystore.ExpiryAnnouncer)
 	if !ok {
@@ -42,6 +43,21 @@ func testAnnounceExpiries(t *testing.T, e *env) {
 		}
 		return c, next
 	}
+	nextExpiry := func() time.Time {
+		t.Helper()
+		er, ok := e.store.(keystore.ExpiryReporter)
+		if !ok {
+			t.Fatalf("%T does not implement keystore.ExpiryReporter", e.store)
+		}
+		at, err := er.NextExpiry(e.ctx)
+		if err != nil {
+			t.Fatalf("NextExpiry: %v", err)
+		}
+		return at
+	}
+	if at := nextExpiry(); !at.Equal(*first.ExpiresAt) {
+		t.Errorf("NextExpiry before any announcement = %v, want the first key's %v (past, not announced)", at, *first.ExpiresAt)
+	}
 	rev0 := e.revision()
 	c1, next := announce(1)
 	if !sameHashes(c1.Hashes, []keystore.KeyHash{hash(first)}) || c1.Rev != rev0+1 || c1.Action != keystore.ActionKeyExpire {
@@ -60,6 +76,9 @@ func testAnnounceExpiries(t *testing.T, e *env) {
 	c3, next := announce(10)
 	if len(c3.Hashes) != 0 || c3.Rev != 0 || !next.Equal(*later.ExpiresAt) {
 		t.Errorf("nothing due: got rev %d %v next %v; want no change, next %v", c3.Rev, short(c3.Hashes), next, *later.ExpiresAt)
+	}
+	if at := nextExpiry(); !at.Equal(*later.ExpiresAt) {
+		t.Errorf("NextExpiry once the past ones are announced = %v, want the later key's %v", at, *later.ExpiresAt)
 	}
 	if rev := e.revision(); rev != c2.Rev {
 		t.Errorf("revision after an empty announcement = %d, want %d", rev, c2.Rev)
