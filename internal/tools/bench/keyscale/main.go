@@ -2,7 +2,8 @@
 // for each size it seeds a fresh SQLite store directly (one bulk insert, not the API),
 // runs a full sync into an empty Redis, then two periodic repairs of the unchanged Redis
 // (the first scans the store, the second finds it quiet and does not), then a repair
-// after one record was replaced and one deleted, and writes one CSV row
+// after 100 revocations made through the admin (it checks their keys, not the store),
+// then a repair after one record was replaced and one deleted, and writes one CSV row
 // per size. It starts its own redis-server (never the one on 6379).
 //
 //	keyscale -sizes "10000 100000 1000000" -out docs/bench/keys.csv
@@ -55,6 +56,7 @@ var columns = []string{
 	"redis_used_memory_bytes", "redis_bytes_per_key",
 	"scan_repair_seconds", "scan_repair_cpu_seconds", "scan_repair_redis_cpu_seconds",
 	"repair_seconds", "repair_cpu_seconds", "repair_redis_cpu_seconds", "repair_checked",
+	"changed_repair_cpu_seconds", "changed_repair_checked",
 	"digest_heap_bytes_per_key",
 	"damaged_repair_cpu_seconds", "damaged_fixed",
 	"exact_repair_cpu_seconds",
@@ -158,6 +160,14 @@ func startProfile(path string) (stop func(), err error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
+// seedAccounts is the number of service accounts seed creates ("bot-00" …); key i
+// belongs to account i mod seedAccounts.
+const seedAccounts = 50
+
+// revocations is the number of keys revoked through the admin before the pass that
+// checks only the keys of changes (changed_repair_*).
+const revocations = 100
+
 // measure runs the passes for n keys and returns the row.
 func measure(ctx context.Context, rdb *redis.Client, db string, n int, exact bool) (map[string]string, error) {
 	row := map[string]string{"keys": strconv.Itoa(n), "load_avg": loadAvg()}
@@ -237,6 +247,27 @@ func measure(ctx context.Context, rdb *redis.Client, db string, n int, exact boo
 	row["repair_seconds"], row["repair_cpu_seconds"], row["repair_redis_cpu_seconds"] = secs(wall), secs(cpu), secs(rcpu)
 	row["repair_checked"] = strconv.Itoa(stats.Checked)
 	row["digest_heap_bytes_per_key"] = fmt.Sprintf("%.0f", float64(int64(heapAfterGC())-int64(heap0))/float64(n))
+
+	// A pass after revocations made through this admin: the store moved, but only by
+	// commits the admin applied, so the pass checks their keys instead of scanning.
+	svc, err := keystore.NewService(st, keystore.ServiceOptions{Syncer: s})
+	if err != nil {
+		return nil, err
+	}
+	octx := keystore.WithPrincipal(ctx, keystore.Operator("keyscale"))
+	for i := 3; i < 3+revocations && i < n; i++ {
+		if err := svc.RevokeKey(octx, "bench", fmt.Sprintf("bot-%02d", i%seedAccounts), fmt.Sprintf("key_%020d", i)); err != nil {
+			return nil, fmt.Errorf("revoking a key: %w", err)
+		}
+	}
+	stats, cpu, _, _, err = pass(ctx, rdb, s)
+	if err != nil {
+		return nil, err
+	}
+	if want := min(revocations, n-3); stats.StoreScanned || stats.Checked != want || stats.Written+stats.Removed != 0 {
+		return nil, fmt.Errorf("repair after %d revocations: %+v, want only those checked, the store not scanned", want, stats)
+	}
+	row["changed_repair_cpu_seconds"], row["changed_repair_checked"] = secs(cpu), strconv.Itoa(stats.Checked)
 
 	// One record replaced by another key's (validly sealed) value, one deleted.
 	fixed, cpu, err := damaged(ctx, rdb, s, wire.NewVerifier(key.Public()))
@@ -342,7 +373,7 @@ func seed(ctx context.Context, path string, n int) error {
 		st.Close()
 		return err
 	}
-	const accounts = 50
+	const accounts = seedAccounts
 	var ids []string
 	if _, err := svc.CreateWorkspace(ctx, "bench", 0); err != nil {
 		st.Close()
