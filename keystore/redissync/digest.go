@@ -69,14 +69,20 @@ const (
 	flagFreshB
 	// flagTomb: the entry stands for a tombstone.
 	flagTomb
-	// flagLive: the entry's content is the store's live record of the key at revision
-	// digestSet.quiet.rev. A pass with a store scan sets it on the entries it confirmed;
-	// note and confirm set it on what they write or find at that revision. A pass that
-	// skips the scan takes it for flagConfirmed (quiet.go).
+	// flagLive: the entry's content is the store's live record of the key as of the
+	// quiet revision (digestSet.quiet.rev) or later, any later change being logged. A
+	// pass with a store scan sets it on the entries it confirmed; note and confirm set
+	// it on what they write or find read at that revision or above (putLive). A pass
+	// that skips the scan takes it for flagConfirmed (quiet.go).
 	flagLive
-	// passFlags are the flags a repair pass sets and clears at its end.
+	// flagWritten: the entry's value is one this Syncer wrote (note), not one it found
+	// equal to the store (confirm): the watch takes only those for its own.
+	flagWritten
+	// passFlags are the flags a repair pass sets and clears at its end; keptFlags, the
+	// others that are not part of the content.
 	passFlags = flagConfirmed | flagSeen | flagFreshA | flagFreshB
-	flagMask  = passFlags | flagTomb | flagLive
+	keptFlags = flagLive | flagWritten
+	flagMask  = passFlags | keptFlags | flagTomb
 )
 
 func newDigestSet() *digestSet {
@@ -222,8 +228,10 @@ func (d *digestSet) note(ws []write) {
 	}
 	es := make([]noted, len(ws))
 	for i, w := range ws {
-		n := noted{k: slot(w.hash), e: digestEntry{content: g.tomb(w.hash), value: g.value(w.hash, w.val)}}
-		if !w.tomb {
+		n := noted{k: slot(w.hash), e: digestEntry{value: g.value(w.hash, w.val)}}
+		if w.tomb {
+			n.e.content = g.tomb(w.hash)
+		} else {
 			n.e.content, n.rev = g.record(w.hash, w.rec), w.rev
 		}
 		es[i] = n
@@ -231,18 +239,22 @@ func (d *digestSet) note(ws []write) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, n := range es {
-		n.e.content |= d.fresh | d.liveAt(n.rev)
-		d.m.put(n.k, n.e)
+		n.e.content |= d.fresh | flagWritten
+		d.putLive(n.k, n.e, n.rev)
 	}
 }
 
-// liveAt returns flagLive for the content of a live record read from the store at rev
-// when rev is the quiet revision; 0 otherwise (rev 0: a tombstone). d.mu must be held.
-func (d *digestSet) liveAt(rev int64) uint64 {
-	if rev == 0 || rev != d.quiet.rev {
-		return 0
+// putLive puts e as k's entry, with flagLive when e is a live record read at rev at or
+// above the quiet revision (a later change of the key is logged, and clears the flag
+// when the quiet revision passes it), or when the entry it replaces had the flag and
+// the same content (a write of an older read that changed nothing). d.mu must be held.
+func (d *digestSet) putLive(k uint64, e digestEntry, rev int64) {
+	if rev > 0 && rev >= d.quiet.rev {
+		e.content |= flagLive
+	} else if old := d.m.get(k); old != nil && old.content&flagLive != 0 && old.content&^flagMask == e.content&^flagMask && old.content&flagTomb == e.content&flagTomb {
+		e.content |= flagLive
 	}
-	return flagLive
+	d.m.put(k, e)
 }
 
 // confirm remembers that Redis holds raw for h and that it equals r, the store's live
@@ -259,16 +271,21 @@ func (d *digestSet) confirmTomb(g *digester, h keystore.KeyHash, raw []byte) {
 
 func (d *digestSet) confirmEntry(h keystore.KeyHash, e digestEntry, rev int64) {
 	d.mu.Lock()
-	e.content |= d.fresh | d.liveAt(rev)
-	d.m.put(slot(h), e)
-	d.mu.Unlock()
+	defer d.mu.Unlock()
+	k := slot(h)
+	if old := d.m.get(k); old != nil && old.value == e.value {
+		e.content |= old.content & flagWritten // still the value this Syncer wrote
+	}
+	e.content |= d.fresh
+	d.putLive(k, e, rev)
 }
 
-// holds reports whether sum is the digest (digester.value) of the value this Syncer
-// last wrote to h's key or found there equal to the store.
-func (d *digestSet) holds(h keystore.KeyHash, sum uint64) bool {
+// wrote reports whether sum is the digest (digester.value) of the value this Syncer
+// last wrote to h's key: not one it only found there equal to the store, which another
+// admin may have replaced since.
+func (d *digestSet) wrote(h keystore.KeyHash, sum uint64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	e := d.m.get(slot(h))
-	return e != nil && e.value == sum
+	return e != nil && e.value == sum && e.content&flagWritten != 0
 }

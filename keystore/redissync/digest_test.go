@@ -388,3 +388,35 @@ func TestChangeLogIsBounded(t *testing.T) {
 		t.Errorf("after the scan: overflow %v, %d changes, %d keys logged; want a new log of one", d.quiet.overflow, len(d.quiet.changes), d.quiet.logged)
 	}
 }
+
+// TestPutLive: when an entry written or confirmed is taken for the store's live record
+// (flagLive), so that a quiet pass finds it missing if Redis loses it.
+func TestPutLive(t *testing.T) {
+	const content = uint64(0xabc) << 10
+	for _, tc := range []struct {
+		name string
+		old  *digestEntry
+		e    digestEntry
+		rev  int64
+		live bool
+	}{
+		{"read at the quiet revision", nil, digestEntry{content: content}, 5, true},
+		{"read above it (a later commit of another key)", nil, digestEntry{content: content}, 7, true},
+		{"read below it, nothing before", nil, digestEntry{content: content}, 4, false},
+		{"read below it over the same live content", &digestEntry{content: content | flagLive}, digestEntry{content: content}, 4, true},
+		{"read below it over other live content", &digestEntry{content: (content + 1<<10) | flagLive}, digestEntry{content: content}, 4, false},
+		{"read below it over the same content, not live", &digestEntry{content: content}, digestEntry{content: content}, 4, false},
+		{"a tombstone", nil, digestEntry{content: content | flagTomb}, 0, false},
+		{"a tombstone over live content", &digestEntry{content: content | flagLive}, digestEntry{content: content | flagTomb}, 0, false},
+	} {
+		d := newDigestSet()
+		d.quiet.rev = 5
+		if tc.old != nil {
+			d.m.put(42, *tc.old)
+		}
+		d.putLive(42, tc.e, tc.rev)
+		if got := d.m.get(42).content&flagLive != 0; got != tc.live {
+			t.Errorf("%s: flagLive %v, want %v", tc.name, got, tc.live)
+		}
+	}
+}

@@ -156,6 +156,9 @@ func (s *Syncer) repairPending(ctx context.Context, ps []keystore.PendingChange)
 	s.log.Warn("redis sync: committed changes not confirmed in redis after the grace; re-applying them",
 		zap.Int64s("revs", shown), zap.Int("changes", len(revs)), zap.Int("keys", len(hashes)),
 		zap.Duration("grace", revGrace))
+	for _, p := range ps {
+		s.digests.sawChange(p.Rev, dedupe(p.Hashes))
+	}
 	if err := s.apply(ctx, keystore.Change{Rev: slices.Max(revs), Action: "sync.pending", Hashes: hashes}); err != nil {
 		return err
 	}

@@ -32,6 +32,11 @@ func (s *Syncer) Reconcile(ctx context.Context) (ReconcileStats, error) {
 func (s *Syncer) reconcile(ctx context.Context, forceNew bool) (ReconcileStats, error) {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	return s.reconcileLocked(ctx, forceNew)
+}
+
+// reconcileLocked is reconcile with s.syncMu held.
+func (s *Syncer) reconcileLocked(ctx context.Context, forceNew bool) (ReconcileStats, error) {
 	start := now()
 	st, err := s.doReconcile(ctx, forceNew)
 	st.Duration = now().Sub(start)

@@ -46,7 +46,7 @@ const (
 	// it the set starts over.
 	writtenMax = 1 << 16
 	// watchPendingMax bounds the notified keys the watch holds until it checks them;
-	// past it, it sweeps every record key instead (sweepWritten).
+	// past it, it runs a repair pass instead.
 	watchPendingMax = 1 << 16
 	// notifyFlags are the keyspace notification classes the watch needs: keyspace
 	// events (K), string commands (SET, APPEND, ...: $) and generic ones (DEL, RESTORE,
@@ -57,7 +57,7 @@ const (
 // writtenSet remembers, per key hash, the revision of the record this Syncer last wrote
 // there (up to writtenMax keys), so that the watch rewrites an older record put back
 // even when its content is the store's. Whether a value is this Syncer's own is the
-// digest set's to say (digestSet.holds), for every key. Safe for concurrent use.
+// digest set's to say (digestSet.wrote), for every key. Safe for concurrent use.
 type writtenSet struct {
 	mu sync.Mutex
 	m  map[keystore.KeyHash]int64
@@ -93,7 +93,8 @@ type watchState struct {
 	on      bool
 	foreign prometheus.Counter
 	warned  bool // the warning that notifications are unavailable was logged
-	// checked counts the keys the watch checked exactly (not this Syncer's last value).
+	// checked counts the keys the watch checked exactly (not this Syncer's last value),
+	// by itself or by the repair pass it ran.
 	checked atomic.Int64
 }
 
@@ -179,7 +180,7 @@ func (s *Syncer) watchOnce(ctx context.Context) error {
 	}
 	s.setWatchActive(enabled)
 	pending := make(map[keystore.KeyHash]struct{})
-	overflow := false // more than watchPendingMax keys were notified: sweep them all
+	overflow := false // more than watchPendingMax keys were notified: run a repair pass
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -198,8 +199,8 @@ func (s *Syncer) watchOnce(ctx context.Context) error {
 				timer.Reset(watchDelay)
 			}
 			if len(pending) == watchPendingMax {
-				// More keys than the watch holds (a full sync writes every one): it
-				// sweeps them all instead, in batches.
+				// More keys than the watch holds (a full sync writes every one): a
+				// repair pass looks at them all instead.
 				overflow = true
 				clear(pending)
 				continue
@@ -220,8 +221,12 @@ func (s *Syncer) watchOnce(ctx context.Context) error {
 			clear(pending)
 			var err error
 			if overflow {
+				// A repair pass compares every key, as checkWritten would, and
+				// also finds the records deleted meanwhile.
 				overflow = false
-				err = s.sweepWritten(ctx)
+				var st ReconcileStats
+				st, err = s.reconcileLocked(ctx, false)
+				s.watchSt.checked.Add(int64(st.Checked))
 			} else {
 				err = s.checkWritten(ctx, hashes)
 			}
@@ -268,7 +273,7 @@ func (s *Syncer) checkWritten(ctx context.Context, hashes []keystore.KeyHash) er
 		var foreign []keystore.KeyHash
 		force := make(map[keystore.KeyHash]bool)
 		for i, h := range batch {
-			if cur[i].raw != nil && s.digests.holds(h, g.value(h, cur[i].raw)) {
+			if cur[i].raw != nil && s.digests.wrote(h, g.value(h, cur[i].raw)) {
 				continue
 			}
 			foreign = append(foreign, h)
@@ -292,35 +297,6 @@ func (s *Syncer) checkWritten(ctx context.Context, hashes []keystore.KeyHash) er
 		}
 	}
 	return nil
-}
-
-// sweepWritten is checkWritten for every record key in Redis, for when more keys were
-// notified than the watch holds: it reads the values in batches and checks those that
-// are not this Syncer's last value (digestSet.holds), so a full sync's own writes cost a
-// digest each, not a check.
-func (s *Syncer) sweepWritten(ctx context.Context) error {
-	g := s.digests.digester()
-	return s.scanKeys(ctx, wire.RedisKeyPrefix+"*", func(keys []string) error {
-		hashes := make([]keystore.KeyHash, 0, len(keys))
-		names := make([]string, 0, len(keys))
-		for _, k := range keys {
-			if h, err := keystore.ParseKeyHash(strings.TrimPrefix(k, wire.RedisKeyPrefix)); err == nil {
-				hashes, names = append(hashes, h), append(names, k) // junk waits for the repair
-			}
-		}
-		vals, held, err := s.readValues(ctx, names)
-		if err != nil {
-			s.m.redisErrors.Inc()
-			return err
-		}
-		var suspects []keystore.KeyHash
-		for i, h := range hashes {
-			if !held[i] || !s.digests.holds(h, g.valueString(h, vals[i])) {
-				suspects = append(suspects, h)
-			}
-		}
-		return s.checkWritten(ctx, suspects)
-	})
 }
 
 // enableNotifications makes sure every primary publishes the keyspace notifications the
