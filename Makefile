@@ -83,7 +83,7 @@ bench-sidecar-memory:
 
 # The keys cost curves (BENCHMARKS.md, "Scale: keys"): full sync, repair and Redis memory
 # per number of keys, to docs/bench/keys.csv and its charts. SCALE_KEYS sets the sizes
-# (e.g. "10000 100000 1000000 10000000": the last takes about 8 minutes idle and 8 GB of
+# (e.g. "10000 100000 1000000 10000000": the last takes about 11 minutes idle and 8 GB of
 # memory); SCALE_EXACT_MAX, up to which size a repair sealing every key is timed too.
 SCALE_KEYS ?= 10000 100000 1000000
 SCALE_EXACT_MAX ?= 1000000
