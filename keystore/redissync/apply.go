@@ -26,7 +26,7 @@ import (
 // failure is logged once, by the caller (keystore.Service logs it with the change's
 // action and revision).
 func (s *Syncer) Apply(ctx context.Context, c keystore.Change) error {
-	s.digests.sawChange(c.Rev, dedupe(c.Hashes))
+	s.digests.sawChange(c.Rev, c.Hashes)
 	err := s.apply(ctx, c)
 	if err == nil && c.Rev > 0 {
 		s.confirm.add(c.Rev)

@@ -91,7 +91,7 @@ func (s *Syncer) compareStore(ctx context.Context, st *ReconcileStats) ([]keysto
 		defer d.mu.Unlock()
 		d.m.touch(slots)
 		for _, it := range batch {
-			if e := d.m.get(slot(it.h)); e != nil && e.content&^(passFlags|keptFlags) == it.fp {
+			if e := d.m.get(slot(it.h)); e != nil && e.fingerprint() == it.fp {
 				e.content |= flagConfirmed
 				continue
 			}

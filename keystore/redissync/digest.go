@@ -55,6 +55,10 @@ type digestEntry struct {
 	value   uint64
 }
 
+// fingerprint is e's content without its flags but flagTomb: what the store's record
+// is compared with.
+func (e *digestEntry) fingerprint() uint64 { return e.content &^ (passFlags | keptFlags) }
+
 // Flags in the low bits of digestEntry.content.
 const (
 	// flagConfirmed: the current repair pass found the store's live record of the key
@@ -251,7 +255,7 @@ func (d *digestSet) note(ws []write) {
 func (d *digestSet) putLive(k uint64, e digestEntry, rev int64) {
 	if rev > 0 && rev >= d.quiet.rev {
 		e.content |= flagLive
-	} else if old := d.m.get(k); old != nil && old.content&flagLive != 0 && old.content&^flagMask == e.content&^flagMask && old.content&flagTomb == e.content&flagTomb {
+	} else if old := d.m.get(k); old != nil && old.content&flagLive != 0 && old.fingerprint() == e.fingerprint() {
 		e.content |= flagLive
 	}
 	d.m.put(k, e)

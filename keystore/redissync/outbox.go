@@ -157,7 +157,7 @@ func (s *Syncer) repairPending(ctx context.Context, ps []keystore.PendingChange)
 		zap.Int64s("revs", shown), zap.Int("changes", len(revs)), zap.Int("keys", len(hashes)),
 		zap.Duration("grace", revGrace))
 	for _, p := range ps {
-		s.digests.sawChange(p.Rev, dedupe(p.Hashes))
+		s.digests.sawChange(p.Rev, p.Hashes)
 	}
 	if err := s.apply(ctx, keystore.Change{Rev: slices.Max(revs), Action: "sync.pending", Hashes: hashes}); err != nil {
 		return err

@@ -54,7 +54,8 @@ type quietStore struct {
 	overflow bool
 }
 
-// sawChange logs that the store committed revision rev, changing the records of hashes.
+// sawChange logs that the store committed revision rev, changing the records of hashes
+// (repeats allowed: skipScan drops them).
 func (d *digestSet) sawChange(rev int64, hashes []keystore.KeyHash) {
 	if rev <= 0 {
 		return // a change of unknown revision: the next pass cannot vouch for the gap
